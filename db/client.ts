@@ -1,0 +1,69 @@
+import { neonConfig, Pool } from '@neondatabase/serverless'
+import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless'
+import { isUnavailable } from './errors.ts'
+import * as schema from './schema.ts'
+
+export type Database = NeonDatabase<typeof schema>
+
+export interface DatabaseSettings {
+  url: string
+  /** `host:port` of a WebSocket-to-TCP proxy in front of a plain Postgres (the local stack and the tests). */
+  wsProxy?: string | undefined
+  connectTimeoutMs: number
+  poolMax: number
+}
+
+export interface DatabaseHandle {
+  db: Database
+  pool: Pool
+  close(): Promise<void>
+}
+
+/** Points the Neon driver at a local WebSocket proxy: plain `ws://`, no TLS inside, no pipelined startup. */
+export function useLocalWebSocketProxy(proxy: string): void {
+  neonConfig.wsProxy = (host, port) => `${proxy}/v2?address=${host}:${port}`
+  neonConfig.useSecureWebSocket = false
+  neonConfig.pipelineConnect = false
+  neonConfig.pipelineTLS = false
+  neonConfig.forceDisablePgSSL = true
+}
+
+/**
+ * One pool per container, made once at cold start and reused by every warm invocation. A connection that died
+ * while the container was frozen (Neon closes idle sockets) is dropped by the pool; a query that lands on such a
+ * socket before the pool notices is retried once, on a fresh connection.
+ */
+export function createDatabase(settings: DatabaseSettings): DatabaseHandle {
+  if (settings.wsProxy) useLocalWebSocketProxy(settings.wsProxy)
+  const pool = new Pool({
+    connectionString: settings.url,
+    max: settings.poolMax,
+    connectionTimeoutMillis: settings.connectTimeoutMs,
+    idleTimeoutMillis: 60_000,
+  })
+  // An idle client that errors (socket closed under it) is removed by the pool; without a listener, the 'error'
+  // event would crash the process.
+  pool.on('error', () => {})
+
+  const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>
+  ;(pool as { query: unknown }).query = async (...args: unknown[]) => {
+    try {
+      return await query(...args)
+    } catch (error) {
+      if (!isStaleConnection(error)) throw error
+      return query(...args)
+    }
+  }
+
+  const db = drizzle({ client: pool, schema })
+  return { db, pool, close: () => pool.end() }
+}
+
+/** A socket that was already dead when the query was written: the statement never reached the server. */
+function isStaleConnection(error: unknown): boolean {
+  if (!isUnavailable(error)) return false
+  const message = error instanceof Error ? error.message : ''
+  return /Connection terminated|Client has encountered a connection error|not queryable|WebSocket.*clos/i.test(
+    message,
+  )
+}

@@ -1,0 +1,60 @@
+import { DatabaseUnavailableError } from '#shared/errors'
+
+/** SQLSTATE classes that mean "the database cannot serve us now", not "this statement is wrong". */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P)/
+const TRANSPORT_MESSAGE =
+  /connect|connection|terminated|timeout|timed out|websocket|socket|ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EAI_AGAIN|closed/i
+
+interface DriverError {
+  code?: unknown
+  constraint?: unknown
+  message?: unknown
+}
+
+/** The driver's own error, unwrapped from drizzle's `DrizzleQueryError` (which carries the SQL and parameters). */
+export function driverError(error: unknown): DriverError | undefined {
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
+    const candidate = current as DriverError & { cause?: unknown }
+    if (typeof candidate.code === 'string') return candidate
+    current = candidate.cause
+  }
+  return typeof error === 'object' && error !== null ? (error as DriverError) : undefined
+}
+
+const sqlState = (error: unknown): string | undefined => {
+  const code = driverError(error)?.code
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
+}
+
+/** The name of the unique constraint a statement violated, or undefined for any other error. */
+export function uniqueViolation(error: unknown): string | undefined {
+  if (sqlState(error) !== '23505') return undefined
+  const constraint = driverError(error)?.constraint
+  return typeof constraint === 'string' ? constraint : ''
+}
+
+/** True when the error says the database could not be reached or went away, rather than that a query failed. */
+export function isUnavailable(error: unknown): boolean {
+  if (error instanceof DatabaseUnavailableError) return true
+  const state = sqlState(error)
+  if (state) return UNAVAILABLE_SQLSTATE.test(state)
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && current; depth++) {
+    if (typeof current === 'object') {
+      const { message, code, cause } = current as { message?: unknown; code?: unknown; cause?: unknown }
+      if (typeof message === 'string' && TRANSPORT_MESSAGE.test(message)) return true
+      if (typeof code === 'string' && TRANSPORT_MESSAGE.test(code)) return true
+      // The WebSocket's ErrorEvent carries no message of its own.
+      if ((current as { type?: unknown }).type === 'error') return true
+      current = cause
+    } else return false
+  }
+  return false
+}
+
+/** Rethrows connection failures as `DatabaseUnavailableError`; every other error passes through unchanged. */
+export function rethrowUnavailable(error: unknown): never {
+  if (isUnavailable(error)) throw new DatabaseUnavailableError({ cause: error })
+  throw error
+}

@@ -1,0 +1,7 @@
+import type { Container } from '#shared/container'
+import { bearerToken, httpHandler, ok, type ParsedEvent } from '#shared/http'
+
+const me = async ({ headers }: ParsedEvent, { auth }: Container) =>
+  ok(await auth.currentUser(bearerToken(headers)))
+
+export const handler = httpHandler(me)

@@ -1,0 +1,13 @@
+import { logger } from '#shared/logger'
+import { migrateFromEnvironment } from '#shared/operations'
+
+/**
+ * Applies the committed migrations. Invoked on every deploy that changes them, before the API functions are
+ * updated; it throws on failure so the deploy fails. Safe to run twice at once, and idempotent.
+ */
+export const handler = async () => {
+  const started = performance.now()
+  const { applied, total } = await migrateFromEnvironment()
+  logger.info('migrations applied', { applied, total, durationMs: Math.round(performance.now() - started) })
+  return { applied, total }
+}

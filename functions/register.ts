@@ -1,0 +1,8 @@
+import type { Container } from '#shared/container'
+import { created, httpHandler, type ParsedEvent } from '#shared/http'
+import { type RegisterBody, RegisterBodySchema } from '#shared/schemas'
+
+const register = async ({ body }: ParsedEvent<RegisterBody>, { auth }: Container) =>
+  created(await auth.register(body))
+
+export const handler = httpHandler(register, { body: RegisterBodySchema })

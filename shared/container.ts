@@ -1,0 +1,100 @@
+import { createDatabase, type DatabaseHandle } from '#db/client'
+import { createRefreshTokenRepository } from '#db/repositories/refresh-tokens'
+import { createUserRepository } from '#db/repositories/users'
+import { type AuthService, createAuthService } from './auth.ts'
+import { assertSigningSecret, type Config, loadConfig } from './config.ts'
+import { createPasswordHasher } from './passwords.ts'
+import { createSecretReader, readJsonField, type SecretReader } from './secrets.ts'
+import { createTokenService, systemClock } from './tokens.ts'
+
+export interface Container {
+  config: Config
+  database: DatabaseHandle
+  auth: AuthService
+  /** Reads an inline setting or, failing that, the Secrets Manager secret named by its `…_ARN` twin. */
+  secrets: SecretReader | undefined
+}
+
+let container: Promise<Container> | undefined
+
+/**
+ * The dependencies of every function, built once per container (cold start) and shared by warm invocations.
+ * A failed build (a secret that could not be read) is forgotten, so the next invocation tries again.
+ */
+export function getContainer(): Promise<Container> {
+  if (!container) {
+    container = buildContainer()
+    container.catch(() => {
+      container = undefined
+    })
+  }
+  return container
+}
+
+/** Closes the pool and forgets the container (the local server's shutdown, and tests). */
+export async function disposeContainer(): Promise<void> {
+  const current = container
+  container = undefined
+  if (current) await (await current.catch(() => undefined))?.database.close()
+}
+
+/** A Secrets Manager reader, made only when some secret is configured by ARN (never locally). */
+export async function secretReaderFor(config: Config): Promise<SecretReader | undefined> {
+  if (!config.JWT_SECRET_ARN && !config.DATABASE_SECRET_ARN && !config.ADMIN_PASSWORD_SECRET_ARN)
+    return undefined
+  const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager')
+  return createSecretReader(new SecretsManagerClient({}))
+}
+
+/** A setting given inline, else the secret its ARN names; `loadConfig` has checked that one of them is set. */
+const inlineOrSecret = (
+  inline: string | undefined,
+  secretId: string | undefined,
+  secrets: SecretReader | undefined,
+) => {
+  if (inline !== undefined) return Promise.resolve(inline)
+  if (!secretId || !secrets) throw new Error('setting is neither inline nor in Secrets Manager')
+  return secrets.read(secretId)
+}
+
+/** The connection string: `DATABASE_URL`, else the configured field of the database secret. */
+export function resolveDatabaseUrl(config: Config, secrets: SecretReader | undefined): Promise<string> {
+  if (config.DATABASE_URL !== undefined) return Promise.resolve(config.DATABASE_URL)
+  if (!config.DATABASE_SECRET_ARN || !secrets)
+    throw new Error('DATABASE_URL or DATABASE_SECRET_ARN is required')
+  return readJsonField(secrets, config.DATABASE_SECRET_ARN, config.DATABASE_SECRET_FIELD)
+}
+
+/** The admin password for seeding: `ADMIN_PASSWORD`, else the secret `ADMIN_PASSWORD_SECRET_ARN` names. */
+export const resolveAdminPassword = (config: Config, secrets: SecretReader | undefined) =>
+  inlineOrSecret(config.ADMIN_PASSWORD, config.ADMIN_PASSWORD_SECRET_ARN, secrets)
+
+async function buildContainer(): Promise<Container> {
+  const config = loadConfig()
+  const secrets = await secretReaderFor(config)
+  const [jwtSecret, databaseUrl] = await Promise.all([
+    inlineOrSecret(config.JWT_SECRET, config.JWT_SECRET_ARN, secrets),
+    resolveDatabaseUrl(config, secrets),
+  ])
+
+  const database = createDatabase({
+    url: databaseUrl,
+    wsProxy: config.DATABASE_WS_PROXY,
+    connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+    poolMax: config.DATABASE_POOL_MAX,
+  })
+  const auth = createAuthService({
+    users: createUserRepository(database.db),
+    refreshTokens: createRefreshTokenRepository(database.db),
+    passwords: createPasswordHasher({ cost: config.BCRYPT_COST }),
+    tokens: createTokenService({
+      secret: assertSigningSecret(jwtSecret),
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+      clock: systemClock,
+    }),
+  })
+  return { config, database, auth, secrets }
+}

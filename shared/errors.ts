@@ -1,0 +1,96 @@
+/**
+ * Domain errors: each has a stable `code`, a `name` derived from its class, and an optional `cause` that is never
+ * shown to a client or written to a log (it may carry SQL or parameters). Services throw these; only
+ * `shared/http.ts` turns them into HTTP responses.
+ */
+export abstract class DomainError extends Error {
+  abstract readonly code: string
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+  }
+}
+
+export class EmailTakenError extends DomainError {
+  readonly code = 'EMAIL_TAKEN'
+  constructor(options?: { cause?: unknown }) {
+    super('User with this email already exists', options)
+  }
+}
+
+export class UsernameTakenError extends DomainError {
+  readonly code = 'USERNAME_TAKEN'
+  constructor(options?: { cause?: unknown }) {
+    super('User with this username already exists', options)
+  }
+}
+
+/** Unknown email, wrong password or inactive user: deliberately indistinguishable. */
+export class InvalidCredentialsError extends DomainError {
+  readonly code = 'INVALID_CREDENTIALS'
+  constructor() {
+    super('Incorrect email or password')
+  }
+}
+
+/** No credentials were presented at all. */
+export class NotAuthenticatedError extends DomainError {
+  readonly code = 'NOT_AUTHENTICATED'
+  constructor() {
+    super('Not authenticated')
+  }
+}
+
+/** A token that is malformed, expired, revoked, of the wrong kind, or whose user is gone or inactive. */
+export class InvalidTokenError extends DomainError {
+  readonly code = 'INVALID_TOKEN'
+  constructor(options?: { cause?: unknown }) {
+    super('Could not validate credentials', options)
+  }
+}
+
+export class TooManyAttemptsError extends DomainError {
+  readonly code = 'TOO_MANY_ATTEMPTS'
+  readonly retryAfterSeconds: number
+  constructor(retryAfterSeconds: number) {
+    super('Too many failed login attempts')
+    this.retryAfterSeconds = retryAfterSeconds
+  }
+}
+
+export class DatabaseUnavailableError extends DomainError {
+  readonly code = 'DATABASE_UNAVAILABLE'
+  constructor(options?: { cause?: unknown }) {
+    super('Service temporarily unavailable', options)
+  }
+}
+
+export interface ValidationIssue {
+  loc: (string | number)[]
+  msg: string
+  type: string
+}
+
+export class ValidationError extends DomainError {
+  readonly code = 'VALIDATION_FAILED'
+  readonly issues: ValidationIssue[]
+  constructor(issues: ValidationIssue[]) {
+    super('Invalid input')
+    this.issues = issues
+  }
+}
+
+/** An OAuth 2.0 token-endpoint request that is malformed (RFC 6749 §5.2 `invalid_request`). */
+export class InvalidRequestError extends DomainError {
+  readonly code = 'INVALID_REQUEST'
+  constructor(message: string) {
+    super(message)
+  }
+}
+
+export class UnsupportedGrantTypeError extends DomainError {
+  readonly code = 'UNSUPPORTED_GRANT_TYPE'
+  constructor() {
+    super('The grant type is not supported')
+  }
+}

@@ -1,0 +1,113 @@
+import * as v from 'valibot'
+import { InvalidRequestError, UnsupportedGrantTypeError } from './errors.ts'
+
+export const EMAIL_MAX_LENGTH = 254
+export const PASSWORD_MIN_BYTES = 8
+/** bcrypt reads only the first 72 bytes; a longer password would let any 72-byte prefix of it log in. */
+export const PASSWORD_MAX_BYTES = 72
+
+const utf8Bytes = (value: string) => Buffer.byteLength(value, 'utf8')
+// biome-ignore lint/suspicious/noControlCharactersInRegex: detecting control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/
+/** ASCII local part and domain; deliberately stricter than RFC 5322 (no quoted parts, no comments). */
+const ASCII_EMAIL =
+  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/
+
+/** Trimmed and lowercased as a whole: the one canonical form used for uniqueness and every lookup. */
+export const EmailSchema = v.pipe(
+  v.string('Input should be a valid string'),
+  v.check((value) => !CONTROL_CHARACTERS.test(value.trim()), 'value is not a valid email address'),
+  v.trim(),
+  v.toLowerCase(),
+  v.maxLength(EMAIL_MAX_LENGTH, `value is not a valid email address: at most ${EMAIL_MAX_LENGTH} characters`),
+  v.regex(ASCII_EMAIL, 'value is not a valid email address'),
+  v.check(
+    (value) => !value.includes('..') && !value.startsWith('.') && !value.includes('.@'),
+    'value is not a valid email address',
+  ),
+)
+
+/** A new password: 8 to 72 bytes of UTF-8, kept exactly as typed (no trimming, no normalisation). */
+export const NewPasswordSchema = v.pipe(
+  v.string('Input should be a valid string'),
+  v.check(
+    (value) => utf8Bytes(value) >= PASSWORD_MIN_BYTES,
+    `String should have at least ${PASSWORD_MIN_BYTES} bytes`,
+  ),
+  v.check(
+    (value) => utf8Bytes(value) <= PASSWORD_MAX_BYTES,
+    `String should have at most ${PASSWORD_MAX_BYTES} bytes`,
+  ),
+)
+
+/** A password being checked: any non-empty string; a wrong one of any length is just a wrong password. */
+export const PasswordSchema = v.pipe(v.string('Input should be a valid string'), v.nonEmpty('Field required'))
+
+export const UsernameSchema = v.pipe(
+  v.string('Input should be a valid string'),
+  v.regex(/^[A-Za-z0-9_.-]{3,50}$/, 'String should be 3 to 50 characters of A-Z a-z 0-9 _ . -'),
+)
+
+export const RegisterBodySchema = v.object({
+  email: EmailSchema,
+  password: NewPasswordSchema,
+  username: v.nullish(UsernameSchema),
+})
+export type RegisterBody = v.InferOutput<typeof RegisterBodySchema>
+
+export const LoginBodySchema = v.object({ email: EmailSchema, password: PasswordSchema })
+export type LoginBody = v.InferOutput<typeof LoginBodySchema>
+
+const OpaqueTokenSchema = v.pipe(
+  v.string('Input should be a valid string'),
+  v.nonEmpty('Field required'),
+  v.maxLength(4096),
+)
+
+export const RefreshBodySchema = v.object({ refresh_token: OpaqueTokenSchema })
+export type RefreshBody = v.InferOutput<typeof RefreshBodySchema>
+
+export const LogoutBodySchema = RefreshBodySchema
+export type LogoutBody = RefreshBody
+
+/**
+ * The OAuth 2.0 token request (RFC 6749 §4.3 and §6), as a form. A repeated parameter arrives as an array and is
+ * refused, an empty value counts as missing, and an absent `grant_type` means `password` (as FastAPI's form allows).
+ */
+const formValue = v.optional(
+  v.pipe(
+    v.string('must not be repeated'),
+    v.transform((value) => (value === '' ? undefined : value)),
+  ),
+)
+
+export const TokenFormSchema = v.object({
+  grant_type: formValue,
+  username: formValue,
+  password: formValue,
+  refresh_token: formValue,
+  scope: v.optional(v.unknown()),
+  client_id: v.optional(v.unknown()),
+  client_secret: v.optional(v.unknown()),
+})
+export type TokenForm = v.InferOutput<typeof TokenFormSchema>
+
+export type TokenRequest =
+  | { grantType: 'password'; email: string; password: string }
+  | { grantType: 'refresh_token'; refreshToken: string }
+
+/** The token request a valid form describes; RFC 6749 §5.2 errors for anything else. */
+export function toTokenRequest(form: TokenForm): TokenRequest {
+  const grantType = form.grant_type ?? 'password'
+  if (grantType === 'password') {
+    if (form.username === undefined) throw new InvalidRequestError('username is required')
+    if (form.password === undefined) throw new InvalidRequestError('password is required')
+    // A username that is no valid email cannot name an account: it is a wrong credential, not a bad request.
+    return { grantType, email: form.username.trim().toLowerCase(), password: form.password }
+  }
+  if (grantType === 'refresh_token') {
+    if (form.refresh_token === undefined) throw new InvalidRequestError('refresh_token is required')
+    return { grantType, refreshToken: form.refresh_token }
+  }
+  throw new UnsupportedGrantTypeError()
+}
