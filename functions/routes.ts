@@ -14,6 +14,8 @@ export interface Route {
   /** The entry file under `functions/`, without extension; also the function's logical name. */
   readonly function: string
   readonly memoryMb: number
+  /** A documentation route (OpenAPI, Swagger UI): deployed only when the `docs` context is on; always served locally. */
+  readonly docs?: boolean
 }
 
 export const API_BASE_PATH = '/api/v1'

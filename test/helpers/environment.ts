@@ -1,0 +1,15 @@
+import { inject } from 'vitest'
+
+/**
+ * The environment a deployed function would have, pointed at the test database. Set before any test file imports
+ * a handler, because handlers read their configuration once, at cold start. Cost 11 keeps bcrypt quick while
+ * leaving cost 10 below it, for the rehash-on-login tests.
+ */
+export const TEST_BCRYPT_COST = 11
+
+process.env.DATABASE_URL = inject('databaseUrl')
+process.env.DATABASE_WS_PROXY = inject('wsProxy')
+process.env.JWT_SECRET = inject('jwtSecret')
+process.env.JWT_ISSUER = 'papa-auth-test'
+process.env.JWT_AUDIENCE = 'papa-api-test'
+process.env.BCRYPT_COST = String(TEST_BCRYPT_COST)
