@@ -29,6 +29,8 @@ export interface HttpResult {
   statusCode: number
   body?: unknown
   headers?: Record<string, string>
+  /** A body sent as is instead of as JSON (the docs page and its assets); `headers` then sets its content type. */
+  raw?: { body: string; isBase64Encoded: boolean }
 }
 
 /** What a handler receives: the validated body and the parts of the request a handler may use. */
@@ -181,6 +183,8 @@ const BASE_HEADERS = {
 } as const
 
 function serialize(result: HttpResult): APIGatewayProxyStructuredResultV2 {
+  if (result.raw)
+    return { statusCode: result.statusCode, headers: { ...BASE_HEADERS, ...result.headers }, ...result.raw }
   return {
     statusCode: result.statusCode,
     headers: { ...BASE_HEADERS, ...result.headers },
