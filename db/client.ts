@@ -1,4 +1,4 @@
-import { neonConfig, Pool } from '@neondatabase/serverless'
+import { Client, type ClientConfig, neonConfig, Pool, type PoolConfig } from '@neondatabase/serverless'
 import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless'
 import { isUnavailable } from './errors.ts'
 import * as schema from './schema.ts'
@@ -35,12 +35,10 @@ export function useLocalWebSocketProxy(proxy: string): void {
  */
 export function createDatabase(settings: DatabaseSettings): DatabaseHandle {
   if (settings.wsProxy) useLocalWebSocketProxy(settings.wsProxy)
-  const pool = new Pool({
-    connectionString: settings.url,
-    max: settings.poolMax,
-    connectionTimeoutMillis: settings.connectTimeoutMs,
-    idleTimeoutMillis: 60_000,
-  })
+  const pool = new BoundedConnectPool(
+    { connectionString: settings.url, max: settings.poolMax, idleTimeoutMillis: 60_000 },
+    settings.connectTimeoutMs,
+  )
   // An idle client that errors (socket closed under it) is removed by the pool; without a listener, the 'error'
   // event would crash the process.
   pool.on('error', () => {})
@@ -57,6 +55,25 @@ export function createDatabase(settings: DatabaseSettings): DatabaseHandle {
 
   const db = drizzle({ client: pool, schema })
   return { db, pool, close: () => pool.end() }
+}
+
+/**
+ * A pool whose connect attempts, and only those, are bounded in time. node-postgres uses one setting,
+ * `connectionTimeoutMillis`, both for opening a connection and for waiting in the pool's queue; a queue wait is not
+ * a sign that the database is gone (locally, many requests share one process and one CPU), so it gets no timer,
+ * while an unreachable database still fails within `connectTimeoutMs` instead of hanging.
+ */
+class BoundedConnectPool extends Pool {
+  constructor(config: PoolConfig, connectTimeoutMs: number) {
+    super(config)
+    const BoundedClient = class extends Client {
+      constructor(clientConfig: ClientConfig) {
+        super({ ...clientConfig, connectionTimeoutMillis: connectTimeoutMs })
+      }
+    }
+    // NeonPool assigns its own Client class after pg-pool reads `options.Client`, so it is replaced here.
+    ;(this as unknown as { Client: typeof Client }).Client = BoundedClient
+  }
 }
 
 /** A socket that was already dead when the query was written: the statement never reached the server. */

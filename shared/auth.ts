@@ -17,7 +17,7 @@ export interface AuthRefreshTokens {
     token: { hash: string; familyId: string; userId: number; expiresAt: Date },
     rehashedPassword?: string,
   ): Promise<void>
-  rotate(hash: string, next: { hash: string; expiresAt: Date }): Promise<UserRecord | null>
+  rotate(hash: string, next: { hash: string; expiresAt: Date }): Promise<{ userId: number } | null>
   revokeFamilyIfRetired(hash: string): Promise<boolean>
   revokeFamily(hash: string): Promise<void>
 }
@@ -68,12 +68,12 @@ export function createAuthService({ users, refreshTokens, passwords, tokens }: A
   async function refresh(refreshToken: string): Promise<TokenPair> {
     const hash = tokens.hashRefreshToken(refreshToken)
     const next = tokens.issueRefreshToken()
-    const user = await refreshTokens.rotate(hash, next)
-    if (!user) {
+    const rotated = await refreshTokens.rotate(hash, next)
+    if (!rotated) {
       await refreshTokens.revokeFamilyIfRetired(hash)
       throw new InvalidTokenError()
     }
-    return tokenPair(user.id, next.token)
+    return tokenPair(rotated.userId, next.token)
   }
 
   return {

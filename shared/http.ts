@@ -207,6 +207,13 @@ export function errorResult(error: unknown, style: ErrorStyle = 'detail', reques
   })
 
   if (error instanceof PayloadTooLargeError) return detail(413, 'Request body too large')
+  // middy's timeoutEarly: the function is about to hit its Lambda timeout; answer before the runtime kills it.
+  if (error instanceof Error && error.name === 'TimeoutError') {
+    logger.warn('request timed out', { requestId })
+    return detail(503, 'Service temporarily unavailable', {
+      'retry-after': String(RETRY_AFTER_UNAVAILABLE_SECONDS),
+    })
+  }
   if (isHttpError(error, 415)) return detail(415, 'Unsupported Media Type')
   if (isHttpError(error, 422)) {
     if (style === 'oauth') return oauth('invalid_request', 'The request body could not be parsed')

@@ -1,7 +1,7 @@
-import { and, eq, gt, inArray, isNotNull, isNull, sql } from 'drizzle-orm'
+import { and, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
-import { refreshTokens, type UserRow, users } from '../schema.ts'
+import { refreshTokens, users } from '../schema.ts'
 
 export interface NewRefreshToken {
   hash: string
@@ -18,10 +18,10 @@ export interface RefreshTokenRepository {
   insert(token: NewRefreshToken, rehashedPassword?: string): Promise<void>
   /**
    * Retires the live, unexpired token with `hash` (of an active user) and stores its successor in the same family,
-   * in one statement; the user, or `null` when the token was not live. Row locking makes concurrent uses of one
+   * in one statement; the token's user id, or `null` when the token was not live. Row locking makes concurrent uses of one
    * token yield at most one success.
    */
-  rotate(hash: string, next: { hash: string; expiresAt: Date }): Promise<UserRow | null>
+  rotate(hash: string, next: { hash: string; expiresAt: Date }): Promise<{ userId: number } | null>
   /** Revokes the whole family of a token that was already retired (a replay); true when it was one. */
   revokeFamilyIfRetired(hash: string): Promise<boolean>
   /** Revokes every live token of the family that `hash` belongs to, whatever state that token is in. */
@@ -77,45 +77,28 @@ export function createRefreshTokenRepository(db: Database): RefreshTokenReposito
     },
 
     async rotate(hash, next) {
-      const retired = db.$with('retired').as(
-        db
-          .update(refreshTokens)
-          .set({ retiredAt: sql`now()` })
-          .from(users)
-          .where(
-            and(
-              eq(refreshTokens.tokenHash, hash),
-              isNull(refreshTokens.retiredAt),
-              isNull(refreshTokens.revokedAt),
-              gt(refreshTokens.expiresAt, sql`now()`),
-              eq(users.id, refreshTokens.userId),
-              eq(users.isActive, true),
-            ),
+      // One statement: retire the live token (row-locked, so concurrent uses of it serialise and all but one find
+      // it retired), insert its successor in the same family, and return the user. Written as SQL because
+      // drizzle's insert … select wants every column of the table in order.
+      const t = refreshTokens
+      const result = await db
+        .execute<{ user_id: number }>(sql`
+          with retired as (
+            update ${t} set ${sql.identifier(t.retiredAt.name)} = now()
+            from ${users}
+            where ${t.tokenHash} = ${hash} and ${t.retiredAt} is null and ${t.revokedAt} is null
+              and ${t.expiresAt} > now() and ${users.id} = ${t.userId} and ${users.isActive}
+            returning ${t.familyId}, ${t.userId}
+          ), successor as (
+            insert into ${t} (${sql.identifier(t.tokenHash.name)}, ${sql.identifier(t.familyId.name)}, ${sql.identifier(t.userId.name)}, ${sql.identifier(t.expiresAt.name)})
+            select ${next.hash}, family_id, user_id, ${next.expiresAt.toISOString()}::timestamptz from retired
+            returning ${sql.identifier(t.userId.name)}
           )
-          .returning({ familyId: refreshTokens.familyId, userId: refreshTokens.userId }),
-      )
-      const successor = db.$with('successor').as(
-        db
-          .insert(refreshTokens)
-          .select(
-            db
-              .select({
-                tokenHash: sql`${next.hash}`.as('token_hash'),
-                familyId: retired.familyId,
-                userId: retired.userId,
-                expiresAt: sql`${next.expiresAt.toISOString()}::timestamptz`.as('expires_at'),
-              })
-              .from(retired),
-          )
-          .returning({ userId: refreshTokens.userId }),
-      )
-      const [row] = await db
-        .with(retired, successor)
-        .select({ user: users })
-        .from(users)
-        .innerJoin(successor, eq(users.id, successor.userId))
+          select ${sql.identifier(t.userId.name)} from successor`)
         .catch(rethrowUnavailable)
-      return row?.user ?? null
+      const userId = result.rows[0]?.user_id
+      if (userId === undefined) return null
+      return { userId }
     },
 
     async revokeFamilyIfRetired(hash) {

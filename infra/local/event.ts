@@ -70,8 +70,14 @@ export function toApiGatewayEvent(request: HttpRequestLike, routeKey: string): A
   }
 }
 
+/**
+ * API Gateway's limit on an integration. Locally every function shares one process and one CPU (concurrent bcrypt
+ * requests queue behind each other), so a request gets the gateway's whole budget rather than a Lambda's timeout.
+ */
+export const LOCAL_INVOCATION_TIMEOUT_MS = 30_000
+
 /** A Lambda context like the one the runtime passes, for a function invoked locally. */
-export function lambdaContext(functionName: string, timeoutMs = 10_000): Context {
+export function lambdaContext(functionName: string, timeoutMs = LOCAL_INVOCATION_TIMEOUT_MS): Context {
   const deadline = Date.now() + timeoutMs
   return {
     callbackWaitsForEmptyEventLoop: true,

@@ -26,7 +26,13 @@ export function apiEvent(
 ): APIGatewayProxyEventV2 {
   const route = findRoute(method, path)
   return toApiGatewayEvent(
-    { method, url: path, headers: { host: 'api.test', ...options.headers }, body, sourceIp: options.sourceIp ?? '203.0.113.7' },
+    {
+      method,
+      url: path,
+      headers: { host: 'api.test', ...options.headers },
+      body,
+      sourceIp: options.sourceIp ?? '203.0.113.7',
+    },
     route ? `${route.method} ${route.path}` : '$default',
   )
 }
@@ -37,7 +43,11 @@ export const jsonEvent = (path: string, body: unknown, options: RequestOptions =
     headers: { 'content-type': 'application/json', ...options.headers },
   })
 
-export const formEvent = (path: string, fields: Record<string, string> | string, options: RequestOptions = {}) =>
+export const formEvent = (
+  path: string,
+  fields: Record<string, string> | string,
+  options: RequestOptions = {},
+) =>
   apiEvent('POST', path, typeof fields === 'string' ? fields : new URLSearchParams(fields).toString(), {
     ...options,
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...options.headers },
@@ -50,7 +60,12 @@ export const bearerEvent = (path: string, token: string, scheme = 'Bearer') =>
 export async function invoke(handler: Handler, event: APIGatewayProxyEventV2): Promise<TestResponse> {
   const result = fromApiGatewayResult(await handler(event, lambdaContext('test')))
   const raw = result.body.toString('utf8')
-  return { status: result.statusCode, headers: result.headers, body: raw === '' ? undefined : JSON.parse(raw), raw }
+  return {
+    status: result.statusCode,
+    headers: result.headers,
+    body: raw === '' ? undefined : JSON.parse(raw),
+    raw,
+  }
 }
 
 let counter = 0
@@ -58,4 +73,5 @@ let counter = 0
 export const uniqueEmail = (prefix = 'user') =>
   `${prefix}.${process.pid}.${Date.now().toString(36)}.${(counter++).toString(36)}@example.com`
 /** A username no other test uses. */
-export const uniqueUsername = (prefix = 'u') => `${prefix}_${process.pid}_${Date.now().toString(36)}_${counter++}`
+export const uniqueUsername = (prefix = 'u') =>
+  `${prefix}_${process.pid}_${Date.now().toString(36)}_${counter++}`

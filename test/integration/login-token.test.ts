@@ -1,0 +1,228 @@
+import bcrypt from 'bcryptjs'
+import { eq } from 'drizzle-orm'
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
+import { users } from '#db/schema'
+import { handler as login } from '#functions/login'
+import { handler as me } from '#functions/me'
+import { handler as token } from '#functions/token'
+import { testDatabase } from '#test/helpers/database'
+import { TEST_BCRYPT_COST } from '#test/helpers/environment'
+import { apiEvent, bearerEvent, formEvent, invoke, jsonEvent, uniqueEmail } from '#test/helpers/events'
+import { registeredUser, type TokenPairBody } from '#test/helpers/users'
+
+const LOGIN = '/api/v1/auth/login'
+const TOKEN = '/api/v1/auth/token'
+const database = testDatabase()
+afterAll(() => database.close())
+afterEach(() => vi.restoreAllMocks())
+
+const TOKEN_PAIR = {
+  access_token: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/),
+  refresh_token: expect.stringMatching(/^[\w-]{43,}$/),
+  token_type: 'bearer',
+  expires_in: 900,
+}
+const INCORRECT = { status: 401, body: { detail: 'Incorrect email or password' } }
+
+describe('POST /auth/login', () => {
+  it('answers 200 with a token pair that works on /users/me, and sends no-store', async () => {
+    const user = await registeredUser()
+    const response = await invoke(login, jsonEvent(LOGIN, { email: user.email, password: user.password }))
+    expect(response).toMatchObject({ status: 200, body: TOKEN_PAIR })
+    expect(response.headers['cache-control']).toBe('no-store')
+    const profile = await invoke(
+      me,
+      bearerEvent('/api/v1/users/me', (response.body as TokenPairBody).access_token),
+    )
+    expect(profile).toMatchObject({ status: 200, body: { id: user.id, email: user.email } })
+  })
+
+  it.each([
+    ['a wrong password', async () => ({ ...(await registeredUser()), password: 'not the password' })],
+    ['an unknown email', async () => ({ email: uniqueEmail('ghost'), password: 'whatever password' })],
+    [
+      'a password over 72 bytes whose first 72 bytes are right',
+      async () => {
+        const user = await registeredUser('p'.repeat(72))
+        return { ...user, password: `${'p'.repeat(72)}extra` }
+      },
+    ],
+    [
+      'a 10,000-character password',
+      async () => ({ ...(await registeredUser()), password: 'x'.repeat(10_000) }),
+    ],
+  ])('answers 401 with WWW-Authenticate for %s', async (_label, makeCredentials) => {
+    const { email, password } = await makeCredentials()
+    const response = await invoke(login, jsonEvent(LOGIN, { email, password }))
+    expect(response).toMatchObject(INCORRECT)
+    expect(response.headers['www-authenticate']).toBe('Bearer')
+  })
+
+  it('answers 401 for an inactive user, even with the right password', async () => {
+    const user = await registeredUser()
+    await database.db.update(users).set({ isActive: false }).where(eq(users.id, user.id))
+    expect(
+      await invoke(login, jsonEvent(LOGIN, { email: user.email, password: user.password })),
+    ).toMatchObject(INCORRECT)
+  })
+
+  it('gives unknown emails and wrong passwords the same status, body and headers', async () => {
+    const user = await registeredUser()
+    const wrong = await invoke(login, jsonEvent(LOGIN, { email: user.email, password: 'wrong password' }))
+    const unknown = await invoke(
+      login,
+      jsonEvent(LOGIN, { email: uniqueEmail('nobody'), password: 'wrong password' }),
+    )
+    expect(unknown.status).toBe(wrong.status)
+    expect(unknown.raw).toBe(wrong.raw)
+    expect(unknown.headers).toEqual(wrong.headers)
+  })
+
+  it('runs exactly one bcrypt compare for an unknown email, against a hash of the current cost', async () => {
+    const compare = vi.spyOn(bcrypt, 'compare')
+    const hash = vi.spyOn(bcrypt, 'hash')
+    await invoke(login, jsonEvent(LOGIN, { email: uniqueEmail('nobody'), password: 'some password' }))
+    expect(compare).toHaveBeenCalledTimes(1)
+    expect(hash).not.toHaveBeenCalled()
+    const [, dummyHash] = compare.mock.calls[0] as [string, string]
+    expect(bcrypt.getRounds(dummyHash)).toBe(TEST_BCRYPT_COST)
+  })
+
+  it('verifies a hash made by the seed backend (passlib, $2b$12$) and upgrades none of a higher cost', async () => {
+    const user = await registeredUser()
+    // "secret-password" hashed by libxcrypt's bcrypt, the same $2b$ format passlib writes through its bcrypt backend.
+    const legacyHash = '$2b$12$HTpjSvQuqc3A3O/qlEHpjeqJLwUNXyf8Y2iOBv0jtHE2T4c0QxrSa'
+    await database.db.update(users).set({ hashedPassword: legacyHash }).where(eq(users.id, user.id))
+    const response = await invoke(login, jsonEvent(LOGIN, { email: user.email, password: 'secret-password' }))
+    expect(response.status).toBe(200)
+    const [row] = await database.db
+      .select({ hash: users.hashedPassword })
+      .from(users)
+      .where(eq(users.id, user.id))
+    expect(row?.hash).toBe(legacyHash)
+  })
+
+  it('rehashes a stored hash of lower cost at the next successful login, and only then', async () => {
+    const user = await registeredUser()
+    const weakHash = await bcrypt.hash(user.password, TEST_BCRYPT_COST - 1)
+    await database.db.update(users).set({ hashedPassword: weakHash }).where(eq(users.id, user.id))
+
+    await invoke(login, jsonEvent(LOGIN, { email: user.email, password: 'wrong password' }))
+    const [afterFailure] = await database.db.select().from(users).where(eq(users.id, user.id))
+    expect(afterFailure?.hashedPassword).toBe(weakHash)
+
+    expect(
+      (await invoke(login, jsonEvent(LOGIN, { email: user.email, password: user.password }))).status,
+    ).toBe(200)
+    const [afterSuccess] = await database.db.select().from(users).where(eq(users.id, user.id))
+    expect(bcrypt.getRounds(afterSuccess?.hashedPassword ?? '')).toBe(TEST_BCRYPT_COST)
+    expect(await bcrypt.compare(user.password, afterSuccess?.hashedPassword ?? '')).toBe(true)
+    expect(
+      (await invoke(login, jsonEvent(LOGIN, { email: user.email, password: user.password }))).status,
+    ).toBe(200)
+  })
+
+  it('answers 422 for a missing password and for an invalid email', async () => {
+    const missing = await invoke(login, jsonEvent(LOGIN, { email: uniqueEmail() }))
+    expect(missing).toMatchObject({
+      status: 422,
+      body: { detail: [{ loc: ['body', 'password'], type: 'missing' }] },
+    })
+    const invalid = await invoke(login, jsonEvent(LOGIN, { email: 'not-an-email', password: 'whatever1' }))
+    expect(invalid).toMatchObject({ status: 422, body: { detail: [{ loc: ['body', 'email'] }] } })
+  })
+})
+
+describe('POST /auth/token (OAuth 2.0)', () => {
+  const OAUTH_HEADERS = { 'cache-control': 'no-store', pragma: 'no-cache' }
+
+  it('issues a pair for the password grant, with no-store and no-cache', async () => {
+    const user = await registeredUser()
+    const response = await invoke(
+      token,
+      formEvent(TOKEN, { grant_type: 'password', username: user.email, password: user.password }),
+    )
+    expect(response).toMatchObject({ status: 200, body: TOKEN_PAIR, headers: OAUTH_HEADERS })
+  })
+
+  it('treats an absent grant_type as password, and ignores scope, client credentials and Basic auth', async () => {
+    const user = await registeredUser()
+    const body = new URLSearchParams({
+      username: user.email.toUpperCase(),
+      password: user.password,
+      scope: 'read',
+      client_id: 'swagger',
+      client_secret: '',
+    })
+    const response = await invoke(
+      token,
+      apiEvent('POST', TOKEN, body.toString(), {
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Basic Og==' },
+      }),
+    )
+    expect(response).toMatchObject({ status: 200, body: TOKEN_PAIR })
+  })
+
+  it('receives the form base64-encoded, as API Gateway sends it', async () => {
+    const user = await registeredUser()
+    const event = formEvent(TOKEN, { username: user.email, password: user.password })
+    expect(event.isBase64Encoded).toBe(true)
+    expect((await invoke(token, event)).status).toBe(200)
+  })
+
+  it('answers invalid_grant for bad credentials, with no-store', async () => {
+    const user = await registeredUser()
+    const response = await invoke(
+      token,
+      formEvent(TOKEN, { grant_type: 'password', username: user.email, password: 'wrong password' }),
+    )
+    expect(response).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_grant', error_description: expect.any(String) },
+      headers: OAUTH_HEADERS,
+    })
+  })
+
+  it('exchanges a refresh token with the refresh_token grant, and refuses it the second time', async () => {
+    const user = await registeredUser()
+    const first = await invoke(token, formEvent(TOKEN, { username: user.email, password: user.password }))
+    const refreshToken = (first.body as TokenPairBody).refresh_token
+    const exchanged = await invoke(
+      token,
+      formEvent(TOKEN, { grant_type: 'refresh_token', refresh_token: refreshToken }),
+    )
+    expect(exchanged).toMatchObject({ status: 200, body: TOKEN_PAIR })
+    expect((exchanged.body as TokenPairBody).refresh_token).not.toBe(refreshToken)
+    const replayed = await invoke(
+      token,
+      formEvent(TOKEN, { grant_type: 'refresh_token', refresh_token: refreshToken }),
+    )
+    expect(replayed).toMatchObject({ status: 400, body: { error: 'invalid_grant' } })
+  })
+
+  it.each([
+    ['a missing password', 'grant_type=password&username=a%40b.co'],
+    ['a missing username', 'password=secret123'],
+    ['an empty password', 'username=a%40b.co&password='],
+    ['a missing refresh token', 'grant_type=refresh_token'],
+    ['an empty refresh token', 'grant_type=refresh_token&refresh_token='],
+    ['a repeated password', 'username=a%40b.co&password=one1one1&password=two2two2'],
+    ['a repeated grant_type', 'grant_type=password&grant_type=refresh_token&username=a%40b.co&password=x'],
+  ])('answers invalid_request for %s', async (_label, body) => {
+    const response = await invoke(token, formEvent(TOKEN, body))
+    expect(response).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request', error_description: expect.any(String) },
+    })
+  })
+
+  it('answers unsupported_grant_type for another grant', async () => {
+    const response = await invoke(token, formEvent(TOKEN, { grant_type: 'client_credentials' }))
+    expect(response).toMatchObject({ status: 400, body: { error: 'unsupported_grant_type' } })
+  })
+
+  it('answers 415 for a JSON body', async () => {
+    const response = await invoke(token, jsonEvent(TOKEN, { username: 'a@b.co', password: 'whatever1' }))
+    expect(response.status).toBe(415)
+  })
+})
