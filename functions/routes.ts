@@ -6,6 +6,8 @@
  * the functions that run bcrypt are CPU-bound for ~200 ms at cost 12, so they get a full vCPU; the others only
  * verify an HMAC or wait on the database.
  */
+import { swaggerUiPaths } from '#shared/swagger-ui'
+
 export type HttpMethod = 'GET' | 'POST'
 
 export interface Route {
@@ -19,9 +21,14 @@ export interface Route {
 }
 
 export const API_BASE_PATH = '/api/v1'
+/** The OpenAPI document, generated from the same valibot schemas the functions validate with. */
+export const OPENAPI_PATH = `${API_BASE_PATH}/openapi.json`
+/** Swagger UI; outside the API's base path, as the old backend's `/docs` was. */
+export const DOCS_PAGE_PATH = '/docs'
 
 const BCRYPT_MEMORY_MB = 1769
 const LIGHT_MEMORY_MB = 512
+const DOCS_MEMORY_MB = 256
 
 export const routes: readonly Route[] = [
   {
@@ -36,6 +43,11 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: `${API_BASE_PATH}/auth/logout`, function: 'logout', memoryMb: LIGHT_MEMORY_MB },
   { method: 'GET', path: `${API_BASE_PATH}/users/me`, function: 'me', memoryMb: LIGHT_MEMORY_MB },
   { method: 'GET', path: `${API_BASE_PATH}/health`, function: 'health', memoryMb: LIGHT_MEMORY_MB },
+  { method: 'GET', path: OPENAPI_PATH, function: 'openapi', memoryMb: DOCS_MEMORY_MB, docs: true },
+  // One function serves the page and each of its assets (exact paths, as API Gateway routes them).
+  ...swaggerUiPaths(DOCS_PAGE_PATH).map(
+    ({ path }): Route => ({ method: 'GET', path, function: 'docs', memoryMb: DOCS_MEMORY_MB, docs: true }),
+  ),
 ]
 
 /** Answers every request that matches no route: 404, or 405 with `Allow` when only the method is wrong. */

@@ -2,6 +2,7 @@ import { cpSync, existsSync, mkdirSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildSync } from 'esbuild'
+import { BUNDLED_SWAGGER_UI_DIRECTORY, SWAGGER_UI_DIST_FILES } from '#shared/swagger-ui'
 
 export const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -11,6 +12,11 @@ export const LAMBDA_NODE_MAJOR = 24
 /** Functions whose bundle carries files besides the code: the migrate function carries the migrations. */
 const EXTRA_FILES: Record<string, { from: string; to: string }[]> = {
   migrate: [{ from: 'db/migrations', to: 'migrations' }],
+  // Swagger UI's assets, served by the docs function itself (no CDN); shared/swagger-ui.ts reads them from there.
+  docs: Object.keys(SWAGGER_UI_DIST_FILES).map((file) => ({
+    from: `node_modules/swagger-ui-dist/${file}`,
+    to: `${BUNDLED_SWAGGER_UI_DIRECTORY}/${file}`,
+  })),
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
 import { fallbackRoute, findRoute } from '#functions/routes'
+import { corsResponse, parseCorsOrigins } from './cors.ts'
 import { fromApiGatewayResult, lambdaContext, toApiGatewayEvent } from './event.ts'
 
 type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>
@@ -33,12 +34,31 @@ async function readBody(request: IncomingMessage): Promise<Buffer | 'too large'>
   return Buffer.concat(chunks)
 }
 
+export interface LocalServerOptions {
+  /** Origins allowed by CORS, as API Gateway's `allowOrigins`; by default from `CORS_ORIGINS` (none if unset). */
+  corsOrigins?: readonly string[]
+}
+
 /**
  * An HTTP server that behaves like the deployed API Gateway: each request becomes a payload-2.0 event for the
- * function `functions/routes.ts` names (or the `$default` fallback), invoked with a Lambda context.
+ * function `functions/routes.ts` names (or the `$default` fallback), invoked with a Lambda context; CORS is
+ * handled before any function, as API Gateway does.
  */
-export function createLocalServer(): Server {
+export function createLocalServer(options: LocalServerOptions = {}): Server {
+  const corsOrigins = options.corsOrigins ?? parseCorsOrigins(process.env.CORS_ORIGINS)
   return createServer(async (request, response) => {
+    const method = request.method ?? 'GET'
+    const cors = corsResponse(corsOrigins, {
+      method,
+      origin: request.headers.origin,
+      requestMethod: request.headers['access-control-request-method'] as string | undefined,
+    })
+    if (cors.preflight) {
+      request.resume()
+      response.writeHead(204, cors.headers).end()
+      return
+    }
+    for (const [name, value] of Object.entries(cors.headers)) response.setHeader(name, value)
     const body = await readBody(request)
     if (body === 'too large') {
       response
@@ -47,7 +67,6 @@ export function createLocalServer(): Server {
       request.resume()
       return
     }
-    const method = request.method ?? 'GET'
     const path = new URL(request.url ?? '/', 'http://localhost').pathname
     const route = findRoute(method, path)
     const name = route?.function ?? fallbackRoute.function

@@ -1,0 +1,9 @@
+import { httpHandler, ok } from '#shared/http'
+import { buildOpenApiDocument } from '#shared/openapi'
+import { routes } from './routes.ts'
+
+const document = buildOpenApiDocument(routes)
+
+const openapi = async () => ok(document)
+
+export const handler = httpHandler(openapi, { container: false })

@@ -1,0 +1,506 @@
+import { type ConversionConfig, type JsonSchema, toJsonSchema } from '@valibot/to-json-schema'
+import * as v from 'valibot'
+import { MAX_BODY_BYTES } from './http.ts'
+import {
+  EMAIL_MAX_LENGTH,
+  LoginBodySchema,
+  PASSWORD_MAX_BYTES,
+  PASSWORD_MIN_BYTES,
+  RefreshBodySchema,
+  RegisterBodySchema,
+  TokenFormSchema,
+} from './schemas.ts'
+import { swaggerUiContentType } from './swagger-ui.ts'
+
+/*
+ * The OpenAPI 3.1 document. Request bodies are converted from the very valibot schemas the functions validate
+ * with; responses from the schemas below, which the tests hold against the handlers' real responses. Paths come
+ * from the route table, so a route cannot go undocumented and the document names no path that is not a route.
+ */
+
+/** The User object of the contract, as every endpoint that returns a user writes it. */
+export const UserSchema = v.pipe(
+  v.object({
+    id: v.pipe(v.number(), v.integer()),
+    email: v.pipe(v.string(), v.email()),
+    username: v.nullable(v.string()),
+    is_active: v.boolean(),
+    is_superuser: v.boolean(),
+    created_at: v.pipe(v.string(), v.isoTimestamp()),
+    updated_at: v.pipe(v.string(), v.isoTimestamp()),
+  }),
+  v.description(
+    'A user account. Never carries a password or a hash. Timestamps are ISO 8601 with an offset.',
+  ),
+)
+
+/** The token pair that login, token and refresh return. */
+export const TokenPairSchema = v.pipe(
+  v.object({
+    access_token: v.pipe(v.string(), v.description('A JWT (HS256, `typ: at+jwt`); send it as `Bearer`.')),
+    refresh_token: v.pipe(
+      v.string(),
+      v.description('An opaque, single-use token: each use returns a new pair and retires this one.'),
+    ),
+    token_type: v.literal('bearer'),
+    expires_in: v.pipe(v.number(), v.integer(), v.description("The access token's lifetime in seconds.")),
+  }),
+  v.description('An access token and the refresh token that renews it.'),
+)
+
+export const HttpErrorSchema = v.pipe(
+  v.object({ detail: v.string() }),
+  v.description('An error, in the old backend (FastAPI) shape.'),
+)
+
+export const ValidationIssueSchema = v.object({
+  loc: v.pipe(
+    v.array(v.union([v.string(), v.pipe(v.number(), v.integer())])),
+    v.description(
+      'Where the problem is: `["body"]` for the body as a whole, `["body", "email"]` for a field.',
+    ),
+  ),
+  msg: v.string(),
+  type: v.string(),
+})
+
+export const HttpValidationErrorSchema = v.pipe(
+  v.object({ detail: v.array(ValidationIssueSchema) }),
+  v.description('Invalid input: one entry per problem.'),
+)
+
+export const OAuthErrorSchema = v.pipe(
+  v.object({
+    error: v.picklist(['invalid_request', 'invalid_grant', 'unsupported_grant_type']),
+    error_description: v.string(),
+  }),
+  v.description('An OAuth 2.0 token endpoint error (RFC 6749 §5.2).'),
+)
+
+export const HealthSchema = v.object({ status: v.literal('ok') })
+export const HealthUnavailableSchema = v.object({ status: v.literal('unavailable') })
+
+/** What of a route the document needs: the route table's entries satisfy it. */
+export interface RouteLike {
+  readonly method: string
+  readonly path: string
+  readonly function: string
+}
+
+/** A JSON object in the document; the generator writes plain data only. */
+export type OpenApiObject = { [key: string]: unknown }
+
+export interface OpenApiDocument {
+  openapi: '3.1.0'
+  info: OpenApiObject
+  servers: OpenApiObject[]
+  tags: OpenApiObject[]
+  paths: Record<string, Record<string, OpenApiObject>>
+  components: {
+    schemas: Record<string, OpenApiObject>
+    responses: Record<string, OpenApiObject>
+    headers: Record<string, OpenApiObject>
+    securitySchemes: Record<string, OpenApiObject>
+  }
+}
+
+const DOCS_FUNCTION = 'docs'
+const TOKEN_FUNCTION = 'token'
+
+// Actions with no JSON Schema equivalent, described in words instead (the property descriptions below). Any other action that cannot
+// be converted makes the generator throw, so a new rule in shared/schemas.ts cannot go silently undocumented.
+const DESCRIBED_IN_WORDS = new Set(['check', 'trim', 'to_lower_case', 'transform'])
+
+const EMAIL =
+  `Trimmed and lowercased as a whole, then an ASCII address of at most ${EMAIL_MAX_LENGTH} characters. ` +
+  'Accounts are unique in that form: `Alice@Example.COM` and `alice@example.com` are one account.'
+const NEW_PASSWORD = `${PASSWORD_MIN_BYTES} to ${PASSWORD_MAX_BYTES} bytes of UTF-8, kept exactly as typed (never trimmed or normalised).`
+const PASSWORD =
+  'Any value other than the account’s password, whatever its length, is simply a wrong password.'
+const USERNAME = 'Optional: 3 to 50 characters of `A-Z a-z 0-9 _ . -`, unique regardless of case.'
+
+const conversion = (typeMode: 'input' | 'ignore'): ConversionConfig => ({
+  target: 'draft-2020-12',
+  typeMode,
+  overrideAction: ({ valibotAction, jsonSchema }) =>
+    DESCRIBED_IN_WORDS.has(valibotAction.type) ? jsonSchema : undefined,
+  overrideSchema: ({ valibotSchema }) => {
+    // The token form's scope, client_id and client_secret: accepted (Swagger UI sends them) and ignored.
+    if (valibotSchema.type === 'unknown') return { type: 'string', description: 'Accepted and ignored.' }
+    return undefined
+  },
+})
+
+/** A valibot schema as an OpenAPI 3.1 schema object (JSON Schema 2020-12); requests are described as sent. */
+function jsonSchema(
+  schema: v.GenericSchema,
+  typeMode: 'input' | 'ignore',
+  extra: JsonSchema = {},
+): OpenApiObject {
+  const { $schema: _dialect, ...converted } = toJsonSchema(schema, conversion(typeMode))
+  return { ...converted, ...extra } as OpenApiObject
+}
+
+const withPropertyDescriptions = (schema: OpenApiObject, descriptions: Record<string, string>) => {
+  const properties = schema.properties as Record<string, OpenApiObject>
+  for (const [name, description] of Object.entries(descriptions)) {
+    const property = properties[name]
+    if (!property) throw new Error(`no property ${name} to describe`)
+    property.description = description
+  }
+  return schema
+}
+
+const ref = (kind: 'schemas' | 'responses' | 'headers', name: string) => ({
+  $ref: `#/components/${kind}/${name}`,
+})
+
+const json = (schema: string, example?: unknown): OpenApiObject => ({
+  'application/json': { schema: ref('schemas', schema), ...(example === undefined ? {} : { example }) },
+})
+
+const response = (description: string, content?: OpenApiObject, headers: string[] = []): OpenApiObject => ({
+  description,
+  ...(headers.length > 0
+    ? { headers: Object.fromEntries(headers.map((name) => [name, ref('headers', name)])) }
+    : {}),
+  ...(content ? { content } : {}),
+})
+
+const EXAMPLE_USER = {
+  id: 1,
+  email: 'alice@example.com',
+  username: 'alice',
+  is_active: true,
+  is_superuser: false,
+  created_at: '2025-01-01T12:00:00.000+00:00',
+  updated_at: '2025-01-01T12:00:00.000+00:00',
+}
+
+const EXAMPLE_TOKENS = {
+  access_token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.…',
+  refresh_token: 'k3Jx…',
+  token_type: 'bearer',
+  expires_in: 900,
+}
+
+const COMPONENT_RESPONSES: Record<string, OpenApiObject> = {
+  ValidationFailed: response(
+    'Invalid input, one entry per problem; malformed JSON too, with `loc: ["body"]`.',
+    json('HTTPValidationError', {
+      detail: [{ loc: ['body', 'email'], msg: 'value is not a valid email address', type: 'value_error' }],
+    }),
+  ),
+  PayloadTooLarge: response(
+    `A body over ${MAX_BODY_BYTES / 1024} KiB, refused without being parsed.`,
+    json('HTTPError', { detail: 'Request body too large' }),
+  ),
+  UnsupportedMediaType: response(
+    'The body was sent with another `Content-Type` than the one documented.',
+    json('HTTPError', { detail: 'Unsupported Media Type' }),
+  ),
+  TooManyAttempts: response(
+    'Ten consecutive failed logins for this email within 15 minutes: refused, even with the right password, ' +
+      'until `Retry-After` seconds have passed.',
+    json('HTTPError', { detail: 'Too many failed login attempts' }),
+    ['Retry-After'],
+  ),
+  NotAuthenticated: response(
+    'No `Authorization: Bearer` header (`"Not authenticated"`), or a token that is invalid, expired, of the ' +
+      'wrong kind, or whose user is gone or inactive (`"Could not validate credentials"`).',
+    json('HTTPError', { detail: 'Not authenticated' }),
+    ['WWW-Authenticate'],
+  ),
+  ServiceUnavailable: response(
+    'The database cannot be reached; try again after `Retry-After` seconds.',
+    json('HTTPError', { detail: 'Service temporarily unavailable' }),
+    ['Retry-After'],
+  ),
+  InternalServerError: response(
+    'Anything unexpected. The body never carries details.',
+    json('HTTPError', { detail: 'Internal Server Error' }),
+  ),
+  NotFound: response('Any path that is not a route of this API.', json('HTTPError', { detail: 'Not Found' })),
+  MethodNotAllowed: response(
+    'A path of this API asked with another method; `Allow` lists the methods it takes.',
+    json('HTTPError', { detail: 'Method Not Allowed' }),
+    ['Allow'],
+  ),
+}
+
+const COMPONENT_HEADERS: Record<string, OpenApiObject> = {
+  'WWW-Authenticate': {
+    description: '`Bearer`, or `Bearer error="invalid_token"` when a token was sent (RFC 6750 §3).',
+    schema: { type: 'string' },
+  },
+  'Retry-After': {
+    description: 'Seconds to wait before trying again.',
+    schema: { type: 'integer', minimum: 0 },
+  },
+  Allow: { description: 'The methods this path takes, comma-separated.', schema: { type: 'string' } },
+  'Cache-Control': {
+    description: 'Responses that carry tokens are never stored.',
+    schema: { const: 'no-store' },
+  },
+  Pragma: { description: 'As `Cache-Control`, for HTTP/1.0 caches.', schema: { const: 'no-cache' } },
+}
+
+const tokenResponse = (description: string) =>
+  response(description, json('Token', EXAMPLE_TOKENS), ['Cache-Control', 'Pragma'])
+
+const jsonBody = (schema: string): OpenApiObject => ({
+  required: true,
+  content: { 'application/json': { schema: ref('schemas', schema) } },
+})
+
+interface OperationSpec {
+  tag: string
+  summary: string
+  description?: string
+  requestBody?: OpenApiObject
+  secured?: boolean
+  responses: Record<string, OpenApiObject>
+}
+
+const BODY_ERRORS = ['413', '415', '422']
+
+/** The operation each function implements, by function name; the route table says where it is mounted. */
+function operations(tokenPath: string): Record<string, OperationSpec> {
+  const errors = (...statuses: string[]) =>
+    Object.fromEntries(statuses.map((status) => [status, ref('responses', STATUS_RESPONSES[status] ?? '')]))
+  return {
+    register: {
+      tag: 'auth',
+      summary: 'Create an account',
+      description: 'Unknown fields are ignored: `is_superuser` in the body has no effect.',
+      requestBody: jsonBody('UserCreate'),
+      responses: {
+        '201': response('The new account.', json('User', EXAMPLE_USER)),
+        '400': response(
+          'The email (`"User with this email already exists"`) or the username ' +
+            '(`"User with this username already exists"`) is taken.',
+          json('HTTPError', { detail: 'User with this email already exists' }),
+        ),
+        ...errors(...BODY_ERRORS, '500', '503'),
+      },
+    },
+    login: {
+      tag: 'auth',
+      summary: 'Log in with a JSON body',
+      description: `For programs. Swagger UI and OAuth 2.0 clients use \`${tokenPath}\` instead.`,
+      requestBody: jsonBody('UserLogin'),
+      responses: {
+        '200': tokenResponse('A new token pair.'),
+        '401': response(
+          'Unknown email, wrong password or inactive account: deliberately indistinguishable.',
+          json('HTTPError', { detail: 'Incorrect email or password' }),
+          ['WWW-Authenticate'],
+        ),
+        ...errors(...BODY_ERRORS, '429', '500', '503'),
+      },
+    },
+    token: {
+      tag: 'auth',
+      summary: 'OAuth 2.0 token endpoint (password and refresh_token grants)',
+      description:
+        'RFC 6749 §4.3 and §6, as a form. This is the `tokenUrl` of the `OAuth2PasswordBearer` scheme: Swagger ' +
+        'UI’s Authorize button calls it. `Authorization: Basic` and the client fields are accepted and ignored.',
+      requestBody: {
+        required: true,
+        content: { 'application/x-www-form-urlencoded': { schema: ref('schemas', 'TokenForm') } },
+      },
+      responses: {
+        '200': tokenResponse('A new token pair.'),
+        '400': response(
+          '`invalid_grant` for wrong credentials or a bad refresh token, `invalid_request` for a missing or ' +
+            'repeated parameter, `unsupported_grant_type` for any other grant.',
+          json('OAuthError', { error: 'invalid_grant', error_description: 'Incorrect email or password' }),
+          ['Cache-Control', 'Pragma'],
+        ),
+        ...errors('413', '415', '429', '500', '503'),
+      },
+    },
+    refresh: {
+      tag: 'auth',
+      summary: 'Exchange a refresh token for a new pair',
+      description: 'The token is single use: presenting a retired one again revokes its whole family.',
+      requestBody: jsonBody('RefreshTokenRequest'),
+      responses: {
+        '200': tokenResponse('A new token pair; the refresh token sent is now retired.'),
+        '401': response(
+          'Invalid, expired, retired or revoked refresh token.',
+          json('HTTPError', { detail: 'Could not validate credentials' }),
+          ['WWW-Authenticate'],
+        ),
+        ...errors(...BODY_ERRORS, '500', '503'),
+      },
+    },
+    logout: {
+      tag: 'auth',
+      summary: 'Revoke a refresh token and its whole family',
+      description: 'Idempotent: an unknown, retired or already revoked token is accepted too.',
+      requestBody: jsonBody('RefreshTokenRequest'),
+      responses: {
+        '204': response('Revoked.'),
+        ...errors(...BODY_ERRORS, '500', '503'),
+      },
+    },
+    me: {
+      tag: 'users',
+      summary: 'The current user',
+      secured: true,
+      responses: {
+        '200': response('The account the access token belongs to.', json('User', EXAMPLE_USER)),
+        ...errors('401', '500', '503'),
+      },
+    },
+    health: {
+      tag: 'health',
+      summary: 'Liveness and database reachability',
+      responses: {
+        '200': response('The service and its database answer.', json('HealthStatus', { status: 'ok' })),
+        '503': response(
+          'The database does not answer.',
+          json('HealthUnavailable', { status: 'unavailable' }),
+          ['Retry-After'],
+        ),
+        ...errors('500'),
+      },
+    },
+    openapi: {
+      tag: 'documentation',
+      summary: 'This document',
+      responses: {
+        '200': response('The OpenAPI 3.1 document.', {
+          'application/json': { schema: { type: 'object', required: ['openapi', 'paths'] } },
+        }),
+      },
+    },
+  }
+}
+
+const STATUS_RESPONSES: Record<string, string> = {
+  '401': 'NotAuthenticated',
+  '413': 'PayloadTooLarge',
+  '415': 'UnsupportedMediaType',
+  '422': 'ValidationFailed',
+  '429': 'TooManyAttempts',
+  '500': 'InternalServerError',
+  '503': 'ServiceUnavailable',
+}
+
+const docsOperation = (contentType: string): OpenApiObject => ({
+  tags: ['documentation'],
+  summary: contentType.startsWith('text/html') ? 'Swagger UI' : 'A Swagger UI asset',
+  responses: {
+    '200': response('Served by this API itself.', {
+      [contentType.split(';')[0] ?? contentType]: contentType.startsWith('text/')
+        ? { schema: { type: 'string' } }
+        : { schema: { type: 'string', contentEncoding: 'binary' } },
+    }),
+  },
+})
+
+/** The OpenAPI 3.1 document for the given routes; throws if a route's function has no documented operation. */
+export function buildOpenApiDocument(routes: readonly RouteLike[]): OpenApiDocument {
+  const tokenRoute = routes.find((route) => route.function === TOKEN_FUNCTION)
+  if (!tokenRoute) throw new Error('the route table has no token endpoint')
+  const specs = operations(tokenRoute.path)
+
+  const paths: OpenApiDocument['paths'] = {}
+  for (const route of routes) {
+    let operation: OpenApiObject
+    if (route.function === DOCS_FUNCTION) {
+      operation = docsOperation(swaggerUiContentType(route.path))
+    } else {
+      const spec = specs[route.function]
+      if (!spec) throw new Error(`no OpenAPI operation for function ${route.function}`)
+      operation = {
+        tags: [spec.tag],
+        operationId: route.function,
+        summary: spec.summary,
+        ...(spec.description ? { description: spec.description } : {}),
+        ...(spec.secured ? { security: [{ OAuth2PasswordBearer: [] }, { BearerAuth: [] }] } : {}),
+        ...(spec.requestBody ? { requestBody: spec.requestBody } : {}),
+        responses: spec.responses,
+      }
+    }
+    paths[route.path] ??= {}
+    ;(paths[route.path] as Record<string, OpenApiObject>)[route.method.toLowerCase()] = operation
+  }
+
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'papa-auth',
+      version: '1.0.0',
+      summary: 'Accounts and tokens for the past-questions app.',
+      description: INFO_DESCRIPTION,
+    },
+    servers: [{ url: '/', description: 'The host this document was loaded from' }],
+    tags: [
+      { name: 'auth', description: 'Accounts and tokens' },
+      { name: 'users', description: 'The authenticated user' },
+      { name: 'health', description: 'Operations' },
+      { name: 'documentation', description: 'This document and Swagger UI' },
+    ],
+    paths,
+    components: {
+      schemas: {
+        User: jsonSchema(UserSchema, 'ignore'),
+        Token: jsonSchema(TokenPairSchema, 'ignore'),
+        UserCreate: withPropertyDescriptions(jsonSchema(RegisterBodySchema, 'input'), {
+          email: EMAIL,
+          password: NEW_PASSWORD,
+          username: USERNAME,
+        }),
+        UserLogin: withPropertyDescriptions(jsonSchema(LoginBodySchema, 'input'), {
+          email: 'The account’s email, in any case.',
+          password: PASSWORD,
+        }),
+        RefreshTokenRequest: jsonSchema(RefreshBodySchema, 'input'),
+        TokenForm: withPropertyDescriptions(
+          jsonSchema(TokenFormSchema, 'input', {
+            description: 'An empty value counts as missing; a repeated parameter is `invalid_request`.',
+          }),
+          {
+            grant_type: '`password` (the default when absent) or `refresh_token`.',
+            username: 'The account’s email (`password` grant).',
+            password: 'The account’s password (`password` grant).',
+            refresh_token: 'A refresh token (`refresh_token` grant).',
+          },
+        ),
+        HTTPError: jsonSchema(HttpErrorSchema, 'ignore'),
+        ValidationError: jsonSchema(ValidationIssueSchema, 'ignore'),
+        HTTPValidationError: {
+          ...jsonSchema(HttpValidationErrorSchema, 'ignore'),
+          properties: { detail: { type: 'array', items: ref('schemas', 'ValidationError') } },
+        },
+        OAuthError: jsonSchema(OAuthErrorSchema, 'ignore'),
+        HealthStatus: jsonSchema(HealthSchema, 'ignore'),
+        HealthUnavailable: jsonSchema(HealthUnavailableSchema, 'ignore'),
+      },
+      responses: COMPONENT_RESPONSES,
+      headers: COMPONENT_HEADERS,
+      securitySchemes: {
+        OAuth2PasswordBearer: {
+          type: 'oauth2',
+          description: 'Swagger UI: Authorize, then your email as username and your password.',
+          flows: { password: { tokenUrl: tokenRoute.path, refreshUrl: tokenRoute.path, scopes: {} } },
+        },
+        BearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+      },
+    },
+  }
+}
+
+const INFO_DESCRIPTION = `Accounts and tokens for the past-questions app.
+
+**Authorizing.** Get a token pair from \`POST /auth/login\` (JSON) or \`POST /auth/token\` (OAuth 2.0 form, what
+Swagger UI's *Authorize* button uses), then send \`Authorization: Bearer <access_token>\`. Access tokens live
+\`expires_in\` seconds; renew them with the refresh token, which is single use.
+
+**Errors.** Bodies are JSON: \`{"detail": "…"}\`, or \`{"detail": [{"loc", "msg", "type"}, …]}\` for invalid input
+(422), or \`{"error", "error_description"}\` from the token endpoint. Every path answers 404 (\`NotFound\`) when it is
+not a route, and 405 (\`MethodNotAllowed\`, with \`Allow\`) when it is one asked with another method. Responses carry
+\`X-Content-Type-Options: nosniff\`.`
