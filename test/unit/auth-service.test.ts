@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest'
+import { type AuthRefreshTokens, type AuthUsers, createAuthService } from '#shared/auth'
+import { EmailTakenError, InvalidCredentialsError, InvalidTokenError } from '#shared/errors'
+import type { PasswordHasher } from '#shared/passwords'
+import { type Clock, createTokenService } from '#shared/tokens'
+import type { UserRecord } from '#shared/users'
+
+const FROZEN = new Date('2026-01-01T00:00:00Z')
+
+/** In-memory stand-ins with the repositories' semantics, so the service's rules are tested in isolation. */
+function fakes() {
+  const rows: UserRecord[] = []
+  const tokens = new Map<string, { familyId: string; userId: number; retired: boolean; revoked: boolean }>()
+  const users: AuthUsers = {
+    findById: async (id) => rows.find((row) => row.id === id) ?? null,
+    findByEmail: async (email) => rows.find((row) => row.email === email) ?? null,
+    insert: async (user) => {
+      if (rows.some((row) => row.email === user.email)) throw new EmailTakenError()
+      const row = {
+        id: rows.length + 1,
+        isActive: true,
+        isSuperuser: false,
+        createdAt: FROZEN,
+        updatedAt: FROZEN,
+        ...user,
+      }
+      rows.push(row)
+      return row
+    },
+  }
+  const refreshTokens: AuthRefreshTokens = {
+    insert: async (token) =>
+      void tokens.set(token.hash, {
+        familyId: token.familyId,
+        userId: token.userId,
+        retired: false,
+        revoked: false,
+      }),
+    rotate: async (hash, next) => {
+      const token = tokens.get(hash)
+      if (!token || token.retired || token.revoked) return null
+      token.retired = true
+      tokens.set(next.hash, {
+        familyId: token.familyId,
+        userId: token.userId,
+        retired: false,
+        revoked: false,
+      })
+      return { userId: token.userId }
+    },
+    revokeFamilyIfRetired: async (hash) => {
+      const token = tokens.get(hash)
+      if (!token?.retired) return false
+      for (const member of tokens.values()) if (member.familyId === token.familyId) member.revoked = true
+      return true
+    },
+    revokeFamily: async (hash) => {
+      const token = tokens.get(hash)
+      for (const member of tokens.values()) if (member.familyId === token?.familyId) member.revoked = true
+    },
+  }
+  const compares: (string | null)[] = []
+  const passwords: PasswordHasher = {
+    hash: async (password) => `hashed:${password}`,
+    verify: async (password, stored) => {
+      compares.push(stored)
+      return { ok: stored === `hashed:${password}` }
+    },
+  }
+  const clock: Clock = { now: () => FROZEN }
+  const tokenService = createTokenService({
+    secret: 'a-test-secret-that-is-at-least-32-bytes-long',
+    issuer: 'iss',
+    audience: 'aud',
+    accessTokenTtlSeconds: 900,
+    refreshTokenTtlSeconds: 3600,
+    clock,
+  })
+  const auth = createAuthService({ users, refreshTokens, passwords, tokens: tokenService })
+  return { auth, rows, compares, tokens }
+}
+
+describe('auth service', () => {
+  it('registers a user with a hashed password and returns the public shape', async () => {
+    const { auth, rows } = fakes()
+    const user = await auth.register({
+      email: 'a@example.com',
+      password: 'correct horse',
+      username: undefined,
+    })
+    expect(user).toEqual({
+      id: 1,
+      email: 'a@example.com',
+      username: null,
+      is_active: true,
+      is_superuser: false,
+      created_at: '2026-01-01T00:00:00.000+00:00',
+      updated_at: '2026-01-01T00:00:00.000+00:00',
+    })
+    expect(rows[0]?.hashedPassword).toBe('hashed:correct horse')
+  })
+
+  it('checks one password whatever the outcome, the dummy (null) for an unknown email', async () => {
+    const { auth, compares } = fakes()
+    await auth.register({ email: 'a@example.com', password: 'correct horse', username: null })
+    await expect(auth.login('nobody@example.com', 'x')).rejects.toBeInstanceOf(InvalidCredentialsError)
+    await expect(auth.login('a@example.com', 'wrong')).rejects.toBeInstanceOf(InvalidCredentialsError)
+    expect(compares).toEqual([null, 'hashed:correct horse'])
+  })
+
+  it('issues access tokens stamped with the frozen clock', async () => {
+    const { auth } = fakes()
+    await auth.register({ email: 'a@example.com', password: 'correct horse', username: null })
+    const pair = await auth.login('a@example.com', 'correct horse')
+    const payload = JSON.parse(Buffer.from(pair.access_token.split('.')[1] ?? '', 'base64url').toString())
+    expect(payload).toMatchObject({
+      sub: '1',
+      iss: 'iss',
+      aud: 'aud',
+      iat: FROZEN.getTime() / 1000,
+      exp: FROZEN.getTime() / 1000 + 900,
+    })
+    expect(await auth.currentUser(pair.access_token)).toMatchObject({ id: 1 })
+  })
+
+  it('rotates refresh tokens and revokes the family on replay', async () => {
+    const { auth } = fakes()
+    await auth.register({ email: 'a@example.com', password: 'correct horse', username: null })
+    const first = await auth.login('a@example.com', 'correct horse')
+    const second = await auth.refresh(first.refresh_token)
+    await expect(auth.refresh(first.refresh_token)).rejects.toBeInstanceOf(InvalidTokenError)
+    await expect(auth.refresh(second.refresh_token)).rejects.toBeInstanceOf(InvalidTokenError)
+  })
+
+  it('dispatches the token endpoint by grant', async () => {
+    const { auth } = fakes()
+    await auth.register({ email: 'a@example.com', password: 'correct horse', username: null })
+    const pair = await auth.token({
+      grantType: 'password',
+      email: 'a@example.com',
+      password: 'correct horse',
+    })
+    await expect(
+      auth.token({ grantType: 'refresh_token', refreshToken: pair.refresh_token }),
+    ).resolves.toMatchObject({ token_type: 'bearer' })
+  })
+})

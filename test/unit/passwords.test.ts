@@ -1,0 +1,40 @@
+import bcrypt from 'bcryptjs'
+import { describe, expect, it } from 'vitest'
+import { createPasswordHasher } from '#shared/passwords'
+
+describe('password hasher', () => {
+  const hasher = createPasswordHasher({ cost: 10 })
+
+  it('verifies a hash it made, and only for the same password', async () => {
+    const hash = await hasher.hash('correct horse')
+    expect(bcrypt.getRounds(hash)).toBe(10)
+    expect(await hasher.verify('correct horse', hash)).toEqual({ ok: true })
+    expect(await hasher.verify('correct horsE', hash)).toEqual({ ok: false })
+  })
+
+  it('never accepts a password longer than 72 bytes, even when its first 72 bytes match', async () => {
+    const hash = await hasher.hash('a'.repeat(72))
+    expect(await hasher.verify('a'.repeat(72), hash)).toEqual({ ok: true })
+    expect(await hasher.verify(`${'a'.repeat(72)}b`, hash)).toEqual({ ok: false })
+  })
+
+  it('says nothing matches when there is no stored hash (the unknown-email path)', async () => {
+    expect(await hasher.verify('anything', null)).toEqual({ ok: false })
+  })
+
+  it('offers a stronger hash when the stored one is weaker than the current cost', async () => {
+    const weak = await bcrypt.hash('correct horse', 4)
+    const check = await hasher.verify('correct horse', weak)
+    expect(check.ok).toBe(true)
+    expect(bcrypt.getRounds(check.rehash ?? '')).toBe(10)
+  })
+
+  it('treats a malformed stored hash as a wrong password, not an error', async () => {
+    expect(await hasher.verify('anything', 'not-a-bcrypt-hash')).toEqual({ ok: false })
+  })
+
+  it('refuses a cost outside 10 to 14', () => {
+    expect(() => createPasswordHasher({ cost: 9 })).toThrow(RangeError)
+    expect(() => createPasswordHasher({ cost: 15 })).toThrow(RangeError)
+  })
+})
