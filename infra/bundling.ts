@@ -2,21 +2,41 @@ import { cpSync, existsSync, mkdirSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildSync } from 'esbuild'
-import { BUNDLED_SWAGGER_UI_DIRECTORY, SWAGGER_UI_DIST_FILES } from '#shared/swagger-ui'
+import {
+  BUNDLED_SWAGGER_UI_DIRECTORY,
+  SWAGGER_UI_DIST_FILES,
+  swaggerUiDistDirectory,
+} from '#shared/swagger-ui'
 
 export const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 /** The Node major the functions run on in Lambda, and that the bundles target. */
 export const LAMBDA_NODE_MAJOR = 24
 
-/** Functions whose bundle carries files besides the code: the migrate function carries the migrations. */
-const EXTRA_FILES: Record<string, { from: string; to: string }[]> = {
-  migrate: [{ from: 'db/migrations', to: 'migrations' }],
+/** The committed migrations, which the migrate function's bundle carries beside itself. */
+export const MIGRATIONS_FOLDER = join(repositoryRoot, 'db/migrations')
+
+export interface BundleOptions {
+  /** Another migrations folder for the migrate bundle (tests that change the migration set); absolute path. */
+  migrationsFolder?: string
+}
+
+export interface Bundle {
+  file: string
+  sourceMap: string
+}
+
+/** Files a bundle carries besides its code, as absolute source folders and paths inside the bundle. */
+function extraFiles(name: string, options: BundleOptions): { from: string; to: string }[] {
+  if (name === 'migrate') return [{ from: options.migrationsFolder ?? MIGRATIONS_FOLDER, to: 'migrations' }]
   // Swagger UI's assets, served by the docs function itself (no CDN); shared/swagger-ui.ts reads them from there.
-  docs: Object.keys(SWAGGER_UI_DIST_FILES).map((file) => ({
-    from: `node_modules/swagger-ui-dist/${file}`,
-    to: `${BUNDLED_SWAGGER_UI_DIRECTORY}/${file}`,
-  })),
+  if (name === 'docs') {
+    return Object.keys(SWAGGER_UI_DIST_FILES).map((file) => ({
+      from: join(swaggerUiDistDirectory(), file),
+      to: `${BUNDLED_SWAGGER_UI_DIRECTORY}/${file}`,
+    }))
+  }
+  return []
 }
 
 /**
@@ -24,9 +44,18 @@ const EXTRA_FILES: Record<string, { from: string; to: string }[]> = {
  * everything it imports (the AWS SDK included, so nothing is loaded from the runtime's node_modules). The one
  * bundler: CDK's local bundling, the benchmark and the bundle tests all call it, so they measure what deploys.
  */
-export function bundleFunction(name: string, outdir: string): { file: string; sourceMap: string } {
-  const entry = join(repositoryRoot, 'functions', `${name}.ts`)
-  if (!existsSync(entry)) throw new Error(`no function ${name} (expected ${entry})`)
+export function bundleFunction(name: string, outdir: string, options: BundleOptions = {}): Bundle {
+  const bundle = bundleEntry(join('functions', `${name}.ts`), outdir)
+  for (const extra of extraFiles(name, options)) {
+    cpSync(extra.from, join(outdir, extra.to), { recursive: true })
+  }
+  return bundle
+}
+
+/** Bundles any TypeScript entry (a path from the repository root) the same way: the Neon provider's handler. */
+export function bundleEntry(entryPath: string, outdir: string): Bundle {
+  const entry = join(repositoryRoot, entryPath)
+  if (!existsSync(entry)) throw new Error(`no entry ${entryPath} (expected ${entry})`)
   mkdirSync(outdir, { recursive: true })
   const file = join(outdir, 'index.mjs')
   buildSync({
@@ -46,8 +75,5 @@ export function bundleFunction(name: string, outdir: string): { file: string; so
     banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
     logLevel: 'error',
   })
-  for (const extra of EXTRA_FILES[name] ?? []) {
-    cpSync(join(repositoryRoot, extra.from), join(outdir, extra.to), { recursive: true })
-  }
   return { file, sourceMap: `${file}.map` }
 }

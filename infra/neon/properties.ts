@@ -1,0 +1,58 @@
+/**
+ * The Neon project resource's properties, shared by the construct that writes them and the handler that reads them.
+ * None is a secret: the API key stays in Secrets Manager (named here), and the connection strings go straight into
+ * the database secret (named here), never through CloudFormation.
+ */
+export interface NeonProjectProperties {
+  /** The Neon API's base URL. */
+  ApiUrl: string
+  /** The name or ARN of the secret that holds the engineer's Neon API key. */
+  ApiKeySecretId: string
+  /** The stack's database secret, which receives `{"pooledUrl", "directUrl"}`. */
+  DatabaseSecretArn: string
+  ProjectName: string
+  /** Neon's region id, e.g. `aws-eu-central-1`. */
+  RegionId: string
+  PgVersion: string
+  DatabaseName: string
+  RoleName: string
+  /** The Neon organization to create the project in; required by Neon for a personal API key. */
+  OrgId?: string
+  /** `true` deletes the project (and every row in it) when the stack or the resource is deleted. */
+  DeleteOnRemoval: string
+}
+
+/** Properties that cannot change on an existing project: changing one would mean a new, empty database. */
+export const IMMUTABLE_PROPERTIES = ['RegionId', 'PgVersion', 'OrgId', 'DatabaseName', 'RoleName'] as const
+
+const REQUIRED: (keyof NeonProjectProperties)[] = [
+  'ApiUrl',
+  'ApiKeySecretId',
+  'DatabaseSecretArn',
+  'ProjectName',
+  'RegionId',
+  'PgVersion',
+  'DatabaseName',
+  'RoleName',
+]
+
+/** The properties as CloudFormation delivers them (every value a string), checked; throws naming what is missing. */
+export function parseProperties(raw: Record<string, unknown>): NeonProjectProperties {
+  const missing = REQUIRED.filter((key) => typeof raw[key] !== 'string' || raw[key] === '')
+  if (missing.length > 0) throw new Error(`Neon project resource: missing properties ${missing.join(', ')}`)
+  if (!/^\d+$/.test(String(raw.PgVersion)))
+    throw new Error('Neon project resource: PgVersion must be a number')
+  const text = (key: keyof NeonProjectProperties) => String(raw[key])
+  return {
+    ApiUrl: text('ApiUrl'),
+    ApiKeySecretId: text('ApiKeySecretId'),
+    DatabaseSecretArn: text('DatabaseSecretArn'),
+    ProjectName: text('ProjectName'),
+    RegionId: text('RegionId'),
+    PgVersion: text('PgVersion'),
+    DatabaseName: text('DatabaseName'),
+    RoleName: text('RoleName'),
+    ...(typeof raw.OrgId === 'string' && raw.OrgId !== '' ? { OrgId: raw.OrgId } : {}),
+    DeleteOnRemoval: String(raw.DeleteOnRemoval ?? 'false'),
+  }
+}
