@@ -206,7 +206,7 @@ export class AuthStack extends Stack {
    * one of ours instead, like every other function.
    */
   private triggerProviderLogs(retention: logs.RetentionDays) {
-    const provider = this.node.tryFindChild('AWSCDK.TriggerCustomResourceProvider')
+    const provider = this.node.tryFindChild('AWSCDK.TriggerCustomResourceProviderCustomResourceProvider')
     const handler = provider?.node.tryFindChild('Handler')
     if (!(handler instanceof CfnResource)) throw new Error('the trigger provider has moved: update AuthStack')
     const logGroup = new logs.LogGroup(this, 'TriggerProviderLogs', {
