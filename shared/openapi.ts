@@ -372,7 +372,14 @@ function operations(tokenPath: string): Record<string, OperationSpec> {
       summary: 'This document',
       responses: {
         '200': response('The OpenAPI 3.1 document.', {
-          'application/json': { schema: { type: 'object', required: ['openapi', 'paths'] } },
+          'application/json': {
+            schema: {
+              type: 'object',
+              properties: { openapi: { type: 'string', pattern: '^3\\.1\\.' }, paths: { type: 'object' } },
+              required: ['openapi', 'paths'],
+              additionalProperties: true,
+            },
+          },
         }),
       },
     },

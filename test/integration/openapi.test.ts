@@ -1,0 +1,521 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { Validator } from '@seriousme/openapi-schema-validator'
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import addFormatsPlugin from 'ajv-formats'
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
+import type * as v from 'valibot'
+import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, inject, it, vi } from 'vitest'
+import { handler as docs } from '#functions/docs'
+import { handler as health } from '#functions/health'
+import { handler as login } from '#functions/login'
+import { handler as logout } from '#functions/logout'
+import { handler as me } from '#functions/me'
+import { handler as notFound } from '#functions/not-found'
+import { handler as openapi } from '#functions/openapi'
+import { handler as refresh } from '#functions/refresh'
+import { handler as register } from '#functions/register'
+import { routes } from '#functions/routes'
+import { handler as token } from '#functions/token'
+import { fromApiGatewayResult, lambdaContext } from '#infra/local/event'
+import { freePort } from '#infra/local/postgres'
+import type { TokenPair } from '#shared/auth'
+import { disposeContainer } from '#shared/container'
+import {
+  buildOpenApiDocument,
+  type OpenApiObject,
+  type TokenPairSchema,
+  type UserSchema,
+} from '#shared/openapi'
+import type { PublicUser } from '#shared/users'
+import { apiEvent, formEvent, jsonEvent, uniqueEmail, uniqueUsername } from '#test/helpers/events'
+
+type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>
+
+// ajv-formats is CommonJS whose types declare only a default export; under NodeNext that is the module object.
+const addFormats = addFormatsPlugin as unknown as typeof addFormatsPlugin.default
+
+const document = buildOpenApiDocument(routes)
+const REGISTER = '/api/v1/auth/register'
+const LOGIN = '/api/v1/auth/login'
+const TOKEN = '/api/v1/auth/token'
+const REFRESH = '/api/v1/auth/refresh'
+const LOGOUT = '/api/v1/auth/logout'
+const ME = '/api/v1/users/me'
+const HEALTH = '/api/v1/health'
+const PASSWORD = 'correct horse battery'
+
+interface Reply {
+  status: number
+  headers: Record<string, string>
+  raw: Buffer
+}
+
+async function call(handler: Handler, event: APIGatewayProxyEventV2): Promise<Reply> {
+  const result = fromApiGatewayResult(await handler(event, lambdaContext('openapi-test')))
+  return { status: result.statusCode, headers: result.headers, raw: result.body }
+}
+
+const json = (reply: Reply) => JSON.parse(reply.raw.toString('utf8')) as Record<string, unknown>
+const tooLarge = 'x'.repeat(70 * 1024)
+
+describe('the OpenAPI document', () => {
+  it('is valid OpenAPI 3.1, by a validator that does reject a broken one', async () => {
+    const validator = new Validator()
+    const result = await validator.validate(structuredClone(document) as never)
+    expect(result.errors).toBeUndefined()
+    expect(result.valid).toBe(true)
+    expect(validator.version).toBe('3.1')
+
+    // A Response Object without its required description.
+    const broken = structuredClone(document)
+    const responses = (broken.paths[ME]?.get?.responses ?? {}) as Record<string, OpenApiObject>
+    delete responses['200']?.description
+    expect((await new Validator().validate(broken as never)).valid).toBe(false)
+  })
+
+  it('has exactly the operations of the route table', () => {
+    const documented = Object.entries(document.paths).flatMap(([path, item]) =>
+      Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
+    )
+    expect(documented.sort()).toEqual(routes.map((route) => `${route.method} ${route.path}`).sort())
+  })
+
+  it('describes the OAuth2 password flow against the token route, and bearer auth on /users/me', () => {
+    expect(document.components.securitySchemes.OAuth2PasswordBearer).toMatchObject({
+      type: 'oauth2',
+      flows: { password: { tokenUrl: TOKEN, scopes: {} } },
+    })
+    expect(document.components.securitySchemes.BearerAuth).toEqual({
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+    })
+    expect(document.paths[ME]?.get?.security).toEqual([{ OAuth2PasswordBearer: [] }, { BearerAuth: [] }])
+  })
+
+  it('is served at GET /api/v1/openapi.json as JSON, the same object npm run openapi writes', async () => {
+    const reply = await call(openapi, apiEvent('GET', '/api/v1/openapi.json'))
+    expect(reply.status).toBe(200)
+    expect(reply.headers).toMatchObject({
+      'content-type': 'application/json',
+      'x-content-type-options': 'nosniff',
+    })
+    expect(json(reply)).toEqual(document)
+
+    const directory = await mkdtemp(join(tmpdir(), 'openapi-'))
+    try {
+      const file = join(directory, 'openapi.json')
+      await promisify(execFile)(process.execPath, ['scripts/openapi.ts', file], {
+        env: { ...process.env, INIT_CWD: '' },
+      })
+      expect(JSON.parse(await readFile(file, 'utf8'))).toEqual(document)
+    } finally {
+      await rm(directory, { recursive: true, force: true })
+    }
+  })
+
+  it('describes response schemas whose types are the ones the service returns', () => {
+    expectTypeOf<v.InferOutput<typeof UserSchema>>().toEqualTypeOf<PublicUser>()
+    expectTypeOf<v.InferOutput<typeof TokenPairSchema>>().toEqualTypeOf<TokenPair>()
+  })
+})
+
+/*
+ * Each documented response, produced by the real handler and checked against the document: status, media type,
+ * body against the documented schema (closed, so an undocumented field fails too), and each documented header.
+ * A response that the document lists but no scenario produces fails the coverage test at the end.
+ */
+
+const ajv = new Ajv2020({ strict: true, allErrors: true })
+addFormats(ajv)
+
+/** A copy of a schema in which every object admits only its documented properties, with refs made absolute. */
+function closed(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(closed)
+  if (schema === null || typeof schema !== 'object') return schema
+  const copy: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(schema)) {
+    copy[key] =
+      key === '$ref'
+        ? String(value).replace('#/components/schemas/', 'https://papa-auth.test/openapi.json#/$defs/')
+        : closed(value)
+  }
+  if (copy.type === 'object' && copy.properties && copy.additionalProperties === undefined) {
+    copy.additionalProperties = false
+  }
+  return copy
+}
+ajv.addSchema({
+  $id: 'https://papa-auth.test/openapi.json',
+  $defs: closed(document.components.schemas) as object,
+})
+
+const resolve = (object: OpenApiObject): OpenApiObject => {
+  const reference = object.$ref
+  if (typeof reference !== 'string') return object
+  const [, kind, name] = /^#\/components\/(\w+)\/(.+)$/.exec(reference) ?? []
+  const target = (document.components as Record<string, Record<string, OpenApiObject>>)[kind ?? '']?.[
+    name ?? ''
+  ]
+  if (!target) throw new Error(`unresolved ${reference}`)
+  return target
+}
+
+function documentedResponse(key: string): OpenApiObject {
+  const [method = '', path = '', status = ''] = key.split(' ')
+  const operation = document.paths[path]?.[method.toLowerCase()]
+  const response = (operation?.responses as Record<string, OpenApiObject> | undefined)?.[status]
+  if (!response) throw new Error(`${key} is not documented`)
+  return resolve(response)
+}
+
+function expectMatchesDocumentation(documented: OpenApiObject, reply: Reply) {
+  expect(reply.headers['x-content-type-options']).toBe('nosniff')
+  const content = documented.content as Record<string, { schema: unknown }> | undefined
+  if (!content) {
+    expect(reply.raw.length).toBe(0)
+  } else {
+    const [mediaType, media] = Object.entries(content)[0] ?? []
+    expect(reply.headers['content-type']?.split(';')[0]).toBe(mediaType)
+    const isJson = mediaType === 'application/json'
+    const isText = mediaType?.startsWith('text/')
+    const body = isJson ? json(reply) : isText ? reply.raw.toString('utf8') : reply.raw.toString('base64')
+    const validate = ajv.compile(closed(media?.schema) as object)
+    expect(validate(body), JSON.stringify(validate.errors)).toBe(true)
+  }
+  for (const [name, header] of Object.entries((documented.headers ?? {}) as Record<string, OpenApiObject>)) {
+    const value = reply.headers[name.toLowerCase()]
+    expect(value, `header ${name}`).toBeDefined()
+    const schema = resolve(header).schema as { type?: string }
+    const validate = ajv.compile(schema)
+    expect(validate(schema.type === 'integer' ? Number(value) : value), `header ${name}: ${value}`).toBe(true)
+  }
+}
+
+interface Fixtures {
+  email: string
+  username: string
+  accessToken: string
+  refreshTokens: string[]
+}
+const fixtures: Fixtures = { email: '', username: '', accessToken: '', refreshTokens: [] }
+let lockedOutEmail = ''
+
+beforeAll(async () => {
+  fixtures.email = uniqueEmail('openapi')
+  fixtures.username = uniqueUsername('openapi')
+  const created = await call(
+    register,
+    jsonEvent(REGISTER, { email: fixtures.email, password: PASSWORD, username: fixtures.username }),
+  )
+  expect(created.status).toBe(201)
+  for (let pair = 0; pair < 2; pair++) {
+    const reply = json(await call(login, jsonEvent(LOGIN, { email: fixtures.email, password: PASSWORD })))
+    fixtures.accessToken = String(reply.access_token)
+    fixtures.refreshTokens.push(String(reply.refresh_token))
+  }
+  // Ten consecutive failures lock an email out of login and token alike, unknown emails included.
+  lockedOutEmail = uniqueEmail('locked')
+  for (let attempt = 0; attempt < 10; attempt++) {
+    expect(
+      (await call(login, jsonEvent(LOGIN, { email: lockedOutEmail, password: 'wrong password' }))).status,
+    ).toBe(401)
+  }
+}, 60_000)
+
+const textBody = (path: string, body: string) =>
+  apiEvent('POST', path, body, { headers: { 'content-type': 'text/plain' } })
+const bearer = (value: string) => apiEvent('GET', ME, undefined, { headers: { authorization: value } })
+
+/** Handlers of a fresh container (a cold start) with the settings given, as a Lambda that starts broken. */
+const freshHandlers = {
+  register: () => import('#functions/register'),
+  login: () => import('#functions/login'),
+  token: () => import('#functions/token'),
+  refresh: () => import('#functions/refresh'),
+  logout: () => import('#functions/logout'),
+  me: () => import('#functions/me'),
+  health: () => import('#functions/health'),
+}
+
+async function coldCall(
+  name: keyof typeof freshHandlers,
+  env: Record<string, string>,
+  event: () => APIGatewayProxyEventV2,
+) {
+  vi.resetModules()
+  for (const [key, value] of Object.entries(env)) vi.stubEnv(key, value)
+  const { handler } = await freshHandlers[name]()
+  try {
+    return await call(handler, event())
+  } finally {
+    await (await import('#shared/container')).disposeContainer()
+  }
+}
+afterEach(() => vi.unstubAllEnvs())
+
+/** A database that refuses: same WebSocket proxy, which forwards to nothing but the test database. */
+const databaseDown = async () => {
+  const url = new URL(inject('databaseUrl'))
+  url.port = String(await freePort())
+  return { DATABASE_URL: url.toString(), DATABASE_CONNECT_TIMEOUT_MS: '1000' }
+}
+// A signing secret under 32 bytes: the container refuses to start, which only a generic 500 may reveal.
+const brokenConfig = { JWT_SECRET: 'too short' }
+
+interface Scenario {
+  key: string
+  label: string
+  run: () => Promise<Reply>
+}
+
+// Documented because the contract requires them, not yet produced: the failed-login lockout is not implemented.
+// Marked as failing, so that the day it lands these turn red until the marker is removed.
+const NOT_YET_IMPLEMENTED = new Set([`POST ${LOGIN} 429`, `POST ${TOKEN} 429`])
+
+const register201 = () => jsonEvent(REGISTER, { email: uniqueEmail(), password: PASSWORD })
+const loginBody = () => jsonEvent(LOGIN, { email: fixtures.email, password: PASSWORD })
+const tokenForm = () =>
+  formEvent(TOKEN, { grant_type: 'password', username: fixtures.email, password: PASSWORD })
+const refreshBody = () => jsonEvent(REFRESH, { refresh_token: 'not-a-token' })
+const logoutBody = () => jsonEvent(LOGOUT, { refresh_token: 'not-a-token' })
+const meEvent = () => bearer(`Bearer ${fixtures.accessToken}`)
+
+const scenarios: Scenario[] = [
+  { key: `POST ${REGISTER} 201`, label: 'a new account', run: () => call(register, register201()) },
+  {
+    key: `POST ${REGISTER} 400`,
+    label: 'email taken',
+    run: () => call(register, jsonEvent(REGISTER, { email: fixtures.email, password: PASSWORD })),
+  },
+  {
+    key: `POST ${REGISTER} 400`,
+    label: 'username taken',
+    run: () =>
+      call(
+        register,
+        jsonEvent(REGISTER, { email: uniqueEmail(), password: PASSWORD, username: fixtures.username }),
+      ),
+  },
+  {
+    key: `POST ${REGISTER} 413`,
+    label: 'body too large',
+    run: () => call(register, jsonEvent(REGISTER, { email: uniqueEmail(), password: tooLarge })),
+  },
+  { key: `POST ${REGISTER} 415`, label: 'text body', run: () => call(register, textBody(REGISTER, '{}')) },
+  {
+    key: `POST ${REGISTER} 422`,
+    label: 'invalid fields',
+    run: () => call(register, jsonEvent(REGISTER, { email: 'nope', password: 'short' })),
+  },
+  {
+    key: `POST ${REGISTER} 422`,
+    label: 'malformed JSON',
+    run: () =>
+      call(register, apiEvent('POST', REGISTER, '{', { headers: { 'content-type': 'application/json' } })),
+  },
+  {
+    key: `POST ${REGISTER} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('register', brokenConfig, register201),
+  },
+  {
+    key: `POST ${REGISTER} 503`,
+    label: 'database down',
+    run: async () => coldCall('register', await databaseDown(), register201),
+  },
+
+  { key: `POST ${LOGIN} 200`, label: 'right password', run: () => call(login, loginBody()) },
+  {
+    key: `POST ${LOGIN} 401`,
+    label: 'wrong password',
+    run: () => call(login, jsonEvent(LOGIN, { email: fixtures.email, password: 'wrong password' })),
+  },
+  {
+    key: `POST ${LOGIN} 413`,
+    label: 'body too large',
+    run: () => call(login, jsonEvent(LOGIN, { email: fixtures.email, password: tooLarge })),
+  },
+  { key: `POST ${LOGIN} 415`, label: 'text body', run: () => call(login, textBody(LOGIN, '{}')) },
+  {
+    key: `POST ${LOGIN} 422`,
+    label: 'missing password',
+    run: () => call(login, jsonEvent(LOGIN, { email: fixtures.email })),
+  },
+  {
+    key: `POST ${LOGIN} 429`,
+    label: 'locked out',
+    run: () => call(login, jsonEvent(LOGIN, { email: lockedOutEmail, password: 'wrong password' })),
+  },
+  {
+    key: `POST ${LOGIN} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('login', brokenConfig, loginBody),
+  },
+  {
+    key: `POST ${LOGIN} 503`,
+    label: 'database down',
+    run: async () => coldCall('login', await databaseDown(), loginBody),
+  },
+
+  { key: `POST ${TOKEN} 200`, label: 'password grant', run: () => call(token, tokenForm()) },
+  {
+    key: `POST ${TOKEN} 400`,
+    label: 'invalid_grant',
+    run: () => call(token, formEvent(TOKEN, { username: fixtures.email, password: 'wrong password' })),
+  },
+  {
+    key: `POST ${TOKEN} 400`,
+    label: 'invalid_request',
+    run: () => call(token, formEvent(TOKEN, { grant_type: 'password', password: PASSWORD })),
+  },
+  {
+    key: `POST ${TOKEN} 400`,
+    label: 'unsupported_grant_type',
+    run: () => call(token, formEvent(TOKEN, { grant_type: 'client_credentials' })),
+  },
+  {
+    key: `POST ${TOKEN} 413`,
+    label: 'body too large',
+    run: () => call(token, formEvent(TOKEN, { username: fixtures.email, password: tooLarge })),
+  },
+  {
+    key: `POST ${TOKEN} 415`,
+    label: 'JSON body',
+    run: () => call(token, jsonEvent(TOKEN, { username: fixtures.email, password: PASSWORD })),
+  },
+  {
+    key: `POST ${TOKEN} 429`,
+    label: 'locked out',
+    run: () => call(token, formEvent(TOKEN, { username: lockedOutEmail, password: 'wrong password' })),
+  },
+  {
+    key: `POST ${TOKEN} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('token', brokenConfig, tokenForm),
+  },
+  {
+    key: `POST ${TOKEN} 503`,
+    label: 'database down',
+    run: async () => coldCall('token', await databaseDown(), tokenForm),
+  },
+
+  {
+    key: `POST ${REFRESH} 200`,
+    label: 'a live refresh token',
+    run: () => call(refresh, jsonEvent(REFRESH, { refresh_token: fixtures.refreshTokens[0] })),
+  },
+  { key: `POST ${REFRESH} 401`, label: 'unknown token', run: () => call(refresh, refreshBody()) },
+  {
+    key: `POST ${REFRESH} 413`,
+    label: 'body too large',
+    run: () => call(refresh, jsonEvent(REFRESH, { refresh_token: tooLarge })),
+  },
+  { key: `POST ${REFRESH} 415`, label: 'text body', run: () => call(refresh, textBody(REFRESH, '{}')) },
+  { key: `POST ${REFRESH} 422`, label: 'no token', run: () => call(refresh, jsonEvent(REFRESH, {})) },
+  {
+    key: `POST ${REFRESH} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('refresh', brokenConfig, refreshBody),
+  },
+  {
+    key: `POST ${REFRESH} 503`,
+    label: 'database down',
+    run: async () => coldCall('refresh', await databaseDown(), refreshBody),
+  },
+
+  {
+    key: `POST ${LOGOUT} 204`,
+    label: 'a live refresh token',
+    run: () => call(logout, jsonEvent(LOGOUT, { refresh_token: fixtures.refreshTokens[1] })),
+  },
+  {
+    key: `POST ${LOGOUT} 413`,
+    label: 'body too large',
+    run: () => call(logout, jsonEvent(LOGOUT, { refresh_token: tooLarge })),
+  },
+  { key: `POST ${LOGOUT} 415`, label: 'text body', run: () => call(logout, textBody(LOGOUT, '{}')) },
+  { key: `POST ${LOGOUT} 422`, label: 'no token', run: () => call(logout, jsonEvent(LOGOUT, {})) },
+  {
+    key: `POST ${LOGOUT} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('logout', brokenConfig, logoutBody),
+  },
+  {
+    key: `POST ${LOGOUT} 503`,
+    label: 'database down',
+    run: async () => coldCall('logout', await databaseDown(), logoutBody),
+  },
+
+  { key: `GET ${ME} 200`, label: 'a valid access token', run: () => call(me, meEvent()) },
+  { key: `GET ${ME} 401`, label: 'no Authorization header', run: () => call(me, apiEvent('GET', ME)) },
+  { key: `GET ${ME} 401`, label: 'an invalid token', run: () => call(me, bearer('Bearer not.a.jwt')) },
+  { key: `GET ${ME} 500`, label: 'broken configuration', run: () => coldCall('me', brokenConfig, meEvent) },
+  {
+    key: `GET ${ME} 503`,
+    label: 'database down',
+    run: async () => coldCall('me', await databaseDown(), meEvent),
+  },
+
+  { key: `GET ${HEALTH} 200`, label: 'database up', run: () => call(health, apiEvent('GET', HEALTH)) },
+  {
+    key: `GET ${HEALTH} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('health', brokenConfig, () => apiEvent('GET', HEALTH)),
+  },
+  {
+    key: `GET ${HEALTH} 503`,
+    label: 'database down',
+    run: async () => coldCall('health', await databaseDown(), () => apiEvent('GET', HEALTH)),
+  },
+
+  {
+    key: 'GET /api/v1/openapi.json 200',
+    label: 'the document',
+    run: () => call(openapi, apiEvent('GET', '/api/v1/openapi.json')),
+  },
+  ...routes
+    .filter((route) => route.function === 'docs')
+    .map((route) => ({
+      key: `GET ${route.path} 200`,
+      label: 'Swagger UI',
+      run: () => call(docs, apiEvent('GET', route.path)),
+    })),
+]
+
+describe('every documented response is what the handler answers', () => {
+  const check = async ({ key, run }: Scenario) => {
+    const reply = await run()
+    expect(String(reply.status)).toBe(key.split(' ')[2])
+    expectMatchesDocumentation(documentedResponse(key), reply)
+  }
+  it.each(scenarios.filter(({ key }) => !NOT_YET_IMPLEMENTED.has(key)))('$key ($label)', check)
+  it.fails.each(scenarios.filter(({ key }) => NOT_YET_IMPLEMENTED.has(key)))('$key ($label), not yet', check)
+
+  it('answers 404 and 405 (the $default route) as the shared responses describe', async () => {
+    const missing = await call(notFound, apiEvent('GET', '/api/v1/nope'))
+    expect(missing.status).toBe(404)
+    expectMatchesDocumentation(document.components.responses.NotFound as OpenApiObject, missing)
+
+    const wrongMethod = await call(notFound, apiEvent('DELETE', ME))
+    expect(wrongMethod.status).toBe(405)
+    expectMatchesDocumentation(document.components.responses.MethodNotAllowed as OpenApiObject, wrongMethod)
+  })
+
+  it('documents no response that a scenario above does not produce', () => {
+    const documented = Object.entries(document.paths).flatMap(([path, item]) =>
+      Object.entries(item).flatMap(([method, operation]) =>
+        Object.keys(operation.responses as object).map(
+          (status) => `${method.toUpperCase()} ${path} ${status}`,
+        ),
+      ),
+    )
+    expect([...new Set(scenarios.map((scenario) => scenario.key))].sort()).toEqual(documented.sort())
+  })
+})
+
+afterAll(() => disposeContainer())
