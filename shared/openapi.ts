@@ -442,7 +442,7 @@ export function buildOpenApiDocument(routes: readonly RouteLike[]): OpenApiDocum
       title: 'papa-auth',
       version: '1.0.0',
       summary: 'Accounts and tokens for the past-questions app.',
-      description: INFO_DESCRIPTION,
+      description: infoDescription(tokenRoute.path),
     },
     servers: [{ url: '/', description: 'The host this document was loaded from' }],
     tags: [
@@ -501,11 +501,12 @@ export function buildOpenApiDocument(routes: readonly RouteLike[]): OpenApiDocum
   }
 }
 
-const INFO_DESCRIPTION = `Accounts and tokens for the past-questions app.
-
-**Authorizing.** Get a token pair from \`POST /auth/login\` (JSON) or \`POST /auth/token\` (OAuth 2.0 form, what
-Swagger UI's *Authorize* button uses), then send \`Authorization: Bearer <access_token>\`. Access tokens live
-\`expires_in\` seconds; renew them with the refresh token, which is single use.
+const infoDescription = (
+  tokenPath: string,
+) => `**Authorizing.** Get a token pair from the token endpoint \`POST ${tokenPath}\`
+(an OAuth 2.0 form: what Swagger UI's *Authorize* button uses) or from login (JSON), then send
+\`Authorization: Bearer <access_token>\`. Access tokens live \`expires_in\` seconds; renew them with the refresh token,
+which is single use.
 
 **Errors.** Bodies are JSON: \`{"detail": "…"}\`, or \`{"detail": [{"loc", "msg", "type"}, …]}\` for invalid input
 (422), or \`{"error", "error_description"}\` from the token endpoint. Every path answers 404 (\`NotFound\`) when it is
