@@ -104,7 +104,7 @@ describe.skipIf(!installed && !required)('Swagger UI on the local stack, in a br
     await expect(operation.locator('.curl-command').textContent()).resolves.toMatch(
       /Authorization: Bearer ey/,
     )
-  }, 60_000)
+  }, 120_000)
 
   it('loaded everything from the API itself, with no error or policy violation on the way', () => {
     expect(requested.length).toBeGreaterThan(0)
