@@ -1,5 +1,5 @@
-import { cpSync, existsSync, mkdirSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildSync } from 'esbuild'
 import {
@@ -78,5 +78,21 @@ export function bundleEntry(entryPath: string, outdir: string): Bundle {
     banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
     logLevel: 'error',
   })
-  return { file, sourceMap: `${file}.map` }
+  const sourceMap = `${file}.map`
+  pinSourcePaths(sourceMap)
+  return { file, sourceMap }
+}
+
+/**
+ * esbuild writes source paths relative to the output folder, so the same code bundled into another folder (CDK's
+ * staging folder, a test's temp folder) would differ, change the asset hash, and redeploy every function. Paths from
+ * the repository root make the bundle depend on the code alone, and read well in stack traces.
+ */
+function pinSourcePaths(sourceMap: string) {
+  const map = JSON.parse(readFileSync(sourceMap, 'utf8')) as { sources: string[] }
+  const folder = dirname(sourceMap)
+  map.sources = map.sources.map((source) =>
+    relative(repositoryRoot, resolve(folder, source)).split(sep).join('/'),
+  )
+  writeFileSync(sourceMap, JSON.stringify(map))
 }

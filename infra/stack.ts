@@ -360,12 +360,15 @@ export function readSettings(node: Node, stackRegion: string = Aws.REGION): Auth
   }
 }
 
-/** `cdk synth` and `cdk deploy`: the one stack, checked by cdk-nag's AwsSolutions pack (a finding fails the synth). */
-export function defineApp(app: App): AuthStack {
+/**
+ * `cdk synth` and `cdk deploy`: the one stack, checked by cdk-nag's AwsSolutions pack (a finding fails the synth).
+ * `overrides` are for tests (another migration set).
+ */
+export function defineApp(app: App, overrides: Partial<AuthStackSettings> = {}): AuthStack {
   const stackName = String(app.node.tryGetContext('stackName') ?? DEFAULT_STACK_NAME)
   const stack = new AuthStack(app, stackName, {
     description: 'papa-auth: serverless authentication API (Lambda, API Gateway HTTP API, Neon Postgres)',
-    settings: readSettings(app.node),
+    settings: { ...readSettings(app.node), ...overrides },
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   })
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app))

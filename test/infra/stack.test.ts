@@ -1,0 +1,572 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { App, Validations } from 'aws-cdk-lib'
+import { Match } from 'aws-cdk-lib/assertions'
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
+import { AwsSolutionsChecks } from 'cdk-nag'
+import type { IConstruct } from 'constructs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fallbackRoute, operatorFunctions, routes } from '#functions/routes'
+import { MIGRATIONS_FOLDER } from '#infra/bundling'
+import { NEON_API_URL } from '#infra/neon/api'
+import { DATABASE_NAME, DATABASE_ROLE, defineApp, hashFolder } from '#infra/stack'
+import { functionNamed, type Resource, type Synthesized, synthesize } from './synth.ts'
+
+const apiRoutes = routes.filter((route) => !route.docs)
+const docsRoutes = routes.filter((route) => route.docs)
+/** Functions that query the database, so must not be updated before the migrations ran. */
+const databaseReaders = [...new Set(apiRoutes.map((route) => route.function)), 'seed-admin']
+
+let app: Synthesized
+
+beforeAll(() => {
+  app = synthesize()
+})
+afterAll(() => app?.remove())
+
+const byType = (synthesized: Synthesized, type: string) =>
+  Object.entries(synthesized.resources).filter(([, resource]) => resource.Type === type)
+
+const resource = (synthesized: Synthesized, logicalId: string): Resource => {
+  const found = synthesized.resources[logicalId]
+  if (!found) throw new Error(`no resource ${logicalId}`)
+  return found
+}
+
+const onlyOf = (synthesized: Synthesized, type: string): [string, Resource] => {
+  const found = byType(synthesized, type)
+  expect(found).toHaveLength(1)
+  return found[0] as [string, Resource]
+}
+
+const logicalIdOf = (synthesized: Synthesized, name: string) =>
+  synthesized.logicalId(functionNamed(synthesized, name))
+
+/** Renders a CloudFormation value with `<LogicalId>` for each Ref (`<Id.Attr>` for GetAtt), so ARNs compare as text. */
+function render(value: unknown): string {
+  if (typeof value === 'string') return value
+  if (typeof value === 'object' && value !== null) {
+    const object = value as Record<string, unknown>
+    if ('Ref' in object) return `<${String(object.Ref)}>`
+    if ('Fn::GetAtt' in object) return `<${(object['Fn::GetAtt'] as string[]).join('.')}>`
+    if ('Fn::Join' in object) {
+      const [separator, parts] = object['Fn::Join'] as [string, unknown[]]
+      return parts.map(render).join(separator)
+    }
+  }
+  return JSON.stringify(value)
+}
+
+interface Statement {
+  Action: string | string[]
+  Effect: string
+  Resource: unknown
+}
+
+/** Every statement granted to a role: its attached policies, inline policies and managed policies. */
+function grantsOf(synthesized: Synthesized, roleId: string) {
+  const role = resource(synthesized, roleId)
+  const statements: Statement[] = []
+  for (const [, policy] of byType(synthesized, 'AWS::IAM::Policy')) {
+    const roles = (policy.Properties.Roles as unknown[]).map(render)
+    if (roles.includes(`<${roleId}>`))
+      statements.push(...(policy.Properties.PolicyDocument.Statement as Statement[]))
+  }
+  return {
+    statements,
+    managed: (role.Properties.ManagedPolicyArns ?? []) as unknown[],
+    inline: (role.Properties.Policies ?? []) as unknown[],
+  }
+}
+
+const actions = (statement: Statement) => [statement.Action].flat()
+const resources = (statement: Statement) => [statement.Resource].flat().map(render)
+
+/** The secrets a function's role may read, as rendered ARNs. */
+function secretsReadBy(synthesized: Synthesized, functionId: string): string[] {
+  const roleId = render(resource(synthesized, functionId).Properties.Role).replace(/^<|\.Arn>$/g, '')
+  return grantsOf(synthesized, roleId)
+    .statements.filter((statement) => actions(statement).includes('secretsmanager:GetSecretValue'))
+    .flatMap(resources)
+    .sort()
+}
+
+const secretId = (synthesized: Synthesized, prefix: string) => {
+  const found = byType(synthesized, 'AWS::SecretsManager::Secret').find(([id]) => id.startsWith(prefix))
+  if (!found) throw new Error(`no secret ${prefix}`)
+  return found[0]
+}
+
+describe('the API', () => {
+  it('routes every entry of routes.ts to its own function, and everything else to not-found', () => {
+    const [apiId] = onlyOf(app, 'AWS::ApiGatewayV2::Api')
+    const integrations = Object.fromEntries(byType(app, 'AWS::ApiGatewayV2::Integration'))
+    const targetOf = (routeKey: string) => {
+      const found = byType(app, 'AWS::ApiGatewayV2::Route').filter(
+        ([, r]) => r.Properties.RouteKey === routeKey,
+      )
+      expect(found, routeKey).toHaveLength(1)
+      const [, route] = found[0] as [string, Resource]
+      expect(render(route.Properties.ApiId)).toBe(`<${apiId}>`)
+      expect(route.Properties.AuthorizationType ?? 'NONE').toBe('NONE')
+      const integrationId = render(route.Properties.Target).replace('integrations/<', '').replace('>', '')
+      const integration = integrations[integrationId]
+      expect(integration?.Properties.IntegrationType).toBe('AWS_PROXY')
+      expect(integration?.Properties.PayloadFormatVersion).toBe('2.0')
+      return render(integration?.Properties.IntegrationUri)
+    }
+
+    for (const route of apiRoutes) {
+      expect(targetOf(`${route.method} ${route.path}`)).toBe(`<${logicalIdOf(app, route.function)}.Arn>`)
+    }
+    expect(targetOf('$default')).toBe(`<${logicalIdOf(app, fallbackRoute.function)}.Arn>`)
+    expect(byType(app, 'AWS::ApiGatewayV2::Route')).toHaveLength(apiRoutes.length + 1)
+    const functionsBehindRoutes = new Set([
+      ...apiRoutes.map((route) => route.function),
+      fallbackRoute.function,
+    ])
+    for (const name of functionsBehindRoutes) {
+      app.template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [logicalIdOf(app, name), 'Arn'] },
+        Principal: 'apigateway.amazonaws.com',
+      })
+    }
+  })
+
+  it('serves from the $default stage (no stage prefix in paths), throttled and access-logged', () => {
+    const [, stage] = onlyOf(app, 'AWS::ApiGatewayV2::Stage')
+    expect(stage.Properties).toMatchObject({
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+    })
+    const accessLogs = render(stage.Properties.AccessLogSettings.DestinationArn).replace(/^<|\.Arn>$/g, '')
+    expect(resource(app, accessLogs).Properties.RetentionInDays).toBe(30)
+    expect(JSON.parse(stage.Properties.AccessLogSettings.Format).requestId).toBe('$context.requestId')
+    expect(render(app.outputs.ApiUrl?.Value)).toMatch(
+      /^https:\/\/<Api\w+>\.execute-api\.<AWS::Region>.*\/api\/v1$/,
+    )
+  })
+
+  it('answers no CORS preflight unless origins are configured', () => {
+    const [, api] = onlyOf(app, 'AWS::ApiGatewayV2::Api')
+    expect(api.Properties.CorsConfiguration).toBeUndefined()
+  })
+
+  it('deploys no documentation route unless the docs context is on', () => {
+    const keys = byType(app, 'AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties.RouteKey)
+    for (const route of docsRoutes) expect(keys).not.toContain(`${route.method} ${route.path}`)
+    for (const name of new Set(docsRoutes.map((route) => route.function))) {
+      expect(app.stack.functions.has(name)).toBe(false)
+    }
+  })
+})
+
+describe('the functions', () => {
+  it('run Node 24 on arm64 from an esbuild bundle, with source maps, JSON logs and a log group with retention', () => {
+    const ours = [...app.stack.functions.values()].map((fn) => app.logicalId(fn))
+    const neonHandler = byType(app, 'AWS::Lambda::Function').find(([id]) => id.startsWith('NeonHandler'))
+    expect(neonHandler).toBeDefined()
+    for (const id of [...ours, neonHandler?.[0] as string]) {
+      const fn = resource(app, id)
+      expect(fn.Properties, id).toMatchObject({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        Environment: { Variables: expect.objectContaining({ NODE_OPTIONS: '--enable-source-maps' }) },
+        LoggingConfig: { LogFormat: 'JSON' },
+      })
+      const logGroup = resource(app, render(fn.Properties.LoggingConfig.LogGroup).replace(/^<|>$/g, ''))
+      expect(logGroup.Type).toBe('AWS::Logs::LogGroup')
+      expect(logGroup.Properties.RetentionInDays).toBe(30)
+    }
+  })
+
+  it('gives every Lambda function of the stack, CDK’s own included, a log group with retention', () => {
+    for (const [id, fn] of byType(app, 'AWS::Lambda::Function')) {
+      const logGroupId = render(fn.Properties.LoggingConfig?.LogGroup).replace(/^<|>$/g, '')
+      expect(resource(app, logGroupId).Properties.RetentionInDays, id).toBe(30)
+    }
+  })
+
+  it('sizes memory per function as routes.ts says (a full vCPU where bcrypt runs)', () => {
+    for (const route of [...apiRoutes, fallbackRoute, ...operatorFunctions]) {
+      const id = logicalIdOf(app, route.function)
+      expect(resource(app, id).Properties.MemorySize, route.function).toBe(route.memoryMb)
+    }
+  })
+
+  it('configures each function with the settings its code reads', () => {
+    const variables = (name: string) => resource(app, logicalIdOf(app, name)).Properties.Environment.Variables
+    expect(variables('login')).toMatchObject({
+      DATABASE_SECRET_FIELD: 'pooledUrl',
+      JWT_ISSUER: 'papa-auth',
+      JWT_AUDIENCE: 'papa-api',
+      BCRYPT_COST: '12',
+    })
+    expect(variables('migrate').DATABASE_SECRET_FIELD).toBe('directUrl')
+    expect(variables('seed-admin')).toMatchObject({
+      ADMIN_EMAIL: 'admin@example.com',
+      DATABASE_SECRET_FIELD: 'pooledUrl',
+    })
+    expect(Object.keys(variables('not-found'))).toEqual(['NODE_OPTIONS'])
+  })
+})
+
+/** Variables whose names mention secrets but which hold only settings. */
+const NOT_SECRETS = new Set(['DATABASE_SECRET_FIELD', 'SECRETS_GENERATION'])
+
+describe('secrets', () => {
+  it('are generated by Secrets Manager at deploy: no value in the template', () => {
+    for (const [id, secret] of byType(app, 'AWS::SecretsManager::Secret')) {
+      expect(secret.Properties.SecretString, id).toBeUndefined()
+    }
+    app.template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Description: Match.stringLikeRegexp('signing key'),
+      GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
+    })
+    app.template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Description: Match.stringLikeRegexp('admin account'),
+      GenerateSecretString: { PasswordLength: 32, ExcludePunctuation: true },
+    })
+  })
+
+  it('never appear in a function variable, a property, an output or a dynamic reference', () => {
+    const text = JSON.stringify({ resources: app.resources, outputs: app.outputs })
+    expect(text).not.toMatch(/postgres(ql)?:\/\//i)
+    expect(text).not.toContain('{{resolve:secretsmanager')
+    expect(text).not.toMatch(/"SecretString"\s*:/)
+    for (const [id, fn] of byType(app, 'AWS::Lambda::Function')) {
+      for (const [name, value] of Object.entries(fn.Properties.Environment?.Variables ?? {})) {
+        if (/SECRET|PASSWORD|KEY|TOKEN|DATABASE_URL/.test(name) && !NOT_SECRETS.has(name)) {
+          expect(name, `${id} ${name}`).toMatch(/_ARN$/)
+          expect(value, `${id} ${name}`).toEqual({ Ref: expect.any(String) })
+        }
+      }
+    }
+    const secrets = new Set(byType(app, 'AWS::SecretsManager::Secret').map(([id]) => id))
+    for (const [name, output] of Object.entries(app.outputs)) {
+      const value = JSON.stringify(output.Value)
+      // A secret appears in an output only as its ARN (a Ref), never through an attribute.
+      for (const id of secrets) expect(value, name).not.toContain(`"Fn::GetAtt":["${id}"`)
+      expect(render(output.Value), name).not.toMatch(/password=|:\/\/[^/\s]*:[^@\s]*@/i)
+    }
+  })
+
+  it('are granted exactly where they are read: API functions the JWT and database secrets, not-found none', () => {
+    const jwt = `<${secretId(app, 'JwtSecret')}>`
+    const database = `<${secretId(app, 'DatabaseSecret')}>`
+    const admin = `<${secretId(app, 'AdminPassword')}>`
+    for (const name of new Set(apiRoutes.map((route) => route.function))) {
+      expect(secretsReadBy(app, logicalIdOf(app, name)), name).toEqual([database, jwt].sort())
+    }
+    expect(secretsReadBy(app, logicalIdOf(app, 'not-found'))).toEqual([])
+    expect(secretsReadBy(app, logicalIdOf(app, 'migrate'))).toEqual([database])
+    expect(secretsReadBy(app, logicalIdOf(app, 'seed-admin'))).toEqual([admin, database].sort())
+  })
+
+  it('grants nothing broader: own log group, the bound secrets, no wildcard, no managed policy', () => {
+    for (const fn of app.stack.functions.values()) {
+      const { statements, managed, inline } = grantsOf(
+        app,
+        app.stack.getLogicalId(fn.role.node.defaultChild as never),
+      )
+      expect(managed).toEqual([])
+      expect(inline).toEqual([])
+      const logGroup = `<${app.stack.getLogicalId(fn.logGroup.node.defaultChild as never)}.Arn>`
+      for (const statement of statements) {
+        expect(statement.Effect).toBe('Allow')
+        const isLogs = actions(statement).every((action) => action.startsWith('logs:'))
+        if (isLogs) {
+          expect(actions(statement).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents'])
+          expect(resources(statement)).toEqual([logGroup])
+        } else {
+          expect(actions(statement).sort()).toEqual([
+            'secretsmanager:DescribeSecret',
+            'secretsmanager:GetSecretValue',
+          ])
+        }
+        for (const arn of resources(statement)) expect(arn).not.toContain('*')
+      }
+    }
+  })
+
+  it('lets the Neon handler read the API key and only write the database secret; nothing else touches secrets', () => {
+    const [handlerId] =
+      byType(app, 'AWS::Lambda::Function').find(([id]) => id.startsWith('NeonHandler')) ?? []
+    const roleId = render(resource(app, handlerId as string).Properties.Role).replace(/^<|\.Arn>$/g, '')
+    const secretStatements = grantsOf(app, roleId).statements.filter((statement) =>
+      actions(statement).some((action) => action.startsWith('secretsmanager:')),
+    )
+    expect(secretStatements.map((statement) => [actions(statement).sort(), resources(statement)])).toEqual([
+      [
+        ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+        [
+          'arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:papa-auth/neon-api-key-??????',
+        ],
+      ],
+      [['secretsmanager:PutSecretValue'], [`<${secretId(app, 'DatabaseSecret')}>`]],
+    ])
+    const ours = new Set([
+      ...[...app.stack.functions.values()].map((fn) =>
+        app.stack.getLogicalId(fn.role.node.defaultChild as never),
+      ),
+      roleId,
+    ])
+    for (const [id] of byType(app, 'AWS::IAM::Role').filter(([id]) => !ours.has(id))) {
+      const { statements, inline } = grantsOf(app, id)
+      expect(JSON.stringify([statements, inline]), id).not.toContain('secretsmanager')
+    }
+  })
+})
+
+describe('migrations on deploy', () => {
+  const triggerOf = (synthesized: Synthesized) => onlyOf(synthesized, 'Custom::Trigger')
+
+  it('run the migrate function synchronously, after the database exists and before any function that queries it', () => {
+    const [triggerId, trigger] = triggerOf(app)
+    expect(trigger.Properties).toMatchObject({ InvocationType: 'RequestResponse', Timeout: '300000' })
+    const versionId = render(trigger.Properties.HandlerArn).replace(/^<|>$/g, '')
+    const version = resource(app, versionId)
+    expect(version.Type).toBe('AWS::Lambda::Version')
+    expect(version.Properties.FunctionName).toEqual({ Ref: logicalIdOf(app, 'migrate') })
+
+    const [neonId] = onlyOf(app, 'Custom::NeonProject')
+    expect(trigger.DependsOn).toContain(neonId)
+    for (const name of databaseReaders) {
+      expect(resource(app, logicalIdOf(app, name)).DependsOn, name).toContain(triggerId)
+    }
+  })
+
+  it('run again when the migration set changes, and only then', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'papa-auth-migrations-'))
+    try {
+      cpSync(MIGRATIONS_FOLDER, folder, { recursive: true })
+      const unchanged = synthesize({ overrides: { migrationsFolder: folder } })
+      const journalPath = join(folder, 'meta/_journal.json')
+      const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: Record<string, unknown>[] }
+      journal.entries.push({
+        idx: journal.entries.length,
+        version: '7',
+        when: 1,
+        tag: '0099_more',
+        breakpoints: true,
+      })
+      writeFileSync(journalPath, JSON.stringify(journal))
+      writeFileSync(join(folder, '0099_more.sql'), 'alter table users add column nickname text;\n')
+      const changed = synthesize({ overrides: { migrationsFolder: folder } })
+      const again = synthesize()
+
+      const handlerOf = (synthesized: Synthesized) => triggerOf(synthesized)[1].Properties.HandlerArn
+      const descriptionOf = (synthesized: Synthesized) =>
+        resource(synthesized, logicalIdOf(synthesized, 'migrate')).Properties.Description
+      expect(descriptionOf(app)).toContain(hashFolder(MIGRATIONS_FOLDER).slice(0, 16))
+      expect(descriptionOf(changed)).toContain(hashFolder(folder).slice(0, 16))
+      expect(handlerOf(changed)).not.toEqual(handlerOf(app))
+      expect(handlerOf(again)).toEqual(handlerOf(app))
+      expect(descriptionOf(unchanged)).toEqual(descriptionOf(app))
+      for (const synthesized of [unchanged, changed, again]) synthesized.remove()
+    } finally {
+      rmSync(folder, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('the Neon database', () => {
+  it('is a custom resource given names and settings, never a password', () => {
+    const [, neon] = onlyOf(app, 'Custom::NeonProject')
+    const { ServiceToken, RegionId, DatabaseSecretArn, ...rest } = neon.Properties
+    expect(rest).toEqual({
+      ApiUrl: NEON_API_URL,
+      ApiKeySecretId: 'papa-auth/neon-api-key',
+      ProjectName: 'PapaAuth',
+      PgVersion: '17',
+      DatabaseName: DATABASE_NAME,
+      RoleName: DATABASE_ROLE,
+      DeleteOnRemoval: 'false',
+    })
+    expect(render(RegionId)).toBe('aws-<AWS::Region>')
+    expect(DatabaseSecretArn).toEqual({ Ref: secretId(app, 'DatabaseSecret') })
+    expect(render(ServiceToken)).toMatch(/^<NeonProviderframeworkonEvent\w+\.Arn>$/)
+    expect(neon.DeletionPolicy).toBe('Delete')
+    expect(resource(app, secretId(app, 'DatabaseSecret')).DeletionPolicy).toBe('Retain')
+    expect(render(app.outputs.NeonProjectId?.Value)).toMatch(/^<NeonProject\w+\.ProjectId>$/)
+  })
+
+  it('takes its settings from context, and deletes the project and its secret only on opt-in', () => {
+    const custom = synthesize({
+      context: {
+        neonApiKeySecretName: 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:ops/neon-AbCdEf',
+        neonProjectName: 'auth-prod',
+        neonRegion: 'aws-eu-central-1',
+        neonPgVersion: '16',
+        neonOrgId: 'org-quiet-bird-123',
+        neonDeleteOnRemoval: 'true',
+      },
+    })
+    try {
+      const [, neon] = onlyOf(custom, 'Custom::NeonProject')
+      expect(neon.Properties).toMatchObject({
+        ApiKeySecretId: 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:ops/neon-AbCdEf',
+        ProjectName: 'auth-prod',
+        RegionId: 'aws-eu-central-1',
+        PgVersion: '16',
+        OrgId: 'org-quiet-bird-123',
+        DeleteOnRemoval: 'true',
+      })
+      expect(resource(custom, secretId(custom, 'DatabaseSecret')).DeletionPolicy).toBe('Delete')
+    } finally {
+      custom.remove()
+    }
+  })
+})
+
+describe('bring your own database', () => {
+  let own: Synthesized
+  beforeAll(() => {
+    own = synthesize({ context: { databaseSecretName: 'prod/papa-auth/database' } })
+  })
+  afterAll(() => own?.remove())
+
+  it('uses the named secret and creates no Neon project, no database secret', () => {
+    expect(byType(own, 'Custom::NeonProject')).toEqual([])
+    expect(byType(own, 'AWS::Lambda::Function').filter(([id]) => id.startsWith('Neon'))).toEqual([])
+    expect(byType(own, 'AWS::SecretsManager::Secret').map(([id]) => id.replace(/[0-9A-F]{8}$/, ''))).toEqual([
+      'JwtSecret',
+      'AdminPassword',
+    ])
+    expect(own.outputs.NeonProjectId).toBeUndefined()
+    const arn =
+      'arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:prod/papa-auth/database-??????'
+    for (const name of ['login', 'migrate', 'seed-admin']) {
+      const fn = resource(own, logicalIdOf(own, name))
+      expect(fn.Properties.Environment.Variables.DATABASE_SECRET_ARN).toBe('prod/papa-auth/database')
+      expect(secretsReadBy(own, logicalIdOf(own, name))).toContain(arn)
+    }
+    const [triggerId, trigger] = onlyOf(own, 'Custom::Trigger')
+    expect(trigger.DependsOn ?? []).toEqual([])
+    expect(resource(own, logicalIdOf(own, 'login')).DependsOn).toContain(triggerId)
+  })
+
+  it('accepts the secret by full ARN too', () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf'
+    const byArn = synthesize({ context: { databaseSecretName: arn } })
+    try {
+      const login = resource(byArn, logicalIdOf(byArn, 'login'))
+      expect(login.Properties.Environment.Variables.DATABASE_SECRET_ARN).toBe(arn)
+      expect(secretsReadBy(byArn, logicalIdOf(byArn, 'login'))).toContain(arn)
+    } finally {
+      byArn.remove()
+    }
+  })
+})
+
+describe('context', () => {
+  it('sets CORS origins, throttling, retention, token claims, bcrypt cost and the docs routes', () => {
+    const custom = synthesize({
+      context: {
+        corsOrigins: 'https://app.example.com, http://localhost:5173',
+        throttleRateLimit: '5',
+        throttleBurstLimit: '10',
+        logRetentionDays: '7',
+        jwtIssuer: 'issuer.example',
+        jwtAudience: 'audience.example',
+        bcryptCost: '13',
+        docs: 'true',
+        adminEmail: 'ops@example.com',
+      },
+    })
+    try {
+      const [, api] = onlyOf(custom, 'AWS::ApiGatewayV2::Api')
+      expect(api.Properties.CorsConfiguration).toMatchObject({
+        AllowOrigins: ['https://app.example.com', 'http://localhost:5173'],
+        AllowMethods: ['GET', 'POST'],
+        AllowHeaders: ['authorization', 'content-type'],
+      })
+      const [, stage] = onlyOf(custom, 'AWS::ApiGatewayV2::Stage')
+      expect(stage.Properties.DefaultRouteSettings).toEqual({
+        ThrottlingRateLimit: 5,
+        ThrottlingBurstLimit: 10,
+      })
+      for (const [, logGroup] of byType(custom, 'AWS::Logs::LogGroup')) {
+        expect(logGroup.Properties.RetentionInDays).toBe(7)
+      }
+      expect(resource(custom, logicalIdOf(custom, 'token')).Properties.Environment.Variables).toMatchObject({
+        JWT_ISSUER: 'issuer.example',
+        JWT_AUDIENCE: 'audience.example',
+        BCRYPT_COST: '13',
+      })
+      expect(
+        resource(custom, logicalIdOf(custom, 'seed-admin')).Properties.Environment.Variables.ADMIN_EMAIL,
+      ).toBe('ops@example.com')
+      const keys = byType(custom, 'AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties.RouteKey)
+      for (const route of docsRoutes) expect(keys).toContain(`${route.method} ${route.path}`)
+      for (const name of new Set(docsRoutes.map((route) => route.function))) {
+        expect(secretsReadBy(custom, logicalIdOf(custom, name)), name).toEqual([])
+      }
+    } finally {
+      custom.remove()
+    }
+  })
+
+  it('fails the synth with a readable message on a bad value', () => {
+    expect(() => synthesize({ context: { logRetentionDays: '31' } })).toThrow(
+      /logRetentionDays must be one of/,
+    )
+    expect(() => synthesize({ context: { corsOrigins: 'https://app.example.com/path' } })).toThrow(
+      /is not an origin/,
+    )
+    expect(() => synthesize({ context: { neonDeleteOnRemoval: 'yes' } })).toThrow(/true or false/)
+    expect(() => synthesize({ context: { bcryptCost: '9' } })).toThrow(/10 to 14/)
+  })
+
+  it('outputs the exact command that seeds the admin', () => {
+    expect(render(app.outputs.SeedAdminCommand?.Value)).toBe(
+      `aws lambda invoke --function-name <${logicalIdOf(app, 'seed-admin')}> --region <AWS::Region> ` +
+        "--cli-binary-format raw-in-base64-out --payload '{}' seed-admin-result.json && cat seed-admin-result.json",
+    )
+  })
+})
+
+describe('cdk-nag', () => {
+  it('finds nothing in the AwsSolutions pack that is not acknowledged', () => {
+    const report = new AwsSolutionsChecks(app.stack).validateScope(app.stack)
+    expect(report.violations).toEqual([])
+    expect(report.success).toBe(true)
+  })
+
+  it('runs in every synth, so an unacknowledged finding fails `cdk synth`', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'papa-auth-cdk-'))
+    try {
+      const failing = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } })
+      new secretsmanager.Secret(defineApp(failing), 'UnrotatedSecret')
+      expect(() => failing.synth()).toThrow(/AwsSolutions-SMG4/)
+    } finally {
+      rmSync(outdir, { recursive: true, force: true })
+    }
+  })
+
+  it('gives a reason for every acknowledgment', () => {
+    const acknowledged: [string, string][] = []
+    const visit = (construct: IConstruct) => {
+      for (const entry of construct.node.metadata) {
+        if (entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY) {
+          acknowledged.push(...Object.entries(entry.data as Record<string, string>))
+        }
+      }
+      for (const child of construct.node.children) visit(child)
+    }
+    visit(app.stack)
+    expect(acknowledged.map(([id]) => id.replace(/^Annotation::/, '')).sort()).toEqual([
+      'AwsSolutions-APIG4',
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<NeonHandler\w+\.Arn>:\*\]$/),
+      'AwsSolutions-SMG4',
+      'AwsSolutions-SMG4',
+      'AwsSolutions-SMG4',
+    ])
+    for (const [id, reason] of acknowledged) expect(reason.length, id).toBeGreaterThan(40)
+  })
+})

@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { App } from 'aws-cdk-lib'
+import { Template } from 'aws-cdk-lib/assertions'
+import type { AuthFunction } from '#infra/constructs/auth-function'
+import { type AuthStack, type AuthStackSettings, defineApp } from '#infra/stack'
+
+/** One resource of a synthesized template, loosely typed: the tests read what they check. */
+export interface Resource {
+  Type: string
+  // biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON is untyped, and each test reads what it checks
+  Properties: Record<string, any>
+  DependsOn?: string[]
+  DeletionPolicy?: string
+}
+
+export interface Synthesized {
+  stack: AuthStack
+  template: Template
+  resources: Record<string, Resource>
+  outputs: Record<string, { Value: unknown }>
+  /** The cloud assembly folder; bundles are in `asset.<hash>` folders there. */
+  outdir: string
+  logicalId(fn: AuthFunction): string
+  remove(): void
+}
+
+/**
+ * Synthesizes the app as `cdk synth` does (defineApp, cdk-nag included, so a finding throws) with the given
+ * context. Without `bundle`, bundling is skipped (CDK's own switch): the template is the same but for asset hashes.
+ */
+export function synthesize(
+  options: {
+    context?: Record<string, unknown>
+    bundle?: boolean
+    overrides?: Partial<AuthStackSettings>
+  } = {},
+): Synthesized {
+  const outdir = mkdtempSync(join(tmpdir(), 'papa-auth-cdk-'))
+  const app = new App({
+    outdir,
+    context: { ...options.context, ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) },
+  })
+  const stack = defineApp(app, options.overrides)
+  const assembly = app.synth()
+  const json = assembly.getStackArtifact(stack.artifactId).template as {
+    Resources: Record<string, Resource>
+    Outputs: Record<string, { Value: unknown }>
+  }
+  return {
+    stack,
+    template: Template.fromJSON(json),
+    resources: json.Resources,
+    outputs: json.Outputs,
+    outdir,
+    logicalId: (fn) => stack.getLogicalId(fn.function.node.defaultChild as never),
+    remove: () => rmSync(outdir, { recursive: true, force: true }),
+  }
+}
+
+/** The function of that name in the stack; fails the test when there is none. */
+export function functionNamed(synthesized: Synthesized, name: string): AuthFunction {
+  const fn = synthesized.stack.functions.get(name)
+  if (!fn) throw new Error(`the stack has no function ${name}`)
+  return fn
+}
