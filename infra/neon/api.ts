@@ -110,7 +110,9 @@ async function errorMessage(response: Response): Promise<string> {
 }
 
 function networkReason(error: unknown): string {
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined
+  const cause =
+    error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined
   if (cause && typeof cause.code === 'string') return cause.code
+  if (cause && typeof cause.message === 'string') return cause.message
   return error instanceof Error ? error.name : 'unknown error'
 }

@@ -1,0 +1,328 @@
+import {
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager'
+import type {
+  CloudFormationCustomResourceCreateEvent,
+  CloudFormationCustomResourceDeleteEvent,
+  CloudFormationCustomResourceUpdateEvent,
+} from 'aws-lambda'
+import { mockClient } from 'aws-sdk-client-mock'
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { freePort } from '#infra/local/postgres'
+import { createNeonHandler } from '#infra/neon/handler'
+import type { NeonProjectProperties } from '#infra/neon/properties'
+import { startFakeNeon } from './fake-neon.ts'
+
+const API_KEY = 'napi_k3y0nlyth3t3stkn0ws'
+const API_KEY_SECRET = 'papa-auth/neon-api-key'
+const DATABASE_SECRET = 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:DatabaseSecret-AbCdEf'
+
+const secretsManager = mockClient(SecretsManagerClient)
+let neon: Awaited<ReturnType<typeof startFakeNeon>>
+let output: string[]
+
+const handler = createNeonHandler({
+  secrets: new SecretsManagerClient({ region: 'eu-central-1' }),
+  retryDelayMs: 1,
+  pollIntervalMs: 1,
+})
+
+beforeAll(async () => {
+  neon = await startFakeNeon()
+})
+afterAll(async () => {
+  await neon.close()
+  secretsManager.restore()
+})
+
+beforeEach(() => {
+  neon.reset()
+  secretsManager.reset()
+  secretsManager
+    .on(GetSecretValueCommand, { SecretId: API_KEY_SECRET })
+    .resolves({ SecretString: `${API_KEY}\n` })
+  secretsManager.on(PutSecretValueCommand).resolves({})
+  // Everything the handler logs, to check that no key or password ever reaches CloudWatch.
+  output = []
+  const capture = (chunk: string | Uint8Array) => {
+    output.push(String(chunk))
+    return true
+  }
+  vi.spyOn(process.stdout, 'write').mockImplementation(capture)
+  vi.spyOn(process.stderr, 'write').mockImplementation(capture)
+  return () => vi.restoreAllMocks()
+})
+
+const properties = (overrides: Partial<NeonProjectProperties> = {}) => ({
+  ServiceToken: 'arn:aws:lambda:eu-central-1:123456789012:function:provider',
+  ApiUrl: neon.url,
+  ApiKeySecretId: API_KEY_SECRET,
+  DatabaseSecretArn: DATABASE_SECRET,
+  ProjectName: 'PapaAuth',
+  RegionId: 'aws-eu-central-1',
+  PgVersion: '17',
+  DatabaseName: 'papa_auth',
+  RoleName: 'papa_auth_owner',
+  DeleteOnRemoval: 'false',
+  ...overrides,
+})
+
+const common = {
+  ServiceToken: 'arn:aws:lambda:eu-central-1:123456789012:function:provider',
+  ResponseURL: 'https://cloudformation-custom-resource-response.example/',
+  StackId: 'arn:aws:cloudformation:eu-central-1:123456789012:stack/PapaAuth/1',
+  RequestId: 'request-1',
+  LogicalResourceId: 'NeonProject8E011342',
+  ResourceType: 'Custom::NeonProject',
+}
+
+const createEvent = (
+  overrides: Partial<NeonProjectProperties> = {},
+): CloudFormationCustomResourceCreateEvent => ({
+  ...common,
+  RequestType: 'Create',
+  ResourceProperties: properties(overrides),
+})
+
+const updateEvent = (
+  projectId: string,
+  next: Partial<NeonProjectProperties>,
+  previous: Partial<NeonProjectProperties> = {},
+): CloudFormationCustomResourceUpdateEvent => ({
+  ...common,
+  RequestType: 'Update',
+  PhysicalResourceId: projectId,
+  ResourceProperties: properties(next),
+  OldResourceProperties: properties(previous),
+})
+
+const deleteEvent = (
+  projectId: string,
+  overrides: Partial<NeonProjectProperties> = {},
+): CloudFormationCustomResourceDeleteEvent => ({
+  ...common,
+  RequestType: 'Delete',
+  PhysicalResourceId: projectId,
+  ResourceProperties: properties(overrides),
+})
+
+/** The error a promise rejects with; fails the test when it resolves. */
+async function failureOf(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise
+  } catch (error) {
+    if (error instanceof Error) return error
+    throw new Error(`rejected with a non-error: ${String(error)}`)
+  }
+  throw new Error('expected a failure, but it succeeded')
+}
+
+const writtenSecrets = () =>
+  secretsManager.commandCalls(PutSecretValueCommand).map((call) => ({
+    SecretId: call.args[0].input.SecretId,
+    value: JSON.parse(call.args[0].input.SecretString ?? 'null') as unknown,
+  }))
+
+/** What reached CloudFormation or the logs must carry neither the API key nor a database password. */
+function expectNothingSecretIn(...texts: string[]) {
+  for (const text of [...texts, ...output]) {
+    expect(text).not.toContain(API_KEY)
+    expect(text).not.toMatch(/npg_secret/)
+  }
+}
+
+const createProject = async () => {
+  const result = await handler(createEvent())
+  neon.reset()
+  secretsManager.resetHistory()
+  return result.PhysicalResourceId
+}
+
+describe('create', () => {
+  it('creates the project, waits for its operations, and writes both connection strings into the secret', async () => {
+    const result = await handler(createEvent({ OrgId: 'org-quiet-bird-123' }))
+
+    const [create, ...rest] = neon.requests
+    expect(create).toEqual({
+      method: 'POST',
+      path: '/projects',
+      query: {},
+      authorization: `Bearer ${API_KEY}`,
+      body: {
+        project: {
+          name: 'PapaAuth',
+          region_id: 'aws-eu-central-1',
+          pg_version: 17,
+          org_id: 'org-quiet-bird-123',
+          branch: { database_name: 'papa_auth', role_name: 'papa_auth_owner' },
+        },
+      },
+    })
+    const projectId = result.PhysicalResourceId
+    // Only the running operation is polled, until it finishes.
+    expect(rest.map((request) => `${request.method} ${request.path}`)).toEqual([
+      `GET /projects/${projectId}/operations/op-compute-${projectId}`,
+      `GET /projects/${projectId}/operations/op-compute-${projectId}`,
+    ])
+    expect(writtenSecrets()).toEqual([
+      { SecretId: DATABASE_SECRET, value: neon.connectionStrings(projectId) },
+    ])
+    const { pooledUrl, directUrl } = neon.connectionStrings(projectId)
+    expect(new URL(pooledUrl).hostname).toBe(`ep-${projectId}-pooler.eu-central-1.aws.neon.tech`)
+    expect(new URL(directUrl).hostname).toBe(`ep-${projectId}.eu-central-1.aws.neon.tech`)
+    expect(result).toEqual({ PhysicalResourceId: projectId, Data: { ProjectId: projectId } })
+    expectNothingSecretIn(JSON.stringify(result))
+  })
+
+  it('sends no org_id when none is configured, and reads a key stored as JSON', async () => {
+    secretsManager.on(GetSecretValueCommand, { SecretId: API_KEY_SECRET }).resolves({
+      SecretString: JSON.stringify({ apiKey: API_KEY }),
+    })
+    await handler(createEvent())
+    expect(neon.requests[0]?.authorization).toBe(`Bearer ${API_KEY}`)
+    expect(neon.requests[0]?.body).toEqual({
+      project: expect.not.objectContaining({ org_id: expect.anything() }),
+    })
+  })
+
+  it('retries while Neon is locked or unwell, then succeeds', async () => {
+    neon.failNext(
+      'POST /projects',
+      { status: 423, body: { code: 'LOCKED', message: 'project is locked' } },
+      { status: 503, body: { message: 'try again' } },
+    )
+    const result = await handler(createEvent())
+    expect(neon.requests.filter((request) => request.method === 'POST')).toHaveLength(3)
+    expect(writtenSecrets()).toHaveLength(1)
+    expect(result.PhysicalResourceId).toMatch(/^quiet-bird-/)
+  })
+})
+
+describe('update', () => {
+  it('renames the project and writes the connection strings again, keeping the physical id', async () => {
+    const projectId = await createProject()
+    const result = await handler(updateEvent(projectId, { ProjectName: 'auth-prod' }))
+
+    expect(
+      neon.requests.map((request) => [request.method, request.path, request.body ?? request.query]),
+    ).toEqual(
+      expect.arrayContaining([
+        ['PATCH', `/projects/${projectId}`, { project: { name: 'auth-prod' } }],
+        [
+          'GET',
+          `/projects/${projectId}/connection_uri`,
+          { database_name: 'papa_auth', role_name: 'papa_auth_owner', pooled: 'false' },
+        ],
+        [
+          'GET',
+          `/projects/${projectId}/connection_uri`,
+          { database_name: 'papa_auth', role_name: 'papa_auth_owner', pooled: 'true' },
+        ],
+      ]),
+    )
+    expect(neon.requests).toHaveLength(3)
+    expect(neon.projects.get(projectId)?.name).toBe('auth-prod')
+    expect(writtenSecrets()).toEqual([
+      { SecretId: DATABASE_SECRET, value: neon.connectionStrings(projectId) },
+    ])
+    expect(result).toEqual({ PhysicalResourceId: projectId, Data: { ProjectId: projectId } })
+  })
+
+  it('refuses to move the project to another region, which would mean a new empty database', async () => {
+    const projectId = await createProject()
+    await expect(handler(updateEvent(projectId, { RegionId: 'aws-us-east-2' }))).rejects.toThrow(
+      `RegionId of the Neon project ${projectId} cannot change (aws-eu-central-1 to aws-us-east-2)`,
+    )
+    expect(neon.requests).toEqual([])
+    expect(writtenSecrets()).toEqual([])
+  })
+})
+
+describe('delete', () => {
+  it('keeps the project by default, without calling Neon', async () => {
+    const projectId = await createProject()
+    const result = await handler(deleteEvent(projectId))
+    expect(result).toEqual({ PhysicalResourceId: projectId })
+    expect(neon.requests).toEqual([])
+    expect(neon.projects.has(projectId)).toBe(true)
+  })
+
+  it('deletes the project when the engineer opted in', async () => {
+    const projectId = await createProject()
+    await handler(deleteEvent(projectId, { DeleteOnRemoval: 'true' }))
+    expect(neon.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
+      `DELETE /projects/${projectId}`,
+    ])
+    expect(neon.projects.has(projectId)).toBe(false)
+  })
+
+  it('succeeds when the project is already gone', async () => {
+    await expect(handler(deleteEvent('gone-project-123', { DeleteOnRemoval: 'true' }))).resolves.toEqual({
+      PhysicalResourceId: 'gone-project-123',
+    })
+  })
+})
+
+describe('a failure', () => {
+  it('fails the deploy with Neon’s reason, and neither the key nor a password in it', async () => {
+    neon.failNext('POST /projects', {
+      status: 401,
+      body: { code: '', message: `authentication failed for key ${API_KEY}` },
+    })
+    const error = await failureOf(handler(createEvent()))
+    expect(error.message).toBe(
+      'Neon API POST /projects failed with 401: authentication failed for key [redacted]',
+    )
+    expect(writtenSecrets()).toEqual([])
+    expectNothingSecretIn(error.message, String(error.stack))
+  })
+
+  it('removes a project it just created when the secret cannot be written, and says why', async () => {
+    secretsManager
+      .on(PutSecretValueCommand)
+      .rejects(new ResourceNotFoundException({ message: 'no such secret', $metadata: {} }))
+    const error = await failureOf(handler(createEvent()))
+    expect(error.message).toBe(
+      `could not write the connection strings to the secret ${DATABASE_SECRET} (ResourceNotFoundException)`,
+    )
+    expect(neon.requests[0]?.method).toBe('POST')
+    const deleted = neon.requests.at(-1)
+    expect(deleted?.method).toBe('DELETE')
+    const projectId = deleted?.path.replace('/projects/', '') ?? ''
+    expect(projectId).toMatch(/^quiet-bird-/)
+    expect(neon.projects.has(projectId)).toBe(false)
+    expectNothingSecretIn(error.message)
+  })
+
+  it('says which secret could not be read when the API key is missing', async () => {
+    secretsManager
+      .on(GetSecretValueCommand, { SecretId: API_KEY_SECRET })
+      .rejects(new ResourceNotFoundException({ message: 'no such secret', $metadata: {} }))
+    await expect(handler(createEvent())).rejects.toThrow(
+      `could not read the Neon API key from the secret ${API_KEY_SECRET} (ResourceNotFoundException)`,
+    )
+    expect(neon.requests).toEqual([])
+  })
+
+  it('fails when a new project’s operation fails', async () => {
+    neon.failNext('POST /projects', {
+      status: 201,
+      body: {
+        project: { id: 'broken-1', name: 'PapaAuth' },
+        connection_uris: [],
+        operations: [{ id: 'op-1', status: 'failed' }],
+      },
+    })
+    await expect(handler(createEvent())).rejects.toThrow('Neon project broken-1: operation op-1 failed')
+  })
+
+  it('gives up on an unreachable API with a readable reason', async () => {
+    const closedPort = await freePort()
+    await expect(handler(createEvent({ ApiUrl: `http://127.0.0.1:${closedPort}/api/v2` }))).rejects.toThrow(
+      /^Neon API POST \/projects failed: Neon could not be reached \(ECONNREFUSED\)$/,
+    )
+  })
+})
