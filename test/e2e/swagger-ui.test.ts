@@ -98,7 +98,7 @@ describe.skipIf(!installed && !required)('Swagger UI on the local stack, in a br
     await live.waitFor()
     await expect(live.locator('tr.response .response-col_status').first().textContent()).resolves.toBe('200')
     const body = JSON.parse(
-      await live.locator('tr.response .response-col_description pre').first().textContent(),
+      (await live.locator('tr.response .response-col_description pre').first().textContent()) ?? '',
     ) as unknown
     expect(body).toMatchObject({ email: user.email, is_active: true, is_superuser: false })
     await expect(operation.locator('.curl-command').textContent()).resolves.toMatch(
