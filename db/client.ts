@@ -17,6 +17,8 @@ export interface DatabaseHandle {
   db: Database
   pool: Pool
   close(): Promise<void>
+  /** Starts opening a connection before any query needs it; a query that comes meanwhile waits for that one. */
+  warm(): void
 }
 
 /** Points the Neon driver at a local WebSocket proxy: plain `ws://`, no TLS inside, no pipelined startup. */
@@ -35,6 +37,10 @@ export function useLocalWebSocketProxy(proxy: string): void {
  */
 export function createDatabase(settings: DatabaseSettings): DatabaseHandle {
   if (settings.wsProxy) useLocalWebSocketProxy(settings.wsProxy)
+  // The driver's write coalescing holds every outgoing message for a setTimeout(0), which Node rounds up to 1 ms:
+  // a millisecond added to every round trip, several times the whole query on a nearby database (npm run bench).
+  // Without it a query goes out at once, as a few small WebSocket frames instead of one.
+  neonConfig.coalesceWrites = false
   const pool = new BoundedConnectPool(
     { connectionString: settings.url, max: settings.poolMax, idleTimeoutMillis: 60_000 },
     settings.connectTimeoutMs,
@@ -43,8 +49,23 @@ export function createDatabase(settings: DatabaseSettings): DatabaseHandle {
   // event would crash the process.
   pool.on('error', () => {})
 
+  // The connection `warm` is opening. The pool would open a second one for a query that cannot find an idle
+  // connection, so a query waits for this one instead, and shares its outcome: a failure to connect is reported
+  // within one connect timeout, as if the query had tried itself.
+  let opening: Promise<void> | undefined
+  const warm = () => {
+    if (opening) return
+    const attempt = pool.connect().then((client) => client.release())
+    opening = attempt
+    const settled = () => {
+      if (opening === attempt) opening = undefined
+    }
+    attempt.then(settled, settled)
+  }
+
   const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>
   ;(pool as { query: unknown }).query = async (...args: unknown[]) => {
+    if (opening) await opening
     try {
       return await query(...args)
     } catch (error) {
@@ -54,7 +75,7 @@ export function createDatabase(settings: DatabaseSettings): DatabaseHandle {
   }
 
   const db = drizzle({ client: pool, schema })
-  return { db, pool, close: () => pool.end() }
+  return { db, pool, close: () => pool.end(), warm }
 }
 
 /**
