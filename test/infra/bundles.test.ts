@@ -1,0 +1,392 @@
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { isBuiltin } from 'node:module'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda'
+import { buildSync } from 'esbuild'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { DOCS_PAGE_PATH, OPENAPI_PATH, routes } from '#functions/routes'
+import { bundleFunction, repositoryRoot } from '#infra/bundling'
+import { fromApiGatewayResult } from '#infra/local/event'
+import { testDatabase } from '#test/helpers/database'
+import { apiEvent, bearerEvent, formEvent, jsonEvent, uniqueEmail } from '#test/helpers/events'
+import { startFakeSecretsManager } from './fake-secrets-manager.ts'
+import { type Resource, type Synthesized, synthesize } from './synth.ts'
+
+const REGION = 'us-east-1'
+/** Node 24, the Lambda runtime's major: the `node` devDependency, not whatever `node` is on PATH. */
+const NODE = existsSync(join(repositoryRoot, 'node_modules/.bin/node'))
+  ? join(repositoryRoot, 'node_modules/.bin/node')
+  : process.execPath
+
+/** Loads `index.mjs` from the working folder as the Lambda runtime does, invokes the handler once, writes the result. */
+const RUNNER = `
+import { writeFileSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
+const { handler } = await import(pathToFileURL(process.cwd() + '/index.mjs').href)
+const context = {
+  functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+  awsRequestId: 'bundle-test',
+  callbackWaitsForEmptyEventLoop: true,
+  getRemainingTimeInMillis: () => 10000,
+}
+let outcome
+try {
+  outcome = { ok: true, result: (await handler(JSON.parse(process.env.TEST_EVENT), context)) ?? null }
+} catch (error) {
+  outcome = { ok: false, error: String(error && error.message) }
+}
+writeFileSync(process.env.TEST_RESULT, JSON.stringify(outcome))
+process.exit(0)
+`
+
+let synthesized: Synthesized
+let rebundled: string
+let secrets: Awaited<ReturnType<typeof startFakeSecretsManager>>
+const secretValues = new Map<string, string>()
+const database = { name: `bundle_${process.pid}_${Date.now().toString(36)}`, url: '' }
+const adminPassword = randomBytes(24).toString('base64url')
+const run = new Set<string>()
+const workDirs: string[] = []
+
+/** The ARN a secret's Ref resolves to in the deployed stack; the fake answers to it. */
+const arnOf = (logicalId: string) =>
+  `arn:aws:secretsmanager:${REGION}:000000000000:secret:${logicalId}-AbCdEf`
+const UNREACHABLE = 'postgres://nobody:nothing@127.0.0.1:9/void'
+
+beforeAll(async () => {
+  synthesized = synthesize({ bundle: true, context: { docs: 'true' } })
+  // Right after the synth, so both bundles see the same code even while someone edits it.
+  rebundled = mkdtempSync(join(tmpdir(), 'papa-auth-rebundle-'))
+  workDirs.push(rebundled)
+  bundleFunction('health', join(rebundled, 'deeper/health'))
+  secrets = await startFakeSecretsManager(secretValues)
+  const admin = testDatabase()
+  await admin.pool.query(`create database "${database.name}"`)
+  await admin.close()
+  const url = new URL(inject('databaseUrl'))
+  url.pathname = `/${database.name}`
+  database.url = url.toString()
+  for (const [id, resource] of Object.entries(synthesized.resources)) {
+    if (resource.Type !== 'AWS::SecretsManager::Secret') continue
+    if (id.startsWith('JwtSecret')) secretValues.set(arnOf(id), inject('jwtSecret'))
+    if (id.startsWith('AdminPassword')) secretValues.set(arnOf(id), adminPassword)
+  }
+}, 300_000)
+
+afterAll(async () => {
+  await secrets?.close()
+  const admin = testDatabase()
+  await admin.pool.query(`drop database if exists "${database.name}" with (force)`).catch(() => undefined)
+  await admin.close()
+  synthesized?.remove()
+  for (const dir of workDirs) rmSync(dir, { recursive: true, force: true })
+})
+
+/** The database secret as the Neon resource writes it; the field a function must not use points nowhere. */
+function setDatabaseSecret(use: 'pooledUrl' | 'directUrl') {
+  const id = Object.keys(synthesized.resources).find((key) => key.startsWith('DatabaseSecret'))
+  if (!id) throw new Error('no database secret')
+  secretValues.set(
+    arnOf(id),
+    JSON.stringify({
+      pooledUrl: use === 'pooledUrl' ? database.url : UNREACHABLE,
+      directUrl: use === 'directUrl' ? database.url : UNREACHABLE,
+    }),
+  )
+}
+
+function functionResource(name: string): [string, Resource] {
+  const fn = name === 'neon-project' ? undefined : synthesized.stack.functions.get(name)
+  const id = fn
+    ? synthesized.logicalId(fn)
+    : Object.keys(synthesized.resources).find((key) => key.startsWith('NeonHandlerFunction'))
+  const resource = id ? synthesized.resources[id] : undefined
+  if (!id || !resource) throw new Error(`no function ${name} in the template`)
+  return [id, resource]
+}
+
+/** The function's bundle from the cloud assembly, copied alone into a new, empty folder. */
+function isolatedBundle(name: string): string {
+  const [, fn] = functionResource(name)
+  const asset = join(synthesized.outdir, `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`)
+  const dir = mkdtempSync(join(tmpdir(), `papa-auth-${name}-`))
+  workDirs.push(dir)
+  cpSync(asset, dir, { recursive: true })
+  for (let folder = dir; ; folder = dirname(folder)) {
+    expect(existsSync(join(folder, 'node_modules')), `${folder}/node_modules`).toBe(false)
+    if (dirname(folder) === folder) break
+  }
+  return dir
+}
+
+/** The function's variables as deployed, each secret's Ref replaced by the ARN it resolves to. */
+function deployedEnvironment(name: string): Record<string, string> {
+  const [, fn] = functionResource(name)
+  const variables = (fn.Properties.Environment?.Variables ?? {}) as Record<string, unknown>
+  return Object.fromEntries(
+    Object.entries(variables).map(([key, value]) => {
+      if (typeof value === 'string') return [key, value]
+      const ref = (value as { Ref?: string }).Ref
+      if (!ref?.match(/^(JwtSecret|DatabaseSecret|AdminPassword)/))
+        throw new Error(`${name} ${key}: unexpected value`)
+      return [key, arnOf(ref)]
+    }),
+  )
+}
+
+interface Invocation {
+  result: unknown
+  /** The secrets the function read, in order. */
+  reads: string[]
+}
+
+/** Runs the synthesized bundle of `name` in a child Node 24, alone, with its deployed environment, on one event. */
+async function invokeBundle(name: string, event: unknown): Promise<Invocation> {
+  const dir = isolatedBundle(name)
+  const resultFile = join(dir, 'result.json')
+  secrets.reads.length = 0
+  const env = {
+    PATH: process.env.PATH ?? '',
+    TZ: 'UTC',
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: 'AKIDBUNDLETEST',
+    AWS_SECRET_ACCESS_KEY: 'bundle-test',
+    AWS_CONFIG_FILE: join(dir, 'no-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-credentials'),
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+    AWS_LAMBDA_FUNCTION_NAME: name,
+    // Local only: the Neon driver reaches the local PostgreSQL through the WebSocket proxy, as Neon's own.
+    DATABASE_WS_PROXY: inject('wsProxy'),
+    ...deployedEnvironment(name),
+    TEST_EVENT: JSON.stringify(event),
+    TEST_RESULT: resultFile,
+  }
+  const stderr: string[] = []
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(NODE, ['--input-type=module', '-e', RUNNER], {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString('utf8')))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000)
+    child.on('error', reject)
+    child.on('exit', (exitCode) => {
+      clearTimeout(timer)
+      resolve(exitCode)
+    })
+  })
+  expect(code, stderr.join('')).toBe(0)
+  const outcome = JSON.parse(readFileSync(resultFile, 'utf8')) as {
+    ok: boolean
+    result?: unknown
+    error?: string
+  }
+  if (!outcome.ok) throw new Error(`${name} failed: ${outcome.error}\n${stderr.join('')}`)
+  run.add(name)
+  return { result: outcome.result, reads: [...secrets.reads] }
+}
+
+/** Invokes an API bundle with an API Gateway event and reads the response as API Gateway would send it. */
+async function request(name: string, event: APIGatewayProxyEventV2) {
+  const { result, reads } = await invokeBundle(name, event)
+  const response = fromApiGatewayResult(result as APIGatewayProxyResultV2)
+  const text = response.body.toString('utf8')
+  const json = response.headers['content-type']?.startsWith('application/json') && text !== ''
+  return {
+    status: response.statusCode,
+    headers: response.headers,
+    body: json ? JSON.parse(text) : text,
+    reads,
+  }
+}
+
+const secretArn = (prefix: string) => {
+  const id = Object.keys(synthesized.resources).find(
+    (key) => key.startsWith(prefix) && synthesized.resources[key]?.Type === 'AWS::SecretsManager::Secret',
+  )
+  if (!id) throw new Error(`no secret ${prefix}`)
+  return arnOf(id)
+}
+
+describe('each synthesized bundle', () => {
+  it('carries everything it imports: resolved alone, nothing outside it but Node built-ins', () => {
+    for (const name of [...synthesized.stack.functions.keys(), 'neon-project']) {
+      const dir = isolatedBundle(name)
+      // esbuild resolves every import of the bundle from its folder, where there is no node_modules: an import of
+      // anything the bundle does not carry fails here.
+      const { metafile } = buildSync({
+        entryPoints: [join(dir, 'index.mjs')],
+        absWorkingDir: dir,
+        bundle: true,
+        write: false,
+        metafile: true,
+        platform: 'node',
+        format: 'esm',
+        logLevel: 'silent',
+      })
+      const imports = Object.values(metafile.inputs).flatMap((input) => input.imports)
+      const external = imports.filter((entry) => entry.external).map((entry) => entry.path)
+      // Modules the bundle loads at run time through its own require (the ESM banner), which esbuild cannot see.
+      const required = [
+        ...readFileSync(join(dir, 'index.mjs'), 'utf8').matchAll(/\brequire\("([^"\s]+)"\)/g),
+      ].map((match) => match[1] as string)
+      expect(
+        [...external, ...required].filter((specifier) => !isBuiltin(specifier)),
+        name,
+      ).toEqual([])
+    }
+  })
+
+  it('is what bundleFunction makes from the same code, byte for byte, wherever it is built', () => {
+    const synthesizedBundle = isolatedBundle('health')
+    for (const file of ['index.mjs', 'index.mjs.map']) {
+      const again = readFileSync(join(rebundled, 'deeper/health', file))
+      expect(again.equals(readFileSync(join(synthesizedBundle, file))), file).toBe(true)
+    }
+  })
+})
+
+describe('the migrate bundle', () => {
+  it('applies the migrations it carries to an empty database, over the direct URL, then finds none left', async () => {
+    setDatabaseSecret('directUrl')
+    const journal = JSON.parse(
+      readFileSync(join(repositoryRoot, 'db/migrations/meta/_journal.json'), 'utf8'),
+    ) as {
+      entries: unknown[]
+    }
+    const total = journal.entries.length
+    const first = await invokeBundle('migrate', {})
+    expect(first.result).toEqual({ applied: total, total })
+    expect(first.reads).toEqual([secretArn('DatabaseSecret')])
+    expect((await invokeBundle('migrate', {})).result).toEqual({ applied: 0, total })
+  })
+})
+
+describe('the seed-admin bundle', () => {
+  it('creates the admin with the generated password, reading the database secret and the password only', async () => {
+    setDatabaseSecret('pooledUrl')
+    const { result, reads } = await invokeBundle('seed-admin', {})
+    expect(result).toEqual({ outcome: 'created', email: 'admin@example.com', message: 'admin created' })
+    expect(reads.sort()).toEqual([secretArn('AdminPassword'), secretArn('DatabaseSecret')].sort())
+  })
+})
+
+describe('the API bundles', () => {
+  const auth = (path: string) => `/api/v1/auth/${path}`
+  const tokens = { access: '', refresh: '' }
+
+  it('register answers 201 with the user', async () => {
+    setDatabaseSecret('pooledUrl')
+    const email = uniqueEmail('bundle')
+    const response = await request(
+      'register',
+      jsonEvent(auth('register'), { email, password: 'correct horse battery' }),
+    )
+    expect(response.status).toBe(201)
+    expect(response.body).toMatchObject({ email, username: null, is_active: true, is_superuser: false })
+    expect(response.reads.sort()).toEqual([secretArn('DatabaseSecret'), secretArn('JwtSecret')].sort())
+  })
+
+  it('login gives the seeded admin a token pair', async () => {
+    const response = await request(
+      'login',
+      jsonEvent(auth('login'), { email: 'admin@example.com', password: adminPassword }),
+    )
+    expect(response.status).toBe(200)
+    expect(response.body).toMatchObject({ token_type: 'bearer', expires_in: 900 })
+    const body = response.body as { access_token: string; refresh_token: string }
+    tokens.access = body.access_token
+    tokens.refresh = body.refresh_token
+  })
+
+  it('me answers with the admin for its access token', async () => {
+    const response = await request('me', bearerEvent('/api/v1/users/me', tokens.access))
+    expect(response.status).toBe(200)
+    expect(response.body).toMatchObject({ email: 'admin@example.com', is_superuser: true })
+  })
+
+  it('refresh rotates the refresh token', async () => {
+    const response = await request('refresh', jsonEvent(auth('refresh'), { refresh_token: tokens.refresh }))
+    expect(response.status).toBe(200)
+    const body = response.body as { refresh_token: string }
+    expect(body.refresh_token).not.toBe(tokens.refresh)
+    tokens.refresh = body.refresh_token
+  })
+
+  it('token answers the OAuth password grant', async () => {
+    const response = await request(
+      'token',
+      formEvent(auth('token'), {
+        grant_type: 'password',
+        username: 'admin@example.com',
+        password: adminPassword,
+      }),
+    )
+    expect(response.status).toBe(200)
+    expect(response.headers['cache-control']).toBe('no-store')
+  })
+
+  it('logout revokes the refresh token', async () => {
+    const response = await request('logout', jsonEvent(auth('logout'), { refresh_token: tokens.refresh }))
+    expect(response.status).toBe(204)
+  })
+
+  it('health reports the database reachable', async () => {
+    const response = await request('health', apiEvent('GET', '/api/v1/health'))
+    expect(response).toMatchObject({ status: 200, body: { status: 'ok' } })
+  })
+
+  it('not-found answers 404 and 405 without reading any secret', async () => {
+    const missing = await request('not-found', apiEvent('GET', '/api/v1/nothing-here'))
+    expect(missing).toMatchObject({ status: 404, body: { detail: 'Not Found' }, reads: [] })
+    const wrongMethod = await request('not-found', apiEvent('GET', auth('login')))
+    expect(wrongMethod).toMatchObject({ status: 405, headers: { allow: 'POST' }, reads: [] })
+  })
+
+  it('the documentation bundles serve the OpenAPI document and Swagger UI with its assets', async () => {
+    const openapi = await request('openapi', apiEvent('GET', OPENAPI_PATH))
+    expect(openapi.status).toBe(200)
+    expect((openapi.body as { openapi: string }).openapi).toMatch(/^3\.1/)
+    const page = await request('docs', apiEvent('GET', DOCS_PAGE_PATH))
+    expect(page.status).toBe(200)
+    expect(page.headers['content-type']).toMatch(/^text\/html/)
+    const stylesheet = await request('docs', apiEvent('GET', `${DOCS_PAGE_PATH}/swagger-ui.css`))
+    expect(stylesheet.status).toBe(200)
+    expect(String(stylesheet.body).length).toBeGreaterThan(1000)
+    expect([...openapi.reads, ...page.reads]).toEqual([])
+  })
+})
+
+describe('the Neon provider bundle', () => {
+  it('loads and answers a Delete by keeping the project, without calling anything', async () => {
+    const { result, reads } = await invokeBundle('neon-project', {
+      RequestType: 'Delete',
+      PhysicalResourceId: 'quiet-bird-12345678',
+      ResourceProperties: {
+        ApiUrl: 'http://127.0.0.1:9/api/v2',
+        ApiKeySecretId: 'papa-auth/neon-api-key',
+        DatabaseSecretArn: secretArn('DatabaseSecret'),
+        ProjectName: 'PapaAuth',
+        RegionId: 'aws-us-east-1',
+        PgVersion: '17',
+        DatabaseName: 'papa_auth',
+        RoleName: 'papa_auth_owner',
+        DeleteOnRemoval: 'false',
+      },
+    })
+    expect(result).toEqual({ PhysicalResourceId: 'quiet-bird-12345678' })
+    expect(reads).toEqual([])
+  })
+})
+
+describe('coverage', () => {
+  it('ran every function the stack deploys', () => {
+    const deployed = [...synthesized.stack.functions.keys(), 'neon-project'].sort()
+    expect([...run].sort()).toEqual(deployed)
+    expect(deployed).toEqual(expect.arrayContaining([...new Set(routes.map((route) => route.function))]))
+  })
+})
