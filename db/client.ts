@@ -1,6 +1,6 @@
 import { Client, type ClientConfig, neonConfig, Pool, type PoolConfig } from '@neondatabase/serverless'
 import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless'
-import { isUnavailable } from './errors.ts'
+import { isStatementError, isUnavailable } from './errors.ts'
 import * as schema from './schema.ts'
 
 export type Database = NeonDatabase<typeof schema>
@@ -63,14 +63,27 @@ export function createDatabase(settings: DatabaseSettings): DatabaseHandle {
     attempt.then(settled, settled)
   }
 
-  const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>
+  // pool.query would release the client with the query's error, and pg-pool destroys any client released with an
+  // error: a unique violation (every lost registration race) would cost a connection and a new handshake. Here a
+  // statement error returns the connection to the pool; only a broken connection is discarded.
+  const runQuery = async (args: unknown[]) => {
+    const client = await pool.connect()
+    try {
+      const result = await (client.query as (...queryArgs: unknown[]) => Promise<unknown>)(...args)
+      client.release()
+      return result
+    } catch (error) {
+      client.release(isStatementError(error) ? undefined : (error as Error))
+      throw error
+    }
+  }
   ;(pool as { query: unknown }).query = async (...args: unknown[]) => {
     if (opening) await opening
     try {
-      return await query(...args)
+      return await runQuery(args)
     } catch (error) {
       if (!isStaleConnection(error)) throw error
-      return query(...args)
+      return runQuery(args)
     }
   }
 

@@ -34,6 +34,12 @@ export function uniqueViolation(error: unknown): string | undefined {
   return typeof constraint === 'string' ? constraint : ''
 }
 
+/** An error the server answered for one statement (it has a SQLSTATE) that leaves the connection usable. */
+export function isStatementError(error: unknown): boolean {
+  const state = sqlState(error)
+  return state !== undefined && !UNAVAILABLE_SQLSTATE.test(state)
+}
+
 /** True when the error says the database could not be reached or went away, rather than that a query failed. */
 export function isUnavailable(error: unknown): boolean {
   if (error instanceof DatabaseUnavailableError) return true

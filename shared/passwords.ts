@@ -25,21 +25,41 @@ export interface PasswordHasher {
   verify(password: string, storedHash: string | null): Promise<PasswordCheck>
 }
 
+/**
+ * Runs tasks one at a time, in arrival order. bcryptjs computes on the event loop in 100 ms slices; with many
+ * hashes in flight in one process (the local server, tests) every turn of the loop waits for a slice of each, so
+ * database handshakes starve and time out. One at a time, a turn waits for one slice at most; throughput is the
+ * same, as bcryptjs uses one core whatever the concurrency. In Lambda (one request per container) it is a no-op.
+ */
+function serialQueue() {
+  let tail: Promise<unknown> = Promise.resolve()
+  return <T>(task: () => Promise<T>): Promise<T> => {
+    const run = tail.then(task, task)
+    tail = run.catch(() => {})
+    return run
+  }
+}
+
 /** The one wrapper around bcryptjs. Accepts `$2a$`/`$2b$` hashes, so passlib's `$2b$12$…` hashes carry over. */
 export function createPasswordHasher({ cost }: { cost: number }): PasswordHasher {
   const dummyHash = DUMMY_HASHES[cost]
   if (!dummyHash) throw new RangeError(`bcrypt cost must be 10 to 14, got ${cost}`)
 
+  const oneAtATime = serialQueue()
+  const hash = (password: string) => oneAtATime(() => bcrypt.hash(password, cost))
+
   return {
-    hash: (password) => bcrypt.hash(password, cost),
+    hash,
     async verify(password, storedHash) {
-      const hash = storedHash ?? dummyHash
       // No stored password is longer than 72 bytes, and bcrypt would compare only a prefix of a longer one; it
       // still costs the compare, so the answer takes the same time as any other wrong password.
       const tooLong = Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES
-      const matches = await bcrypt.compare(tooLong ? '' : password, hash).catch(() => false)
+      const candidate = tooLong ? '' : password
+      const matches = await oneAtATime(() =>
+        bcrypt.compare(candidate, storedHash ?? dummyHash).catch(() => false),
+      )
       if (!matches || tooLong || storedHash === null) return { ok: false }
-      if (bcrypt.getRounds(storedHash) < cost) return { ok: true, rehash: await bcrypt.hash(password, cost) }
+      if (bcrypt.getRounds(storedHash) < cost) return { ok: true, rehash: await hash(password) }
       return { ok: true }
     },
   }

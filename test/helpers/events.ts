@@ -56,9 +56,16 @@ export const formEvent = (
 export const bearerEvent = (path: string, token: string, scheme = 'Bearer') =>
   apiEvent('GET', path, undefined, { headers: { authorization: `${scheme} ${token}` } })
 
-/** Invokes a handler as Lambda would and returns the response as API Gateway would write it. */
-export async function invoke(handler: Handler, event: APIGatewayProxyEventV2): Promise<TestResponse> {
-  const result = fromApiGatewayResult(await handler(event, lambdaContext('test')))
+/**
+ * Invokes a handler as Lambda would and returns the response as API Gateway would write it. `timeoutMs` is the
+ * invocation's deadline (the Lambda timeout), for tests that run many invocations at once on one CPU.
+ */
+export async function invoke(
+  handler: Handler,
+  event: APIGatewayProxyEventV2,
+  options: { timeoutMs?: number } = {},
+): Promise<TestResponse> {
+  const result = fromApiGatewayResult(await handler(event, lambdaContext('test', options.timeoutMs)))
   const raw = result.body.toString('utf8')
   return {
     status: result.statusCode,
