@@ -98,7 +98,7 @@ export class AuthStack extends Stack {
     )
     acknowledgeNoRotation(
       adminPassword,
-      'Read once, by seed-admin, to create the admin account; the admin then changes the password in the app. Rotating the secret would not change the account.',
+      "Read only by seed-admin, once, to create the admin account: rotating the secret afterwards would not change the account's password.",
     )
 
     const environment = {

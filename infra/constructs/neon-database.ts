@@ -1,4 +1,4 @@
-import { CustomResource, Duration, Stack, Validations } from 'aws-cdk-lib'
+import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib'
 import * as iam from 'aws-cdk-lib/aws-iam'
 import type * as lambda from 'aws-cdk-lib/aws-lambda'
 import * as logs from 'aws-cdk-lib/aws-logs'
@@ -61,7 +61,10 @@ export class NeonDatabase extends Construct {
 
     const provider = new cr.Provider(this, 'Provider', {
       onEventHandler: this.handler.function,
-      logGroup: new logs.LogGroup(this, 'ProviderLogs', { retention: props.logRetention }),
+      logGroup: new logs.LogGroup(this, 'ProviderLogs', {
+        retention: props.logRetention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
     })
     acknowledgeProviderFramework(provider, this.handler.function)
 

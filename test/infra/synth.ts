@@ -1,10 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { App } from 'aws-cdk-lib'
 import { Template } from 'aws-cdk-lib/assertions'
+import { repositoryRoot } from '#infra/bundling'
 import type { AuthFunction } from '#infra/constructs/auth-function'
 import { type AuthStack, type AuthStackSettings, defineApp } from '#infra/stack'
+
+/** The feature flags and settings of cdk.json, which `cdk synth` passes to the app: the tests synthesize with them. */
+const CDK_JSON_CONTEXT = (
+  JSON.parse(readFileSync(join(repositoryRoot, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> }
+).context
 
 /** One resource of a synthesized template, loosely typed: the tests read what they check. */
 export interface Resource {
@@ -40,7 +46,11 @@ export function synthesize(
   const outdir = mkdtempSync(join(tmpdir(), 'papa-auth-cdk-'))
   const app = new App({
     outdir,
-    context: { ...options.context, ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) },
+    context: {
+      ...CDK_JSON_CONTEXT,
+      ...options.context,
+      ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
+    },
   })
   const stack = defineApp(app, options.overrides)
   const assembly = app.synth()
