@@ -20,7 +20,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import { InvocationType, Trigger } from 'aws-cdk-lib/triggers'
 import { AwsSolutionsChecks } from 'cdk-nag'
 import type { Construct, Node } from 'constructs'
-import { fallbackRoute, operatorFunctions, type Route, routes } from '#functions/routes'
+import { API_BASE_PATH, fallbackRoute, operatorFunctions, type Route, routes } from '#functions/routes'
 import { MIGRATIONS_FOLDER } from '#infra/bundling'
 import { AuthFunction, bindSecret, functionBundle } from '#infra/constructs/auth-function'
 import { NeonDatabase } from '#infra/constructs/neon-database'
@@ -114,6 +114,8 @@ export class AuthStack extends Stack {
       if (this.functions.has(route.function)) continue
       const fn = new AuthFunction(this, functionId(route.function), {
         name: route.function,
+        // Memory buys CPU on Lambda: the functions that hash with bcrypt (register, login, token) are CPU-bound for
+        // ~200 ms a request at cost 12, so routes.ts gives them a full vCPU (1769 MB); the others wait on I/O.
         memoryMb: route.memoryMb,
         timeout: API_TIMEOUT,
         logRetention: settings.logRetention,
@@ -183,7 +185,7 @@ export class AuthStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', {
       description: 'The API base URL (the $default stage: no stage prefix)',
-      value: `${api.stage.url}api/v1`,
+      value: `${api.stage.url}${API_BASE_PATH.slice(1)}`,
     })
     new CfnOutput(this, 'SeedAdminCommand', {
       description: 'Creates the admin account (or leaves an existing one unchanged); prints the outcome',
@@ -324,7 +326,7 @@ export class AuthStack extends Stack {
 }
 
 /** Reads the CDK context (`-c key=value` or cdk.json); every key has a default, and a bad value fails the synth. */
-export function readSettings(node: Node, stackRegion: string = Aws.REGION): AuthStackSettings {
+export function readSettings(node: Node): AuthStackSettings {
   const get = (key: string): unknown => node.tryGetContext(key)
   const text = (key: string, fallback: string) => {
     const value = get(key)
@@ -352,7 +354,7 @@ export function readSettings(node: Node, stackRegion: string = Aws.REGION): Auth
             kind: 'neon',
             apiKeySecretName: text('neonApiKeySecretName', 'papa-auth/neon-api-key'),
             projectName: text('neonProjectName', stackName),
-            regionId: text('neonRegion', `aws-${stackRegion}`),
+            regionId: text('neonRegion', `aws-${Aws.REGION}`),
             pgVersion: positiveNumber('neonPgVersion', get('neonPgVersion'), 17),
             orgId: get('neonOrgId') ? String(get('neonOrgId')) : undefined,
             deleteOnRemoval: flag('neonDeleteOnRemoval', get('neonDeleteOnRemoval')),
