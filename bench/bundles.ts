@@ -1,0 +1,138 @@
+import { spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { fallbackRoute, operatorFunctions, routes } from '#functions/routes'
+import { bundleEntry, bundleFunction } from '#infra/bundling'
+import { packageSizesFromSourceMap } from './source-map-sizes.ts'
+import { median } from './stats.ts'
+
+export interface BundleFigures {
+  name: string
+  /** Behind API Gateway (the targets apply), or an operator function / baseline. */
+  kind: 'api' | 'operator' | 'baseline'
+  /** Every JavaScript file the function ships (chunks included, source maps and data files not). */
+  rawBytes: number
+  gzipBytes: number
+  /** Median wall time of a fresh `node` that imports the bundle and exits, with its secrets inline. */
+  initMs: number
+  /** Median time the import itself took inside that process (load, compile, evaluate). */
+  importMs: number
+  /**
+   * The same with the secrets named by ARN, as deployed: the container build that the import starts then loads the
+   * SDK before the import is over. Absent for the baselines.
+   */
+  deployed?: { initMs: number; importMs: number }
+  /** The largest packages in the bundle, bytes of output each. */
+  packages: { name: string; bytes: number }[]
+}
+
+/** Each function once, in the order the table lists them. */
+export function functionNames(): { name: string; kind: 'api' | 'operator' }[] {
+  const api = [...new Set(routes.map((route) => route.function)), fallbackRoute.function]
+  return [
+    ...api.map((name) => ({ name, kind: 'api' as const })),
+    ...operatorFunctions.map(({ function: name }) => ({ name, kind: 'operator' as const })),
+  ]
+}
+
+// Plain JavaScript, so the measured process does not pay for Node's TypeScript stripping.
+const IMPORT_PROBE = [
+  'const started = performance.now()',
+  'await import(process.argv[1])',
+  'const imported = performance.now()',
+  'process.stdout.write(JSON.stringify({ importMs: imported - started }))',
+  'process.exit(0)',
+].join(';')
+
+function javascriptBytes(outdir: string): { raw: number; gzip: number } {
+  let raw = 0
+  let gzip = 0
+  for (const file of readdirSync(outdir)) {
+    if (!/\.(mjs|js|cjs)$/.test(file)) continue
+    const content = readFileSync(join(outdir, file))
+    raw += content.length
+    gzip += gzipSync(content).length
+  }
+  return { raw, gzip }
+}
+
+interface Timing {
+  wallMs: number
+  importMs: number
+}
+
+function timeProcess(args: string[], env: NodeJS.ProcessEnv): Timing {
+  const started = performance.now()
+  const result = spawnSync(process.execPath, args, { env, encoding: 'utf8' })
+  const wallMs = performance.now() - started
+  if (result.status !== 0) throw new Error(`${args.join(' ')} failed: ${result.stderr}`)
+  const reported = result.stdout ? (JSON.parse(result.stdout) as { importMs: number }) : { importMs: 0 }
+  return { wallMs, importMs: reported.importMs }
+}
+
+/**
+ * Builds every function with the deploy's bundler, sizes it, and times a fresh process importing it; the runs are
+ * interleaved (every bundle once, then again) so a change in the machine's load touches all of them alike.
+ */
+export function measureBundles(options: {
+  outRoot: string
+  runs: number
+  env: { inline: NodeJS.ProcessEnv; deployed: NodeJS.ProcessEnv }
+}) {
+  const subjects = [
+    ...functionNames().map(({ name, kind }) => ({
+      name,
+      kind,
+      outdir: join(options.outRoot, name),
+      build: (outdir: string) => bundleFunction(name, outdir),
+    })),
+    {
+      name: 'hello-world',
+      kind: 'baseline' as const,
+      outdir: join(options.outRoot, 'hello-world'),
+      build: (outdir: string) => bundleEntry('bench/hello.ts', outdir),
+    },
+  ]
+  const built = subjects.map((subject) => ({ ...subject, bundle: subject.build(subject.outdir) }))
+
+  const timings = new Map<string, Timing[]>()
+  const record = (name: string, timing: Timing) => timings.set(name, [...(timings.get(name) ?? []), timing])
+  const importing = (file: string, env: NodeJS.ProcessEnv) =>
+    timeProcess(['--input-type=module', '-e', IMPORT_PROBE, file], env)
+  for (let run = 0; run < options.runs; run++) {
+    record('node -e 0', timeProcess(['-e', '0'], options.env.inline))
+    for (const subject of built) {
+      record(subject.name, importing(subject.bundle.file, options.env.inline))
+      if (subject.kind === 'baseline') continue
+      record(`${subject.name} (deployed)`, importing(subject.bundle.file, options.env.deployed))
+    }
+  }
+
+  const summary = (name: string) => {
+    const runs = timings.get(name) ?? []
+    return { initMs: median(runs.map((r) => r.wallMs)), importMs: median(runs.map((r) => r.importMs)) }
+  }
+  const node: BundleFigures = {
+    name: 'node -e 0',
+    kind: 'baseline',
+    rawBytes: 0,
+    gzipBytes: 0,
+    ...summary('node -e 0'),
+    packages: [],
+  }
+  const bundles = built.map((subject): BundleFigures => {
+    const { raw, gzip } = javascriptBytes(subject.outdir)
+    const map = JSON.parse(readFileSync(subject.bundle.sourceMap, 'utf8'))
+    return {
+      name: subject.name,
+      kind: subject.kind,
+      rawBytes: raw,
+      gzipBytes: gzip,
+      ...summary(subject.name),
+      ...(subject.kind === 'baseline' ? {} : { deployed: summary(`${subject.name} (deployed)`) }),
+      packages: packageSizesFromSourceMap(map, readFileSync(subject.bundle.file, 'utf8')),
+    }
+  })
+  return { node, bundles }
+}

@@ -1,0 +1,372 @@
+/**
+ * The Lambda side of the warm-latency and throughput runs, in a process of its own: its environment (database,
+ * secret, bcrypt cost) is set by the parent before the handlers are imported, as a function's configuration is set
+ * before its init, and its stdout (the handlers' access log) goes nowhere, as it would go to CloudWatch. Driven over
+ * IPC: `prepare`, then `latency`, then `serve`, then `stop`.
+ */
+import { randomUUID } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda'
+// The floors, and the parts of `me` measured for the closing note, call the libraries themselves.
+import bcrypt from 'bcryptjs'
+import { jwtVerify } from 'jose'
+import { createUserRepository } from '#db/repositories/users'
+import { handler as health } from '#functions/health'
+import { handler as login } from '#functions/login'
+import { handler as logout } from '#functions/logout'
+import { handler as me } from '#functions/me'
+import { handler as refresh } from '#functions/refresh'
+import { handler as register } from '#functions/register'
+import { findRoute } from '#functions/routes'
+import { handler as token } from '#functions/token'
+import { lambdaContext, toApiGatewayEvent } from '#infra/local/event'
+import { createLocalServer } from '#infra/local/server'
+import { disposeContainer, getContainer } from '#shared/container'
+import { createTokenService, systemClock } from '#shared/tokens'
+
+type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>
+
+export interface LatencySeries {
+  endpoint: string
+  floor: string
+  /** Milliseconds per call, in call order. */
+  endpointMs: number[]
+  floorMs: number[]
+  /** `pool.query` calls per endpoint call, in call order. */
+  roundTrips: number[]
+}
+
+export type WorkerRequest =
+  | { type: 'latency'; calls: number; warmup: number }
+  | { type: 'serve' }
+  | { type: 'stop' }
+
+export type WorkerReply =
+  | { type: 'ready'; accessToken: string; email: string; password: string; bcryptCost: number }
+  | { type: 'latency'; series: LatencySeries[] }
+  | { type: 'serving'; port: number }
+  | { type: 'error'; message: string }
+
+const send = (reply: WorkerReply) => process.send?.(reply)
+const PASSWORD = 'bench-password-1'
+const { database, config } = await getContainer()
+const { pool } = database
+
+// Round trips are counted as the integration tests count them: every statement goes through the pool's `query`.
+let roundTrips = 0
+const poolQuery = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>
+;(pool as { query: unknown }).query = (...args: unknown[]) => {
+  roundTrips++
+  return poolQuery(...args)
+}
+
+let sources = 0
+/** A new client address for every request, so no per-address limit (registrations) is reached by the bench. */
+const sourceIp = () => `10.${(sources >> 16) & 255}.${(sources >> 8) & 255}.${sources++ & 255}`
+
+function event(method: string, path: string, body?: string, headers: Record<string, string> = {}) {
+  const route = findRoute(method, path)
+  return toApiGatewayEvent(
+    { method, url: path, headers: { host: 'bench.local', ...headers }, body, sourceIp: sourceIp() },
+    route ? `${route.method} ${route.path}` : '$default',
+  )
+}
+const json = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  event('POST', path, JSON.stringify(body), { 'content-type': 'application/json', ...headers })
+const form = (path: string, fields: Record<string, string>) =>
+  event('POST', path, new URLSearchParams(fields).toString(), {
+    'content-type': 'application/x-www-form-urlencoded',
+  })
+
+async function call(handler: Handler, request: APIGatewayProxyEventV2, expected: number) {
+  const response = await handler(request, lambdaContext('bench'))
+  if (response.statusCode !== expected) {
+    throw new Error(
+      `${request.routeKey} answered ${response.statusCode}, expected ${expected}: ${response.body}`,
+    )
+  }
+  return response.body ? (JSON.parse(response.body) as Record<string, unknown>) : {}
+}
+
+let unique = 0
+const uniqueEmail = (prefix: string) =>
+  `${prefix}.${process.pid}.${Date.now().toString(36)}.${unique++}@bench.local`
+
+/** One registered user whose password every login uses, and a first token pair. */
+async function prepare() {
+  const email = uniqueEmail('login')
+  await call(register, json('/api/v1/auth/register', { email, password: PASSWORD }), 201)
+  const pair = await call(login, json('/api/v1/auth/login', { email, password: PASSWORD }), 200)
+  return { email, accessToken: String(pair.access_token) }
+}
+
+const fixture = await prepare()
+
+interface Step {
+  /** Builds the request outside the timed section, then returns the timed call. */
+  endpoint: () => () => Promise<unknown>
+  floor: () => () => Promise<unknown>
+}
+
+/** Alternates endpoint and floor calls, so both see the same machine; the first `warmup` pairs are not kept. */
+async function series(name: string, floor: string, step: Step, calls: number, warmup: number) {
+  const result: LatencySeries = { endpoint: name, floor, endpointMs: [], floorMs: [], roundTrips: [] }
+  for (let i = 0; i < warmup + calls; i++) {
+    const endpointCall = step.endpoint()
+    const before = roundTrips
+    let started = performance.now()
+    await endpointCall()
+    const endpointMs = performance.now() - started
+    const trips = roundTrips - before
+
+    const floorCall = step.floor()
+    started = performance.now()
+    await floorCall()
+    const floorMs = performance.now() - started
+    if (i < warmup) continue
+    result.endpointMs.push(endpointMs)
+    result.floorMs.push(floorMs)
+    result.roundTrips.push(trips)
+  }
+  return result
+}
+
+const select1 = () => () => pool.query('select 1')
+
+/** A chain of refresh tokens: each call spends the last one and keeps the one it gets back. */
+async function refreshChain() {
+  const pair = await call(
+    login,
+    json('/api/v1/auth/login', { email: fixture.email, password: PASSWORD }),
+    200,
+  )
+  let current = String(pair.refresh_token)
+  return {
+    current: () => current,
+    next: (body: Record<string, unknown>) => {
+      current = String(body.refresh_token)
+    },
+  }
+}
+
+async function latency(calls: number, warmup: number): Promise<LatencySeries[]> {
+  const cost = config.BCRYPT_COST
+  const results: LatencySeries[] = []
+  const bearer = { authorization: `Bearer ${fixture.accessToken}` }
+
+  results.push(
+    await series(
+      'me',
+      'SELECT 1',
+      {
+        endpoint: () => {
+          const request = event('GET', '/api/v1/users/me', undefined, bearer)
+          return () => call(me, request, 200)
+        },
+        floor: select1,
+      },
+      calls,
+      warmup,
+    ),
+  )
+  results.push(
+    await series(
+      'health',
+      'SELECT 1',
+      {
+        endpoint: () => {
+          const request = event('GET', '/api/v1/health')
+          return () => call(health, request, 200)
+        },
+        floor: select1,
+      },
+      calls,
+      warmup,
+    ),
+  )
+
+  // What `me` does besides its one round trip, each beside the same floor, for the closing note.
+  const userId = Number((await call(me, event('GET', '/api/v1/users/me', undefined, bearer), 200)).id)
+  const users = createUserRepository(database.db)
+  const verifier = createTokenService({
+    secret: String(config.JWT_SECRET),
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+    clock: systemClock,
+  })
+  const findUser =
+    'select id, email, username, hashed_password, is_active, is_superuser, created_at, updated_at from users where id = $1'
+  const signingKey = await crypto.subtle.importKey(
+    'raw',
+    new TextEncoder().encode(String(config.JWT_SECRET)),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['verify'],
+  )
+  const parts: [string, () => Promise<unknown>][] = [
+    ['me: users.findById (drizzle)', () => users.findById(userId)],
+    ['me: the same SELECT, raw', () => pool.query(findUser, [userId])],
+    [
+      'me: the same SELECT, prepared once',
+      () => pool.query({ name: 'bench-find-user', text: findUser, values: [userId] }),
+    ],
+    ['me: verify the access token', () => verifier.verifyAccessToken(fixture.accessToken)],
+    [
+      'me: verify it with a key imported once',
+      () =>
+        jwtVerify(fixture.accessToken, signingKey, {
+          algorithms: ['HS256'],
+          issuer: config.JWT_ISSUER,
+          audience: config.JWT_AUDIENCE,
+          typ: 'at+jwt',
+          requiredClaims: ['exp', 'iat', 'sub', 'jti'],
+        }),
+    ],
+  ]
+  for (const [name, run] of parts) {
+    results.push(await series(name, 'SELECT 1', { endpoint: () => run, floor: select1 }, calls, warmup))
+  }
+
+  const refreshTokens = await refreshChain()
+  results.push(
+    await series(
+      'refresh',
+      'SELECT 1',
+      {
+        endpoint: () => {
+          const request = json('/api/v1/auth/refresh', { refresh_token: refreshTokens.current() })
+          return async () => refreshTokens.next(await call(refresh, request, 200))
+        },
+        floor: select1,
+      },
+      calls,
+      warmup,
+    ),
+  )
+
+  const tokenGrants = await refreshChain()
+  results.push(
+    await series(
+      'token (refresh_token grant)',
+      'SELECT 1',
+      {
+        endpoint: () => {
+          const request = form('/api/v1/auth/token', {
+            grant_type: 'refresh_token',
+            refresh_token: tokenGrants.current(),
+          })
+          return async () => tokenGrants.next(await call(token, request, 200))
+        },
+        floor: select1,
+      },
+      calls,
+      warmup,
+    ),
+  )
+
+  // Live refresh tokens, each of its own family, for logout to revoke: stored directly, one statement each.
+  const issuer = createTokenService({
+    secret: 'x'.repeat(32),
+    issuer: 'bench',
+    audience: 'bench',
+    accessTokenTtlSeconds: 900,
+    refreshTokenTtlSeconds: 3600,
+    clock: systemClock,
+  })
+  const logoutTokens: string[] = []
+  for (let i = 0; i < calls + warmup; i++) {
+    const issued = issuer.issueRefreshToken()
+    await pool.query(
+      'insert into refresh_tokens (token_hash, family_id, user_id, expires_at) values ($1, $2, $3, $4)',
+      [issued.hash, randomUUID(), userId, issued.expiresAt],
+    )
+    logoutTokens.push(issued.token)
+  }
+  results.push(
+    await series(
+      'logout',
+      'SELECT 1',
+      {
+        endpoint: () => {
+          const request = json('/api/v1/auth/logout', { refresh_token: logoutTokens.pop() })
+          return () => call(logout, request, 204)
+        },
+        floor: select1,
+      },
+      calls,
+      warmup,
+    ),
+  )
+
+  const stored = await pool.query('select hashed_password from users where email = $1', [fixture.email])
+  const storedHash = String((stored.rows[0] as { hashed_password: string }).hashed_password)
+  results.push(
+    await series(
+      'login',
+      `bcrypt compare (cost ${cost})`,
+      {
+        endpoint: () => {
+          const request = json('/api/v1/auth/login', { email: fixture.email, password: PASSWORD })
+          return () => call(login, request, 200)
+        },
+        floor: () => () => bcrypt.compare(PASSWORD, storedHash),
+      },
+      calls,
+      warmup,
+    ),
+  )
+
+  results.push(
+    await series(
+      'register',
+      `bcrypt hash (cost ${cost}) + INSERT`,
+      {
+        endpoint: () => {
+          const request = json('/api/v1/auth/register', {
+            email: uniqueEmail('register'),
+            password: PASSWORD,
+          })
+          return () => call(register, request, 201)
+        },
+        floor: () => {
+          const email = uniqueEmail('floor')
+          return async () => {
+            const hash = await bcrypt.hash(PASSWORD, cost)
+            await pool.query('insert into users (email, hashed_password) values ($1, $2)', [email, hash])
+          }
+        },
+      },
+      calls,
+      warmup,
+    ),
+  )
+  return results
+}
+
+process.on('message', async (request: WorkerRequest) => {
+  try {
+    if (request.type === 'latency')
+      send({ type: 'latency', series: await latency(request.calls, request.warmup) })
+    if (request.type === 'serve') {
+      const server = createLocalServer()
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+      send({ type: 'serving', port: (server.address() as AddressInfo).port })
+    }
+    if (request.type === 'stop') {
+      await disposeContainer()
+      process.exit(0)
+    }
+  } catch (error) {
+    send({ type: 'error', message: error instanceof Error ? error.message : String(error) })
+  }
+})
+
+send({
+  type: 'ready',
+  accessToken: fixture.accessToken,
+  email: fixture.email,
+  password: PASSWORD,
+  bcryptCost: config.BCRYPT_COST,
+})

