@@ -3,6 +3,11 @@ export const NEON_API_URL = 'https://console.neon.tech/api/v2'
 
 /** Statuses worth another try: the project is locked by a running operation, rate limited, or Neon is unwell. */
 const RETRYABLE_STATUSES = new Set([423, 429, 500, 502, 503, 504])
+/**
+ * A POST (create project) is retried only when Neon said it did nothing: after a timeout or a 5xx the project may
+ * exist, and a second POST would make a second one.
+ */
+const RETRYABLE_POST_STATUSES = new Set([423, 429])
 const MAX_ATTEMPTS = 5
 const REQUEST_TIMEOUT_MS = 30_000
 const MAX_REASON_CHARS = 300
@@ -68,7 +73,7 @@ export function createNeonApi(options: NeonApiOptions): NeonApi {
             signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
           })
         } catch (error) {
-          if (attempt < MAX_ATTEMPTS) {
+          if (method !== 'POST' && attempt < MAX_ATTEMPTS) {
             await sleep(options.retryDelayMs * 2 ** (attempt - 1))
             continue
           }
@@ -80,7 +85,8 @@ export function createNeonApi(options: NeonApiOptions): NeonApi {
           const text = await response.text()
           return (text === '' ? undefined : JSON.parse(text)) as T
         }
-        if (RETRYABLE_STATUSES.has(response.status) && attempt < MAX_ATTEMPTS) {
+        const retryable = method === 'POST' ? RETRYABLE_POST_STATUSES : RETRYABLE_STATUSES
+        if (retryable.has(response.status) && attempt < MAX_ATTEMPTS) {
           await response.body?.cancel()
           await sleep(options.retryDelayMs * 2 ** (attempt - 1))
           continue

@@ -192,12 +192,28 @@ describe('create', () => {
     neon.failNext(
       'POST /projects',
       { status: 423, body: { code: 'LOCKED', message: 'project is locked' } },
-      { status: 503, body: { message: 'try again' } },
+      { status: 429, body: { message: 'slow down' } },
     )
     const result = await handler(createEvent())
+    const projectId = result.PhysicalResourceId
     expect(neon.requests.filter((request) => request.method === 'POST')).toHaveLength(3)
-    expect(writtenSecrets()).toHaveLength(1)
-    expect(result.PhysicalResourceId).toMatch(/^quiet-bird-/)
+    expect(writtenSecrets()).toEqual([
+      { SecretId: DATABASE_SECRET, value: neon.connectionStrings(projectId) },
+    ])
+
+    neon.failNext(`PATCH /projects/${projectId}`, { status: 503, body: { message: 'try again' } })
+    await handler(updateEvent(projectId, { ProjectName: 'renamed' }))
+    expect(neon.projects.get(projectId)?.name).toBe('renamed')
+  })
+
+  it('never sends a create twice when Neon may have acted on it (a 5xx), so no second project appears', async () => {
+    neon.failNext('POST /projects', { status: 502, body: { message: 'bad gateway' } })
+    const before = neon.projects.size
+    await expect(handler(createEvent())).rejects.toThrow(
+      'Neon API POST /projects failed with 502: bad gateway',
+    )
+    expect(neon.requests.filter((request) => request.method === 'POST')).toHaveLength(1)
+    expect(neon.projects.size).toBe(before)
   })
 })
 
