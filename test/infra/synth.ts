@@ -52,8 +52,15 @@ export function synthesize(
       ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
     },
   })
-  const stack = defineApp(app, options.overrides)
-  const assembly = app.synth()
+  let stack: AuthStack
+  let assembly: ReturnType<App['synth']>
+  try {
+    stack = defineApp(app, options.overrides)
+    assembly = app.synth()
+  } catch (error) {
+    rmSync(outdir, { recursive: true, force: true })
+    throw error
+  }
   const json = assembly.getStackArtifact(stack.artifactId).template as {
     Resources: Record<string, Resource>
     Outputs: Record<string, { Value: unknown }>
