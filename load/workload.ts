@@ -1,0 +1,349 @@
+import { Agent, type IncomingHttpHeaders, request } from 'node:http'
+
+/** What a virtual user does, each with the one status that means it worked. */
+export const OPERATIONS = {
+  register: 201,
+  login: 200,
+  'token (password grant)': 200,
+  'login, wrong password': 401,
+  'login, unknown email': 401,
+  me: 200,
+  refresh: 200,
+  'token (refresh grant)': 200,
+  logout: 204,
+} as const
+
+export type Operation = keyof typeof OPERATIONS
+
+export interface Outcome {
+  operation: Operation
+  /** 0 when no response came: a refused or reset connection, or the client's timeout. */
+  status: number
+  /** When the request was sent, in milliseconds since the run started. */
+  startedMs: number
+  ms: number
+  retryAfter: boolean
+  /** The operation's expected status, with a body of the expected shape. */
+  ok: boolean
+}
+
+export interface LoadOptions {
+  base: string
+  concurrency: number
+  durationMs: number
+  requestTimeoutMs: number
+  /** Milliseconds since the run started; shared with whoever samples memory or injects faults. */
+  clock: () => number
+}
+
+export interface LoadResult {
+  outcomes: Outcome[]
+  /** Every 201 of the run: the account the service acknowledged. */
+  created: { id: number; email: string }[]
+  /** The refresh token of every 204 logout. */
+  loggedOut: string[]
+  elapsedMs: number
+}
+
+interface Answer {
+  status: number
+  headers: IncomingHttpHeaders
+  body: unknown
+}
+
+const LOOPBACK_SPREAD = 249
+/** 127.0.0.2 to 127.0.0.250: as many distinct source addresses as the loopback network offers us. */
+export const loopbackAddress = (n: number) => `127.0.0.${2 + (n % LOOPBACK_SPREAD)}`
+
+const PASSWORD = 'load-run password 1'
+const WRONG_PASSWORD = 'not the password'
+const MAX_ITERATIONS = 1_000_000
+const LOGOUT_ATTEMPTS = 3
+/** What every virtual user does with a session: mostly reading the current user, with a rotation now and then. */
+const SESSION: readonly Operation[] = [
+  'me',
+  'refresh',
+  'me',
+  'me',
+  'token (refresh grant)',
+  'me',
+  'me',
+  'refresh',
+]
+
+const pause = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds))
+/** After a 503 or a dropped connection: sooner than the 5 s Retry-After, so the outage is probed throughout. */
+const backOff = () => pause(500 + Math.random() * 500)
+
+interface Pair {
+  access: string
+  refresh: string
+}
+
+const isPair = (body: unknown): body is { access_token: string; refresh_token: string } =>
+  typeof body === 'object' &&
+  body !== null &&
+  typeof (body as { access_token?: unknown }).access_token === 'string' &&
+  typeof (body as { refresh_token?: unknown }).refresh_token === 'string'
+
+/**
+ * Drives the API with `concurrency` virtual users until the duration has passed. Each registers an account every
+ * other round (from a new connection and the next of 249 loopback source addresses, as distinct clients would),
+ * logs in (by `login` or the token endpoint's password grant), uses the session (`SESSION`), and logs out; every
+ * tenth round adds a wrong password or an unknown email. Loopback traffic only; every loop is bounded.
+ */
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const outcomes: Outcome[] = []
+  const created: LoadResult['created'] = []
+  const loggedOut: string[] = []
+  // One pool of kept-alive connections per source address: each virtual user keeps one connection of its own.
+  const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY })
+  const running = () => options.clock() < options.durationMs
+  let registrations = 0
+  let unknownEmails = 0
+
+  const send = (
+    localAddress: string,
+    keepAlive: boolean,
+    method: string,
+    path: string,
+    body?: { type: 'json' | 'form'; value: Record<string, string> },
+    authorization?: string,
+  ) =>
+    new Promise<Answer>((resolve) => {
+      const payload =
+        body === undefined
+          ? undefined
+          : body.type === 'json'
+            ? JSON.stringify(body.value)
+            : new URLSearchParams(body.value).toString()
+      const headers: Record<string, string> = {}
+      if (body) {
+        headers['content-type'] =
+          body.type === 'json' ? 'application/json' : 'application/x-www-form-urlencoded'
+      }
+      if (authorization) headers.authorization = authorization
+      const outgoing = request(
+        `${options.base}${path}`,
+        {
+          method,
+          headers,
+          localAddress,
+          agent: keepAlive ? agent : false,
+          timeout: options.requestTimeoutMs,
+        },
+        (response) => {
+          const chunks: Buffer[] = []
+          response.on('data', (chunk: Buffer) => chunks.push(chunk))
+          response.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8')
+            let parsed: unknown
+            try {
+              parsed = text === '' ? undefined : JSON.parse(text)
+            } catch {
+              parsed = text
+            }
+            resolve({ status: response.statusCode ?? 0, headers: response.headers, body: parsed })
+          })
+          response.on('error', () => resolve({ status: 0, headers: {}, body: undefined }))
+        },
+      )
+      outgoing.on('timeout', () => outgoing.destroy(new Error('client timeout')))
+      outgoing.on('error', () => resolve({ status: 0, headers: {}, body: undefined }))
+      outgoing.end(payload)
+    })
+
+  /** Sends one request of an operation and records its outcome; `valid` checks the body of the expected status. */
+  const call = async (
+    operation: Operation,
+    request: () => Promise<Answer>,
+    valid: (body: unknown) => boolean = () => true,
+  ): Promise<Answer & { ok: boolean }> => {
+    const startedMs = options.clock()
+    const answer = await request()
+    const ok = answer.status === OPERATIONS[operation] && valid(answer.body)
+    outcomes.push({
+      operation,
+      status: answer.status,
+      startedMs,
+      ms: options.clock() - startedMs,
+      retryAfter: typeof answer.headers['retry-after'] === 'string',
+      ok,
+    })
+    return { ...answer, ok }
+  }
+
+  const register = async (): Promise<string | undefined> => {
+    const n = registrations++
+    const email = `load.${process.pid}.${n}.${Date.now().toString(36)}@example.com`
+    const answer = await call(
+      'register',
+      () =>
+        send(loopbackAddress(n), false, 'POST', '/auth/register', {
+          type: 'json',
+          value: { email, password: PASSWORD },
+        }),
+      (body) => (body as { email?: unknown } | undefined)?.email === email,
+    )
+    if (!answer.ok) return undefined
+    created.push({ id: (answer.body as { id: number }).id, email })
+    return email
+  }
+
+  const signIn = async (home: string, email: string, grant: boolean): Promise<Pair | undefined> => {
+    const answer = grant
+      ? await call(
+          'token (password grant)',
+          () =>
+            send(home, true, 'POST', '/auth/token', {
+              type: 'form',
+              value: { username: email, password: PASSWORD },
+            }),
+          isPair,
+        )
+      : await call(
+          'login',
+          () =>
+            send(home, true, 'POST', '/auth/login', { type: 'json', value: { email, password: PASSWORD } }),
+          isPair,
+        )
+    if (!answer.ok || !isPair(answer.body)) return undefined
+    return { access: answer.body.access_token, refresh: answer.body.refresh_token }
+  }
+
+  /** Runs the session's operations; false as soon as one fails (the session is then only logged out). */
+  const useSession = async (home: string, pair: Pair): Promise<boolean> => {
+    for (const operation of SESSION) {
+      if (!running()) return true
+      let answer: Answer & { ok: boolean }
+      if (operation === 'me') {
+        answer = await call('me', () =>
+          send(home, true, 'GET', '/users/me', undefined, `Bearer ${pair.access}`),
+        )
+      } else if (operation === 'refresh') {
+        answer = await call(
+          'refresh',
+          () =>
+            send(home, true, 'POST', '/auth/refresh', {
+              type: 'json',
+              value: { refresh_token: pair.refresh },
+            }),
+          isPair,
+        )
+      } else {
+        answer = await call(
+          'token (refresh grant)',
+          () =>
+            send(home, true, 'POST', '/auth/token', {
+              type: 'form',
+              value: { grant_type: 'refresh_token', refresh_token: pair.refresh },
+            }),
+          isPair,
+        )
+      }
+      if (!answer.ok) return false
+      if (isPair(answer.body)) {
+        pair.access = answer.body.access_token
+        pair.refresh = answer.body.refresh_token
+      }
+    }
+    return true
+  }
+
+  /** Logs out with the last refresh token the session holds (any member revokes the family); retried on a 503. */
+  const logOut = async (home: string, pair: Pair) => {
+    for (let attempt = 0; attempt < LOGOUT_ATTEMPTS; attempt++) {
+      const answer = await call('logout', () =>
+        send(home, true, 'POST', '/auth/logout', { type: 'json', value: { refresh_token: pair.refresh } }),
+      )
+      if (answer.ok) {
+        loggedOut.push(pair.refresh)
+        return
+      }
+      if (answer.status !== 503 && answer.status !== 0) return
+      await backOff()
+    }
+  }
+
+  const virtualUser = async (vu: number) => {
+    const home = loopbackAddress(vu)
+    let email: string | undefined
+    for (let round = 0; running() && round < MAX_ITERATIONS; round++) {
+      if (!email || round % 2 === 0) {
+        // A refused registration (429 from the per-address limit, or 503) leaves the user on an account it has.
+        email = (await register()) ?? email ?? created[Math.floor(Math.random() * created.length)]?.email
+      }
+      const account = email
+      if (!account) {
+        await backOff()
+        continue
+      }
+      if (round % 10 === 5) {
+        await call('login, wrong password', () =>
+          send(home, true, 'POST', '/auth/login', {
+            type: 'json',
+            value: { email: account, password: WRONG_PASSWORD },
+          }),
+        )
+      }
+      if (round % 10 === 9) {
+        const unknown = `nobody.${process.pid}.${unknownEmails++}@example.com`
+        await call('login, unknown email', () =>
+          send(home, true, 'POST', '/auth/login', {
+            type: 'json',
+            value: { email: unknown, password: PASSWORD },
+          }),
+        )
+      }
+      const pair = await signIn(home, account, round % 3 === 2)
+      if (!pair) {
+        await backOff()
+        continue
+      }
+      const completed = await useSession(home, pair)
+      await logOut(home, pair)
+      if (!completed) await backOff()
+    }
+  }
+
+  const started = options.clock()
+  await Promise.all(Array.from({ length: options.concurrency }, (_, vu) => virtualUser(vu)))
+  agent.destroy()
+  return { outcomes, created, loggedOut, elapsedMs: options.clock() - started }
+}
+
+/**
+ * Presents the refresh token of every acknowledged logout to `/auth/refresh`, `concurrency` at a time: each must be
+ * refused with 401. Returns the statuses that were anything else.
+ */
+export async function refusedAfterLogout(
+  base: string,
+  tokens: readonly string[],
+  concurrency: number,
+): Promise<{ checked: number; notRefused: number[] }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
+  const notRefused: number[] = []
+  let next = 0
+  const worker = async () => {
+    while (next < tokens.length) {
+      const token = tokens[next++] as string
+      const status = await new Promise<number>((resolve) => {
+        const outgoing = request(
+          `${base}/auth/refresh`,
+          { method: 'POST', agent, headers: { 'content-type': 'application/json' }, timeout: 30_000 },
+          (response) => {
+            response.resume()
+            response.on('end', () => resolve(response.statusCode ?? 0))
+          },
+        )
+        outgoing.on('timeout', () => outgoing.destroy(new Error('client timeout')))
+        outgoing.on('error', () => resolve(0))
+        outgoing.end(JSON.stringify({ refresh_token: token }))
+      })
+      if (status !== 401) notRefused.push(status)
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  agent.destroy()
+  return { checked: tokens.length, notRefused }
+}
