@@ -10,6 +10,8 @@ export interface DatabaseSettings {
   /** `host:port` of a WebSocket-to-TCP proxy in front of a plain Postgres (the local stack and the tests). */
   wsProxy?: string | undefined
   connectTimeoutMs: number
+  /** A statement that gets no answer for this long fails (and its connection is dropped) instead of hanging. */
+  queryTimeoutMs?: number | undefined
   poolMax: number
 }
 
@@ -44,6 +46,7 @@ export function createDatabase(settings: DatabaseSettings): DatabaseHandle {
   const pool = new BoundedConnectPool(
     { connectionString: settings.url, max: settings.poolMax, idleTimeoutMillis: 60_000 },
     settings.connectTimeoutMs,
+    settings.queryTimeoutMs,
   )
   // An idle client that errors (socket closed under it) is removed by the pool; without a listener, the 'error'
   // event would crash the process.
@@ -98,11 +101,11 @@ export function createDatabase(settings: DatabaseSettings): DatabaseHandle {
  * while an unreachable database still fails within `connectTimeoutMs` instead of hanging.
  */
 class BoundedConnectPool extends Pool {
-  constructor(config: PoolConfig, connectTimeoutMs: number) {
+  constructor(config: PoolConfig, connectTimeoutMs: number, queryTimeoutMs: number | undefined) {
     super(config)
     const BoundedClient = class extends Client {
       constructor(clientConfig: ClientConfig) {
-        super({ ...clientConfig, connectionTimeoutMillis: connectTimeoutMs })
+        super({ ...clientConfig, connectionTimeoutMillis: connectTimeoutMs, query_timeout: queryTimeoutMs })
       }
     }
     // NeonPool assigns its own Client class after pg-pool reads `options.Client`, so it is replaced here.

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import {
+  bigserial,
   boolean,
   check,
   index,
@@ -59,6 +60,45 @@ export const refreshTokens = pgTable(
     uniqueIndex('refresh_tokens_token_hash_key').on(table.tokenHash),
     index('refresh_tokens_family_id_idx').on(table.familyId),
     index('refresh_tokens_user_id_idx').on(table.userId),
+  ],
+)
+
+/**
+ * Consecutive failed logins per canonical email, for known and unknown emails alike, so the limit holds across
+ * Lambda containers. A row is deleted by a successful login; a window that has passed starts over.
+ */
+export const loginAttempts = pgTable('login_attempts', {
+  email: varchar('email', { length: 254 }).primaryKey(),
+  failures: integer('failures').notNull(),
+  windowStartedAt: timestamp('window_started_at', { withTimezone: true, mode: 'date' }).notNull(),
+  lockedUntil: timestamp('locked_until', { withTimezone: true, mode: 'date' }),
+})
+
+/** Fixed-window counters, keyed by what is limited (`register:<source ip>`). */
+export const rateLimits = pgTable('rate_limits', {
+  key: varchar('key', { length: 100 }).primaryKey(),
+  hits: integer('hits').notNull(),
+  windowStartedAt: timestamp('window_started_at', { withTimezone: true, mode: 'date' }).notNull(),
+})
+
+/**
+ * The audit trail: who did what, from where, when. Never a password, hash or token. Written by the statement the
+ * request makes anyway (a data-modifying CTE), so it costs no round trip.
+ */
+export const securityEvents = pgTable(
+  'security_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    type: varchar('type', { length: 40 }).notNull(),
+    userId: integer('user_id').references(() => users.id, { onDelete: 'set null' }),
+    email: varchar('email', { length: 254 }),
+    sourceIp: varchar('source_ip', { length: 45 }),
+    userAgent: varchar('user_agent', { length: 512 }),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [
+    index('security_events_created_at_idx').on(table.createdAt),
+    index('security_events_user_id_idx').on(table.userId),
   ],
 )
 

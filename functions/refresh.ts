@@ -2,7 +2,7 @@ import type { Container } from '#shared/container'
 import { httpHandler, ok, type ParsedEvent, TOKEN_RESPONSE_HEADERS } from '#shared/http'
 import { type RefreshBody, RefreshBodySchema } from '#shared/schemas'
 
-const refresh = async ({ body }: ParsedEvent<RefreshBody>, { auth }: Container) =>
-  ok(await auth.refresh(body.refresh_token), TOKEN_RESPONSE_HEADERS)
+const refresh = async ({ body, context }: ParsedEvent<RefreshBody>, { auth }: Container) =>
+  ok(await auth.refresh(body.refresh_token, context), TOKEN_RESPONSE_HEADERS)
 
 export const handler = httpHandler(refresh, { body: RefreshBodySchema })

@@ -1,25 +1,43 @@
 import { randomUUID } from 'node:crypto'
-import { InvalidCredentialsError, InvalidTokenError } from './errors.ts'
+import { InvalidCredentialsError, InvalidTokenError, TooManyAttemptsError } from './errors.ts'
 import type { PasswordHasher } from './passwords.ts'
 import type { RegisterBody, TokenRequest } from './schemas.ts'
 import type { TokenService } from './tokens.ts'
-import { type NewUser, type PublicUser, toPublicUser, type UserRecord } from './users.ts'
+import { type NewUser, type PublicUser, type RequestContext, toPublicUser, type UserRecord } from './users.ts'
 
 /** What the auth service needs from storage; `db/repositories` implements it, unit tests fake it. */
 export interface AuthUsers {
   findById(id: number): Promise<UserRecord | null>
-  findByEmail(email: string): Promise<UserRecord | null>
-  insert(user: NewUser): Promise<UserRecord>
+  register(user: NewUser, context: RequestContext): Promise<UserRecord>
+}
+
+export interface AuthLogins {
+  find(email: string): Promise<{ user: UserRecord | null; lockedForSeconds: number | null }>
+  recordFailure(
+    email: string,
+    userId: number | null,
+    context: RequestContext,
+  ): Promise<{ lockedForSeconds: number | null }>
+  recordSuccess(
+    session: {
+      user: UserRecord
+      refreshTokenHash: string
+      familyId: string
+      expiresAt: Date
+      rehashedPassword?: string | undefined
+    },
+    context: RequestContext,
+  ): Promise<void>
 }
 
 export interface AuthRefreshTokens {
-  insert(
-    token: { hash: string; familyId: string; userId: number; expiresAt: Date },
-    rehashedPassword?: string,
-  ): Promise<void>
-  rotate(hash: string, next: { hash: string; expiresAt: Date }): Promise<{ userId: number } | null>
-  revokeFamilyIfRetired(hash: string): Promise<boolean>
-  revokeFamily(hash: string): Promise<void>
+  rotate(
+    hash: string,
+    next: { hash: string; expiresAt: Date },
+    context: RequestContext,
+  ): Promise<{ userId: number } | null>
+  revokeFamilyIfRetired(hash: string, context: RequestContext): Promise<boolean>
+  revokeFamily(hash: string, context: RequestContext): Promise<void>
 }
 
 export interface TokenPair {
@@ -31,6 +49,7 @@ export interface TokenPair {
 
 export interface AuthDependencies {
   users: AuthUsers
+  logins: AuthLogins
   refreshTokens: AuthRefreshTokens
   passwords: PasswordHasher
   tokens: TokenService
@@ -39,7 +58,7 @@ export interface AuthDependencies {
 export type AuthService = ReturnType<typeof createAuthService>
 
 /** Registration, login, token rotation and the current user: every rule of the contract that is not HTTP. */
-export function createAuthService({ users, refreshTokens, passwords, tokens }: AuthDependencies) {
+export function createAuthService({ users, logins, refreshTokens, passwords, tokens }: AuthDependencies) {
   const tokenPair = async (userId: number, refreshToken: string): Promise<TokenPair> => ({
     access_token: await tokens.issueAccessToken(userId),
     refresh_token: refreshToken,
@@ -47,54 +66,72 @@ export function createAuthService({ users, refreshTokens, passwords, tokens }: A
     expires_in: tokens.accessTokenTtlSeconds,
   })
 
-  /** Exactly one bcrypt compare whatever the outcome, so unknown emails and wrong passwords look alike. */
-  async function login(email: string, password: string): Promise<TokenPair> {
-    const user = await users.findByEmail(email)
+  /**
+   * A locked email is refused before its password is looked at. Otherwise exactly one bcrypt compare, whatever the
+   * outcome, so unknown emails and wrong passwords look alike; each failure counts towards the lock.
+   */
+  async function login(email: string, password: string, context: RequestContext): Promise<TokenPair> {
+    const { user, lockedForSeconds } = await logins.find(email)
+    if (lockedForSeconds !== null) throw new TooManyAttemptsError(lockedForSeconds)
     const check = await passwords.verify(password, user?.hashedPassword ?? null)
-    if (!user || !check.ok || !user.isActive) throw new InvalidCredentialsError()
+    if (!user || !check.ok || !user.isActive) {
+      await logins.recordFailure(email, user?.id ?? null, context)
+      throw new InvalidCredentialsError()
+    }
 
     const refresh = tokens.issueRefreshToken()
     const [pair] = await Promise.all([
       tokenPair(user.id, refresh.token),
-      refreshTokens.insert(
-        { hash: refresh.hash, familyId: randomUUID(), userId: user.id, expiresAt: refresh.expiresAt },
-        check.rehash,
+      logins.recordSuccess(
+        {
+          user,
+          refreshTokenHash: refresh.hash,
+          familyId: randomUUID(),
+          expiresAt: refresh.expiresAt,
+          rehashedPassword: check.rehash,
+        },
+        context,
       ),
     ])
     return pair
   }
 
   /** Exchanges a live refresh token for a new pair; a replayed one revokes its whole family. */
-  async function refresh(refreshToken: string): Promise<TokenPair> {
+  async function refresh(refreshToken: string, context: RequestContext): Promise<TokenPair> {
     const hash = tokens.hashRefreshToken(refreshToken)
     const next = tokens.issueRefreshToken()
-    const rotated = await refreshTokens.rotate(hash, next)
+    const rotated = await refreshTokens.rotate(hash, next, context)
     if (!rotated) {
-      await refreshTokens.revokeFamilyIfRetired(hash)
+      await refreshTokens.revokeFamilyIfRetired(hash, context)
       throw new InvalidTokenError()
     }
     return tokenPair(rotated.userId, next.token)
   }
 
   return {
-    async register({ email, password, username }: RegisterBody): Promise<PublicUser> {
+    async register(
+      { email, password, username }: RegisterBody,
+      context: RequestContext,
+    ): Promise<PublicUser> {
       const hashedPassword = await passwords.hash(password)
-      return toPublicUser(await users.insert({ email, username: username ?? null, hashedPassword }))
+      return toPublicUser(
+        await users.register({ email, username: username ?? null, hashedPassword }, context),
+      )
     },
 
     login,
     refresh,
 
     /** The OAuth 2.0 token endpoint: the password grant is `login`, the refresh grant is `refresh`. */
-    token(request: TokenRequest): Promise<TokenPair> {
+    token(request: TokenRequest, context: RequestContext): Promise<TokenPair> {
       return request.grantType === 'password'
-        ? login(request.email, request.password)
-        : refresh(request.refreshToken)
+        ? login(request.email, request.password, context)
+        : refresh(request.refreshToken, context)
     },
 
     /** Revokes the token's family; unknown and already revoked tokens are accepted, so repeating is harmless. */
-    async logout(refreshToken: string): Promise<void> {
-      await refreshTokens.revokeFamily(tokens.hashRefreshToken(refreshToken))
+    async logout(refreshToken: string, context: RequestContext): Promise<void> {
+      await refreshTokens.revokeFamily(tokens.hashRefreshToken(refreshToken), context)
     },
 
     async currentUser(accessToken: string): Promise<PublicUser> {

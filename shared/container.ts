@@ -1,4 +1,5 @@
 import { createDatabase, type DatabaseHandle } from '#db/client'
+import { createLoginRepository } from '#db/repositories/logins'
 import { createRefreshTokenRepository } from '#db/repositories/refresh-tokens'
 import { createUserRepository } from '#db/repositories/users'
 import { type AuthService, createAuthService } from './auth.ts'
@@ -103,6 +104,7 @@ async function buildContainer(): Promise<Container> {
     url: databaseUrl,
     wsProxy: config.DATABASE_WS_PROXY,
     connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+    queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
     poolMax: config.DATABASE_POOL_MAX,
   })
   database.pool.once('connect', () => milestone(COLD_START_MARKS.databaseConnected))
@@ -110,7 +112,14 @@ async function buildContainer(): Promise<Container> {
   // rest of the cold start (for register, the whole bcrypt hash), and on Neon it starts waking a suspended compute.
   database.warm()
   const auth = createAuthService({
-    users: createUserRepository(database.db),
+    users: createUserRepository(database.db, {
+      maxPerWindow: config.REGISTER_RATE_LIMIT,
+      windowSeconds: config.REGISTER_RATE_WINDOW_SECONDS,
+    }),
+    logins: createLoginRepository(database.db, {
+      maxFailures: config.LOGIN_MAX_FAILURES,
+      windowSeconds: config.LOGIN_WINDOW_SECONDS,
+    }),
     refreshTokens: createRefreshTokenRepository(database.db),
     passwords: createPasswordHasher({ cost: config.BCRYPT_COST }),
     tokens: createTokenService({

@@ -58,6 +58,16 @@ export class TooManyAttemptsError extends DomainError {
   }
 }
 
+/** Too many registrations from one source IP within the window. */
+export class RegistrationLimitError extends DomainError {
+  readonly code = 'REGISTRATION_LIMIT'
+  readonly retryAfterSeconds: number
+  constructor(retryAfterSeconds: number) {
+    super('Too many registrations from this address')
+    this.retryAfterSeconds = retryAfterSeconds
+  }
+}
+
 export class DatabaseUnavailableError extends DomainError {
   readonly code = 'DATABASE_UNAVAILABLE'
   constructor(options?: { cause?: unknown }) {

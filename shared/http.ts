@@ -13,6 +13,7 @@ import {
   InvalidRequestError,
   InvalidTokenError,
   NotAuthenticatedError,
+  RegistrationLimitError,
   TooManyAttemptsError,
   UnsupportedGrantTypeError,
   UsernameTakenError,
@@ -20,6 +21,7 @@ import {
   type ValidationIssue,
 } from './errors.ts'
 import { logger } from './logger.ts'
+import type { RequestContext } from './users.ts'
 
 export const MAX_BODY_BYTES = 64 * 1024
 const RETRY_AFTER_UNAVAILABLE_SECONDS = 5
@@ -39,8 +41,8 @@ export interface ParsedEvent<TBody = undefined> {
   method: string
   path: string
   headers: Readonly<Record<string, string | undefined>>
-  sourceIp: string
-  userAgent: string
+  /** API Gateway's source IP and user agent (never `X-Forwarded-For`), for rate limits and the audit trail. */
+  context: RequestContext
   requestId: string
 }
 
@@ -103,8 +105,10 @@ export function httpHandler<TSchema extends AnySchema | undefined = undefined>(
         method: event.requestContext?.http?.method ?? '',
         path: event.requestContext?.http?.path ?? event.rawPath ?? '',
         headers: event.headers ?? {},
-        sourceIp: event.requestContext?.http?.sourceIp ?? '',
-        userAgent: event.requestContext?.http?.userAgent ?? '',
+        context: {
+          sourceIp: event.requestContext?.http?.sourceIp ?? '',
+          userAgent: event.requestContext?.http?.userAgent ?? '',
+        },
         requestId: context.awsRequestId,
       },
       deps,
@@ -243,7 +247,7 @@ export function errorResult(error: unknown, style: ErrorStyle = 'detail', reques
     if (error instanceof InvalidTokenError) {
       return detail(401, error.message, { 'www-authenticate': 'Bearer error="invalid_token"' })
     }
-    if (error instanceof TooManyAttemptsError) {
+    if (error instanceof TooManyAttemptsError || error instanceof RegistrationLimitError) {
       return detail(429, error.message, { 'retry-after': String(error.retryAfterSeconds) })
     }
     if (error instanceof DatabaseUnavailableError) {

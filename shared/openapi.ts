@@ -205,6 +205,12 @@ const COMPONENT_RESPONSES: Record<string, OpenApiObject> = {
     json('HTTPError', { detail: 'Too many failed login attempts' }),
     ['Retry-After'],
   ),
+  RegistrationLimited: response(
+    'Too many registrations from this source address within the window (20 an hour by default); try again after ' +
+      '`Retry-After` seconds.',
+    json('HTTPError', { detail: 'Too many registrations from this address' }),
+    ['Retry-After'],
+  ),
   NotAuthenticated: response(
     'No `Authorization: Bearer` header (`"Not authenticated"`), or a token that is invalid, expired, of the ' +
       'wrong kind, or whose user is gone or inactive (`"Could not validate credentials"`).',
@@ -281,6 +287,7 @@ function operations(tokenPath: string): Record<string, OperationSpec> {
             '(`"User with this username already exists"`) is taken.',
           json('HTTPError', { detail: 'User with this email already exists' }),
         ),
+        '429': ref('responses', 'RegistrationLimited'),
         ...errors(...BODY_ERRORS, '500', '503'),
       },
     },

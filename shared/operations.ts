@@ -6,23 +6,24 @@ import { loadConfig } from './config.ts'
 import { resolveAdminPassword, resolveDatabaseUrl, secretReaderFor } from './container.ts'
 import { createPasswordHasher, type PasswordHasher } from './passwords.ts'
 import { EmailSchema, NewPasswordSchema } from './schemas.ts'
-import type { NewUser, UserRecord } from './users.ts'
+import type { NewUser, RequestContext, UserRecord } from './users.ts'
+
+/** How the audit trail records the seeding: no request, an operator's invocation. */
+const SEED_CONTEXT: RequestContext = { sourceIp: '', userAgent: 'seed-admin' }
 
 export type SeedOutcome = 'created' | 'exists'
 
 /** Creates the superuser unless its email exists; an existing account is left exactly as it is. */
 export function createAdminSeeder(deps: {
-  users: { insertUnlessEmailExists(user: NewUser): Promise<UserRecord | null> }
+  users: { insertUnlessEmailExists(user: NewUser, context: RequestContext): Promise<UserRecord | null> }
   passwords: PasswordHasher
 }) {
   return async ({ email, password }: { email: string; password: string }): Promise<SeedOutcome> => {
     const hashedPassword = await deps.passwords.hash(password)
-    const created = await deps.users.insertUnlessEmailExists({
-      email,
-      username: null,
-      hashedPassword,
-      isSuperuser: true,
-    })
+    const created = await deps.users.insertUnlessEmailExists(
+      { email, username: null, hashedPassword, isSuperuser: true },
+      SEED_CONTEXT,
+    )
     return created ? 'created' : 'exists'
   }
 }
@@ -49,6 +50,7 @@ export async function seedAdminFromEnvironment(): Promise<{ outcome: SeedOutcome
     url,
     wsProxy: config.DATABASE_WS_PROXY,
     connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+    queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
     poolMax: 1,
   })
   try {

@@ -17,6 +17,12 @@ export interface NewUser {
   isSuperuser?: boolean
 }
 
+/** Where a request came from, for the audit trail and rate limits: API Gateway's view, never `X-Forwarded-For`. */
+export interface RequestContext {
+  sourceIp: string
+  userAgent: string
+}
+
 /** The User object of the API contract: never a password or a hash, under any name. */
 export interface PublicUser {
   id: number

@@ -1,113 +1,78 @@
-import { and, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm'
+import { sql } from 'drizzle-orm'
+import type { RequestContext } from '#shared/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
 import { refreshTokens, users } from '../schema.ts'
-
-export interface NewRefreshToken {
-  hash: string
-  familyId: string
-  userId: number
-  expiresAt: Date
-}
+import { eventInsert } from './rows.ts'
 
 export interface RefreshTokenRepository {
   /**
-   * Stores the first token of a new family. When `rehashedPassword` is given, the user's hash is replaced in the
-   * same statement (a data-modifying CTE), so a login that upgrades a hash still costs one round trip here.
+   * Retires the live, unexpired token with `hash` (of an active user), stores its successor in the same family and
+   * audits the refresh, in one statement; the token's user id, or `null` when the token was not live. Row locking
+   * makes concurrent uses of one token yield at most one success.
    */
-  insert(token: NewRefreshToken, rehashedPassword?: string): Promise<void>
-  /**
-   * Retires the live, unexpired token with `hash` (of an active user) and stores its successor in the same family,
-   * in one statement; the token's user id, or `null` when the token was not live. Row locking makes concurrent uses of one
-   * token yield at most one success.
-   */
-  rotate(hash: string, next: { hash: string; expiresAt: Date }): Promise<{ userId: number } | null>
-  /** Revokes the whole family of a token that was already retired (a replay); true when it was one. */
-  revokeFamilyIfRetired(hash: string): Promise<boolean>
-  /** Revokes every live token of the family that `hash` belongs to, whatever state that token is in. */
-  revokeFamily(hash: string): Promise<void>
+  rotate(
+    hash: string,
+    next: { hash: string; expiresAt: Date },
+    context: RequestContext,
+  ): Promise<{ userId: number } | null>
+  /** Revokes the whole family of a token that was already retired (a replay) and audits it; true when it was one. */
+  revokeFamilyIfRetired(hash: string, context: RequestContext): Promise<boolean>
+  /** Revokes every live token of the family that `hash` belongs to, whatever state that token is in, and audits it. */
+  revokeFamily(hash: string, context: RequestContext): Promise<void>
 }
 
-const familyOf = (db: Database, hash: string, retiredOnly: boolean) =>
-  db
-    .select({ familyId: refreshTokens.familyId })
-    .from(refreshTokens)
-    .where(
-      retiredOnly
-        ? and(eq(refreshTokens.tokenHash, hash), isNotNull(refreshTokens.retiredAt))
-        : eq(refreshTokens.tokenHash, hash),
-    )
-
 export function createRefreshTokenRepository(db: Database): RefreshTokenRepository {
-  const revoke = (hash: string, retiredOnly: boolean) =>
-    db
-      .update(refreshTokens)
-      .set({ revokedAt: sql`now()` })
-      .where(
-        and(
-          inArray(refreshTokens.familyId, familyOf(db, hash, retiredOnly)),
-          isNull(refreshTokens.revokedAt),
-        ),
-      )
-      .returning({ id: refreshTokens.id })
+  const t = refreshTokens
+
+  /** One statement: find the family of `hash` (optionally only if retired), revoke its live members, audit. */
+  const revoke = async (hash: string, retiredOnly: boolean, context: RequestContext) => {
+    const type = retiredOnly ? 'refresh_reuse_detected' : 'logout'
+    const result = await db
+      .execute<{ found: boolean }>(sql`
+        with family as (
+          select family_id, user_id from ${t}
+          where token_hash = ${hash} ${retiredOnly ? sql`and retired_at is not null` : sql.empty()}
+        ), revoked as (
+          update ${t} set revoked_at = now()
+          where family_id in (select family_id from family) and revoked_at is null
+          returning id
+        ), revoke_event as (
+          ${eventInsert(type, context, { userId: sql`family.user_id`, email: sql`null`, from: sql`from family` })}
+        )
+        select exists (select 1 from family) as found`)
       .catch(rethrowUnavailable)
+    return result.rows[0]?.found === true
+  }
 
   return {
-    async insert(token, rehashedPassword) {
-      const row = {
-        tokenHash: token.hash,
-        familyId: token.familyId,
-        userId: token.userId,
-        expiresAt: token.expiresAt,
-      }
-      if (rehashedPassword === undefined) {
-        await db.insert(refreshTokens).values(row).catch(rethrowUnavailable)
-        return
-      }
-      const rehash = db
-        .$with('rehash')
-        .as(
-          db
-            .update(users)
-            .set({ hashedPassword: rehashedPassword })
-            .where(eq(users.id, token.userId))
-            .returning({ id: users.id }),
-        )
-      await db.with(rehash).insert(refreshTokens).values(row).catch(rethrowUnavailable)
-    },
-
-    async rotate(hash, next) {
-      // One statement: retire the live token (row-locked, so concurrent uses of it serialise and all but one find
-      // it retired), insert its successor in the same family, and return the user. Written as SQL because
-      // drizzle's insert … select wants every column of the table in order.
-      const t = refreshTokens
+    async rotate(hash, next, context) {
+      // Written as SQL because drizzle's insert … select wants every column of the table, in order.
       const result = await db
         .execute<{ user_id: number }>(sql`
           with retired as (
-            update ${t} set ${sql.identifier(t.retiredAt.name)} = now()
+            update ${t} set retired_at = now()
             from ${users}
-            where ${t.tokenHash} = ${hash} and ${t.retiredAt} is null and ${t.revokedAt} is null
-              and ${t.expiresAt} > now() and ${users.id} = ${t.userId} and ${users.isActive}
-            returning ${t.familyId}, ${t.userId}
+            where ${t}.token_hash = ${hash} and ${t}.retired_at is null and ${t}.revoked_at is null
+              and ${t}.expires_at > now() and ${users}.id = ${t}.user_id and ${users}.is_active
+            returning ${t}.family_id, ${t}.user_id
           ), successor as (
-            insert into ${t} (${sql.identifier(t.tokenHash.name)}, ${sql.identifier(t.familyId.name)}, ${sql.identifier(t.userId.name)}, ${sql.identifier(t.expiresAt.name)})
+            insert into ${t} (token_hash, family_id, user_id, expires_at)
             select ${next.hash}, family_id, user_id, ${next.expiresAt.toISOString()}::timestamptz from retired
-            returning ${sql.identifier(t.userId.name)}
+            returning user_id
+          ), refresh_event as (
+            ${eventInsert('refresh', context, { userId: sql`retired.user_id`, email: sql`null`, from: sql`from retired` })}
           )
-          select ${sql.identifier(t.userId.name)} from successor`)
+          select user_id from successor`)
         .catch(rethrowUnavailable)
       const userId = result.rows[0]?.user_id
-      if (userId === undefined) return null
-      return { userId }
+      return userId === undefined ? null : { userId }
     },
 
-    async revokeFamilyIfRetired(hash) {
-      const revoked = await revoke(hash, true)
-      return revoked.length > 0
-    },
+    revokeFamilyIfRetired: (hash, context) => revoke(hash, true, context),
 
-    async revokeFamily(hash) {
-      await revoke(hash, false)
+    async revokeFamily(hash, context) {
+      await revoke(hash, false, context)
     },
   }
 }

@@ -1,20 +1,26 @@
 import { describe, expect, it } from 'vitest'
-import { type AuthRefreshTokens, type AuthUsers, createAuthService } from '#shared/auth'
-import { EmailTakenError, InvalidCredentialsError, InvalidTokenError } from '#shared/errors'
+import { type AuthLogins, type AuthRefreshTokens, type AuthUsers, createAuthService } from '#shared/auth'
+import {
+  EmailTakenError,
+  InvalidCredentialsError,
+  InvalidTokenError,
+  TooManyAttemptsError,
+} from '#shared/errors'
 import type { PasswordHasher } from '#shared/passwords'
 import { type Clock, createTokenService } from '#shared/tokens'
 import type { UserRecord } from '#shared/users'
 
 const FROZEN = new Date('2026-01-01T00:00:00Z')
+const CONTEXT = { sourceIp: '198.51.100.1', userAgent: 'vitest' }
 
 /** In-memory stand-ins with the repositories' semantics, so the service's rules are tested in isolation. */
 function fakes() {
   const rows: UserRecord[] = []
   const tokens = new Map<string, { familyId: string; userId: number; retired: boolean; revoked: boolean }>()
+  const failures = new Map<string, number>()
   const users: AuthUsers = {
     findById: async (id) => rows.find((row) => row.id === id) ?? null,
-    findByEmail: async (email) => rows.find((row) => row.email === email) ?? null,
-    insert: async (user) => {
+    register: async (user) => {
       if (rows.some((row) => row.email === user.email)) throw new EmailTakenError()
       const row = {
         id: rows.length + 1,
@@ -28,14 +34,26 @@ function fakes() {
       return row
     },
   }
-  const refreshTokens: AuthRefreshTokens = {
-    insert: async (token) =>
-      void tokens.set(token.hash, {
-        familyId: token.familyId,
-        userId: token.userId,
+  const logins: AuthLogins = {
+    find: async (email) => ({
+      user: rows.find((row) => row.email === email) ?? null,
+      lockedForSeconds: (failures.get(email) ?? 0) >= 3 ? 60 : null,
+    }),
+    recordFailure: async (email) => {
+      failures.set(email, (failures.get(email) ?? 0) + 1)
+      return { lockedForSeconds: null }
+    },
+    recordSuccess: async (session) => {
+      failures.delete(session.user.email)
+      tokens.set(session.refreshTokenHash, {
+        familyId: session.familyId,
+        userId: session.user.id,
         retired: false,
         revoked: false,
-      }),
+      })
+    },
+  }
+  const refreshTokens: AuthRefreshTokens = {
     rotate: async (hash, next) => {
       const token = tokens.get(hash)
       if (!token || token.retired || token.revoked) return null
@@ -76,18 +94,21 @@ function fakes() {
     refreshTokenTtlSeconds: 3600,
     clock,
   })
-  const auth = createAuthService({ users, refreshTokens, passwords, tokens: tokenService })
+  const auth = createAuthService({ users, logins, refreshTokens, passwords, tokens: tokenService })
   return { auth, rows, compares, tokens }
 }
 
 describe('auth service', () => {
   it('registers a user with a hashed password and returns the public shape', async () => {
     const { auth, rows } = fakes()
-    const user = await auth.register({
-      email: 'a@example.com',
-      password: 'correct horse',
-      username: undefined,
-    })
+    const user = await auth.register(
+      {
+        email: 'a@example.com',
+        password: 'correct horse',
+        username: undefined,
+      },
+      CONTEXT,
+    )
     expect(user).toEqual({
       id: 1,
       email: 'a@example.com',
@@ -102,16 +123,20 @@ describe('auth service', () => {
 
   it('checks one password whatever the outcome, the dummy (null) for an unknown email', async () => {
     const { auth, compares } = fakes()
-    await auth.register({ email: 'a@example.com', password: 'correct horse', username: null })
-    await expect(auth.login('nobody@example.com', 'x')).rejects.toBeInstanceOf(InvalidCredentialsError)
-    await expect(auth.login('a@example.com', 'wrong')).rejects.toBeInstanceOf(InvalidCredentialsError)
+    await auth.register({ email: 'a@example.com', password: 'correct horse', username: null }, CONTEXT)
+    await expect(auth.login('nobody@example.com', 'x', CONTEXT)).rejects.toBeInstanceOf(
+      InvalidCredentialsError,
+    )
+    await expect(auth.login('a@example.com', 'wrong', CONTEXT)).rejects.toBeInstanceOf(
+      InvalidCredentialsError,
+    )
     expect(compares).toEqual([null, 'hashed:correct horse'])
   })
 
   it('issues access tokens stamped with the frozen clock', async () => {
     const { auth } = fakes()
-    await auth.register({ email: 'a@example.com', password: 'correct horse', username: null })
-    const pair = await auth.login('a@example.com', 'correct horse')
+    await auth.register({ email: 'a@example.com', password: 'correct horse', username: null }, CONTEXT)
+    const pair = await auth.login('a@example.com', 'correct horse', CONTEXT)
     const payload = JSON.parse(Buffer.from(pair.access_token.split('.')[1] ?? '', 'base64url').toString())
     expect(payload).toMatchObject({
       sub: '1',
@@ -125,23 +150,37 @@ describe('auth service', () => {
 
   it('rotates refresh tokens and revokes the family on replay', async () => {
     const { auth } = fakes()
-    await auth.register({ email: 'a@example.com', password: 'correct horse', username: null })
-    const first = await auth.login('a@example.com', 'correct horse')
-    const second = await auth.refresh(first.refresh_token)
-    await expect(auth.refresh(first.refresh_token)).rejects.toBeInstanceOf(InvalidTokenError)
-    await expect(auth.refresh(second.refresh_token)).rejects.toBeInstanceOf(InvalidTokenError)
+    await auth.register({ email: 'a@example.com', password: 'correct horse', username: null }, CONTEXT)
+    const first = await auth.login('a@example.com', 'correct horse', CONTEXT)
+    const second = await auth.refresh(first.refresh_token, CONTEXT)
+    await expect(auth.refresh(first.refresh_token, CONTEXT)).rejects.toBeInstanceOf(InvalidTokenError)
+    await expect(auth.refresh(second.refresh_token, CONTEXT)).rejects.toBeInstanceOf(InvalidTokenError)
   })
 
   it('dispatches the token endpoint by grant', async () => {
     const { auth } = fakes()
-    await auth.register({ email: 'a@example.com', password: 'correct horse', username: null })
-    const pair = await auth.token({
-      grantType: 'password',
-      email: 'a@example.com',
-      password: 'correct horse',
-    })
+    await auth.register({ email: 'a@example.com', password: 'correct horse', username: null }, CONTEXT)
+    const pair = await auth.token(
+      { grantType: 'password', email: 'a@example.com', password: 'correct horse' },
+      CONTEXT,
+    )
     await expect(
-      auth.token({ grantType: 'refresh_token', refreshToken: pair.refresh_token }),
+      auth.token({ grantType: 'refresh_token', refreshToken: pair.refresh_token }, CONTEXT),
     ).resolves.toMatchObject({ token_type: 'bearer' })
+  })
+
+  it('refuses a locked email before looking at its password, and counts only failures', async () => {
+    const { auth, compares } = fakes()
+    await auth.register({ email: 'a@example.com', password: 'correct horse', username: null }, CONTEXT)
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await expect(auth.login('a@example.com', 'wrong', CONTEXT)).rejects.toBeInstanceOf(
+        InvalidCredentialsError,
+      )
+    }
+    const comparesBefore = compares.length
+    await expect(auth.login('a@example.com', 'correct horse', CONTEXT)).rejects.toEqual(
+      new TooManyAttemptsError(60),
+    )
+    expect(compares).toHaveLength(comparesBefore)
   })
 })

@@ -1,0 +1,56 @@
+import { type SQL, sql } from 'drizzle-orm'
+import type { RequestContext, UserRecord } from '#shared/users'
+import { securityEvents } from '../schema.ts'
+
+/** A `users` row as raw SQL returns it (snake_case; timestamps may come back as strings). */
+export type RawUserRow = {
+  id: number
+  email: string
+  username: string | null
+  hashed_password: string
+  is_active: boolean
+  is_superuser: boolean
+  created_at: Date | string
+  updated_at: Date | string
+}
+
+export const toUserRecord = (row: RawUserRow): UserRecord => ({
+  id: row.id,
+  email: row.email,
+  username: row.username,
+  hashedPassword: row.hashed_password,
+  isActive: row.is_active,
+  isSuperuser: row.is_superuser,
+  createdAt: new Date(row.created_at),
+  updatedAt: new Date(row.updated_at),
+})
+
+export type SecurityEventType =
+  | 'register'
+  | 'login_success'
+  | 'login_failure'
+  | 'lockout'
+  | 'refresh'
+  | 'refresh_reuse_detected'
+  | 'logout'
+  | 'admin_seeded'
+
+const USER_AGENT_MAX = 512
+
+/**
+ * An `insert … select` of one security event, to embed as a CTE in the statement the request makes anyway. `userId`
+ * and `email` are SQL expressions over `from` (a FROM clause, or nothing for a single row of parameters).
+ */
+export function eventInsert(
+  type: SecurityEventType,
+  context: RequestContext,
+  row: { userId: SQL; email: SQL; from?: SQL },
+): SQL {
+  const e = securityEvents
+  const columns = [e.type, e.userId, e.email, e.sourceIp, e.userAgent].map((column) =>
+    sql.identifier(column.name),
+  )
+  return sql`insert into ${e} (${sql.join(columns, sql`, `)})
+    select ${type}, ${row.userId}, ${row.email}, ${context.sourceIp || null}, ${context.userAgent.slice(0, USER_AGENT_MAX) || null}
+    ${row.from ?? sql.empty()}`
+}
