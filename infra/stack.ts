@@ -24,6 +24,7 @@ import { API_BASE_PATH, fallbackRoute, operatorFunctions, type Route, routes } f
 import { MIGRATIONS_FOLDER } from '#infra/bundling'
 import { AuthFunction, bindSecret, functionBundle } from '#infra/constructs/auth-function'
 import { NeonDatabase } from '#infra/constructs/neon-database'
+import { CORS_POLICY, parseCorsOrigins } from '#infra/local/cors'
 
 export type DatabaseSettings =
   | {
@@ -272,11 +273,14 @@ export class AuthStack extends Stack {
       defaultIntegration: new HttpLambdaIntegration('NotFoundIntegration', notFound.function),
       ...(settings.corsOrigins.length > 0
         ? {
+            // The same policy object the local server applies, so a front end sees one CORS behaviour.
             corsPreflight: {
               allowOrigins: [...settings.corsOrigins],
-              allowMethods: [apigw.CorsHttpMethod.GET, apigw.CorsHttpMethod.POST],
-              allowHeaders: ['authorization', 'content-type'],
-              maxAge: Duration.hours(1),
+              allowMethods: CORS_POLICY.allowMethods.map((method) => apigw.CorsHttpMethod[method]),
+              allowHeaders: [...CORS_POLICY.allowHeaders],
+              exposeHeaders: [...CORS_POLICY.exposeHeaders],
+              allowCredentials: CORS_POLICY.allowCredentials,
+              maxAge: Duration.seconds(CORS_POLICY.maxAgeSeconds),
             },
           }
         : {}),
@@ -459,11 +463,9 @@ function origins(value: unknown): string[] {
     : String(value).trim().startsWith('[')
       ? (JSON.parse(String(value)) as unknown[]).map(String)
       : String(value).split(',')
-  const trimmed = list.map((origin) => origin.trim()).filter((origin) => origin !== '')
-  for (const origin of trimmed) {
-    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
-      throw new Error(`context corsOrigins: ${origin} is not an origin (scheme://host[:port], no path)`)
-    }
+  try {
+    return parseCorsOrigins(list.join(','))
+  } catch (error) {
+    throw new Error(`context corsOrigins: ${(error as Error).message}`)
   }
-  return trimmed
 }

@@ -482,8 +482,11 @@ describe('context', () => {
       const [, api] = onlyOf(custom, 'AWS::ApiGatewayV2::Api')
       expect(api.Properties.CorsConfiguration).toMatchObject({
         AllowOrigins: ['https://app.example.com', 'http://localhost:5173'],
-        AllowMethods: ['GET', 'POST'],
+        AllowMethods: ['GET', 'POST', 'OPTIONS'],
         AllowHeaders: ['authorization', 'content-type'],
+        ExposeHeaders: ['retry-after', 'www-authenticate'],
+        AllowCredentials: false,
+        MaxAge: 600,
       })
       const [, stage] = onlyOf(custom, 'AWS::ApiGatewayV2::Stage')
       expect(stage.Properties.DefaultRouteSettings).toEqual({
