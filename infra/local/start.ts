@@ -70,6 +70,7 @@ async function main() {
   const lines = [
     '',
     `  API listening on ${base}/api/v1   (health: ${base}/api/v1/health)`,
+    `  Docs: ${base}/docs   (OpenAPI: ${base}/api/v1/openapi.json)`,
     `  Database: ${postgres ? `embedded PostgreSQL, data in ${localDir}/pgdata (port ${postgres.port})` : databaseUrl.host}`,
     `  Migrations: ${JSON.stringify(migrate)}`,
     `  Admin: ${env.ADMIN_EMAIL} (${seed.outcome === 'created' ? 'created' : 'already existed, left unchanged'})`,
