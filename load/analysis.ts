@@ -118,7 +118,8 @@ export interface FaultTimes {
 export interface FaultTimeline extends FaultTimes {
   first503Ms: number | undefined
   last503Ms: number | undefined
-  /** The first expected answer to a request sent after the restart. */
+  /** The first expected answer after the restart, to any request; and to a request sent after it. */
+  firstOkAnsweredAfterRestartMs: number | undefined
   firstOkAfterRestartMs: number | undefined
   unavailable: number
   unavailableWithoutRetryAfter: number
@@ -171,6 +172,10 @@ export function faultTimeline(
     ...times,
     first503Ms: answered.length ? Math.min(...answered) : undefined,
     last503Ms: answered.length ? Math.max(...answered) : undefined,
+    firstOkAnsweredAfterRestartMs: outcomes
+      .filter((o) => o.ok && answeredAt(o) >= times.startedMs)
+      .map(answeredAt)
+      .sort((a, b) => a - b)[0],
     firstOkAfterRestartMs: okAfterRestart[0],
     unavailable: unavailable.length,
     unavailableWithoutRetryAfter: unavailable.filter((o) => !o.retryAfter).length,

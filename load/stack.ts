@@ -28,7 +28,7 @@ export interface MemoryUsage {
 }
 
 export type StackMessage =
-  | { type: 'ready'; port: number; databaseUrl: string; wsProxy: string }
+  | { type: 'ready'; port: number; databaseUrl: string; wsProxy: string; workDir: string; dataDir: string }
   | { id: number; type: 'memory'; usage: MemoryUsage }
   | { id: number; type: 'done' }
   | { id: number; type: 'error'; message: string }
@@ -106,4 +106,11 @@ process.on('disconnect', () => void shutdown())
 process.on('SIGINT', () => void shutdown())
 process.on('SIGTERM', () => void shutdown())
 
-send({ type: 'ready', port: (server.address() as AddressInfo).port, databaseUrl, wsProxy: proxy.address })
+send({
+  type: 'ready',
+  port: (server.address() as AddressInfo).port,
+  databaseUrl,
+  wsProxy: proxy.address,
+  workDir,
+  dataDir,
+})

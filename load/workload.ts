@@ -89,8 +89,8 @@ const isPair = (body: unknown): body is { access_token: string; refresh_token: s
 /**
  * Drives the API with `concurrency` virtual users until the duration has passed. Each registers an account every
  * other round (from a new connection and the next of 249 loopback source addresses, as distinct clients would),
- * logs in (by `login` or the token endpoint's password grant), uses the session (`SESSION`), and logs out; every
- * tenth round adds a wrong password or an unknown email. Loopback traffic only; every loop is bounded.
+ * logs in (by `login` or the token endpoint's password grant), uses the session (`SESSION`), and logs out; one
+ * round in four adds a wrong password, another an unknown email. Loopback traffic only; every loop is bounded.
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const outcomes: Outcome[] = []
@@ -278,7 +278,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         await backOff()
         continue
       }
-      if (round % 10 === 5) {
+      if (round % 4 === 1) {
         await call('login, wrong password', () =>
           send(home, true, 'POST', '/auth/login', {
             type: 'json',
@@ -286,7 +286,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           }),
         )
       }
-      if (round % 10 === 9) {
+      if (round % 4 === 3) {
         const unknown = `nobody.${process.pid}.${unknownEmails++}@example.com`
         await call('login, unknown email', () =>
           send(home, true, 'POST', '/auth/login', {
