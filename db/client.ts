@@ -1,6 +1,6 @@
 import { Client, type ClientConfig, neonConfig, Pool, type PoolConfig } from '@neondatabase/serverless'
 import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless'
-import { isStatementError, isUnavailable } from './errors.ts'
+import { isStatementError, isUnavailable, sqlState } from './errors.ts'
 import * as schema from './schema.ts'
 
 export type Database = NeonDatabase<typeof schema>
@@ -32,6 +32,37 @@ export function useLocalWebSocketProxy(proxy: string): void {
   neonConfig.forceDisablePgSSL = true
 }
 
+let CoalescingWebSocket: typeof WebSocket | undefined
+
+/**
+ * Node's WebSocket, sending what is written in one synchronous burst (node-postgres writes a query as several
+ * messages) as a single frame, flushed on a microtask. Made on first use: touching `WebSocket` loads undici.
+ */
+function coalescingWebSocket(): typeof WebSocket {
+  CoalescingWebSocket ??= class extends WebSocket {
+    #pending: Uint8Array[] = []
+
+    override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+      if (!(data instanceof Uint8Array) || this.readyState !== WebSocket.OPEN) {
+        this.#flush()
+        super.send(data as Parameters<WebSocket['send']>[0])
+        return
+      }
+      if (this.#pending.push(data) === 1) queueMicrotask(() => this.#flush())
+    }
+
+    #flush() {
+      if (this.#pending.length === 0) return
+      const chunks = this.#pending
+      this.#pending = []
+      super.send(
+        (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)) as Parameters<WebSocket['send']>[0],
+      )
+    }
+  }
+  return CoalescingWebSocket
+}
+
 /**
  * One pool per container, made once at cold start and reused by every warm invocation. A connection that died
  * while the container was frozen (Neon closes idle sockets) is dropped by the pool; a query that lands on such a
@@ -39,10 +70,12 @@ export function useLocalWebSocketProxy(proxy: string): void {
  */
 export function createDatabase(settings: DatabaseSettings): DatabaseHandle {
   if (settings.wsProxy) useLocalWebSocketProxy(settings.wsProxy)
-  // The driver's write coalescing holds every outgoing message for a setTimeout(0), which Node rounds up to 1 ms:
-  // a millisecond added to every round trip, several times the whole query on a nearby database (npm run bench).
-  // Without it a query goes out at once, as a few small WebSocket frames instead of one.
+  // The driver's own write coalescing holds every outgoing message for a setTimeout(0), which Node rounds up to
+  // 1 ms: a millisecond added to every round trip, several times the whole query on a nearby database (npm run
+  // bench). Not coalescing at all costs a frame and a write per message, six for a query with parameters; so the
+  // socket coalesces instead, until the end of the current task.
   neonConfig.coalesceWrites = false
+  neonConfig.webSocketConstructor = coalescingWebSocket()
   const pool = new BoundedConnectPool(
     { connectionString: settings.url, max: settings.poolMax, idleTimeoutMillis: 60_000 },
     settings.connectTimeoutMs,
@@ -113,9 +146,14 @@ class BoundedConnectPool extends Pool {
   }
 }
 
-/** A socket that was already dead when the query was written: the statement never reached the server. */
+/**
+ * A connection that was already dead when the statement was written: closed under a frozen container, or ended by
+ * the server (57P01 admin shutdown, 57P02 crash, class 08), which rolls back whatever was in flight on it. Such a
+ * statement is retried once on a fresh connection.
+ */
 function isStaleConnection(error: unknown): boolean {
   if (!isUnavailable(error)) return false
+  if (/^(57P0[12]|08)/.test(sqlState(error) ?? '')) return true
   const message = error instanceof Error ? error.message : ''
   return /Connection terminated|Client has encountered a connection error|not queryable|WebSocket.*clos/i.test(
     message,
