@@ -14,15 +14,15 @@ export interface BundleFigures {
   /** Every JavaScript file the function ships (chunks included, source maps and data files not). */
   rawBytes: number
   gzipBytes: number
-  /** Median wall time of a fresh `node` that imports the bundle and exits, with its secrets inline. */
+  /**
+   * Median wall time of a fresh `node` that imports the bundle and exits, configured as deployed (secrets named by
+   * ARN): the container build that the import starts loads the SDK before the import is over.
+   */
   initMs: number
   /** Median time the import itself took inside that process (load, compile, evaluate). */
   importMs: number
-  /**
-   * The same with the secrets named by ARN, as deployed: the container build that the import starts then loads the
-   * SDK before the import is over. Absent for the baselines.
-   */
-  deployed?: { initMs: number; importMs: number }
+  /** The same with the secrets inline (the local stack), for the functions `inlineFor` names. */
+  inline?: { initMs: number; importMs: number }
   /** The largest packages in the bundle, bytes of output each. */
   packages: { name: string; bytes: number }[]
 }
@@ -78,7 +78,8 @@ function timeProcess(args: string[], env: NodeJS.ProcessEnv): Timing {
 export function measureBundles(options: {
   outRoot: string
   runs: number
-  env: { inline: NodeJS.ProcessEnv; deployed: NodeJS.ProcessEnv }
+  env: { deployed: NodeJS.ProcessEnv; inline: NodeJS.ProcessEnv }
+  inlineFor: readonly string[]
 }) {
   const subjects = [
     ...functionNames().map(({ name, kind }) => ({
@@ -101,11 +102,11 @@ export function measureBundles(options: {
   const importing = (file: string, env: NodeJS.ProcessEnv) =>
     timeProcess(['--input-type=module', '-e', IMPORT_PROBE, file], env)
   for (let run = 0; run < options.runs; run++) {
-    record('node -e 0', timeProcess(['-e', '0'], options.env.inline))
+    record('node -e 0', timeProcess(['-e', '0'], options.env.deployed))
     for (const subject of built) {
-      record(subject.name, importing(subject.bundle.file, options.env.inline))
-      if (subject.kind === 'baseline') continue
-      record(`${subject.name} (deployed)`, importing(subject.bundle.file, options.env.deployed))
+      record(subject.name, importing(subject.bundle.file, options.env.deployed))
+      if (!options.inlineFor.includes(subject.name)) continue
+      record(`${subject.name} (inline)`, importing(subject.bundle.file, options.env.inline))
     }
   }
 
@@ -130,7 +131,7 @@ export function measureBundles(options: {
       rawBytes: raw,
       gzipBytes: gzip,
       ...summary(subject.name),
-      ...(subject.kind === 'baseline' ? {} : { deployed: summary(`${subject.name} (deployed)`) }),
+      ...(options.inlineFor.includes(subject.name) ? { inline: summary(`${subject.name} (inline)`) } : {}),
       packages: packageSizesFromSourceMap(map, readFileSync(subject.bundle.file, 'utf8')),
     }
   })

@@ -22,13 +22,13 @@ import { startWorker, stopWorker } from './worker-client.ts'
 const { values: options } = parseArgs({
   options: {
     calls: { type: 'string', default: '500' },
-    'init-runs': { type: 'string', default: '15' },
+    'init-runs': { type: 'string', default: '11' },
     'cold-runs': { type: 'string', default: '10' },
     'throughput-requests': { type: 'string', default: '4000' },
   },
 })
 const CALLS = Number(options.calls)
-const WARMUP = Math.max(20, Math.round(CALLS / 20))
+const WARMUP = Math.max(10, Math.round(CALLS / 50))
 const INIT_RUNS = Number(options['init-runs'])
 const COLD_RUNS = Number(options['cold-runs'])
 const THROUGHPUT_REQUESTS = Number(options['throughput-requests'])
@@ -69,11 +69,12 @@ const startedAt = performance.now()
 const workDir = await mkdtemp(join(tmpdir(), 'papa-auth-bench-'))
 const jwtSecret = randomBytes(48).toString('base64url')
 
-progress(`bundling ${INIT_RUNS} × init of every function…`)
+progress(`bundling every function, then timing ${INIT_RUNS} fresh imports of each…`)
 const bundles = measureBundles({
   outRoot: join(workDir, 'bundles'),
   runs: INIT_RUNS,
   // Every address is a closed port on 127.0.0.1: the process exits before any answer could matter.
+  inlineFor: ['me'],
   env: {
     inline: functionEnv({ DATABASE_URL: 'postgres://bench:bench@127.0.0.1:9/bench', JWT_SECRET: jwtSecret }),
     deployed: functionEnv({
@@ -182,7 +183,10 @@ try {
   await secretsManager.close()
 
   progress(`warm latency, ${CALLS} calls per endpoint beside its floor (bcrypt cost ${BCRYPT_COST})…`)
-  const { series } = await worker.ask({ type: 'latency', calls: CALLS, warmup: WARMUP }, 'latency')
+  const { series, defaultCostCompareMs } = await worker.ask(
+    { type: 'latency', calls: CALLS, warmup: WARMUP },
+    'latency',
+  )
 
   progress('throughput of me through the local HTTP server…')
   const { port } = await worker.ask({ type: 'serve' }, 'serving')
@@ -211,6 +215,7 @@ try {
       bundles,
       coldStarts,
       series,
+      defaultCostCompareMs,
       throughput,
     }),
   )
