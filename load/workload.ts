@@ -25,6 +25,8 @@ export interface Outcome {
   retryAfter: boolean
   /** The operation's expected status, with a body of the expected shape. */
   ok: boolean
+  /** Why no response came, when none did. */
+  error?: string | undefined
 }
 
 export interface LoadOptions {
@@ -42,6 +44,8 @@ export interface LoadResult {
   created: { id: number; email: string }[]
   /** The refresh token of every 204 logout. */
   loggedOut: string[]
+  /** Requests sent again because a kept-alive connection was found closed before it carried them. */
+  staleConnectionRetries: number
   elapsedMs: number
 }
 
@@ -49,6 +53,8 @@ interface Answer {
   status: number
   headers: IncomingHttpHeaders
   body: unknown
+  /** Why no response came (an error code or message), when none did. */
+  error?: string
 }
 
 const LOOPBACK_SPREAD = 249
@@ -71,6 +77,8 @@ const SESSION: readonly Operation[] = [
   'refresh',
 ]
 
+const reason = (error: unknown) =>
+  (error as { code?: unknown }).code?.toString() ?? (error instanceof Error ? error.message : String(error))
 const pause = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds))
 /** After a 503 or a dropped connection: sooner than the 5 s Retry-After, so the outage is probed throughout. */
 const backOff = () => pause(500 + Math.random() * 500)
@@ -102,6 +110,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let registrations = 0
   let unknownEmails = 0
 
+  let staleConnectionRetries = 0
   const send = (
     localAddress: string,
     keepAlive: boolean,
@@ -109,49 +118,67 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     path: string,
     body?: { type: 'json' | 'form'; value: Record<string, string> },
     authorization?: string,
-  ) =>
-    new Promise<Answer>((resolve) => {
-      const payload =
-        body === undefined
-          ? undefined
-          : body.type === 'json'
-            ? JSON.stringify(body.value)
-            : new URLSearchParams(body.value).toString()
-      const headers: Record<string, string> = {}
-      if (body) {
-        headers['content-type'] =
-          body.type === 'json' ? 'application/json' : 'application/x-www-form-urlencoded'
-      }
-      if (authorization) headers.authorization = authorization
-      const outgoing = request(
-        `${options.base}${path}`,
-        {
-          method,
-          headers,
-          localAddress,
-          agent: keepAlive ? agent : false,
-          timeout: options.requestTimeoutMs,
-        },
-        (response) => {
-          const chunks: Buffer[] = []
-          response.on('data', (chunk: Buffer) => chunks.push(chunk))
-          response.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8')
-            let parsed: unknown
-            try {
-              parsed = text === '' ? undefined : JSON.parse(text)
-            } catch {
-              parsed = text
-            }
-            resolve({ status: response.statusCode ?? 0, headers: response.headers, body: parsed })
-          })
-          response.on('error', () => resolve({ status: 0, headers: {}, body: undefined }))
-        },
-      )
-      outgoing.on('timeout', () => outgoing.destroy(new Error('client timeout')))
-      outgoing.on('error', () => resolve({ status: 0, headers: {}, body: undefined }))
-      outgoing.end(payload)
-    })
+  ): Promise<Answer> => {
+    const payload =
+      body === undefined
+        ? undefined
+        : body.type === 'json'
+          ? JSON.stringify(body.value)
+          : new URLSearchParams(body.value).toString()
+    const headers: Record<string, string> = {}
+    if (body) {
+      headers['content-type'] =
+        body.type === 'json' ? 'application/json' : 'application/x-www-form-urlencoded'
+    }
+    if (authorization) headers.authorization = authorization
+    const attempt = (mayRetry: boolean) =>
+      new Promise<Answer>((resolve) => {
+        let responded = false
+        const outgoing = request(
+          `${options.base}${path}`,
+          {
+            method,
+            headers,
+            localAddress,
+            agent: keepAlive ? agent : false,
+            timeout: options.requestTimeoutMs,
+          },
+          (response) => {
+            responded = true
+            const chunks: Buffer[] = []
+            response.on('data', (chunk: Buffer) => chunks.push(chunk))
+            response.on('end', () => {
+              const text = Buffer.concat(chunks).toString('utf8')
+              let parsed: unknown
+              try {
+                parsed = text === '' ? undefined : JSON.parse(text)
+              } catch {
+                parsed = text
+              }
+              resolve({ status: response.statusCode ?? 0, headers: response.headers, body: parsed })
+            })
+            response.on('error', (error) =>
+              resolve({ status: 0, headers: {}, body: undefined, error: reason(error) }),
+            )
+          },
+        )
+        outgoing.on('timeout', () => outgoing.destroy(new Error('client timeout')))
+        outgoing.on('error', (error) => {
+          // The server may close an idle kept-alive connection just as a request goes out on it; it never read
+          // that request, so sending it again is safe (Node's documented remedy). Counted, and done once.
+          const stale =
+            outgoing.reusedSocket && !responded && /ECONNRESET|EPIPE|socket hang up/.test(reason(error))
+          if (stale && mayRetry) {
+            staleConnectionRetries++
+            resolve(attempt(false))
+            return
+          }
+          resolve({ status: 0, headers: {}, body: undefined, error: reason(error) })
+        })
+        outgoing.end(payload)
+      })
+    return attempt(true)
+  }
 
   /** Sends one request of an operation and records its outcome; `valid` checks the body of the expected status. */
   const call = async (
@@ -169,6 +196,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       ms: options.clock() - startedMs,
       retryAfter: typeof answer.headers['retry-after'] === 'string',
       ok,
+      error: answer.error,
     })
     return { ...answer, ok }
   }
@@ -309,7 +337,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const started = options.clock()
   await Promise.all(Array.from({ length: options.concurrency }, (_, vu) => virtualUser(vu)))
   agent.destroy()
-  return { outcomes, created, loggedOut, elapsedMs: options.clock() - started }
+  return { outcomes, created, loggedOut, staleConnectionRetries, elapsedMs: options.clock() - started }
 }
 
 /**
