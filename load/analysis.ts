@@ -70,6 +70,9 @@ export interface MemoryVerdict {
   growth: number | undefined
   tolerance: number
   flat: boolean | undefined
+  /** RSS over the same two windows (every sample), for the report. */
+  rssBaseline: number | undefined
+  rssFinal: number | undefined
 }
 
 /**
@@ -94,6 +97,10 @@ export function memoryVerdict(
   const baseline = measurable ? median(after.map((s) => s.heapUsed)) : undefined
   const final = measurable ? median(last.map((s) => s.heapUsed)) : undefined
   const growth = baseline !== undefined && final !== undefined ? (final - baseline) / baseline : undefined
+  const rssIn = (fromMs: number, toMs: number) => {
+    const of = samples.filter((s) => s.atMs >= fromMs && s.atMs <= toMs).map((s) => s.rss)
+    return measurable && of.length ? median(of) : undefined
+  }
   return {
     rss: range(samples.map((s) => s.rss)),
     heapUsed: range(samples.map((s) => s.heapUsed)),
@@ -103,6 +110,8 @@ export function memoryVerdict(
     growth,
     tolerance: options.tolerance,
     flat: growth === undefined ? undefined : growth <= options.tolerance,
+    rssBaseline: rssIn(warmupMs, warmupMs + windowMs),
+    rssFinal: rssIn(endMs - windowMs, endMs + windowMs),
   }
 }
 

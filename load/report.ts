@@ -89,7 +89,10 @@ export function renderReport(report: LoadReport): string {
     memory.growth === undefined || memory.baseline === undefined || memory.final === undefined
       ? 'Retained heap: the run is too short to compare the end with the end of the warm-up.'
       : `Retained heap after the warm-up ${mb(memory.baseline)}, at the end ${mb(memory.final)}: ` +
-        `${percent(memory.growth)} (tolerance ${percent(memory.tolerance)}${report.memoryJudged ? '' : ', not judged in a fault run'}).`,
+        `${percent(memory.growth)} (tolerance ${percent(memory.tolerance)}${report.memoryJudged ? '' : ', not judged in a fault run'}). ` +
+        (memory.rssBaseline !== undefined && memory.rssFinal !== undefined
+          ? `RSS over the same windows: ${mb(memory.rssBaseline)}, then ${mb(memory.rssFinal)} (${percent((memory.rssFinal - memory.rssBaseline) / memory.rssBaseline)}; reported, not judged).`
+          : ''),
   ]
   const timeline = report.timeline
   if (timeline) {
