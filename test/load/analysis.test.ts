@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { faultTimeline, figuresByOperation, type MemorySample, memoryVerdict } from '../../load/analysis.ts'
+import {
+  abuseFigures,
+  faultTimeline,
+  figuresByOperation,
+  type MemorySample,
+  memoryVerdict,
+} from '../../load/analysis.ts'
 import type { Outcome } from '../../load/workload.ts'
 
 const outcome = (fields: Partial<Outcome>): Outcome => ({
@@ -127,5 +133,31 @@ describe('the fault timeline', () => {
     expect(timeline.unavailableWithoutRetryAfter).toBe(1)
     expect(timeline.unavailableOutside).toBe(1)
     expect(timeline.overBound).toEqual([{ operation: 'me', ms: 3200, boundMs: 3100 }])
+  })
+})
+
+describe('the abuse figures', () => {
+  const guess = (status: number, startedMs: number, ms: number) =>
+    outcome({ operation: 'login, guessing one password', status, startedMs, ms, ok: true })
+
+  it('counts a 401 to a guess sent after a 429 was answered, not one that was already in flight', () => {
+    const figures = abuseFigures([
+      guess(401, 0, 100),
+      // In flight when the lock engaged: answered after the first 429, but sent before it.
+      guess(401, 50, 400),
+      guess(429, 100, 100),
+      guess(401, 250, 100),
+      outcome({ operation: 'register, flood from one address', status: 201 }),
+      outcome({ operation: 'register, flood from one address', status: 429 }),
+    ])
+    expect(figures).toMatchObject({
+      guesses: 4,
+      guessesWrong: 3,
+      guessesRefused: 1,
+      guessesWrongAfterLock: 1,
+      floodAttempts: 2,
+      floodCreated: 1,
+      floodRefused: 1,
+    })
   })
 })
