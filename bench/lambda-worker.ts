@@ -110,27 +110,48 @@ interface Step {
   floor: () => () => Promise<unknown>
 }
 
-/** Alternates endpoint and floor calls, so both see the same machine; the first `warmup` pairs are not kept. */
-async function series(name: string, floor: string, step: Step, calls: number, warmup: number) {
+/**
+ * Alternates endpoint and floor calls, so both see the same machine; the first `warmup` pairs are not kept. `parts`,
+ * pieces of the endpoint's work, are timed in the same rounds, each as a series of its own beside the same floor.
+ */
+async function series(
+  name: string,
+  floor: string,
+  step: Step,
+  calls: number,
+  warmup: number,
+  parts: [string, () => Promise<unknown>][] = [],
+): Promise<LatencySeries[]> {
   const result: LatencySeries = { endpoint: name, floor, endpointMs: [], floorMs: [], roundTrips: [] }
+  const partResults = parts.map(
+    ([part]): LatencySeries => ({
+      endpoint: part,
+      floor,
+      endpointMs: [],
+      floorMs: result.floorMs,
+      roundTrips: [],
+    }),
+  )
+  const time = async (run: () => Promise<unknown>) => {
+    const started = performance.now()
+    await run()
+    return performance.now() - started
+  }
   for (let i = 0; i < warmup + calls; i++) {
     const endpointCall = step.endpoint()
     const before = roundTrips
-    let started = performance.now()
-    await endpointCall()
-    const endpointMs = performance.now() - started
+    const endpointMs = await time(endpointCall)
     const trips = roundTrips - before
-
-    const floorCall = step.floor()
-    started = performance.now()
-    await floorCall()
-    const floorMs = performance.now() - started
+    const floorMs = await time(step.floor())
+    const partMs: number[] = []
+    for (const [, run] of parts) partMs.push(await time(run))
     if (i < warmup) continue
     result.endpointMs.push(endpointMs)
     result.floorMs.push(floorMs)
     result.roundTrips.push(trips)
+    partMs.forEach((ms, index) => partResults[index]?.endpointMs.push(ms))
   }
-  return result
+  return [result, ...partResults]
 }
 
 const select1 = () => () => pool.query('select 1')
@@ -158,38 +179,7 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
   const results: LatencySeries[] = []
   const bearer = { authorization: `Bearer ${fixture.accessToken}` }
 
-  results.push(
-    await series(
-      'me',
-      'SELECT 1',
-      {
-        endpoint: () => {
-          const request = event('GET', '/api/v1/users/me', undefined, bearer)
-          return () => call(me, request, 200)
-        },
-        floor: select1,
-      },
-      calls,
-      quickWarmup,
-    ),
-  )
-  results.push(
-    await series(
-      'health',
-      'SELECT 1',
-      {
-        endpoint: () => {
-          const request = event('GET', '/api/v1/health')
-          return () => call(health, request, 200)
-        },
-        floor: select1,
-      },
-      calls,
-      quickWarmup,
-    ),
-  )
-
-  // What `me` does besides its one round trip, each beside the same floor, for the closing note.
+  // What `me` does besides its one round trip, timed in the same rounds as `me` itself, for the closing note.
   const userId = Number((await call(me, event('GET', '/api/v1/users/me', undefined, bearer), 200)).id)
   const users = createUserRepository(database.db)
   const verifier = createTokenService({
@@ -235,13 +225,41 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
         }),
     ],
   ]
-  for (const [name, run] of parts) {
-    results.push(await series(name, 'SELECT 1', { endpoint: () => run, floor: select1 }, calls, quickWarmup))
-  }
+  results.push(
+    ...(await series(
+      'me',
+      'SELECT 1',
+      {
+        endpoint: () => {
+          const request = event('GET', '/api/v1/users/me', undefined, bearer)
+          return () => call(me, request, 200)
+        },
+        floor: select1,
+      },
+      calls,
+      quickWarmup,
+      parts,
+    )),
+  )
+  results.push(
+    ...(await series(
+      'health',
+      'SELECT 1',
+      {
+        endpoint: () => {
+          const request = event('GET', '/api/v1/health')
+          return () => call(health, request, 200)
+        },
+        floor: select1,
+      },
+      calls,
+      quickWarmup,
+    )),
+  )
 
   const refreshTokens = await refreshChain()
   results.push(
-    await series(
+    ...(await series(
       'refresh',
       'SELECT 1',
       {
@@ -253,12 +271,12 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
       },
       calls,
       quickWarmup,
-    ),
+    )),
   )
 
   const tokenGrants = await refreshChain()
   results.push(
-    await series(
+    ...(await series(
       'token (refresh_token grant)',
       'SELECT 1',
       {
@@ -273,7 +291,7 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
       },
       calls,
       quickWarmup,
-    ),
+    )),
   )
 
   // Live refresh tokens, each of its own family, for logout to revoke: stored directly, one statement each.
@@ -295,7 +313,7 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
     logoutTokens.push(issued.token)
   }
   results.push(
-    await series(
+    ...(await series(
       'logout',
       'SELECT 1',
       {
@@ -307,13 +325,13 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
       },
       calls,
       quickWarmup,
-    ),
+    )),
   )
 
   const stored = await pool.query('select hashed_password from users where email = $1', [fixture.email])
   const storedHash = String((stored.rows[0] as { hashed_password: string }).hashed_password)
   results.push(
-    await series(
+    ...(await series(
       'login',
       `bcrypt compare (cost ${cost})`,
       {
@@ -325,11 +343,11 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
       },
       calls,
       warmup,
-    ),
+    )),
   )
 
   results.push(
-    await series(
+    ...(await series(
       'register',
       `bcrypt hash (cost ${cost}) + INSERT`,
       {
@@ -350,7 +368,7 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
       },
       calls,
       warmup,
-    ),
+    )),
   )
   return results
 }
