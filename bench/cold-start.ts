@@ -28,6 +28,8 @@ export interface ColdStartScenario {
 export interface ColdStartFigures {
   name: string
   runs: number
+  /** `GetSecretValue` calls per process (two requests each), when the secrets come from Secrets Manager. */
+  secretCallsPerProcess?: number
   /** Process start to the probe's first line: Node's own start-up. */
   bootstrap: number
   /** Loading and evaluating the bundle (the Lambda init phase, less the runtime's own work). */

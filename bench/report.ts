@@ -106,7 +106,9 @@ function bundleRows(run: BenchRun): Row[] {
 function coldStartRows(run: BenchRun): Row[] {
   return run.coldStarts.flatMap((cold): Row[] => {
     const secrets =
-      cold.secrets > 1 ? `, SDK client ${ms(cold.secretReader)}, 2 × GetSecretValue ${ms(cold.secrets)}` : ''
+      cold.secretCallsPerProcess === undefined
+        ? ''
+        : `, SDK client ${ms(cold.secretReader)}, secrets ${ms(cold.secrets)}: ${cold.secretCallsPerProcess} GetSecretValue calls per process, for 2 requests`
     const relative = (value: number) =>
       value < 0 ? `${ms(-value)} before the invoke` : `${ms(value)} into the request`
     return [
@@ -125,7 +127,7 @@ function coldStartRows(run: BenchRun): Row[] {
       {
         area: 'cold start',
         subject: `${cold.name}: first request`,
-        measured: `${ms(cold.firstRequest)}; the connection took ${ms(cold.connection)}: opened ${relative(cold.connectionStartVsInvoke)}, ready ${relative(cold.connectionReadyVsInvoke)}`,
+        measured: `${ms(cold.firstRequest)}; the connection took ${ms(cold.connection)}: opened ${relative(cold.connectionStartVsInvoke)}, ready ${relative(cold.connectionReadyVsInvoke)}, answered ${ms(cold.firstRequest - Math.max(0, cold.connectionReadyVsInvoke))} later`,
       },
     ]
   })
@@ -200,7 +202,7 @@ function closingNote(run: BenchRun, rows: Row[]): string[] {
   if (slow.length > 0) {
     const example = api.find((bundle) => bundle.inline) ?? slow[0]
     notes.push(
-      `- Init: ${slow.length} of ${api.length} API bundles took more than ${TARGETS.initOverNodeMs} ms over \`node -e 0\`. In \`${example?.name}\` the import itself took ${ms(example?.importMs ?? Number.NaN)} (hello-world's: ${ms(hello?.importMs ?? Number.NaN)}), ${ms(example?.inline?.importMs ?? Number.NaN)} with inline secrets, where the SDK is not loaded: V8 compiles the whole ${kb(example?.rawBytes ?? 0)}, Node loads the built-in modules the bundle imports (https, zlib, crypto, …), the container build the import starts opens the first database connection (WebSocket and TLS set-up) and, as deployed, loads the SDK.`,
+      `- Init: ${slow.length} of ${api.length} API bundles took more than ${TARGETS.initOverNodeMs} ms over \`node -e 0\`. In \`${example?.name}\` the import itself took ${ms(example?.importMs ?? Number.NaN)} (hello-world's: ${ms(hello?.importMs ?? Number.NaN)}): V8 compiles all ${kb(example?.rawBytes ?? 0)}, Node loads the built-in modules the bundle imports (https, zlib, crypto, …), and the container build that the import starts loads the SDK; with inline secrets (${ms(example?.inline?.importMs ?? Number.NaN)}) it opens the first database connection instead, which loads Node's WebSocket client.`,
     )
   }
 
@@ -211,7 +213,7 @@ function closingNote(run: BenchRun, rows: Row[]): string[] {
   if (missedWarm('me')) {
     const select1 = median(series.get('me')?.floorMs ?? [])
     notes.push(
-      `- \`me\` (${ms(p50('me'))} against ${ms(select1)} for SELECT 1): its one statement, the user by id with 8 columns, takes ${ms(p50('me: the same SELECT, raw'))} as raw SQL, ${ms(p50('me: the same SELECT, prepared once'))} as a named prepared statement, ${ms(p50('me: users.findById (drizzle)'))} through drizzle as the repository builds it, and ${ms(p50('me: the same query, prepared once in drizzle'))} as a drizzle prepared query; verifying the token takes ${ms(p50('me: verify the access token'))} (${ms(p50('me: verify it with a key imported once'))} with the key imported once). The rest is the middleware stack and the access log line.`,
+      `- \`me\` (${ms(p50('me'))} against ${ms(select1)} for SELECT 1): its one statement, the user by id with 8 columns, takes ${ms(p50('me: the same SELECT, raw'))} as raw SQL, ${ms(p50('me: the same SELECT, prepared once'))} as a named prepared statement, ${ms(p50('me: users.findById (drizzle)'))} through drizzle as the repository builds it, and ${ms(p50('me: the same query, prepared once in drizzle'))} as a drizzle prepared query; verifying the token takes ${ms(p50('me: verify the access token'))} (${ms(p50('me: verify it with a key imported once'))} with the key imported once). That leaves ${ms(p50('me') - p50('me: users.findById (drizzle)') - p50('me: verify the access token'))} for the middleware stack and the access log line.`,
     )
   }
   if (missedWarm('login')) {

@@ -179,7 +179,12 @@ try {
     },
   ]
   const coldStarts: ColdStartFigures[] = []
-  for (const scenario of scenarios) coldStarts.push(await measureColdStart(scenario, COLD_RUNS))
+  for (const scenario of scenarios) {
+    const callsBefore = secretsManager.requests
+    const figures = await measureColdStart(scenario, COLD_RUNS)
+    const calls = (secretsManager.requests - callsBefore) / COLD_RUNS
+    coldStarts.push(calls > 0 ? { ...figures, secretCallsPerProcess: calls } : figures)
+  }
   await secretsManager.close()
 
   progress(`warm latency, ${CALLS} calls per endpoint beside its floor (bcrypt cost ${BCRYPT_COST})…`)
