@@ -31,12 +31,18 @@ export interface AuthLogins {
 }
 
 export interface AuthRefreshTokens {
+  /**
+   * Retires the live, unexpired token with `hash` (of an active user) and stores its successor in the same family;
+   * the token's user id, or `null` when it was not live. Concurrent uses of one token yield at most one success.
+   */
   rotate(
     hash: string,
     next: { hash: string; expiresAt: Date },
     context: RequestContext,
   ): Promise<{ userId: number } | null>
+  /** Revokes the whole family of a token that was already retired (a replay); true when it was one. */
   revokeFamilyIfRetired(hash: string, context: RequestContext): Promise<boolean>
+  /** Revokes every live token of the family `hash` belongs to, whatever state that token is in. */
   revokeFamily(hash: string, context: RequestContext): Promise<void>
 }
 

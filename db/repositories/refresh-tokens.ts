@@ -1,26 +1,13 @@
 import { sql } from 'drizzle-orm'
+import type { AuthRefreshTokens } from '#shared/auth'
 import type { RequestContext } from '#shared/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
 import { refreshTokens, users } from '../schema.ts'
 import { eventInsert } from './rows.ts'
 
-export interface RefreshTokenRepository {
-  /**
-   * Retires the live, unexpired token with `hash` (of an active user), stores its successor in the same family and
-   * audits the refresh, in one statement; the token's user id, or `null` when the token was not live. Row locking
-   * makes concurrent uses of one token yield at most one success.
-   */
-  rotate(
-    hash: string,
-    next: { hash: string; expiresAt: Date },
-    context: RequestContext,
-  ): Promise<{ userId: number } | null>
-  /** Revokes the whole family of a token that was already retired (a replay) and audits it; true when it was one. */
-  revokeFamilyIfRetired(hash: string, context: RequestContext): Promise<boolean>
-  /** Revokes every live token of the family that `hash` belongs to, whatever state that token is in, and audits it. */
-  revokeFamily(hash: string, context: RequestContext): Promise<void>
-}
+/** The auth service's refresh-token port (`AuthRefreshTokens`), each operation one statement with its audit event. */
+export type RefreshTokenRepository = AuthRefreshTokens
 
 export function createRefreshTokenRepository(db: Database): RefreshTokenRepository {
   const t = refreshTokens
