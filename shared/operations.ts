@@ -1,8 +1,9 @@
 import * as v from 'valibot'
 import { createDatabase } from '#db/client'
+import { sqlState } from '#db/errors'
 import { type MigrationResult, runMigrations } from '#db/migrate'
 import { createUserRepository } from '#db/repositories/users'
-import { loadConfig } from './config.ts'
+import { ConfigError, loadConfig } from './config.ts'
 import { resolveAdminPassword, resolveDatabaseUrl, secretReaderFor } from './container.ts'
 import { createPasswordHasher, type PasswordHasher } from './passwords.ts'
 import { EmailSchema, NewPasswordSchema } from './schemas.ts'
@@ -12,6 +13,18 @@ import type { NewUser, RequestContext, UserRecord } from './users.ts'
 const SEED_CONTEXT: RequestContext = { sourceIp: '', userAgent: 'seed-admin' }
 
 export type SeedOutcome = 'created' | 'exists'
+
+/**
+ * An error an operator function can throw safely. Lambda logs a thrown error whole, and drizzle's carry the SQL and
+ * its parameters (for the seed, the admin's password hash): only the class, the SQLSTATE and, for configuration
+ * errors, the list of missing keys go out.
+ */
+export function operatorError(step: string, error: unknown): Error {
+  if (error instanceof ConfigError) return new Error(`${step} failed: ${error.message}`)
+  const name = error instanceof Error ? error.name : typeof error
+  const code = sqlState(error)
+  return new Error(`${step} failed: ${name}${code ? ` (SQLSTATE ${code})` : ''}`)
+}
 
 /** Creates the superuser unless its email exists; an existing account is left exactly as it is. */
 export function createAdminSeeder(deps: {
@@ -30,21 +43,34 @@ export function createAdminSeeder(deps: {
 
 /** The migrate function's work: reads only the database secret (its direct URL) and applies the migrations. */
 export async function migrateFromEnvironment(): Promise<MigrationResult> {
-  const config = loadConfig(process.env, ['database'])
-  const url = await resolveDatabaseUrl(config, await secretReaderFor(config))
-  return runMigrations({ url, wsProxy: config.DATABASE_WS_PROXY })
+  try {
+    const config = loadConfig(process.env, ['database'])
+    const url = await resolveDatabaseUrl(config, await secretReaderFor(config))
+    return await runMigrations({ url, wsProxy: config.DATABASE_WS_PROXY })
+  } catch (error) {
+    throw operatorError('migrate', error)
+  }
 }
 
 /** The seed-admin function's work: reads the database secret and the admin password, never the JWT secret. */
 export async function seedAdminFromEnvironment(): Promise<{ outcome: SeedOutcome; email: string }> {
+  try {
+    return await seedAdmin()
+  } catch (error) {
+    throw operatorError('seed-admin', error)
+  }
+}
+
+async function seedAdmin(): Promise<{ outcome: SeedOutcome; email: string }> {
   const config = loadConfig(process.env, ['database', 'admin'])
   const secrets = await secretReaderFor(config)
   const [url, password] = await Promise.all([
     resolveDatabaseUrl(config, secrets),
     resolveAdminPassword(config, secrets),
   ])
-  const email = v.parse(EmailSchema, config.ADMIN_EMAIL)
-  if (!v.is(NewPasswordSchema, password)) throw new Error('the admin password must be 8 to 72 bytes')
+  const email = v.safeParse(EmailSchema, config.ADMIN_EMAIL)
+  if (!email.success) throw new ConfigError(['ADMIN_EMAIL is not a valid email address'])
+  if (!v.is(NewPasswordSchema, password)) throw new ConfigError(['the admin password must be 8 to 72 bytes'])
 
   const database = createDatabase({
     url,
@@ -58,7 +84,7 @@ export async function seedAdminFromEnvironment(): Promise<{ outcome: SeedOutcome
       users: createUserRepository(database.db),
       passwords: createPasswordHasher({ cost: config.BCRYPT_COST }),
     })
-    return { outcome: await seed({ email, password }), email }
+    return { outcome: await seed({ email: email.output, password }), email: email.output }
   } finally {
     await database.close()
   }

@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm'
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest'
 import { users } from '#db/schema'
 import { handler as login } from '#functions/login'
 import { handler as me } from '#functions/me'
@@ -49,6 +49,18 @@ describe('seed-admin', () => {
     await expect(seedAdmin()).rejects.toThrow(
       /ADMIN_PASSWORD or ADMIN_PASSWORD_SECRET_ARN is required.*ADMIN_EMAIL is required/,
     )
+  })
+
+  it('throws without SQL, parameters or a hash when the database refuses the seed', async () => {
+    // A database without tables: drizzle's error would carry the insert and its parameters (the password hash).
+    const url = new URL(inject('databaseUrl'))
+    url.pathname = '/template1'
+    vi.stubEnv('DATABASE_URL', url.toString())
+    vi.stubEnv('ADMIN_EMAIL', uniqueEmail('admin'))
+    vi.stubEnv('ADMIN_PASSWORD', 'an admin password')
+    const error = (await seedAdmin().catch((caught: unknown) => caught)) as Error
+    expect(error.message).toMatch(/^seed-admin failed: \w+ \(SQLSTATE 42P01\)$/)
+    expect(error.cause).toBeUndefined()
   })
 
   it('refuses an admin password shorter than the registration rule', async () => {
