@@ -343,6 +343,27 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
       },
       calls,
       warmup,
+      [
+        [
+          'login: the user by email, raw',
+          () =>
+            pool.query(
+              'select id, email, username, hashed_password, is_active, is_superuser, created_at, updated_at from users where email = $1',
+              [fixture.email],
+            ),
+        ],
+        [
+          'login: one INSERT and its commit, raw',
+          () => {
+            const issued = issuer.issueRefreshToken()
+            return pool.query(
+              'insert into refresh_tokens (token_hash, family_id, user_id, expires_at) values ($1, $2, $3, $4)',
+              [issued.hash, randomUUID(), userId, issued.expiresAt],
+            )
+          },
+        ],
+        ['login: sign the access token', () => verifier.issueAccessToken(userId)],
+      ],
     )),
   )
 

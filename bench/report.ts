@@ -221,7 +221,7 @@ function closingNote(run: BenchRun, rows: Row[]): string[] {
     const overhead = p50('login') - median(login?.floorMs ?? [])
     const atDefault = median(run.defaultCostCompareMs)
     notes.push(
-      `- \`login\` (${ms(p50('login'))} against ${ms(median(login?.floorMs ?? []))} for one compare at cost ${run.settings.bcryptCost}): the ${ms(overhead)} besides the compare are ${median(login?.roundTrips ?? [])} round trips built by drizzle, the middleware stack and signing a token. At the default cost 12 (one compare: ${ms(atDefault)} here) the same overhead would make it ${times((atDefault + overhead) / atDefault)}.`,
+      `- \`login\` (${ms(p50('login'))} against ${ms(median(login?.floorMs ?? []))} for one compare at cost ${run.settings.bcryptCost}): the ${ms(overhead)} besides the compare are its ${median(login?.roundTrips ?? [])} statements (a read, like the user by email as raw SQL: ${ms(p50('login: the user by email, raw'))}; a write, like one raw INSERT with its commit: ${ms(p50('login: one INSERT and its commit, raw'))}, the commit waiting for the WAL to reach the disk), signing the access token (${ms(p50('login: sign the access token'))}), drizzle and the middleware stack. At the default cost 12 (one compare: ${ms(atDefault)} here) the same overhead would make it ${times((atDefault + overhead) / atDefault)}.`,
     )
   }
   return notes
