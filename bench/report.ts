@@ -136,7 +136,7 @@ function coldStartRows(run: BenchRun): Row[] {
 function latencyRows(run: BenchRun): Row[] {
   const rows: Row[] = []
   for (const item of run.series) {
-    if (item.endpoint.startsWith('me: ')) continue
+    if (item.part) continue
     const p50 = quantile(item.endpointMs, 0.5)
     const floorP50 = quantile(item.floorMs, 0.5)
     const ratio = p50 / floorP50
