@@ -36,6 +36,8 @@ export interface LatencySeries {
   floorMs: number[]
   /** `pool.query` calls per endpoint call, in call order. */
   roundTrips: number[]
+  /** A piece of an endpoint's work, timed in the same rounds, for the closing note rather than the table. */
+  part?: true
 }
 
 export type WorkerRequest =
@@ -130,6 +132,7 @@ async function series(
       endpointMs: [],
       floorMs: result.floorMs,
       roundTrips: [],
+      part: true,
     }),
   )
   const time = async (run: () => Promise<unknown>) => {
