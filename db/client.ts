@@ -84,6 +84,10 @@ export function createDatabase(settings: DatabaseSettings): DatabaseHandle {
   // An idle client that errors (socket closed under it) is removed by the pool; without a listener, the 'error'
   // event would crash the process.
   pool.on('error', () => {})
+  // pg-pool listens only on idle clients: one checked out, between its last message and its release, has no
+  // listener, and a server's shutdown notice (57P01) arriving then would crash the process. The query in flight
+  // still gets its error; the pool drops the client when it is released.
+  pool.on('connect', (client: Client) => client.on('error', () => {}))
 
   // The connection `warm` is opening. The pool would open a second one for a query that cannot find an idle
   // connection, so a query waits for this one instead, and shares its outcome: a failure to connect is reported
