@@ -1,21 +1,4 @@
-/** The q-quantile (0 to 1) of a sample, nearest-rank; NaN for an empty sample. */
-export function quantile(values: readonly number[], q: number): number {
-  if (values.length === 0) return Number.NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
-  return sorted[rank] as number
-}
-
-/** The median of a sample. */
-export const median = (values: readonly number[]) => quantile(values, 0.5)
-
-/** Milliseconds with a precision that suits their size. */
-export function ms(value: number): string {
-  if (!Number.isFinite(value)) return 'n/a'
-  if (value < 10) return `${value.toFixed(2)} ms`
-  if (value < 100) return `${value.toFixed(1)} ms`
-  return `${value.toFixed(0)} ms`
-}
+export { median, ms, quantile } from '../bench/stats.ts'
 
 /** Bytes as MB (1 MB = 2^20 bytes, as Node and `ps` count them). */
 export const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`
