@@ -152,7 +152,7 @@ async function series(
     result.endpointMs.push(endpointMs)
     result.floorMs.push(floorMs)
     result.roundTrips.push(trips)
-    partMs.forEach((ms, index) => partResults[index]?.endpointMs.push(ms))
+    for (const [index, ms] of partMs.entries()) partResults[index]?.endpointMs.push(ms)
   }
   return [result, ...partResults]
 }
