@@ -95,7 +95,7 @@ export class AuthStack extends Stack {
     const database = this.database(settings)
     acknowledgeNoRotation(
       jwtSecret,
-      'Rotated by hand, without a rotation Lambda: put-secret-value, then a deploy with a new secretsGeneration so every container reads it (README, "Deploying to AWS"). Sessions survive: clients refresh.',
+      'Rotated by hand, without a rotation Lambda: put-secret-value, then a deploy with a new secretsGeneration so every container reads it (README, Deploying to AWS). Sessions survive: clients refresh.',
     )
     acknowledgeNoRotation(
       adminPassword,
@@ -235,7 +235,7 @@ export class AuthStack extends Stack {
     })
     acknowledgeNoRotation(
       secret,
-      "A copy of the Neon role's connection strings: its password is reset in Neon, then the new strings are written with put-secret-value and a deploy with a new secretsGeneration (README, "Deploying to AWS").",
+      "A copy of the Neon role's connection strings: its password is reset in Neon, then the new strings are written with put-secret-value and a deploy with a new secretsGeneration (README, Deploying to AWS).",
     )
     const neon = new NeonDatabase(this, 'Neon', {
       databaseSecret: secret,
