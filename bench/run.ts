@@ -11,9 +11,9 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { toApiGatewayEvent } from '#infra/local/event'
+import { startFakeSecretsManager } from '#test/infra/fake-secrets-manager'
 import { measureBundles } from './bundles.ts'
 import { type ColdStartFigures, type ColdStartScenario, measureColdStart } from './cold-start.ts'
-import { startFakeSecretsManager } from './fake-secrets-manager.ts'
 import { renderReport } from './report.ts'
 import { startLocalStack } from './stack.ts'
 import { measureThroughput, type ThroughputFigures } from './throughput.ts'
@@ -134,17 +134,19 @@ try {
     jwt: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-jwt',
     database: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-database',
   }
-  const secretsManager = await startFakeSecretsManager({
-    [secretIds.jwt]: jwtSecret,
-    [secretIds.database]: JSON.stringify({ pooledUrl: stack.databaseUrl, directUrl: stack.databaseUrl }),
-  })
+  const secretsManager = await startFakeSecretsManager(
+    new Map([
+      [secretIds.jwt, jwtSecret],
+      [secretIds.database, JSON.stringify({ pooledUrl: stack.databaseUrl, directUrl: stack.databaseUrl })],
+    ]),
+  )
   const sdkEnv = functionEnv({
     DATABASE_SECRET_ARN: secretIds.database,
     DATABASE_WS_PROXY: stack.wsProxy,
     JWT_SECRET_ARN: secretIds.jwt,
     BCRYPT_COST: String(BCRYPT_COST),
     ...FAKE_AWS,
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.url,
     // As in Lambda: no shared config files to read.
     HOME: workDir,
   })
@@ -180,9 +182,9 @@ try {
   ]
   const coldStarts: ColdStartFigures[] = []
   for (const scenario of scenarios) {
-    const callsBefore = secretsManager.requests
+    const callsBefore = secretsManager.reads.length
     const figures = await measureColdStart(scenario, COLD_RUNS)
-    const calls = (secretsManager.requests - callsBefore) / COLD_RUNS
+    const calls = (secretsManager.reads.length - callsBefore) / COLD_RUNS
     coldStarts.push(calls > 0 ? { ...figures, secretCallsPerProcess: calls } : figures)
   }
   await secretsManager.close()
