@@ -7,12 +7,11 @@ const TRANSPORT_MESSAGE =
 
 interface DriverError {
   code?: unknown
-  constraint?: unknown
   message?: unknown
 }
 
 /** The driver's own error, unwrapped from drizzle's `DrizzleQueryError` (which carries the SQL and parameters). */
-export function driverError(error: unknown): DriverError | undefined {
+function driverError(error: unknown): DriverError | undefined {
   let current: unknown = error
   for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
     const candidate = current as DriverError & { cause?: unknown }
@@ -22,16 +21,10 @@ export function driverError(error: unknown): DriverError | undefined {
   return typeof error === 'object' && error !== null ? (error as DriverError) : undefined
 }
 
+/** The five-character SQLSTATE of a database error, wherever drizzle wrapped it; undefined for other errors. */
 export const sqlState = (error: unknown): string | undefined => {
   const code = driverError(error)?.code
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
-}
-
-/** The name of the unique constraint a statement violated, or undefined for any other error. */
-export function uniqueViolation(error: unknown): string | undefined {
-  if (sqlState(error) !== '23505') return undefined
-  const constraint = driverError(error)?.constraint
-  return typeof constraint === 'string' ? constraint : ''
 }
 
 /** An error the server answered for one statement (it has a SQLSTATE) that leaves the connection usable. */

@@ -12,8 +12,6 @@ export interface Container {
   config: Config
   database: DatabaseHandle
   auth: AuthService
-  /** Reads an inline setting or, failing that, the Secrets Manager secret named by its `…_ARN` twin. */
-  secrets: SecretReader | undefined
 }
 
 let container: Promise<Container> | undefined
@@ -132,5 +130,5 @@ async function buildContainer(): Promise<Container> {
     }),
   })
   milestone(COLD_START_MARKS.containerReady)
-  return { config, database, auth, secrets }
+  return { config, database, auth }
 }

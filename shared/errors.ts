@@ -49,22 +49,28 @@ export class InvalidTokenError extends DomainError {
   }
 }
 
-export class TooManyAttemptsError extends DomainError {
-  readonly code = 'TOO_MANY_ATTEMPTS'
+/** A limit was reached: the client may try again after `retryAfterSeconds` (answered as 429 with Retry-After). */
+export abstract class RateLimitError extends DomainError {
   readonly retryAfterSeconds: number
-  constructor(retryAfterSeconds: number) {
-    super('Too many failed login attempts')
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message)
     this.retryAfterSeconds = retryAfterSeconds
   }
 }
 
-/** Too many registrations from one source IP within the window. */
-export class RegistrationLimitError extends DomainError {
-  readonly code = 'REGISTRATION_LIMIT'
-  readonly retryAfterSeconds: number
+/** Ten consecutive failed logins for one email within the window. */
+export class TooManyAttemptsError extends RateLimitError {
+  readonly code = 'TOO_MANY_ATTEMPTS'
   constructor(retryAfterSeconds: number) {
-    super('Too many registrations from this address')
-    this.retryAfterSeconds = retryAfterSeconds
+    super('Too many failed login attempts', retryAfterSeconds)
+  }
+}
+
+/** Too many registrations from one source IP within the window. */
+export class RegistrationLimitError extends RateLimitError {
+  readonly code = 'REGISTRATION_LIMIT'
+  constructor(retryAfterSeconds: number) {
+    super('Too many registrations from this address', retryAfterSeconds)
   }
 }
 

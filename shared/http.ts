@@ -13,8 +13,7 @@ import {
   InvalidRequestError,
   InvalidTokenError,
   NotAuthenticatedError,
-  RegistrationLimitError,
-  TooManyAttemptsError,
+  RateLimitError,
   UnsupportedGrantTypeError,
   UsernameTakenError,
   ValidationError,
@@ -247,7 +246,7 @@ export function errorResult(error: unknown, style: ErrorStyle = 'detail', reques
     if (error instanceof InvalidTokenError) {
       return detail(401, error.message, { 'www-authenticate': 'Bearer error="invalid_token"' })
     }
-    if (error instanceof TooManyAttemptsError || error instanceof RegistrationLimitError) {
+    if (error instanceof RateLimitError) {
       return detail(429, error.message, { 'retry-after': String(error.retryAfterSeconds) })
     }
     if (error instanceof DatabaseUnavailableError) {
