@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { APIGatewayProxyEventV2 } from 'aws-lambda'
-import { COLD_START_MARKS } from '#shared/container'
+import { COLD_START_MARKS } from '#shared/app/container'
 import { median } from './stats.ts'
 
 interface ProbeResult {

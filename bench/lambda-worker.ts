@@ -23,8 +23,8 @@ import { findRoute } from '#functions/routes'
 import { handler as token } from '#functions/token'
 import { lambdaContext, toApiGatewayEvent } from '#infra/local/event'
 import { createLocalServer } from '#infra/local/server'
-import { disposeContainer, getContainer } from '#shared/container'
-import { createTokenService, systemClock } from '#shared/tokens'
+import { disposeContainer, getContainer } from '#shared/app/container'
+import { createTokenService, systemClock } from '#shared/domain/tokens'
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>
 

@@ -1,4 +1,4 @@
-import { DatabaseUnavailableError } from '#shared/errors'
+import { DatabaseUnavailableError } from '#shared/domain/errors'
 
 /** SQLSTATE classes that mean "the database cannot serve us now", not "this statement is wrong". */
 const UNAVAILABLE_SQLSTATE = /^(08|53|57P)/

@@ -1,5 +1,5 @@
-import { httpHandler, type ParsedEvent } from '#shared/http'
-import { createSwaggerUiSite } from '#shared/swagger-ui'
+import { httpHandler, type ParsedEvent } from '#shared/http/handler'
+import { createSwaggerUiSite } from '#shared/http/swagger-ui'
 import { DOCS_PAGE_PATH, OPENAPI_PATH } from './routes.ts'
 
 const site = createSwaggerUiSite({ pagePath: DOCS_PAGE_PATH, specPath: OPENAPI_PATH })

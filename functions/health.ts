@@ -1,6 +1,6 @@
 import { checkDatabase } from '#db/health'
-import type { Container } from '#shared/container'
-import { type HttpResult, httpHandler } from '#shared/http'
+import type { Container } from '#shared/app/container'
+import { type HttpResult, httpHandler } from '#shared/http/handler'
 
 const health = async (_event: unknown, { database }: Container): Promise<HttpResult> =>
   (await checkDatabase(database.db))

@@ -1,6 +1,6 @@
-import type { Container } from '#shared/container'
-import { httpHandler, ok, type ParsedEvent, TOKEN_RESPONSE_HEADERS } from '#shared/http'
-import { type LoginBody, LoginBodySchema } from '#shared/schemas'
+import type { Container } from '#shared/app/container'
+import { type LoginBody, LoginBodySchema } from '#shared/domain/schemas'
+import { httpHandler, ok, type ParsedEvent, TOKEN_RESPONSE_HEADERS } from '#shared/http/handler'
 
 const login = async ({ body, context }: ParsedEvent<LoginBody>, { auth }: Container) =>
   ok(await auth.login(body.email, body.password, context), TOKEN_RESPONSE_HEADERS)

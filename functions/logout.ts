@@ -1,6 +1,6 @@
-import type { Container } from '#shared/container'
-import { httpHandler, noContent, type ParsedEvent } from '#shared/http'
-import { type LogoutBody, LogoutBodySchema } from '#shared/schemas'
+import type { Container } from '#shared/app/container'
+import { type LogoutBody, LogoutBodySchema } from '#shared/domain/schemas'
+import { httpHandler, noContent, type ParsedEvent } from '#shared/http/handler'
 
 const logout = async ({ body, context }: ParsedEvent<LogoutBody>, { auth }: Container) => {
   await auth.logout(body.refresh_token, context)

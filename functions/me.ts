@@ -1,5 +1,5 @@
-import type { Container } from '#shared/container'
-import { bearerToken, httpHandler, ok, type ParsedEvent } from '#shared/http'
+import type { Container } from '#shared/app/container'
+import { bearerToken, httpHandler, ok, type ParsedEvent } from '#shared/http/handler'
 
 const me = async ({ headers }: ParsedEvent, { auth }: Container) =>
   ok(await auth.currentUser(bearerToken(headers)))

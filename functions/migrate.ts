@@ -1,5 +1,5 @@
-import { logger } from '#shared/logger'
-import { migrateFromEnvironment } from '#shared/operations'
+import { migrateFromEnvironment } from '#shared/app/operations'
+import { logger } from '#shared/platform/logger'
 
 /**
  * Applies the committed migrations. Invoked on every deploy that changes them, before the API functions are

@@ -1,4 +1,4 @@
-import { type HttpResult, httpHandler, type ParsedEvent } from '#shared/http'
+import { type HttpResult, httpHandler, type ParsedEvent } from '#shared/http/handler'
 import { allowedMethods } from './routes.ts'
 
 /** API Gateway's `$default` route: 405 with `Allow` for a known path, else 404, in the contract's JSON shape. */

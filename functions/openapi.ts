@@ -1,5 +1,5 @@
-import { httpHandler, ok } from '#shared/http'
-import { buildOpenApiDocument } from '#shared/openapi'
+import { httpHandler, ok } from '#shared/http/handler'
+import { buildOpenApiDocument } from '#shared/http/openapi'
 import { routes } from './routes.ts'
 
 const document = buildOpenApiDocument(routes)

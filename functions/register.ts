@@ -1,6 +1,6 @@
-import type { Container } from '#shared/container'
-import { created, httpHandler, type ParsedEvent } from '#shared/http'
-import { type RegisterBody, RegisterBodySchema } from '#shared/schemas'
+import type { Container } from '#shared/app/container'
+import { type RegisterBody, RegisterBodySchema } from '#shared/domain/schemas'
+import { created, httpHandler, type ParsedEvent } from '#shared/http/handler'
 
 const register = async ({ body, context }: ParsedEvent<RegisterBody>, { auth }: Container) =>
   created(await auth.register(body, context))

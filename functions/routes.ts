@@ -6,7 +6,7 @@
  * the functions that run bcrypt are CPU-bound for ~200 ms at cost 12, so they get a full vCPU; the others only
  * verify an HMAC or wait on the database.
  */
-import { swaggerUiPaths } from '#shared/swagger-ui'
+import { swaggerUiPaths } from '#shared/http/swagger-ui'
 
 export type HttpMethod = 'GET' | 'POST'
 

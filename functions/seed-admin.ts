@@ -1,5 +1,5 @@
-import { logger } from '#shared/logger'
-import { seedAdminFromEnvironment } from '#shared/operations'
+import { seedAdminFromEnvironment } from '#shared/app/operations'
+import { logger } from '#shared/platform/logger'
 
 /**
  * Creates the superuser from ADMIN_EMAIL and the admin password (inline locally, Secrets Manager in AWS), or

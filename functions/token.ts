@@ -1,6 +1,6 @@
-import type { Container } from '#shared/container'
-import { httpHandler, ok, type ParsedEvent, TOKEN_RESPONSE_HEADERS } from '#shared/http'
-import { type TokenForm, TokenFormSchema, toTokenRequest } from '#shared/schemas'
+import type { Container } from '#shared/app/container'
+import { type TokenForm, TokenFormSchema, toTokenRequest } from '#shared/domain/schemas'
+import { httpHandler, ok, type ParsedEvent, TOKEN_RESPONSE_HEADERS } from '#shared/http/handler'
 
 const token = async ({ body, context }: ParsedEvent<TokenForm>, { auth }: Container) =>
   ok(await auth.token(toTokenRequest(body), context), TOKEN_RESPONSE_HEADERS)

@@ -6,7 +6,7 @@ import {
   BUNDLED_SWAGGER_UI_DIRECTORY,
   SWAGGER_UI_DIST_FILES,
   swaggerUiDistDirectory,
-} from '#shared/swagger-ui'
+} from '#shared/http/swagger-ui'
 
 export const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -29,7 +29,7 @@ export interface Bundle {
 /** Files a bundle carries besides its code, as absolute source folders and paths inside the bundle. */
 function extraFiles(name: string, options: BundleOptions): { from: string; to: string }[] {
   if (name === 'migrate') return [{ from: options.migrationsFolder ?? MIGRATIONS_FOLDER, to: 'migrations' }]
-  // Swagger UI's assets, served by the docs function itself (no CDN); shared/swagger-ui.ts reads them from there.
+  // Swagger UI's assets, served by the docs function itself (no CDN); shared/http/swagger-ui.ts reads them from there.
   if (name === 'docs') {
     return Object.keys(SWAGGER_UI_DIST_FILES).map((file) => ({
       from: join(swaggerUiDistDirectory(), file),

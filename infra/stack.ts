@@ -24,7 +24,7 @@ import { API_BASE_PATH, fallbackRoute, operatorFunctions, type Route, routes } f
 import { MIGRATIONS_FOLDER } from '#infra/bundling'
 import { AuthFunction, bindSecret, functionBundle } from '#infra/constructs/auth-function'
 import { NeonDatabase } from '#infra/constructs/neon-database'
-import { CORS_POLICY, parseCorsOrigins } from '#infra/local/cors'
+import { CORS_POLICY, parseCorsOrigins } from '#shared/http/cors'
 
 export type DatabaseSettings =
   | {

@@ -9,8 +9,8 @@
 import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import { createDatabase } from '#db/client'
-import { loadConfig } from '#shared/config'
-import { createTokenService, systemClock } from '#shared/tokens'
+import { createTokenService, systemClock } from '#shared/domain/tokens'
+import { loadConfig } from '#shared/platform/config'
 import {
   abuseFigures,
   type FaultTimeline,

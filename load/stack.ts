@@ -12,7 +12,7 @@ import { lambdaContext } from '#infra/local/event'
 import { type LocalPostgres, startLocalPostgres } from '#infra/local/postgres'
 import { createLocalServer, loadHandler } from '#infra/local/server'
 import { startWsProxy } from '#infra/local/ws-proxy'
-import { disposeContainer } from '#shared/container'
+import { disposeContainer } from '#shared/app/container'
 
 export type StackRequest =
   | { id: number; type: 'memory'; gc: boolean }

@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { routes } from '#functions/routes'
-import { buildOpenApiDocument } from '#shared/openapi'
+import { buildOpenApiDocument } from '#shared/http/openapi'
 
 const argument = process.argv[2]
 const target = argument

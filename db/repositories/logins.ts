@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import type { RequestContext, UserRecord } from '#shared/users'
+import type { RequestContext, UserRecord } from '#shared/domain/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
 import { loginAttempts, refreshTokens, users } from '../schema.ts'

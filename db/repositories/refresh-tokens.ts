@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
-import type { AuthRefreshTokens } from '#shared/auth'
-import type { RequestContext } from '#shared/users'
+import type { AuthRefreshTokens } from '#shared/domain/auth-service'
+import type { RequestContext } from '#shared/domain/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
 import { refreshTokens, users } from '../schema.ts'

@@ -1,5 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm'
-import type { RequestContext, UserRecord } from '#shared/users'
+import type { RequestContext, UserRecord } from '#shared/domain/users'
 import { securityEvents } from '../schema.ts'
 
 /** A `users` row as raw SQL returns it (snake_case; timestamps may come back as strings). */

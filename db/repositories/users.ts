@@ -1,6 +1,6 @@
 import { eq, sql } from 'drizzle-orm'
-import { EmailTakenError, RegistrationLimitError, UsernameTakenError } from '#shared/errors'
-import type { NewUser, RequestContext } from '#shared/users'
+import { EmailTakenError, RegistrationLimitError, UsernameTakenError } from '#shared/domain/errors'
+import type { NewUser, RequestContext } from '#shared/domain/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
 import { rateLimits, type UserRow, users } from '../schema.ts'

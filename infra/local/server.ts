@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
 import { fallbackRoute, findRoute } from '#functions/routes'
-import { corsResponse, parseCorsOrigins } from './cors.ts'
+import { corsResponse, parseCorsOrigins } from '#shared/http/cors'
 import { fromApiGatewayResult, lambdaContext, toApiGatewayEvent } from './event.ts'
 
 type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>

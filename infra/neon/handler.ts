@@ -4,7 +4,7 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager'
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda'
-import { logger } from '#shared/logger'
+import { logger } from '#shared/platform/logger'
 import { type ConnectionParameters, type CreatedProject, createNeonApi, type NeonApi } from './api.ts'
 import { IMMUTABLE_PROPERTIES, type NeonProjectProperties, parseProperties } from './properties.ts'
 

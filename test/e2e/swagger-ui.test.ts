@@ -8,7 +8,7 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DOCS_PAGE_PATH } from '#functions/routes'
 import { createLocalServer } from '#infra/local/server'
-import { disposeContainer } from '#shared/container'
+import { disposeContainer } from '#shared/app/container'
 import { uniqueEmail } from '#test/helpers/events'
 
 /** Debian's Chromium (scripts/install-chromium.sh); playwright-core drives it and downloads no browser of its own. */

@@ -11,9 +11,9 @@ import { handler as docs } from '#functions/docs'
 import { handler as openapi } from '#functions/openapi'
 import { DOCS_PAGE_PATH, findRoute, OPENAPI_PATH, routes } from '#functions/routes'
 import { bundleFunction } from '#infra/bundling'
-import { CORS_POLICY, parseCorsOrigins } from '#infra/local/cors'
 import { fromApiGatewayResult, lambdaContext } from '#infra/local/event'
 import { createLocalServer } from '#infra/local/server'
+import { CORS_POLICY, parseCorsOrigins } from '#shared/http/cors'
 import { apiEvent } from '#test/helpers/events'
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>

@@ -22,15 +22,15 @@ import { routes } from '#functions/routes'
 import { handler as token } from '#functions/token'
 import { fromApiGatewayResult, lambdaContext } from '#infra/local/event'
 import { freePort } from '#infra/local/postgres'
-import type { TokenPair } from '#shared/auth'
-import { disposeContainer } from '#shared/container'
+import { disposeContainer } from '#shared/app/container'
+import type { TokenPair } from '#shared/domain/auth-service'
+import type { PublicUser } from '#shared/domain/users'
 import {
   buildOpenApiDocument,
   type OpenApiObject,
   type TokenPairSchema,
   type UserSchema,
-} from '#shared/openapi'
-import type { PublicUser } from '#shared/users'
+} from '#shared/http/openapi'
 import { apiEvent, formEvent, jsonEvent, uniqueEmail, uniqueUsername } from '#test/helpers/events'
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>
@@ -262,7 +262,7 @@ async function coldCall(
   try {
     return await call(handler, event())
   } finally {
-    await (await import('#shared/container')).disposeContainer()
+    await (await import('#shared/app/container')).disposeContainer()
   }
 }
 afterEach(() => vi.unstubAllEnvs())

@@ -4,7 +4,7 @@ import { handler as logout } from '#functions/logout'
 import { handler as me } from '#functions/me'
 import { handler as refresh } from '#functions/refresh'
 import { handler as register } from '#functions/register'
-import { getContainer } from '#shared/container'
+import { getContainer } from '#shared/app/container'
 import { bearerEvent, invoke, jsonEvent, uniqueEmail } from '#test/helpers/events'
 import { loggedIn, registeredUser } from '#test/helpers/users'
 

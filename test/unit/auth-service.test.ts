@@ -1,14 +1,19 @@
 import { describe, expect, it } from 'vitest'
-import { type AuthLogins, type AuthRefreshTokens, type AuthUsers, createAuthService } from '#shared/auth'
+import {
+  type AuthLogins,
+  type AuthRefreshTokens,
+  type AuthUsers,
+  createAuthService,
+} from '#shared/domain/auth-service'
 import {
   EmailTakenError,
   InvalidCredentialsError,
   InvalidTokenError,
   TooManyAttemptsError,
-} from '#shared/errors'
-import type { PasswordHasher } from '#shared/passwords'
-import { type Clock, createTokenService } from '#shared/tokens'
-import type { UserRecord } from '#shared/users'
+} from '#shared/domain/errors'
+import type { PasswordHasher } from '#shared/domain/passwords'
+import { type Clock, createTokenService } from '#shared/domain/tokens'
+import type { UserRecord } from '#shared/domain/users'
 
 const FROZEN = new Date('2026-01-01T00:00:00Z')
 const CONTEXT = { sourceIp: '198.51.100.1', userAgent: 'vitest' }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig } from '#shared/config'
+import { ConfigError, loadConfig } from '#shared/platform/config'
 
 const SECRET = 'x'.repeat(32)
 

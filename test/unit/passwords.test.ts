@@ -1,6 +1,6 @@
 import bcrypt from 'bcryptjs'
 import { describe, expect, it } from 'vitest'
-import { createPasswordHasher } from '#shared/passwords'
+import { createPasswordHasher } from '#shared/domain/passwords'
 
 describe('password hasher', () => {
   const hasher = createPasswordHasher({ cost: 10 })

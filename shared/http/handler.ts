@@ -4,7 +4,7 @@ import httpJsonBodyParser from '@middy/http-json-body-parser'
 import httpUrlencodeBodyParser from '@middy/http-urlencode-body-parser'
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda'
 import * as v from 'valibot'
-import { type Container, getContainer } from './container.ts'
+import { type Container, getContainer } from '#shared/app/container'
 import {
   DatabaseUnavailableError,
   DomainError,
@@ -18,9 +18,9 @@ import {
   UsernameTakenError,
   ValidationError,
   type ValidationIssue,
-} from './errors.ts'
-import { logger } from './logger.ts'
-import type { RequestContext } from './users.ts'
+} from '#shared/domain/errors'
+import type { RequestContext } from '#shared/domain/users'
+import { logger } from '#shared/platform/logger'
 
 export const MAX_BODY_BYTES = 64 * 1024
 const RETRY_AFTER_UNAVAILABLE_SECONDS = 5

@@ -1,6 +1,5 @@
 import { type ConversionConfig, type JsonSchema, toJsonSchema } from '@valibot/to-json-schema'
 import * as v from 'valibot'
-import { MAX_BODY_BYTES } from './http.ts'
 import {
   EMAIL_MAX_LENGTH,
   LoginBodySchema,
@@ -9,7 +8,8 @@ import {
   RefreshBodySchema,
   RegisterBodySchema,
   TokenFormSchema,
-} from './schemas.ts'
+} from '#shared/domain/schemas'
+import { MAX_BODY_BYTES } from './handler.ts'
 import { swaggerUiContentType } from './swagger-ui.ts'
 
 /*
@@ -108,7 +108,7 @@ const DOCS_FUNCTION = 'docs'
 const TOKEN_FUNCTION = 'token'
 
 // Actions with no JSON Schema equivalent, described in words instead (the property descriptions below). Any other action that cannot
-// be converted makes the generator throw, so a new rule in shared/schemas.ts cannot go silently undocumented.
+// be converted makes the generator throw, so a new rule in shared/domain/schemas.ts cannot go silently undocumented.
 const DESCRIBED_IN_WORDS = new Set(['check', 'trim', 'to_lower_case', 'transform'])
 
 const EMAIL =

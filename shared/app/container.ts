@@ -2,11 +2,11 @@ import { createDatabase, type DatabaseHandle } from '#db/client'
 import { createLoginRepository } from '#db/repositories/logins'
 import { createRefreshTokenRepository } from '#db/repositories/refresh-tokens'
 import { createUserRepository } from '#db/repositories/users'
-import { type AuthService, createAuthService } from './auth.ts'
-import { assertSigningSecret, type Config, loadConfig } from './config.ts'
-import { createPasswordHasher } from './passwords.ts'
-import { createSecretReader, readJsonField, type SecretReader } from './secrets.ts'
-import { createTokenService, systemClock } from './tokens.ts'
+import { type AuthService, createAuthService } from '#shared/domain/auth-service'
+import { createPasswordHasher } from '#shared/domain/passwords'
+import { createTokenService, systemClock } from '#shared/domain/tokens'
+import { assertSigningSecret, type Config, loadConfig } from '#shared/platform/config'
+import { createSecretReader, readJsonField, type SecretReader } from '#shared/platform/secrets'
 
 export interface Container {
   config: Config

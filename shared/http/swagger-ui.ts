@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { HttpResult } from './http.ts'
+import type { HttpResult } from './handler.ts'
 
 /** The files of the `swagger-ui-dist` package that the docs page loads, with their media types. */
 export const SWAGGER_UI_DIST_FILES = {

@@ -1,7 +1,7 @@
 /**
  * Domain errors: each has a stable `code`, a `name` derived from its class, and an optional `cause` that is never
  * shown to a client or written to a log (it may carry SQL or parameters). Services throw these; only
- * `shared/http.ts` turns them into HTTP responses.
+ * `shared/http/errors.ts` turns them into HTTP responses.
  */
 export abstract class DomainError extends Error {
   abstract readonly code: string

@@ -3,11 +3,11 @@ import { createDatabase } from '#db/client'
 import { sqlState } from '#db/errors'
 import { type MigrationResult, runMigrations } from '#db/migrate'
 import { createUserRepository } from '#db/repositories/users'
-import { ConfigError, loadConfig } from './config.ts'
+import { createPasswordHasher, type PasswordHasher } from '#shared/domain/passwords'
+import { EmailSchema, NewPasswordSchema } from '#shared/domain/schemas'
+import type { NewUser, RequestContext, UserRecord } from '#shared/domain/users'
+import { ConfigError, loadConfig } from '#shared/platform/config'
 import { resolveAdminPassword, resolveDatabaseUrl, secretReaderFor } from './container.ts'
-import { createPasswordHasher, type PasswordHasher } from './passwords.ts'
-import { EmailSchema, NewPasswordSchema } from './schemas.ts'
-import type { NewUser, RequestContext, UserRecord } from './users.ts'
 
 /** How the audit trail records the seeding: no request, an operator's invocation. */
 const SEED_CONTEXT: RequestContext = { sourceIp: '', userAgent: 'seed-admin' }
