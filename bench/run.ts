@@ -11,7 +11,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { toApiGatewayEvent } from '#infra/local/event'
-import { startFakeSecretsManager } from '#test/infra/fake-secrets-manager'
+import { startLocalSecretsManager } from '#infra/local/secrets-manager'
 import { measureBundles } from './bundles.ts'
 import { type ColdStartFigures, type ColdStartScenario, measureColdStart } from './cold-start.ts'
 import { renderReport } from './report.ts'
@@ -134,7 +134,7 @@ try {
     jwt: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-jwt',
     database: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-database',
   }
-  const secretsManager = await startFakeSecretsManager(
+  const secretsManager = await startLocalSecretsManager(
     new Map([
       [secretIds.jwt, jwtSecret],
       [secretIds.database, JSON.stringify({ pooledUrl: stack.databaseUrl, directUrl: stack.databaseUrl })],

@@ -3,11 +3,11 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
 /**
- * Secrets Manager's GetSecretValue over its real wire protocol (AWS JSON 1.1), on 127.0.0.1: a bundle run in a
- * child process reaches it through AWS_ENDPOINT_URL_SECRETS_MANAGER, so the SDK client inside the bundle is the
- * one exercised. Records which secrets were read.
+ * A local stand-in for Secrets Manager: `GetSecretValue` over its real wire protocol (AWS JSON 1.1), on 127.0.0.1,
+ * serving `values`. A built bundle run in a child process reaches it through AWS_ENDPOINT_URL_SECRETS_MANAGER, so
+ * the SDK client inside the bundle is the one exercised, as deployed. Records which secrets were read.
  */
-export async function startFakeSecretsManager(values: Map<string, string>) {
+export async function startLocalSecretsManager(values: Map<string, string>) {
   const reads: string[] = []
   const server = createServer(async (request, response) => {
     const chunks: Buffer[] = []
@@ -27,7 +27,7 @@ export async function startFakeSecretsManager(values: Map<string, string>) {
     if (target !== 'secretsmanager.GetSecretValue') {
       send(
         400,
-        { __type: 'InvalidRequestException', message: `the fake serves no ${target}` },
+        { __type: 'InvalidRequestException', message: `the local Secrets Manager serves no ${target}` },
         'InvalidRequestException',
       )
       return
