@@ -101,6 +101,3 @@ export const securityEvents = pgTable(
     index('security_events_user_id_idx').on(table.userId),
   ],
 )
-
-export type UserRow = typeof users.$inferSelect
-export type NewUserRow = typeof users.$inferInsert

@@ -6,4 +6,4 @@ const site = createSwaggerUiSite({ pagePath: DOCS_PAGE_PATH, specPath: OPENAPI_P
 
 const docs = async ({ path }: ParsedEvent) => site.respond(path)
 
-export const handler = httpHandler(docs, { container: false })
+export const handler = httpHandler(docs)

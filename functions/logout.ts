@@ -1,4 +1,4 @@
-import type { Container } from '#shared/app/container'
+import { type Container, getContainer } from '#shared/app/container'
 import { type LogoutBody, LogoutBodySchema } from '#shared/domain/schemas'
 import { httpHandler, noContent, type ParsedEvent } from '#shared/http/handler'
 
@@ -7,4 +7,4 @@ const logout = async ({ body, context }: ParsedEvent<LogoutBody>, { auth }: Cont
   return noContent()
 }
 
-export const handler = httpHandler(logout, { body: LogoutBodySchema })
+export const handler = httpHandler(logout, { body: LogoutBodySchema, dependencies: getContainer })

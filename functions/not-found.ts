@@ -8,4 +8,4 @@ const notFound = async ({ path }: ParsedEvent): Promise<HttpResult> => {
   return { statusCode: 405, body: { detail: 'Method Not Allowed' }, headers: { allow: allowed.join(', ') } }
 }
 
-export const handler = httpHandler(notFound, { container: false })
+export const handler = httpHandler(notFound)

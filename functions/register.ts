@@ -1,8 +1,8 @@
-import type { Container } from '#shared/app/container'
+import { type Container, getContainer } from '#shared/app/container'
 import { type RegisterBody, RegisterBodySchema } from '#shared/domain/schemas'
 import { created, httpHandler, type ParsedEvent } from '#shared/http/handler'
 
 const register = async ({ body, context }: ParsedEvent<RegisterBody>, { auth }: Container) =>
   created(await auth.register(body, context))
 
-export const handler = httpHandler(register, { body: RegisterBodySchema })
+export const handler = httpHandler(register, { body: RegisterBodySchema, dependencies: getContainer })

@@ -1,21 +1,70 @@
 /**
- * The one table of HTTP routes. `infra/` builds an API Gateway route and a Lambda function per entry, and the
- * local server (`infra/local/`) dispatches to the same handlers, so the two cannot disagree.
+ * The one table of what runs: every Lambda function with its sizing and how it is invoked, and the HTTP routes that
+ * reach them. `infra/stack.ts` builds a function per entry of `lambdas` and an API Gateway route per entry of
+ * `routes`; the local server (`infra/local/`) dispatches to the same handlers, so the two cannot disagree.
  *
- * `memoryMb` buys CPU as well as memory on Lambda (CPU scales linearly with memory, one full vCPU at 1769 MB):
- * the functions that run bcrypt are CPU-bound for ~200 ms at cost 12, so they get a full vCPU; the others only
- * verify an HMAC or wait on the database.
+ * Where things are, one step from here:
+ * - the middleware stack every route shares (body limit, parsing, error mapping): `shared/http/handler.ts`;
+ *   a 422 body is shaped in `shared/http/validation.ts`; every error's status and body in `shared/http/errors.ts`.
+ * - the rules (login, lock, rotation): `shared/domain/auth-service.ts`; a failed login is counted by
+ *   `LoginRepository.recordFailure` (declared in `shared/domain/ports.ts`, written in `db/repositories/logins.ts`),
+ *   with the limits of `LOGIN_MAX_FAILURES` / `LOGIN_WINDOW_SECONDS` in `shared/platform/config.ts`.
+ * - how each function's dependencies are built: `shared/app/container.ts`.
+ * - a function's memory and timeout: `lambdas` below. `migrate` runs on every deploy that changes the migrations
+ *   (`invokedBy: 'deploy'`, a CDK Trigger in `infra/stack.ts`; the work is `shared/app/operations.ts`), before any
+ *   API function is updated; `seed-admin` is invoked by an operator.
  */
 import { swaggerUiPaths } from '#shared/http/swagger-ui'
 
 export type HttpMethod = 'GET' | 'POST'
 
+export interface LambdaSpec {
+  /** Memory buys CPU as well on Lambda (linear; one full vCPU at 1769 MB). */
+  readonly memoryMb: number
+  readonly timeoutSeconds: number
+  /** Who calls it: API Gateway, the deploy itself (before the API functions change), or an operator. */
+  readonly invokedBy: 'api' | 'deploy' | 'operator'
+}
+
+// bcrypt at cost 12 is CPU-bound for ~200 ms a request: a full vCPU. The others verify a token or wait on the
+// database.
+const BCRYPT_MEMORY_MB = 1769
+const LIGHT_MEMORY_MB = 512
+const DOCS_MEMORY_MB = 256
+/** API Gateway gives up after 30 s; a function answers (or fails with a 503) well before. */
+const API_TIMEOUT_SECONDS = 10
+
+const api = (memoryMb: number): LambdaSpec => ({
+  memoryMb,
+  timeoutSeconds: API_TIMEOUT_SECONDS,
+  invokedBy: 'api',
+})
+
+/** Every function, by the name of its entry file under `functions/` (also its logical name in the stack). */
+export const lambdas = {
+  register: api(BCRYPT_MEMORY_MB),
+  login: api(BCRYPT_MEMORY_MB),
+  token: api(BCRYPT_MEMORY_MB),
+  refresh: api(LIGHT_MEMORY_MB),
+  logout: api(LIGHT_MEMORY_MB),
+  me: api(LIGHT_MEMORY_MB),
+  health: api(LIGHT_MEMORY_MB),
+  openapi: api(DOCS_MEMORY_MB),
+  docs: api(DOCS_MEMORY_MB),
+  /** API Gateway's `$default` route: 404, or 405 with `Allow` when only the method is wrong. */
+  'not-found': api(256),
+  /** Applies the committed migrations; waits for a concurrent run's advisory lock, hence the long timeout. */
+  migrate: { memoryMb: 512, timeoutSeconds: 300, invokedBy: 'deploy' },
+  /** Creates the admin account; hashes one password. */
+  'seed-admin': { memoryMb: BCRYPT_MEMORY_MB, timeoutSeconds: 30, invokedBy: 'operator' },
+} as const satisfies Record<string, LambdaSpec>
+
+export type FunctionName = keyof typeof lambdas
+
 export interface Route {
   readonly method: HttpMethod
   readonly path: string
-  /** The entry file under `functions/`, without extension; also the function's logical name. */
-  readonly function: string
-  readonly memoryMb: number
+  readonly function: FunctionName
   /** A documentation route (OpenAPI, Swagger UI): deployed only when the `docs` context is on; always served locally. */
   readonly docs?: boolean
 }
@@ -26,38 +75,28 @@ export const OPENAPI_PATH = `${API_BASE_PATH}/openapi.json`
 /** Swagger UI; outside the API's base path, as the old backend's `/docs` was. */
 export const DOCS_PAGE_PATH = '/docs'
 
-const BCRYPT_MEMORY_MB = 1769
-const LIGHT_MEMORY_MB = 512
-const DOCS_MEMORY_MB = 256
-
 export const routes: readonly Route[] = [
-  {
-    method: 'POST',
-    path: `${API_BASE_PATH}/auth/register`,
-    function: 'register',
-    memoryMb: BCRYPT_MEMORY_MB,
-  },
-  { method: 'POST', path: `${API_BASE_PATH}/auth/login`, function: 'login', memoryMb: BCRYPT_MEMORY_MB },
-  { method: 'POST', path: `${API_BASE_PATH}/auth/token`, function: 'token', memoryMb: BCRYPT_MEMORY_MB },
-  { method: 'POST', path: `${API_BASE_PATH}/auth/refresh`, function: 'refresh', memoryMb: LIGHT_MEMORY_MB },
-  { method: 'POST', path: `${API_BASE_PATH}/auth/logout`, function: 'logout', memoryMb: LIGHT_MEMORY_MB },
-  { method: 'GET', path: `${API_BASE_PATH}/users/me`, function: 'me', memoryMb: LIGHT_MEMORY_MB },
-  { method: 'GET', path: `${API_BASE_PATH}/health`, function: 'health', memoryMb: LIGHT_MEMORY_MB },
-  { method: 'GET', path: OPENAPI_PATH, function: 'openapi', memoryMb: DOCS_MEMORY_MB, docs: true },
+  { method: 'POST', path: `${API_BASE_PATH}/auth/register`, function: 'register' },
+  { method: 'POST', path: `${API_BASE_PATH}/auth/login`, function: 'login' },
+  { method: 'POST', path: `${API_BASE_PATH}/auth/token`, function: 'token' },
+  { method: 'POST', path: `${API_BASE_PATH}/auth/refresh`, function: 'refresh' },
+  { method: 'POST', path: `${API_BASE_PATH}/auth/logout`, function: 'logout' },
+  { method: 'GET', path: `${API_BASE_PATH}/users/me`, function: 'me' },
+  { method: 'GET', path: `${API_BASE_PATH}/health`, function: 'health' },
+  { method: 'GET', path: OPENAPI_PATH, function: 'openapi', docs: true },
   // One function serves the page and each of its assets (exact paths, as API Gateway routes them).
   ...swaggerUiPaths(DOCS_PAGE_PATH).map(
-    ({ path }): Route => ({ method: 'GET', path, function: 'docs', memoryMb: DOCS_MEMORY_MB, docs: true }),
+    ({ path }): Route => ({ method: 'GET', path, function: 'docs', docs: true }),
   ),
 ]
 
-/** Answers every request that matches no route: 404, or 405 with `Allow` when only the method is wrong. */
-export const fallbackRoute = { function: 'not-found', memoryMb: 256 } as const
+/** The function behind every request that matches no route. */
+export const fallbackRoute = { function: 'not-found' } as const satisfies Pick<Route, 'function'>
 
-/** Functions that are not behind the API: invoked by the deploy (migrate) or by an operator (seed-admin). */
-export const operatorFunctions = [
-  { function: 'migrate', memoryMb: 512 },
-  { function: 'seed-admin', memoryMb: BCRYPT_MEMORY_MB },
-] as const
+/** The functions that are not behind the API: run by the deploy (migrate) or by an operator (seed-admin). */
+export const operatorFunctions = (Object.keys(lambdas) as FunctionName[])
+  .filter((name) => lambdas[name].invokedBy !== 'api')
+  .map((name) => ({ function: name, ...lambdas[name] }))
 
 /** The route for a method and path, if any. */
 export const findRoute = (method: string, path: string): Route | undefined =>

@@ -1,8 +1,12 @@
-import type { Container } from '#shared/app/container'
+import { type Container, getContainer } from '#shared/app/container'
 import { type TokenForm, TokenFormSchema, toTokenRequest } from '#shared/domain/schemas'
 import { httpHandler, ok, type ParsedEvent, TOKEN_RESPONSE_HEADERS } from '#shared/http/handler'
 
 const token = async ({ body, context }: ParsedEvent<TokenForm>, { auth }: Container) =>
   ok(await auth.token(toTokenRequest(body), context), TOKEN_RESPONSE_HEADERS)
 
-export const handler = httpHandler(token, { form: TokenFormSchema, errors: 'oauth' })
+export const handler = httpHandler(token, {
+  form: TokenFormSchema,
+  errors: 'oauth',
+  dependencies: getContainer,
+})

@@ -20,11 +20,19 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import { InvocationType, Trigger } from 'aws-cdk-lib/triggers'
 import { AwsSolutionsChecks } from 'cdk-nag'
 import type { Construct, Node } from 'constructs'
-import { API_BASE_PATH, fallbackRoute, operatorFunctions, type Route, routes } from '#functions/routes'
+import {
+  API_BASE_PATH,
+  type FunctionName,
+  fallbackRoute,
+  lambdas,
+  type Route,
+  routes,
+} from '#functions/routes'
 import { MIGRATIONS_FOLDER } from '#infra/bundling'
 import { AuthFunction, bindSecret, functionBundle } from '#infra/constructs/auth-function'
 import { NeonDatabase } from '#infra/constructs/neon-database'
 import { CORS_POLICY, parseCorsOrigins } from '#shared/http/cors'
+import { INTEGER_SETTINGS, TEXT_DEFAULTS } from '#shared/platform/config'
 
 export type DatabaseSettings =
   | {
@@ -65,9 +73,11 @@ export const DEFAULT_STACK_NAME = 'PapaAuth'
 export const DATABASE_NAME = 'papa_auth'
 export const DATABASE_ROLE = 'papa_auth_owner'
 
-const API_TIMEOUT = Duration.seconds(10)
-const MIGRATE_TIMEOUT = Duration.minutes(5)
-const SEED_TIMEOUT = Duration.seconds(30)
+/** A function's memory and timeout, as `functions/routes.ts` sizes it. */
+const sizing = (name: FunctionName) => ({
+  memoryMb: lambdas[name].memoryMb,
+  timeout: Duration.seconds(lambdas[name].timeoutSeconds),
+})
 
 /**
  * The whole service in one stack: an HTTP API with a route and a function per entry of `functions/routes.ts`, the
@@ -95,7 +105,7 @@ export class AuthStack extends Stack {
     const database = this.database(settings)
     acknowledgeNoRotation(
       jwtSecret,
-      'Rotated by hand, without a rotation Lambda: put-secret-value, then a deploy with a new secretsGeneration so every container reads it (README, Deploying to AWS). Sessions survive: clients refresh.',
+      'Rotated by hand, without a rotation Lambda: put-secret-value, then a deploy with a new secretsGeneration so every container reads it (docs/deploying.md, Rotating the JWT signing secret). Sessions survive: clients refresh.',
     )
     acknowledgeNoRotation(
       adminPassword,
@@ -115,10 +125,7 @@ export class AuthStack extends Stack {
       if (this.functions.has(route.function)) continue
       const fn = new AuthFunction(this, functionId(route.function), {
         name: route.function,
-        // Memory buys CPU on Lambda: the functions that hash with bcrypt (register, login, token) are CPU-bound for
-        // ~200 ms a request at cost 12, so routes.ts gives them a full vCPU (1769 MB); the others wait on I/O.
-        memoryMb: route.memoryMb,
-        timeout: API_TIMEOUT,
+        ...sizing(route.function),
         logRetention: settings.logRetention,
         environment: route.docs ? {} : { ...environment, DATABASE_SECRET_FIELD: 'pooledUrl' },
       })
@@ -132,8 +139,7 @@ export class AuthStack extends Stack {
     // The fallback only maps a path to 404 or 405: it reads no secret and never touches the database.
     const notFound = new AuthFunction(this, functionId(fallbackRoute.function), {
       name: fallbackRoute.function,
-      memoryMb: fallbackRoute.memoryMb,
-      timeout: API_TIMEOUT,
+      ...sizing(fallbackRoute.function),
       logRetention: settings.logRetention,
     })
     this.functions.set(fallbackRoute.function, notFound)
@@ -141,8 +147,7 @@ export class AuthStack extends Stack {
     const migrationsFolder = settings.migrationsFolder ?? MIGRATIONS_FOLDER
     const migrate = new AuthFunction(this, 'Migrate', {
       name: 'migrate',
-      memoryMb: operatorMemory('migrate'),
-      timeout: MIGRATE_TIMEOUT,
+      ...sizing('migrate'),
       logRetention: settings.logRetention,
       // The hash makes the migration set visible on the function, and a new set a new version (so a new run).
       description: `papa-auth migrate: applies migration set ${hashFolder(migrationsFolder).slice(0, 16)}`,
@@ -154,8 +159,7 @@ export class AuthStack extends Stack {
 
     const seedAdmin = new AuthFunction(this, 'SeedAdmin', {
       name: 'seed-admin',
-      memoryMb: operatorMemory('seed-admin'),
-      timeout: SEED_TIMEOUT,
+      ...sizing('seed-admin'),
       logRetention: settings.logRetention,
       environment: {
         ADMIN_EMAIL: settings.adminEmail,
@@ -175,7 +179,7 @@ export class AuthStack extends Stack {
     this.migration = new Trigger(this, 'MigrateOnDeploy', {
       handler: migrate.function,
       invocationType: InvocationType.REQUEST_RESPONSE,
-      timeout: MIGRATE_TIMEOUT,
+      timeout: sizing('migrate').timeout,
       executeAfter: database.provisioner ? [database.provisioner] : [],
       executeBefore: readers.map((fn) => fn.function),
     })
@@ -235,7 +239,7 @@ export class AuthStack extends Stack {
     })
     acknowledgeNoRotation(
       secret,
-      "A copy of the Neon role's connection strings: its password is reset in Neon, then the new strings are written with put-secret-value and a deploy with a new secretsGeneration (README, Deploying to AWS).",
+      "A copy of the Neon role's connection strings: its password is reset in Neon, then the new strings are written with put-secret-value and a deploy with a new secretsGeneration (docs/deploying.md, Rotating the JWT signing secret).",
     )
     const neon = new NeonDatabase(this, 'Neon', {
       databaseSecret: secret,
@@ -347,8 +351,8 @@ export function readSettings(node: Node): AuthStackSettings {
     },
     logRetention: retention(get('logRetentionDays')),
     docs: flag('docs', get('docs')),
-    jwtIssuer: text('jwtIssuer', 'papa-auth'),
-    jwtAudience: text('jwtAudience', 'papa-api'),
+    jwtIssuer: text('jwtIssuer', TEXT_DEFAULTS.JWT_ISSUER),
+    jwtAudience: text('jwtAudience', TEXT_DEFAULTS.JWT_AUDIENCE),
     bcryptCost: bcryptCost(get('bcryptCost')),
     secretsGeneration: text('secretsGeneration', '1'),
     database:
@@ -397,12 +401,6 @@ const functionId = (name: string) =>
     .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
     .join('')
 
-const operatorMemory = (name: (typeof operatorFunctions)[number]['function']) => {
-  const entry = operatorFunctions.find((fn) => fn.function === name)
-  if (!entry) throw new Error(`no operator function ${name}`)
-  return entry.memoryMb
-}
-
 /** A digest of a folder's files (names and contents), stable across machines and checkouts. */
 export function hashFolder(folder: string): string {
   const hash = createHash('sha256')
@@ -438,9 +436,10 @@ function positiveNumber(key: string, value: unknown, fallback: number): number {
 }
 
 function bcryptCost(value: unknown): number {
-  const cost = positiveNumber('bcryptCost', value, 12)
-  if (!Number.isInteger(cost) || cost < 10 || cost > 14)
-    throw new Error('context bcryptCost must be 10 to 14')
+  const { default: fallback, min, max } = INTEGER_SETTINGS.BCRYPT_COST
+  const cost = positiveNumber('bcryptCost', value, fallback)
+  if (!Number.isInteger(cost) || cost < min || cost > max)
+    throw new Error(`context bcryptCost must be ${min} to ${max}`)
   return cost
 }
 

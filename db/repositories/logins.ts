@@ -1,49 +1,14 @@
 import { sql } from 'drizzle-orm'
-import type { RequestContext, UserRecord } from '#shared/domain/users'
+import type { LoginPolicy, LoginRepository } from '#shared/domain/ports'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
 import { loginAttempts, refreshTokens, users } from '../schema.ts'
 import { eventInsert, type RawUserRow, toUserRecord } from './rows.ts'
 
-export interface LoginPolicy {
-  /** Consecutive failures that lock an email. */
-  maxFailures: number
-  /** How long failures are counted, and how long a lock lasts, in seconds. */
-  windowSeconds: number
-}
-
-export interface LoginState {
-  user: UserRecord | null
-  /** Seconds until the email's lock ends; null when it is not locked. */
-  lockedForSeconds: number | null
-}
-
-export interface NewSession {
-  user: UserRecord
-  refreshTokenHash: string
-  familyId: string
-  expiresAt: Date
-  /** A stronger hash of the password, to store in the same statement. */
-  rehashedPassword?: string | undefined
-}
-
-export interface LoginRepository {
-  /** The account and the email's lock, in one statement; for unknown emails too. */
-  find(email: string): Promise<LoginState>
-  /** Counts a failure (known or unknown email) and audits it; the lock's length when this failure locked it. */
-  recordFailure(
-    email: string,
-    userId: number | null,
-    context: RequestContext,
-  ): Promise<{ lockedForSeconds: number | null }>
-  /** Stores the first refresh token of a new family, clears the failures, upgrades the hash, audits: one statement. */
-  recordSuccess(session: NewSession, context: RequestContext): Promise<void>
-}
-
 const seconds = (value: number) => sql`make_interval(secs => ${value})`
 
 /** Logins: the failed-login limit, the first refresh token, and their audit events. */
-export function createLoginRepository(db: Database, policy: LoginPolicy): LoginRepository {
+export function createLoginRepository(db: Database, policy: LoginPolicy) {
   const a = loginAttempts
   const window = seconds(policy.windowSeconds)
 
@@ -109,5 +74,5 @@ export function createLoginRepository(db: Database, policy: LoginPolicy): LoginR
           values (${session.refreshTokenHash}, ${session.familyId}, ${session.user.id}, ${session.expiresAt.toISOString()}::timestamptz)`)
         .catch(rethrowUnavailable)
     },
-  }
+  } satisfies LoginRepository
 }

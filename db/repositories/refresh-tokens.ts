@@ -1,15 +1,13 @@
 import { sql } from 'drizzle-orm'
-import type { AuthRefreshTokens } from '#shared/domain/auth-service'
+import type { RefreshTokenRepository } from '#shared/domain/ports'
 import type { RequestContext } from '#shared/domain/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
 import { refreshTokens, users } from '../schema.ts'
 import { eventInsert } from './rows.ts'
 
-/** The auth service's refresh-token port (`AuthRefreshTokens`), each operation one statement with its audit event. */
-export type RefreshTokenRepository = AuthRefreshTokens
-
-export function createRefreshTokenRepository(db: Database): RefreshTokenRepository {
+/** The refresh-token port: each operation one statement with its audit event. */
+export function createRefreshTokenRepository(db: Database) {
   const t = refreshTokens
 
   /** One statement: find the family of `hash` (optionally only if retired), revoke its live members, audit. */
@@ -61,5 +59,5 @@ export function createRefreshTokenRepository(db: Database): RefreshTokenReposito
     async revokeFamily(hash, context) {
       await revoke(hash, false, context)
     },
-  }
+  } satisfies RefreshTokenRepository
 }

@@ -1,27 +1,11 @@
 import { eq, sql } from 'drizzle-orm'
 import { EmailTakenError, RegistrationLimitError, UsernameTakenError } from '#shared/domain/errors'
-import type { NewUser, RequestContext } from '#shared/domain/users'
+import type { RegistrationPolicy, UserRepository } from '#shared/domain/ports'
+import type { NewUser } from '#shared/domain/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
-import { rateLimits, type UserRow, users } from '../schema.ts'
+import { rateLimits, users } from '../schema.ts'
 import { eventInsert, type RawUserRow, toUserRecord } from './rows.ts'
-
-export interface RegistrationPolicy {
-  /** Registrations one source IP may attempt per window. */
-  maxPerWindow: number
-  windowSeconds: number
-}
-
-export interface UserRepository {
-  findById(id: number): Promise<UserRow | null>
-  /**
-   * Counts the attempt against the source IP's limit, inserts the user unless the email or username is taken, and
-   * audits it, in one statement. Throws `EmailTakenError`, `UsernameTakenError` or `RegistrationLimitError`.
-   */
-  register(user: NewUser, context: RequestContext): Promise<UserRow>
-  /** Inserts unless the email exists, auditing the creation; `null` when it existed. One statement. */
-  insertUnlessEmailExists(user: NewUser, context: RequestContext): Promise<UserRow | null>
-}
 
 type RegisterRow = Partial<RawUserRow> & {
   hits: number
@@ -33,7 +17,7 @@ type RegisterRow = Partial<RawUserRow> & {
 export function createUserRepository(
   db: Database,
   policy: RegistrationPolicy = { maxPerWindow: Number.MAX_SAFE_INTEGER, windowSeconds: 3600 },
-): UserRepository {
+) {
   const r = rateLimits
   const window = sql`make_interval(secs => ${policy.windowSeconds})`
 
@@ -49,8 +33,11 @@ export function createUserRepository(
 
   return {
     async findById(id) {
-      const [row] = await db.select().from(users).where(eq(users.id, id)).catch(rethrowUnavailable)
-      return row ?? null
+      const result = await db
+        .execute<RawUserRow>(sql`select * from ${users} where ${users.id} = ${id}`)
+        .catch(rethrowUnavailable)
+      const row = result.rows[0]
+      return row ? toUserRecord(row) : null
     },
 
     async register(user, context) {
@@ -104,5 +91,5 @@ export function createUserRepository(
       const row = result.rows[0]
       return row ? toUserRecord(row) : null
     },
-  }
+  } satisfies UserRepository
 }

@@ -1,4 +1,9 @@
+/**
+ * The composition root: the only room that imports `db/`. It reads the configuration, fetches the secrets, opens
+ * the database and builds the services, once per container (cold start); warm invocations reuse the result.
+ */
 import { createDatabase, type DatabaseHandle } from '#db/client'
+import { checkDatabase } from '#db/health'
 import { createLoginRepository } from '#db/repositories/logins'
 import { createRefreshTokenRepository } from '#db/repositories/refresh-tokens'
 import { createUserRepository } from '#db/repositories/users'
@@ -8,34 +13,19 @@ import { createTokenService, systemClock } from '#shared/domain/tokens'
 import { assertSigningSecret, type Config, loadConfig } from '#shared/platform/config'
 import { createSecretReader, readJsonField, type SecretReader } from '#shared/platform/secrets'
 
+/** The dependencies of every API function. */
 export interface Container {
   config: Config
   database: DatabaseHandle
   auth: AuthService
+  /** True when the database answers a trivial query; never throws. */
+  databaseReachable(): Promise<boolean>
 }
 
 let container: Promise<Container> | undefined
 
 /**
- * Cold-start milestones, as `performance` marks (times since the process started), so `npm run bench` can break a
- * cold start down from outside the bundle. Each is replaced, not added, on a rebuild: the timeline stays bounded.
- */
-export const COLD_START_MARKS = {
-  containerStart: 'papa-auth:container-start',
-  configLoaded: 'papa-auth:config-loaded',
-  secretReaderReady: 'papa-auth:secret-reader-ready',
-  secretsResolved: 'papa-auth:secrets-resolved',
-  containerReady: 'papa-auth:container-ready',
-  databaseConnected: 'papa-auth:database-connected',
-} as const
-
-const milestone = (name: string) => {
-  performance.clearMarks(name)
-  performance.mark(name)
-}
-
-/**
- * The dependencies of every function, built once per container (cold start) and shared by warm invocations.
+ * The API functions' dependencies, built once per container (cold start) and shared by warm invocations.
  * A failed build (a secret that could not be read) is forgotten, so the next invocation tries again.
  */
 export function getContainer(): Promise<Container> {
@@ -64,11 +54,11 @@ export async function secretReaderFor(config: Config): Promise<SecretReader | un
 }
 
 /** A setting given inline, else the secret its ARN names; `loadConfig` has checked that one of them is set. */
-const inlineOrSecret = (
+export function inlineOrSecret(
   inline: string | undefined,
   secretId: string | undefined,
   secrets: SecretReader | undefined,
-) => {
+): Promise<string> {
   if (inline !== undefined) return Promise.resolve(inline)
   if (!secretId || !secrets) throw new Error('setting is neither inline nor in Secrets Manager')
   return secrets.read(secretId)
@@ -82,30 +72,25 @@ export function resolveDatabaseUrl(config: Config, secrets: SecretReader | undef
   return readJsonField(secrets, config.DATABASE_SECRET_ARN, config.DATABASE_SECRET_FIELD)
 }
 
-/** The admin password for seeding: `ADMIN_PASSWORD`, else the secret `ADMIN_PASSWORD_SECRET_ARN` names. */
-export const resolveAdminPassword = (config: Config, secrets: SecretReader | undefined) =>
-  inlineOrSecret(config.ADMIN_PASSWORD, config.ADMIN_PASSWORD_SECRET_ARN, secrets)
+/** The one place a database handle is made from the configuration. */
+export const openDatabase = (config: Config, url: string, poolMax = config.DATABASE_POOL_MAX) =>
+  createDatabase({
+    url,
+    wsProxy: config.DATABASE_WS_PROXY,
+    connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+    queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
+    poolMax,
+  })
 
 async function buildContainer(): Promise<Container> {
-  milestone(COLD_START_MARKS.containerStart)
   const config = loadConfig()
-  milestone(COLD_START_MARKS.configLoaded)
   const secrets = await secretReaderFor(config)
-  milestone(COLD_START_MARKS.secretReaderReady)
   const [jwtSecret, databaseUrl] = await Promise.all([
     inlineOrSecret(config.JWT_SECRET, config.JWT_SECRET_ARN, secrets),
     resolveDatabaseUrl(config, secrets),
   ])
-  milestone(COLD_START_MARKS.secretsResolved)
 
-  const database = createDatabase({
-    url: databaseUrl,
-    wsProxy: config.DATABASE_WS_PROXY,
-    connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
-    queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
-    poolMax: config.DATABASE_POOL_MAX,
-  })
-  database.pool.once('connect', () => milestone(COLD_START_MARKS.databaseConnected))
+  const database = openDatabase(config, databaseUrl)
   // The first connection is opened now, during init, instead of by the first request's query: it overlaps the
   // rest of the cold start (for register, the whole bcrypt hash), and on Neon it starts waking a suspended compute.
   database.warm()
@@ -129,6 +114,5 @@ async function buildContainer(): Promise<Container> {
       clock: systemClock,
     }),
   })
-  milestone(COLD_START_MARKS.containerReady)
-  return { config, database, auth }
+  return { config, database, auth, databaseReachable: () => checkDatabase(database.db) }
 }

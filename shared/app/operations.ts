@@ -1,18 +1,13 @@
+/** The operator functions' work (migrate on every deploy, seed-admin on demand), wired like the API's container. */
 import * as v from 'valibot'
-import { createDatabase } from '#db/client'
 import { sqlState } from '#db/errors'
 import { type MigrationResult, runMigrations } from '#db/migrate'
 import { createUserRepository } from '#db/repositories/users'
-import { createPasswordHasher, type PasswordHasher } from '#shared/domain/passwords'
+import { createAdminSeeder, type SeedOutcome } from '#shared/domain/admin'
+import { createPasswordHasher } from '#shared/domain/passwords'
 import { EmailSchema, NewPasswordSchema } from '#shared/domain/schemas'
-import type { NewUser, RequestContext, UserRecord } from '#shared/domain/users'
 import { ConfigError, loadConfig } from '#shared/platform/config'
-import { resolveAdminPassword, resolveDatabaseUrl, secretReaderFor } from './container.ts'
-
-/** How the audit trail records the seeding: no request, an operator's invocation. */
-const SEED_CONTEXT: RequestContext = { sourceIp: '', userAgent: 'seed-admin' }
-
-export type SeedOutcome = 'created' | 'exists'
+import { inlineOrSecret, openDatabase, resolveDatabaseUrl, secretReaderFor } from './container.ts'
 
 /**
  * An error an operator function can throw safely. Lambda logs a thrown error whole, and drizzle's carry the SQL and
@@ -24,21 +19,6 @@ export function operatorError(step: string, error: unknown): Error {
   const name = error instanceof Error ? error.name : typeof error
   const code = sqlState(error)
   return new Error(`${step} failed: ${name}${code ? ` (SQLSTATE ${code})` : ''}`)
-}
-
-/** Creates the superuser unless its email exists; an existing account is left exactly as it is. */
-export function createAdminSeeder(deps: {
-  users: { insertUnlessEmailExists(user: NewUser, context: RequestContext): Promise<UserRecord | null> }
-  passwords: PasswordHasher
-}) {
-  return async ({ email, password }: { email: string; password: string }): Promise<SeedOutcome> => {
-    const hashedPassword = await deps.passwords.hash(password)
-    const created = await deps.users.insertUnlessEmailExists(
-      { email, username: null, hashedPassword, isSuperuser: true },
-      SEED_CONTEXT,
-    )
-    return created ? 'created' : 'exists'
-  }
 }
 
 /** The migrate function's work: reads only the database secret (its direct URL) and applies the migrations. */
@@ -66,19 +46,13 @@ async function seedAdmin(): Promise<{ outcome: SeedOutcome; email: string }> {
   const secrets = await secretReaderFor(config)
   const [url, password] = await Promise.all([
     resolveDatabaseUrl(config, secrets),
-    resolveAdminPassword(config, secrets),
+    inlineOrSecret(config.ADMIN_PASSWORD, config.ADMIN_PASSWORD_SECRET_ARN, secrets),
   ])
   const email = v.safeParse(EmailSchema, config.ADMIN_EMAIL)
   if (!email.success) throw new ConfigError(['ADMIN_EMAIL is not a valid email address'])
   if (!v.is(NewPasswordSchema, password)) throw new ConfigError(['the admin password must be 8 to 72 bytes'])
 
-  const database = createDatabase({
-    url,
-    wsProxy: config.DATABASE_WS_PROXY,
-    connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
-    queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
-    poolMax: 1,
-  })
+  const database = openDatabase(config, url, 1)
   try {
     const seed = createAdminSeeder({
       users: createUserRepository(database.db),

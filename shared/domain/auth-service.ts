@@ -1,50 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { InvalidCredentialsError, InvalidTokenError, TooManyAttemptsError } from './errors.ts'
 import type { PasswordHasher } from './passwords.ts'
+import type { LoginRepository, RefreshTokenRepository, UserRepository } from './ports.ts'
 import type { RegisterBody, TokenRequest } from './schemas.ts'
 import type { TokenService } from './tokens.ts'
-import { type NewUser, type PublicUser, type RequestContext, toPublicUser, type UserRecord } from './users.ts'
-
-/** What the auth service needs from storage; `db/repositories` implements it, unit tests fake it. */
-export interface AuthUsers {
-  findById(id: number): Promise<UserRecord | null>
-  register(user: NewUser, context: RequestContext): Promise<UserRecord>
-}
-
-export interface AuthLogins {
-  find(email: string): Promise<{ user: UserRecord | null; lockedForSeconds: number | null }>
-  recordFailure(
-    email: string,
-    userId: number | null,
-    context: RequestContext,
-  ): Promise<{ lockedForSeconds: number | null }>
-  recordSuccess(
-    session: {
-      user: UserRecord
-      refreshTokenHash: string
-      familyId: string
-      expiresAt: Date
-      rehashedPassword?: string | undefined
-    },
-    context: RequestContext,
-  ): Promise<void>
-}
-
-export interface AuthRefreshTokens {
-  /**
-   * Retires the live, unexpired token with `hash` (of an active user) and stores its successor in the same family;
-   * the token's user id, or `null` when it was not live. Concurrent uses of one token yield at most one success.
-   */
-  rotate(
-    hash: string,
-    next: { hash: string; expiresAt: Date },
-    context: RequestContext,
-  ): Promise<{ userId: number } | null>
-  /** Revokes the whole family of a token that was already retired (a replay); true when it was one. */
-  revokeFamilyIfRetired(hash: string, context: RequestContext): Promise<boolean>
-  /** Revokes every live token of the family `hash` belongs to, whatever state that token is in. */
-  revokeFamily(hash: string, context: RequestContext): Promise<void>
-}
+import { type PublicUser, type RequestContext, toPublicUser } from './users.ts'
 
 export interface TokenPair {
   access_token: string
@@ -54,9 +14,9 @@ export interface TokenPair {
 }
 
 export interface AuthDependencies {
-  users: AuthUsers
-  logins: AuthLogins
-  refreshTokens: AuthRefreshTokens
+  users: Pick<UserRepository, 'findById' | 'register'>
+  logins: LoginRepository
+  refreshTokens: RefreshTokenRepository
   passwords: PasswordHasher
   tokens: TokenService
 }

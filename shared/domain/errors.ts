@@ -1,10 +1,23 @@
 /**
  * Domain errors: each has a stable `code`, a `name` derived from its class, and an optional `cause` that is never
- * shown to a client or written to a log (it may carry SQL or parameters). Services throw these; only
- * `shared/http/errors.ts` turns them into HTTP responses.
+ * shown to a client or written to a log (it may carry SQL or parameters). Services throw these; the error table in
+ * `shared/http/errors.ts`, keyed by `code`, turns them into HTTP responses.
  */
+export type DomainErrorCode =
+  | 'EMAIL_TAKEN'
+  | 'USERNAME_TAKEN'
+  | 'INVALID_CREDENTIALS'
+  | 'NOT_AUTHENTICATED'
+  | 'INVALID_TOKEN'
+  | 'TOO_MANY_ATTEMPTS'
+  | 'REGISTRATION_LIMIT'
+  | 'DATABASE_UNAVAILABLE'
+  | 'VALIDATION_FAILED'
+  | 'INVALID_REQUEST'
+  | 'UNSUPPORTED_GRANT_TYPE'
+
 export abstract class DomainError extends Error {
-  abstract readonly code: string
+  abstract readonly code: DomainErrorCode
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.name = new.target.name
@@ -58,7 +71,7 @@ export abstract class RateLimitError extends DomainError {
   }
 }
 
-/** Ten consecutive failed logins for one email within the window. */
+/** `LOGIN_MAX_FAILURES` consecutive failed logins for one email within `LOGIN_WINDOW_SECONDS`. */
 export class TooManyAttemptsError extends RateLimitError {
   readonly code = 'TOO_MANY_ATTEMPTS'
   constructor(retryAfterSeconds: number) {
@@ -66,7 +79,7 @@ export class TooManyAttemptsError extends RateLimitError {
   }
 }
 
-/** Too many registrations from one source IP within the window. */
+/** More than `REGISTER_RATE_LIMIT` registrations from one source IP within `REGISTER_RATE_WINDOW_SECONDS`. */
 export class RegistrationLimitError extends RateLimitError {
   readonly code = 'REGISTRATION_LIMIT'
   constructor(retryAfterSeconds: number) {

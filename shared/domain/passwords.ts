@@ -43,7 +43,7 @@ function serialQueue() {
 /** The one wrapper around bcryptjs. Accepts `$2a$`/`$2b$` hashes, so passlib's `$2b$12$…` hashes carry over. */
 export function createPasswordHasher({ cost }: { cost: number }): PasswordHasher {
   const dummyHash = DUMMY_HASHES[cost]
-  if (!dummyHash) throw new RangeError(`bcrypt cost must be 10 to 14, got ${cost}`)
+  if (!dummyHash) throw new RangeError(`no dummy hash for bcrypt cost ${cost}`)
 
   const oneAtATime = serialQueue()
   const hash = (password: string) => oneAtATime(() => bcrypt.hash(password, cost))

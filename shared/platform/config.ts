@@ -1,7 +1,39 @@
 import * as v from 'valibot'
 
-const integer = (name: string, fallback: number, min: number, max: number) =>
-  v.optional(
+/** A whole-number setting: its default and its accepted range, declared once. */
+interface IntegerSetting {
+  readonly default: number
+  readonly min: number
+  readonly max: number
+}
+
+/**
+ * Every numeric setting with its default and range. `infra/` checks its CDK context against the same ranges, and the
+ * OpenAPI document states the configured values, so none of these numbers is written anywhere else.
+ */
+export const INTEGER_SETTINGS = {
+  DATABASE_CONNECT_TIMEOUT_MS: { default: 3000, min: 100, max: 30_000 },
+  DATABASE_POOL_MAX: { default: 10, min: 1, max: 100 },
+  DATABASE_QUERY_TIMEOUT_MS: { default: 5000, min: 100, max: 60_000 },
+  ACCESS_TOKEN_TTL_SECONDS: { default: 900, min: 60, max: 86_400 },
+  REFRESH_TOKEN_TTL_SECONDS: { default: 604_800, min: 300, max: 7_776_000 },
+  /** bcrypt's cost; `shared/domain/passwords.ts` holds a dummy hash for each cost of this range. */
+  BCRYPT_COST: { default: 12, min: 10, max: 14 },
+  LOGIN_MAX_FAILURES: { default: 10, min: 1, max: 1000 },
+  LOGIN_WINDOW_SECONDS: { default: 900, min: 1, max: 86_400 },
+  REGISTER_RATE_LIMIT: { default: 20, min: 1, max: 1_000_000 },
+  REGISTER_RATE_WINDOW_SECONDS: { default: 3600, min: 1, max: 86_400 },
+} as const satisfies Record<string, IntegerSetting>
+
+/** The defaults of the text settings that have one. */
+export const TEXT_DEFAULTS = {
+  JWT_ISSUER: 'papa-auth',
+  JWT_AUDIENCE: 'papa-api',
+} as const
+
+const integer = (name: keyof typeof INTEGER_SETTINGS) => {
+  const { default: fallback, min, max } = INTEGER_SETTINGS[name]
+  return v.optional(
     v.pipe(
       v.string(),
       v.regex(/^\d+$/, `${name} must be a whole number`),
@@ -11,6 +43,7 @@ const integer = (name: string, fallback: number, min: number, max: number) =>
     ),
     String(fallback),
   )
+}
 
 const text = v.pipe(v.string(), v.trim(), v.nonEmpty())
 
@@ -25,20 +58,20 @@ const EnvSchema = v.pipe(
     DATABASE_SECRET_FIELD: v.optional(v.picklist(['pooledUrl', 'directUrl']), 'pooledUrl'),
     /** Local only: `host:port` of the WebSocket-to-TCP proxy that lets the Neon driver reach a plain Postgres. */
     DATABASE_WS_PROXY: v.optional(text),
-    DATABASE_CONNECT_TIMEOUT_MS: integer('DATABASE_CONNECT_TIMEOUT_MS', 3000, 100, 30_000),
-    DATABASE_POOL_MAX: integer('DATABASE_POOL_MAX', 10, 1, 100),
+    DATABASE_CONNECT_TIMEOUT_MS: integer('DATABASE_CONNECT_TIMEOUT_MS'),
+    DATABASE_POOL_MAX: integer('DATABASE_POOL_MAX'),
     JWT_SECRET: v.optional(v.string()),
     JWT_SECRET_ARN: v.optional(text),
-    JWT_ISSUER: v.optional(text, 'papa-auth'),
-    JWT_AUDIENCE: v.optional(text, 'papa-api'),
-    ACCESS_TOKEN_TTL_SECONDS: integer('ACCESS_TOKEN_TTL_SECONDS', 900, 60, 86_400),
-    REFRESH_TOKEN_TTL_SECONDS: integer('REFRESH_TOKEN_TTL_SECONDS', 604_800, 300, 7_776_000),
-    BCRYPT_COST: integer('BCRYPT_COST', 12, 10, 14),
-    LOGIN_MAX_FAILURES: integer('LOGIN_MAX_FAILURES', 10, 1, 1000),
-    LOGIN_WINDOW_SECONDS: integer('LOGIN_WINDOW_SECONDS', 900, 1, 86_400),
-    REGISTER_RATE_LIMIT: integer('REGISTER_RATE_LIMIT', 20, 1, 1_000_000),
-    REGISTER_RATE_WINDOW_SECONDS: integer('REGISTER_RATE_WINDOW_SECONDS', 3600, 1, 86_400),
-    DATABASE_QUERY_TIMEOUT_MS: integer('DATABASE_QUERY_TIMEOUT_MS', 5000, 100, 60_000),
+    JWT_ISSUER: v.optional(text, TEXT_DEFAULTS.JWT_ISSUER),
+    JWT_AUDIENCE: v.optional(text, TEXT_DEFAULTS.JWT_AUDIENCE),
+    ACCESS_TOKEN_TTL_SECONDS: integer('ACCESS_TOKEN_TTL_SECONDS'),
+    REFRESH_TOKEN_TTL_SECONDS: integer('REFRESH_TOKEN_TTL_SECONDS'),
+    BCRYPT_COST: integer('BCRYPT_COST'),
+    LOGIN_MAX_FAILURES: integer('LOGIN_MAX_FAILURES'),
+    LOGIN_WINDOW_SECONDS: integer('LOGIN_WINDOW_SECONDS'),
+    REGISTER_RATE_LIMIT: integer('REGISTER_RATE_LIMIT'),
+    REGISTER_RATE_WINDOW_SECONDS: integer('REGISTER_RATE_WINDOW_SECONDS'),
+    DATABASE_QUERY_TIMEOUT_MS: integer('DATABASE_QUERY_TIMEOUT_MS'),
     ADMIN_EMAIL: v.optional(text),
     ADMIN_PASSWORD: v.optional(v.string()),
     ADMIN_PASSWORD_SECRET_ARN: v.optional(text),

@@ -7,7 +7,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import { AwsSolutionsChecks } from 'cdk-nag'
 import type { IConstruct } from 'constructs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fallbackRoute, operatorFunctions, routes } from '#functions/routes'
+import { fallbackRoute, lambdas, operatorFunctions, routes } from '#functions/routes'
 import { MIGRATIONS_FOLDER } from '#infra/bundling'
 import { NEON_API_URL } from '#infra/neon/api'
 import { DATABASE_NAME, DATABASE_ROLE, defineApp, hashFolder } from '#infra/stack'
@@ -191,10 +191,11 @@ describe('the functions', () => {
     }
   })
 
-  it('sizes memory per function as routes.ts says (a full vCPU where bcrypt runs)', () => {
-    for (const route of [...apiRoutes, fallbackRoute, ...operatorFunctions]) {
-      const id = logicalIdOf(app, route.function)
-      expect(resource(app, id).Properties.MemorySize, route.function).toBe(route.memoryMb)
+  it('sizes memory and timeout per function as routes.ts says (a full vCPU where bcrypt runs)', () => {
+    for (const { function: name } of [...apiRoutes, fallbackRoute, ...operatorFunctions]) {
+      const { Properties } = resource(app, logicalIdOf(app, name))
+      expect(Properties.MemorySize, name).toBe(lambdas[name].memoryMb)
+      expect(Properties.Timeout, name).toBe(lambdas[name].timeoutSeconds)
     }
   })
 

@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import {
-  type AuthLogins,
-  type AuthRefreshTokens,
-  type AuthUsers,
-  createAuthService,
-} from '#shared/domain/auth-service'
+import { type AuthDependencies, createAuthService } from '#shared/domain/auth-service'
 import {
   EmailTakenError,
   InvalidCredentialsError,
@@ -12,6 +7,7 @@ import {
   TooManyAttemptsError,
 } from '#shared/domain/errors'
 import type { PasswordHasher } from '#shared/domain/passwords'
+import type { LoginRepository, RefreshTokenRepository } from '#shared/domain/ports'
 import { type Clock, createTokenService } from '#shared/domain/tokens'
 import type { UserRecord } from '#shared/domain/users'
 
@@ -23,7 +19,7 @@ function fakes() {
   const rows: UserRecord[] = []
   const tokens = new Map<string, { familyId: string; userId: number; retired: boolean; revoked: boolean }>()
   const failures = new Map<string, number>()
-  const users: AuthUsers = {
+  const users: AuthDependencies['users'] = {
     findById: async (id) => rows.find((row) => row.id === id) ?? null,
     register: async (user) => {
       if (rows.some((row) => row.email === user.email)) throw new EmailTakenError()
@@ -39,7 +35,7 @@ function fakes() {
       return row
     },
   }
-  const logins: AuthLogins = {
+  const logins: LoginRepository = {
     find: async (email) => ({
       user: rows.find((row) => row.email === email) ?? null,
       lockedForSeconds: (failures.get(email) ?? 0) >= 3 ? 60 : null,
@@ -58,7 +54,7 @@ function fakes() {
       })
     },
   }
-  const refreshTokens: AuthRefreshTokens = {
+  const refreshTokens: RefreshTokenRepository = {
     rotate: async (hash, next) => {
       const token = tokens.get(hash)
       if (!token || token.retired || token.revoked) return null
