@@ -6,4 +6,4 @@ const document = buildOpenApiDocument(routes)
 
 const openapi = async () => ok(document)
 
-export const handler = httpHandler(openapi, { container: false })
+export const handler = httpHandler(openapi)
