@@ -10,12 +10,12 @@ import {
   TokenFormSchema,
 } from '#shared/domain/schemas'
 import { MAX_BODY_BYTES } from './handler.ts'
-import { swaggerUiContentType } from './swagger-ui.ts'
 
 /*
  * The OpenAPI 3.1 document. Request bodies are converted from the very valibot schemas the functions validate
  * with; responses from the schemas below, which the tests hold against the handlers' real responses. Paths come
- * from the route table, so a route cannot go undocumented and the document names no path that is not a route.
+ * from the route table, so an API route cannot go undocumented and the document names no path that is not a route;
+ * the documentation routes (Swagger UI and this document) serve the API's description and are not part of it.
  */
 
 /** The User object of the contract, as every endpoint that returns a user writes it. */
@@ -85,6 +85,8 @@ export interface RouteLike {
   readonly method: string
   readonly path: string
   readonly function: string
+  /** A documentation route (Swagger UI, this document): left out of the document. */
+  readonly docs?: boolean
 }
 
 /** A JSON object in the document; the generator writes plain data only. */
@@ -104,7 +106,6 @@ export interface OpenApiDocument {
   }
 }
 
-const DOCS_FUNCTION = 'docs'
 const TOKEN_FUNCTION = 'token'
 
 // Actions with no JSON Schema equivalent, described in words instead (the property descriptions below). Any other action that cannot
@@ -374,22 +375,6 @@ function operations(tokenPath: string): Record<string, OperationSpec> {
         ...errors('500'),
       },
     },
-    openapi: {
-      tag: 'documentation',
-      summary: 'This document',
-      responses: {
-        '200': response('The OpenAPI 3.1 document.', {
-          'application/json': {
-            schema: {
-              type: 'object',
-              properties: { openapi: { type: 'string', pattern: '^3\\.1\\.' }, paths: { type: 'object' } },
-              required: ['openapi', 'paths'],
-              additionalProperties: true,
-            },
-          },
-        }),
-      },
-    },
   }
 }
 
@@ -403,44 +388,29 @@ const STATUS_RESPONSES: Record<string, string> = {
   '503': 'ServiceUnavailable',
 }
 
-const docsOperation = (contentType: string): OpenApiObject => ({
-  tags: ['documentation'],
-  summary: contentType.startsWith('text/html') ? 'Swagger UI' : 'A Swagger UI asset',
-  responses: {
-    '200': response('Served by this API itself.', {
-      [contentType.split(';')[0] ?? contentType]: contentType.startsWith('text/')
-        ? { schema: { type: 'string' } }
-        : { schema: { type: 'string', contentEncoding: 'binary' } },
-    }),
-  },
-})
-
-/** The OpenAPI 3.1 document for the given routes; throws if a route's function has no documented operation. */
+/**
+ * The OpenAPI 3.1 document for the API routes of a route table; throws if an API route's function has no documented
+ * operation.
+ */
 export function buildOpenApiDocument(routes: readonly RouteLike[]): OpenApiDocument {
   const tokenRoute = routes.find((route) => route.function === TOKEN_FUNCTION)
   if (!tokenRoute) throw new Error('the route table has no token endpoint')
   const specs = operations(tokenRoute.path)
 
   const paths: OpenApiDocument['paths'] = {}
-  for (const route of routes) {
-    let operation: OpenApiObject
-    if (route.function === DOCS_FUNCTION) {
-      operation = docsOperation(swaggerUiContentType(route.path))
-    } else {
-      const spec = specs[route.function]
-      if (!spec) throw new Error(`no OpenAPI operation for function ${route.function}`)
-      operation = {
-        tags: [spec.tag],
-        operationId: route.function,
-        summary: spec.summary,
-        ...(spec.description ? { description: spec.description } : {}),
-        ...(spec.secured ? { security: [{ OAuth2PasswordBearer: [] }, { BearerAuth: [] }] } : {}),
-        ...(spec.requestBody ? { requestBody: spec.requestBody } : {}),
-        responses: spec.responses,
-      }
-    }
+  for (const route of routes.filter((route) => !route.docs)) {
+    const spec = specs[route.function]
+    if (!spec) throw new Error(`no OpenAPI operation for function ${route.function}`)
     paths[route.path] ??= {}
-    ;(paths[route.path] as Record<string, OpenApiObject>)[route.method.toLowerCase()] = operation
+    ;(paths[route.path] as Record<string, OpenApiObject>)[route.method.toLowerCase()] = {
+      tags: [spec.tag],
+      operationId: route.function,
+      summary: spec.summary,
+      ...(spec.description ? { description: spec.description } : {}),
+      ...(spec.secured ? { security: [{ OAuth2PasswordBearer: [] }, { BearerAuth: [] }] } : {}),
+      ...(spec.requestBody ? { requestBody: spec.requestBody } : {}),
+      responses: spec.responses,
+    }
   }
 
   return {
@@ -456,7 +426,6 @@ export function buildOpenApiDocument(routes: readonly RouteLike[]): OpenApiDocum
       { name: 'auth', description: 'Accounts and tokens' },
       { name: 'users', description: 'The authenticated user' },
       { name: 'health', description: 'Operations' },
-      { name: 'documentation', description: 'This document and Swagger UI' },
     ],
     paths,
     components: {

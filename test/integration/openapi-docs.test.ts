@@ -23,6 +23,11 @@ const call = async (handler: Handler, path: string) =>
 
 const docsPaths = routes.filter((route) => route.function === 'docs').map((route) => route.path)
 
+/** What a browser must be told each file is, by its extension; the page has none. */
+const mediaType = (path: string) =>
+  ({ css: 'text/css', js: 'text/javascript', png: 'image/png' })[/\.(\w+)$/.exec(path)?.[1] ?? ''] ??
+  'text/html'
+
 describe('the Swagger UI site', () => {
   it('is a page whose every asset, and the document it loads, is a route of this API', async () => {
     const page = await call(docs, DOCS_PAGE_PATH)
@@ -50,6 +55,7 @@ describe('the Swagger UI site', () => {
     for (const path of docsPaths) {
       const reply = await call(docs, path)
       expect(reply.statusCode, path).toBe(200)
+      expect(reply.headers['content-type']?.split(';')[0], path).toBe(mediaType(path))
       expect(reply.headers['x-content-type-options']).toBe('nosniff')
       expect(reply.body.length).toBeGreaterThan(0)
     }
