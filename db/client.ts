@@ -32,6 +32,16 @@ export function useLocalWebSocketProxy(proxy: string): void {
   neonConfig.forceDisablePgSSL = true
 }
 
+/** One unpooled connection (migrations, which hold a session advisory lock); the caller ends it. */
+export async function connectDirect(url: string, wsProxy?: string | undefined): Promise<Client> {
+  if (wsProxy) useLocalWebSocketProxy(wsProxy)
+  const client = new Client({ connectionString: url })
+  // A server's notice on an idle connection would otherwise crash the process; the next query reports it.
+  client.on('error', () => {})
+  await client.connect()
+  return client
+}
+
 let CoalescingWebSocket: typeof WebSocket | undefined
 
 /**

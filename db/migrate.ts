@@ -1,10 +1,9 @@
 import { fileURLToPath } from 'node:url'
-import { Client } from '@neondatabase/serverless'
 import { sql } from 'drizzle-orm'
 import { readMigrationFiles } from 'drizzle-orm/migrator'
 import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless'
 import { migrate } from 'drizzle-orm/neon-serverless/migrator'
-import { useLocalWebSocketProxy } from './client.ts'
+import { connectDirect } from './client.ts'
 
 /** An arbitrary constant that names this service's migration lock among the database's advisory locks. */
 const MIGRATION_LOCK_KEY = 7_326_551_204
@@ -29,12 +28,9 @@ export async function runMigrations(options: {
   wsProxy?: string | undefined
   migrationsFolder?: string
 }): Promise<MigrationResult> {
-  if (options.wsProxy) useLocalWebSocketProxy(options.wsProxy)
   const migrationsFolder = options.migrationsFolder ?? defaultMigrationsFolder()
   const total = readMigrationFiles({ migrationsFolder }).length
-  const client = new Client({ connectionString: options.url })
-  client.on('error', () => {})
-  await client.connect()
+  const client = await connectDirect(options.url, options.wsProxy)
   try {
     const db = drizzle({ client })
     await db.execute(sql`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`)

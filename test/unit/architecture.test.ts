@@ -1,0 +1,106 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
+import { describe, expect, it } from 'vitest'
+
+/**
+ * The import rules of docs/architecture.md, checked on the source: a room imports only the rooms it may, and each
+ * of jose, bcryptjs and the Neon driver is imported by the one module that wraps it.
+ */
+const root = resolve(import.meta.dirname, '../..')
+
+/** Who may import whom, by path prefix; the first matching room applies. `*` is anything in the repository. */
+const ROOMS: readonly { room: string; may: readonly string[] }[] = [
+  { room: 'shared/domain/', may: ['shared/domain/'] },
+  { room: 'shared/platform/', may: ['shared/platform/'] },
+  { room: 'shared/http/', may: ['shared/http/', 'shared/domain/', 'shared/platform/'] },
+  { room: 'shared/app/', may: ['shared/app/', 'shared/domain/', 'shared/platform/', 'db/'] },
+  { room: 'db/', may: ['db/', 'shared/domain/'] },
+  {
+    room: 'functions/',
+    may: ['functions/', 'shared/http/', 'shared/app/', 'shared/domain/', 'shared/platform/'],
+  },
+  // The local server stands in for API Gateway and Lambda: it may use everything that ships, never the tests.
+  { room: 'infra/local/', may: ['infra/', 'functions/', 'shared/', 'db/'] },
+  {
+    room: 'infra/',
+    may: [
+      'infra/bundling.ts',
+      'infra/constructs/',
+      'infra/neon/',
+      'infra/stack.ts',
+      'functions/routes.ts',
+      'shared/http/',
+      'shared/platform/',
+    ],
+  },
+  { room: 'bench/', may: ['bench/', 'load/', 'infra/', 'functions/', 'shared/', 'db/'] },
+  { room: 'load/', may: ['load/', 'bench/', 'infra/', 'functions/', 'shared/', 'db/'] },
+]
+
+/** Packages that one production module wraps; nothing else in the production rooms imports them. */
+const WRAPPED: Record<string, string> = {
+  jose: 'shared/domain/tokens.ts',
+  bcryptjs: 'shared/domain/passwords.ts',
+  '@neondatabase/serverless': 'db/client.ts',
+}
+const PRODUCTION = ['functions/', 'shared/', 'db/', 'infra/']
+
+function sourceFiles(folder: string): string[] {
+  return readdirSync(join(root, folder), { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile() && /\.(ts|mjs)$/.test(entry.name))
+    .map((entry) => relative(root, join(entry.parentPath, entry.name)))
+    .filter((path) => !path.includes('node_modules') && !path.startsWith('db/migrations'))
+}
+
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*'([^']+)'|import\(\s*'([^']+)'\s*\)|\nimport\s+'([^']+)'/g
+
+/** Every module a file imports: repository paths for our own code, package names for the rest. */
+function importsOf(file: string): { target: string; own: boolean }[] {
+  const text = readFileSync(join(root, file), 'utf8')
+  return [...text.matchAll(IMPORT)].map((match) => {
+    const specifier = match[1] ?? match[2] ?? match[3] ?? ''
+    if (specifier.startsWith('#')) return { target: `${specifier.slice(1)}.ts`, own: true }
+    if (specifier.startsWith('.'))
+      return { target: relative(root, resolve(root, dirname(file), specifier)), own: true }
+    const parts = specifier.split('/')
+    const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? '')
+    return { target: name, own: false }
+  })
+}
+
+const files = [...new Set(['functions', 'shared', 'db', 'infra', 'bench', 'load'].flatMap(sourceFiles))]
+
+describe('the import rules of the rooms', () => {
+  it('finds the imports it checks (the parser is not blind)', () => {
+    expect(importsOf('shared/app/container.ts').map(({ target }) => target)).toEqual(
+      expect.arrayContaining(['db/client.ts', 'shared/domain/auth-service.ts']),
+    )
+    expect(importsOf('shared/domain/tokens.ts')).toContainEqual({ target: 'jose', own: false })
+  })
+
+  it.each(ROOMS)('$room imports only from the rooms it may', ({ room, may }) => {
+    const inRoom = files.filter((file) => ROOMS.find((entry) => file.startsWith(entry.room))?.room === room)
+    expect(inRoom.length, room).toBeGreaterThan(0)
+    const violations = inRoom.flatMap((file) =>
+      importsOf(file)
+        .filter(({ own, target }) => own && !may.some((prefix) => target.startsWith(prefix)))
+        .map(({ target }) => `${file} → ${target}`),
+    )
+    expect(violations).toEqual([])
+  })
+
+  it('lets only the composition root reach db/ from shared/', () => {
+    const reachers = files
+      .filter((file) => file.startsWith('shared/'))
+      .filter((file) => importsOf(file).some(({ target }) => target.startsWith('db/')))
+    expect(reachers.every((file) => file.startsWith('shared/app/'))).toBe(true)
+  })
+
+  it.each(Object.entries(WRAPPED))('imports %s only in %s', (name, wrapper) => {
+    const importers = files
+      .filter((file) => PRODUCTION.some((prefix) => file.startsWith(prefix)))
+      .filter((file) => importsOf(file).some(({ target, own }) => !own && target === name))
+    expect(importers).toEqual([wrapper])
+  })
+})
