@@ -407,7 +407,8 @@ export function buildOpenApiDocument(routes: readonly RouteLike[]): OpenApiDocum
       operationId: route.function,
       summary: spec.summary,
       ...(spec.description ? { description: spec.description } : {}),
-      ...(spec.secured ? { security: [{ OAuth2PasswordBearer: [] }, { BearerAuth: [] }] } : {}),
+      // There is no document-wide requirement; an empty list states that an operation is public on purpose.
+      security: spec.secured ? [{ OAuth2PasswordBearer: [] }, { BearerAuth: [] }] : [],
       ...(spec.requestBody ? { requestBody: spec.requestBody } : {}),
       responses: spec.responses,
     }
