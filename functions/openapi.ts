@@ -1,9 +1,16 @@
 import { httpHandler, ok } from '#shared/http/handler'
-import { buildOpenApiDocument } from '#shared/http/openapi'
+import { buildOpenApiDocument, type OpenApiDocument } from '#shared/http/openapi'
+import { loadConfig } from '#shared/platform/config'
 import { routes } from './routes.ts'
 
-const document = buildOpenApiDocument(routes)
+let built: OpenApiDocument | undefined
 
-const openapi = async () => ok(document)
+/** The document, built once at init; it states the configured limits and needs no secret. */
+const openApiDocument = async () => {
+  built ??= buildOpenApiDocument(routes, loadConfig(process.env, []))
+  return built
+}
 
-export const handler = httpHandler(openapi)
+const openapi = async (_event: unknown, document: OpenApiDocument) => ok(document)
+
+export const handler = httpHandler(openapi, { dependencies: openApiDocument })

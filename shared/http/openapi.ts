@@ -9,6 +9,7 @@ import {
   RegisterBodySchema,
   TokenFormSchema,
 } from '#shared/domain/schemas'
+import type { Config } from '#shared/platform/config'
 import { MAX_BODY_BYTES } from './handler.ts'
 
 /*
@@ -16,6 +17,7 @@ import { MAX_BODY_BYTES } from './handler.ts'
  * with; responses from the schemas below, which the tests hold against the handlers' real responses. Paths come
  * from the route table, so an API route cannot go undocumented and the document names no path that is not a route;
  * the documentation routes (Swagger UI and this document) serve the API's description and are not part of it.
+ * Limits and lifetimes are stated as configured, so the text says what this deployment does.
  */
 
 /** The User object of the contract, as every endpoint that returns a user writes it. */
@@ -89,6 +91,18 @@ export interface RouteLike {
   readonly docs?: boolean
 }
 
+/** The settings the document states; the validated configuration satisfies it. */
+export type OpenApiSettings = Pick<
+  Config,
+  | 'ACCESS_TOKEN_TTL_SECONDS'
+  | 'REFRESH_TOKEN_TTL_SECONDS'
+  | 'BCRYPT_COST'
+  | 'LOGIN_MAX_FAILURES'
+  | 'LOGIN_WINDOW_SECONDS'
+  | 'REGISTER_RATE_LIMIT'
+  | 'REGISTER_RATE_WINDOW_SECONDS'
+>
+
 /** A JSON object in the document; the generator writes plain data only. */
 export type OpenApiObject = { [key: string]: unknown }
 
@@ -119,6 +133,21 @@ const NEW_PASSWORD = `${PASSWORD_MIN_BYTES} to ${PASSWORD_MAX_BYTES} bytes of UT
 const PASSWORD =
   'Any value other than the account’s password, whatever its length, is simply a wrong password.'
 const USERNAME = 'Optional: 3 to 50 characters of `A-Z a-z 0-9 _ . -`, unique regardless of case.'
+
+const count = (amount: number, noun: string) => `${amount} ${noun}${amount === 1 ? '' : 's'}`
+
+const UNITS = [
+  [86_400, 'day'],
+  [3600, 'hour'],
+  [60, 'minute'],
+  [1, 'second'],
+] as const
+
+/** A whole number of seconds in words, in the largest unit that divides it: `15 minutes`, `7 days`, `90 seconds`. */
+function duration(seconds: number): string {
+  const [size, unit] = UNITS.find(([size]) => seconds % size === 0) ?? [1, 'second']
+  return count(seconds / size, unit)
+}
 
 const conversion = (typeMode: 'input' | 'ignore'): ConversionConfig => ({
   target: 'draft-2020-12',
@@ -178,14 +207,14 @@ const EXAMPLE_USER = {
   updated_at: '2025-01-01T12:00:00.000+00:00',
 }
 
-const EXAMPLE_TOKENS = {
+const exampleTokens = (settings: OpenApiSettings) => ({
   access_token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.…',
   refresh_token: 'k3Jx…',
   token_type: 'bearer',
-  expires_in: 900,
-}
+  expires_in: settings.ACCESS_TOKEN_TTL_SECONDS,
+})
 
-const COMPONENT_RESPONSES: Record<string, OpenApiObject> = {
+const componentResponses = (settings: OpenApiSettings): Record<string, OpenApiObject> => ({
   ValidationFailed: response(
     'Invalid input, one entry per problem; malformed JSON too, with `loc: ["body"]`.',
     json('HTTPValidationError', {
@@ -201,14 +230,15 @@ const COMPONENT_RESPONSES: Record<string, OpenApiObject> = {
     json('HTTPError', { detail: 'Unsupported Media Type' }),
   ),
   TooManyAttempts: response(
-    'Ten consecutive failed logins for this email within 15 minutes: refused, even with the right password, ' +
-      'until `Retry-After` seconds have passed.',
+    `${count(settings.LOGIN_MAX_FAILURES, 'consecutive failed login')} for this email within ` +
+      `${duration(settings.LOGIN_WINDOW_SECONDS)}: refused, even with the right password, until \`Retry-After\` ` +
+      'seconds have passed.',
     json('HTTPError', { detail: 'Too many failed login attempts' }),
     ['Retry-After'],
   ),
   RegistrationLimited: response(
-    'Too many registrations from this source address within the window (20 an hour by default); try again after ' +
-      '`Retry-After` seconds.',
+    `More than ${count(settings.REGISTER_RATE_LIMIT, 'registration attempt')} from this source address within ` +
+      `${duration(settings.REGISTER_RATE_WINDOW_SECONDS)}; try again after \`Retry-After\` seconds.`,
     json('HTTPError', { detail: 'Too many registrations from this address' }),
     ['Retry-After'],
   ),
@@ -233,7 +263,7 @@ const COMPONENT_RESPONSES: Record<string, OpenApiObject> = {
     json('HTTPError', { detail: 'Method Not Allowed' }),
     ['Allow'],
   ),
-}
+})
 
 const COMPONENT_HEADERS: Record<string, OpenApiObject> = {
   'WWW-Authenticate': {
@@ -252,9 +282,6 @@ const COMPONENT_HEADERS: Record<string, OpenApiObject> = {
   Pragma: { description: 'As `Cache-Control`, for HTTP/1.0 caches.', schema: { const: 'no-cache' } },
 }
 
-const tokenResponse = (description: string) =>
-  response(description, json('Token', EXAMPLE_TOKENS), ['Cache-Control', 'Pragma'])
-
 const jsonBody = (schema: string): OpenApiObject => ({
   required: true,
   content: { 'application/json': { schema: ref('schemas', schema) } },
@@ -272,14 +299,18 @@ interface OperationSpec {
 const BODY_ERRORS = ['413', '415', '422']
 
 /** The operation each function implements, by function name; the route table says where it is mounted. */
-function operations(tokenPath: string): Record<string, OperationSpec> {
+function operations(tokenPath: string, settings: OpenApiSettings): Record<string, OperationSpec> {
   const errors = (...statuses: string[]) =>
     Object.fromEntries(statuses.map((status) => [status, ref('responses', STATUS_RESPONSES[status] ?? '')]))
+  const tokenResponse = (description: string) =>
+    response(description, json('Token', exampleTokens(settings)), ['Cache-Control', 'Pragma'])
   return {
     register: {
       tag: 'auth',
       summary: 'Create an account',
-      description: 'Unknown fields are ignored: `is_superuser` in the body has no effect.',
+      description:
+        'Unknown fields are ignored: `is_superuser` in the body has no effect. The password is stored only as a ' +
+        `bcrypt hash of cost ${settings.BCRYPT_COST}.`,
       requestBody: jsonBody('UserCreate'),
       responses: {
         '201': response('The new account.', json('User', EXAMPLE_USER)),
@@ -389,13 +420,16 @@ const STATUS_RESPONSES: Record<string, string> = {
 }
 
 /**
- * The OpenAPI 3.1 document for the API routes of a route table; throws if an API route's function has no documented
- * operation.
+ * The OpenAPI 3.1 document for the API routes of a route table, stating the limits and lifetimes `settings` configure;
+ * throws if an API route's function has no documented operation.
  */
-export function buildOpenApiDocument(routes: readonly RouteLike[]): OpenApiDocument {
+export function buildOpenApiDocument(
+  routes: readonly RouteLike[],
+  settings: OpenApiSettings,
+): OpenApiDocument {
   const tokenRoute = routes.find((route) => route.function === TOKEN_FUNCTION)
   if (!tokenRoute) throw new Error('the route table has no token endpoint')
-  const specs = operations(tokenRoute.path)
+  const specs = operations(tokenRoute.path, settings)
 
   const paths: OpenApiDocument['paths'] = {}
   for (const route of routes.filter((route) => !route.docs)) {
@@ -420,7 +454,7 @@ export function buildOpenApiDocument(routes: readonly RouteLike[]): OpenApiDocum
       title: 'papa-auth',
       version: '1.0.0',
       summary: 'Accounts and tokens for the past-questions app.',
-      description: infoDescription(tokenRoute.path),
+      description: infoDescription(tokenRoute.path, settings),
     },
     servers: [{ url: '/', description: 'The host this document was loaded from' }],
     tags: [
@@ -464,7 +498,7 @@ export function buildOpenApiDocument(routes: readonly RouteLike[]): OpenApiDocum
         HealthStatus: jsonSchema(HealthSchema, 'ignore'),
         HealthUnavailable: jsonSchema(HealthUnavailableSchema, 'ignore'),
       },
-      responses: COMPONENT_RESPONSES,
+      responses: componentResponses(settings),
       headers: COMPONENT_HEADERS,
       securitySchemes: {
         OAuth2PasswordBearer: {
@@ -480,10 +514,12 @@ export function buildOpenApiDocument(routes: readonly RouteLike[]): OpenApiDocum
 
 const infoDescription = (
   tokenPath: string,
+  settings: OpenApiSettings,
 ) => `**Authorizing.** Get a token pair from the token endpoint \`POST ${tokenPath}\`
 (an OAuth 2.0 form: what Swagger UI's *Authorize* button uses) or from login (JSON), then send
-\`Authorization: Bearer <access_token>\`. Access tokens live \`expires_in\` seconds; renew them with the refresh token,
-which is single use.
+\`Authorization: Bearer <access_token>\`. Access tokens live \`expires_in\` seconds
+(${duration(settings.ACCESS_TOKEN_TTL_SECONDS)}); renew them with the refresh token, which is single use and lives
+${duration(settings.REFRESH_TOKEN_TTL_SECONDS)}.
 
 **Errors.** Bodies are JSON: \`{"detail": "…"}\`, or \`{"detail": [{"loc", "msg", "type"}, …]}\` for invalid input
 (422), or \`{"error", "error_description"}\` from the token endpoint. Every path answers 404 (\`NotFound\`) when it is

@@ -26,10 +26,12 @@ import type { TokenPair } from '#shared/domain/auth-service'
 import type { PublicUser } from '#shared/domain/users'
 import {
   buildOpenApiDocument,
+  type OpenApiDocument,
   type OpenApiObject,
   type TokenPairSchema,
   type UserSchema,
 } from '#shared/http/openapi'
+import { loadConfig } from '#shared/platform/config'
 import { apiEvent, formEvent, jsonEvent, uniqueEmail, uniqueUsername } from '#test/helpers/events'
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>
@@ -37,7 +39,9 @@ type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIG
 // ajv-formats is CommonJS whose types declare only a default export; under NodeNext that is the module object.
 const addFormats = addFormatsPlugin as unknown as typeof addFormatsPlugin.default
 
-const document = buildOpenApiDocument(routes)
+// The settings of the functions under test (test/helpers/environment.ts), as the handler reads them.
+const config = loadConfig(process.env, [])
+const document = buildOpenApiDocument(routes, config)
 const REGISTER = '/api/v1/auth/register'
 const LOGIN = '/api/v1/auth/login'
 const TOKEN = '/api/v1/auth/token'
@@ -120,6 +124,54 @@ describe('the OpenAPI document', () => {
     } finally {
       await rm(directory, { recursive: true, force: true })
     }
+  })
+
+  it('states the limits and lifetimes configured for the function that serves it', async () => {
+    vi.resetModules()
+    const settings = {
+      LOGIN_MAX_FAILURES: '4',
+      LOGIN_WINDOW_SECONDS: '120',
+      REGISTER_RATE_LIMIT: '3',
+      REGISTER_RATE_WINDOW_SECONDS: '86400',
+      ACCESS_TOKEN_TTL_SECONDS: '300',
+      REFRESH_TOKEN_TTL_SECONDS: '5400',
+      BCRYPT_COST: '13',
+    }
+    for (const [key, value] of Object.entries(settings)) vi.stubEnv(key, value)
+    const { handler } = await import('#functions/openapi')
+    const served = json(
+      await call(handler, apiEvent('GET', '/api/v1/openapi.json')),
+    ) as unknown as OpenApiDocument
+
+    const words = (text: unknown) => String(text).replace(/\s+/g, ' ')
+    const { TooManyAttempts, RegistrationLimited } = served.components.responses
+    expect(TooManyAttempts?.description).toMatch(
+      /^4 consecutive failed logins for this email within 2 minutes:/,
+    )
+    expect(RegistrationLimited?.description).toMatch(
+      /^More than 3 registration attempts from this source address within 1 day;/,
+    )
+    expect(words(served.info.description)).toContain(
+      'Access tokens live `expires_in` seconds (5 minutes); renew them with the refresh token, which is single use ' +
+        'and lives 90 minutes.',
+    )
+    expect(served.paths[REGISTER]?.post?.description).toContain('bcrypt hash of cost 13.')
+    expect(served.paths[LOGIN]?.post).toMatchObject({
+      responses: { '200': { content: { 'application/json': { example: { expires_in: 300 } } } } },
+    })
+    // Nothing is left of the defaults the text used to state as fixed.
+    expect(words(JSON.stringify(served))).not.toMatch(
+      /\b10 consecutive|15 minutes|7 days|20 registration|\b900\b/,
+    )
+  })
+
+  it('answers a 500 without details when a setting is invalid, as every function does', async () => {
+    vi.resetModules()
+    vi.stubEnv('LOGIN_MAX_FAILURES', '0')
+    const { handler } = await import('#functions/openapi')
+    const reply = await call(handler, apiEvent('GET', '/api/v1/openapi.json'))
+    expect(reply.status).toBe(500)
+    expect(json(reply)).toEqual({ detail: 'Internal Server Error' })
   })
 
   it('describes response schemas whose types are the ones the service returns', () => {
@@ -222,15 +274,15 @@ beforeAll(async () => {
     fixtures.accessToken = String(reply.access_token)
     fixtures.refreshTokens.push(String(reply.refresh_token))
   }
-  // Ten consecutive failures lock an email out of login and token alike, unknown emails included.
+  // LOGIN_MAX_FAILURES consecutive failures lock an email out of login and token alike, unknown emails included.
   lockedOutEmail = uniqueEmail('locked')
-  for (let attempt = 0; attempt < 10; attempt++) {
+  for (let attempt = 0; attempt < config.LOGIN_MAX_FAILURES; attempt++) {
     expect(
       (await call(login, jsonEvent(LOGIN, { email: lockedOutEmail, password: 'wrong password' }))).status,
     ).toBe(401)
   }
-  // The registration limit (20 per source IP per hour by default) is spent from one address.
-  for (let attempt = 0; attempt < 20; attempt++) {
+  // The registration limit (REGISTER_RATE_LIMIT per source IP and window) is spent from one address.
+  for (let attempt = 0; attempt < config.REGISTER_RATE_LIMIT; attempt++) {
     const event = jsonEvent(
       REGISTER,
       { email: uniqueEmail('limited'), password: PASSWORD },
