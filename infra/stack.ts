@@ -127,7 +127,8 @@ export class AuthStack extends Stack {
         name: route.function,
         ...sizing(route.function),
         logRetention: settings.logRetention,
-        environment: route.docs ? {} : { ...environment, DATABASE_SECRET_FIELD: 'pooledUrl' },
+        // The docs functions read no secret, but state the configured limits in the OpenAPI document.
+        environment: route.docs ? environment : { ...environment, DATABASE_SECRET_FIELD: 'pooledUrl' },
       })
       if (!route.docs) {
         bindSecret(fn, jwtSecret, 'JWT_SECRET_ARN')

@@ -509,6 +509,10 @@ describe('context', () => {
       for (const route of docsRoutes) expect(keys).toContain(`${route.method} ${route.path}`)
       for (const name of new Set(docsRoutes.map((route) => route.function))) {
         expect(secretsReadBy(custom, logicalIdOf(custom, name)), name).toEqual([])
+        const variables = resource(custom, logicalIdOf(custom, name)).Properties.Environment.Variables
+        // The OpenAPI document states the deployed settings, so its function gets them, and nothing secret.
+        expect(variables, name).toMatchObject({ BCRYPT_COST: '13', JWT_ISSUER: 'issuer.example' })
+        expect(Object.keys(variables).filter((key) => key.startsWith('DATABASE_')), name).toEqual([])
       }
     } finally {
       custom.remove()
