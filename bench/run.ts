@@ -12,10 +12,10 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { toApiGatewayEvent } from '#infra/local/event'
 import { startLocalSecretsManager } from '#infra/local/secrets-manager'
+import { startLocalStack } from '#infra/local/stack'
 import { measureBundles } from './bundles.ts'
 import { type ColdStartFigures, type ColdStartScenario, measureColdStart } from './cold-start.ts'
 import { renderReport } from './report.ts'
-import { startLocalStack } from './stack.ts'
 import { measureThroughput, type ThroughputFigures } from './throughput.ts'
 import { startWorker, stopWorker } from './worker-client.ts'
 
@@ -43,7 +43,7 @@ const progress = (message: string) => {
 }
 
 /** The environment a function gets, without anything the caller's shell may have set for the service. */
-function functionEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
+function functionEnv(settings: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) {
     if (/^(DATABASE_|JWT_|ADMIN_|BCRYPT_|ACCESS_TOKEN_|REFRESH_TOKEN_|AWS_|CORS_)/.test(name)) continue
@@ -89,10 +89,10 @@ const bundles = measureBundles({
 const bundleFile = (name: string) => join(workDir, 'bundles', name, 'index.mjs')
 
 progress('starting PostgreSQL and the WebSocket proxy…')
-const stack = await startLocalStack()
+// The proxy in a process of its own, as Neon's is a machine of its own: this process times the throughput run.
+const stack = await startLocalStack({ setup: 'migrations', proxyInChildProcess: true })
 const inlineEnv = functionEnv({
-  DATABASE_URL: stack.databaseUrl,
-  DATABASE_WS_PROXY: stack.wsProxy,
+  ...stack.databaseEnv,
   JWT_SECRET: jwtSecret,
   BCRYPT_COST: String(BCRYPT_COST),
 })

@@ -1,4 +1,4 @@
-import type { MemoryUsage } from './stack.ts'
+import type { MemoryUsage } from './server-process.ts'
 import { median, quantile } from './stats.ts'
 import { OPERATIONS, type Operation, type Outcome } from './workload.ts'
 

@@ -351,7 +351,7 @@ function unansweredWhy(outcomes: readonly Outcome[]): string {
 async function checkDurability(
   base: string,
   url: string,
-  wsProxy: string,
+  wsProxy: string | undefined,
   created: readonly { id: number; email: string }[],
   loggedOut: readonly string[],
 ) {

