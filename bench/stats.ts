@@ -1,3 +1,4 @@
+/** The statistics and units of every measurement tool: `npm run bench`, `npm run load`, `npm run bench:timing`. */
 /** The q-quantile (0 to 1) of a sample, nearest-rank: the value below which a fraction q of the calls fell. */
 export function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) return Number.NaN
@@ -23,3 +24,12 @@ export const kb = (bytes: number) => `${(bytes / 1000).toFixed(1)} KB`
 
 /** A ratio such as 1.03×. */
 export const times = (ratio: number) => `${ratio.toFixed(2)}×`
+
+/** Bytes as MB (1 MB = 2^20 bytes, as Node and `ps` count them). */
+export const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`
+
+/** A signed percentage such as +3.2%. */
+export const percent = (fraction: number) => `${fraction >= 0 ? '+' : ''}${(fraction * 100).toFixed(1)}%`
+
+/** Seconds with one decimal. */
+export const seconds = (milliseconds: number) => `${(milliseconds / 1000).toFixed(1)} s`

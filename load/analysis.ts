@@ -1,5 +1,5 @@
+import { median, quantile } from '../bench/stats.ts'
 import type { MemoryUsage } from './server-process.ts'
-import { median, quantile } from './stats.ts'
 import { OPERATIONS, type Operation, type Outcome } from './workload.ts'
 
 export interface OperationFigures {

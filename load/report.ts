@@ -1,5 +1,5 @@
+import { mb, ms, percent, seconds } from '../bench/stats.ts'
 import type { FaultTimeline, MemoryVerdict, OperationFigures } from './analysis.ts'
-import { mb, ms, percent, seconds } from './stats.ts'
 
 export interface Check {
   guarantee: string

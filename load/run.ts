@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util'
 import { createDatabase } from '#db/client'
 import { createTokenService, systemClock } from '#shared/domain/tokens'
 import { loadConfig } from '#shared/platform/config'
+import { percent } from '../bench/stats.ts'
 import {
   abuseFigures,
   type FaultTimeline,
@@ -23,7 +24,6 @@ import {
 } from './analysis.ts'
 import { type Check, renderReport } from './report.ts'
 import { startStack } from './stack-client.ts'
-import { percent } from './stats.ts'
 import { FLOOD_ADDRESS, type Outcome, refusedAfterLogout, runLoad } from './workload.ts'
 
 const { values: flags } = parseArgs({

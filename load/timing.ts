@@ -12,7 +12,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'a
 import { findRoute } from '#functions/routes'
 import { fromApiGatewayResult, lambdaContext, toApiGatewayEvent } from '#infra/local/event'
 import { startLocalStack } from '#infra/local/stack'
-import { median, ms, quantile } from './stats.ts'
+import { median, ms, quantile } from '../bench/stats.ts'
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>
 
