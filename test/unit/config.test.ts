@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig } from '#shared/platform/config'
+import { ConfigError, INTEGER_SETTINGS, loadConfig, type Need, TEXT_DEFAULTS } from '#shared/platform/config'
 
 const SECRET = 'x'.repeat(32)
 
@@ -50,5 +50,134 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATABASE_URL: 'postgres://db' }, ['database', 'admin'])).toThrow(
       /ADMIN_PASSWORD.*ADMIN_EMAIL/,
     )
+  })
+})
+
+const BASE = { DATABASE_URL: 'postgres://db', JWT_SECRET: SECRET }
+
+/** The error `loadConfig` refuses an environment with. */
+function refusalOf(env: Record<string, string>, needs?: readonly Need[]): ConfigError {
+  try {
+    loadConfig(env, needs)
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError)
+    return error as ConfigError
+  }
+  return expect.unreachable('the configuration was accepted')
+}
+
+const problemsOf = (env: Record<string, string>, needs?: readonly Need[]) => refusalOf(env, needs).problems
+
+type IntegerSettingName = keyof typeof INTEGER_SETTINGS
+const INTEGERS = Object.entries(INTEGER_SETTINGS) as [
+  IntegerSettingName,
+  (typeof INTEGER_SETTINGS)[IntegerSettingName],
+][]
+
+describe('loadConfig, integer settings', () => {
+  it('takes every default when nothing is set', () => {
+    expect(loadConfig(BASE)).toEqual({
+      ...BASE,
+      DATABASE_SECRET_FIELD: 'pooledUrl',
+      ...TEXT_DEFAULTS,
+      ...Object.fromEntries(INTEGERS.map(([name, setting]) => [name, setting.default])),
+    })
+  })
+
+  it.each(INTEGERS)('accepts %s at its minimum and its maximum', (name, { min, max }) => {
+    expect(loadConfig({ ...BASE, [name]: String(min) })[name]).toBe(min)
+    expect(loadConfig({ ...BASE, [name]: String(max) })[name]).toBe(max)
+  })
+
+  it.each(
+    INTEGERS.flatMap(([name, { min, max }]) => [
+      [name, String(min - 1), `${name} must be at least ${min}`],
+      [name, String(max + 1), `${name} must be at most ${max}`],
+      [name, `${min}.5`, `${name} must be a whole number`],
+    ]),
+  )('refuses %s=%s', (name, value, problem) => {
+    expect(problemsOf({ ...BASE, [name]: value })).toEqual([`${name}: ${problem}`])
+  })
+
+  it.each(['', ' 12', '12 ', '-12', '1e1', '0x0c', 'twelve', '12abc'])(
+    'refuses "%s" as a whole number',
+    (value) => {
+      expect(problemsOf({ ...BASE, BCRYPT_COST: value })).toEqual([
+        'BCRYPT_COST: BCRYPT_COST must be a whole number',
+      ])
+    },
+  )
+})
+
+describe('loadConfig, problems', () => {
+  it('lists every problem at once, without echoing a received value', () => {
+    const env = {
+      DATABASE_SECRET_FIELD: 'field-hunter2',
+      BCRYPT_COST: '987654321',
+      LOGIN_WINDOW_SECONDS: 'soon-hunter2',
+      ADMIN_PASSWORD: 'admin-hunter2',
+    }
+    const { problems, message } = refusalOf(env, ['database', 'jwt', 'admin'])
+
+    expect(problems).toEqual([
+      expect.stringMatching(/^DATABASE_SECRET_FIELD: .*"pooledUrl" \| "directUrl"/),
+      'BCRYPT_COST: BCRYPT_COST must be at most 14',
+      'LOGIN_WINDOW_SECONDS: LOGIN_WINDOW_SECONDS must be a whole number',
+      'DATABASE_URL or DATABASE_SECRET_ARN is required',
+      'JWT_SECRET or JWT_SECRET_ARN is required',
+      'ADMIN_EMAIL is required',
+    ])
+    for (const value of Object.values(env)) expect(message).not.toContain(value)
+  })
+
+  it('refuses a JWT_SECRET under 32 bytes without its value in the message', () => {
+    const secret = 'only-31-bytes-of-signing-secret'
+    expect(Buffer.byteLength(secret)).toBe(31)
+
+    const { problems, message } = refusalOf({ DATABASE_URL: 'postgres://db', JWT_SECRET: secret })
+
+    expect(problems).toEqual(['JWT_SECRET must be at least 32 bytes'])
+    expect(message).not.toContain(secret)
+  })
+
+  it.each<[Need, string[]]>([
+    ['database', ['DATABASE_URL or DATABASE_SECRET_ARN is required']],
+    ['jwt', ['JWT_SECRET or JWT_SECRET_ARN is required']],
+    ['admin', ['ADMIN_PASSWORD or ADMIN_PASSWORD_SECRET_ARN is required', 'ADMIN_EMAIL is required']],
+  ])('reports what the %s need lacks', (need, problems) => {
+    expect(problemsOf({}, [need])).toEqual(problems)
+  })
+
+  it.each<[Need, Record<string, string>]>([
+    ['database', { DATABASE_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db' }],
+    ['jwt', { JWT_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt' }],
+    [
+      'admin',
+      {
+        ADMIN_EMAIL: 'admin@example.com',
+        ADMIN_PASSWORD_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:1:secret:a',
+      },
+    ],
+  ])('meets the %s need with a Secrets Manager ARN', (need, env) => {
+    expect(loadConfig(env, [need])).toMatchObject(env)
+  })
+
+  it('needs nothing when a function asks for nothing', () => {
+    expect(loadConfig({}, [])).toMatchObject(TEXT_DEFAULTS)
+  })
+})
+
+describe('loadConfig, text settings', () => {
+  it('takes TEXT_DEFAULTS as the issuer and audience, and a configured value over them', () => {
+    expect(loadConfig(BASE)).toMatchObject({
+      JWT_ISSUER: TEXT_DEFAULTS.JWT_ISSUER,
+      JWT_AUDIENCE: TEXT_DEFAULTS.JWT_AUDIENCE,
+    })
+    expect(
+      loadConfig({ ...BASE, JWT_ISSUER: ' https://auth.example.com ', JWT_AUDIENCE: 'api' }),
+    ).toMatchObject({
+      JWT_ISSUER: 'https://auth.example.com',
+      JWT_AUDIENCE: 'api',
+    })
   })
 })

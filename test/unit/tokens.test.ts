@@ -1,0 +1,164 @@
+import {
+  decodeJwt,
+  decodeProtectedHeader,
+  type JWTHeaderParameters,
+  type JWTPayload,
+  SignJWT,
+  UnsecuredJWT,
+} from 'jose'
+import { describe, expect, it } from 'vitest'
+import { InvalidTokenError } from '#shared/domain/errors'
+import { type Clock, createTokenService } from '#shared/domain/tokens'
+
+const NOW = new Date('2026-01-01T00:00:00Z')
+const NOW_SECONDS = NOW.getTime() / 1000
+const SECRET = 'test-signing-secret-'.repeat(4)
+const ISSUER = 'papa-auth-test'
+const AUDIENCE = 'papa-api-test'
+const ACCESS_TTL = 900
+const REFRESH_TTL = 604_800
+const USER_ID = 42
+
+/** A clock that moves only when told to. */
+function frozenClock(): Clock & { advance(seconds: number): void } {
+  let now = NOW
+  return {
+    now: () => now,
+    advance: (seconds) => {
+      now = new Date(now.getTime() + seconds * 1000)
+    },
+  }
+}
+
+function tokenService() {
+  const clock = frozenClock()
+  const tokens = createTokenService({
+    secret: SECRET,
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    accessTokenTtlSeconds: ACCESS_TTL,
+    refreshTokenTtlSeconds: REFRESH_TTL,
+    clock,
+  })
+  return { clock, tokens }
+}
+
+interface Forgery {
+  header?: Partial<JWTHeaderParameters>
+  claims?: JWTPayload
+  without?: (keyof JWTPayload)[]
+  secret?: string
+}
+
+/** The claims the service would sign for `USER_ID` at `NOW`. */
+const validClaims = (): JWTPayload => ({
+  iss: ISSUER,
+  aud: AUDIENCE,
+  sub: String(USER_ID),
+  iat: NOW_SECONDS,
+  exp: NOW_SECONDS + ACCESS_TTL,
+  jti: 'forged-jti',
+})
+
+/** An access token built outside the service: as the service would sign it, but for what a test changes. */
+function forge({ header, claims, without = [], secret = SECRET }: Forgery = {}): Promise<string> {
+  const payload = { ...validClaims(), ...claims }
+  for (const claim of without) delete payload[claim]
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', ...header })
+    .sign(new TextEncoder().encode(secret))
+}
+
+/** A token whose payload was swapped for another after signing. */
+async function withEditedPayload(): Promise<string> {
+  const [header, , signature] = (await tokenService().tokens.issueAccessToken(USER_ID)).split('.')
+  const payload = Buffer.from(JSON.stringify({ ...validClaims(), sub: '1' })).toString('base64url')
+  return [header, payload, signature].join('.')
+}
+
+describe('access tokens', () => {
+  it('verifies an issued token to its user id', async () => {
+    const { tokens } = tokenService()
+    expect(await tokens.verifyAccessToken(await tokens.issueAccessToken(USER_ID))).toBe(USER_ID)
+  })
+
+  it('signs HS256 with typ at+jwt and the claims of RFC 9068', async () => {
+    const { tokens } = tokenService()
+    const token = await tokens.issueAccessToken(USER_ID)
+
+    expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', typ: 'at+jwt' })
+    expect(decodeJwt(token)).toEqual({
+      iss: ISSUER,
+      aud: AUDIENCE,
+      sub: '42',
+      iat: NOW_SECONDS,
+      exp: NOW_SECONDS + ACCESS_TTL,
+      jti: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+    })
+    expect(decodeJwt(await tokens.issueAccessToken(USER_ID)).jti).not.toBe(decodeJwt(token).jti)
+  })
+
+  it('accepts a token until its lifetime ends and refuses it from then on', async () => {
+    const { clock, tokens } = tokenService()
+    const token = await tokens.issueAccessToken(USER_ID)
+
+    clock.advance(ACCESS_TTL - 1)
+    expect(await tokens.verifyAccessToken(token)).toBe(USER_ID)
+    clock.advance(1)
+    await expect(tokens.verifyAccessToken(token)).rejects.toThrow(InvalidTokenError)
+  })
+
+  it('accepts a token forged exactly as the service signs, so the refusals below test one change each', async () => {
+    expect(await tokenService().tokens.verifyAccessToken(await forge())).toBe(USER_ID)
+  })
+
+  it.each<[string, () => Promise<string>]>([
+    ['signed with another secret', () => forge({ secret: `${SECRET}-other` })],
+    ['from another issuer', () => forge({ claims: { iss: 'someone-else' } })],
+    ['for another audience', () => forge({ claims: { aud: 'another-api' } })],
+    ['with alg none', () => Promise.resolve(new UnsecuredJWT(validClaims()).encode())],
+    ['signed HS512 with the right secret', () => forge({ header: { alg: 'HS512' } })],
+    ['typed as a plain JWT', () => forge({ header: { typ: 'JWT' } })],
+    ['without a typ', () => forge({ header: { typ: undefined } })],
+    ['without an expiry', () => forge({ without: ['exp'] })],
+    ['without a jti', () => forge({ without: ['jti'] })],
+    ['without a subject', () => forge({ without: ['sub'] })],
+    ['whose payload was edited', withEditedPayload],
+    ['that is not a JWT', () => Promise.resolve('not-a-jwt')],
+    ['that is empty', () => Promise.resolve('')],
+    ['that is a refresh token', () => Promise.resolve(tokenService().tokens.issueRefreshToken().token)],
+  ])('refuses a token %s', async (_, token) => {
+    await expect(tokenService().tokens.verifyAccessToken(await token())).rejects.toThrow(InvalidTokenError)
+  })
+
+  it.each(['01', '1.5', '-1', '0', '1e3', ' 1', 'abc', '9007199254740993'])(
+    'refuses a subject of "%s", which is no canonical user id',
+    async (sub) => {
+      await expect(tokenService().tokens.verifyAccessToken(await forge({ claims: { sub } }))).rejects.toThrow(
+        InvalidTokenError,
+      )
+    },
+  )
+})
+
+describe('refresh tokens', () => {
+  it('issues 256 random bits in base64url, with their hash and an expiry one TTL away', () => {
+    const { tokens } = tokenService()
+    const issued = tokens.issueRefreshToken()
+
+    expect(issued).toEqual({
+      token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      hash: tokens.hashRefreshToken(issued.token),
+      expiresAt: new Date(NOW.getTime() + REFRESH_TTL * 1000),
+    })
+    expect(Buffer.from(issued.token, 'base64url')).toHaveLength(32)
+    expect(tokens.issueRefreshToken().token).not.toBe(issued.token)
+  })
+
+  it('hashes a token with SHA-256 in base64url, the same way every time', () => {
+    // SHA-256("abc"), FIPS 180-2 appendix B.1, in base64url.
+    const expected = 'ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0'
+    expect(tokenService().tokens.hashRefreshToken('abc')).toBe(expected)
+    expect(tokenService().tokens.hashRefreshToken('abc')).toBe(expected)
+  })
+})
