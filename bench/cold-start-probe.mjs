@@ -1,6 +1,10 @@
 // One cold start, in the fresh process this file runs in: imports a function's bundle, invokes it once (cold) and
-// once more (warm, with a second event), and writes its milestones, in milliseconds since the process started, as JSON on fd 3.
+// once more (warm, with a second event), and writes its milestones, in milliseconds since the process started, as
+// JSON on fd 3. Every milestone is seen from outside the bundle, which carries nothing for the benchmark: the
+// Secrets Manager calls through Node's HTTP diagnostics channels, the database connection through the global
+// WebSocket the Neon driver builds its socket from.
 // Plain JavaScript, so this process does not pay for Node's TypeScript stripping; stdout is left to the handler.
+import { subscribe } from 'node:diagnostics_channel'
 import { writeSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 
@@ -10,13 +14,53 @@ if (!bundle || !eventsJson)
   throw new Error('usage: cold-start-probe.mjs <bundle> <[cold event, warm event] as JSON>')
 const [coldEvent, warmEvent] = JSON.parse(eventsJson)
 
-// The Neon driver opens its connection with the global WebSocket: note when the first one is created.
-let socketCreated
+// The SDK sends GetSecretValue through node:http: note when the first call goes out and when the last is answered.
+const secretCalls = new Map()
+const isSecretsManager = (request) =>
+  /^secretsmanager\./.test(String(request.getHeader('x-amz-target') ?? ''))
+subscribe('http.client.request.start', ({ request }) => {
+  if (isSecretsManager(request)) secretCalls.set(request, { sent: performance.now() })
+})
+subscribe('http.client.response.finish', ({ request }) => {
+  const call = secretCalls.get(request)
+  if (call) call.answered ??= performance.now()
+})
+
+/**
+ * Reads what the server sends on a Postgres connection (plain, as the local proxy carries it) and says when its
+ * first ReadyForQuery message ('Z') has come: startup and authentication are over, the connection is ready.
+ */
+function readyForQuery() {
+  let pending = Buffer.alloc(0)
+  return (data) => {
+    if (!(data instanceof ArrayBuffer)) return false
+    pending = Buffer.concat([pending, Buffer.from(data)])
+    while (pending.length >= 5) {
+      if (pending[0] === 0x5a) return true
+      const length = 1 + pending.readUInt32BE(1)
+      if (pending.length < length) return false
+      pending = pending.subarray(length)
+    }
+    return false
+  }
+}
+
+// The Neon driver opens its connection with the global WebSocket: note when the first one is created, when its
+// upgrade is done, and when Postgres says it is ready.
+const connection = {}
 const NativeWebSocket = globalThis.WebSocket
 globalThis.WebSocket = class extends NativeWebSocket {
   constructor(...args) {
     super(...args)
-    socketCreated ??= performance.now()
+    if (connection.created !== undefined) return
+    connection.created = performance.now()
+    this.addEventListener('open', () => {
+      connection.opened ??= performance.now()
+    })
+    const isReady = readyForQuery()
+    this.addEventListener('message', (event) => {
+      if (connection.ready === undefined && isReady(event.data)) connection.ready = performance.now()
+    })
   }
 }
 
@@ -42,9 +86,7 @@ const responded = performance.now()
 const second = await handler(warmEvent, context('warm'))
 const warmMs = performance.now() - responded
 
-const marks = Object.fromEntries(
-  performance.getEntriesByType('mark').map((mark) => [mark.name, mark.startTime]),
-)
+const calls = [...secretCalls.values()]
 writeSync(
   3,
   JSON.stringify({
@@ -52,8 +94,12 @@ writeSync(
     imported,
     responded,
     warmMs,
-    socketCreated,
-    marks,
+    socketCreated: connection.created,
+    socketOpened: connection.opened,
+    databaseReady: connection.ready,
+    secretCalls: calls.length,
+    secretsSent: calls.length ? Math.min(...calls.map((call) => call.sent)) : undefined,
+    secretsAnswered: calls.length ? Math.max(...calls.map((call) => call.answered ?? Number.NaN)) : undefined,
     statusCodes: [first?.statusCode, second?.statusCode],
   }),
 )

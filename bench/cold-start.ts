@@ -2,16 +2,20 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { APIGatewayProxyEventV2 } from 'aws-lambda'
-import { COLD_START_MARKS } from '#shared/app/container'
 import { median } from './stats.ts'
 
+/** What the probe saw, in milliseconds since its process started; a milestone it did not see is left out. */
 interface ProbeResult {
   probeStarted: number
   imported: number
   responded: number
   warmMs: number
   socketCreated?: number
-  marks: Record<string, number>
+  socketOpened?: number
+  databaseReady?: number
+  secretCalls: number
+  secretsSent?: number
+  secretsAnswered?: number
   statusCodes: [number | undefined, number | undefined]
 }
 
@@ -24,7 +28,10 @@ export interface ColdStartScenario {
   expectStatus: number
 }
 
-/** Medians over the runs, in milliseconds. */
+/**
+ * Medians over the runs, in milliseconds, each seen from outside the bundle. "The invoke" is the end of the import:
+ * the probe invokes the handler as soon as the import is over.
+ */
 export interface ColdStartFigures {
   name: string
   runs: number
@@ -34,18 +41,17 @@ export interface ColdStartFigures {
   bootstrap: number
   /** Loading and evaluating the bundle (the Lambda init phase, less the runtime's own work). */
   import: number
-  config: number
-  /** Making the Secrets Manager client (loading the SDK), when a secret is configured by ARN. */
-  secretReader: number
-  /** Reading the secrets: two `GetSecretValue` calls in parallel, or nothing when they are inline. */
+  /** When the first `GetSecretValue` was sent, relative to the invoke (negative: during init). */
+  secretsStartVsInvoke: number
+  /** First `GetSecretValue` sent until the last one answered: the calls run in parallel. */
   secrets: number
-  /** From the start of the container build until it is ready. */
-  container: number
-  /** WebSocket created until Postgres said ready: upgrade, startup, authentication. */
+  /** WebSocket created until Postgres said ready (its first ReadyForQuery): upgrade, startup, authentication. */
   connection: number
-  /** When the connection was started, relative to the first invocation (negative: during init). */
+  /** WebSocket created until its upgrade was done. */
+  upgrade: number
+  /** When the connection was started, relative to the invoke (negative: during init). */
   connectionStartVsInvoke: number
-  /** When the connection was ready, relative to the first invocation (negative: before it). */
+  /** When the connection was ready, relative to the invoke (negative: before it). */
   connectionReadyVsInvoke: number
   /** Invocation to response, the first time. */
   firstRequest: number
@@ -88,23 +94,27 @@ export async function measureColdStart(scenario: ColdStartScenario, runs: number
     }
     results.push(result)
   }
-  const of = (pick: (result: ProbeResult, mark: (name: string) => number) => number) =>
-    median(results.map((result) => pick(result, (name) => result.marks[name] ?? Number.NaN)))
-  const M = COLD_START_MARKS
+  const of = (pick: (result: ProbeResult) => number | undefined) =>
+    median(results.map((result) => pick(result) ?? Number.NaN))
+  const secretCalls = of((r) => r.secretCalls)
   return {
     name: scenario.name,
     runs,
+    ...(secretCalls > 0 ? { secretCallsPerProcess: secretCalls } : {}),
     bootstrap: of((r) => r.probeStarted),
     import: of((r) => r.imported - r.probeStarted),
-    config: of((_, mark) => mark(M.configLoaded) - mark(M.containerStart)),
-    secretReader: of((_, mark) => mark(M.secretReaderReady) - mark(M.configLoaded)),
-    secrets: of((_, mark) => mark(M.secretsResolved) - mark(M.secretReaderReady)),
-    container: of((_, mark) => mark(M.containerReady) - mark(M.containerStart)),
-    connection: of((r, mark) => mark(M.databaseConnected) - (r.socketCreated ?? Number.NaN)),
-    connectionStartVsInvoke: of((r) => (r.socketCreated ?? Number.NaN) - r.imported),
-    connectionReadyVsInvoke: of((r, mark) => mark(M.databaseConnected) - r.imported),
+    secretsStartVsInvoke: of((r) => since(r.imported, r.secretsSent)),
+    secrets: of((r) => since(r.secretsSent, r.secretsAnswered)),
+    connection: of((r) => since(r.socketCreated, r.databaseReady)),
+    upgrade: of((r) => since(r.socketCreated, r.socketOpened)),
+    connectionStartVsInvoke: of((r) => since(r.imported, r.socketCreated)),
+    connectionReadyVsInvoke: of((r) => since(r.imported, r.databaseReady)),
     firstRequest: of((r) => r.responded - r.imported),
     firstResponse: of((r) => r.responded),
     warmRequest: of((r) => r.warmMs),
   }
 }
+
+/** Milliseconds from one milestone to another; undefined when the probe did not see both. */
+const since = (from: number | undefined, to: number | undefined) =>
+  from === undefined || to === undefined ? undefined : to - from

@@ -105,12 +105,12 @@ function bundleRows(run: BenchRun): Row[] {
 
 function coldStartRows(run: BenchRun): Row[] {
   return run.coldStarts.flatMap((cold): Row[] => {
+    const relative = (value: number) =>
+      value < 0 ? `${ms(-value)} before the invoke` : `${ms(value)} into the request`
     const secrets =
       cold.secretCallsPerProcess === undefined
         ? ''
-        : `, SDK client ${ms(cold.secretReader)}, secrets ${ms(cold.secrets)}: ${cold.secretCallsPerProcess} GetSecretValue calls per process, for 2 requests`
-    const relative = (value: number) =>
-      value < 0 ? `${ms(-value)} before the invoke` : `${ms(value)} into the request`
+        : `; ${cold.secretCallsPerProcess} GetSecretValue calls per process, for 2 requests: the first sent ${relative(cold.secretsStartVsInvoke)}, the last answered ${ms(cold.secrets)} later`
     return [
       {
         area: 'cold start',
@@ -122,12 +122,12 @@ function coldStartRows(run: BenchRun): Row[] {
       {
         area: 'cold start',
         subject: `${cold.name}: init`,
-        measured: `Node ${ms(cold.bootstrap)} + import ${ms(cold.import)}; container ${ms(cold.container)} (config ${ms(cold.config)}${secrets})`,
+        measured: `Node ${ms(cold.bootstrap)} + import ${ms(cold.import)}${secrets}`,
       },
       {
         area: 'cold start',
         subject: `${cold.name}: first request`,
-        measured: `${ms(cold.firstRequest)}; the connection took ${ms(cold.connection)}: opened ${relative(cold.connectionStartVsInvoke)}, ready ${relative(cold.connectionReadyVsInvoke)}, answered ${ms(cold.firstRequest - Math.max(0, cold.connectionReadyVsInvoke))} later`,
+        measured: `${ms(cold.firstRequest)}; the connection took ${ms(cold.connection)} (WebSocket upgrade ${ms(cold.upgrade)}): opened ${relative(cold.connectionStartVsInvoke)}, ready ${relative(cold.connectionReadyVsInvoke)}, answered ${ms(cold.firstRequest - Math.max(0, cold.connectionReadyVsInvoke))} later`,
       },
     ]
   })

@@ -181,12 +181,7 @@ try {
     },
   ]
   const coldStarts: ColdStartFigures[] = []
-  for (const scenario of scenarios) {
-    const callsBefore = secretsManager.reads.length
-    const figures = await measureColdStart(scenario, COLD_RUNS)
-    const calls = (secretsManager.reads.length - callsBefore) / COLD_RUNS
-    coldStarts.push(calls > 0 ? { ...figures, secretCallsPerProcess: calls } : figures)
-  }
+  for (const scenario of scenarios) coldStarts.push(await measureColdStart(scenario, COLD_RUNS))
   await secretsManager.close()
 
   progress(`warm latency, ${CALLS} calls per endpoint beside its floor (bcrypt cost ${BCRYPT_COST})…`)

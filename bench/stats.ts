@@ -1,4 +1,5 @@
 /** The statistics and units of every measurement tool: `npm run bench`, `npm run load`, `npm run bench:timing`. */
+
 /** The q-quantile (0 to 1) of a sample, nearest-rank: the value below which a fraction q of the calls fell. */
 export function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) return Number.NaN
