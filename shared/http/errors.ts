@@ -1,4 +1,4 @@
-import type { DomainError, DomainErrorCode, ValidationError } from '#shared/domain/errors'
+import { DomainError, type DomainErrorCode, type ValidationError } from '#shared/domain/errors'
 import { logger } from '#shared/platform/logger'
 import { type HttpResult, TOKEN_RESPONSE_HEADERS } from './responses.ts'
 
@@ -83,10 +83,8 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorRule>> = {
   },
 }
 
-const hasCode = (error: Error): error is DomainError => {
-  const { code } = error as { code?: unknown }
-  return typeof code === 'string' && Object.hasOwn(ERROR_TABLE, code)
-}
+const hasCode = (error: Error): error is DomainError | PayloadTooLargeError =>
+  error instanceof DomainError || error instanceof PayloadTooLargeError
 
 /** The table's code for an error: its own, or what middy's parsers and timeout mean by theirs. */
 function codeOf(error: unknown): ErrorCode | undefined {
