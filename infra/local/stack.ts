@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -40,12 +41,15 @@ export interface LocalStackOptions {
   server?: { port?: number; host?: string; corsOrigins?: readonly string[] | undefined }
 }
 
+/** A function's settings for a database: where it is, and the proxy that reaches it when it is not Neon's. */
+export type DatabaseEnv = { DATABASE_URL: string; DATABASE_WS_PROXY?: string }
+
 export interface LocalStack {
   databaseUrl: string
   /** The proxy's `host:port`; none when the database speaks WebSocket itself (Neon). */
   wsProxy: string | undefined
-  /** A function's settings for this database: DATABASE_URL, and DATABASE_WS_PROXY when there is a proxy. */
-  databaseEnv: Record<string, string>
+  /** A function's settings for this database. */
+  databaseEnv: DatabaseEnv
   /** The embedded PostgreSQL, when the stack runs one. */
   postgres: { dataDir: string; port: number } | undefined
   /** The folder the stack made for a throwaway database, removed by `stop`. */
@@ -87,7 +91,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const started: {
     proxy?: RunningProxy
     postgres?: LocalPostgres
-    server?: ReturnType<typeof createLocalServer>
+    server?: Server
   } = {}
   const embedded = options.databaseUrl === undefined
   const keptDir = embedded ? options.dataDir : undefined
@@ -123,32 +127,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       )
     }
     const wsProxy = options.wsProxy ?? started.proxy?.address
-    const databaseEnv: Record<string, string> = {
+    const databaseEnv: DatabaseEnv = {
       DATABASE_URL: databaseUrl,
       ...(wsProxy ? { DATABASE_WS_PROXY: wsProxy } : {}),
     }
 
-    let migrations: MigrationResult
-    let seed: LocalStack['seed']
-    if (options.setup === 'functions') {
-      Object.assign(process.env, databaseEnv)
-      migrations = await (await import('#functions/migrate')).handler()
-      seed = await (await import('#functions/seed-admin')).handler()
-    } else {
-      migrations = await runMigrations({ url: databaseUrl, wsProxy })
-    }
-
+    const { migrations, seed } = await setUp(options.setup, databaseEnv)
     let server: LocalStack['server']
     if (options.server) {
-      const { port = 0, host = '127.0.0.1', corsOrigins } = options.server
-      const listening = createLocalServer({ corsOrigins })
-      started.server = listening
-      await new Promise<void>((done, fail) => {
-        listening.once('error', fail)
-        listening.listen(port, host, done)
-      })
-      const bound = listening.address() as AddressInfo
-      server = { host: bound.address, port: bound.port, url: `http://${bound.address}:${bound.port}` }
+      started.server = createLocalServer({ corsOrigins: options.server.corsOrigins })
+      server = await listen(started.server, options.server.port ?? 0, options.server.host ?? '127.0.0.1')
     }
 
     return {
@@ -174,6 +162,34 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stop()
     throw error
   }
+}
+
+/** The database made ready as `setup` says (see `LocalStackOptions`). */
+async function setUp(
+  setup: LocalStackOptions['setup'],
+  databaseEnv: DatabaseEnv,
+): Promise<Pick<LocalStack, 'migrations' | 'seed'>> {
+  if (setup === 'migrations') {
+    const { DATABASE_URL: url, DATABASE_WS_PROXY: wsProxy } = databaseEnv
+    return { migrations: await runMigrations({ url, wsProxy }), seed: undefined }
+  }
+  Object.assign(process.env, databaseEnv)
+  const migrations = await (await import('#functions/migrate')).handler()
+  const seed = await (await import('#functions/seed-admin')).handler()
+  return { migrations, seed }
+}
+
+async function listen(
+  server: Server,
+  port: number,
+  host: string,
+): Promise<NonNullable<LocalStack['server']>> {
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail)
+    server.listen(port, host, done)
+  })
+  const bound = server.address() as AddressInfo
+  return { host: bound.address, port: bound.port, url: `http://${bound.address}:${bound.port}` }
 }
 
 /**
