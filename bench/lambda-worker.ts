@@ -10,8 +10,8 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 // The floors, and the parts of `me` measured for the closing note, call the libraries themselves.
 import bcrypt from 'bcryptjs'
 import { eq, sql } from 'drizzle-orm'
-import { jwtVerify } from 'jose'
-import { createUserRepository } from '#db/repositories/users'
+import { decodeJwt, jwtVerify } from 'jose'
+import { createSessionRepository } from '#db/repositories/sessions'
 import { users as usersTable } from '#db/schema'
 import { handler as health } from '#functions/health'
 import { handler as login } from '#functions/login'
@@ -184,7 +184,9 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
 
   // What `me` does besides its one round trip, timed in the same rounds as `me` itself, for the closing note.
   const userId = Number((await call(me, event('GET', '/api/v1/users/me', undefined, bearer), 200)).id)
-  const users = createUserRepository(database.db)
+  const sessions = createSessionRepository(database.db, { maxAgeSeconds: config.SESSION_MAX_AGE_SECONDS })
+  const { sid } = decodeJwt(fixture.accessToken)
+  const sessionId = typeof sid === 'string' ? sid : null
   const verifier = createTokenService({
     secret: String(config.JWT_SECRET),
     issuer: config.JWT_ISSUER,
@@ -208,7 +210,7 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
     .where(eq(usersTable.id, sql.placeholder('id')))
     .prepare('bench_find_user_by_id')
   const parts: [string, () => Promise<unknown>][] = [
-    ['me: users.findById (drizzle)', () => users.findById(userId)],
+    ['me: sessions.findUser (its one statement)', () => sessions.findUser(userId, sessionId)],
     ['me: the same query, prepared once in drizzle', () => preparedFindUser.execute({ id: userId })],
     ['me: the same SELECT, raw', () => pool.query(findUser, [userId])],
     [
@@ -297,7 +299,7 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
     )),
   )
 
-  // Live refresh tokens, each of its own family, for logout to revoke: stored directly, one statement each.
+  // Live refresh tokens, each of its own session, for logout to revoke: stored directly, one statement each.
   const issuer = createTokenService({
     secret: 'x'.repeat(32),
     issuer: 'bench',
@@ -310,8 +312,9 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
   for (let i = 0; i < calls + quickWarmup; i++) {
     const issued = issuer.issueRefreshToken()
     await pool.query(
-      'insert into refresh_tokens (token_hash, family_id, user_id, expires_at) values ($1, $2, $3, $4)',
-      [issued.hash, randomUUID(), userId, issued.expiresAt],
+      `with session as (insert into sessions (id, user_id) values ($1, $2) returning id)
+       insert into refresh_tokens (token_hash, session_id, expires_at) select $3, id, $4 from session`,
+      [randomUUID(), userId, issued.hash, issued.expiresAt],
     )
     logoutTokens.push(issued.token)
   }
@@ -358,14 +361,13 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
         [
           'login: one INSERT and its commit, raw',
           () => {
-            const issued = issuer.issueRefreshToken()
-            return pool.query(
-              'insert into refresh_tokens (token_hash, family_id, user_id, expires_at) values ($1, $2, $3, $4)',
-              [issued.hash, randomUUID(), userId, issued.expiresAt],
-            )
+            return pool.query('insert into sessions (id, user_id) values ($1, $2)', [randomUUID(), userId])
           },
         ],
-        ['login: sign the access token', () => verifier.issueAccessToken(userId)],
+        [
+          'login: sign the access token',
+          () => verifier.issueAccessToken({ userId, sessionId: randomUUID() }),
+        ],
       ],
     )),
   )

@@ -1,6 +1,6 @@
 import { Client, type ClientConfig, neonConfig, Pool, type PoolConfig } from '@neondatabase/serverless'
 import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless'
-import { isStatementError, isUnavailable, sqlState } from './errors.ts'
+import { isRetryableStatementError, isStatementError, isUnavailable, sqlState } from './errors.ts'
 import * as schema from './schema.ts'
 
 export type Database = NeonDatabase<typeof schema>
@@ -132,7 +132,10 @@ export function createDatabase(settings: DatabaseSettings): DatabaseHandle {
     try {
       return await runQuery(args)
     } catch (error) {
-      if (!isStaleConnection(error)) throw error
+      // Safe to send again because every statement the repositories write is idempotent on a key the service made
+      // (an attempt id, a session id, a token hash, a salted password hash): one that did commit before its answer
+      // was lost is found, not applied twice.
+      if (!isStaleConnection(error) && !isRetryableStatementError(error)) throw error
       return runQuery(args)
     }
   }
@@ -161,9 +164,9 @@ class BoundedConnectPool extends Pool {
 }
 
 /**
- * A connection that was already dead when the statement was written: closed under a frozen container, or ended by
- * the server (57P01 admin shutdown, 57P02 crash, class 08), which rolls back whatever was in flight on it. Such a
- * statement is retried once on a fresh connection.
+ * A connection that died under the statement: closed under a frozen container, ended by the server (57P01 admin
+ * shutdown, 57P02 crash, class 08), or cut after the statement was sent, in which case it may have committed. Such
+ * a statement is retried once on a fresh connection.
  */
 function isStaleConnection(error: unknown): boolean {
   if (!isUnavailable(error)) return false

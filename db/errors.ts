@@ -2,6 +2,13 @@ import { DatabaseUnavailableError } from '#shared/domain/errors'
 
 /** SQLSTATE classes that mean "the database cannot serve us now", not "this statement is wrong". */
 const UNAVAILABLE_SQLSTATE = /^(08|53|57P)/
+/**
+ * A statement the server gave up on, and rolled back, on a connection that stays usable: cancelled by
+ * `statement_timeout` (57014), no lock within `lock_timeout` (55P03), a serialization failure or a deadlock
+ * (40001, 40P01). Answered as unavailable (503 with Retry-After); the last two are worth one retry.
+ */
+const GAVE_UP_SQLSTATE = /^(57014|55P03|40001|40P01)$/
+const RETRYABLE_SQLSTATE = /^(40001|40P01)$/
 const TRANSPORT_MESSAGE =
   /connect|connection|terminated|timeout|timed out|websocket|socket|ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EAI_AGAIN|closed/i
 
@@ -33,11 +40,15 @@ export function isStatementError(error: unknown): boolean {
   return state !== undefined && !UNAVAILABLE_SQLSTATE.test(state)
 }
 
+/** A statement the server rolled back for a reason that may not recur (a serialization failure, a deadlock). */
+export const isRetryableStatementError = (error: unknown): boolean =>
+  RETRYABLE_SQLSTATE.test(sqlState(error) ?? '')
+
 /** True when the error says the database could not be reached or went away, rather than that a query failed. */
 export function isUnavailable(error: unknown): boolean {
   if (error instanceof DatabaseUnavailableError) return true
   const state = sqlState(error)
-  if (state) return UNAVAILABLE_SQLSTATE.test(state)
+  if (state) return UNAVAILABLE_SQLSTATE.test(state) || GAVE_UP_SQLSTATE.test(state)
   let current: unknown = error
   for (let depth = 0; depth < 5 && current; depth++) {
     if (typeof current === 'object') {

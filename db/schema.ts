@@ -39,27 +39,49 @@ export const users = pgTable(
 )
 
 /**
- * Refresh tokens, stored only as SHA-256 hashes. Every token descends from one login: its `family_id`. A token is
- * retired when it is exchanged; presenting a retired token again revokes the whole family.
+ * A session: one login and every refresh token its rotations issue. Revoking the session (logout, reuse detected,
+ * the user ending it) kills all of its tokens at once, whatever their state; a session also ends
+ * `SESSION_MAX_AGE_SECONDS` after `created_at`, however often it is refreshed. The id is made by the service (a
+ * UUID), so a login's insert is idempotent.
  */
-export const refreshTokens = pgTable(
-  'refresh_tokens',
+export const sessions = pgTable(
+  'sessions',
   {
-    id: serial('id').primaryKey(),
-    tokenHash: text('token_hash').notNull(),
-    familyId: uuid('family_id').notNull(),
+    id: uuid('id').primaryKey(),
     userId: integer('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
-    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
-    retiredAt: timestamp('retired_at', { withTimezone: true, mode: 'date' }),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    sourceIp: varchar('source_ip', { length: 45 }),
+    userAgent: varchar('user_agent', { length: 512 }),
     revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+    revokedReason: varchar('revoked_reason', { length: 40 }),
   },
   (table) => [
-    uniqueIndex('refresh_tokens_token_hash_key').on(table.tokenHash),
-    index('refresh_tokens_family_id_idx').on(table.familyId),
-    index('refresh_tokens_user_id_idx').on(table.userId),
+    index('sessions_user_id_idx').on(table.userId),
+    index('sessions_created_at_idx').on(table.createdAt),
+  ],
+)
+
+/**
+ * Refresh tokens, stored only as SHA-256 hashes (the hash is the key: nothing to run out). A token is retired when it
+ * is exchanged; presenting a retired token again revokes its session.
+ */
+export const refreshTokens = pgTable(
+  'refresh_tokens',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    sessionId: uuid('session_id')
+      .notNull()
+      .references(() => sessions.id, { onDelete: 'cascade' }),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+    retiredAt: timestamp('retired_at', { withTimezone: true, mode: 'date' }),
+  },
+  (table) => [
+    index('refresh_tokens_session_id_idx').on(table.sessionId),
+    index('refresh_tokens_expires_at_idx').on(table.expiresAt),
   ],
 )
 
@@ -67,19 +89,30 @@ export const refreshTokens = pgTable(
  * Consecutive failed logins per canonical email, for known and unknown emails alike, so the limit holds across
  * Lambda containers. A row is deleted by a successful login; a window that has passed starts over.
  */
-export const loginAttempts = pgTable('login_attempts', {
-  email: varchar('email', { length: 254 }).primaryKey(),
-  failures: integer('failures').notNull(),
-  windowStartedAt: timestamp('window_started_at', { withTimezone: true, mode: 'date' }).notNull(),
-  lockedUntil: timestamp('locked_until', { withTimezone: true, mode: 'date' }),
-})
+export const loginAttempts = pgTable(
+  'login_attempts',
+  {
+    email: varchar('email', { length: 254 }).primaryKey(),
+    /** Password checks reserved in the window (counted before the compare, so the bound holds under concurrency). */
+    failures: integer('failures').notNull(),
+    windowStartedAt: timestamp('window_started_at', { withTimezone: true, mode: 'date' }).notNull(),
+    lockedUntil: timestamp('locked_until', { withTimezone: true, mode: 'date' }),
+    /** The latest attempts' ids, so a statement retried after a lost answer does not count twice. */
+    recentAttempts: uuid('recent_attempts').array().notNull().default(sql`'{}'::uuid[]`),
+  },
+  (table) => [index('login_attempts_window_started_at_idx').on(table.windowStartedAt)],
+)
 
-/** Fixed-window counters, keyed by what is limited (`register:<source ip>`). */
-export const rateLimits = pgTable('rate_limits', {
-  key: varchar('key', { length: 100 }).primaryKey(),
-  hits: integer('hits').notNull(),
-  windowStartedAt: timestamp('window_started_at', { withTimezone: true, mode: 'date' }).notNull(),
-})
+/** Fixed-window counters, keyed by what is limited (`register:<source ip>`, `login-failures:<source ip>`). */
+export const rateLimits = pgTable(
+  'rate_limits',
+  {
+    key: varchar('key', { length: 100 }).primaryKey(),
+    hits: integer('hits').notNull(),
+    windowStartedAt: timestamp('window_started_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (table) => [index('rate_limits_window_started_at_idx').on(table.windowStartedAt)],
+)
 
 /**
  * The audit trail: who did what, from where, when. Never a password, hash or token. Written by the statement the
@@ -95,9 +128,12 @@ export const securityEvents = pgTable(
     sourceIp: varchar('source_ip', { length: 45 }),
     userAgent: varchar('user_agent', { length: 512 }),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /** Set where the event's statement may be retried: a second insert with the same key does nothing. */
+    eventKey: varchar('event_key', { length: 80 }),
   },
   (table) => [
     index('security_events_created_at_idx').on(table.createdAt),
     index('security_events_user_id_idx').on(table.userId),
+    uniqueIndex('security_events_event_key_key').on(table.eventKey),
   ],
 )

@@ -345,7 +345,7 @@ function unansweredWhy(outcomes: readonly Outcome[]): string {
 
 /**
  * What the service acknowledged, read back: each 201's row in `users` (through the Neon driver, as the functions
- * read it), the tokens of each 204 logout and their families in `refresh_tokens`, then each logged-out refresh
+ * read it), the tokens of each 204 logout and their sessions, then each logged-out refresh
  * token presented to `/auth/refresh`.
  */
 async function checkDurability(
@@ -372,10 +372,10 @@ async function checkDurability(
       clock: systemClock,
     })
     const families = await database.pool.query(
-      `select count(*) filter (where token_hash = any($1::text[]))::int as found,
-              count(*) filter (where retired_at is null and revoked_at is null and expires_at > now())::int as live
-       from refresh_tokens
-       where family_id in (select family_id from refresh_tokens where token_hash = any($1::text[]))`,
+      `select count(*) filter (where t.token_hash = any($1::text[]))::int as found,
+              count(*) filter (where s.revoked_at is null and t.retired_at is null and t.expires_at > now())::int as live
+       from refresh_tokens t join sessions s on s.id = t.session_id
+       where t.session_id in (select session_id from refresh_tokens where token_hash = any($1::text[]))`,
       [loggedOut.map((token) => hasher.hashRefreshToken(token))],
     )
     const { found, live } = families.rows[0] as { found: number; live: number }

@@ -1,77 +1,119 @@
-import { sql } from 'drizzle-orm'
-import type { LoginPolicy, LoginRepository } from '#shared/domain/ports'
+import { type SQL, sql } from 'drizzle-orm'
+import type { LoginPolicy, LoginRepository, SessionPolicy } from '#shared/domain/ports'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
-import { loginAttempts, refreshTokens, users } from '../schema.ts'
-import { eventInsert, type RawUserRow, toUserRecord } from './rows.ts'
+import { loginAttempts, rateLimits, refreshTokens, sessions, users } from '../schema.ts'
+import { eventInsert, type RawUserRow, seconds, toUserRecord } from './rows.ts'
 
-const seconds = (value: number) => sql`make_interval(secs => ${value})`
+/** How many attempt ids a row remembers, so that a retried reservation is not counted twice. */
+const REMEMBERED_ATTEMPTS = 32
 
-/** Logins: the failed-login limit, the first refresh token, and their audit events. */
-export function createLoginRepository(db: Database, policy: LoginPolicy) {
-  const a = loginAttempts
+/** Logins: the exact failed-login limit, the source IP's limit, the session a success starts, and their audit. */
+export function createLoginRepository(db: Database, policy: LoginPolicy, sessionPolicy: SessionPolicy) {
   const window = seconds(policy.windowSeconds)
+  const ipWindow = seconds(policy.ipWindowSeconds)
+  const ipKey = (sourceIp: string) => `login-failures:${sourceIp}`
 
   return {
-    async find(email) {
+    async begin({ id, email }, context) {
+      // One upsert on the email's row, so concurrent attempts queue on its lock and each sees the others' counts:
+      // the attempt is counted before its compare, and the one past the limit is refused unchecked. A lock that
+      // has ended, or a window that has passed with no lock, starts the count over.
+      const seen = sql`${id}::uuid = any(a.recent_attempts)`
+      const expired = sql`((a.locked_until is null and a.window_started_at <= now() - ${window})
+        or a.locked_until <= now())`
+      const lockFrom = (count: SQL) =>
+        sql`case when ${count} >= ${policy.maxFailures} then now() + ${window} end`
       const result = await db
-        .execute<RawUserRow & { locked_for: number | null }>(sql`
-          select u.*, case when a.${sql.identifier(a.lockedUntil.name)} > now()
-            then ceil(extract(epoch from a.${sql.identifier(a.lockedUntil.name)} - now()))::int end as locked_for
-          from (select ${email}::varchar as email) q
-          left join ${users} u on u.email = q.email
-          left join ${a} a on a.email = q.email`)
+        .execute<RawUserRow & { number: number | null; refused_for: number | null }>(sql`
+          with ip as (
+            select coalesce(sum(hits) filter (where window_started_at > now() - ${ipWindow}), 0) as hits,
+              max(ceil(extract(epoch from window_started_at + ${ipWindow} - now())))::int as retry_after
+            from ${rateLimits} where key = ${ipKey(context.sourceIp)}
+          ), attempt as (
+            insert into ${loginAttempts} as a (email, failures, window_started_at, locked_until, recent_attempts)
+            select ${email}, 1, now(), ${lockFrom(sql`1`)}, array[${id}::uuid] from ip
+            where ip.hits < ${policy.ipMaxFailures}
+            on conflict (email) do update set
+              failures = case when ${seen} then a.failures when ${expired} then 1 else a.failures + 1 end,
+              window_started_at = case when not ${seen} and ${expired} then now() else a.window_started_at end,
+              locked_until = case
+                when ${seen} then a.locked_until
+                when ${expired} then ${lockFrom(sql`1`)}
+                else coalesce(a.locked_until, ${lockFrom(sql`a.failures + 1`)}) end,
+              recent_attempts = case when ${seen} then a.recent_attempts
+                else (array_append(a.recent_attempts, ${id}::uuid))[greatest(1, cardinality(a.recent_attempts) + 2 - ${REMEMBERED_ATTEMPTS}):] end
+            returning failures, locked_until
+          )
+          select u.*, attempt.failures as number, case
+              when attempt.failures is null then greatest(1, ip.retry_after)
+              when attempt.failures > ${policy.maxFailures}
+                then greatest(1, ceil(extract(epoch from attempt.locked_until - now()))::int)
+            end as refused_for
+          from ip left join attempt on true left join ${users} u on u.email = ${email}`)
         .catch(rethrowUnavailable)
       const row = result.rows[0]
       return {
+        id,
+        email,
         user: row?.id == null ? null : toUserRecord(row),
-        lockedForSeconds: row?.locked_for ?? null,
+        refusedForSeconds: row?.refused_for ?? null,
+        number: row?.number ?? 0,
       }
     },
 
-    async recordFailure(email, userId, context) {
-      // A window that has passed, or a lock that has ended, starts the count over.
-      const expired = sql`(${a}.${sql.identifier(a.windowStartedAt.name)} <= now() - ${window}
-        or (${a}.${sql.identifier(a.lockedUntil.name)} is not null and ${a}.${sql.identifier(a.lockedUntil.name)} <= now()))`
-      const failures = sql`case when ${expired} then 1 else ${a}.${sql.identifier(a.failures.name)} + 1 end`
-      const result = await db
-        .execute<{ failures: number; locked_for: number | null }>(sql`
-          with attempt as (
-            insert into ${a} (email, failures, window_started_at, locked_until) values (${email}, 1, now(), null)
-            on conflict (email) do update set
-              failures = ${failures},
-              window_started_at = case when ${expired} then now() else ${a}.window_started_at end,
-              locked_until = case when ${failures} >= ${policy.maxFailures} then now() + ${window} else null end
-            returning failures, locked_until
-          ), failure_event as (
-            ${eventInsert('login_failure', context, { userId: sql`${userId}::int`, email: sql`${email}` })}
+    async recordFailure(attempt, context) {
+      const userId = sql`${attempt.user?.id ?? null}::int`
+      const expired = sql`${rateLimits}.window_started_at <= now() - ${ipWindow}`
+      // The failure's event is keyed by the attempt: a retried statement inserts nothing and counts nothing.
+      await db
+        .execute(sql`
+          with failure_event as (
+            ${eventInsert('login_failure', context, { userId, email: sql`${attempt.email}`, key: `failure:${attempt.id}` })}
+            returning id
           ), lockout_event as (
             ${eventInsert('lockout', context, {
-              userId: sql`${userId}::int`,
-              email: sql`${email}`,
-              from: sql`from attempt where attempt.failures = ${policy.maxFailures}`,
+              userId,
+              email: sql`${attempt.email}`,
+              from: sql`from failure_event where ${attempt.number} = ${policy.maxFailures}`,
             })}
           )
-          select failures, case when locked_until is not null
-            then ceil(extract(epoch from locked_until - now()))::int end as locked_for from attempt`)
+          insert into ${rateLimits} (key, hits, window_started_at)
+          select ${ipKey(context.sourceIp)}, 1, now() from failure_event
+          on conflict (key) do update set
+            hits = case when ${expired} then 1 else ${rateLimits}.hits + 1 end,
+            window_started_at = case when ${expired} then now() else ${rateLimits}.window_started_at end`)
         .catch(rethrowUnavailable)
-      return { lockedForSeconds: result.rows[0]?.locked_for ?? null }
     },
 
-    async recordSuccess(session, context) {
-      const t = refreshTokens
+    async startSession(session, context) {
+      const user = session.user
+      // Everything hangs on the session's insert: a retried statement finds the id taken and changes nothing.
       const rehash = session.rehashedPassword
-        ? sql`, rehash as (update ${users} set hashed_password = ${session.rehashedPassword} where id = ${session.user.id})`
+        ? sql`, rehash as (
+            update ${users} set hashed_password = ${session.rehashedPassword}
+            where id = ${user.id} and exists (select 1 from started))`
         : sql.empty()
       await db
         .execute(sql`
-          with cleared as (delete from ${a} where email = ${session.user.email})
+          with started as (
+            insert into ${sessions} (id, user_id, source_ip, user_agent)
+            values (${session.id}, ${user.id}, ${context.sourceIp || null}, ${context.userAgent.slice(0, 512) || null})
+            on conflict (id) do nothing
+            returning id
+          ), first_token as (
+            insert into ${refreshTokens} (token_hash, session_id, expires_at)
+            select ${session.refreshTokenHash}, id,
+              least(${session.refreshTokenExpiresAt.toISOString()}::timestamptz, now() + ${seconds(sessionPolicy.maxAgeSeconds)})
+            from started
+          ), cleared as (
+            delete from ${loginAttempts} where email = ${user.email} and exists (select 1 from started)
+          )
           ${rehash}
           , login_event as (
-            ${eventInsert('login_success', context, { userId: sql`${session.user.id}::int`, email: sql`${session.user.email}` })}
+            ${eventInsert('login_success', context, { userId: sql`${user.id}::int`, email: sql`${user.email}`, from: sql`from started` })}
           )
-          insert into ${t} (token_hash, family_id, user_id, expires_at)
-          values (${session.refreshTokenHash}, ${session.familyId}, ${session.user.id}, ${session.expiresAt.toISOString()}::timestamptz)`)
+          select count(*) from started`)
         .catch(rethrowUnavailable)
     },
   } satisfies LoginRepository

@@ -39,18 +39,23 @@ const USER_AGENT_MAX = 512
 
 /**
  * An `insert … select` of one security event, to embed as a CTE in the statement the request makes anyway. `userId`
- * and `email` are SQL expressions over `from` (a FROM clause, or nothing for a single row of parameters).
+ * and `email` are SQL expressions over `from` (a FROM clause, or nothing for a single row of parameters). With a
+ * `key`, a second insert of the same event (a statement retried after its answer was lost) does nothing.
  */
 export function eventInsert(
   type: SecurityEventType,
   context: RequestContext,
-  row: { userId: SQL; email: SQL; from?: SQL },
+  row: { userId: SQL; email: SQL; from?: SQL; key?: SQL | string },
 ): SQL {
   const e = securityEvents
-  const columns = [e.type, e.userId, e.email, e.sourceIp, e.userAgent].map((column) =>
+  const columns = [e.type, e.userId, e.email, e.sourceIp, e.userAgent, e.eventKey].map((column) =>
     sql.identifier(column.name),
   )
   return sql`insert into ${e} (${sql.join(columns, sql`, `)})
-    select ${type}, ${row.userId}, ${row.email}, ${context.sourceIp || null}, ${context.userAgent.slice(0, USER_AGENT_MAX) || null}
-    ${row.from ?? sql.empty()}`
+    select ${type}, ${row.userId}, ${row.email}, ${context.sourceIp || null}, ${context.userAgent.slice(0, USER_AGENT_MAX) || null}, ${row.key === undefined ? null : row.key}
+    ${row.from ?? sql.empty()}
+    ${row.key !== undefined ? sql`on conflict (${sql.identifier(e.eventKey.name)}) do nothing` : sql.empty()}`
 }
+
+/** An interval of `value` seconds, as a query parameter. */
+export const seconds = (value: number): SQL => sql`make_interval(secs => ${value})`

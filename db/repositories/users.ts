@@ -1,15 +1,15 @@
-import { eq, sql } from 'drizzle-orm'
+import { sql } from 'drizzle-orm'
 import { EmailTakenError, RegistrationLimitError, UsernameTakenError } from '#shared/domain/errors'
 import type { RegistrationPolicy, UserRepository } from '#shared/domain/ports'
-import type { NewUser } from '#shared/domain/users'
+import type { NewUser, UserRecord } from '#shared/domain/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
 import { rateLimits, users } from '../schema.ts'
-import { eventInsert, type RawUserRow, toUserRecord } from './rows.ts'
+import { eventInsert, type RawUserRow, seconds, toUserRecord } from './rows.ts'
 
 type RegisterRow = Partial<RawUserRow> & {
-  hits: number
-  retry_after: number
+  hits: number | null
+  retry_after: number | null
   email_taken: boolean
   username_taken: boolean
 }
@@ -19,36 +19,35 @@ export function createUserRepository(
   policy: RegistrationPolicy = { maxPerWindow: Number.MAX_SAFE_INTEGER, windowSeconds: 3600 },
 ) {
   const r = rateLimits
-  const window = sql`make_interval(secs => ${policy.windowSeconds})`
+  const window = seconds(policy.windowSeconds)
+  /**
+   * The account this very request stored, found again by its bcrypt hash (salted, so no other request has it): a
+   * statement retried after its answer was lost finds it here, and answers as if it had been the first.
+   */
+  const ours = (user: NewUser) =>
+    sql`select * from ${users} where email = ${user.email} and hashed_password = ${user.hashedPassword}`
 
-  /** Which unique value a conflicting registration collided with, after a race the statement's snapshot missed. */
-  async function conflictOf(user: NewUser): Promise<Error> {
-    const [row] = await db
-      .select({ email: users.email })
-      .from(users)
-      .where(eq(users.email, user.email))
+  /** Who holds the email or username after a race the statement's snapshot missed: us (a retry) or another. */
+  async function afterConflict(user: NewUser): Promise<UserRecord> {
+    const result = await db
+      .execute<RawUserRow>(sql`select * from ${users} where email = ${user.email}`)
       .catch(rethrowUnavailable)
-    return row ? new EmailTakenError() : new UsernameTakenError()
+    const row = result.rows[0]
+    if (row?.hashed_password === user.hashedPassword) return toUserRecord(row)
+    throw row ? new EmailTakenError() : new UsernameTakenError()
   }
 
   return {
-    async findById(id) {
-      const result = await db
-        .execute<RawUserRow>(sql`select * from ${users} where ${users.id} = ${id}`)
-        .catch(rethrowUnavailable)
-      const row = result.rows[0]
-      return row ? toUserRecord(row) : null
-    },
-
     async register(user, context) {
       const key = `register:${context.sourceIp}`
       const expired = sql`${r}.window_started_at <= now() - ${window}`
       // The checks below read the statement's snapshot, which sees every account committed before it began; a
-      // registration that commits meanwhile is caught by ON CONFLICT and resolved by conflictOf.
+      // registration that commits meanwhile is caught by ON CONFLICT and resolved by afterConflict.
       const result = await db
         .execute<RegisterRow>(sql`
-          with limited as (
-            insert into ${r} (key, hits, window_started_at) values (${key}, 1, now())
+          with already as (${ours(user)}), limited as (
+            insert into ${r} (key, hits, window_started_at)
+            select ${key}, 1, now() where not exists (select 1 from already)
             on conflict (key) do update set
               hits = case when ${expired} then 1 else ${r}.hits + 1 end,
               window_started_at = case when ${expired} then now() else ${r}.window_started_at end
@@ -61,35 +60,43 @@ export function createUserRepository(
           ), register_event as (
             ${eventInsert('register', context, { userId: sql`created.id`, email: sql`created.email`, from: sql`from created` })}
           )
-          select created.*, limited.hits, limited.retry_after,
+          select account.*, limited.hits, limited.retry_after,
             exists (select 1 from ${users} where email = ${user.email}) as email_taken,
             exists (select 1 from ${users} where lower(username) = lower(${user.username}::varchar)) as username_taken
-          from limited left join created on true`)
+          from (select 1) one
+          left join limited on true
+          left join (select * from created union all select * from already) account on true`)
         .catch(rethrowUnavailable)
       const row = result.rows[0]
       if (!row) throw new Error('register returned no row')
       if (row.id != null) return toUserRecord(row as RawUserRow)
-      if (row.hits > policy.maxPerWindow) throw new RegistrationLimitError(Math.max(1, row.retry_after))
+      if (row.hits !== null && row.hits > policy.maxPerWindow)
+        throw new RegistrationLimitError(Math.max(1, row.retry_after ?? 1))
       if (row.email_taken) throw new EmailTakenError()
       if (row.username_taken) throw new UsernameTakenError()
-      throw await conflictOf(user)
+      return afterConflict(user)
     },
 
-    async insertUnlessEmailExists(user, context) {
+    async insertSuperuser(user, context) {
+      const holder = sql`select *, hashed_password = ${user.hashedPassword} as created from ${users}
+        where email = ${user.email}`
       const result = await db
-        .execute<RawUserRow>(sql`
+        .execute<RawUserRow & { created: boolean }>(sql`
           with created as (
             insert into ${users} (email, username, hashed_password, is_superuser)
-            values (${user.email}, ${user.username}, ${user.hashedPassword}, ${user.isSuperuser ?? false})
+            values (${user.email}, ${user.username}, ${user.hashedPassword}, true)
             on conflict (email) do nothing
             returning *
           ), seeded_event as (
             ${eventInsert('admin_seeded', context, { userId: sql`created.id`, email: sql`created.email`, from: sql`from created` })}
           )
-          select * from created`)
+          select *, true as created from created
+          union all (${holder} and not exists (select 1 from created))`)
         .catch(rethrowUnavailable)
-      const row = result.rows[0]
-      return row ? toUserRecord(row) : null
+      // No row: the email was taken by a statement that committed after this one's snapshot; read it again.
+      const row = result.rows[0] ?? (await db.execute<RawUserRow & { created: boolean }>(holder)).rows[0]
+      if (!row) throw new Error('the admin account could be neither created nor found')
+      return { user: toUserRecord(row), created: row.created }
     },
   } satisfies UserRepository
 }

@@ -5,7 +5,7 @@
 import { createDatabase, type DatabaseHandle } from '#db/client'
 import { checkDatabase } from '#db/health'
 import { createLoginRepository } from '#db/repositories/logins'
-import { createRefreshTokenRepository } from '#db/repositories/refresh-tokens'
+import { createSessionRepository } from '#db/repositories/sessions'
 import { createUserRepository } from '#db/repositories/users'
 import { type AuthService, createAuthService } from '#shared/domain/auth-service'
 import { createPasswordHasher } from '#shared/domain/passwords'
@@ -94,16 +94,23 @@ async function buildContainer(): Promise<Container> {
   // The first connection is opened now, during init, instead of by the first request's query: it overlaps the
   // rest of the cold start (for register, the whole bcrypt hash), and on Neon it starts waking a suspended compute.
   database.warm()
+  const sessionPolicy = { maxAgeSeconds: config.SESSION_MAX_AGE_SECONDS }
   const auth = createAuthService({
     users: createUserRepository(database.db, {
       maxPerWindow: config.REGISTER_RATE_LIMIT,
       windowSeconds: config.REGISTER_RATE_WINDOW_SECONDS,
     }),
-    logins: createLoginRepository(database.db, {
-      maxFailures: config.LOGIN_MAX_FAILURES,
-      windowSeconds: config.LOGIN_WINDOW_SECONDS,
-    }),
-    refreshTokens: createRefreshTokenRepository(database.db),
+    logins: createLoginRepository(
+      database.db,
+      {
+        maxFailures: config.LOGIN_MAX_FAILURES,
+        windowSeconds: config.LOGIN_WINDOW_SECONDS,
+        ipMaxFailures: config.LOGIN_IP_MAX_FAILURES,
+        ipWindowSeconds: config.LOGIN_IP_WINDOW_SECONDS,
+      },
+      sessionPolicy,
+    ),
+    sessions: createSessionRepository(database.db, sessionPolicy),
     passwords: createPasswordHasher({ cost: config.BCRYPT_COST }),
     tokens: createTokenService({
       secret: assertSigningSecret(jwtSecret),

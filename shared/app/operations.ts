@@ -4,6 +4,7 @@ import { sqlState } from '#db/errors'
 import { type MigrationResult, runMigrations } from '#db/migrate'
 import { createUserRepository } from '#db/repositories/users'
 import { createAdminSeeder, type SeedOutcome } from '#shared/domain/admin'
+import { DomainError } from '#shared/domain/errors'
 import { createPasswordHasher } from '#shared/domain/passwords'
 import { EmailSchema, NewPasswordSchema } from '#shared/domain/schemas'
 import { ConfigError, loadConfig } from '#shared/platform/config'
@@ -15,7 +16,9 @@ import { inlineOrSecret, openDatabase, resolveDatabaseUrl, secretReaderFor } fro
  * errors, the list of missing keys go out.
  */
 export function operatorError(step: string, error: unknown): Error {
-  if (error instanceof ConfigError) return new Error(`${step} failed: ${error.message}`)
+  // Our own errors' messages are written for the operator and carry nothing secret.
+  if (error instanceof ConfigError || error instanceof DomainError)
+    return new Error(`${step} failed: ${error.message}`)
   const name = error instanceof Error ? error.name : typeof error
   const code = sqlState(error)
   return new Error(`${step} failed: ${name}${code ? ` (SQLSTATE ${code})` : ''}`)

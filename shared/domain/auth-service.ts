@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { InvalidCredentialsError, InvalidTokenError, TooManyAttemptsError } from './errors.ts'
 import type { PasswordHasher } from './passwords.ts'
-import type { LoginRepository, RefreshTokenRepository, UserRepository } from './ports.ts'
+import type { LoginRepository, SessionRepository, UserRepository } from './ports.ts'
 import type { RegisterBody, TokenRequest } from './schemas.ts'
 import type { TokenService } from './tokens.ts'
 import { type PublicUser, type RequestContext, toPublicUser } from './users.ts'
@@ -14,9 +14,9 @@ export interface TokenPair {
 }
 
 export interface AuthDependencies {
-  users: Pick<UserRepository, 'findById' | 'register'>
+  users: Pick<UserRepository, 'register'>
   logins: LoginRepository
-  refreshTokens: RefreshTokenRepository
+  sessions: SessionRepository
   passwords: PasswordHasher
   tokens: TokenService
 }
@@ -24,37 +24,41 @@ export interface AuthDependencies {
 export type AuthService = ReturnType<typeof createAuthService>
 
 /** Registration, login, token rotation and the current user: every rule of the contract that is not HTTP. */
-export function createAuthService({ users, logins, refreshTokens, passwords, tokens }: AuthDependencies) {
-  const tokenPair = async (userId: number, refreshToken: string): Promise<TokenPair> => ({
-    access_token: await tokens.issueAccessToken(userId),
+export function createAuthService({ users, logins, sessions, passwords, tokens }: AuthDependencies) {
+  const tokenPair = async (userId: number, sessionId: string, refreshToken: string): Promise<TokenPair> => ({
+    access_token: await tokens.issueAccessToken({ userId, sessionId }),
     refresh_token: refreshToken,
     token_type: 'bearer',
     expires_in: tokens.accessTokenTtlSeconds,
   })
 
   /**
-   * A locked email is refused before its password is looked at. Otherwise exactly one bcrypt compare, whatever the
-   * outcome, so unknown emails and wrong passwords look alike; each failure counts towards the lock.
+   * The attempt is counted before its password is looked at, so no more than the limit of checks run per email and
+   * window however many arrive at once; past it, or past the source IP's limit, it is refused unchecked. Otherwise
+   * exactly one bcrypt compare, whatever the outcome, so unknown emails and wrong passwords look alike.
    */
   async function login(email: string, password: string, context: RequestContext): Promise<TokenPair> {
-    const { user, lockedForSeconds } = await logins.find(email)
-    if (lockedForSeconds !== null) throw new TooManyAttemptsError(lockedForSeconds)
+    const attempt = await logins.begin({ id: randomUUID(), email }, context)
+    if (attempt.refusedForSeconds !== null) throw new TooManyAttemptsError(attempt.refusedForSeconds)
+    const { user } = attempt
     const check = await passwords.verify(password, user?.hashedPassword ?? null)
     if (!user || !check.ok || !user.isActive) {
-      await logins.recordFailure(email, user?.id ?? null, context)
+      await logins.recordFailure(attempt, context)
       throw new InvalidCredentialsError()
     }
 
+    const sessionId = randomUUID()
     const refresh = tokens.issueRefreshToken()
+    const rehashedPassword = check.needsRehash ? await passwords.hash(password) : undefined
     const [pair] = await Promise.all([
-      tokenPair(user.id, refresh.token),
-      logins.recordSuccess(
+      tokenPair(user.id, sessionId, refresh.token),
+      logins.startSession(
         {
+          id: sessionId,
           user,
           refreshTokenHash: refresh.hash,
-          familyId: randomUUID(),
-          expiresAt: refresh.expiresAt,
-          rehashedPassword: check.rehash,
+          refreshTokenExpiresAt: refresh.expiresAt,
+          rehashedPassword,
         },
         context,
       ),
@@ -62,16 +66,16 @@ export function createAuthService({ users, logins, refreshTokens, passwords, tok
     return pair
   }
 
-  /** Exchanges a live refresh token for a new pair; a replayed one revokes its whole family. */
+  /** Exchanges a live refresh token of a live session for a new pair; a replayed one revokes its session. */
   async function refresh(refreshToken: string, context: RequestContext): Promise<TokenPair> {
     const hash = tokens.hashRefreshToken(refreshToken)
     const next = tokens.issueRefreshToken()
-    const rotated = await refreshTokens.rotate(hash, next, context)
+    const rotated = await sessions.rotate(hash, next, context)
     if (!rotated) {
-      await refreshTokens.revokeFamilyIfRetired(hash, context)
+      await sessions.revokeIfReplayed(hash, context)
       throw new InvalidTokenError()
     }
-    return tokenPair(rotated.userId, next.token)
+    return tokenPair(rotated.userId, rotated.sessionId, next.token)
   }
 
   return {
@@ -95,15 +99,16 @@ export function createAuthService({ users, logins, refreshTokens, passwords, tok
         : refresh(request.refreshToken, context)
     },
 
-    /** Revokes the token's family; unknown and already revoked tokens are accepted, so repeating is harmless. */
+    /** Revokes the token's session; unknown and already revoked tokens are accepted, so repeating is harmless. */
     async logout(refreshToken: string, context: RequestContext): Promise<void> {
-      await refreshTokens.revokeFamily(tokens.hashRefreshToken(refreshToken), context)
+      await sessions.revoke(tokens.hashRefreshToken(refreshToken), context)
     },
 
+    /** The user of an access token, while the user is active and the token's session has not ended. */
     async currentUser(accessToken: string): Promise<PublicUser> {
-      const userId = await tokens.verifyAccessToken(accessToken)
-      const user = await users.findById(userId)
-      if (!user?.isActive) throw new InvalidTokenError()
+      const { userId, sessionId } = await tokens.verifyAccessToken(accessToken)
+      const user = await sessions.findUser(userId, sessionId)
+      if (!user) throw new InvalidTokenError()
       return toPublicUser(user)
     },
   }

@@ -15,6 +15,7 @@ export type DomainErrorCode =
   | 'VALIDATION_FAILED'
   | 'INVALID_REQUEST'
   | 'UNSUPPORTED_GRANT_TYPE'
+  | 'CONFLICTING_ADMIN'
 
 export abstract class DomainError extends Error {
   abstract readonly code: DomainErrorCode
@@ -121,5 +122,15 @@ export class UnsupportedGrantTypeError extends DomainError {
   readonly code = 'UNSUPPORTED_GRANT_TYPE'
   constructor() {
     super('The grant type is not supported')
+  }
+}
+
+/** Seeding: the admin's email belongs to an account that is not a superuser (registered by someone else first). */
+export class ConflictingAdminError extends DomainError {
+  readonly code = 'CONFLICTING_ADMIN'
+  constructor() {
+    super(
+      'ADMIN_EMAIL belongs to an account that is not a superuser: it was registered by someone else. Choose another ADMIN_EMAIL, or deactivate that account and promote it by hand once its owner is known.',
+    )
   }
 }

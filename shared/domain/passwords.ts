@@ -15,8 +15,8 @@ const DUMMY_HASHES: Readonly<Record<number, string>> = {
 
 export interface PasswordCheck {
   ok: boolean
-  /** The stored hash is weaker than the current cost and should be replaced by `rehash`. */
-  rehash?: string
+  /** The stored hash is weaker than the current cost: hash the password again (only for an account that may log in). */
+  needsRehash: boolean
 }
 
 export interface PasswordHasher {
@@ -58,9 +58,8 @@ export function createPasswordHasher({ cost }: { cost: number }): PasswordHasher
       const matches = await oneAtATime(() =>
         bcrypt.compare(candidate, storedHash ?? dummyHash).catch(() => false),
       )
-      if (!matches || tooLong || storedHash === null) return { ok: false }
-      if (bcrypt.getRounds(storedHash) < cost) return { ok: true, rehash: await hash(password) }
-      return { ok: true }
+      if (!matches || tooLong || storedHash === null) return { ok: false, needsRehash: false }
+      return { ok: true, needsRehash: bcrypt.getRounds(storedHash) < cost }
     },
   }
 }

@@ -1,13 +1,18 @@
 /**
  * The storage the domain needs, declared once. `db/repositories` implements each port (with `satisfies`), and the
  * unit tests fake them; no type here knows about SQL, drizzle or HTTP.
+ *
+ * Every write is idempotent on a key the service made (an attempt id, a session id, a token hash), so a statement
+ * whose answer was lost can be sent again and still be applied once.
  */
 import type { NewUser, RequestContext, UserRecord } from './users.ts'
 
-/** The failed-login lock: `maxFailures` consecutive failures within `windowSeconds` lock an email that long. */
+/** The failed-login limits: per email (an exact bound on password checks) and per source IP (spraying). */
 export interface LoginPolicy {
   maxFailures: number
   windowSeconds: number
+  ipMaxFailures: number
+  ipWindowSeconds: number
 }
 
 /** Registrations one source IP may attempt per window. */
@@ -16,60 +21,72 @@ export interface RegistrationPolicy {
   windowSeconds: number
 }
 
+/** A session ends this long after its login, however often it is refreshed. */
+export interface SessionPolicy {
+  maxAgeSeconds: number
+}
+
 export interface UserRepository {
-  findById(id: number): Promise<UserRecord | null>
   /**
    * Counts the attempt against the source IP's registration limit, inserts the user unless the email or username is
    * taken, and audits it, in one statement. Throws `EmailTakenError`, `UsernameTakenError` or
-   * `RegistrationLimitError`.
+   * `RegistrationLimitError`. A retry of a registration that was stored answers with the stored user.
    */
   register(user: NewUser, context: RequestContext): Promise<UserRecord>
-  /** Inserts unless the email exists, auditing the creation; `null` when it existed. One statement. */
-  insertUnlessEmailExists(user: NewUser, context: RequestContext): Promise<UserRecord | null>
+  /** Inserts the superuser unless the email exists; the account the email names either way. One statement. */
+  insertSuperuser(user: NewUser, context: RequestContext): Promise<{ user: UserRecord; created: boolean }>
 }
 
-/** An account and its email's lock, read together before a password is checked. */
-export interface LoginState {
+/** A password check, reserved before the compare. */
+export interface LoginAttempt {
+  /** Made by the service; a retried statement with the same id counts once. */
+  id: string
+  email: string
   user: UserRecord | null
-  /** Seconds until the email's lock ends; null when it is not locked. */
-  lockedForSeconds: number | null
+  /** Seconds until the email or the source IP may try again, when this attempt is refused unchecked. */
+  refusedForSeconds: number | null
+  /** Its place among the email's checks in the window (1 is the first); the one at the limit starts the lock. */
+  number: number
 }
 
-/** What a successful login stores: the first refresh token of a new family. */
+/** What a successful login stores: a session and its first refresh token. */
 export interface NewSession {
+  /** Made by the service; a retried statement with the same id stores the session once. */
+  id: string
   user: UserRecord
   refreshTokenHash: string
-  familyId: string
-  expiresAt: Date
+  refreshTokenExpiresAt: Date
   /** A stronger hash of the password, to store in the same statement. */
   rehashedPassword?: string | undefined
 }
 
 export interface LoginRepository {
-  /** The account and the email's lock, in one statement; for unknown emails too. */
-  find(email: string): Promise<LoginState>
-  /** Counts a failure (known or unknown email) and audits it; the lock's length when this failure locked it. */
-  recordFailure(
-    email: string,
-    userId: number | null,
-    context: RequestContext,
-  ): Promise<{ lockedForSeconds: number | null }>
-  /** Stores the first refresh token of a new family, clears the failures, upgrades the hash, audits: one statement. */
-  recordSuccess(session: NewSession, context: RequestContext): Promise<void>
+  /**
+   * Counts a password check for the email (and reads the account) in one statement, before the compare, so at most
+   * `maxFailures` checks run per email and window whatever the concurrency; refused past either limit.
+   */
+  begin(attempt: { id: string; email: string }, context: RequestContext): Promise<LoginAttempt>
+  /** The compare failed: audits it, and counts it against the source IP. */
+  recordFailure(attempt: LoginAttempt, context: RequestContext): Promise<void>
+  /** Clears the email's count, stores the session and its first token, upgrades the hash, audits: one statement. */
+  startSession(session: NewSession, context: RequestContext): Promise<void>
 }
 
-export interface RefreshTokenRepository {
+export interface SessionRepository {
   /**
-   * Retires the live, unexpired token with `hash` (of an active user) and stores its successor in the same family;
-   * the token's user id, or `null` when it was not live. Concurrent uses of one token yield at most one success.
+   * Retires the live token with `hash` of a live session (not revoked, younger than the session's lifetime, its
+   * user active) and stores its successor; `null` when any of that fails. Concurrent uses of one token yield at most
+   * one success, and a retry of a rotation that was stored answers as the rotation did.
    */
   rotate(
     hash: string,
     next: { hash: string; expiresAt: Date },
     context: RequestContext,
-  ): Promise<{ userId: number } | null>
-  /** Revokes the whole family of a token that was already retired (a replay); true when it was one. */
-  revokeFamilyIfRetired(hash: string, context: RequestContext): Promise<boolean>
-  /** Revokes every live token of the family `hash` belongs to, whatever state that token is in. */
-  revokeFamily(hash: string, context: RequestContext): Promise<void>
+  ): Promise<{ userId: number; sessionId: string } | null>
+  /** Revokes the session of a token that was already retired (a replay); true when it was one. */
+  revokeIfReplayed(hash: string, context: RequestContext): Promise<boolean>
+  /** Revokes the session `hash` belongs to, whatever state that token is in (logout). */
+  revoke(hash: string, context: RequestContext): Promise<void>
+  /** The user of an access token: active, and, when the token names a session, that session still live. */
+  findUser(userId: number, sessionId: string | null): Promise<UserRecord | null>
 }

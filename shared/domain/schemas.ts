@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { InvalidRequestError, UnsupportedGrantTypeError } from './errors.ts'
+import { InvalidCredentialsError, InvalidRequestError, UnsupportedGrantTypeError } from './errors.ts'
 
 export const EMAIL_MAX_LENGTH = 254
 export const PASSWORD_MIN_BYTES = 8
@@ -9,6 +9,7 @@ export const PASSWORD_MAX_BYTES = 72
 const utf8Bytes = (value: string) => Buffer.byteLength(value, 'utf8')
 // biome-ignore lint/suspicious/noControlCharactersInRegex: detecting control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/
 /** ASCII local part and domain; deliberately stricter than RFC 5322 (no quoted parts, no comments). */
 const ASCII_EMAIL =
   /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/
@@ -17,6 +18,8 @@ const ASCII_EMAIL =
 export const EmailSchema = v.pipe(
   v.string('Input should be a valid string'),
   v.check((value) => !CONTROL_CHARACTERS.test(value.trim()), 'value is not a valid email address'),
+  // Before lower-casing: some non-ASCII letters lower-case to ASCII (the Kelvin sign U+212A becomes `k`).
+  v.check((value) => PRINTABLE_ASCII.test(value.trim()), 'value is not a valid email address'),
   v.trim(),
   v.toLowerCase(),
   v.maxLength(EMAIL_MAX_LENGTH, `value is not a valid email address: at most ${EMAIL_MAX_LENGTH} characters`),
@@ -102,8 +105,11 @@ export function toTokenRequest(form: TokenForm): TokenRequest {
   if (grantType === 'password') {
     if (form.username === undefined) throw new InvalidRequestError('username is required')
     if (form.password === undefined) throw new InvalidRequestError('password is required')
-    // A username that is no valid email cannot name an account: it is a wrong credential, not a bad request.
-    return { grantType, email: form.username.trim().toLowerCase(), password: form.password }
+    // A username that is no valid email cannot name an account: a wrong credential (invalid_grant), refused before
+    // anything is looked up or stored.
+    const email = v.safeParse(EmailSchema, form.username)
+    if (!email.success) throw new InvalidCredentialsError()
+    return { grantType, email: email.output, password: form.password }
   }
   if (grantType === 'refresh_token') {
     if (form.refresh_token === undefined) throw new InvalidRequestError('refresh_token is required')

@@ -5,6 +5,7 @@ import { InvalidTokenError } from './errors.ts'
 const ACCESS_TOKEN_TYPE = 'at+jwt'
 const ALGORITHM = 'HS256'
 const REFRESH_TOKEN_BYTES = 32
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 export interface Clock {
   now(): Date
@@ -27,11 +28,18 @@ export interface IssuedRefreshToken {
   expiresAt: Date
 }
 
+/** Who an access token speaks for: the user, and the session (`sid`) it was issued in. */
+export interface AccessTokenSubject {
+  userId: number
+  /** Null for a token that names no session. */
+  sessionId: string | null
+}
+
 export interface TokenService {
   readonly accessTokenTtlSeconds: number
-  issueAccessToken(userId: number): Promise<string>
-  /** The user id of a valid access token; `InvalidTokenError` for anything else. */
-  verifyAccessToken(token: string): Promise<number>
+  issueAccessToken(subject: AccessTokenSubject): Promise<string>
+  /** The subject of a valid access token; `InvalidTokenError` for anything else. */
+  verifyAccessToken(token: string): Promise<AccessTokenSubject>
   issueRefreshToken(): IssuedRefreshToken
   hashRefreshToken(token: string): string
 }
@@ -45,9 +53,9 @@ export function createTokenService(settings: TokenSettings): TokenService {
   return {
     accessTokenTtlSeconds: settings.accessTokenTtlSeconds,
 
-    issueAccessToken(userId) {
+    issueAccessToken({ userId, sessionId }) {
       const issuedAt = seconds(settings.clock.now())
-      return new SignJWT({})
+      return new SignJWT(sessionId ? { sid: sessionId } : {})
         .setProtectedHeader({ alg: ALGORITHM, typ: ACCESS_TOKEN_TYPE })
         .setIssuer(settings.issuer)
         .setAudience(settings.audience)
@@ -72,7 +80,9 @@ export function createTokenService(settings: TokenSettings): TokenService {
         if (!Number.isSafeInteger(userId) || userId <= 0 || String(userId) !== payload.sub) {
           throw new InvalidTokenError()
         }
-        return userId
+        const { sid } = payload
+        if (sid !== undefined && (typeof sid !== 'string' || !UUID.test(sid))) throw new InvalidTokenError()
+        return { userId, sessionId: sid ?? null }
       } catch (error) {
         if (error instanceof InvalidTokenError) throw error
         if (error instanceof joseErrors.JOSEError || error instanceof TypeError) throw new InvalidTokenError()

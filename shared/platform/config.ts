@@ -14,15 +14,27 @@ interface IntegerSetting {
 export const INTEGER_SETTINGS = {
   DATABASE_CONNECT_TIMEOUT_MS: { default: 3000, min: 100, max: 30_000 },
   DATABASE_POOL_MAX: { default: 10, min: 1, max: 100 },
+  /** Set on the server too (the API role's `statement_timeout`), so an abandoned statement stops there as well. */
   DATABASE_QUERY_TIMEOUT_MS: { default: 5000, min: 100, max: 60_000 },
+  /** How long a statement waits for a row lock before it gives up (the API role's `lock_timeout`). */
+  DATABASE_LOCK_TIMEOUT_MS: { default: 2000, min: 100, max: 60_000 },
   ACCESS_TOKEN_TTL_SECONDS: { default: 900, min: 60, max: 86_400 },
+  /** How long a refresh token lives unused (each rotation issues a new one). */
   REFRESH_TOKEN_TTL_SECONDS: { default: 604_800, min: 300, max: 7_776_000 },
+  /** A session ends this long after its login, however often it is refreshed. */
+  SESSION_MAX_AGE_SECONDS: { default: 2_592_000, min: 1, max: 31_536_000 },
   /** bcrypt's cost; `shared/domain/passwords.ts` holds a dummy hash for each cost of this range. */
   BCRYPT_COST: { default: 12, min: 10, max: 14 },
   LOGIN_MAX_FAILURES: { default: 10, min: 1, max: 1000 },
   LOGIN_WINDOW_SECONDS: { default: 900, min: 1, max: 86_400 },
-  REGISTER_RATE_LIMIT: { default: 20, min: 1, max: 1_000_000 },
+  /** Failed logins from one source IP across all emails (password spraying); generous, as campuses share NATs. */
+  LOGIN_IP_MAX_FAILURES: { default: 300, min: 1, max: 1_000_000 },
+  LOGIN_IP_WINDOW_SECONDS: { default: 900, min: 1, max: 86_400 },
+  /** Registrations per source IP and window: a class signing up together behind one NAT stays under it. */
+  REGISTER_RATE_LIMIT: { default: 300, min: 1, max: 1_000_000 },
   REGISTER_RATE_WINDOW_SECONDS: { default: 3600, min: 1, max: 86_400 },
+  /** How long the audit trail is kept; the cleanup deletes older events. */
+  AUDIT_RETENTION_DAYS: { default: 400, min: 1, max: 3650 },
 } as const satisfies Record<string, IntegerSetting>
 
 /** The defaults of the text settings that have one. */
@@ -60,7 +72,15 @@ const EnvSchema = v.pipe(
     DATABASE_WS_PROXY: v.optional(text),
     DATABASE_CONNECT_TIMEOUT_MS: integer('DATABASE_CONNECT_TIMEOUT_MS'),
     DATABASE_POOL_MAX: integer('DATABASE_POOL_MAX'),
-    JWT_SECRET: v.optional(v.string()),
+    JWT_SECRET: v.optional(
+      v.pipe(
+        v.string(),
+        v.check(
+          (secret) => byteLength(secret) >= MIN_SECRET_BYTES,
+          `JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes`,
+        ),
+      ),
+    ),
     JWT_SECRET_ARN: v.optional(text),
     JWT_ISSUER: v.optional(text, TEXT_DEFAULTS.JWT_ISSUER),
     JWT_AUDIENCE: v.optional(text, TEXT_DEFAULTS.JWT_AUDIENCE),
@@ -69,17 +89,18 @@ const EnvSchema = v.pipe(
     BCRYPT_COST: integer('BCRYPT_COST'),
     LOGIN_MAX_FAILURES: integer('LOGIN_MAX_FAILURES'),
     LOGIN_WINDOW_SECONDS: integer('LOGIN_WINDOW_SECONDS'),
+    LOGIN_IP_MAX_FAILURES: integer('LOGIN_IP_MAX_FAILURES'),
+    LOGIN_IP_WINDOW_SECONDS: integer('LOGIN_IP_WINDOW_SECONDS'),
     REGISTER_RATE_LIMIT: integer('REGISTER_RATE_LIMIT'),
     REGISTER_RATE_WINDOW_SECONDS: integer('REGISTER_RATE_WINDOW_SECONDS'),
     DATABASE_QUERY_TIMEOUT_MS: integer('DATABASE_QUERY_TIMEOUT_MS'),
+    DATABASE_LOCK_TIMEOUT_MS: integer('DATABASE_LOCK_TIMEOUT_MS'),
+    SESSION_MAX_AGE_SECONDS: integer('SESSION_MAX_AGE_SECONDS'),
+    AUDIT_RETENTION_DAYS: integer('AUDIT_RETENTION_DAYS'),
     ADMIN_EMAIL: v.optional(text),
     ADMIN_PASSWORD: v.optional(v.string()),
     ADMIN_PASSWORD_SECRET_ARN: v.optional(text),
   }),
-  v.check(
-    (env) => env.JWT_SECRET === undefined || byteLength(env.JWT_SECRET) >= MIN_SECRET_BYTES,
-    `JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes`,
-  ),
 )
 
 export type Config = v.InferOutput<typeof EnvSchema>

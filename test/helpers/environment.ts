@@ -13,3 +13,4 @@ process.env.JWT_SECRET = inject('jwtSecret')
 process.env.JWT_ISSUER = 'papa-auth-test'
 process.env.JWT_AUDIENCE = 'papa-api-test'
 process.env.BCRYPT_COST = String(TEST_BCRYPT_COST)
+process.env.REGISTER_RATE_LIMIT = '20'

@@ -512,7 +512,10 @@ describe('context', () => {
         const variables = resource(custom, logicalIdOf(custom, name)).Properties.Environment.Variables
         // The OpenAPI document states the deployed settings, so its function gets them, and nothing secret.
         expect(variables, name).toMatchObject({ BCRYPT_COST: '13', JWT_ISSUER: 'issuer.example' })
-        expect(Object.keys(variables).filter((key) => key.startsWith('DATABASE_')), name).toEqual([])
+        expect(
+          Object.keys(variables).filter((key) => key.startsWith('DATABASE_')),
+          name,
+        ).toEqual([])
       }
     } finally {
       custom.remove()

@@ -1,6 +1,6 @@
-import { eq } from 'drizzle-orm'
+import { eq, inArray } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
-import { refreshTokens, users } from '#db/schema'
+import { refreshTokens, sessions, users } from '#db/schema'
 import { handler as logout } from '#functions/logout'
 import { handler as me } from '#functions/me'
 import { handler as refresh } from '#functions/refresh'
@@ -16,6 +16,12 @@ afterAll(() => database.close())
 const INVALID = { status: 401, body: { detail: 'Could not validate credentials' } }
 const useRefresh = (refreshToken: string) =>
   invoke(refresh, jsonEvent(REFRESH, { refresh_token: refreshToken }))
+/** The refresh tokens of every session of a user. */
+const tokensOf = (userId: number) =>
+  inArray(
+    refreshTokens.sessionId,
+    database.db.select({ id: sessions.id }).from(sessions).where(eq(sessions.userId, userId)),
+  )
 const useLogout = (refreshToken: string) => invoke(logout, jsonEvent(LOGOUT, { refresh_token: refreshToken }))
 
 describe('POST /auth/refresh', () => {
@@ -40,7 +46,7 @@ describe('POST /auth/refresh', () => {
   it('stores refresh tokens only as hashes', async () => {
     const user = await registeredUser()
     const pair = await loggedIn(user)
-    const rows = await database.db.select().from(refreshTokens).where(eq(refreshTokens.userId, user.id))
+    const rows = await database.db.select().from(refreshTokens).where(tokensOf(user.id))
     expect(rows).toHaveLength(1)
     expect(JSON.stringify(rows)).not.toContain(pair.refresh_token)
   })
@@ -72,7 +78,7 @@ describe('POST /auth/refresh', () => {
     await database.db
       .update(refreshTokens)
       .set({ expiresAt: new Date(Date.now() - 1000) })
-      .where(eq(refreshTokens.userId, expiredUser.id))
+      .where(tokensOf(expiredUser.id))
     expect(await useRefresh(expired.refresh_token)).toMatchObject(INVALID)
 
     const inactiveUser = await registeredUser()

@@ -7,7 +7,7 @@ import {
   TooManyAttemptsError,
 } from '#shared/domain/errors'
 import type { PasswordHasher } from '#shared/domain/passwords'
-import type { LoginRepository, RefreshTokenRepository } from '#shared/domain/ports'
+import type { LoginRepository, SessionRepository } from '#shared/domain/ports'
 import { type Clock, createTokenService } from '#shared/domain/tokens'
 import type { UserRecord } from '#shared/domain/users'
 
@@ -17,10 +17,11 @@ const CONTEXT = { sourceIp: '198.51.100.1', userAgent: 'vitest' }
 /** In-memory stand-ins with the repositories' semantics, so the service's rules are tested in isolation. */
 function fakes() {
   const rows: UserRecord[] = []
-  const tokens = new Map<string, { familyId: string; userId: number; retired: boolean; revoked: boolean }>()
-  const failures = new Map<string, number>()
+  const tokens = new Map<string, { sessionId: string; retired: boolean }>()
+  const sessions = new Map<string, { userId: number; revoked: boolean }>()
+  const checks = new Map<string, number>()
+  const MAX_CHECKS = 3
   const users: AuthDependencies['users'] = {
-    findById: async (id) => rows.find((row) => row.id === id) ?? null,
     register: async (user) => {
       if (rows.some((row) => row.email === user.email)) throw new EmailTakenError()
       const row = {
@@ -36,46 +37,49 @@ function fakes() {
     },
   }
   const logins: LoginRepository = {
-    find: async (email) => ({
-      user: rows.find((row) => row.email === email) ?? null,
-      lockedForSeconds: (failures.get(email) ?? 0) >= 3 ? 60 : null,
-    }),
-    recordFailure: async (email) => {
-      failures.set(email, (failures.get(email) ?? 0) + 1)
-      return { lockedForSeconds: null }
+    begin: async ({ id, email }) => {
+      const number = (checks.get(email) ?? 0) + 1
+      checks.set(email, number)
+      return {
+        id,
+        email,
+        user: rows.find((row) => row.email === email) ?? null,
+        refusedForSeconds: number > MAX_CHECKS ? 60 : null,
+        number,
+      }
     },
-    recordSuccess: async (session) => {
-      failures.delete(session.user.email)
-      tokens.set(session.refreshTokenHash, {
-        familyId: session.familyId,
-        userId: session.user.id,
-        retired: false,
-        revoked: false,
-      })
+    recordFailure: async () => {},
+    startSession: async (session) => {
+      checks.delete(session.user.email)
+      sessions.set(session.id, { userId: session.user.id, revoked: false })
+      tokens.set(session.refreshTokenHash, { sessionId: session.id, retired: false })
     },
   }
-  const refreshTokens: RefreshTokenRepository = {
+  const sessionRepository: SessionRepository = {
     rotate: async (hash, next) => {
       const token = tokens.get(hash)
-      if (!token || token.retired || token.revoked) return null
+      const session = token && sessions.get(token.sessionId)
+      if (!token || !session || token.retired || session.revoked) return null
       token.retired = true
-      tokens.set(next.hash, {
-        familyId: token.familyId,
-        userId: token.userId,
-        retired: false,
-        revoked: false,
-      })
-      return { userId: token.userId }
+      tokens.set(next.hash, { sessionId: token.sessionId, retired: false })
+      return { userId: session.userId, sessionId: token.sessionId }
     },
-    revokeFamilyIfRetired: async (hash) => {
+    revokeIfReplayed: async (hash) => {
       const token = tokens.get(hash)
-      if (!token?.retired) return false
-      for (const member of tokens.values()) if (member.familyId === token.familyId) member.revoked = true
+      const session = token && sessions.get(token.sessionId)
+      if (!token?.retired || !session) return false
+      session.revoked = true
       return true
     },
-    revokeFamily: async (hash) => {
+    revoke: async (hash) => {
       const token = tokens.get(hash)
-      for (const member of tokens.values()) if (member.familyId === token?.familyId) member.revoked = true
+      const session = token && sessions.get(token.sessionId)
+      if (session) session.revoked = true
+    },
+    findUser: async (userId, sessionId) => {
+      const session = sessionId ? sessions.get(sessionId) : undefined
+      if (sessionId && (!session || session.revoked)) return null
+      return rows.find((row) => row.id === userId && row.isActive) ?? null
     },
   }
   const compares: (string | null)[] = []
@@ -83,7 +87,7 @@ function fakes() {
     hash: async (password) => `hashed:${password}`,
     verify: async (password, stored) => {
       compares.push(stored)
-      return { ok: stored === `hashed:${password}` }
+      return { ok: stored === `hashed:${password}`, needsRehash: false }
     },
   }
   const clock: Clock = { now: () => FROZEN }
@@ -95,8 +99,14 @@ function fakes() {
     refreshTokenTtlSeconds: 3600,
     clock,
   })
-  const auth = createAuthService({ users, logins, refreshTokens, passwords, tokens: tokenService })
-  return { auth, rows, compares, tokens }
+  const auth = createAuthService({
+    users,
+    logins,
+    sessions: sessionRepository,
+    passwords,
+    tokens: tokenService,
+  })
+  return { auth, rows, compares, tokens, sessions }
 }
 
 describe('auth service', () => {
@@ -149,6 +159,16 @@ describe('auth service', () => {
     expect(await auth.currentUser(pair.access_token)).toMatchObject({ id: 1 })
   })
 
+  it('puts the session in the access token, and refuses it once the session is logged out', async () => {
+    const { auth } = fakes()
+    await auth.register({ email: 'a@example.com', password: 'correct horse', username: null }, CONTEXT)
+    const pair = await auth.login('a@example.com', 'correct horse', CONTEXT)
+    const payload = JSON.parse(Buffer.from(pair.access_token.split('.')[1] ?? '', 'base64url').toString())
+    expect(payload.sid).toMatch(/^[0-9a-f-]{36}$/)
+    await auth.logout(pair.refresh_token, CONTEXT)
+    await expect(auth.currentUser(pair.access_token)).rejects.toBeInstanceOf(InvalidTokenError)
+  })
+
   it('rotates refresh tokens and revokes the family on replay', async () => {
     const { auth } = fakes()
     await auth.register({ email: 'a@example.com', password: 'correct horse', username: null }, CONTEXT)
@@ -170,7 +190,7 @@ describe('auth service', () => {
     ).resolves.toMatchObject({ token_type: 'bearer' })
   })
 
-  it('refuses a locked email before looking at its password, and counts only failures', async () => {
+  it('refuses an attempt past the limit before looking at its password', async () => {
     const { auth, compares } = fakes()
     await auth.register({ email: 'a@example.com', password: 'correct horse', username: null }, CONTEXT)
     for (let attempt = 0; attempt < 3; attempt++) {

@@ -136,8 +136,20 @@ describe('loadConfig, problems', () => {
 
     const { problems, message } = refusalOf({ DATABASE_URL: 'postgres://db', JWT_SECRET: secret })
 
-    expect(problems).toEqual(['JWT_SECRET must be at least 32 bytes'])
+    expect(problems).toEqual(['JWT_SECRET: JWT_SECRET must be at least 32 bytes'])
     expect(message).not.toContain(secret)
+  })
+
+  it('reports a short JWT_SECRET alongside another invalid setting', () => {
+    const { problems } = refusalOf({
+      DATABASE_URL: 'postgres://db',
+      JWT_SECRET: 'short-secret',
+      BCRYPT_COST: '9',
+    })
+    expect(problems).toEqual([
+      'JWT_SECRET: JWT_SECRET must be at least 32 bytes',
+      'BCRYPT_COST: BCRYPT_COST must be at least 10',
+    ])
   })
 
   it.each<[Need, string[]]>([

@@ -2,6 +2,7 @@ import { createError } from '@middy/util'
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest'
 import * as domainErrors from '#shared/domain/errors'
 import {
+  ConflictingAdminError,
   DatabaseUnavailableError,
   DomainError,
   EmailTakenError,
@@ -131,6 +132,11 @@ const CASES: Case[] = [
     error: new UnsupportedGrantTypeError(),
     detail: detail(400, 'The grant type is not supported'),
     oauth: oauth('unsupported_grant_type', 'The grant type is not supported'),
+  },
+  {
+    code: 'CONFLICTING_ADMIN',
+    error: new ConflictingAdminError(),
+    detail: detail(409, new ConflictingAdminError().message),
   },
   {
     code: 'PAYLOAD_TOO_LARGE',

@@ -18,6 +18,8 @@ const AUDIENCE = 'papa-api-test'
 const ACCESS_TTL = 900
 const REFRESH_TTL = 604_800
 const USER_ID = 42
+const SESSION_ID = '0b9e4a52-6d1c-4c77-9d0e-2f7b0c1d5e6a'
+const SUBJECT = { userId: USER_ID, sessionId: SESSION_ID }
 
 /** A clock that moves only when told to. */
 function frozenClock(): Clock & { advance(seconds: number): void } {
@@ -55,6 +57,7 @@ const validClaims = (): JWTPayload => ({
   iss: ISSUER,
   aud: AUDIENCE,
   sub: String(USER_ID),
+  sid: SESSION_ID,
   iat: NOW_SECONDS,
   exp: NOW_SECONDS + ACCESS_TTL,
   jti: 'forged-jti',
@@ -71,45 +74,46 @@ function forge({ header, claims, without = [], secret = SECRET }: Forgery = {}):
 
 /** A token whose payload was swapped for another after signing. */
 async function withEditedPayload(): Promise<string> {
-  const [header, , signature] = (await tokenService().tokens.issueAccessToken(USER_ID)).split('.')
+  const [header, , signature] = (await tokenService().tokens.issueAccessToken(SUBJECT)).split('.')
   const payload = Buffer.from(JSON.stringify({ ...validClaims(), sub: '1' })).toString('base64url')
   return [header, payload, signature].join('.')
 }
 
 describe('access tokens', () => {
-  it('verifies an issued token to its user id', async () => {
+  it('verifies an issued token to its user and session', async () => {
     const { tokens } = tokenService()
-    expect(await tokens.verifyAccessToken(await tokens.issueAccessToken(USER_ID))).toBe(USER_ID)
+    expect(await tokens.verifyAccessToken(await tokens.issueAccessToken(SUBJECT))).toEqual(SUBJECT)
   })
 
   it('signs HS256 with typ at+jwt and the claims of RFC 9068', async () => {
     const { tokens } = tokenService()
-    const token = await tokens.issueAccessToken(USER_ID)
+    const token = await tokens.issueAccessToken(SUBJECT)
 
     expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', typ: 'at+jwt' })
     expect(decodeJwt(token)).toEqual({
       iss: ISSUER,
       aud: AUDIENCE,
       sub: '42',
+      sid: SESSION_ID,
       iat: NOW_SECONDS,
       exp: NOW_SECONDS + ACCESS_TTL,
       jti: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
     })
-    expect(decodeJwt(await tokens.issueAccessToken(USER_ID)).jti).not.toBe(decodeJwt(token).jti)
+    expect(decodeJwt(await tokens.issueAccessToken(SUBJECT)).jti).not.toBe(decodeJwt(token).jti)
   })
 
   it('accepts a token until its lifetime ends and refuses it from then on', async () => {
     const { clock, tokens } = tokenService()
-    const token = await tokens.issueAccessToken(USER_ID)
+    const token = await tokens.issueAccessToken(SUBJECT)
 
     clock.advance(ACCESS_TTL - 1)
-    expect(await tokens.verifyAccessToken(token)).toBe(USER_ID)
+    expect(await tokens.verifyAccessToken(token)).toEqual(SUBJECT)
     clock.advance(1)
     await expect(tokens.verifyAccessToken(token)).rejects.toThrow(InvalidTokenError)
   })
 
   it('accepts a token forged exactly as the service signs, so the refusals below test one change each', async () => {
-    expect(await tokenService().tokens.verifyAccessToken(await forge())).toBe(USER_ID)
+    expect(await tokenService().tokens.verifyAccessToken(await forge())).toEqual(SUBJECT)
   })
 
   it.each<[string, () => Promise<string>]>([
@@ -130,6 +134,22 @@ describe('access tokens', () => {
   ])('refuses a token %s', async (_, token) => {
     await expect(tokenService().tokens.verifyAccessToken(await token())).rejects.toThrow(InvalidTokenError)
   })
+
+  it('verifies a token that names no session to a null session', async () => {
+    expect(await tokenService().tokens.verifyAccessToken(await forge({ without: ['sid'] }))).toEqual({
+      userId: USER_ID,
+      sessionId: null,
+    })
+  })
+
+  it.each([42, 'not-a-uuid', '', '0B9E4A52-6D1C-4C77-9D0E-2F7B0C1D5E6A'])(
+    'refuses a session claim of %j, which is no session id the service issues',
+    async (sid) => {
+      await expect(
+        tokenService().tokens.verifyAccessToken(await forge({ claims: { sid } as JWTPayload })),
+      ).rejects.toThrow(InvalidTokenError)
+    },
+  )
 
   it.each(['01', '1.5', '-1', '0', '1e3', ' 1', 'abc', '9007199254740993'])(
     'refuses a subject of "%s", which is no canonical user id',

@@ -1,0 +1,108 @@
+import { sql } from 'drizzle-orm'
+import type { SessionPolicy, SessionRepository } from '#shared/domain/ports'
+import type { RequestContext } from '#shared/domain/users'
+import type { Database } from '../client.ts'
+import { rethrowUnavailable } from '../errors.ts'
+import { refreshTokens, sessions, users } from '../schema.ts'
+import { eventInsert, type RawUserRow, seconds, toUserRecord } from './rows.ts'
+
+type RevokeReason = 'logout' | 'reuse'
+
+/**
+ * Sessions and their refresh tokens. Revocation marks the session row, and a rotation updates that same row first,
+ * so the two queue on its lock: a refresh racing a logout either finishes before it (and its successor dies with
+ * the session) or sees the session revoked.
+ */
+export function createSessionRepository(db: Database, policy: SessionPolicy) {
+  const maxAge = seconds(policy.maxAgeSeconds)
+  const live = sql`s.revoked_at is null and s.created_at > now() - ${maxAge}`
+
+  /** Revokes the session of the token `hash` (only when that token was retired, for a replay), with its event. */
+  const revoke = async (hash: string, reason: RevokeReason, context: RequestContext) => {
+    const result = await db
+      .execute<{ found: boolean }>(sql`
+        with target as (
+          select session_id from ${refreshTokens}
+          where token_hash = ${hash} ${reason === 'reuse' ? sql`and retired_at is not null` : sql.empty()}
+        ), revoked as (
+          update ${sessions} set revoked_at = now(), revoked_reason = ${reason}
+          where id in (select session_id from target) and revoked_at is null
+          returning id, user_id
+        ), revoke_event as (
+          ${
+            reason === 'reuse'
+              ? eventInsert('refresh_reuse_detected', context, {
+                  userId: sql`revoked.user_id`,
+                  email: sql`null`,
+                  from: sql`from revoked`,
+                })
+              : // Every logout of a known token is recorded, once per session (repeating it records nothing).
+                eventInsert('logout', context, {
+                  userId: sql`s.user_id`,
+                  email: sql`null`,
+                  from: sql`from target join ${sessions} s on s.id = target.session_id`,
+                  key: sql`'logout:' || target.session_id`,
+                })
+          }
+        )
+        select exists (select 1 from target) as found`)
+      .catch(rethrowUnavailable)
+    return result.rows[0]?.found === true
+  }
+
+  return {
+    async rotate(hash, next, context) {
+      // `done` finds a successor this very rotation stored already (a retry after a lost answer): answered as then.
+      const result = await db
+        .execute<{ user_id: number; session_id: string }>(sql`
+          with target as (
+            select session_id from ${refreshTokens}
+            where token_hash = ${hash} and retired_at is null and expires_at > now()
+          ), done as (
+            select s.user_id, s.id as session_id from ${refreshTokens} t join ${sessions} s on s.id = t.session_id
+            where t.token_hash = ${next.hash}
+          ), session as (
+            update ${sessions} s set last_used_at = now()
+            from ${users} u
+            where s.id in (select session_id from target) and not exists (select 1 from done)
+              and ${live} and u.id = s.user_id and u.is_active
+            returning s.id, s.user_id, s.created_at
+          ), retired as (
+            update ${refreshTokens} t set retired_at = now()
+            from session
+            where t.token_hash = ${hash} and t.session_id = session.id and t.retired_at is null
+            returning session.id as session_id, session.user_id, session.created_at
+          ), successor as (
+            insert into ${refreshTokens} (token_hash, session_id, expires_at)
+            select ${next.hash}, session_id, least(${next.expiresAt.toISOString()}::timestamptz, created_at + ${maxAge})
+            from retired
+          ), refresh_event as (
+            ${eventInsert('refresh', context, { userId: sql`retired.user_id`, email: sql`null`, from: sql`from retired` })}
+          )
+          select user_id, session_id from retired
+          union all select user_id, session_id from done`)
+        .catch(rethrowUnavailable)
+      const row = result.rows[0]
+      return row ? { userId: row.user_id, sessionId: row.session_id } : null
+    },
+
+    revokeIfReplayed: (hash, context) => revoke(hash, 'reuse', context),
+
+    async revoke(hash, context) {
+      await revoke(hash, 'logout', context)
+    },
+
+    async findUser(userId, sessionId) {
+      const session = sessionId
+        ? sql`and exists (select 1 from ${sessions} s where s.id = ${sessionId}::uuid and s.user_id = u.id and ${live})`
+        : sql.empty()
+      const result = await db
+        .execute<RawUserRow>(
+          sql`select u.* from ${users} u where u.id = ${userId} and u.is_active ${session}`,
+        )
+        .catch(rethrowUnavailable)
+      const row = result.rows[0]
+      return row ? toUserRecord(row) : null
+    },
+  } satisfies SessionRepository
+}
