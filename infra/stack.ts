@@ -127,8 +127,8 @@ export class AuthStack extends Stack {
         name: route.function,
         ...sizing(route.function),
         logRetention: settings.logRetention,
-        // The docs functions read no secret, but state the configured limits in the OpenAPI document.
-        environment: route.docs ? environment : { ...environment, DATABASE_SECRET_FIELD: 'pooledUrl' },
+        // The docs functions too: they read no secret, but state the configured limits in the OpenAPI document.
+        environment,
       })
       if (!route.docs) {
         bindSecret(fn, jwtSecret, 'JWT_SECRET_ARN')
@@ -152,7 +152,7 @@ export class AuthStack extends Stack {
       logRetention: settings.logRetention,
       // The hash makes the migration set visible on the function, and a new set a new version (so a new run).
       description: `papa-auth migrate: applies migration set ${hashFolder(migrationsFolder).slice(0, 16)}`,
-      environment: { DATABASE_SECRET_FIELD: 'directUrl', SECRETS_GENERATION: settings.secretsGeneration },
+      environment: { SECRETS_GENERATION: settings.secretsGeneration },
       bundle: functionBundle('migrate', settings.migrationsFolder),
     })
     bindSecret(migrate, database.secret, 'DATABASE_SECRET_ARN')
@@ -165,7 +165,6 @@ export class AuthStack extends Stack {
       environment: {
         ADMIN_EMAIL: settings.adminEmail,
         BCRYPT_COST: String(settings.bcryptCost),
-        DATABASE_SECRET_FIELD: 'pooledUrl',
         SECRETS_GENERATION: settings.secretsGeneration,
       },
     })

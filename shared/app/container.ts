@@ -64,13 +64,28 @@ export function inlineOrSecret(
   return secrets.read(secretId)
 }
 
-/** The connection string: `DATABASE_URL`, else the configured field of the database secret. */
-export function resolveDatabaseUrl(config: Config, secrets: SecretReader | undefined): Promise<string> {
-  if (config.DATABASE_URL !== undefined) return Promise.resolve(config.DATABASE_URL)
+/**
+ * A connection string: the API's (`DATABASE_URL`, or the database secret's `pooledUrl`), or the migrations' (the
+ * schema owner's: `DATABASE_MIGRATION_URL`, else `DATABASE_URL`, or the secret's `directUrl`).
+ */
+export function resolveDatabaseUrl(
+  config: Config,
+  secrets: SecretReader | undefined,
+  connection: 'api' | 'migrations' = 'api',
+): Promise<string> {
+  const inline =
+    connection === 'migrations' ? (config.DATABASE_MIGRATION_URL ?? config.DATABASE_URL) : config.DATABASE_URL
+  if (inline !== undefined) return Promise.resolve(inline)
   if (!config.DATABASE_SECRET_ARN || !secrets)
     throw new Error('DATABASE_URL or DATABASE_SECRET_ARN is required')
-  return readJsonField(secrets, config.DATABASE_SECRET_ARN, config.DATABASE_SECRET_FIELD)
+  return readJsonField(
+    secrets,
+    config.DATABASE_SECRET_ARN,
+    connection === 'migrations' ? 'directUrl' : 'pooledUrl',
+  )
 }
+
+const SERVER_FIRST_GRACE_MS = 1000
 
 /** The one place a database handle is made from the configuration. */
 export const openDatabase = (config: Config, url: string, poolMax = config.DATABASE_POOL_MAX) =>
@@ -78,7 +93,8 @@ export const openDatabase = (config: Config, url: string, poolMax = config.DATAB
     url,
     wsProxy: config.DATABASE_WS_PROXY,
     connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
-    queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
+    // The server's statement_timeout (the same setting) should cancel first, with a definite "rolled back".
+    queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS + SERVER_FIRST_GRACE_MS,
     poolMax,
   })
 

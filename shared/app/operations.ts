@@ -15,6 +15,9 @@ import { inlineOrSecret, openDatabase, resolveDatabaseUrl, secretReaderFor } fro
  * its parameters (for the seed, the admin's password hash): only the class, the SQLSTATE and, for configuration
  * errors, the list of missing keys go out.
  */
+/** The API sends single statements; a transaction left open that long is a bug holding locks. */
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000
+
 export function operatorError(step: string, error: unknown): Error {
   // Our own errors' messages are written for the operator and carry nothing secret.
   if (error instanceof ConfigError || error instanceof DomainError)
@@ -28,8 +31,23 @@ export function operatorError(step: string, error: unknown): Error {
 export async function migrateFromEnvironment(): Promise<MigrationResult> {
   try {
     const config = loadConfig(process.env, ['database'])
-    const url = await resolveDatabaseUrl(config, await secretReaderFor(config))
-    return await runMigrations({ url, wsProxy: config.DATABASE_WS_PROXY })
+    const secrets = await secretReaderFor(config)
+    const [url, apiUrl] = await Promise.all([
+      resolveDatabaseUrl(config, secrets, 'migrations'),
+      resolveDatabaseUrl(config, secrets, 'api'),
+    ])
+    return await runMigrations({
+      url,
+      wsProxy: config.DATABASE_WS_PROXY,
+      api: {
+        url: apiUrl,
+        timeouts: {
+          statementMs: config.DATABASE_QUERY_TIMEOUT_MS,
+          lockMs: config.DATABASE_LOCK_TIMEOUT_MS,
+          idleInTransactionMs: IDLE_IN_TRANSACTION_TIMEOUT_MS,
+        },
+      },
+    })
   } catch (error) {
     throw operatorError('migrate', error)
   }

@@ -65,9 +65,9 @@ const MIN_SECRET_BYTES = 32
 const EnvSchema = v.pipe(
   v.object({
     DATABASE_URL: v.optional(text),
+    /** Locally, migrate's own connection (the schema's owner), when the API connects as another role. */
+    DATABASE_MIGRATION_URL: v.optional(text),
     DATABASE_SECRET_ARN: v.optional(text),
-    /** Which field of the database secret's JSON to use: `pooledUrl` for the API, `directUrl` for migrations. */
-    DATABASE_SECRET_FIELD: v.optional(v.picklist(['pooledUrl', 'directUrl']), 'pooledUrl'),
     /** Local only: `host:port` of the WebSocket-to-TCP proxy that lets the Neon driver reach a plain Postgres. */
     DATABASE_WS_PROXY: v.optional(text),
     DATABASE_CONNECT_TIMEOUT_MS: integer('DATABASE_CONNECT_TIMEOUT_MS'),
