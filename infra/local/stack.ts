@@ -199,14 +199,14 @@ async function listen(
  */
 async function startEmbeddedPostgres(dataDir: string, port?: number): Promise<LocalPostgres> {
   await stopStalePostgres(dataDir)
+  // The server's last lines, for the error; bounded, as the server goes on logging for as long as it runs.
   const log: string[] = []
+  const keep = (message: string) => {
+    log.push(...message.split('\n').filter((line) => line.trim() !== ''))
+    log.splice(0, log.length - 20)
+  }
   try {
-    return await startLocalPostgres({
-      dataDir,
-      persistent: true,
-      port,
-      log: (message) => log.push(...message.split('\n').filter((line) => line.trim() !== '')),
-    })
+    return await startLocalPostgres({ dataDir, persistent: true, port, log: keep })
   } catch (error) {
     const serious = log.filter((line) => /FATAL|PANIC|ERROR|HINT/.test(line))
     const said = (serious.length > 0 ? serious : log).slice(-3)
