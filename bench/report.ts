@@ -213,7 +213,7 @@ function closingNote(run: BenchRun, rows: Row[]): string[] {
   if (missedWarm('me')) {
     const select1 = median(series.get('me')?.floorMs ?? [])
     notes.push(
-      `- \`me\` (${ms(p50('me'))} against ${ms(select1)} for SELECT 1): its one statement, the user by id with 8 columns, takes ${ms(p50('me: the same SELECT, raw'))} as raw SQL, ${ms(p50('me: the same SELECT, prepared once'))} as a named prepared statement, ${ms(p50('me: users.findById (drizzle)'))} through drizzle as the repository builds it, and ${ms(p50('me: the same query, prepared once in drizzle'))} as a drizzle prepared query; verifying the token takes ${ms(p50('me: verify the access token'))} (${ms(p50('me: verify it with a key imported once'))} with the key imported once). That leaves ${ms(p50('me') - p50('me: users.findById (drizzle)') - p50('me: verify the access token'))} for the middleware stack and the access log line.`,
+      `- \`me\` (${ms(p50('me'))} against ${ms(select1)} for SELECT 1): its one statement, the user by id with 8 columns, takes ${ms(p50('me: the same SELECT, raw'))} as raw SQL, ${ms(p50('me: the same SELECT, prepared once'))} as a named prepared statement, ${ms(p50('me: sessions.findUser (its one statement)'))} as the session repository builds it (with the session check), and ${ms(p50('me: the same query, prepared once in drizzle'))} as a drizzle prepared query; verifying the token takes ${ms(p50('me: verify the access token'))} (${ms(p50('me: verify it with a key imported once'))} with the key imported once). That leaves ${ms(p50('me') - p50('me: sessions.findUser (its one statement)') - p50('me: verify the access token'))} for the middleware stack and the access log line.`,
     )
   }
   if (missedWarm('login')) {
