@@ -12,7 +12,7 @@
  * - how each function's dependencies are built: `shared/app/container.ts`.
  * - a function's memory and timeout: `lambdas` below. `migrate` runs on every deploy that changes the migrations
  *   (`invokedBy: 'deploy'`, a CDK Trigger in `infra/stack.ts`; the work is `shared/app/operations.ts`), before any
- *   API function is updated; `seed-admin` is invoked by an operator.
+ *   API function is updated; `seed-admin` is invoked by an operator; `cleanup` runs hourly (EventBridge).
  */
 import { swaggerUiPaths } from '#shared/http/swagger-ui'
 
@@ -22,8 +22,8 @@ export interface LambdaSpec {
   /** Memory buys CPU as well on Lambda (linear; one full vCPU at 1769 MB). */
   readonly memoryMb: number
   readonly timeoutSeconds: number
-  /** Who calls it: API Gateway, the deploy itself (before the API functions change), or an operator. */
-  readonly invokedBy: 'api' | 'deploy' | 'operator'
+  /** Who calls it: API Gateway, the deploy itself (before the API functions change), an operator, or a schedule. */
+  readonly invokedBy: 'api' | 'deploy' | 'operator' | 'schedule'
 }
 
 // bcrypt at cost 12 is CPU-bound for ~200 ms a request: a full vCPU. The others verify a token or wait on the
@@ -55,6 +55,8 @@ export const lambdas = {
   'not-found': api(256),
   /** Applies the committed migrations; waits for a concurrent run's advisory lock, hence the long timeout. */
   migrate: { memoryMb: 512, timeoutSeconds: 300, invokedBy: 'deploy' },
+  /** Deletes expired tokens and sessions, passed windows and old audit events, in batches, every hour. */
+  cleanup: { memoryMb: 512, timeoutSeconds: 120, invokedBy: 'schedule' },
   /** Creates the admin account; hashes one password. */
   'seed-admin': { memoryMb: BCRYPT_MEMORY_MB, timeoutSeconds: 30, invokedBy: 'operator' },
 } as const satisfies Record<string, LambdaSpec>
@@ -93,7 +95,7 @@ export const routes: readonly Route[] = [
 /** The function behind every request that matches no route. */
 export const fallbackRoute = { function: 'not-found' } as const satisfies Pick<Route, 'function'>
 
-/** The functions that are not behind the API: run by the deploy (migrate) or by an operator (seed-admin). */
+/** The functions that are not behind the API: run by the deploy (migrate), an operator (seed-admin), a schedule. */
 export const operatorFunctions = (Object.keys(lambdas) as FunctionName[])
   .filter((name) => lambdas[name].invokedBy !== 'api')
   .map((name) => ({ function: name, ...lambdas[name] }))

@@ -15,6 +15,8 @@ import {
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway'
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2'
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations'
+import * as events from 'aws-cdk-lib/aws-events'
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets'
 import * as logs from 'aws-cdk-lib/aws-logs'
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import { InvocationType, Trigger } from 'aws-cdk-lib/triggers'
@@ -58,6 +60,8 @@ export interface AuthStackSettings {
   readonly jwtIssuer: string
   readonly jwtAudience: string
   readonly bcryptCost: number
+  /** The service's limits and lifetimes given as context (the rest keep their defaults), by setting name. */
+  readonly limits: Partial<Record<LimitSetting, number>>
   /** Changing it replaces every warm container, so each function reads its secrets again (after a rotation). */
   readonly secretsGeneration: string
   readonly database: DatabaseSettings
@@ -117,6 +121,7 @@ export class AuthStack extends Stack {
       JWT_AUDIENCE: settings.jwtAudience,
       BCRYPT_COST: String(settings.bcryptCost),
       SECRETS_GENERATION: settings.secretsGeneration,
+      ...Object.fromEntries(Object.entries(settings.limits).map(([name, value]) => [name, String(value)])),
     }
 
     const deployed = routes.filter((route) => !route.docs || settings.docs)
@@ -172,6 +177,22 @@ export class AuthStack extends Stack {
     bindSecret(seedAdmin, adminPassword, 'ADMIN_PASSWORD_SECRET_ARN')
     readers.push(seedAdmin)
     this.functions.set('seed-admin', seedAdmin)
+
+    // Deletes what no rule reads any more (expired tokens and sessions, passed windows, old audit events), hourly.
+    const cleanup = new AuthFunction(this, 'Cleanup', {
+      name: 'cleanup',
+      ...sizing('cleanup'),
+      logRetention: settings.logRetention,
+      environment,
+    })
+    bindSecret(cleanup, database.secret, 'DATABASE_SECRET_ARN')
+    readers.push(cleanup)
+    this.functions.set('cleanup', cleanup)
+    new events.Rule(this, 'CleanupSchedule', {
+      description: 'papa-auth: runs the cleanup function every hour',
+      schedule: events.Schedule.rate(Duration.hours(1)),
+      targets: [new eventTargets.LambdaFunction(cleanup.function, { retryAttempts: 2 })],
+    })
 
     // Runs the migrate function's current version whenever it changes (new migrations change its bundle and its
     // description), after the database exists and before any function that queries it is updated. The migrate
@@ -355,6 +376,7 @@ export function readSettings(node: Node): AuthStackSettings {
     jwtAudience: text('jwtAudience', TEXT_DEFAULTS.JWT_AUDIENCE),
     bcryptCost: bcryptCost(get('bcryptCost')),
     secretsGeneration: text('secretsGeneration', '1'),
+    limits: limits(get),
     database:
       typeof databaseSecretName === 'string' && databaseSecretName !== ''
         ? { kind: 'existing', secretName: databaseSecretName }
@@ -433,6 +455,39 @@ function positiveNumber(key: string, value: unknown, fallback: number): number {
   const number = Number(value)
   if (!Number.isFinite(number) || number <= 0) throw new Error(`context ${key} must be a positive number`)
   return number
+}
+
+/**
+ * The limits and lifetimes a platform engineer may set as context, by context key: each the camelCase of its
+ * setting, checked against that setting's range in `shared/platform/config.ts`. Unset keys keep the defaults.
+ */
+export const LIMIT_CONTEXT = {
+  loginMaxFailures: 'LOGIN_MAX_FAILURES',
+  loginWindowSeconds: 'LOGIN_WINDOW_SECONDS',
+  loginIpMaxFailures: 'LOGIN_IP_MAX_FAILURES',
+  loginIpWindowSeconds: 'LOGIN_IP_WINDOW_SECONDS',
+  registerRateLimit: 'REGISTER_RATE_LIMIT',
+  registerRateWindowSeconds: 'REGISTER_RATE_WINDOW_SECONDS',
+  accessTokenTtlSeconds: 'ACCESS_TOKEN_TTL_SECONDS',
+  refreshTokenTtlSeconds: 'REFRESH_TOKEN_TTL_SECONDS',
+  sessionMaxAgeSeconds: 'SESSION_MAX_AGE_SECONDS',
+  auditRetentionDays: 'AUDIT_RETENTION_DAYS',
+} as const satisfies Record<string, keyof typeof INTEGER_SETTINGS>
+
+type LimitSetting = (typeof LIMIT_CONTEXT)[keyof typeof LIMIT_CONTEXT]
+
+function limits(get: (key: string) => unknown): Partial<Record<LimitSetting, number>> {
+  const result: Partial<Record<LimitSetting, number>> = {}
+  for (const [key, name] of Object.entries(LIMIT_CONTEXT)) {
+    const value = get(key)
+    if (value === undefined || value === '') continue
+    const { min, max } = INTEGER_SETTINGS[name]
+    const number = Number(value)
+    if (!Number.isInteger(number) || number < min || number > max)
+      throw new Error(`context ${key} must be a whole number from ${min} to ${max}`)
+    result[name] = number
+  }
+  return result
 }
 
 function bcryptCost(value: unknown): number {

@@ -2,10 +2,12 @@
 import * as v from 'valibot'
 import { sqlState } from '#db/errors'
 import { type MigrationResult, runMigrations } from '#db/migrate'
+import { createRetentionRepository } from '#db/repositories/retention'
 import { createUserRepository } from '#db/repositories/users'
 import { createAdminSeeder, type SeedOutcome } from '#shared/domain/admin'
 import { DomainError } from '#shared/domain/errors'
 import { createPasswordHasher } from '#shared/domain/passwords'
+import { purgeStaleRows } from '#shared/domain/retention'
 import { EmailSchema, NewPasswordSchema } from '#shared/domain/schemas'
 import { ConfigError, loadConfig } from '#shared/platform/config'
 import { inlineOrSecret, openDatabase, resolveDatabaseUrl, secretReaderFor } from './container.ts'
@@ -82,5 +84,35 @@ async function seedAdmin(): Promise<{ outcome: SeedOutcome; email: string }> {
     return { outcome: await seed({ email: email.output, password }), email: email.output }
   } finally {
     await database.close()
+  }
+}
+
+/** Rows per DELETE: small enough that each statement is quick, large enough that a run keeps up. */
+const PURGE_BATCH_SIZE = 1000
+
+/**
+ * The cleanup function's work (on a schedule in AWS, at start and hourly locally): deletes expired tokens and
+ * sessions, passed limit windows, and audit events older than AUDIT_RETENTION_DAYS, in bounded batches, within
+ * `budgetMs`. Reads the database secret only.
+ */
+export async function cleanupFromEnvironment(budgetMs: number) {
+  try {
+    const config = loadConfig(process.env, ['database'])
+    const url = await resolveDatabaseUrl(config, await secretReaderFor(config))
+    const database = openDatabase(config, url, 1)
+    try {
+      const retention = createRetentionRepository(database.db, {
+        loginWindowSeconds: config.LOGIN_WINDOW_SECONDS,
+        ipWindowSeconds: config.LOGIN_IP_WINDOW_SECONDS,
+        registerWindowSeconds: config.REGISTER_RATE_WINDOW_SECONDS,
+        sessionMaxAgeSeconds: config.SESSION_MAX_AGE_SECONDS,
+        auditRetentionDays: config.AUDIT_RETENTION_DAYS,
+      })
+      return await purgeStaleRows(retention, { batchSize: PURGE_BATCH_SIZE, budgetMs })
+    } finally {
+      await database.close()
+    }
+  } catch (error) {
+    throw operatorError('cleanup', error)
   }
 }

@@ -90,3 +90,22 @@ export interface SessionRepository {
   /** The user of an access token: active, and, when the token names a session, that session still live. */
   findUser(userId: number, sessionId: string | null): Promise<UserRecord | null>
 }
+
+/** How long each kind of row is kept after it stops mattering. */
+export interface RetentionPolicy {
+  loginWindowSeconds: number
+  ipWindowSeconds: number
+  registerWindowSeconds: number
+  sessionMaxAgeSeconds: number
+  auditRetentionDays: number
+}
+
+export type RetentionTable = 'sessions' | 'refresh_tokens' | 'login_attempts' | 'rate_limits' | 'security_events'
+
+export interface RetentionRepository {
+  /**
+   * Deletes up to `limit` rows of `table` that no rule reads any more (expired tokens, ended sessions, passed
+   * windows, audit events past retention); how many it deleted. Called in a loop, so no statement runs long.
+   */
+  purge(table: RetentionTable, limit: number): Promise<number>
+}

@@ -16,7 +16,7 @@ import { functionNamed, type Resource, type Synthesized, synthesize } from './sy
 const apiRoutes = routes.filter((route) => !route.docs)
 const docsRoutes = routes.filter((route) => route.docs)
 /** Functions that query the database, so must not be updated before the migrations ran. */
-const databaseReaders = [...new Set(apiRoutes.map((route) => route.function)), 'seed-admin']
+const databaseReaders = [...new Set(apiRoutes.map((route) => route.function)), 'seed-admin', 'cleanup']
 
 let app: Synthesized
 
@@ -268,6 +268,7 @@ describe('secrets', () => {
     expect(secretsReadBy(app, logicalIdOf(app, 'not-found'))).toEqual([])
     expect(secretsReadBy(app, logicalIdOf(app, 'migrate'))).toEqual([database])
     expect(secretsReadBy(app, logicalIdOf(app, 'seed-admin'))).toEqual([admin, database].sort())
+    expect(secretsReadBy(app, logicalIdOf(app, 'cleanup'))).toEqual([database])
   })
 
   it('grants nothing broader: own log group, the bound secrets, no wildcard, no managed policy', () => {
@@ -322,6 +323,19 @@ describe('secrets', () => {
       const { statements, inline } = grantsOf(app, id)
       expect(JSON.stringify([statements, inline]), id).not.toContain('secretsmanager')
     }
+  })
+})
+
+describe('the cleanup', () => {
+  it('runs every hour on an EventBridge schedule, with the limits the API runs with', () => {
+    const [, rule] = onlyOf(app, 'AWS::Events::Rule')
+    expect(rule.Properties).toMatchObject({ ScheduleExpression: 'rate(1 hour)', State: 'ENABLED' })
+    expect(rule.Properties.Targets).toHaveLength(1)
+    expect(render(rule.Properties.Targets[0].Arn)).toBe(`<${logicalIdOf(app, 'cleanup')}.Arn>`)
+    const [, permission] = byType(app, 'AWS::Lambda::Permission').find(
+      ([, candidate]) => candidate.Properties.Principal === 'events.amazonaws.com',
+    ) ?? [undefined, undefined]
+    expect(render(permission?.Properties.FunctionName)).toBe(`<${logicalIdOf(app, 'cleanup')}.Arn>`)
   })
 })
 
@@ -533,6 +547,29 @@ describe('context', () => {
     )
     expect(() => synthesize({ context: { neonDeleteOnRemoval: 'yes' } })).toThrow(/true or false/)
     expect(() => synthesize({ context: { bcryptCost: '9' } })).toThrow(/10 to 14/)
+    expect(() => synthesize({ context: { loginMaxFailures: '0' } })).toThrow(
+      /loginMaxFailures must be a whole number from 1 to 1000/,
+    )
+    expect(() => synthesize({ context: { sessionMaxAgeSeconds: '1.5' } })).toThrow(/sessionMaxAgeSeconds/)
+  })
+
+  it('passes the limits set as context to every function that reads them, and only those set', () => {
+    const custom = synthesize({
+      context: { loginMaxFailures: '5', registerRateLimit: '1000', auditRetentionDays: '90' },
+    })
+    try {
+      for (const name of ['login', 'token', 'register', 'cleanup']) {
+        const variables = resource(custom, logicalIdOf(custom, name)).Properties.Environment.Variables
+        expect(variables, name).toMatchObject({
+          LOGIN_MAX_FAILURES: '5',
+          REGISTER_RATE_LIMIT: '1000',
+          AUDIT_RETENTION_DAYS: '90',
+        })
+        expect(variables.LOGIN_WINDOW_SECONDS, name).toBeUndefined()
+      }
+    } finally {
+      custom.remove()
+    }
   })
 
   it('outputs the exact command that seeds the admin', () => {
