@@ -76,6 +76,8 @@ export interface AuthStackProps extends StackProps {
 export const DEFAULT_STACK_NAME = 'PapaAuth'
 export const DATABASE_NAME = 'papa_auth'
 export const DATABASE_ROLE = 'papa_auth_owner'
+/** The login the API functions, seed-admin and cleanup use (`pooledUrl`); migrate grants it `papa_auth_app`. */
+export const DATABASE_API_ROLE = 'papa_auth_api'
 
 /** A function's memory and timeout, as `functions/routes.ts` sizes it. */
 const sizing = (name: FunctionName) => ({
@@ -270,6 +272,7 @@ export class AuthStack extends Stack {
       pgVersion: config.pgVersion,
       databaseName: DATABASE_NAME,
       roleName: DATABASE_ROLE,
+      apiRoleName: DATABASE_API_ROLE,
       orgId: config.orgId,
       deleteOnRemoval: config.deleteOnRemoval,
       logRetention: settings.logRetention,

@@ -19,7 +19,10 @@ export interface NeonDatabaseProps {
   readonly regionId: string
   readonly pgVersion: number
   readonly databaseName: string
+  /** The role made with the project: it owns the database, and `directUrl` (the migrations) connects as it. */
   readonly roleName: string
+  /** The role the API functions connect as (`pooledUrl`): a login of its own, never the owner's. */
+  readonly apiRoleName: string
   readonly orgId?: string | undefined
   readonly deleteOnRemoval: boolean
   readonly logRetention: logs.RetentionDays
@@ -77,6 +80,7 @@ export class NeonDatabase extends Construct {
       PgVersion: String(props.pgVersion),
       DatabaseName: props.databaseName,
       RoleName: props.roleName,
+      ApiRoleName: props.apiRoleName,
       ...(props.orgId ? { OrgId: props.orgId } : {}),
       DeleteOnRemoval: String(props.deleteOnRemoval),
     }

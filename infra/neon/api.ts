@@ -29,10 +29,33 @@ export interface ConnectionParameters {
   pooler_host?: string
 }
 
+export interface Operation {
+  id: string
+  status: string
+}
+
 export interface CreatedProject {
   project: { id: string; name: string }
+  /** The default branch, made with the project: where its roles live. */
+  branch?: { id: string }
   connection_uris?: { connection_uri: string; connection_parameters: ConnectionParameters }[]
-  operations?: { id: string; status: string }[]
+  operations?: Operation[]
+}
+
+/** A role as `POST /projects/{id}/branches/{branch}/roles` returns it, password included. */
+export interface CreatedRole {
+  role: { name: string; password: string }
+  operations?: Operation[]
+}
+
+/** `GET /projects/{id}/branches`: `default` marks the branch the project was created with (or was given since). */
+export interface Branches {
+  branches: { id: string; default?: boolean }[]
+}
+
+/** `GET /projects/{id}/branches/{branch}/roles`: names only, no password. */
+export interface Roles {
+  roles: { name: string }[]
 }
 
 export interface NeonApi {
@@ -81,10 +104,7 @@ export function createNeonApi(options: NeonApiOptions): NeonApi {
             redact(`${what} failed: Neon could not be reached (${networkReason(error)})`),
           )
         }
-        if (response.ok) {
-          const text = await response.text()
-          return (text === '' ? undefined : JSON.parse(text)) as T
-        }
+        if (response.ok) return parseBody<T>(await response.text(), what)
         const retryable = method === 'POST' ? RETRYABLE_POST_STATUSES : RETRYABLE_STATUSES
         if (retryable.has(response.status) && attempt < MAX_ATTEMPTS) {
           await response.body?.cancel()
@@ -98,6 +118,16 @@ export function createNeonApi(options: NeonApiOptions): NeonApi {
         )
       }
     },
+  }
+}
+
+/** A success's JSON body. JSON.parse quotes its input in the message, and this input may hold a password. */
+function parseBody<T>(text: string, what: string): T {
+  if (text === '') return undefined as T
+  try {
+    return JSON.parse(text) as T
+  } catch {
+    throw new NeonApiError(`${what} answered with a body that is not JSON`)
   }
 }
 

@@ -5,7 +5,16 @@ import {
 } from '@aws-sdk/client-secrets-manager'
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda'
 import { logger } from '#shared/platform/logger'
-import { type ConnectionParameters, type CreatedProject, createNeonApi, type NeonApi } from './api.ts'
+import {
+  type Branches,
+  type ConnectionParameters,
+  type CreatedProject,
+  type CreatedRole,
+  createNeonApi,
+  type NeonApi,
+  type Operation,
+  type Roles,
+} from './api.ts'
 import { IMMUTABLE_PROPERTIES, type NeonProjectProperties, parseProperties } from './properties.ts'
 
 /** What the provider framework expects back: the project id as the physical id, and nothing secret in `Data`. */
@@ -28,15 +37,23 @@ export interface ConnectionStrings {
   directUrl: string
 }
 
+/** A role's name and password: for the database secret, never for a log, an error or the resource's `Data`. */
+export interface RoleLogin {
+  name: string
+  password: string
+}
+
 const DONE = new Set(['finished', 'skipped', 'cancelled'])
 const FAILED = new Set(['failed', 'error'])
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
- * The Neon project resource's lifecycle. Create makes the project and writes its connection strings into the
- * stack's database secret; Update renames it and rewrites the secret; Delete keeps the project unless the engineer
- * opted in. Any failure throws with a readable reason, which the provider framework reports as a failed deploy.
+ * The Neon project resource's lifecycle. Create makes the project with its owner role, adds the API's role, and
+ * writes the connection strings into the stack's database secret (`directUrl` as the owner, `pooledUrl` as the API's
+ * role); Update renames it, adds the API's role if it is missing, and rewrites the secret; Delete keeps the project
+ * unless the engineer opted in. Any failure throws with a readable reason, which the provider framework reports as a
+ * failed deploy.
  */
 export function createNeonHandler(options: NeonHandlerOptions) {
   const retryDelayMs = options.retryDelayMs ?? 1000
@@ -63,10 +80,15 @@ export function createNeonHandler(options: NeonHandlerOptions) {
     logger.info('neon project created', { projectId, regionId: props.RegionId })
     try {
       await waitForOperations(neon, projectId, created.operations ?? [])
+      const branchId = created.branch?.id
+      if (!branchId) throw new Error(`Neon project ${projectId}: the API returned no branch`)
+      const apiRole = hasApiRole(props)
+        ? await createRole(neon, projectId, branchId, props.ApiRoleName)
+        : undefined
       await writeConnectionStrings(
         options.secrets,
         props.DatabaseSecretArn,
-        fromCreatedProject(created, props),
+        fromCreatedProject(created, props, apiRole),
       )
     } catch (error) {
       // The project never served anyone: remove it, so a retried deploy does not leave an orphan behind.
@@ -94,17 +116,23 @@ export function createNeonHandler(options: NeonHandlerOptions) {
     if (props.ProjectName !== old.ProjectName) {
       await neon.request('PATCH', `/projects/${projectId}`, { project: { name: props.ProjectName } })
     }
-    // The secret may be a new one (replaced, or emptied by hand): write the strings again, from Neon.
-    const uri = (pooled: boolean) =>
+    // A project made before the API had a role of its own gets one here, so its next deploy moves the API to it.
+    if (hasApiRole(props)) await ensureRole(neon, projectId, props.ApiRoleName)
+    // The secret may be a new one (replaced, or emptied by hand): write the strings again, from Neon, which keeps the
+    // password of every role it made. So a deploy never resets one under the functions that are using it.
+    const uri = (role: string, pooled: boolean) =>
       neon.request<{ uri: string }>(
         'GET',
         `/projects/${projectId}/connection_uri?${new URLSearchParams({
           database_name: props.DatabaseName,
-          role_name: props.RoleName,
+          role_name: role,
           pooled: String(pooled),
         })}`,
       )
-    const [direct, pooled] = await Promise.all([uri(false), uri(true)])
+    const [direct, pooled] = await Promise.all([
+      uri(props.RoleName, false),
+      uri(props.ApiRoleName ?? props.RoleName, true),
+    ])
     await writeConnectionStrings(options.secrets, props.DatabaseSecretArn, {
       pooledUrl: pooled.uri,
       directUrl: direct.uri,
@@ -129,11 +157,40 @@ export function createNeonHandler(options: NeonHandlerOptions) {
     return { PhysicalResourceId: projectId }
   }
 
-  async function waitForOperations(
+  /** Adds the role to the project's default branch unless it is there already. */
+  async function ensureRole(neon: NeonApi, projectId: string, name: string) {
+    const { branches } = await neon.request<Branches>('GET', `/projects/${projectId}/branches`)
+    const branch = branches.find((candidate) => candidate.default)
+    if (!branch) throw new Error(`Neon project ${projectId}: the API returned no default branch`)
+    const { roles } = await neon.request<Roles>('GET', `/projects/${projectId}/branches/${branch.id}/roles`)
+    if (roles.some((role) => role.name === name)) return
+    await createRole(neon, projectId, branch.id, name)
+  }
+
+  /**
+   * Creates a login role and waits until it can connect. Neon makes every role its API creates a member of
+   * neon_superuser (https://neon.com/docs/manage/roles), which reads and writes every table: this role keeps the
+   * API's login apart from the owner's, but only a role created in SQL is held to `papa_auth_app`'s grants alone.
+   */
+  async function createRole(
     neon: NeonApi,
     projectId: string,
-    operations: { id: string; status: string }[],
-  ) {
+    branchId: string,
+    name: string,
+  ): Promise<RoleLogin> {
+    const created = await neon.request<CreatedRole>(
+      'POST',
+      `/projects/${projectId}/branches/${branchId}/roles`,
+      {
+        role: { name },
+      },
+    )
+    await waitForOperations(neon, projectId, created.operations ?? [])
+    logger.info('neon role created', { projectId, role: name })
+    return { name: created.role.name, password: created.role.password }
+  }
+
+  async function waitForOperations(neon: NeonApi, projectId: string, operations: Operation[]) {
     const deadline = Date.now() + operationsTimeoutMs
     let pending = operations.filter((operation) => !DONE.has(operation.status))
     while (pending.length > 0) {
@@ -147,7 +204,7 @@ export function createNeonHandler(options: NeonHandlerOptions) {
       await sleep(pollIntervalMs)
       pending = await Promise.all(
         pending.map(async (operation) => {
-          const { operation: current } = await neon.request<{ operation: { id: string; status: string } }>(
+          const { operation: current } = await neon.request<{ operation: Operation }>(
             'GET',
             `/projects/${projectId}/operations/${operation.id}`,
           )
@@ -173,6 +230,10 @@ export function createNeonHandler(options: NeonHandlerOptions) {
 
 const fetchOption = (options: NeonHandlerOptions) => (options.fetch ? { fetch: options.fetch } : {})
 
+/** Whether the API connects as a role of its own; a resource from before that role existed names none. */
+const hasApiRole = (props: NeonProjectProperties): props is NeonProjectProperties & { ApiRoleName: string } =>
+  props.ApiRoleName !== undefined && props.ApiRoleName !== props.RoleName
+
 /** The key as stored: the plain string, or the `apiKey` field of a JSON secret. */
 async function readApiKey(secrets: SecretsManagerClient, secretId: string): Promise<string> {
   let value: string | undefined
@@ -197,8 +258,15 @@ function apiKeyField(json: string): string {
   }
 }
 
-/** The direct and pooled strings for the project's role and database; the pooled host is the `-pooler` one. */
-export function fromCreatedProject(created: CreatedProject, props: NeonProjectProperties): ConnectionStrings {
+/**
+ * The strings for the new project's database: direct as the owner, pooled (the `-pooler` host) as the API's role when
+ * it has one, else as the owner too.
+ */
+export function fromCreatedProject(
+  created: CreatedProject,
+  props: NeonProjectProperties,
+  apiRole?: RoleLogin,
+): ConnectionStrings {
   const uris = created.connection_uris ?? []
   const match =
     uris.find(
@@ -209,6 +277,11 @@ export function fromCreatedProject(created: CreatedProject, props: NeonProjectPr
   if (!match) throw new Error(`Neon project ${created.project.id}: the API returned no connection string`)
   const pooled = new URL(match.connection_uri)
   pooled.hostname = poolerHost(match.connection_parameters)
+  if (apiRole) {
+    pooled.username = apiRole.name
+    pooled.password = apiRole.password
+  }
+  pooled.searchParams.set('sslmode', 'require')
   return { pooledUrl: pooled.toString(), directUrl: match.connection_uri }
 }
 

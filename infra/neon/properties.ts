@@ -15,7 +15,13 @@ export interface NeonProjectProperties {
   RegionId: string
   PgVersion: string
   DatabaseName: string
+  /** The role created with the project, which owns the database: the migrations connect as it (`directUrl`). */
   RoleName: string
+  /**
+   * The role the API functions connect as (`pooledUrl`), created beside the owner. Unset on a resource from before
+   * it existed, which is also what a rollback to such a stack delivers: then the owner serves both strings, as it did.
+   */
+  ApiRoleName?: string
   /** The Neon organization to create the project in; required by Neon for a personal API key. */
   OrgId?: string
   /** `true` deletes the project (and every row in it) when the stack or the resource is deleted. */
@@ -52,7 +58,13 @@ export function parseProperties(raw: Record<string, unknown>): NeonProjectProper
     PgVersion: text('PgVersion'),
     DatabaseName: text('DatabaseName'),
     RoleName: text('RoleName'),
-    ...(typeof raw.OrgId === 'string' && raw.OrgId !== '' ? { OrgId: raw.OrgId } : {}),
+    ...optional(raw, 'ApiRoleName'),
+    ...optional(raw, 'OrgId'),
     DeleteOnRemoval: String(raw.DeleteOnRemoval ?? 'false'),
   }
+}
+
+const optional = (raw: Record<string, unknown>, key: 'ApiRoleName' | 'OrgId') => {
+  const value = raw[key]
+  return typeof value === 'string' && value !== '' ? { [key]: value } : {}
 }

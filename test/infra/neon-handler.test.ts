@@ -12,13 +12,17 @@ import type {
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { freePort } from '#infra/local/postgres'
-import { createNeonHandler } from '#infra/neon/handler'
+import { type ConnectionStrings, createNeonHandler } from '#infra/neon/handler'
 import type { NeonProjectProperties } from '#infra/neon/properties'
 import { startFakeNeon } from './fake-neon.ts'
 
 const API_KEY = 'napi_k3y0nlyth3t3stkn0ws'
 const API_KEY_SECRET = 'papa-auth/neon-api-key'
 const DATABASE_SECRET = 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:DatabaseSecret-AbCdEf'
+const OWNER = 'papa_auth_owner'
+const API_ROLE = 'papa_auth_api'
+/** A resource as a stack from before the API's role delivers it, and as a rollback to such a stack does. */
+const BEFORE_API_ROLE = { ApiRoleName: undefined }
 
 const secretsManager = mockClient(SecretsManagerClient)
 let neon: Awaited<ReturnType<typeof startFakeNeon>>
@@ -65,7 +69,8 @@ const properties = (overrides: Partial<NeonProjectProperties> = {}) => ({
   RegionId: 'aws-eu-central-1',
   PgVersion: '17',
   DatabaseName: 'papa_auth',
-  RoleName: 'papa_auth_owner',
+  RoleName: OWNER,
+  ApiRoleName: API_ROLE,
   DeleteOnRemoval: 'false',
   ...overrides,
 })
@@ -123,7 +128,7 @@ async function failureOf(promise: Promise<unknown>): Promise<Error> {
 const writtenSecrets = () =>
   secretsManager.commandCalls(PutSecretValueCommand).map((call) => ({
     SecretId: call.args[0].input.SecretId,
-    value: JSON.parse(call.args[0].input.SecretString ?? 'null') as unknown,
+    value: JSON.parse(call.args[0].input.SecretString ?? 'null') as ConnectionStrings,
   }))
 
 /** What reached CloudFormation or the logs must carry neither the API key nor a database password. */
@@ -134,15 +139,25 @@ function expectNothingSecretIn(...texts: string[]) {
   }
 }
 
-const createProject = async () => {
-  const result = await handler(createEvent())
+/** A project made by Create, and the strings Create wrote; the requests and calls so far are forgotten. */
+const createProject = async (overrides: Partial<NeonProjectProperties> = {}) => {
+  const result = await handler(createEvent(overrides))
+  const [written] = writtenSecrets()
+  if (!written) throw new Error('Create wrote no secret')
   neon.reset()
   secretsManager.resetHistory()
-  return result.PhysicalResourceId
+  return { projectId: result.PhysicalResourceId, written }
 }
 
+const requestLines = () => neon.requests.map((request) => `${request.method} ${request.path}`)
+
+const usersIn = ({ pooledUrl, directUrl }: ConnectionStrings) => ({
+  pooled: new URL(pooledUrl).username,
+  direct: new URL(directUrl).username,
+})
+
 describe('create', () => {
-  it('creates the project, waits for its operations, and writes both connection strings into the secret', async () => {
+  it('creates the project and the API’s role, waits for their operations, and writes both strings into the secret', async () => {
     const result = await handler(createEvent({ OrgId: 'org-quiet-bird-123' }))
 
     const [create, ...rest] = neon.requests
@@ -162,19 +177,36 @@ describe('create', () => {
       },
     })
     const projectId = result.PhysicalResourceId
-    // Only the running operation is polled, until it finishes.
-    expect(rest.map((request) => `${request.method} ${request.path}`)).toEqual([
-      `GET /projects/${projectId}/operations/op-compute-${projectId}`,
-      `GET /projects/${projectId}/operations/op-compute-${projectId}`,
+    // Only running operations are polled, until they finish; the role is made once the project's are done.
+    expect(rest.map((request) => [`${request.method} ${request.path}`, request.body])).toEqual([
+      [`GET /projects/${projectId}/operations/op-compute-${projectId}`, undefined],
+      [`GET /projects/${projectId}/operations/op-compute-${projectId}`, undefined],
+      [`POST /projects/${projectId}/branches/br-${projectId}/roles`, { role: { name: API_ROLE } }],
+      [`GET /projects/${projectId}/operations/op-role-${API_ROLE}-${projectId}`, undefined],
+      [`GET /projects/${projectId}/operations/op-role-${API_ROLE}-${projectId}`, undefined],
     ])
-    expect(writtenSecrets()).toEqual([
-      { SecretId: DATABASE_SECRET, value: neon.connectionStrings(projectId) },
-    ])
-    const { pooledUrl, directUrl } = neon.connectionStrings(projectId)
-    expect(new URL(pooledUrl).hostname).toBe(`ep-${projectId}-pooler.eu-central-1.aws.neon.tech`)
-    expect(new URL(directUrl).hostname).toBe(`ep-${projectId}.eu-central-1.aws.neon.tech`)
+    const strings = neon.connectionStrings(projectId, API_ROLE)
+    expect(writtenSecrets()).toEqual([{ SecretId: DATABASE_SECRET, value: strings }])
+    const pooled = new URL(strings.pooledUrl)
+    const direct = new URL(strings.directUrl)
+    expect(usersIn(strings)).toEqual({ pooled: API_ROLE, direct: OWNER })
+    expect(pooled.password).toMatch(/^npg_secret\d+$/)
+    expect(direct.password).toMatch(/^npg_secret\d+$/)
+    expect(pooled.password).not.toBe(direct.password)
+    expect(pooled.hostname).toBe(`ep-${projectId}-pooler.eu-central-1.aws.neon.tech`)
+    expect(direct.hostname).toBe(`ep-${projectId}.eu-central-1.aws.neon.tech`)
+    expect(pooled.searchParams.get('sslmode')).toBe('require')
     expect(result).toEqual({ PhysicalResourceId: projectId, Data: { ProjectId: projectId } })
     expectNothingSecretIn(JSON.stringify(result))
+  })
+
+  it('writes the owner into both strings for a resource that names no API role (one from before it)', async () => {
+    const result = await handler(createEvent(BEFORE_API_ROLE))
+    const projectId = result.PhysicalResourceId
+    expect(neon.requests.filter((request) => request.path.includes('/roles'))).toEqual([])
+    expect(writtenSecrets()).toEqual([
+      { SecretId: DATABASE_SECRET, value: neon.connectionStrings(projectId, OWNER) },
+    ])
   })
 
   it('sends no org_id when none is configured, and reads a key stored as JSON', async () => {
@@ -196,9 +228,9 @@ describe('create', () => {
     )
     const result = await handler(createEvent())
     const projectId = result.PhysicalResourceId
-    expect(neon.requests.filter((request) => request.method === 'POST')).toHaveLength(3)
+    expect(requestLines().filter((line) => line === 'POST /projects')).toHaveLength(3)
     expect(writtenSecrets()).toEqual([
-      { SecretId: DATABASE_SECRET, value: neon.connectionStrings(projectId) },
+      { SecretId: DATABASE_SECRET, value: neon.connectionStrings(projectId, API_ROLE) },
     ])
 
     neon.failNext(`PATCH /projects/${projectId}`, { status: 503, body: { message: 'try again' } })
@@ -219,7 +251,7 @@ describe('create', () => {
 
 describe('update', () => {
   it('renames the project and writes the connection strings again, keeping the physical id', async () => {
-    const projectId = await createProject()
+    const { projectId } = await createProject()
     const result = await handler(updateEvent(projectId, { ProjectName: 'auth-prod' }))
 
     expect(
@@ -230,25 +262,77 @@ describe('update', () => {
         [
           'GET',
           `/projects/${projectId}/connection_uri`,
-          { database_name: 'papa_auth', role_name: 'papa_auth_owner', pooled: 'false' },
+          { database_name: 'papa_auth', role_name: OWNER, pooled: 'false' },
         ],
         [
           'GET',
           `/projects/${projectId}/connection_uri`,
-          { database_name: 'papa_auth', role_name: 'papa_auth_owner', pooled: 'true' },
+          { database_name: 'papa_auth', role_name: API_ROLE, pooled: 'true' },
         ],
       ]),
     )
-    expect(neon.requests).toHaveLength(3)
+    // Beside those: the look-up of the default branch and its roles.
+    expect(neon.requests).toHaveLength(5)
     expect(neon.projects.get(projectId)?.name).toBe('auth-prod')
     expect(writtenSecrets()).toEqual([
-      { SecretId: DATABASE_SECRET, value: neon.connectionStrings(projectId) },
+      { SecretId: DATABASE_SECRET, value: neon.connectionStrings(projectId, API_ROLE) },
     ])
     expect(result).toEqual({ PhysicalResourceId: projectId, Data: { ProjectId: projectId } })
   })
 
+  it('keeps the API’s role when it exists: no new role, no new password, the strings Create wrote', async () => {
+    const { projectId, written } = await createProject()
+    await handler(updateEvent(projectId, {}))
+
+    expect(requestLines()).toEqual([
+      `GET /projects/${projectId}/branches`,
+      `GET /projects/${projectId}/branches/br-${projectId}/roles`,
+      `GET /projects/${projectId}/connection_uri`,
+      `GET /projects/${projectId}/connection_uri`,
+    ])
+    expect(writtenSecrets()).toEqual([written])
+    expect(usersIn(written.value)).toEqual({
+      pooled: API_ROLE,
+      direct: OWNER,
+    })
+  })
+
+  it('moves a project made before the API’s role to one: creates it on the default branch, then rewrites the secret', async () => {
+    const { projectId, written } = await createProject(BEFORE_API_ROLE)
+    expect(written.value).toEqual(neon.connectionStrings(projectId, OWNER))
+
+    const result = await handler(updateEvent(projectId, {}, BEFORE_API_ROLE))
+
+    expect(requestLines()).toEqual([
+      `GET /projects/${projectId}/branches`,
+      `GET /projects/${projectId}/branches/br-${projectId}/roles`,
+      `POST /projects/${projectId}/branches/br-${projectId}/roles`,
+      `GET /projects/${projectId}/operations/op-role-${API_ROLE}-${projectId}`,
+      `GET /projects/${projectId}/operations/op-role-${API_ROLE}-${projectId}`,
+      `GET /projects/${projectId}/connection_uri`,
+      `GET /projects/${projectId}/connection_uri`,
+    ])
+    expect([...(neon.projects.get(projectId)?.roles.keys() ?? [])]).toEqual([OWNER, API_ROLE])
+    const strings = neon.connectionStrings(projectId, API_ROLE)
+    expect(writtenSecrets()).toEqual([{ SecretId: DATABASE_SECRET, value: strings }])
+    expect(usersIn(strings)).toEqual({ pooled: API_ROLE, direct: OWNER })
+    // The owner's string, which the migrations use, is the one it was.
+    expect(strings.directUrl).toBe(written.value.directUrl)
+    expect(result).toEqual({ PhysicalResourceId: projectId, Data: { ProjectId: projectId } })
+    expectNothingSecretIn(JSON.stringify(result))
+  })
+
+  it('points both strings at the owner again when rolled back to a resource from before the API’s role', async () => {
+    const { projectId } = await createProject()
+    await handler(updateEvent(projectId, BEFORE_API_ROLE, {}))
+    expect(neon.requests.filter((request) => request.path.includes('/roles'))).toEqual([])
+    expect(writtenSecrets()).toEqual([
+      { SecretId: DATABASE_SECRET, value: neon.connectionStrings(projectId, OWNER) },
+    ])
+  })
+
   it('refuses to move the project to another region, which would mean a new empty database', async () => {
-    const projectId = await createProject()
+    const { projectId } = await createProject()
     await expect(handler(updateEvent(projectId, { RegionId: 'aws-us-east-2' }))).rejects.toThrow(
       `RegionId of the Neon project ${projectId} cannot change (aws-eu-central-1 to aws-us-east-2)`,
     )
@@ -259,7 +343,7 @@ describe('update', () => {
 
 describe('delete', () => {
   it('keeps the project by default, without calling Neon', async () => {
-    const projectId = await createProject()
+    const { projectId } = await createProject()
     const result = await handler(deleteEvent(projectId))
     expect(result).toEqual({ PhysicalResourceId: projectId })
     expect(neon.requests).toEqual([])
@@ -267,7 +351,7 @@ describe('delete', () => {
   })
 
   it('deletes the project when the engineer opted in', async () => {
-    const projectId = await createProject()
+    const { projectId } = await createProject()
     await handler(deleteEvent(projectId, { DeleteOnRemoval: 'true' }))
     expect(neon.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
       `DELETE /projects/${projectId}`,
@@ -311,6 +395,32 @@ describe('a failure', () => {
     expect(projectId).toMatch(/^quiet-bird-/)
     expect(neon.projects.has(projectId)).toBe(false)
     expectNothingSecretIn(error.message)
+  })
+
+  it('removes a project it just created when the API’s role cannot be created, with Neon’s reason', async () => {
+    neon.failNext('POST /projects/*/branches/*/roles', {
+      status: 500,
+      body: { code: '', message: 'could not create the role' },
+    })
+    const error = await failureOf(handler(createEvent()))
+    const projectId = neon.requests.at(-1)?.path.replace('/projects/', '') ?? ''
+    expect(error.message).toBe(
+      `Neon API POST /projects/${projectId}/branches/br-${projectId}/roles failed with 500: could not create the role`,
+    )
+    expect(neon.requests.at(-1)?.method).toBe('DELETE')
+    expect(neon.projects.has(projectId)).toBe(false)
+    expect(writtenSecrets()).toEqual([])
+    expectNothingSecretIn(error.message, String(error.stack))
+  })
+
+  it('fails without quoting an answer that is not JSON, which may hold a password', async () => {
+    neon.failNext('POST /projects', {
+      status: 201,
+      text: '{"connection_uris":[{"connection_uri":"postgresql://papa_auth_owner:npg_secret_cut@ep-',
+    })
+    const error = await failureOf(handler(createEvent()))
+    expect(error.message).toBe('Neon API POST /projects answered with a body that is not JSON')
+    expectNothingSecretIn(error.message, String(error.stack))
   })
 
   it('says which secret could not be read when the API key is missing', async () => {

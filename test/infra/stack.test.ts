@@ -402,6 +402,8 @@ describe('the Neon database', () => {
       PgVersion: '17',
       DatabaseName: DATABASE_NAME,
       RoleName: DATABASE_ROLE,
+      // The API's own login, distinct from the owner the migrations connect as.
+      ApiRoleName: 'papa_auth_api',
       DeleteOnRemoval: 'false',
     })
     expect(render(RegionId)).toBe('aws-<AWS::Region>')
