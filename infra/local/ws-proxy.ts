@@ -12,12 +12,20 @@ export interface WsProxy {
 
 /**
  * The WebSocket-to-TCP bridge that Neon runs in front of Postgres, for a local one: each WebSocket carries one
- * Postgres connection, binary frames both ways. It forwards only to the one database it was started for, so it is
- * never an open proxy.
+ * Postgres connection, binary frames both ways. It listens on loopback only, forwards only to the one database it was
+ * started for (never an open proxy), and refuses any upgrade that carries an `Origin` header: browsers always send
+ * one and the Neon driver in Node never does, so a web page open in the developer's browser cannot reach Postgres
+ * through it.
  */
 export async function startWsProxy(target: { host: string; port: number }, port?: number): Promise<WsProxy> {
   const listenPort = port ?? (await freePort())
-  const server = new WebSocketServer({ host: '127.0.0.1', port: listenPort, perMessageDeflate: false })
+  const server = new WebSocketServer({
+    host: '127.0.0.1',
+    port: listenPort,
+    perMessageDeflate: false,
+    verifyClient: ({ req }, done) =>
+      req.headers.origin === undefined ? done(true) : done(false, 403, 'Forbidden'),
+  })
   let open = 0
 
   server.on('connection', (socket, request) => {

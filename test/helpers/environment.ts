@@ -8,6 +8,7 @@ import { inject } from 'vitest'
 export const TEST_BCRYPT_COST = 11
 
 process.env.DATABASE_URL = inject('databaseUrl')
+process.env.DATABASE_MIGRATION_URL = inject('migrationUrl')
 process.env.DATABASE_WS_PROXY = inject('wsProxy')
 process.env.JWT_SECRET = inject('jwtSecret')
 process.env.JWT_ISSUER = 'papa-auth-test'

