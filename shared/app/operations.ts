@@ -1,7 +1,7 @@
 /** The operator functions' work (migrate on every deploy, seed-admin on demand), wired like the API's container. */
 import * as v from 'valibot'
 import { sqlState } from '#db/errors'
-import { type MigrationResult, runMigrations } from '#db/migrate'
+import { type MigrationResult, runMigrations, type ServerTimeouts } from '#db/migrate'
 import { createRetentionRepository } from '#db/repositories/retention'
 import { createUserRepository } from '#db/repositories/users'
 import { createAdminSeeder, type SeedOutcome } from '#shared/domain/admin'
@@ -9,7 +9,7 @@ import { DomainError } from '#shared/domain/errors'
 import { createPasswordHasher } from '#shared/domain/passwords'
 import { purgeStaleRows } from '#shared/domain/retention'
 import { EmailSchema, NewPasswordSchema } from '#shared/domain/schemas'
-import { ConfigError, loadConfig } from '#shared/platform/config'
+import { type Config, ConfigError, loadConfig } from '#shared/platform/config'
 import { inlineOrSecret, openDatabase, resolveDatabaseUrl, secretReaderFor } from './container.ts'
 
 /**
@@ -29,6 +29,13 @@ export function operatorError(step: string, error: unknown): Error {
   return new Error(`${step} failed: ${name}${code ? ` (SQLSTATE ${code})` : ''}`)
 }
 
+/** What the server enforces on the API role's statements: the configured timeouts. */
+export const serverTimeouts = (config: Config): ServerTimeouts => ({
+  statementMs: config.DATABASE_QUERY_TIMEOUT_MS,
+  lockMs: config.DATABASE_LOCK_TIMEOUT_MS,
+  idleInTransactionMs: IDLE_IN_TRANSACTION_TIMEOUT_MS,
+})
+
 /** The migrate function's work: reads only the database secret (its direct URL) and applies the migrations. */
 export async function migrateFromEnvironment(): Promise<MigrationResult> {
   try {
@@ -41,14 +48,7 @@ export async function migrateFromEnvironment(): Promise<MigrationResult> {
     return await runMigrations({
       url,
       wsProxy: config.DATABASE_WS_PROXY,
-      api: {
-        url: apiUrl,
-        timeouts: {
-          statementMs: config.DATABASE_QUERY_TIMEOUT_MS,
-          lockMs: config.DATABASE_LOCK_TIMEOUT_MS,
-          idleInTransactionMs: IDLE_IN_TRANSACTION_TIMEOUT_MS,
-        },
-      },
+      api: { url: apiUrl, timeouts: serverTimeouts(config) },
     })
   } catch (error) {
     throw operatorError('migrate', error)

@@ -100,7 +100,12 @@ export interface RetentionPolicy {
   auditRetentionDays: number
 }
 
-export type RetentionTable = 'sessions' | 'refresh_tokens' | 'login_attempts' | 'rate_limits' | 'security_events'
+export type RetentionTable =
+  | 'sessions'
+  | 'refresh_tokens'
+  | 'login_attempts'
+  | 'rate_limits'
+  | 'security_events'
 
 export interface RetentionRepository {
   /**

@@ -16,7 +16,11 @@ const TABLES: readonly RetentionTable[] = [
  */
 export async function purgeStaleRows(
   retention: RetentionRepository,
-  { batchSize, budgetMs, now = () => performance.now() }: { batchSize: number; budgetMs: number; now?: () => number },
+  {
+    batchSize,
+    budgetMs,
+    now = () => performance.now(),
+  }: { batchSize: number; budgetMs: number; now?: () => number },
 ): Promise<{ deleted: Record<RetentionTable, number>; complete: boolean }> {
   const deadline = now() + budgetMs
   const deleted = Object.fromEntries(TABLES.map((table) => [table, 0])) as Record<RetentionTable, number>
