@@ -64,10 +64,12 @@ export async function provisionLocalRoles(options: {
 }): Promise<LocalDatabaseUrls> {
   const { port, wsProxy, passwords } = options
   const superuserUrl = url('postgres', passwords.superuser, port, 'postgres')
+  // On template1, so that the `postgres` database has no session when it is copied (below).
   const client = await connectDirect(
-    options.legacy ? url('postgres', LEGACY_SUPERUSER_PASSWORD, port, 'postgres') : superuserUrl,
+    url('postgres', options.legacy ? LEGACY_SUPERUSER_PASSWORD : passwords.superuser, port, 'template1'),
     wsProxy,
   )
+  let carried = false
   try {
     if (options.legacy) await client.query(`alter role postgres password ${literal(passwords.superuser)}`)
     // The owner may create roles, as Neon's owner role may: migrate creates the app role and the API's role.
@@ -76,13 +78,55 @@ export async function provisionLocalRoles(options: {
       `${exists.rowCount ? 'alter' : 'create'} role ${OWNER_ROLE} login createrole password ${literal(passwords.owner)}`,
     )
     const database = await client.query('select 1 from pg_database where datname = $1', [LOCAL_DATABASE])
-    if (!database.rowCount) await client.query(`create database ${LOCAL_DATABASE} owner ${OWNER_ROLE}`)
+    if (!database.rowCount) {
+      // A cluster from before kept the service's tables in `postgres`, as the superuser's: copied over, so the
+      // developer's local accounts survive, and handed to the owner, so migrate can go on altering them.
+      carried = options.legacy && (await hasServiceTables(superuserUrl, wsProxy))
+      await client.query(
+        `create database ${LOCAL_DATABASE} owner ${OWNER_ROLE}${carried ? ' template postgres' : ''}`,
+      )
+    }
   } finally {
     await client.end()
   }
+  if (carried) await handToOwner(url('postgres', passwords.superuser, port, LOCAL_DATABASE), wsProxy)
   return {
     superuserUrl,
     ownerUrl: url(OWNER_ROLE, passwords.owner, port, LOCAL_DATABASE),
     apiUrl: url(API_ROLE, passwords.api, port, LOCAL_DATABASE),
+  }
+}
+
+async function hasServiceTables(superuserUrl: string, wsProxy: string): Promise<boolean> {
+  const client = await connectDirect(superuserUrl, wsProxy)
+  try {
+    const found = await client.query("select to_regclass('public.users') is not null as found")
+    return (found.rows[0] as { found: boolean } | undefined)?.found === true
+  } finally {
+    await client.end()
+  }
+}
+
+/** Makes the owner role own every table (their sequences follow), function and schema the service created. */
+async function handToOwner(databaseUrl: string, wsProxy: string): Promise<void> {
+  const client = await connectDirect(databaseUrl, wsProxy)
+  try {
+    await client.query(`do $$
+      declare statement text;
+      begin
+        for statement in
+          select format('alter table %I.%I owner to ${OWNER_ROLE}', schemaname, tablename)
+          from pg_tables where schemaname in ('public', 'drizzle')
+          union all
+          select format('alter function %s owner to ${OWNER_ROLE}', p.oid::regprocedure)
+          from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'public'
+          union all
+          select format('alter schema %I owner to ${OWNER_ROLE}', nspname) from pg_namespace where nspname = 'drizzle'
+        loop
+          execute statement;
+        end loop;
+      end $$`)
+  } finally {
+    await client.end()
   }
 }
