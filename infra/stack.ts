@@ -262,7 +262,7 @@ export class AuthStack extends Stack {
     })
     acknowledgeNoRotation(
       secret,
-      "A copy of the Neon role's connection strings: its password is reset in Neon, then the new strings are written with put-secret-value and a deploy with a new secretsGeneration (docs/deploying.md, Rotating the JWT signing secret).",
+      "A copy of two logins' connection strings, rotated by hand: the owner's password is reset in Neon, the API role's is a new one written into pooledUrl; then put-secret-value and a deploy with a new secretsGeneration, which reruns migrate (it sets the API role's password) and makes every function read the secret (docs/deploying.md, Rotating the JWT signing secret).",
     )
     const neon = new NeonDatabase(this, 'Neon', {
       databaseSecret: secret,

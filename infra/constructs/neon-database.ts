@@ -21,7 +21,10 @@ export interface NeonDatabaseProps {
   readonly databaseName: string
   /** The role made with the project: it owns the database, and `directUrl` (the migrations) connects as it. */
   readonly roleName: string
-  /** The role the API functions connect as (`pooledUrl`): a login of its own, never the owner's. */
+  /**
+   * The role the API functions connect as (`pooledUrl`): a login of its own, never the owner's. The resource picks
+   * its password; migrate creates the role with SQL.
+   */
   readonly apiRoleName: string
   readonly orgId?: string | undefined
   readonly deleteOnRemoval: boolean
@@ -31,7 +34,8 @@ export interface NeonDatabaseProps {
 
 /**
  * A Neon project made by a Lambda-backed custom resource (handler in `infra/neon/`). The connection strings travel
- * from Neon's API straight into the database secret; no password is a property, an attribute or an output.
+ * from Neon's API (and the handler, for the API role's password) straight into the database secret; no password is a
+ * property, an attribute or an output.
  */
 export class NeonDatabase extends Construct {
   readonly resource: CustomResource
@@ -54,10 +58,11 @@ export class NeonDatabase extends Construct {
       },
     })
     props.apiKeySecret.grantRead(this.handler.function)
-    // Write only: the handler never needs to read the connection strings back.
+    // Writes the strings, and reads them back only so an update keeps the API role's password. No DescribeSecret,
+    // no other secret: not `grantRead`, which would add more than the handler uses.
     this.handler.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: ['secretsmanager:PutSecretValue'],
+        actions: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
         resources: [props.databaseSecret.secretArn],
       }),
     )

@@ -36,26 +36,8 @@ export interface Operation {
 
 export interface CreatedProject {
   project: { id: string; name: string }
-  /** The default branch, made with the project: where its roles live. */
-  branch?: { id: string }
   connection_uris?: { connection_uri: string; connection_parameters: ConnectionParameters }[]
   operations?: Operation[]
-}
-
-/** A role as `POST /projects/{id}/branches/{branch}/roles` returns it, password included. */
-export interface CreatedRole {
-  role: { name: string; password: string }
-  operations?: Operation[]
-}
-
-/** `GET /projects/{id}/branches`: `default` marks the branch the project was created with (or was given since). */
-export interface Branches {
-  branches: { id: string; default?: boolean }[]
-}
-
-/** `GET /projects/{id}/branches/{branch}/roles`: names only, no password. */
-export interface Roles {
-  roles: { name: string }[]
 }
 
 export interface NeonApi {

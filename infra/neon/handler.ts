@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import {
   GetSecretValueCommand,
   PutSecretValueCommand,
@@ -6,14 +7,11 @@ import {
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda'
 import { logger } from '#shared/platform/logger'
 import {
-  type Branches,
   type ConnectionParameters,
   type CreatedProject,
-  type CreatedRole,
   createNeonApi,
   type NeonApi,
   type Operation,
-  type Roles,
 } from './api.ts'
 import { IMMUTABLE_PROPERTIES, type NeonProjectProperties, parseProperties } from './properties.ts'
 
@@ -49,11 +47,12 @@ const FAILED = new Set(['failed', 'error'])
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
- * The Neon project resource's lifecycle. Create makes the project with its owner role, adds the API's role, and
- * writes the connection strings into the stack's database secret (`directUrl` as the owner, `pooledUrl` as the API's
- * role); Update renames it, adds the API's role if it is missing, and rewrites the secret; Delete keeps the project
- * unless the engineer opted in. Any failure throws with a readable reason, which the provider framework reports as a
- * failed deploy.
+ * The Neon project resource's lifecycle. Create makes the project with its owner role, picks the password of the
+ * API's role, and writes the connection strings into the stack's database secret (`directUrl` as the owner,
+ * `pooledUrl` as the API's role); Update renames it and rewrites the secret, keeping the API's password; Delete keeps
+ * the project unless the engineer opted in. The API's role is never made here: migrate creates it with SQL from
+ * `pooledUrl`, so it holds only `papa_auth_app`'s grants (a role made through Neon's API joins `neon_superuser`).
+ * Any failure throws with a readable reason, which the provider framework reports as a failed deploy.
  */
 export function createNeonHandler(options: NeonHandlerOptions) {
   const retryDelayMs = options.retryDelayMs ?? 1000
@@ -80,11 +79,7 @@ export function createNeonHandler(options: NeonHandlerOptions) {
     logger.info('neon project created', { projectId, regionId: props.RegionId })
     try {
       await waitForOperations(neon, projectId, created.operations ?? [])
-      const branchId = created.branch?.id
-      if (!branchId) throw new Error(`Neon project ${projectId}: the API returned no branch`)
-      const apiRole = hasApiRole(props)
-        ? await createRole(neon, projectId, branchId, props.ApiRoleName)
-        : undefined
+      const apiRole = hasApiRole(props) ? { name: props.ApiRoleName, password: newPassword() } : undefined
       await writeConnectionStrings(
         options.secrets,
         props.DatabaseSecretArn,
@@ -112,29 +107,27 @@ export function createNeonHandler(options: NeonHandlerOptions) {
         )
       }
     }
+    const apiRole = hasApiRole(props)
+      ? await apiRoleLogin(options.secrets, props.DatabaseSecretArn, props.ApiRoleName)
+      : undefined
     const neon = await apiFor(props)
     if (props.ProjectName !== old.ProjectName) {
       await neon.request('PATCH', `/projects/${projectId}`, { project: { name: props.ProjectName } })
     }
-    // A project made before the API had a role of its own gets one here, so its next deploy moves the API to it.
-    if (hasApiRole(props)) await ensureRole(neon, projectId, props.ApiRoleName)
-    // The secret may be a new one (replaced, or emptied by hand): write the strings again, from Neon, which keeps the
-    // password of every role it made. So a deploy never resets one under the functions that are using it.
-    const uri = (role: string, pooled: boolean) =>
+    // The secret may be a new one (replaced, or emptied by hand): write the owner's strings again, from Neon, which
+    // keeps the password of the role it made. So a deploy never resets one under the functions that are using it.
+    const ownerUri = (pooled: boolean) =>
       neon.request<{ uri: string }>(
         'GET',
         `/projects/${projectId}/connection_uri?${new URLSearchParams({
           database_name: props.DatabaseName,
-          role_name: role,
+          role_name: props.RoleName,
           pooled: String(pooled),
         })}`,
       )
-    const [direct, pooled] = await Promise.all([
-      uri(props.RoleName, false),
-      uri(props.ApiRoleName ?? props.RoleName, true),
-    ])
+    const [direct, pooled] = await Promise.all([ownerUri(false), ownerUri(true)])
     await writeConnectionStrings(options.secrets, props.DatabaseSecretArn, {
-      pooledUrl: pooled.uri,
+      pooledUrl: pooledUrlFor(pooled.uri, apiRole),
       directUrl: direct.uri,
     })
     logger.info('neon project updated', { projectId })
@@ -155,39 +148,6 @@ export function createNeonHandler(options: NeonHandlerOptions) {
       logger.info('neon project already gone', { projectId })
     }
     return { PhysicalResourceId: projectId }
-  }
-
-  /** Adds the role to the project's default branch unless it is there already. */
-  async function ensureRole(neon: NeonApi, projectId: string, name: string) {
-    const { branches } = await neon.request<Branches>('GET', `/projects/${projectId}/branches`)
-    const branch = branches.find((candidate) => candidate.default)
-    if (!branch) throw new Error(`Neon project ${projectId}: the API returned no default branch`)
-    const { roles } = await neon.request<Roles>('GET', `/projects/${projectId}/branches/${branch.id}/roles`)
-    if (roles.some((role) => role.name === name)) return
-    await createRole(neon, projectId, branch.id, name)
-  }
-
-  /**
-   * Creates a login role and waits until it can connect. Neon makes every role its API creates a member of
-   * neon_superuser (https://neon.com/docs/manage/roles), which reads and writes every table: this role keeps the
-   * API's login apart from the owner's, but only a role created in SQL is held to `papa_auth_app`'s grants alone.
-   */
-  async function createRole(
-    neon: NeonApi,
-    projectId: string,
-    branchId: string,
-    name: string,
-  ): Promise<RoleLogin> {
-    const created = await neon.request<CreatedRole>(
-      'POST',
-      `/projects/${projectId}/branches/${branchId}/roles`,
-      {
-        role: { name },
-      },
-    )
-    await waitForOperations(neon, projectId, created.operations ?? [])
-    logger.info('neon role created', { projectId, role: name })
-    return { name: created.role.name, password: created.role.password }
   }
 
   async function waitForOperations(neon: NeonApi, projectId: string, operations: Operation[]) {
@@ -234,6 +194,56 @@ const fetchOption = (options: NeonHandlerOptions) => (options.fetch ? { fetch: o
 const hasApiRole = (props: NeonProjectProperties): props is NeonProjectProperties & { ApiRoleName: string } =>
   props.ApiRoleName !== undefined && props.ApiRoleName !== props.RoleName
 
+/**
+ * A new password for the API's role: 192 random bits, far above the 60 Neon asks of a password set with SQL, in
+ * base64url, so it goes into a URL as it is.
+ */
+const newPassword = () => randomBytes(24).toString('base64url')
+
+/**
+ * The API role's login on an existing project: the password the secret already holds for it, kept, because only
+ * migrate sets a role's password and it runs only when its version changes (new migrations, a new secretsGeneration),
+ * so a new one here would lock the API out. A new password only when the secret holds none for the role: a stack from before the API's role (migrate,
+ * new in that deploy, then creates it), or a secret emptied or replaced by hand.
+ */
+async function apiRoleLogin(
+  secrets: SecretsManagerClient,
+  secretArn: string,
+  name: string,
+): Promise<RoleLogin> {
+  let value: string | undefined
+  try {
+    value = (await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }))).SecretString
+  } catch (error) {
+    // Only a secret with no value yet counts as empty; any other failure (a denial, throttling) must not pass for
+    // one, or a passing glitch would replace a password in use.
+    if (errorName(error) !== 'ResourceNotFoundException') {
+      throw new Error(
+        `could not read the connection strings from the secret ${secretArn} (${errorName(error)})`,
+      )
+    }
+  }
+  const password = storedPassword(value, name)
+  if (password) return { name, password }
+  logger.warn('neon api role gets a new password: migrate must run to set it', { role: name })
+  return { name, password: newPassword() }
+}
+
+/** The password of `role` in a stored `pooledUrl`, if that is who it connects as. */
+function storedPassword(secretString: string | undefined, role: string): string | undefined {
+  if (!secretString) return undefined
+  try {
+    const { pooledUrl } = JSON.parse(secretString) as { pooledUrl?: unknown }
+    if (typeof pooledUrl !== 'string') return undefined
+    const url = new URL(pooledUrl)
+    if (decodeURIComponent(url.username) !== role) return undefined
+    return decodeURIComponent(url.password) || undefined
+  } catch {
+    // JSON.parse and URL quote their input in the message, and this input holds passwords.
+    return undefined
+  }
+}
+
 /** The key as stored: the plain string, or the `apiKey` field of a JSON secret. */
 async function readApiKey(secrets: SecretsManagerClient, secretId: string): Promise<string> {
   let value: string | undefined
@@ -277,12 +287,18 @@ export function fromCreatedProject(
   if (!match) throw new Error(`Neon project ${created.project.id}: the API returned no connection string`)
   const pooled = new URL(match.connection_uri)
   pooled.hostname = poolerHost(match.connection_parameters)
+  return { pooledUrl: pooledUrlFor(pooled.toString(), apiRole), directUrl: match.connection_uri }
+}
+
+/** The owner's pooled string, as the API's role when it has one; TLS required either way. */
+function pooledUrlFor(ownerPooledUri: string, apiRole?: RoleLogin): string {
+  const url = new URL(ownerPooledUri)
   if (apiRole) {
-    pooled.username = apiRole.name
-    pooled.password = apiRole.password
+    url.username = apiRole.name
+    url.password = apiRole.password
   }
-  pooled.searchParams.set('sslmode', 'require')
-  return { pooledUrl: pooled.toString(), directUrl: match.connection_uri }
+  url.searchParams.set('sslmode', 'require')
+  return url.toString()
 }
 
 const poolerHost = (params: ConnectionParameters) =>

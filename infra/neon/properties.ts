@@ -8,7 +8,7 @@ export interface NeonProjectProperties {
   ApiUrl: string
   /** The name or ARN of the secret that holds the engineer's Neon API key. */
   ApiKeySecretId: string
-  /** The stack's database secret, which receives `{"pooledUrl", "directUrl"}`. */
+  /** The stack's database secret, which receives `{"pooledUrl", "directUrl"}`; Update reads the API's password back. */
   DatabaseSecretArn: string
   ProjectName: string
   /** Neon's region id, e.g. `aws-eu-central-1`. */
@@ -18,8 +18,9 @@ export interface NeonProjectProperties {
   /** The role created with the project, which owns the database: the migrations connect as it (`directUrl`). */
   RoleName: string
   /**
-   * The role the API functions connect as (`pooledUrl`), created beside the owner. Unset on a resource from before
-   * it existed, which is also what a rollback to such a stack delivers: then the owner serves both strings, as it did.
+   * The role the API functions connect as (`pooledUrl`): the resource picks its password, and migrate creates it with
+   * SQL. Unset on a resource from before it existed, which is also what a rollback to such a stack delivers: then the
+   * owner serves both strings, as it did.
    */
   ApiRoleName?: string
   /** The Neon organization to create the project in; required by Neon for a personal API key. */

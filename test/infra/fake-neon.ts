@@ -14,12 +14,10 @@ interface Project {
   id: string
   name: string
   regionId: string
-  /** The default branch, where the project's database and roles live. */
-  branchId: string
   databaseName: string
   owner: string
-  /** Each role's password by name: Neon keeps them, and hands them out in connection URIs. */
-  roles: Map<string, string>
+  /** The owner's password: Neon keeps it, and hands it out in connection URIs. */
+  password: string
 }
 
 /** A canned answer for the next request to a method and path, in place of the fake's own behaviour. */
@@ -33,7 +31,7 @@ interface Override {
 /**
  * The few Neon API v2 endpoints the provider calls, served on 127.0.0.1 with the shapes Neon documents: create
  * project (with its default branch, `connection_uris` and running operations), get operation, rename, connection
- * URI, delete, list branches, and list and create a branch's roles.
+ * URI and delete. A project has its owner role only: the API's role is made with SQL, never through Neon's API.
  */
 export async function startFakeNeon() {
   const requests: RecordedRequest[] = []
@@ -45,8 +43,8 @@ export async function startFakeNeon() {
 
   const host = (project: Project, pooled: boolean) =>
     `ep-${project.id}${pooled ? '-pooler' : ''}.${project.regionId.replace(/^aws-/, '')}.aws.neon.tech`
-  const uri = (project: Project, role: string, pooled: boolean) =>
-    `postgresql://${role}:${project.roles.get(role)}@${host(project, pooled)}/${project.databaseName}?sslmode=require`
+  const uri = (project: Project, pooled: boolean) =>
+    `postgresql://${project.owner}:${project.password}@${host(project, pooled)}/${project.databaseName}?sslmode=require`
   const newPassword = () => `npg_secret${++passwords}`
   /** The first override waiting for this request; a route's `*` stands for one path segment. */
   const overrideFor = (request: string) => {
@@ -97,28 +95,27 @@ export async function startFakeNeon() {
         id,
         name: input.name,
         regionId: input.region_id,
-        branchId: `br-${id}`,
         databaseName: input.branch?.database_name ?? 'neondb',
         owner,
-        roles: new Map([[owner, newPassword()]]),
+        password: newPassword(),
       }
       projects.set(project.id, project)
       return send(201, {
         project: { id: project.id, name: project.name, region_id: project.regionId },
-        branch: { id: project.branchId, project_id: project.id, name: 'main', default: true },
+        branch: { id: `br-${project.id}`, project_id: project.id, name: 'main', default: true },
         connection_uris: [
           {
-            connection_uri: uri(project, owner, false),
+            connection_uri: uri(project, false),
             connection_parameters: {
               database: project.databaseName,
-              password: project.roles.get(owner),
+              password: project.password,
               role: owner,
               host: host(project, false),
               pooler_host: host(project, true),
             },
           },
         ],
-        roles: [{ branch_id: project.branchId, name: owner, password: project.roles.get(owner) }],
+        roles: [{ branch_id: `br-${project.id}`, name: owner, password: project.password }],
         operations: [
           { id: `op-branch-${project.id}`, status: 'finished', action: 'create_branch' },
           { id: `op-compute-${project.id}`, status: 'running', action: 'start_compute' },
@@ -134,22 +131,8 @@ export async function startFakeNeon() {
     }
     if (method === 'GET' && parts[2] === 'connection_uri') {
       const role = url.searchParams.get('role_name') ?? ''
-      if (!project.roles.has(role)) return send(404, { code: '', message: `role ${role} not found` })
-      return send(200, { uri: uri(project, role, url.searchParams.get('pooled') === 'true') })
-    }
-    if (method === 'GET' && parts[2] === 'branches' && parts.length === 3) {
-      // A second, newer branch listed first: the roles live on the default one, not on whichever comes first.
-      return send(200, {
-        branches: [
-          { id: `br-preview-${project.id}`, project_id: project.id, name: 'preview', default: false },
-          { id: project.branchId, project_id: project.id, name: 'main', default: true },
-        ],
-      })
-    }
-    if (parts[2] === 'branches' && parts[4] === 'roles' && parts.length === 5) {
-      if (parts[3] !== project.branchId)
-        return send(404, { code: '', message: `branch ${parts[3]} not found` })
-      return rolesEndpoint(project, method, text, send)
+      if (role !== project.owner) return send(404, { code: '', message: `role ${role} not found` })
+      return send(200, { uri: uri(project, url.searchParams.get('pooled') === 'true') })
     }
     if (method === 'PATCH' && parts.length === 2) {
       project.name = (JSON.parse(text) as { project: { name: string } }).project.name
@@ -160,30 +143,6 @@ export async function startFakeNeon() {
       return send(200, { project: { id: project.id } })
     }
     return send(404, { code: '', message: 'not found' })
-  }
-
-  function rolesEndpoint(
-    project: Project,
-    method: string,
-    text: string,
-    send: (status: number, body?: unknown) => void,
-  ) {
-    if (method === 'GET') {
-      const roles = [...project.roles.keys()].map((name) => ({
-        branch_id: project.branchId,
-        name,
-        protected: false,
-      }))
-      return send(200, { roles })
-    }
-    const { name } = (JSON.parse(text) as { role: { name: string } }).role
-    if (project.roles.has(name)) return send(409, { code: '', message: `role "${name}" already exists` })
-    const password = newPassword()
-    project.roles.set(name, password)
-    return send(201, {
-      role: { branch_id: project.branchId, name, password, protected: false },
-      operations: [{ id: `op-role-${name}-${project.id}`, status: 'running', action: 'apply_config' }],
-    })
   }
 
   const server = createServer((request, response) => {
@@ -197,11 +156,11 @@ export async function startFakeNeon() {
     url: `http://127.0.0.1:${port}/api/v2`,
     requests,
     projects,
-    /** The strings a project's secret should hold: direct as its owner, pooled as `pooledRole`. */
-    connectionStrings: (id: string, pooledRole: string) => {
+    /** The owner's strings, as Neon hands them out: pooled (the `-pooler` host) and direct. */
+    ownerStrings: (id: string) => {
       const project = projects.get(id)
       if (!project) throw new Error(`no project ${id}`)
-      return { pooledUrl: uri(project, pooledRole, true), directUrl: uri(project, project.owner, false) }
+      return { pooledUrl: uri(project, true), directUrl: uri(project, false) }
     },
     /** Answers the next requests to `METHOD /path` (a path under /api/v2, `*` for one segment) with these, in order. */
     failNext(route: string, ...answers: Override[]) {

@@ -1,5 +1,6 @@
 import {
   GetSecretValueCommand,
+  InternalServiceError,
   PutSecretValueCommand,
   ResourceNotFoundException,
   SecretsManagerClient,
@@ -10,7 +11,7 @@ import type {
   CloudFormationCustomResourceUpdateEvent,
 } from 'aws-lambda'
 import { mockClient } from 'aws-sdk-client-mock'
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { freePort } from '#infra/local/postgres'
 import { type ConnectionStrings, createNeonHandler } from '#infra/neon/handler'
 import type { NeonProjectProperties } from '#infra/neon/properties'
@@ -23,10 +24,16 @@ const OWNER = 'papa_auth_owner'
 const API_ROLE = 'papa_auth_api'
 /** A resource as a stack from before the API's role delivers it, and as a rollback to such a stack does. */
 const BEFORE_API_ROLE = { ApiRoleName: undefined }
+/** A password the handler made: 24 random bytes or more, in base64url. */
+const NEW_PASSWORD = /^[A-Za-z0-9_-]{32,}$/
 
 const secretsManager = mockClient(SecretsManagerClient)
 let neon: Awaited<ReturnType<typeof startFakeNeon>>
 let output: string[]
+/** The database secret's value, as Secrets Manager holds it: undefined while it has none. */
+let databaseSecret: string | undefined
+/** Every database password a test stored or the handler wrote, none of which may reach a log. */
+let passwords: Set<string>
 
 const handler = createNeonHandler({
   secrets: new SecretsManagerClient({ region: 'eu-central-1' }),
@@ -48,7 +55,23 @@ beforeEach(() => {
   secretsManager
     .on(GetSecretValueCommand, { SecretId: API_KEY_SECRET })
     .resolves({ SecretString: `${API_KEY}\n` })
-  secretsManager.on(PutSecretValueCommand).resolves({})
+  databaseSecret = undefined
+  passwords = new Set()
+  secretsManager.on(GetSecretValueCommand, { SecretId: DATABASE_SECRET }).callsFake(async () => {
+    if (databaseSecret === undefined) {
+      throw new ResourceNotFoundException({
+        message: "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT",
+        $metadata: {},
+      })
+    }
+    return { SecretString: databaseSecret }
+  })
+  secretsManager
+    .on(PutSecretValueCommand)
+    .callsFake(async (input: { SecretId?: string; SecretString?: string }) => {
+      if (input.SecretId === DATABASE_SECRET) storeSecret(input.SecretString)
+      return {}
+    })
   // Everything the handler logs, to check that no key or password ever reaches CloudWatch.
   output = []
   const capture = (chunk: string | Uint8Array) => {
@@ -59,6 +82,21 @@ beforeEach(() => {
   vi.spyOn(process.stderr, 'write').mockImplementation(capture)
   return () => vi.restoreAllMocks()
 })
+afterEach(() => expectNothingSecretIn())
+
+/** Sets the database secret's value, as the handler or an engineer would, and notes the passwords in it. */
+function storeSecret(value: string | undefined) {
+  databaseSecret = value
+  try {
+    const strings = JSON.parse(value ?? 'null') as Partial<ConnectionStrings>
+    for (const url of [strings.pooledUrl, strings.directUrl]) {
+      const password = url ? new URL(url).password : ''
+      if (password) passwords.add(password).add(decodeURIComponent(password))
+    }
+  } catch {
+    // Not connection strings: nothing to note.
+  }
+}
 
 const properties = (overrides: Partial<NeonProjectProperties> = {}) => ({
   ServiceToken: 'arn:aws:lambda:eu-central-1:123456789012:function:provider',
@@ -136,6 +174,9 @@ function expectNothingSecretIn(...texts: string[]) {
   for (const text of [...texts, ...output]) {
     expect(text).not.toContain(API_KEY)
     expect(text).not.toMatch(/npg_secret/)
+    // A connection string with its password in it.
+    expect(text).not.toMatch(/:\/\/[^/\s@]*:[^@\s]*@/)
+    for (const password of passwords) expect(text).not.toContain(password)
   }
 }
 
@@ -156,8 +197,18 @@ const usersIn = ({ pooledUrl, directUrl }: ConnectionStrings) => ({
   direct: new URL(directUrl).username,
 })
 
+/** The API's pooled string for a project of the fake: its `-pooler` host, the database, TLS. */
+const apiPooledUrl = (projectId: string, password: string) =>
+  `postgresql://${API_ROLE}:${password}@ep-${projectId}-pooler.eu-central-1.aws.neon.tech/papa_auth?sslmode=require`
+
+const passwordIn = (url: string) => new URL(url).password
+
+/** The secrets the handler read, in order. */
+const secretsRead = () =>
+  secretsManager.commandCalls(GetSecretValueCommand).map((call) => call.args[0].input.SecretId)
+
 describe('create', () => {
-  it('creates the project and the API’s role, waits for their operations, and writes both strings into the secret', async () => {
+  it('creates the project, waits for its operations, and writes the owner’s direct string and the API role’s pooled one', async () => {
     const result = await handler(createEvent({ OrgId: 'org-quiet-bird-123' }))
 
     const [create, ...rest] = neon.requests
@@ -177,36 +228,50 @@ describe('create', () => {
       },
     })
     const projectId = result.PhysicalResourceId
-    // Only running operations are polled, until they finish; the role is made once the project's are done.
+    // Only running operations are polled, until they finish; no role is asked of Neon (migrate makes it with SQL).
     expect(rest.map((request) => [`${request.method} ${request.path}`, request.body])).toEqual([
       [`GET /projects/${projectId}/operations/op-compute-${projectId}`, undefined],
       [`GET /projects/${projectId}/operations/op-compute-${projectId}`, undefined],
-      [`POST /projects/${projectId}/branches/br-${projectId}/roles`, { role: { name: API_ROLE } }],
-      [`GET /projects/${projectId}/operations/op-role-${API_ROLE}-${projectId}`, undefined],
-      [`GET /projects/${projectId}/operations/op-role-${API_ROLE}-${projectId}`, undefined],
     ])
-    const strings = neon.connectionStrings(projectId, API_ROLE)
-    expect(writtenSecrets()).toEqual([{ SecretId: DATABASE_SECRET, value: strings }])
-    const pooled = new URL(strings.pooledUrl)
-    const direct = new URL(strings.directUrl)
-    expect(usersIn(strings)).toEqual({ pooled: API_ROLE, direct: OWNER })
-    expect(pooled.password).toMatch(/^npg_secret\d+$/)
-    expect(direct.password).toMatch(/^npg_secret\d+$/)
-    expect(pooled.password).not.toBe(direct.password)
-    expect(pooled.hostname).toBe(`ep-${projectId}-pooler.eu-central-1.aws.neon.tech`)
-    expect(direct.hostname).toBe(`ep-${projectId}.eu-central-1.aws.neon.tech`)
-    expect(pooled.searchParams.get('sslmode')).toBe('require')
+    const [written] = writtenSecrets()
+    const password = passwordIn(written?.value.pooledUrl ?? 'postgresql://nobody@nowhere')
+    expect(password).toMatch(NEW_PASSWORD)
+    const owner = neon.ownerStrings(projectId)
+    expect(writtenSecrets()).toEqual([
+      {
+        SecretId: DATABASE_SECRET,
+        value: { pooledUrl: apiPooledUrl(projectId, password), directUrl: owner.directUrl },
+      },
+    ])
+    expect(usersIn(owner)).toEqual({ pooled: OWNER, direct: OWNER })
+    expect(new URL(apiPooledUrl(projectId, password)).host).toBe(new URL(owner.pooledUrl).host)
+    expect(password).not.toBe(passwordIn(owner.directUrl))
+    // A new project has no password to keep: Create reads only the API key.
+    expect(secretsRead()).toEqual([API_KEY_SECRET])
     expect(result).toEqual({ PhysicalResourceId: projectId, Data: { ProjectId: projectId } })
     expectNothingSecretIn(JSON.stringify(result))
+    // The logs were captured, so the check on them above can fail.
+    expect(output.join('')).toContain('neon project created')
+  })
+
+  it('gives every new project’s API role a password of its own', async () => {
+    await handler(createEvent())
+    await handler(createEvent())
+    const [first, second] = writtenSecrets().map((written) => passwordIn(written.value.pooledUrl))
+    expect(first).toMatch(NEW_PASSWORD)
+    expect(second).toMatch(NEW_PASSWORD)
+    expect(first).not.toBe(second)
   })
 
   it('writes the owner into both strings for a resource that names no API role (one from before it)', async () => {
     const result = await handler(createEvent(BEFORE_API_ROLE))
     const projectId = result.PhysicalResourceId
-    expect(neon.requests.filter((request) => request.path.includes('/roles'))).toEqual([])
-    expect(writtenSecrets()).toEqual([
-      { SecretId: DATABASE_SECRET, value: neon.connectionStrings(projectId, OWNER) },
+    expect(requestLines()).toEqual([
+      'POST /projects',
+      `GET /projects/${projectId}/operations/op-compute-${projectId}`,
+      `GET /projects/${projectId}/operations/op-compute-${projectId}`,
     ])
+    expect(writtenSecrets()).toEqual([{ SecretId: DATABASE_SECRET, value: neon.ownerStrings(projectId) }])
   })
 
   it('sends no org_id when none is configured, and reads a key stored as JSON', async () => {
@@ -229,8 +294,8 @@ describe('create', () => {
     const result = await handler(createEvent())
     const projectId = result.PhysicalResourceId
     expect(requestLines().filter((line) => line === 'POST /projects')).toHaveLength(3)
-    expect(writtenSecrets()).toEqual([
-      { SecretId: DATABASE_SECRET, value: neon.connectionStrings(projectId, API_ROLE) },
+    expect(writtenSecrets().map((written) => [written.SecretId, usersIn(written.value)])).toEqual([
+      [DATABASE_SECRET, { pooled: API_ROLE, direct: OWNER }],
     ])
 
     neon.failNext(`PATCH /projects/${projectId}`, { status: 503, body: { message: 'try again' } })
@@ -250,85 +315,125 @@ describe('create', () => {
 })
 
 describe('update', () => {
-  it('renames the project and writes the connection strings again, keeping the physical id', async () => {
-    const { projectId } = await createProject()
+  it('renames the project and writes the strings again, the API’s password kept, the physical id too', async () => {
+    const { projectId, written } = await createProject()
     const result = await handler(updateEvent(projectId, { ProjectName: 'auth-prod' }))
 
-    expect(
-      neon.requests.map((request) => [request.method, request.path, request.body ?? request.query]),
-    ).toEqual(
+    const connectionUri = (pooled: boolean) => [
+      'GET',
+      `/projects/${projectId}/connection_uri`,
+      { database_name: 'papa_auth', role_name: OWNER, pooled: String(pooled) },
+    ]
+    const sent = neon.requests.map((request) => [request.method, request.path, request.body ?? request.query])
+    expect(sent).toHaveLength(3)
+    expect(sent).toEqual(
       expect.arrayContaining([
         ['PATCH', `/projects/${projectId}`, { project: { name: 'auth-prod' } }],
-        [
-          'GET',
-          `/projects/${projectId}/connection_uri`,
-          { database_name: 'papa_auth', role_name: OWNER, pooled: 'false' },
-        ],
-        [
-          'GET',
-          `/projects/${projectId}/connection_uri`,
-          { database_name: 'papa_auth', role_name: API_ROLE, pooled: 'true' },
-        ],
+        connectionUri(false),
+        connectionUri(true),
       ]),
     )
-    // Beside those: the look-up of the default branch and its roles.
-    expect(neon.requests).toHaveLength(5)
     expect(neon.projects.get(projectId)?.name).toBe('auth-prod')
-    expect(writtenSecrets()).toEqual([
-      { SecretId: DATABASE_SECRET, value: neon.connectionStrings(projectId, API_ROLE) },
-    ])
+    expect(secretsRead()).toEqual([DATABASE_SECRET, API_KEY_SECRET])
+    expect(writtenSecrets()).toEqual([written])
     expect(result).toEqual({ PhysicalResourceId: projectId, Data: { ProjectId: projectId } })
   })
 
-  it('keeps the API’s role when it exists: no new role, no new password, the strings Create wrote', async () => {
-    const { projectId, written } = await createProject()
+  it('keeps, exactly, the password of the API role the secret already holds: migrate would not set a new one', async () => {
+    const { projectId } = await createProject()
+    // A password the role already has (one Neon made, before migrate made the role): not the handler's kind.
+    const stored = {
+      pooledUrl: apiPooledUrl(projectId, 'npg_Kept-Pa55w0rd%2Fwith%40escapes'),
+      directUrl: neon.ownerStrings(projectId).directUrl,
+    }
+    storeSecret(JSON.stringify(stored))
+
     await handler(updateEvent(projectId, {}))
 
     expect(requestLines()).toEqual([
-      `GET /projects/${projectId}/branches`,
-      `GET /projects/${projectId}/branches/br-${projectId}/roles`,
       `GET /projects/${projectId}/connection_uri`,
       `GET /projects/${projectId}/connection_uri`,
     ])
-    expect(writtenSecrets()).toEqual([written])
-    expect(usersIn(written.value)).toEqual({
-      pooled: API_ROLE,
-      direct: OWNER,
-    })
+    expect(writtenSecrets()).toEqual([{ SecretId: DATABASE_SECRET, value: stored }])
+    expect(decodeURIComponent(passwordIn(stored.pooledUrl))).toBe('npg_Kept-Pa55w0rd/with@escapes')
   })
 
-  it('moves a project made before the API’s role to one: creates it on the default branch, then rewrites the secret', async () => {
+  it('gives a project from before the API’s role a password for it, and keeps the owner’s string', async () => {
     const { projectId, written } = await createProject(BEFORE_API_ROLE)
-    expect(written.value).toEqual(neon.connectionStrings(projectId, OWNER))
+    expect(written.value).toEqual(neon.ownerStrings(projectId))
 
     const result = await handler(updateEvent(projectId, {}, BEFORE_API_ROLE))
 
     expect(requestLines()).toEqual([
-      `GET /projects/${projectId}/branches`,
-      `GET /projects/${projectId}/branches/br-${projectId}/roles`,
-      `POST /projects/${projectId}/branches/br-${projectId}/roles`,
-      `GET /projects/${projectId}/operations/op-role-${API_ROLE}-${projectId}`,
-      `GET /projects/${projectId}/operations/op-role-${API_ROLE}-${projectId}`,
       `GET /projects/${projectId}/connection_uri`,
       `GET /projects/${projectId}/connection_uri`,
     ])
-    expect([...(neon.projects.get(projectId)?.roles.keys() ?? [])]).toEqual([OWNER, API_ROLE])
-    const strings = neon.connectionStrings(projectId, API_ROLE)
-    expect(writtenSecrets()).toEqual([{ SecretId: DATABASE_SECRET, value: strings }])
-    expect(usersIn(strings)).toEqual({ pooled: API_ROLE, direct: OWNER })
+    const [rewritten] = writtenSecrets()
+    const password = passwordIn(rewritten?.value.pooledUrl ?? 'postgresql://nobody@nowhere')
+    expect(password).toMatch(NEW_PASSWORD)
+    expect(password).not.toBe(passwordIn(written.value.directUrl))
     // The owner's string, which the migrations use, is the one it was.
-    expect(strings.directUrl).toBe(written.value.directUrl)
+    expect(writtenSecrets()).toEqual([
+      {
+        SecretId: DATABASE_SECRET,
+        value: { pooledUrl: apiPooledUrl(projectId, password), directUrl: written.value.directUrl },
+      },
+    ])
     expect(result).toEqual({ PhysicalResourceId: projectId, Data: { ProjectId: projectId } })
     expectNothingSecretIn(JSON.stringify(result))
+  })
+
+  it.each([
+    ['has no value', undefined],
+    ['is not JSON', '{"pooledUrl":"postgresql://papa_auth_api:npg_secret_cut@ep-'],
+    ['holds no URL', JSON.stringify({ pooledUrl: 'papa_auth_api npg_secret_garbled' })],
+    ['holds no password', JSON.stringify({ pooledUrl: 'postgresql://papa_auth_api@ep-x-pooler/papa_auth' })],
+  ])('gives the API’s role a new password when the secret %s, quoting none of it', async (_, value) => {
+    const { projectId } = await createProject()
+    storeSecret(value)
+
+    await handler(updateEvent(projectId, {}))
+
+    const [written] = writtenSecrets()
+    const password = passwordIn(written?.value.pooledUrl ?? 'postgresql://nobody@nowhere')
+    expect(password).toMatch(NEW_PASSWORD)
+    expect(writtenSecrets()).toEqual([
+      {
+        SecretId: DATABASE_SECRET,
+        value: {
+          pooledUrl: apiPooledUrl(projectId, password),
+          directUrl: neon.ownerStrings(projectId).directUrl,
+        },
+      },
+    ])
+    expect(output.join('')).toContain('neon api role gets a new password')
+  })
+
+  it('fails, changing nothing, when the secret cannot be read: a passing error is no reason for a new password', async () => {
+    const { projectId } = await createProject()
+    secretsManager
+      .on(GetSecretValueCommand, { SecretId: DATABASE_SECRET })
+      .rejects(new InternalServiceError({ message: 'try again later', $metadata: {} }))
+
+    const error = await failureOf(handler(updateEvent(projectId, { ProjectName: 'auth-prod' })))
+
+    expect(error.message).toBe(
+      `could not read the connection strings from the secret ${DATABASE_SECRET} (InternalServiceError)`,
+    )
+    expect(neon.requests).toEqual([])
+    expect(neon.projects.get(projectId)?.name).toBe('PapaAuth')
+    expect(writtenSecrets()).toEqual([])
   })
 
   it('points both strings at the owner again when rolled back to a resource from before the API’s role', async () => {
     const { projectId } = await createProject()
     await handler(updateEvent(projectId, BEFORE_API_ROLE, {}))
-    expect(neon.requests.filter((request) => request.path.includes('/roles'))).toEqual([])
-    expect(writtenSecrets()).toEqual([
-      { SecretId: DATABASE_SECRET, value: neon.connectionStrings(projectId, OWNER) },
+    expect(requestLines()).toEqual([
+      `GET /projects/${projectId}/connection_uri`,
+      `GET /projects/${projectId}/connection_uri`,
     ])
+    expect(secretsRead()).toEqual([API_KEY_SECRET])
+    expect(writtenSecrets()).toEqual([{ SecretId: DATABASE_SECRET, value: neon.ownerStrings(projectId) }])
   })
 
   it('refuses to move the project to another region, which would mean a new empty database', async () => {
@@ -395,22 +500,6 @@ describe('a failure', () => {
     expect(projectId).toMatch(/^quiet-bird-/)
     expect(neon.projects.has(projectId)).toBe(false)
     expectNothingSecretIn(error.message)
-  })
-
-  it('removes a project it just created when the API’s role cannot be created, with Neon’s reason', async () => {
-    neon.failNext('POST /projects/*/branches/*/roles', {
-      status: 500,
-      body: { code: '', message: 'could not create the role' },
-    })
-    const error = await failureOf(handler(createEvent()))
-    const projectId = neon.requests.at(-1)?.path.replace('/projects/', '') ?? ''
-    expect(error.message).toBe(
-      `Neon API POST /projects/${projectId}/branches/br-${projectId}/roles failed with 500: could not create the role`,
-    )
-    expect(neon.requests.at(-1)?.method).toBe('DELETE')
-    expect(neon.projects.has(projectId)).toBe(false)
-    expect(writtenSecrets()).toEqual([])
-    expectNothingSecretIn(error.message, String(error.stack))
   })
 
   it('fails without quoting an answer that is not JSON, which may hold a password', async () => {

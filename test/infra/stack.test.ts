@@ -297,7 +297,7 @@ describe('secrets', () => {
     }
   })
 
-  it('lets the Neon handler read the API key and only write the database secret; nothing else touches secrets', () => {
+  it('lets the Neon handler read the API key, and read and write the database secret; nothing else touches secrets', () => {
     const [handlerId] =
       byType(app, 'AWS::Lambda::Function').find(([id]) => id.startsWith('NeonHandler')) ?? []
     const roleId = render(resource(app, handlerId as string).Properties.Role).replace(/^<|\.Arn>$/g, '')
@@ -311,7 +311,11 @@ describe('secrets', () => {
           'arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:papa-auth/neon-api-key-??????',
         ],
       ],
-      [['secretsmanager:PutSecretValue'], [`<${secretId(app, 'DatabaseSecret')}>`]],
+      // Read back only so an update keeps the API role's password: GetSecretValue, no DescribeSecret, this secret only.
+      [
+        ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
+        [`<${secretId(app, 'DatabaseSecret')}>`],
+      ],
     ])
     const ours = new Set([
       ...[...app.stack.functions.values()].map((fn) =>
