@@ -1,18 +1,57 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { freePort } from '#infra/local/postgres'
+import { stopStalePostgres } from '#infra/local/stack'
 
 const root = resolve(import.meta.dirname, '../..')
 let dataDir: string
+const dataDirs: string[] = []
 const children: ChildProcess[] = []
 
 afterAll(async () => {
+  const exits = children
+    .filter((child) => child.exitCode === null && child.signalCode === null)
+    .map((child) => new Promise((done) => child.once('exit', done)))
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
-  if (dataDir) await rm(dataDir, { recursive: true, force: true })
+  await Promise.all(exits)
+  // A killed run leaves its PostgreSQL running on the folder: stopped here, as the next `npm start` would.
+  for (const dir of dataDirs) {
+    await stopStalePostgres(join(dir, 'pgdata'))
+    await rm(dir, { recursive: true, force: true })
+  }
 })
+
+/** A data folder of the test's own, stopped and removed after the file. */
+async function newDataDir(): Promise<string> {
+  dataDir = await mkdtemp(join(tmpdir(), 'papa-auth-start-'))
+  dataDirs.push(dataDir)
+  return dataDir
+}
+
+/** The PID in `postmaster.pid`: the PostgreSQL serving the folder, as it wrote itself down. */
+async function postgresPid(dir: string): Promise<number> {
+  const [pid = ''] = (await readFile(join(dir, 'pgdata', 'postmaster.pid'), 'utf8')).split('\n')
+  return Number(pid)
+}
+
+/** Whether `pid` runs: it takes a signal (or refuses ours: another user's), and is no zombie waiting to be reaped. */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
+  }
+  try {
+    // /proc/<pid>/stat: "pid (command) state …"; a stopped server whose parent was killed may linger as Z.
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return true
+  }
+}
 
 interface Started {
   child: ChildProcess
@@ -64,7 +103,7 @@ describe('npm start', () => {
   it('serves the API on an embedded PostgreSQL, seeds the admin, and keeps the data across restarts', {
     timeout: 180_000,
   }, async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'papa-auth-start-'))
+    await newDataDir()
     const port = await freePort()
 
     const first = await start(port)
@@ -104,5 +143,44 @@ describe('npm start', () => {
     expect(missing.status).toBe(404)
     expect(await missing.json()).toEqual({ detail: 'Not Found' })
     expect(await stop(second)).toBe(0)
+  })
+
+  it('comes up again on the same data after its Node process was killed, with PostgreSQL left running', {
+    timeout: 180_000,
+  }, async () => {
+    const dir = await newDataDir()
+    const port = await freePort()
+
+    const first = await start(port)
+    const registered = await post(`${first.base}/auth/register`, {
+      email: 'survivor@example.com',
+      password: 'outlives a crash',
+    })
+    expect(registered.status).toBe(201)
+    const orphan = await postgresPid(dir)
+    expect(isRunning(orphan)).toBe(true)
+
+    const killed = new Promise((done) => first.child.once('exit', (_code, signal) => done(signal)))
+    first.child.kill('SIGKILL')
+    expect(await killed).toBe('SIGKILL')
+    // Nothing stopped the database: the kill left it running on the folder, its lock file in place.
+    expect(isRunning(orphan)).toBe(true)
+    expect(await postgresPid(dir)).toBe(orphan)
+
+    const second = await start(port)
+    const health = await fetch(`${second.base}/health`)
+    expect(health.status).toBe(200)
+    expect(await health.json()).toEqual({ status: 'ok' })
+    const login = await post(`${second.base}/auth/login`, {
+      email: 'survivor@example.com',
+      password: 'outlives a crash',
+    })
+    expect(login.status).toBe(200)
+    const restarted = await postgresPid(dir)
+    expect(restarted).not.toBe(orphan)
+    expect(isRunning(orphan)).toBe(false)
+
+    expect(await stop(second)).toBe(0)
+    expect(isRunning(restarted)).toBe(false)
   })
 })

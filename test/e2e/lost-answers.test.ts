@@ -1,0 +1,231 @@
+/**
+ * Answers lost after the COMMIT. The functions reach PostgreSQL through a fault-injecting proxy (test/helpers/
+ * fault-proxy.ts) behind the local WebSocket proxy, as Neon's proxy sits in front of the real one; armed with a
+ * statement, it lets the server commit it, drops the answer and cuts the connection. The driver retries the
+ * statement once on a fresh connection, and the statement must find its own committed work instead of applying it
+ * twice: the client gets the answer it would have had, with nothing counted or recorded twice.
+ */
+import { randomUUID } from 'node:crypto'
+import { sql } from 'drizzle-orm'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { createDatabase, type DatabaseHandle } from '#db/client'
+import { startWsProxy, type WsProxy } from '#infra/local/ws-proxy'
+import { disposeContainer } from '#shared/app/container'
+import { bearerEvent, invoke, jsonEvent, uniqueEmail } from '#test/helpers/events'
+import { type DroppedAnswer, type FaultProxy, startFaultProxy } from '#test/helpers/fault-proxy'
+import type { TokenPairBody } from '#test/helpers/users'
+
+/** Fragments of the statements whose answers are lost, as the repositories write them. */
+const STATEMENTS = {
+  /** logins.ts `startSession`: the session, its first token, the cleared count and the login event, in one. */
+  startSession: 'insert into "sessions" (id, user_id',
+  /** sessions.ts `rotate`: the session's row is updated first, then the token retired and its successor stored. */
+  rotate: 'update "sessions" s set last_used_at',
+  /** users.ts `register`: the rate limit, the user and the register event, in one. */
+  register: 'insert into "users" (email, username, hashed_password)',
+  /** logins.ts `begin`: the attempt counted before its compare. */
+  begin: 'insert into "login_attempts" as a',
+}
+
+type Handler = Parameters<typeof invoke>[0]
+
+let faults: FaultProxy
+let login: Handler
+let me: Handler
+let refresh: Handler
+let register: Handler
+let wsProxy: WsProxy
+/** The cluster's superuser on the service's database, through the same proxies (they only drop when armed). */
+let database: DatabaseHandle
+
+/** The server's URL `url` names, reached through the fault proxy instead. */
+const throughFaults = (url: string, databaseName?: string) => {
+  const via = new URL(url)
+  via.host = faults.address
+  if (databaseName) via.pathname = `/${databaseName}`
+  return via.toString()
+}
+
+beforeAll(async () => {
+  const api = new URL(inject('databaseUrl'))
+  faults = await startFaultProxy({ host: api.hostname, port: Number(api.port) })
+  // The WebSocket proxy forwards only to the one address it serves: here, the fault proxy.
+  wsProxy = await startWsProxy({ host: '127.0.0.1', port: faults.port })
+  // Read once, at the functions' cold start, which begins when a handler's module is imported: so the handlers are
+  // imported only now (a test file is a process of its own).
+  process.env.DATABASE_URL = throughFaults(inject('databaseUrl'))
+  process.env.DATABASE_WS_PROXY = wsProxy.address
+  ;[{ handler: login }, { handler: me }, { handler: refresh }, { handler: register }] = await Promise.all([
+    import('#functions/login'),
+    import('#functions/me'),
+    import('#functions/refresh'),
+    import('#functions/register'),
+  ])
+  database = createDatabase({
+    url: throughFaults(inject('superuserUrl'), api.pathname.slice(1)),
+    wsProxy: wsProxy.address,
+    connectTimeoutMs: 3000,
+    poolMax: 2,
+  })
+})
+
+afterAll(async () => {
+  await disposeContainer()
+  await database?.close()
+  await wsProxy?.close()
+  await faults?.close()
+})
+
+/** A source IP of its own (RFC 5737 TEST-NET-2), so its rate-limit row counts this test's requests only. */
+const newSourceIp = () => `198.51.100.${1 + Math.floor(Math.random() * 254)}`
+
+/**
+ * Runs `request` with the answer to `fragment`'s statement lost, and returns the request's outcome and what the
+ * proxy dropped. Fails when nothing was dropped: a scenario that passed without a fault would prove nothing.
+ */
+async function withLostAnswer<T>(
+  fragment: string,
+  request: () => Promise<T>,
+): Promise<{ result: T; drop: DroppedAnswer }> {
+  const before = faults.drops.length
+  faults.arm(fragment)
+  const result = await request()
+  expect(faults.armed, `no statement contained ${JSON.stringify(fragment)}`).toBe(false)
+  expect(faults.drops).toHaveLength(before + 1)
+  const drop = faults.drops[before] as DroppedAnswer
+  // The server finished the statement and was idle again (autocommit: it committed) before the answer was dropped.
+  expect(drop).toMatchObject({ fragment, completed: true, transactionStatus: 'I' })
+  expect(drop.withheld.at(-1)).toBe('Z')
+  return { result, drop }
+}
+
+const rows = async <T extends Record<string, unknown>>(query: ReturnType<typeof sql>) =>
+  (await database.db.execute<T>(query)).rows
+
+const eventsOf = (userId: number) =>
+  rows<{ type: string }>(sql`select type from security_events where user_id = ${userId} order by id`)
+
+async function registered(email: string, password: string): Promise<number> {
+  const response = await invoke(register, jsonEvent('/api/v1/auth/register', { email, password }))
+  expect(response.status).toBe(201)
+  return (response.body as { id: number }).id
+}
+
+const logIn = (email: string, password: string, sourceIp = newSourceIp()) =>
+  invoke(login, jsonEvent('/api/v1/auth/login', { email, password }, { sourceIp }))
+const useRefresh = (refreshToken: string) =>
+  invoke(refresh, jsonEvent('/api/v1/auth/refresh', { refresh_token: refreshToken }))
+
+const TOKEN_PAIR = {
+  access_token: expect.any(String),
+  refresh_token: expect.any(String),
+  token_type: 'bearer',
+  expires_in: expect.any(Number),
+}
+
+describe('an answer lost after the commit', () => {
+  it('still answers a login with a working pair, with one session and one login event', async () => {
+    const email = uniqueEmail('lost-login')
+    const userId = await registered(email, 'correct horse battery')
+
+    const { result } = await withLostAnswer(STATEMENTS.startSession, () =>
+      logIn(email, 'correct horse battery'),
+    )
+
+    expect(result).toMatchObject({ status: 200, body: TOKEN_PAIR })
+    const pair = result.body as TokenPairBody
+    expect((await invoke(me, bearerEvent('/api/v1/users/me', pair.access_token))).status).toBe(200)
+    expect(await rows(sql`select id from sessions where user_id = ${userId}`)).toHaveLength(1)
+    expect(
+      await rows(sql`select 1 from refresh_tokens t join sessions s on s.id = t.session_id
+        where s.user_id = ${userId}`),
+    ).toHaveLength(1)
+    expect(await eventsOf(userId)).toEqual([{ type: 'register' }, { type: 'login_success' }])
+    expect((await useRefresh(pair.refresh_token)).status).toBe(200)
+  })
+
+  it('still answers a refresh with a working pair, without taking the retry for a replay', async () => {
+    const email = uniqueEmail('lost-refresh')
+    const userId = await registered(email, 'correct horse battery')
+    const first = (await logIn(email, 'correct horse battery')).body as TokenPairBody
+
+    const { result } = await withLostAnswer(STATEMENTS.rotate, () => useRefresh(first.refresh_token))
+
+    expect(result).toMatchObject({ status: 200, body: TOKEN_PAIR })
+    const next = result.body as TokenPairBody
+    expect(next.refresh_token).not.toBe(first.refresh_token)
+    expect(
+      await rows(sql`select revoked_at, revoked_reason from sessions where user_id = ${userId}`),
+    ).toEqual([{ revoked_at: null, revoked_reason: null }])
+    expect(await eventsOf(userId)).toEqual([
+      { type: 'register' },
+      { type: 'login_success' },
+      { type: 'refresh' },
+    ])
+    expect((await invoke(me, bearerEvent('/api/v1/users/me', next.access_token))).status).toBe(200)
+    expect(await useRefresh(next.refresh_token)).toMatchObject({ status: 200, body: TOKEN_PAIR })
+    expect((await eventsOf(userId)).map((event) => event.type)).not.toContain('refresh_reuse_detected')
+  })
+
+  it('still answers a registration with 201 and the user, stored and counted once', async () => {
+    const email = uniqueEmail('lost-register')
+    const sourceIp = newSourceIp()
+
+    const { result } = await withLostAnswer(STATEMENTS.register, () =>
+      invoke(
+        register,
+        jsonEvent('/api/v1/auth/register', { email, password: 'correct horse battery' }, { sourceIp }),
+      ),
+    )
+
+    expect(result).toMatchObject({
+      status: 201,
+      body: { id: expect.any(Number), email, username: null, is_active: true, is_superuser: false },
+    })
+    const userId = (result.body as { id: number }).id
+    expect(await rows(sql`select id from users where email = ${email}`)).toEqual([{ id: userId }])
+    expect(await eventsOf(userId)).toEqual([{ type: 'register' }])
+    expect(await rows(sql`select hits from rate_limits where key = ${`register:${sourceIp}`}`)).toEqual([
+      { hits: 1 },
+    ])
+    expect((await logIn(email, 'correct horse battery')).status).toBe(200)
+  })
+
+  it('counts a wrong password once when the answer to its reservation is lost', async () => {
+    const email = uniqueEmail('lost-failure')
+    const userId = await registered(email, 'correct horse battery')
+    const sourceIp = newSourceIp()
+    const WRONG = { status: 401, body: { detail: 'Incorrect email or password' } }
+    expect(await logIn(email, 'wrong horse battery', sourceIp)).toMatchObject(WRONG)
+
+    const { result } = await withLostAnswer(STATEMENTS.begin, () =>
+      logIn(email, 'wrong horse battery', sourceIp),
+    )
+
+    expect(result).toMatchObject(WRONG)
+    expect(result.headers['www-authenticate']).toBe('Bearer')
+    const [attempts] = await rows<{ failures: number; remembered: number }>(
+      sql`select failures, cardinality(recent_attempts) as remembered from login_attempts where email = ${email}`,
+    )
+    expect(attempts).toEqual({ failures: 2, remembered: 2 })
+    expect(await eventsOf(userId)).toEqual([
+      { type: 'register' },
+      { type: 'login_failure' },
+      { type: 'login_failure' },
+    ])
+    expect(await rows(sql`select hits from rate_limits where key = ${`login-failures:${sourceIp}`}`)).toEqual(
+      [{ hits: 2 }],
+    )
+  })
+
+  it('cuts the connection only for the armed statement: other requests pass untouched', async () => {
+    const before = faults.drops.length
+    faults.arm(`select '${randomUUID()}'`)
+    const email = uniqueEmail('untouched')
+    await registered(email, 'correct horse battery')
+    expect((await logIn(email, 'correct horse battery')).status).toBe(200)
+    expect(faults.armed).toBe(true)
+    faults.disarm()
+    expect(faults.drops).toHaveLength(before)
+  })
+})
