@@ -124,24 +124,37 @@ export function createDatabase(settings: DatabaseSettings): DatabaseHandle {
       return result
     } catch (error) {
       client.release(isStatementError(error) ? undefined : (error as Error))
-      throw error
+      throw new QueryPhaseError(error)
     }
   }
   ;(pool as { query: unknown }).query = async (...args: unknown[]) => {
     if (opening) await opening
     try {
       return await runQuery(args)
-    } catch (error) {
+    } catch (failure) {
+      // A failure to connect is the database being away: answered at once (503), not retried.
+      if (!(failure instanceof QueryPhaseError)) throw failure
+      const { error } = failure
       // Safe to send again because every statement the repositories write is idempotent on a key the service made
       // (an attempt id, a session id, a token hash, a salted password hash): one that did commit before its answer
       // was lost is found, not applied twice.
       if (!isStaleConnection(error) && !isRetryableStatementError(error)) throw error
-      return runQuery(args)
+      return runQuery(args).catch((again: unknown) => {
+        throw again instanceof QueryPhaseError ? again.error : again
+      })
     }
   }
 
   const db = drizzle({ client: pool, schema })
   return { db, pool, close: () => pool.end(), warm }
+}
+
+/** An error raised after a connection was had: by the statement, or by the connection dying under it. */
+class QueryPhaseError {
+  readonly error: unknown
+  constructor(error: unknown) {
+    this.error = error
+  }
 }
 
 /**
@@ -171,6 +184,8 @@ class BoundedConnectPool extends Pool {
 function isStaleConnection(error: unknown): boolean {
   if (!isUnavailable(error)) return false
   if (/^(57P0[12]|08)/.test(sqlState(error) ?? '')) return true
+  // The driver rejects a query whose WebSocket dies under it with the bare ErrorEvent: no message, type 'error'.
+  if ((error as { type?: unknown } | null)?.type === 'error') return true
   const message = error instanceof Error ? error.message : ''
   return /Connection terminated|Client has encountered a connection error|not queryable|WebSocket.*clos/i.test(
     message,
