@@ -142,6 +142,8 @@ describe('POST /auth/register', () => {
     it.each([
       ['not an email', 'nope'],
       ['a non-ASCII address', 'jöhn@example.com'],
+      // U+212A lower-cases to an ASCII k: the ASCII check must come first.
+      ['a Kelvin sign, which lower-cases to ASCII', '\u212Aelvin@example.com'],
       [
         'an address over 254 characters',
         `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.com`,

@@ -3,6 +3,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { users } from '#db/schema'
 import { handler as login } from '#functions/login'
 import { handler as me } from '#functions/me'
+import { handler as register } from '#functions/register'
 import { handler as seedAdmin } from '#functions/seed-admin'
 import { superuserOn, testDatabase } from '#test/helpers/database'
 import { bearerEvent, invoke, jsonEvent, uniqueEmail } from '#test/helpers/events'
@@ -41,6 +42,26 @@ describe('seed-admin', () => {
     expect(profile.body).toMatchObject({ email: email.toLowerCase(), is_superuser: true, is_active: true })
     const rows = await database.db.select().from(users).where(eq(users.email, email.toLowerCase()))
     expect(rows).toHaveLength(1)
+  })
+
+  it('fails with a clear reason, and changes nothing, when someone registered the admin email first', async () => {
+    const email = uniqueEmail('squatted')
+    const registered = await invoke(
+      register,
+      jsonEvent('/api/v1/auth/register', { email, password: 'squatter pw' }),
+    )
+    expect(registered.status).toBe(201)
+    vi.stubEnv('ADMIN_EMAIL', email)
+    vi.stubEnv('ADMIN_PASSWORD', 'an admin password')
+
+    await expect(seedAdmin()).rejects.toThrow(
+      /^seed-admin failed: ADMIN_EMAIL belongs to an account that is not a superuser/,
+    )
+    const rows = await database.db.select().from(users).where(eq(users.email, email))
+    expect(rows).toMatchObject([{ isSuperuser: false }])
+    expect(
+      (await invoke(login, jsonEvent('/api/v1/auth/login', { email, password: 'an admin password' }))).status,
+    ).toBe(401)
   })
 
   it('refuses to run without an admin email or password, naming what is missing', async () => {

@@ -83,11 +83,17 @@ function fakes() {
     },
   }
   const compares: (string | null)[] = []
+  const hashes: string[] = []
   const passwords: PasswordHasher = {
-    hash: async (password) => `hashed:${password}`,
+    hash: async (password) => {
+      hashes.push(password)
+      return `hashed:${password}`
+    },
+    // Every stored hash is of a lower cost than the current one: a successful check always asks for a rehash.
     verify: async (password, stored) => {
       compares.push(stored)
-      return { ok: stored === `hashed:${password}`, needsRehash: false }
+      const ok = stored === `hashed:${password}`
+      return { ok, needsRehash: ok }
     },
   }
   const clock: Clock = { now: () => FROZEN }
@@ -106,7 +112,7 @@ function fakes() {
     passwords,
     tokens: tokenService,
   })
-  return { auth, rows, compares, tokens, sessions }
+  return { auth, rows, compares, hashes, tokens, sessions }
 }
 
 describe('auth service', () => {
@@ -157,6 +163,21 @@ describe('auth service', () => {
       exp: FROZEN.getTime() / 1000 + 900,
     })
     expect(await auth.currentUser(pair.access_token)).toMatchObject({ id: 1 })
+  })
+
+  it("rehashes a weak hash at an active user's login, and never an inactive user's, even on the right password", async () => {
+    const { auth, rows, hashes } = fakes()
+    await auth.register({ email: 'a@example.com', password: 'correct horse', username: null }, CONTEXT)
+    await auth.register({ email: 'b@example.com', password: 'correct horse', username: null }, CONTEXT)
+    hashes.length = 0
+    const inactive = rows[1]
+    if (inactive) inactive.isActive = false
+    await expect(auth.login('b@example.com', 'correct horse', CONTEXT)).rejects.toBeInstanceOf(
+      InvalidCredentialsError,
+    )
+    expect(hashes).toEqual([])
+    await auth.login('a@example.com', 'correct horse', CONTEXT)
+    expect(hashes).toEqual(['correct horse'])
   })
 
   it('puts the session in the access token, and refuses it once the session is logged out', async () => {
