@@ -1,13 +1,13 @@
 import { httpHandler, ok } from '#shared/http/handler'
 import { buildOpenApiDocument, type OpenApiDocument } from '#shared/http/openapi'
-import { loadConfig } from '#shared/platform/config'
+import { loadSettings } from '#shared/platform/config'
 import { routes } from './routes.ts'
 
 let built: OpenApiDocument | undefined
 
 /** The document, built once at init; it states the configured limits and needs no secret. */
 const openApiDocument = async () => {
-  built ??= buildOpenApiDocument(routes, loadConfig(process.env, []))
+  built ??= buildOpenApiDocument(routes, loadSettings())
   return built
 }
 

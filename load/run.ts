@@ -10,7 +10,7 @@ import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import { createDatabase } from '#db/client'
 import { createTokenService, systemClock } from '#shared/domain/tokens'
-import { loadConfig } from '#shared/platform/config'
+import { loadSettings } from '#shared/platform/config'
 import { percent } from '../bench/stats.ts'
 import {
   abuseFigures,
@@ -63,7 +63,7 @@ const MEMORY_WINDOW_MS = 15_000
 // a class behind one NAT) would need more attempts than a run makes, so the run sets 20 unless told otherwise.
 process.env.REGISTER_RATE_LIMIT ??= '20'
 // The service's own reading of the settings the server process inherits, defaults included.
-const serviceConfig = loadConfig(process.env, [])
+const serviceConfig = loadSettings()
 const CONNECT_TIMEOUT_MS = serviceConfig.DATABASE_CONNECT_TIMEOUT_MS
 const REGISTER_LIMIT = serviceConfig.REGISTER_RATE_LIMIT
 const MAX_FAILURES = serviceConfig.LOGIN_MAX_FAILURES

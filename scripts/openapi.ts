@@ -7,15 +7,12 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { routes } from '#functions/routes'
 import { buildOpenApiDocument } from '#shared/http/openapi'
-import { loadConfig } from '#shared/platform/config'
+import { loadSettings } from '#shared/platform/config'
 
 const argument = process.argv[2]
 const target = argument
   ? resolve(process.env.INIT_CWD ?? process.cwd(), argument)
   : resolve(import.meta.dirname, '../dist/openapi.json')
 await mkdir(dirname(target), { recursive: true })
-await writeFile(
-  target,
-  `${JSON.stringify(buildOpenApiDocument(routes, loadConfig(process.env, [])), null, 2)}\n`,
-)
+await writeFile(target, `${JSON.stringify(buildOpenApiDocument(routes, loadSettings()), null, 2)}\n`)
 process.stdout.write(`OpenAPI document written to ${target}\n`)

@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline'
 import { type MigrationResult, runMigrations } from '#db/migrate'
 import { disposeContainer } from '#shared/app/container'
 import { serverTimeouts } from '#shared/app/operations'
-import { loadConfig } from '#shared/platform/config'
+import { loadSettings } from '#shared/platform/config'
 import { type LocalPostgres, startLocalPostgres } from './postgres.ts'
 import { type LocalPasswords, localPasswords, provisionLocalRoles } from './roles.ts'
 import { createLocalServer } from './server.ts'
@@ -198,7 +198,7 @@ async function setUp(
       DATABASE_MIGRATION_URL: url = apiUrl,
       DATABASE_WS_PROXY: wsProxy,
     } = databaseEnv
-    const timeouts = serverTimeouts(loadConfig(process.env, []))
+    const timeouts = serverTimeouts(loadSettings())
     return {
       migrations: await runMigrations({ url, wsProxy, api: { url: apiUrl, timeouts } }),
       seed: undefined,

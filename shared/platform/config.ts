@@ -149,6 +149,9 @@ export function loadConfig(
   return result.output
 }
 
+/** The settings alone, requiring no secret: for what only states or tunes them (the OpenAPI document, tooling). */
+export const loadSettings = (): Config => loadConfig(process.env, [])
+
 function formatIssue(issue: v.BaseIssue<unknown>): string {
   const key = issue.path?.map((item) => String(item.key)).join('.')
   if (key && issue.input === undefined) return `${key} is required`

@@ -7,7 +7,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { routes } from '#functions/routes'
 import { buildOpenApiDocument, type OpenApiDocument } from '#shared/http/openapi'
-import { loadConfig } from '#shared/platform/config'
+import { loadSettings } from '#shared/platform/config'
 
 /** The installed Redocly CLI's entry file (package.json `bin`), run with this Node. */
 const REDOCLY_CLI = join(
@@ -50,7 +50,7 @@ async function lint(document: OpenApiDocument): Promise<LintReport> {
 const summary = (problems: Problem[]) =>
   problems.map(({ ruleId, location }) => `${ruleId} ${location[0]?.pointer ?? ''}`).sort()
 
-const document = buildOpenApiDocument(routes, loadConfig(process.env, []))
+const document = buildOpenApiDocument(routes, loadSettings())
 
 describe("the OpenAPI document under Redocly's recommended rules", () => {
   it('has no error, by a linter that does report one', async () => {

@@ -31,7 +31,7 @@ import {
   type TokenPairSchema,
   type UserSchema,
 } from '#shared/http/openapi'
-import { loadConfig } from '#shared/platform/config'
+import { loadSettings } from '#shared/platform/config'
 import { apiEvent, formEvent, jsonEvent, uniqueEmail, uniqueUsername } from '#test/helpers/events'
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>
@@ -40,7 +40,7 @@ type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIG
 const addFormats = addFormatsPlugin as unknown as typeof addFormatsPlugin.default
 
 // The settings of the functions under test (test/helpers/environment.ts), as the handler reads them.
-const config = loadConfig(process.env, [])
+const config = loadSettings()
 const document = buildOpenApiDocument(routes, config)
 const REGISTER = '/api/v1/auth/register'
 const LOGIN = '/api/v1/auth/login'
