@@ -13,7 +13,8 @@ const wrongLogin = (email: string, sourceIp: string) =>
 
 describe('password spraying: failed logins from one address across many emails', () => {
   it('answers 429 with Retry-After once the address has failed LOGIN_IP_MAX_FAILURES times, for any email', async () => {
-    const sprayer = '203.0.113.77'
+    // Outside 203.0.113.0/24, where the other tests' random addresses fall (their failures would count here).
+    const sprayer = '192.0.2.77'
     for (let attempt = 0; attempt < 5; attempt++) {
       expect((await wrongLogin(uniqueEmail('sprayed'), sprayer)).status).toBe(401)
     }
@@ -50,7 +51,7 @@ describe('password spraying: failed logins from one address across many emails',
   })
 
   it('counts only failures: successful logins from a shared address (a campus NAT) never reach the limit', async () => {
-    const campus = '203.0.113.78'
+    const campus = '192.0.2.78'
     const user = await registeredUser()
     for (let attempt = 0; attempt < 8; attempt++) {
       const answer = await invoke(
