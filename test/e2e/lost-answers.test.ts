@@ -76,8 +76,8 @@ afterAll(async () => {
   await faults?.close()
 })
 
-/** A source IP of its own (RFC 5737 TEST-NET-2), so its rate-limit row counts this test's requests only. */
-const newSourceIp = () => `198.51.100.${1 + Math.floor(Math.random() * 254)}`
+/** A source address in 100.64.0.0/24, which no other test uses, so its rate-limit rows count this file's requests only. */
+const newSourceIp = () => `100.64.0.${1 + Math.floor(Math.random() * 254)}`
 
 /**
  * Runs `request` with the answer to `fragment`'s statement lost, and returns the request's outcome and what the
