@@ -18,10 +18,11 @@ interface RequestOptions {
 }
 
 /**
- * A documentation address (RFC 5737 TEST-NET-3) of its own per request unless a test names one, so the per-source-IP
- * registration limit applies only where a test means it to.
+ * A random address in 198.18.0.0/15 (benchmarking, 65k addresses), so that the per-address limits of one test never
+ * count another's requests; tests of those limits pick fixed addresses outside it.
  */
-const randomSourceIp = () => `203.0.113.${1 + Math.floor(Math.random() * 254)}`
+const randomSourceIp = () =>
+  `198.${18 + Math.floor(Math.random() * 2)}.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`
 
 /** An API Gateway HTTP API (payload 2.0) event, built by the same code the local server uses. */
 export function apiEvent(

@@ -13,7 +13,7 @@ const wrongLogin = (email: string, sourceIp: string) =>
 
 describe('password spraying: failed logins from one address across many emails', () => {
   it('answers 429 with Retry-After once the address has failed LOGIN_IP_MAX_FAILURES times, for any email', async () => {
-    // Outside 203.0.113.0/24, where the other tests' random addresses fall (their failures would count here).
+    // Outside 198.18.0.0/15, where the other tests' random addresses fall (their failures would count here).
     const sprayer = '192.0.2.77'
     for (let attempt = 0; attempt < 5; attempt++) {
       expect((await wrongLogin(uniqueEmail('sprayed'), sprayer)).status).toBe(401)
