@@ -1,5 +1,7 @@
 import { Client, type ClientConfig, neonConfig, Pool, type PoolConfig } from '@neondatabase/serverless'
 import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless'
+import { DatabaseUnavailableError } from '#shared/domain/errors'
+import { remainingMs } from '#shared/platform/deadline'
 import { isRetryableStatementError, isStatementError, isUnavailable, sqlState } from './errors.ts'
 import * as schema from './schema.ts'
 
@@ -118,6 +120,12 @@ export function createDatabase(settings: DatabaseSettings): DatabaseHandle {
   // statement error returns the connection to the pool; only a broken connection is discarded.
   const runQuery = async (args: unknown[]) => {
     const client = await pool.connect()
+    // Sent only if the server would give up on it (statement_timeout, then the client's timer) before the
+    // invocation's deadline: a statement still running when the function answers 503 could commit after it.
+    if (settings.queryTimeoutMs !== undefined && remainingMs() < settings.queryTimeoutMs) {
+      client.release()
+      throw new DatabaseUnavailableError()
+    }
     try {
       const result = await (client.query as (...queryArgs: unknown[]) => Promise<unknown>)(...args)
       client.release()

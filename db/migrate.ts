@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { sql } from 'drizzle-orm'
 import { readMigrationFiles } from 'drizzle-orm/migrator'
 import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless'
-import { migrate } from 'drizzle-orm/neon-serverless/migrator'
 import { connectDirect } from './client.ts'
+import { sqlState } from './errors.ts'
 
 /** An arbitrary constant that names this service's migration lock among the database's advisory locks. */
 const MIGRATION_LOCK_KEY = 7_326_551_204
@@ -19,9 +21,85 @@ export interface MigrationResult {
   total: number
 }
 
+/** A migration that cannot be applied safely as committed; the message says why and what to do. */
+export class MigrationJournalError extends Error {
+  override readonly name = 'MigrationJournalError'
+}
+
+/** Another migrate held the migration lock for longer than this one could wait. */
+export class MigrationLockTimeoutError extends Error {
+  override readonly name = 'MigrationLockTimeoutError'
+}
+
+/** The first line of a migration that must run outside a transaction (CREATE INDEX CONCURRENTLY, …). */
+export const NO_TRANSACTION_MARKER = '-- migrate: no-transaction'
+
+export interface CommittedMigration {
+  tag: string
+  sql: string[]
+  folderMillis: number
+  hash: string
+  inTransaction: boolean
+}
+
+/** The committed migrations, in order, with their journal tags. */
+export function committedMigrations(migrationsFolder = defaultMigrationsFolder()): CommittedMigration[] {
+  const journal = JSON.parse(readFileSync(join(migrationsFolder, 'meta', '_journal.json'), 'utf8')) as {
+    entries: { tag: string; when: number }[]
+  }
+  const tags = new Map(journal.entries.map((entry) => [entry.when, entry.tag]))
+  return readMigrationFiles({ migrationsFolder }).map((migration) => ({
+    tag: tags.get(migration.folderMillis) ?? String(migration.folderMillis),
+    sql: migration.sql,
+    folderMillis: migration.folderMillis,
+    hash: migration.hash,
+    inTransaction: !migration.sql[0]?.trimStart().startsWith(NO_TRANSACTION_MARKER),
+  }))
+}
+
 /**
- * Applies the committed migrations over one direct (unpooled) connection, inside a transaction, under a
- * session advisory lock: a second concurrent run waits, then finds nothing left to apply. Idempotent.
+ * What is left to apply, after checking the database's journal against the committed files: a committed migration
+ * whose content changed after it was applied, or one missing while a later one is applied (merged late from an
+ * older branch), is refused with the reason. drizzle's own migrator compares only dates, so it would skip the second
+ * silently and never notice the first.
+ */
+export function pendingMigrations(
+  committed: readonly CommittedMigration[],
+  applied: readonly { hash: string; createdAt: number }[],
+): CommittedMigration[] {
+  const appliedAt = new Map(applied.map((row) => [row.createdAt, row.hash]))
+  const lastApplied = Math.max(0, ...applied.map((row) => row.createdAt))
+  const pending: CommittedMigration[] = []
+  for (const migration of committed) {
+    const hash = appliedAt.get(migration.folderMillis)
+    if (hash !== undefined && hash !== migration.hash) {
+      throw new MigrationJournalError(
+        `migration ${migration.tag} was changed after it was applied; restore it and put the change in a new migration (npm run db:generate)`,
+      )
+    }
+    if (hash !== undefined) continue
+    if (migration.folderMillis < lastApplied) {
+      throw new MigrationJournalError(
+        `migration ${migration.tag} is not applied, but a later one is: it was merged after that one ran. Regenerate it so it comes last (npm run db:generate), or move its content into a new migration`,
+      )
+    }
+    pending.push(migration)
+  }
+  return pending
+}
+
+export interface MigrationLimits {
+  /** How long to wait for a concurrent migrate's lock before failing. */
+  lockWaitMs: number
+  /** How long a migration statement may wait for a table lock: a busy table fails the deploy, it never stalls logins. */
+  statementLockTimeoutMs: number
+}
+
+/**
+ * Applies the committed migrations over one direct (unpooled) connection, each in its own transaction (a file
+ * marked no-transaction statement by statement), under a session advisory lock: a second concurrent run waits,
+ * within `lockWaitMs`, then finds nothing left to apply. Idempotent. Each statement waits at most
+ * `statementLockTimeoutMs` for a table lock: a long queue behind a migration's lock would stall every request.
  */
 export async function runMigrations(options: {
   url: string
@@ -29,20 +107,41 @@ export async function runMigrations(options: {
   migrationsFolder?: string
   /** The API's own connection: its role is created (or aligned) with the app role's privileges and its timeouts. */
   api?: { url: string; timeouts: ServerTimeouts } | undefined
+  limits: MigrationLimits
 }): Promise<MigrationResult> {
-  const migrationsFolder = options.migrationsFolder ?? defaultMigrationsFolder()
-  const total = readMigrationFiles({ migrationsFolder }).length
+  const committed = committedMigrations(options.migrationsFolder)
+  const { limits } = options
   const client = await connectDirect(options.url, options.wsProxy)
   try {
     const db = drizzle({ client })
-    // Migrations may run long and take strong locks: whatever the database's defaults, no timeout here.
+    // Migrations may run long: no statement timeout, whatever the database's defaults; lock waits are bounded.
     await db.execute(sql`set statement_timeout = 0`)
-    await db.execute(sql`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`)
+    await db.execute(sql.raw(`set lock_timeout = ${Math.max(1, Math.trunc(limits.lockWaitMs))}`))
     try {
-      const before = await appliedCount(db)
-      await migrate(db, { migrationsFolder })
+      await db.execute(sql`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`)
+    } catch (error) {
+      if (sqlState(error) !== '55P03') throw error
+      throw new MigrationLockTimeoutError(
+        `another migrate held the migration lock for more than ${limits.lockWaitMs} ms; retry the deploy once it has finished`,
+      )
+    }
+    try {
+      await db.execute(
+        sql.raw(`set lock_timeout = ${Math.max(1, Math.trunc(limits.statementLockTimeoutMs))}`),
+      )
+      await db.execute(sql`create schema if not exists drizzle`)
+      await db.execute(sql`create table if not exists drizzle.__drizzle_migrations (
+        id serial primary key, hash text not null, created_at bigint)`)
+      const applied = await db.execute<{ hash: string; created_at: string }>(
+        sql`select hash, created_at from drizzle.__drizzle_migrations order by created_at`,
+      )
+      const pending = pendingMigrations(
+        committed,
+        applied.rows.map((row) => ({ hash: row.hash, createdAt: Number(row.created_at) })),
+      )
+      for (const migration of pending) await apply(db, migration)
       if (options.api) await ensureApiRole(db, options.api.url, options.api.timeouts)
-      return { applied: (await appliedCount(db)) - before, total }
+      return { applied: pending.length, total: committed.length }
     } finally {
       await db.execute(sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`)
     }
@@ -51,15 +150,26 @@ export async function runMigrations(options: {
   }
 }
 
-async function appliedCount(db: Pick<NeonDatabase, 'execute'>): Promise<number> {
-  const exists = await db.execute<{ present: boolean }>(
-    sql`select to_regclass('drizzle.__drizzle_migrations') is not null as present`,
-  )
-  if (!exists.rows[0]?.present) return 0
-  const result = await db.execute<{ count: string }>(
-    sql`select count(*)::text as count from drizzle.__drizzle_migrations`,
-  )
-  return Number(result.rows[0]?.count ?? 0)
+type Executor = Pick<NeonDatabase, 'execute'>
+
+/** One migration and its journal row: in a transaction of its own, or statement by statement when marked so. */
+async function apply(db: Executor, migration: CommittedMigration): Promise<void> {
+  const record = sql`insert into drizzle.__drizzle_migrations (hash, created_at)
+    values (${migration.hash}, ${migration.folderMillis})`
+  if (!migration.inTransaction) {
+    for (const statement of migration.sql) await db.execute(sql.raw(statement))
+    await db.execute(record)
+    return
+  }
+  await db.execute(sql`begin`)
+  try {
+    for (const statement of migration.sql) await db.execute(sql.raw(statement))
+    await db.execute(record)
+    await db.execute(sql`commit`)
+  } catch (error) {
+    await db.execute(sql`rollback`).catch(() => undefined)
+    throw error
+  }
 }
 
 /** The role migration 0004 grants the API's privileges to. */

@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { type MigrationResult, runMigrations } from '#db/migrate'
 import { disposeContainer } from '#shared/app/container'
-import { serverTimeouts } from '#shared/app/operations'
+import { migrationLimits, serverTimeouts } from '#shared/app/operations'
 import { loadSettings } from '#shared/platform/config'
 import { type LocalPostgres, startLocalPostgres } from './postgres.ts'
 import { type LocalPasswords, localPasswords, provisionLocalRoles } from './roles.ts'
@@ -198,9 +198,10 @@ async function setUp(
       DATABASE_MIGRATION_URL: url = apiUrl,
       DATABASE_WS_PROXY: wsProxy,
     } = databaseEnv
-    const timeouts = serverTimeouts(loadSettings())
+    const settings = loadSettings()
+    const api = { url: apiUrl, timeouts: serverTimeouts(settings) }
     return {
-      migrations: await runMigrations({ url, wsProxy, api: { url: apiUrl, timeouts } }),
+      migrations: await runMigrations({ url, wsProxy, api, limits: migrationLimits(settings) }),
       seed: undefined,
     }
   }

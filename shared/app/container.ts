@@ -45,12 +45,25 @@ export async function disposeContainer(): Promise<void> {
   if (current) await (await current.catch(() => undefined))?.database.close()
 }
 
+export const SECRETS_CONNECT_TIMEOUT_MS = 1000
+export const SECRETS_REQUEST_TIMEOUT_MS = 2000
+export const SECRETS_MAX_ATTEMPTS = 2
+
 /** A Secrets Manager reader, made only when some secret is configured by ARN (never locally). */
 export async function secretReaderFor(config: Config): Promise<SecretReader | undefined> {
   if (!config.JWT_SECRET_ARN && !config.DATABASE_SECRET_ARN && !config.ADMIN_PASSWORD_SECRET_ARN)
     return undefined
   const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager')
-  return createSecretReader(new SecretsManagerClient({}))
+  // Bounded, as every wait of an invocation is: the SDK's own defaults never give up on a silent endpoint.
+  return createSecretReader(
+    new SecretsManagerClient({
+      maxAttempts: SECRETS_MAX_ATTEMPTS,
+      requestHandler: {
+        connectionTimeout: SECRETS_CONNECT_TIMEOUT_MS,
+        requestTimeout: SECRETS_REQUEST_TIMEOUT_MS,
+      },
+    }),
+  )
 }
 
 /** A setting given inline, else the secret its ARN names; `loadConfig` has checked that one of them is set. */
@@ -85,7 +98,8 @@ export function resolveDatabaseUrl(
   )
 }
 
-const SERVER_FIRST_GRACE_MS = 1000
+/** How much later than the server's statement_timeout the client's own timer fires. */
+export const SERVER_FIRST_GRACE_MS = 1000
 
 /** The one place a database handle is made from the configuration. */
 export const openDatabase = (config: Config, url: string, poolMax = config.DATABASE_POOL_MAX) =>

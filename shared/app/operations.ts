@@ -1,7 +1,7 @@
 /** The operator functions' work (migrate on every deploy, seed-admin on demand), wired like the API's container. */
 import * as v from 'valibot'
 import { sqlState } from '#db/errors'
-import { type MigrationResult, runMigrations, type ServerTimeouts } from '#db/migrate'
+import { type MigrationLimits, type MigrationResult, runMigrations, type ServerTimeouts } from '#db/migrate'
 import { createRetentionRepository } from '#db/repositories/retention'
 import { createUserRepository } from '#db/repositories/users'
 import { createAdminSeeder, type SeedOutcome } from '#shared/domain/admin'
@@ -36,8 +36,19 @@ export const serverTimeouts = (config: Config): ServerTimeouts => ({
   idleInTransactionMs: IDLE_IN_TRANSACTION_TIMEOUT_MS,
 })
 
+/** Outside Lambda (npm start, the tests), how long migrate waits for a concurrent run's lock. */
+const LOCAL_LOCK_WAIT_MS = 60_000
+
+/** How long migrate may wait: for a concurrent run's lock, and for each table lock its statements take. */
+export const migrationLimits = (config: Config, lockWaitMs = LOCAL_LOCK_WAIT_MS): MigrationLimits => ({
+  lockWaitMs,
+  statementLockTimeoutMs: config.MIGRATION_LOCK_TIMEOUT_MS,
+})
+
 /** The migrate function's work: reads only the database secret (its direct URL) and applies the migrations. */
-export async function migrateFromEnvironment(): Promise<MigrationResult> {
+export async function migrateFromEnvironment(
+  options: { lockWaitMs?: number | undefined } = {},
+): Promise<MigrationResult> {
   try {
     const config = loadConfig(process.env, ['database'])
     const secrets = await secretReaderFor(config)
@@ -49,6 +60,7 @@ export async function migrateFromEnvironment(): Promise<MigrationResult> {
       url,
       wsProxy: config.DATABASE_WS_PROXY,
       api: { url: apiUrl, timeouts: serverTimeouts(config) },
+      limits: migrationLimits(config, options.lockWaitMs),
     })
   } catch (error) {
     throw operatorError('migrate', error)

@@ -6,6 +6,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import type * as v from 'valibot'
 import { NotAuthenticatedError } from '#shared/domain/errors'
 import type { RequestContext } from '#shared/domain/users'
+import { withDeadline } from '#shared/platform/deadline'
 import { logger } from '#shared/platform/logger'
 import { type ErrorStyle, errorResult, PayloadTooLargeError } from './errors.ts'
 import type { HttpResult } from './responses.ts'
@@ -14,6 +15,8 @@ import { type AnySchema, validate } from './validation.ts'
 export { created, type HttpResult, noContent, ok, TOKEN_RESPONSE_HEADERS } from './responses.ts'
 
 export const MAX_BODY_BYTES = 64 * 1024
+/** Kept back from the invocation's remaining time: the answer, whatever it is, goes out within it. */
+export const ANSWER_MARGIN_MS = 250
 
 /** What a handler receives: the validated body and the parts of the request a handler may use. */
 export interface ParsedEvent<TBody = undefined> {
@@ -90,7 +93,11 @@ export function httpHandler<TDeps, TSchema extends AnySchema | undefined = undef
       },
       requestId: context.awsRequestId,
     }
-    return serialize(dependencies ? await handler(parsed, await dependencies()) : await handler(parsed))
+    // Leaves middy's early-timeout answer (a 503) room to be sent before Lambda ends the invocation.
+    const deadline = Date.now() + context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS
+    return withDeadline(deadline, async () =>
+      serialize(dependencies ? await handler(parsed, await dependencies()) : await handler(parsed)),
+    )
   })
 }
 

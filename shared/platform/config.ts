@@ -18,6 +18,8 @@ export const INTEGER_SETTINGS = {
   DATABASE_QUERY_TIMEOUT_MS: { default: 5000, min: 100, max: 60_000 },
   /** How long a statement waits for a row lock before it gives up (the API role's `lock_timeout`). */
   DATABASE_LOCK_TIMEOUT_MS: { default: 2000, min: 100, max: 60_000 },
+  /** How long a migration statement waits for a table lock before the deploy fails (never stalling the API). */
+  MIGRATION_LOCK_TIMEOUT_MS: { default: 5000, min: 100, max: 600_000 },
   ACCESS_TOKEN_TTL_SECONDS: { default: 900, min: 60, max: 86_400 },
   /** How long a refresh token lives unused (each rotation issues a new one). */
   REFRESH_TOKEN_TTL_SECONDS: { default: 604_800, min: 300, max: 7_776_000 },
@@ -95,6 +97,7 @@ const EnvSchema = v.pipe(
     REGISTER_RATE_WINDOW_SECONDS: integer('REGISTER_RATE_WINDOW_SECONDS'),
     DATABASE_QUERY_TIMEOUT_MS: integer('DATABASE_QUERY_TIMEOUT_MS'),
     DATABASE_LOCK_TIMEOUT_MS: integer('DATABASE_LOCK_TIMEOUT_MS'),
+    MIGRATION_LOCK_TIMEOUT_MS: integer('MIGRATION_LOCK_TIMEOUT_MS'),
     SESSION_MAX_AGE_SECONDS: integer('SESSION_MAX_AGE_SECONDS'),
     AUDIT_RETENTION_DAYS: integer('AUDIT_RETENTION_DAYS'),
     ADMIN_EMAIL: v.optional(text),

@@ -2,6 +2,8 @@ import { sql } from 'drizzle-orm'
 import { afterEach, describe, expect, inject, it, vi } from 'vitest'
 import { runMigrations } from '#db/migrate'
 import { startWsProxy } from '#infra/local/ws-proxy'
+import { migrationLimits } from '#shared/app/operations'
+import { loadSettings } from '#shared/platform/config'
 import { superuserOn, testDatabase } from '#test/helpers/database'
 import { apiEvent, bearerEvent, formEvent, invoke, jsonEvent, uniqueEmail } from '#test/helpers/events'
 
@@ -48,7 +50,8 @@ async function freshDatabase(migrated: boolean): Promise<string> {
   await admin.db.execute(sql.raw(`create database "${name}"`))
   await admin.close()
   const url = superuserOn(name)
-  if (migrated) await runMigrations({ url, wsProxy: inject('wsProxy') })
+  if (migrated)
+    await runMigrations({ url, wsProxy: inject('wsProxy'), limits: migrationLimits(loadSettings()) })
   return url
 }
 

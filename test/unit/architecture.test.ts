@@ -14,7 +14,8 @@ const ROOMS: readonly { room: string; may: readonly string[] }[] = [
   { room: 'shared/platform/', may: ['shared/platform/'] },
   { room: 'shared/http/', may: ['shared/http/', 'shared/domain/', 'shared/platform/'] },
   { room: 'shared/app/', may: ['shared/app/', 'shared/domain/', 'shared/platform/', 'db/'] },
-  { room: 'db/', may: ['db/', 'shared/domain/'] },
+  // The database client reads the invocation's deadline (shared/platform/deadline.ts) before it sends a statement.
+  { room: 'db/', may: ['db/', 'shared/domain/', 'shared/platform/deadline.ts'] },
   {
     room: 'functions/',
     may: ['functions/', 'shared/http/', 'shared/app/', 'shared/domain/', 'shared/platform/'],
