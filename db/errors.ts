@@ -52,6 +52,7 @@ export function isUnavailable(error: unknown): boolean {
   let current: unknown = error
   for (let depth = 0; depth < 5 && current; depth++) {
     if (typeof current === 'object') {
+      if (current instanceof DatabaseUnavailableError) return true
       const { message, code, cause } = current as { message?: unknown; code?: unknown; cause?: unknown }
       if (typeof message === 'string' && TRANSPORT_MESSAGE.test(message)) return true
       if (typeof code === 'string' && TRANSPORT_MESSAGE.test(code)) return true

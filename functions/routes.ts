@@ -15,6 +15,8 @@
  *   API function is updated; `seed-admin` is invoked by an operator; `cleanup` runs hourly (EventBridge).
  */
 import { swaggerUiPaths } from '#shared/http/swagger-ui'
+import { requestBudgetMs } from '#shared/platform/budget'
+import { INTEGER_SETTINGS } from '#shared/platform/settings'
 
 export type HttpMethod = 'GET' | 'POST'
 
@@ -31,8 +33,17 @@ export interface LambdaSpec {
 const BCRYPT_MEMORY_MB = 1769
 const LIGHT_MEMORY_MB = 512
 const DOCS_MEMORY_MB = 256
-/** API Gateway gives up after 30 s; a function answers (or fails with a 503) well before. */
-const API_TIMEOUT_SECONDS = 10
+/**
+ * Every wait of a request, each at its longest, ends within it (`requestBudgetMs`: secrets, a waking compute, one
+ * statement to its server-side timeout, CPU), so a function answers, a 503 at worst, before Lambda ends it; API
+ * Gateway waits 30 s.
+ */
+const API_TIMEOUT_SECONDS = Math.ceil(
+  requestBudgetMs({
+    DATABASE_CONNECT_TIMEOUT_MS: INTEGER_SETTINGS.DATABASE_CONNECT_TIMEOUT_MS.default,
+    DATABASE_QUERY_TIMEOUT_MS: INTEGER_SETTINGS.DATABASE_QUERY_TIMEOUT_MS.default,
+  }) / 1000,
+)
 
 const api = (memoryMb: number): LambdaSpec => ({
   memoryMb,

@@ -10,6 +10,12 @@ import { createUserRepository } from '#db/repositories/users'
 import { type AuthService, createAuthService } from '#shared/domain/auth-service'
 import { createPasswordHasher } from '#shared/domain/passwords'
 import { createTokenService, systemClock } from '#shared/domain/tokens'
+import {
+  SECRETS_CONNECT_TIMEOUT_MS,
+  SECRETS_MAX_ATTEMPTS,
+  SECRETS_REQUEST_TIMEOUT_MS,
+  SERVER_FIRST_GRACE_MS,
+} from '#shared/platform/budget'
 import { assertSigningSecret, type Config, loadConfig } from '#shared/platform/config'
 import { createSecretReader, readJsonField, type SecretReader } from '#shared/platform/secrets'
 
@@ -44,10 +50,6 @@ export async function disposeContainer(): Promise<void> {
   container = undefined
   if (current) await (await current.catch(() => undefined))?.database.close()
 }
-
-export const SECRETS_CONNECT_TIMEOUT_MS = 1000
-export const SECRETS_REQUEST_TIMEOUT_MS = 2000
-export const SECRETS_MAX_ATTEMPTS = 2
 
 /** A Secrets Manager reader, made only when some secret is configured by ARN (never locally). */
 export async function secretReaderFor(config: Config): Promise<SecretReader | undefined> {
@@ -97,9 +99,6 @@ export function resolveDatabaseUrl(
     connection === 'migrations' ? 'directUrl' : 'pooledUrl',
   )
 }
-
-/** How much later than the server's statement_timeout the client's own timer fires. */
-export const SERVER_FIRST_GRACE_MS = 1000
 
 /** The one place a database handle is made from the configuration. */
 export const openDatabase = (config: Config, url: string, poolMax = config.DATABASE_POOL_MAX) =>

@@ -6,7 +6,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import type * as v from 'valibot'
 import { NotAuthenticatedError } from '#shared/domain/errors'
 import type { RequestContext } from '#shared/domain/users'
-import { withDeadline } from '#shared/platform/deadline'
+import { ANSWER_MARGIN_MS, withDeadline } from '#shared/platform/deadline'
 import { logger } from '#shared/platform/logger'
 import { type ErrorStyle, errorResult, PayloadTooLargeError } from './errors.ts'
 import type { HttpResult } from './responses.ts'
@@ -15,8 +15,6 @@ import { type AnySchema, validate } from './validation.ts'
 export { created, type HttpResult, noContent, ok, TOKEN_RESPONSE_HEADERS } from './responses.ts'
 
 export const MAX_BODY_BYTES = 64 * 1024
-/** Kept back from the invocation's remaining time: the answer, whatever it is, goes out within it. */
-export const ANSWER_MARGIN_MS = 250
 
 /** What a handler receives: the validated body and the parts of the request a handler may use. */
 export interface ParsedEvent<TBody = undefined> {

@@ -1,49 +1,8 @@
 import * as v from 'valibot'
 
-/** A whole-number setting: its default and its accepted range, declared once. */
-interface IntegerSetting {
-  readonly default: number
-  readonly min: number
-  readonly max: number
-}
+import { INTEGER_SETTINGS, TEXT_DEFAULTS } from './settings.ts'
 
-/**
- * Every numeric setting with its default and range. `infra/` checks its CDK context against the same ranges, and the
- * OpenAPI document states the configured values, so none of these numbers is written anywhere else.
- */
-export const INTEGER_SETTINGS = {
-  DATABASE_CONNECT_TIMEOUT_MS: { default: 3000, min: 100, max: 30_000 },
-  DATABASE_POOL_MAX: { default: 10, min: 1, max: 100 },
-  /** Set on the server too (the API role's `statement_timeout`), so an abandoned statement stops there as well. */
-  DATABASE_QUERY_TIMEOUT_MS: { default: 5000, min: 100, max: 60_000 },
-  /** How long a statement waits for a row lock before it gives up (the API role's `lock_timeout`). */
-  DATABASE_LOCK_TIMEOUT_MS: { default: 2000, min: 100, max: 60_000 },
-  /** How long a migration statement waits for a table lock before the deploy fails (never stalling the API). */
-  MIGRATION_LOCK_TIMEOUT_MS: { default: 5000, min: 100, max: 600_000 },
-  ACCESS_TOKEN_TTL_SECONDS: { default: 900, min: 60, max: 86_400 },
-  /** How long a refresh token lives unused (each rotation issues a new one). */
-  REFRESH_TOKEN_TTL_SECONDS: { default: 604_800, min: 300, max: 7_776_000 },
-  /** A session ends this long after its login, however often it is refreshed. */
-  SESSION_MAX_AGE_SECONDS: { default: 2_592_000, min: 1, max: 31_536_000 },
-  /** bcrypt's cost; `shared/domain/passwords.ts` holds a dummy hash for each cost of this range. */
-  BCRYPT_COST: { default: 12, min: 10, max: 14 },
-  LOGIN_MAX_FAILURES: { default: 10, min: 1, max: 1000 },
-  LOGIN_WINDOW_SECONDS: { default: 900, min: 1, max: 86_400 },
-  /** Failed logins from one source IP across all emails (password spraying); generous, as campuses share NATs. */
-  LOGIN_IP_MAX_FAILURES: { default: 300, min: 1, max: 1_000_000 },
-  LOGIN_IP_WINDOW_SECONDS: { default: 900, min: 1, max: 86_400 },
-  /** Registrations per source IP and window: a class signing up together behind one NAT stays under it. */
-  REGISTER_RATE_LIMIT: { default: 300, min: 1, max: 1_000_000 },
-  REGISTER_RATE_WINDOW_SECONDS: { default: 3600, min: 1, max: 86_400 },
-  /** How long the audit trail is kept; the cleanup deletes older events. */
-  AUDIT_RETENTION_DAYS: { default: 400, min: 1, max: 3650 },
-} as const satisfies Record<string, IntegerSetting>
-
-/** The defaults of the text settings that have one. */
-export const TEXT_DEFAULTS = {
-  JWT_ISSUER: 'papa-auth',
-  JWT_AUDIENCE: 'papa-api',
-} as const
+export { INTEGER_SETTINGS, TEXT_DEFAULTS }
 
 const integer = (name: keyof typeof INTEGER_SETTINGS) => {
   const { default: fallback, min, max } = INTEGER_SETTINGS[name]

@@ -7,6 +7,9 @@ import { AsyncLocalStorage } from 'node:async_hooks'
  */
 const deadlines = new AsyncLocalStorage<number>()
 
+/** Kept back from the invocation's remaining time: the answer, whatever it is, goes out within it. */
+export const ANSWER_MARGIN_MS = 250
+
 /** Runs `work` with a deadline of `deadline` (epoch milliseconds). */
 export const withDeadline = <T>(deadline: number, work: () => Promise<T>): Promise<T> =>
   deadlines.run(deadline, work)
