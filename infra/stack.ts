@@ -298,6 +298,9 @@ export class AuthStack extends Stack {
       apiName: this.stackName,
       description: 'papa-auth: the authentication API',
       createDefaultStage: false,
+      // Routes are method-specific, so every OPTIONS, a CORS preflight included, falls to $default; not-found
+      // answers it 204 and API Gateway adds the CorsConfiguration headers. Hence no authorizer on $default (no
+      // defaultAuthorizer here): a preflight carries no token.
       defaultIntegration: new HttpLambdaIntegration('NotFoundIntegration', notFound.function),
       ...(settings.corsOrigins.length > 0
         ? {

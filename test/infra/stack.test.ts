@@ -9,8 +9,12 @@ import type { IConstruct } from 'constructs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fallbackRoute, lambdas, operatorFunctions, routes } from '#functions/routes'
 import { MIGRATIONS_FOLDER } from '#infra/bundling'
+import { fromApiGatewayResult, lambdaContext } from '#infra/local/event'
+import { loadHandler } from '#infra/local/server'
 import { NEON_API_URL } from '#infra/neon/api'
 import { DATABASE_NAME, DATABASE_ROLE, defineApp, hashFolder } from '#infra/stack'
+import { CORS_POLICY } from '#shared/http/cors'
+import { apiEvent } from '#test/helpers/events'
 import { functionNamed, type Resource, type Synthesized, synthesize } from './synth.ts'
 
 const apiRoutes = routes.filter((route) => !route.docs)
@@ -161,6 +165,54 @@ describe('the API', () => {
     for (const name of new Set(docsRoutes.map((route) => route.function))) {
       expect(app.stack.functions.has(name)).toBe(false)
     }
+  })
+})
+
+describe('CORS, with origins configured', () => {
+  const ORIGINS = ['https://app.example.com', 'http://localhost:5173']
+  let corsApp: Synthesized
+  beforeAll(() => {
+    corsApp = synthesize({ context: { corsOrigins: ORIGINS.join(',') } })
+  })
+  afterAll(() => corsApp?.remove())
+
+  it("configures the API's CorsConfiguration from the one CORS policy the local server applies too", () => {
+    const [, api] = onlyOf(corsApp, 'AWS::ApiGatewayV2::Api')
+    expect(api.Properties.CorsConfiguration).toEqual({
+      AllowOrigins: ORIGINS,
+      AllowMethods: [...CORS_POLICY.allowMethods],
+      AllowHeaders: [...CORS_POLICY.allowHeaders],
+      ExposeHeaders: [...CORS_POLICY.exposeHeaders],
+      AllowCredentials: CORS_POLICY.allowCredentials,
+      MaxAge: CORS_POLICY.maxAgeSeconds,
+    })
+  })
+
+  it('sends every preflight to a $default route without authorizer, whose function answers it 204', async () => {
+    const routeResources = byType(corsApp, 'AWS::ApiGatewayV2::Route').map(([, route]) => route)
+    // Routes are method-specific: no OPTIONS route, no ANY route, so API Gateway hands OPTIONS to $default.
+    for (const route of routeResources) expect(route.Properties.RouteKey).not.toMatch(/^(OPTIONS|ANY) /)
+    const fallback = routeResources.find((route) => route.Properties.RouteKey === '$default')
+    expect(fallback?.Properties.AuthorizationType ?? 'NONE').toBe('NONE')
+    expect(fallback?.Properties.AuthorizerId).toBeUndefined()
+
+    const integrationId = render(fallback?.Properties.Target).replace(/^integrations\/<|>$/g, '')
+    const target = render(resource(corsApp, integrationId).Properties.IntegrationUri)
+    const name = [...corsApp.stack.functions.keys()].find(
+      (candidate) => target === `<${logicalIdOf(corsApp, candidate)}.Arn>`,
+    )
+    expect(name).toBe(fallbackRoute.function)
+    const handler = await loadHandler(String(name))
+    const preflight = apiEvent('OPTIONS', '/api/v1/auth/login', undefined, {
+      headers: {
+        origin: 'https://app.example.com',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type',
+      },
+    })
+    const answer = fromApiGatewayResult(await handler(preflight, lambdaContext(String(name))))
+    expect(answer.statusCode).toBe(204)
+    expect(answer.body.length).toBe(0)
   })
 })
 
