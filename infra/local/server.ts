@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
 import { fallbackRoute, findRoute } from '#functions/routes'
-import { corsResponse, parseCorsOrigins } from '#shared/http/cors'
+import { parseCorsOrigins, withCors } from '#shared/http/cors'
 import { fromApiGatewayResult, lambdaContext, toApiGatewayEvent } from './event.ts'
 
 type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>
@@ -41,29 +41,24 @@ export interface LocalServerOptions {
 
 /**
  * An HTTP server that behaves like the deployed API Gateway: each request becomes a payload-2.0 event for the
- * function `functions/routes.ts` names (or the `$default` fallback), invoked with a Lambda context; CORS is
- * handled before any function, as API Gateway does.
+ * function `functions/routes.ts` names, or the `$default` fallback for anything no route matches (an `OPTIONS`
+ * preflight included, as in AWS), invoked with a Lambda context; API Gateway's CORS is applied to whatever answers.
  */
 export function createLocalServer(options: LocalServerOptions = {}): Server {
   const corsOrigins = options.corsOrigins ?? parseCorsOrigins(process.env.CORS_ORIGINS)
   return createServer(async (request, response) => {
     const method = request.method ?? 'GET'
-    const cors = corsResponse(corsOrigins, {
+    const cors = {
       method,
       origin: request.headers.origin,
       requestMethod: request.headers['access-control-request-method'] as string | undefined,
-    })
-    if (cors.preflight) {
-      request.resume()
-      response.writeHead(204, cors.headers).end()
-      return
     }
-    for (const [name, value] of Object.entries(cors.headers)) response.setHeader(name, value)
+    const respond = (status: number, headers: Record<string, string>, body: Buffer | string) =>
+      response.writeHead(status, withCors(corsOrigins, cors, headers)).end(body)
+
     const body = await readBody(request)
     if (body === 'too large') {
-      response
-        .writeHead(413, { 'content-type': 'application/json' })
-        .end('{"message":"Request Entity Too Large"}')
+      respond(413, { 'content-type': 'application/json' }, '{"message":"Request Entity Too Large"}')
       request.resume()
       return
     }
@@ -84,12 +79,10 @@ export function createLocalServer(options: LocalServerOptions = {}): Server {
         routeKey,
       )
       const result = fromApiGatewayResult(await handler(event, lambdaContext(name)))
-      response.writeHead(result.statusCode, result.headers).end(result.body)
+      respond(result.statusCode, result.headers, result.body)
     } catch {
       // What API Gateway answers when a function fails outright.
-      response
-        .writeHead(500, { 'content-type': 'application/json' })
-        .end('{"message":"Internal Server Error"}')
+      respond(500, { 'content-type': 'application/json' }, '{"message":"Internal Server Error"}')
     }
   })
 }

@@ -1,8 +1,13 @@
 /**
- * CORS for a front-end dev server, as API Gateway's HTTP API applies it once `allowOrigins` is configured: it
- * answers preflights itself (no function runs) and adds the headers to every other response for an allowed origin.
- * The infra stack configures API Gateway from the same policy and the same origin list syntax, so a front end that
- * works against the local server works against the deployed API.
+ * The CORS policy, and API Gateway's HTTP API CORS behaviour for the local server to apply as the gateway does. The
+ * infra stack configures API Gateway's `CorsConfiguration` from this same policy and origin list syntax, so a front
+ * end that works against the local server works against the deployed API.
+ *
+ * What AWS documents (developerguide/http-api-cors.html): with CORS configured, API Gateway adds the configured
+ * headers to the integration's response for a request with an allowed `Origin` (an `OPTIONS` counts as a preflight
+ * only with `Access-Control-Request-Method` too), and ignores CORS headers the integration returns. It answers a
+ * preflight itself only when no route takes it; here the `$default` route takes every `OPTIONS` (no route is an
+ * OPTIONS route), so `functions/not-found.ts` must answer it 2xx, or the browser refuses the preflight.
  */
 export const CORS_POLICY = {
   allowHeaders: ['authorization', 'content-type'],
@@ -55,36 +60,42 @@ export interface CorsRequest {
 }
 
 /**
- * What CORS makes of a request: a preflight to answer without invoking any function, or headers to add to the
- * function's response (none for a request without an allowed `Origin`, or when no origin is configured).
+ * The headers API Gateway adds for a request: none without an allowed `Origin`, or when no origin is configured.
+ * AWS lists the headers, not which answer gets which: a preflight gets the ones the Fetch standard reads there.
  */
-export function corsResponse(
-  origins: readonly string[],
-  request: CorsRequest,
-): { preflight: boolean; headers: Record<string, string> } {
-  if (origins.length === 0) return { preflight: false, headers: {} }
+function corsHeaders(origins: readonly string[], request: CorsRequest): Record<string, string> {
   const allowOrigin = allowedOrigin(origins, request.origin)
-  const vary: Record<string, string> = allowOrigin && allowOrigin !== '*' ? { vary: 'origin' } : {}
-  if (request.method === 'OPTIONS' && request.origin && request.requestMethod) {
-    if (!allowOrigin) return { preflight: true, headers: {} }
+  if (!allowOrigin) return {}
+  const common: Record<string, string> = {
+    'access-control-allow-origin': allowOrigin,
+    ...(CORS_POLICY.allowCredentials ? { 'access-control-allow-credentials': 'true' } : {}),
+    ...(allowOrigin === '*' ? {} : { vary: 'origin' }),
+  }
+  if (request.method === 'OPTIONS' && request.requestMethod) {
     return {
-      preflight: true,
-      headers: {
-        'access-control-allow-origin': allowOrigin,
-        'access-control-allow-methods': CORS_POLICY.allowMethods.join(','),
-        'access-control-allow-headers': CORS_POLICY.allowHeaders.join(','),
-        'access-control-max-age': String(CORS_POLICY.maxAgeSeconds),
-        ...vary,
-      },
+      ...common,
+      'access-control-allow-methods': CORS_POLICY.allowMethods.join(','),
+      'access-control-allow-headers': CORS_POLICY.allowHeaders.join(','),
+      'access-control-max-age': String(CORS_POLICY.maxAgeSeconds),
     }
   }
-  if (!allowOrigin) return { preflight: false, headers: {} }
-  return {
-    preflight: false,
-    headers: {
-      'access-control-allow-origin': allowOrigin,
-      'access-control-expose-headers': CORS_POLICY.exposeHeaders.join(','),
-      ...vary,
-    },
-  }
+  return { ...common, 'access-control-expose-headers': CORS_POLICY.exposeHeaders.join(',') }
+}
+
+/**
+ * A response's headers (names in lower case) as API Gateway sends them with CORS configured: the integration's own
+ * `access-control-*` headers dropped, the configured ones added for an allowed origin. Unchanged with no origin.
+ */
+export function withCors(
+  origins: readonly string[],
+  request: CorsRequest,
+  headers: Readonly<Record<string, string>>,
+): Record<string, string> {
+  if (origins.length === 0) return { ...headers }
+  const kept = Object.fromEntries(
+    Object.entries(headers).filter(([name]) => !name.startsWith('access-control-')),
+  )
+  const added = corsHeaders(origins, request)
+  if (kept.vary && added.vary) added.vary = `${kept.vary}, ${added.vary}`
+  return { ...kept, ...added }
 }
