@@ -62,7 +62,7 @@ export const lambdas = {
   health: api(LIGHT_MEMORY_MB),
   openapi: api(DOCS_MEMORY_MB),
   docs: api(DOCS_MEMORY_MB),
-  /** API Gateway's `$default` route: 404, or 405 with `Allow` when only the method is wrong. */
+  /** API Gateway's `$default` route: 404, or 405 with `Allow` when only the method is wrong; 204 to a preflight. */
   'not-found': api(256),
   /** Applies the committed migrations; waits for a concurrent run's advisory lock, hence the long timeout. */
   migrate: { memoryMb: 512, timeoutSeconds: 300, invokedBy: 'deploy' },
