@@ -6,10 +6,13 @@ import {
   Aws,
   CfnOutput,
   CfnResource,
+  CfnRule,
   Duration,
+  Fn,
   RemovalPolicy,
   Stack,
   type StackProps,
+  Token,
   Validations,
 } from 'aws-cdk-lib'
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway'
@@ -33,6 +36,7 @@ import {
 import { MIGRATIONS_FOLDER } from '#infra/bundling'
 import { AuthFunction, bindSecret, functionBundle } from '#infra/constructs/auth-function'
 import { NeonDatabase } from '#infra/constructs/neon-database'
+import { awsRegionsNeonServes, pgVersionProblem, regionProblem } from '#infra/neon/regions'
 import { CORS_POLICY, parseCorsOrigins } from '#shared/http/cors'
 import { INTEGER_SETTINGS, TEXT_DEFAULTS } from '#shared/platform/config'
 
@@ -41,8 +45,8 @@ export type DatabaseSettings =
       readonly kind: 'neon'
       readonly apiKeySecretName: string
       readonly projectName: string
-      /** Neon's region id; by default the stack's own region (`aws-<region>`), resolved at deploy. */
-      readonly regionId: string
+      /** Neon's region id (checked against `NEON_REGIONS`); unset: Neon's region of the stack's own (`aws-<region>`). */
+      readonly regionId?: string | undefined
       readonly pgVersion: number
       readonly orgId: string | undefined
       readonly deleteOnRemoval: boolean
@@ -268,7 +272,7 @@ export class AuthStack extends Stack {
       databaseSecret: secret,
       apiKeySecret: importSecret(this, 'NeonApiKey', config.apiKeySecretName),
       projectName: config.projectName,
-      regionId: config.regionId,
+      regionId: neonRegionOf(this, config.regionId),
       pgVersion: config.pgVersion,
       databaseName: DATABASE_NAME,
       roleName: DATABASE_ROLE,
@@ -390,8 +394,8 @@ export function readSettings(node: Node): AuthStackSettings {
             kind: 'neon',
             apiKeySecretName: text('neonApiKeySecretName', 'papa-auth/neon-api-key'),
             projectName: text('neonProjectName', stackName),
-            regionId: text('neonRegion', `aws-${Aws.REGION}`),
-            pgVersion: positiveNumber('neonPgVersion', get('neonPgVersion'), 17),
+            regionId: neonRegion(get('neonRegion')),
+            pgVersion: neonPgVersion(get('neonPgVersion')),
             orgId: get('neonOrgId') ? String(get('neonOrgId')) : undefined,
             deleteOnRemoval: flag('neonDeleteOnRemoval', get('neonDeleteOnRemoval')),
           },
@@ -528,4 +532,52 @@ function origins(value: unknown): string[] {
   } catch (error) {
     throw new Error(`context corsOrigins: ${(error as Error).message}`)
   }
+}
+
+/** Context `neonRegion`, when set: one of the regions Neon serves. */
+function neonRegion(value: unknown): string | undefined {
+  if (value === undefined || value === '') return undefined
+  const problem = regionProblem(String(value))
+  if (problem) throw new Error(`context neonRegion: ${problem}`)
+  return String(value)
+}
+
+/** Context `neonPgVersion`: a Postgres major version Neon offers; 17 by default. */
+function neonPgVersion(value: unknown): number {
+  const version = positiveNumber('neonPgVersion', value, 17)
+  const problem = pgVersionProblem(version)
+  if (problem) throw new Error(`context neonPgVersion: ${problem}`)
+  return version
+}
+
+/**
+ * The Neon region of the project: the one given, else Neon's region of the stack's name. A stack bound to a region
+ * is checked here, at synth. An environment-agnostic one (its region a token until deploy) gets a template rule
+ * instead: CloudFormation checks it when the deploy starts, before it creates anything, and fails with the rule's
+ * message. Synth stays possible without a region (CI, tests); a deploy to a region Neon lacks stops at once.
+ */
+function neonRegionOf(stack: Stack, given: string | undefined): string {
+  if (given !== undefined) return given
+  if (!Token.isUnresolved(stack.region)) {
+    const problem = regionProblem(`aws-${stack.region}`)
+    if (problem) {
+      throw new Error(
+        `the stack's region ${stack.region} has no Neon region of the same name: ${problem}. ` +
+          'Set context neonRegion to the one nearest to the stack (-c neonRegion=<id>).',
+      )
+    }
+    return `aws-${stack.region}`
+  }
+  new CfnRule(stack, 'NeonServesTheStackRegion', {
+    assertions: [
+      {
+        assert: Fn.conditionContains(awsRegionsNeonServes(), Aws.REGION),
+        assertDescription:
+          `Neon has no region in this AWS region; it serves ${awsRegionsNeonServes().join(', ')} ` +
+          '(https://neon.com/docs/introduction/regions). Deploy with -c neonRegion=<Neon region id> (the ' +
+          'nearest one), or to one of those regions.',
+      },
+    ],
+  })
+  return `aws-${Aws.REGION}`
 }

@@ -1,4 +1,4 @@
-import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib'
+import { CustomResource, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib'
 import * as iam from 'aws-cdk-lib/aws-iam'
 import type * as lambda from 'aws-cdk-lib/aws-lambda'
 import * as logs from 'aws-cdk-lib/aws-logs'
@@ -8,6 +8,7 @@ import { Construct } from 'constructs'
 import { bundleEntry } from '#infra/bundling'
 import { NEON_API_URL } from '#infra/neon/api'
 import type { NeonProjectProperties } from '#infra/neon/properties'
+import { pgVersionProblem, regionProblem } from '#infra/neon/regions'
 import { AuthFunction } from './auth-function.ts'
 
 export interface NeonDatabaseProps {
@@ -16,7 +17,9 @@ export interface NeonDatabaseProps {
   /** The engineer's secret holding the Neon API key. */
   readonly apiKeySecret: secretsmanager.ISecret
   readonly projectName: string
+  /** Neon's region id, fixed for the project's life; one of `NEON_REGIONS` (checked here when it is not a token). */
   readonly regionId: string
+  /** The Postgres major version, fixed for the project's life; one Neon offers (checked here). */
   readonly pgVersion: number
   readonly databaseName: string
   /** The role made with the project: it owns the database, and `directUrl` (the migrations) connects as it. */
@@ -44,6 +47,12 @@ export class NeonDatabase extends Construct {
 
   constructor(scope: Construct, id: string, props: NeonDatabaseProps) {
     super(scope, id)
+    // Refused at synth rather than by Neon at deploy, after the secrets and functions exist.
+    const problems = [
+      Token.isUnresolved(props.regionId) ? undefined : regionProblem(props.regionId),
+      pgVersionProblem(props.pgVersion),
+    ].filter((problem) => problem !== undefined)
+    if (problems.length > 0) throw new Error(`NeonDatabase ${this.node.path}: ${problems.join('; ')}`)
 
     this.handler = new AuthFunction(this, 'Handler', {
       name: 'neon-project',

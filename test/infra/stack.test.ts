@@ -12,6 +12,7 @@ import { MIGRATIONS_FOLDER } from '#infra/bundling'
 import { fromApiGatewayResult, lambdaContext } from '#infra/local/event'
 import { loadHandler } from '#infra/local/server'
 import { NEON_API_URL } from '#infra/neon/api'
+import { NEON_REGIONS } from '#infra/neon/regions'
 import { DATABASE_NAME, DATABASE_ROLE, defineApp, hashFolder } from '#infra/stack'
 import { CORS_POLICY } from '#shared/http/cors'
 import { apiEvent } from '#test/helpers/events'
@@ -494,6 +495,79 @@ describe('the Neon database', () => {
       expect(resource(custom, secretId(custom, 'DatabaseSecret')).DeletionPolicy).toBe('Delete')
     } finally {
       custom.remove()
+    }
+  })
+})
+
+describe('the Neon project’s fixed settings', () => {
+  /** Synthesizes as `cdk synth` does for a stack bound to `region` (CDK_DEFAULT_REGION, as the CLI sets it). */
+  const synthesizeIn = (region: string, context: Record<string, unknown> = {}) => {
+    const before = process.env.CDK_DEFAULT_REGION
+    process.env.CDK_DEFAULT_REGION = region
+    try {
+      return synthesize({ context })
+    } finally {
+      if (before === undefined) delete process.env.CDK_DEFAULT_REGION
+      else process.env.CDK_DEFAULT_REGION = before
+    }
+  }
+  const ruleOf = (synthesized: Synthesized) =>
+    (synthesized.template.toJSON() as { Rules?: Record<string, unknown> }).Rules?.NeonServesTheStackRegion
+
+  it('refuses at synth a region Neon does not serve, naming those it does', () => {
+    expect(() => synthesize({ context: { neonRegion: 'aws-eu-west-1' } })).toThrow(
+      `context neonRegion: Neon has no region aws-eu-west-1; it creates projects in ${[...NEON_REGIONS.aws, ...NEON_REGIONS.azure].join(', ')} (https://neon.com/docs/introduction/regions)`,
+    )
+    expect(() => synthesize({ context: { neonRegion: 'eu-central-1' } })).toThrow(
+      /context neonRegion: Neon has no region eu-central-1;/,
+    )
+  })
+
+  it('refuses at synth a Postgres version Neon does not offer', () => {
+    for (const version of ['13', '19', '16.5']) {
+      expect(() => synthesize({ context: { neonPgVersion: version } }), version).toThrow(
+        `context neonPgVersion: Neon offers Postgres 14 to 18, not ${version} (https://neon.com/docs/reference/compatibility)`,
+      )
+    }
+  })
+
+  it('refuses a stack bound to a region where Neon has none, unless neonRegion names one', () => {
+    expect(() => synthesizeIn('eu-west-1')).toThrow(
+      /^the stack's region eu-west-1 has no Neon region of the same name: Neon has no region aws-eu-west-1; .* Set context neonRegion to the one nearest to the stack/,
+    )
+    const nearest = synthesizeIn('eu-west-1', { neonRegion: 'aws-eu-west-2' })
+    const served = synthesizeIn('eu-central-1')
+    try {
+      expect(onlyOf(nearest, 'Custom::NeonProject')[1].Properties.RegionId).toBe('aws-eu-west-2')
+      expect(onlyOf(served, 'Custom::NeonProject')[1].Properties.RegionId).toBe('aws-eu-central-1')
+      // Known at synth, so checked there: no rule for CloudFormation.
+      expect(ruleOf(nearest)).toBeUndefined()
+      expect(ruleOf(served)).toBeUndefined()
+    } finally {
+      nearest.remove()
+      served.remove()
+    }
+  })
+
+  it('has CloudFormation check an environment-agnostic stack’s region before it creates anything', () => {
+    expect(render(onlyOf(app, 'Custom::NeonProject')[1].Properties.RegionId)).toBe('aws-<AWS::Region>')
+    expect(ruleOf(app)).toEqual({
+      Assertions: [
+        {
+          Assert: {
+            'Fn::Contains': [NEON_REGIONS.aws.map((id) => id.replace('aws-', '')), { Ref: 'AWS::Region' }],
+          },
+          AssertDescription: expect.stringMatching(
+            /^Neon has no region in this AWS region; it serves us-east-1, .*Deploy with -c neonRegion=<Neon region id>/,
+          ),
+        },
+      ],
+    })
+    const named = synthesize({ context: { neonRegion: 'aws-us-east-2' } })
+    try {
+      expect(ruleOf(named)).toBeUndefined()
+    } finally {
+      named.remove()
     }
   })
 })
