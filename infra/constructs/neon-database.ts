@@ -1,13 +1,28 @@
-import { CustomResource, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib'
+import {
+  Aspects,
+  CfnResource,
+  CustomResource,
+  Duration,
+  type IAspect,
+  RemovalPolicy,
+  Stack,
+  Token,
+  Validations,
+} from 'aws-cdk-lib'
 import * as iam from 'aws-cdk-lib/aws-iam'
 import type * as lambda from 'aws-cdk-lib/aws-lambda'
 import * as logs from 'aws-cdk-lib/aws-logs'
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import * as cr from 'aws-cdk-lib/custom-resources'
-import { Construct } from 'constructs'
+import { Construct, type IConstruct } from 'constructs'
 import { bundleEntry } from '#infra/bundling'
 import { NEON_API_URL } from '#infra/neon/api'
-import type { NeonProjectProperties } from '#infra/neon/properties'
+import {
+  IN_SERVICE_RESOURCE_TYPE,
+  type InServiceProperties,
+  NEON_HANDLER_TIMEOUT_MS,
+  type NeonProjectProperties,
+} from '#infra/neon/properties'
 import { pgVersionProblem, regionProblem } from '#infra/neon/regions'
 import { AuthFunction } from './auth-function.ts'
 
@@ -38,10 +53,13 @@ export interface NeonDatabaseProps {
 /**
  * A Neon project made by a Lambda-backed custom resource (handler in `infra/neon/`). The connection strings travel
  * from Neon's API (and the handler, for the API role's password) straight into the database secret; no password is a
- * property, an attribute or an output.
+ * property, an attribute or an output. A second resource, after every other one of the stack, puts the project in
+ * service (its configured name) once the deploy that created it has completed: until then a rollback removes it.
  */
 export class NeonDatabase extends Construct {
   readonly resource: CustomResource
+  /** The in-service step: created after every other resource of the stack. */
+  readonly inService: CustomResource
   readonly projectId: string
   readonly handler: AuthFunction
 
@@ -57,10 +75,12 @@ export class NeonDatabase extends Construct {
     this.handler = new AuthFunction(this, 'Handler', {
       name: 'neon-project',
       memoryMb: 256,
-      // Room for Neon's retries and for the new project's operations to finish.
-      timeout: Duration.minutes(5),
+      // Room for Neon's retries and for the new project's operations to finish; the handler plans its calls to
+      // answer within it, whatever Neon does.
+      timeout: Duration.millis(NEON_HANDLER_TIMEOUT_MS),
       logRetention: props.logRetention,
-      description: 'papa-auth: creates, renames and (on opt-in) deletes the Neon project',
+      description:
+        'papa-auth: creates, renames, puts in service and (on opt-in, or when never in service) deletes the Neon project',
       bundle: {
         key: 'infra/neon/handler.ts',
         build: (outdir) => bundleEntry('infra/neon/handler.ts', outdir),
@@ -106,6 +126,43 @@ export class NeonDatabase extends Construct {
       properties,
     })
     this.projectId = this.resource.getAttString('ProjectId')
+
+    const inService: InServiceProperties = {
+      ApiUrl: properties.ApiUrl,
+      ApiKeySecretId: properties.ApiKeySecretId,
+      ProjectId: this.projectId,
+      ProjectName: props.projectName,
+    }
+    // In the stack's scope, not this construct's: what depends on the database (migrate) must not depend on it.
+    this.inService = new CustomResource(Stack.of(this), `${id}InService`, {
+      serviceToken: provider.serviceToken,
+      resourceType: IN_SERVICE_RESOURCE_TYPE,
+      properties: inService,
+    })
+    // This construct's resources come before it already, through the project id it reads and the provider it calls.
+    Aspects.of(Stack.of(this)).add(new AfterEverything(this.inService, this))
+  }
+}
+
+/**
+ * Makes a resource depend on every other resource of its stack, so CloudFormation creates it last: when it runs, the
+ * deploy has nothing left that can fail. Left out: resources under a condition (a dependency on one that is not
+ * created would be an error), the resource's own children, and those under `implied`, which it follows already.
+ */
+class AfterEverything implements IAspect {
+  readonly last: CustomResource
+  readonly implied: IConstruct
+  constructor(last: CustomResource, implied: IConstruct) {
+    this.last = last
+    this.implied = implied
+  }
+
+  visit(node: IConstruct) {
+    if (!(node instanceof CfnResource) || node.cfnOptions.condition !== undefined) return
+    if (node.cfnResourceType === 'AWS::CDK::Metadata') return
+    if (node.node.scopes.includes(this.last) || node.node.scopes.includes(this.implied)) return
+    if (Stack.of(node) !== Stack.of(this.last)) return
+    this.last.node.addDependency(node)
   }
 }
 

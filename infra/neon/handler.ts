@@ -1,19 +1,29 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import {
   GetSecretValueCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager'
-import type { CloudFormationCustomResourceEvent } from 'aws-lambda'
+import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda'
 import { logger } from '#shared/platform/logger'
 import {
   type ConnectionParameters,
   type CreatedProject,
   createNeonApi,
   type NeonApi,
+  NeonApiError,
   type Operation,
+  type Project,
+  seconds,
 } from './api.ts'
-import { IMMUTABLE_PROPERTIES, type NeonProjectProperties, parseProperties } from './properties.ts'
+import {
+  IN_SERVICE_RESOURCE_TYPE,
+  type InServiceProperties,
+  NEON_HANDLER_TIMEOUT_MS,
+  type NeonProjectProperties,
+  parseInServiceProperties,
+  parseProperties,
+} from './properties.ts'
 
 /** What the provider framework expects back: the project id as the physical id, and nothing secret in `Data`. */
 export interface NeonResourceResult {
@@ -21,13 +31,39 @@ export interface NeonResourceResult {
   Data?: { ProjectId: string }
 }
 
+/**
+ * How an invocation's time is shared out. Every step is bounded so that the handler answers, success or a reason,
+ * before Lambda's timeout: a killed handler answers nothing, and CloudFormation then waits an hour for a response.
+ */
+export interface HandlerTiming {
+  /** Kept back from the invocation's remaining time, for the answer to reach the provider framework. */
+  answerMarginMs: number
+  /** Kept back during a create, for removing the new project when a later step fails. */
+  cleanupReserveMs: number
+  /** Kept back during the wait for a new project's operations, for writing the secret afterwards. */
+  secretWriteReserveMs: number
+  /** One Neon request's timeout, which the time left may cut shorter. */
+  requestTimeoutMs: number
+  /** No Neon request starts with less time left than this. */
+  minAttemptMs: number
+}
+
+const DEFAULT_TIMING: HandlerTiming = {
+  answerMarginMs: 5_000,
+  cleanupReserveMs: 25_000,
+  secretWriteReserveMs: 10_000,
+  requestTimeoutMs: 30_000,
+  minAttemptMs: 1_000,
+}
+
 export interface NeonHandlerOptions {
   secrets: SecretsManagerClient
   fetch?: typeof fetch
   retryDelayMs?: number
   pollIntervalMs?: number
-  /** How long to wait for the new project's operations (branch, compute) before failing the deploy. */
+  /** The longest wait for the new project's operations (branch, compute); the time left may cut it shorter. */
   operationsTimeoutMs?: number
+  timing?: Partial<HandlerTiming>
 }
 
 export interface ConnectionStrings {
@@ -41,133 +77,271 @@ export interface RoleLogin {
   password: string
 }
 
+/** The invocation's context as the handler reads it; a direct call (a test, a script) may pass none. */
+export type InvocationContext = Pick<Context, 'getRemainingTimeInMillis'>
+
 const DONE = new Set(['finished', 'skipped', 'cancelled'])
 const FAILED = new Set(['failed', 'error'])
+/** Neon's largest page of projects: a search by name returns no more than this. */
+const PROJECT_PAGE = 400
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
- * The Neon project resource's lifecycle. Create makes the project with its owner role, picks the password of the
- * API's role, and writes the connection strings into the stack's database secret (`directUrl` as the owner,
- * `pooledUrl` as the API's role); Update renames it and rewrites the secret, keeping the API's password; Delete keeps
- * the project unless the engineer opted in. The API's role is never made here: migrate creates it with SQL from
- * `pooledUrl`, so it holds only `papa_auth_app`'s grants (a role made through Neon's API joins `neon_superuser`).
+ * The Neon project resource's lifecycle. Create makes the project with its owner role under a provisional name, picks
+ * the password of the API's role, and writes the connection strings into the stack's database secret (`directUrl` as
+ * the owner, `pooledUrl` as the API's role); the in-service step, the last resource of the deploy, gives the project
+ * its configured name. Update checks the request against the project as Neon has it, renames it and rewrites the
+ * secret, keeping the API's password; Delete keeps the project unless the engineer opted in, or unless it never went
+ * into service. The API's role is never made here: migrate creates it with SQL from `pooledUrl`, so it holds only
+ * `papa_auth_app`'s grants (a role made through Neon's API joins `neon_superuser`).
+ *
+ * A provisional name (`<name> (deploying <token>)`, the token a digest of the stack's name, account, region and the
+ * resource's logical id) marks a project whose creating deploy has not completed. Nothing but migrate (the schema)
+ * writes to the database before a deploy completes: seed-admin and the API's users come after, and the API's URL is
+ * an output of the completed deploy. So a project still under that name holds no data, and:
+ * - Delete removes it even when DeleteOnRemoval is false: that Delete is the rollback of the deploy that created it;
+ * - Create removes one it finds (a create of this stack that was cut off, or whose rollback could not remove it)
+ *   before making a new one, and refuses when a project with the configured name, or another stack's provisional
+ *   one, exists: one name, one project, and never one this stack did not create.
  * Any failure throws with a readable reason, which the provider framework reports as a failed deploy.
  */
 export function createNeonHandler(options: NeonHandlerOptions) {
   const retryDelayMs = options.retryDelayMs ?? 1000
   const pollIntervalMs = options.pollIntervalMs ?? 2000
   const operationsTimeoutMs = options.operationsTimeoutMs ?? 240_000
+  const timing: HandlerTiming = { ...DEFAULT_TIMING, ...options.timing }
 
-  async function apiFor(props: NeonProjectProperties): Promise<NeonApi> {
-    const apiKey = await readApiKey(options.secrets, props.ApiKeySecretId)
-    return createNeonApi({ baseUrl: props.ApiUrl, apiKey, retryDelayMs, ...fetchOption(options) })
+  async function apiFor(
+    props: { ApiKeySecretId: string; ApiUrl: string },
+    deadline: number,
+  ): Promise<NeonApi> {
+    const apiKey = await readApiKey(options.secrets, props.ApiKeySecretId, deadline)
+    return createNeonApi({
+      baseUrl: props.ApiUrl,
+      apiKey,
+      retryDelayMs,
+      deadline,
+      requestTimeoutMs: timing.requestTimeoutMs,
+      minAttemptMs: timing.minAttemptMs,
+      ...fetchOption(options),
+    })
   }
 
-  async function create(props: NeonProjectProperties): Promise<NeonResourceResult> {
-    const neon = await apiFor(props)
-    const created = await neon.request<CreatedProject>('POST', '/projects', {
-      project: {
-        name: props.ProjectName,
-        region_id: props.RegionId,
-        pg_version: Number(props.PgVersion),
-        ...(props.OrgId ? { org_id: props.OrgId } : {}),
-        branch: { database_name: props.DatabaseName, role_name: props.RoleName },
-      },
-    })
+  async function create(
+    event: CloudFormationCustomResourceEvent,
+    props: NeonProjectProperties,
+    deadline: number,
+  ): Promise<NeonResourceResult> {
+    // The create's own steps end early enough to leave time for removing the project when one of them fails.
+    const work = deadline - timing.cleanupReserveMs
+    const neon = await apiFor(props, deadline)
+    const provisional = provisionalName(props.ProjectName, event)
+    await clearTheWay(neon.by(work), props, provisional)
+    let created: CreatedProject
+    try {
+      created = await neon.by(work).request<CreatedProject>('POST', '/projects', {
+        project: {
+          name: provisional,
+          region_id: props.RegionId,
+          pg_version: Number(props.PgVersion),
+          ...(props.OrgId ? { org_id: props.OrgId } : {}),
+          branch: { database_name: props.DatabaseName, role_name: props.RoleName },
+        },
+      })
+    } catch (error) {
+      // No answer, or a 5xx: Neon may have made the project all the same. Look for it now, by its provisional name.
+      if (error instanceof NeonApiError && (error.status === undefined || error.status >= 500)) {
+        await removeLeftovers(neon.by(deadline), props, provisional).catch((reason: unknown) =>
+          logger.warn('neon: could not look for a project the failed create may have made', {
+            reason: messageOf(reason),
+            projectName: provisional,
+          }),
+        )
+      }
+      throw error
+    }
     const projectId = created.project.id
     logger.info('neon project created', { projectId, regionId: props.RegionId })
     try {
-      await waitForOperations(neon, projectId, created.operations ?? [])
+      await waitForOperations(
+        neon.by(work),
+        projectId,
+        created.operations ?? [],
+        work - timing.secretWriteReserveMs,
+      )
       const apiRole = hasApiRole(props) ? { name: props.ApiRoleName, password: newPassword() } : undefined
       await writeConnectionStrings(
         options.secrets,
         props.DatabaseSecretArn,
         fromCreatedProject(created, props, apiRole),
+        work,
       )
     } catch (error) {
       // The project never served anyone: remove it, so a retried deploy does not leave an orphan behind.
-      await neon.request('DELETE', `/projects/${projectId}`).catch(() => undefined)
-      logger.warn('neon project removed after a failed create', { projectId })
-      throw error
+      throw await removeAfterFailure(neon.by(deadline), projectId, error)
     }
     return { PhysicalResourceId: projectId, Data: { ProjectId: projectId } }
+  }
+
+  /**
+   * Before a create: removes what an earlier create of this stack left (its provisional name), and refuses when a
+   * project of the configured name, or another stack's provisional one, is there.
+   */
+  async function clearTheWay(neon: NeonApi, props: NeonProjectProperties, provisional: string) {
+    const found = await projectsNamedLike(neon, props)
+    const taken = found.filter(
+      (project) => project.name !== provisional && isNameOrProvisionalOf(project.name, props.ProjectName),
+    )
+    if (taken.length > 0) {
+      throw new Error(
+        `Neon already has a project named ${props.ProjectName} (${taken.map(describeProject).join('; ')}): this ` +
+          'stack creates a project of its own and never takes over one it did not create. Delete that project in ' +
+          'the Neon console if nothing needs it, or give this stack another project name (context neonProjectName).',
+      )
+    }
+    for (const leftover of found.filter((project) => project.name === provisional)) {
+      await deleteProject(neon, leftover.id)
+      logger.warn('neon project removed: an earlier create of this stack left it, never in service', {
+        projectId: leftover.id,
+      })
+    }
+  }
+
+  async function removeLeftovers(neon: NeonApi, props: NeonProjectProperties, provisional: string) {
+    for (const project of await projectsNamedLike(neon, props)) {
+      if (project.name !== provisional) continue
+      await deleteProject(neon, project.id)
+      logger.warn('neon project removed: made by a create that failed', { projectId: project.id })
+    }
+  }
+
+  async function projectsNamedLike(neon: NeonApi, props: NeonProjectProperties): Promise<Project[]> {
+    const query = new URLSearchParams({
+      search: props.ProjectName.slice(0, PROVISIONAL_PREFIX_CHARS),
+      limit: String(PROJECT_PAGE),
+      ...(props.OrgId ? { org_id: props.OrgId } : {}),
+    })
+    const { projects } = await neon.request<{ projects?: Project[] }>('GET', `/projects?${query}`)
+    return projects ?? []
+  }
+
+  /** The failure, with a word on the new project when it could not be removed too. */
+  async function removeAfterFailure(neon: NeonApi, projectId: string, failure: unknown): Promise<unknown> {
+    try {
+      await deleteProject(neon, projectId)
+      logger.warn('neon project removed after a failed create', { projectId })
+      return failure
+    } catch (error) {
+      logger.error('neon project left behind after a failed create', { projectId, reason: messageOf(error) })
+      return new Error(
+        `${messageOf(failure)}. The new project ${projectId} could not be removed (${messageOf(error)}); ` +
+          'the next deploy of this stack removes it, or delete it in the Neon console.',
+        { cause: failure },
+      )
+    }
   }
 
   async function update(
     projectId: string,
     props: NeonProjectProperties,
     old: NeonProjectProperties,
+    deadline: number,
   ): Promise<NeonResourceResult> {
-    for (const key of IMMUTABLE_PROPERTIES) {
-      if ((props[key] ?? '') !== (old[key] ?? '')) {
-        throw new Error(
-          `${key} of the Neon project ${projectId} cannot change (${old[key] ?? 'unset'} to ${props[key] ?? 'unset'}): ` +
-            'that would mean a new, empty database. Restore the old value, or create a new stack.',
-        )
-      }
-    }
     const apiRole = hasApiRole(props)
-      ? await apiRoleLogin(options.secrets, props.DatabaseSecretArn, props.ApiRoleName)
+      ? await apiRoleLogin(options.secrets, props.DatabaseSecretArn, props.ApiRoleName, deadline)
       : undefined
-    const neon = await apiFor(props)
+    const neon = await apiFor(props, deadline)
+    const project = await readProject(neon, projectId)
+    const problems = fixedPropertyProblems(project, props)
+    if (problems.length > 0) throw new Error(problems.join(' '))
+    const { direct, pooled } = await ownerConnectionUris(neon, projectId, props)
     if (props.ProjectName !== old.ProjectName) {
       await neon.request('PATCH', `/projects/${projectId}`, { project: { name: props.ProjectName } })
     }
-    // The secret may be a new one (replaced, or emptied by hand): write the owner's strings again, from Neon, which
-    // keeps the password of the role it made. So a deploy never resets one under the functions that are using it.
-    const ownerUri = (pooled: boolean) =>
-      neon.request<{ uri: string }>(
-        'GET',
-        `/projects/${projectId}/connection_uri?${new URLSearchParams({
-          database_name: props.DatabaseName,
-          role_name: props.RoleName,
-          pooled: String(pooled),
-        })}`,
-      )
-    const [direct, pooled] = await Promise.all([ownerUri(false), ownerUri(true)])
-    await writeConnectionStrings(options.secrets, props.DatabaseSecretArn, {
-      pooledUrl: pooledUrlFor(pooled.uri, apiRole),
-      directUrl: direct.uri,
-    })
+    await writeConnectionStrings(
+      options.secrets,
+      props.DatabaseSecretArn,
+      { pooledUrl: pooledUrlFor(pooled, apiRole), directUrl: direct },
+      deadline,
+    )
     logger.info('neon project updated', { projectId })
     return { PhysicalResourceId: projectId, Data: { ProjectId: projectId } }
   }
 
-  async function remove(projectId: string, props: NeonProjectProperties): Promise<NeonResourceResult> {
-    if (props.DeleteOnRemoval !== 'true') {
+  async function remove(
+    event: CloudFormationCustomResourceEvent,
+    projectId: string,
+    props: NeonProjectProperties,
+    deadline: number,
+  ): Promise<NeonResourceResult> {
+    if (props.DeleteOnRemoval === 'true') {
+      await deleteProject(await apiFor(props, deadline), projectId)
+      logger.info('neon project deleted', { projectId })
+      return { PhysicalResourceId: projectId }
+    }
+    // Kept, unless it never went into service. Whatever stops the check keeps the project: a Delete that failed
+    // here would block the stack's deletion or rollback, and keeping is what the engineer asked for.
+    let neon: NeonApi
+    let project: Project
+    try {
+      neon = await apiFor(props, deadline)
+      project = await readProject(neon, projectId)
+    } catch (error) {
+      logger.warn('neon project retained, unchecked', { projectId, reason: messageOf(error) })
+      return { PhysicalResourceId: projectId }
+    }
+    if (project.name !== provisionalName(props.ProjectName, event)) {
       logger.info('neon project retained', { projectId })
       return { PhysicalResourceId: projectId }
     }
-    const neon = await apiFor(props)
     try {
-      await neon.request('DELETE', `/projects/${projectId}`)
-      logger.info('neon project deleted', { projectId })
+      await deleteProject(neon, projectId)
+      logger.info('neon project removed: the deploy that created it did not complete', { projectId })
     } catch (error) {
-      if (!(error instanceof Error && 'status' in error && error.status === 404)) throw error
-      logger.info('neon project already gone', { projectId })
+      logger.warn('neon project left behind: the next deploy of this stack removes it', {
+        projectId,
+        reason: messageOf(error),
+      })
     }
     return { PhysicalResourceId: projectId }
   }
 
-  async function waitForOperations(neon: NeonApi, projectId: string, operations: Operation[]) {
-    const deadline = Date.now() + operationsTimeoutMs
+  /** Gives the project its configured name: the deploy that created it has completed, so it is in service. */
+  async function putInService(
+    event: CloudFormationCustomResourceEvent,
+    props: InServiceProperties,
+    deadline: number,
+  ): Promise<NeonResourceResult> {
+    const physicalId = `${props.ProjectId}/in-service`
+    if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId }
+    const neon = await apiFor(props, deadline)
+    await neon.request('PATCH', `/projects/${props.ProjectId}`, { project: { name: props.ProjectName } })
+    logger.info('neon project in service', { projectId: props.ProjectId })
+    return { PhysicalResourceId: physicalId }
+  }
+
+  async function waitForOperations(neon: NeonApi, projectId: string, operations: Operation[], until: number) {
+    const started = Date.now()
+    const deadline = Math.min(started + operationsTimeoutMs, until)
     let pending = operations.filter((operation) => !DONE.has(operation.status))
     while (pending.length > 0) {
       const failed = pending.find((operation) => FAILED.has(operation.status))
       if (failed) throw new Error(`Neon project ${projectId}: operation ${failed.id} ${failed.status}`)
-      if (Date.now() > deadline) {
+      // Another poll needs its interval and then an attempt's worth of time.
+      if (Date.now() + pollIntervalMs + timing.minAttemptMs > deadline) {
+        const cut =
+          deadline < started + operationsTimeoutMs ? ', all the time left before the handler must answer' : ''
         throw new Error(
-          `Neon project ${projectId}: operations still running after ${Math.round(operationsTimeoutMs / 1000)} s`,
+          `Neon project ${projectId}: operations still running after ${seconds(Date.now() - started)}${cut}`,
         )
       }
       await sleep(pollIntervalMs)
       pending = await Promise.all(
         pending.map(async (operation) => {
-          const { operation: current } = await neon.request<{ operation: Operation }>(
-            'GET',
-            `/projects/${projectId}/operations/${operation.id}`,
-          )
+          const { operation: current } = await neon
+            .by(deadline)
+            .request<{ operation: Operation }>('GET', `/projects/${projectId}/operations/${operation.id}`)
           return current
         }),
       )
@@ -175,18 +349,127 @@ export function createNeonHandler(options: NeonHandlerOptions) {
     }
   }
 
-  return async (event: CloudFormationCustomResourceEvent): Promise<NeonResourceResult> => {
+  return async (
+    event: CloudFormationCustomResourceEvent,
+    context?: InvocationContext,
+  ): Promise<NeonResourceResult> => {
+    const remaining = context?.getRemainingTimeInMillis() ?? NEON_HANDLER_TIMEOUT_MS
+    const deadline = Date.now() + remaining - timing.answerMarginMs
+    if (event.ResourceType === IN_SERVICE_RESOURCE_TYPE) {
+      return putInService(event, parseInServiceProperties(event.ResourceProperties), deadline)
+    }
     const props = parseProperties(event.ResourceProperties)
     switch (event.RequestType) {
       case 'Create':
-        return create(props)
+        return create(event, props, deadline)
       case 'Update':
-        return update(event.PhysicalResourceId, props, parseProperties(event.OldResourceProperties))
+        return update(event.PhysicalResourceId, props, parseProperties(event.OldResourceProperties), deadline)
       case 'Delete':
-        return remove(event.PhysicalResourceId, props)
+        return remove(event, event.PhysicalResourceId, props, deadline)
     }
   }
 }
+
+/** The characters of the configured name a provisional name keeps, so that it stays within Neon's name length. */
+const PROVISIONAL_PREFIX_CHARS = 40
+
+/**
+ * The name a project of this resource carries until the deploy that created it completes. The stack is named by its
+ * ARN without the unique suffix, so a stack created again under the same name (after a failed first deploy) finds
+ * what the failed one left.
+ */
+export function provisionalName(
+  projectName: string,
+  event: Pick<CloudFormationCustomResourceEvent, 'StackId' | 'LogicalResourceId'>,
+): string {
+  const stack = event.StackId.replace(/\/[^/]*$/, '')
+  const token = createHash('sha256').update(`${stack}|${event.LogicalResourceId}`).digest('hex').slice(0, 8)
+  return `${projectName.slice(0, PROVISIONAL_PREFIX_CHARS)} (deploying ${token})`
+}
+
+/** Whether `name` is `projectName` itself, or a provisional name of it (this stack's or another's). */
+function isNameOrProvisionalOf(name: string, projectName: string): boolean {
+  if (name === projectName) return true
+  const prefix = `${projectName.slice(0, PROVISIONAL_PREFIX_CHARS)} (deploying `
+  return name.startsWith(prefix) && /^[0-9a-f]{8}\)$/.test(name.slice(prefix.length))
+}
+
+const describeProject = (project: Project) =>
+  `${project.id}, "${project.name}", created ${project.created_at}`
+
+/** The project as Neon has it; a clear reason when it is gone. */
+async function readProject(neon: NeonApi, projectId: string): Promise<Project> {
+  try {
+    return (await neon.request<{ project: Project }>('GET', `/projects/${projectId}`)).project
+  } catch (error) {
+    if (!(error instanceof NeonApiError && error.status === 404)) throw error
+    throw new NeonApiError(
+      `the Neon project ${projectId} no longer exists (deleted outside this stack?): ${error.message}`,
+      404,
+    )
+  }
+}
+
+/**
+ * The owner's connection URIs, direct and pooled, from Neon, which keeps the password of the role it made: Update
+ * writes them again (the secret may be a new one, replaced or emptied by hand), so a deploy never resets one under
+ * the functions that are using it. Asking also checks the database and its owner, which Neon must know.
+ */
+async function ownerConnectionUris(neon: NeonApi, projectId: string, props: NeonProjectProperties) {
+  const uri = async (pooled: boolean) => {
+    const query = new URLSearchParams({
+      database_name: props.DatabaseName,
+      role_name: props.RoleName,
+      pooled: String(pooled),
+    })
+    return (await neon.request<{ uri: string }>('GET', `/projects/${projectId}/connection_uri?${query}`)).uri
+  }
+  try {
+    const [direct, pooled] = await Promise.all([uri(false), uri(true)])
+    return { direct, pooled }
+  } catch (error) {
+    if (!(error instanceof NeonApiError && error.status === 404)) throw error
+    throw new Error(
+      `DatabaseName and RoleName of the Neon project ${projectId} cannot change: it has no database ` +
+        `${props.DatabaseName} with the role ${props.RoleName} (${error.message}), and another would be a new, ` +
+        'empty database. Set them back, or create a new stack.',
+    )
+  }
+}
+
+/** Deletes a project; one already gone counts as deleted. */
+async function deleteProject(neon: NeonApi, projectId: string) {
+  try {
+    await neon.request('DELETE', `/projects/${projectId}`)
+  } catch (error) {
+    if (!(error instanceof NeonApiError && error.status === 404)) throw error
+    logger.info('neon project already gone', { projectId })
+  }
+}
+
+/**
+ * Why the request does not fit the project Neon has, one sentence per fixed property (region, Postgres version, org;
+ * the database and its owner are checked by asking Neon for them); none when it fits. Compared with what the project
+ * is, not with the old properties, so a rollback, which asks for the project as it is, always passes. The org is
+ * compared only when the request names one and Neon reports one: an unset `neonOrgId` means the key's own.
+ */
+export function fixedPropertyProblems(project: Project, props: NeonProjectProperties): string[] {
+  const actual: Record<'RegionId' | 'PgVersion' | 'OrgId', string | undefined> = {
+    RegionId: project.region_id,
+    PgVersion: String(project.pg_version),
+    OrgId: props.OrgId && project.org_id ? project.org_id : props.OrgId,
+  }
+  return (['RegionId', 'PgVersion', 'OrgId'] as const)
+    .filter((key) => actual[key] !== props[key])
+    .map(
+      (key) =>
+        `${key} of the Neon project ${project.id} cannot change (${actual[key]} to ${props[key]}): the project ` +
+        `is ${actual[key]}, and another value would mean a new, empty database. Set it back to ${actual[key]}, ` +
+        'or create a new stack.',
+    )
+}
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
 
 const fetchOption = (options: NeonHandlerOptions) => (options.fetch ? { fetch: options.fetch } : {})
 
@@ -210,10 +493,12 @@ async function apiRoleLogin(
   secrets: SecretsManagerClient,
   secretArn: string,
   name: string,
+  deadline: number,
 ): Promise<RoleLogin> {
   let value: string | undefined
   try {
-    value = (await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }))).SecretString
+    value = (await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }), by(deadline)))
+      .SecretString
   } catch (error) {
     // Only a secret with no value yet counts as empty; any other failure (a denial, throttling) must not pass for
     // one, or a passing glitch would replace a password in use.
@@ -245,10 +530,14 @@ function storedPassword(secretString: string | undefined, role: string): string 
 }
 
 /** The key as stored: the plain string, or the `apiKey` field of a JSON secret. */
-async function readApiKey(secrets: SecretsManagerClient, secretId: string): Promise<string> {
+async function readApiKey(
+  secrets: SecretsManagerClient,
+  secretId: string,
+  deadline: number,
+): Promise<string> {
   let value: string | undefined
   try {
-    value = (await secrets.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString
+    value = (await secrets.send(new GetSecretValueCommand({ SecretId: secretId }), by(deadline))).SecretString
   } catch (error) {
     throw new Error(`could not read the Neon API key from the secret ${secretId} (${errorName(error)})`)
   }
@@ -308,17 +597,28 @@ async function writeConnectionStrings(
   secrets: SecretsManagerClient,
   secretArn: string,
   strings: ConnectionStrings,
+  deadline: number,
 ) {
   try {
     await secrets.send(
       new PutSecretValueCommand({ SecretId: secretArn, SecretString: JSON.stringify(strings) }),
+      by(deadline),
     )
   } catch (error) {
     throw new Error(`could not write the connection strings to the secret ${secretArn} (${errorName(error)})`)
   }
 }
 
-const errorName = (error: unknown) => (error instanceof Error ? error.name : 'unknown error')
+/** An AWS call's reason: the error's name (its message may quote what was sent), or that time ran out. */
+const errorName = (error: unknown) => {
+  if (!(error instanceof Error)) return 'unknown error'
+  return error.name === 'AbortError' || error.name === 'TimeoutError'
+    ? 'no answer in the time left before the handler must answer'
+    : error.name
+}
+
+/** An AWS SDK call's options: cut off at the deadline, like every Neon request. */
+const by = (deadline: number) => ({ abortSignal: AbortSignal.timeout(Math.max(0, deadline - Date.now())) })
 
 /** The deployed entry point: one Secrets Manager client per container. */
 export const handler = createNeonHandler({ secrets: new SecretsManagerClient({}) })

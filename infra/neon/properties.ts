@@ -11,7 +11,7 @@ export interface NeonProjectProperties {
   /** The stack's database secret, which receives `{"pooledUrl", "directUrl"}`; Update reads the API's password back. */
   DatabaseSecretArn: string
   ProjectName: string
-  /** Neon's region id, e.g. `aws-eu-central-1`. */
+  /** Neon's region id, e.g. `aws-eu-central-1`. Fixed, like PgVersion, OrgId, DatabaseName and RoleName. */
   RegionId: string
   PgVersion: string
   DatabaseName: string
@@ -25,12 +25,29 @@ export interface NeonProjectProperties {
   ApiRoleName?: string
   /** The Neon organization to create the project in; required by Neon for a personal API key. */
   OrgId?: string
-  /** `true` deletes the project (and every row in it) when the stack or the resource is deleted. */
+  /**
+   * `true` deletes the project (and every row in it) when the stack or the resource is deleted. Otherwise it is kept,
+   * unless it never went into service (the rollback of the deploy that created it).
+   */
   DeleteOnRemoval: string
 }
 
-/** Properties that cannot change on an existing project: changing one would mean a new, empty database. */
-export const IMMUTABLE_PROPERTIES = ['RegionId', 'PgVersion', 'OrgId', 'DatabaseName', 'RoleName'] as const
+/** The handler's Lambda timeout; the handler plans every call to answer within it. */
+export const NEON_HANDLER_TIMEOUT_MS = 5 * 60_000
+
+/** The custom resource type of the step that puts the project in service, at the end of every deploy that creates it. */
+export const IN_SERVICE_RESOURCE_TYPE = 'Custom::NeonProjectInService'
+
+/**
+ * The in-service step's properties: it gives the project its configured name, which tells Delete the project is in
+ * service (see `handler.ts`).
+ */
+export interface InServiceProperties {
+  ApiUrl: string
+  ApiKeySecretId: string
+  ProjectId: string
+  ProjectName: string
+}
 
 const REQUIRED: (keyof NeonProjectProperties)[] = [
   'ApiUrl',
@@ -62,6 +79,21 @@ export function parseProperties(raw: Record<string, unknown>): NeonProjectProper
     ...optional(raw, 'ApiRoleName'),
     ...optional(raw, 'OrgId'),
     DeleteOnRemoval: String(raw.DeleteOnRemoval ?? 'false'),
+  }
+}
+
+/** The in-service step's properties, checked like the project's. */
+export function parseInServiceProperties(raw: Record<string, unknown>): InServiceProperties {
+  const keys = ['ApiUrl', 'ApiKeySecretId', 'ProjectId', 'ProjectName'] as const
+  const missing = keys.filter((key) => typeof raw[key] !== 'string' || raw[key] === '')
+  if (missing.length > 0)
+    throw new Error(`Neon in-service resource: missing properties ${missing.join(', ')}`)
+  const text = (key: (typeof keys)[number]) => String(raw[key])
+  return {
+    ApiUrl: text('ApiUrl'),
+    ApiKeySecretId: text('ApiKeySecretId'),
+    ProjectId: text('ProjectId'),
+    ProjectName: text('ProjectName'),
   }
 }
 

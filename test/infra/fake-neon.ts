@@ -14,11 +14,17 @@ interface Project {
   id: string
   name: string
   regionId: string
+  pgVersion: number
+  orgId: string
+  createdAt: string
   databaseName: string
   owner: string
   /** The owner's password: Neon keeps it, and hands it out in connection URIs. */
   password: string
 }
+
+/** The organization a project lands in when the request names none: the key's own, as with an organization key. */
+export const KEY_ORG_ID = 'org-key-own-42'
 
 /** A canned answer for the next request to a method and path, in place of the fake's own behaviour. */
 interface Override {
@@ -26,12 +32,15 @@ interface Override {
   body?: unknown
   /** Sent as is instead of `body`, for an answer that is not JSON. */
   text?: string
+  /** Do what the request asks, then answer with this all the same (a 5xx after the work was done). */
+  acted?: boolean
 }
 
 /**
- * The few Neon API v2 endpoints the provider calls, served on 127.0.0.1 with the shapes Neon documents: create
- * project (with its default branch, `connection_uris` and running operations), get operation, rename, connection
- * URI and delete. A project has its owner role only: the API's role is made with SQL, never through Neon's API.
+ * The few Neon API v2 endpoints the provider calls, served on 127.0.0.1 with the shapes Neon documents: list projects
+ * (a `search` on the name, `org_id`, `limit`), create project (with its default branch, `connection_uris` and running
+ * operations), get project, get operation, rename, connection URI and delete. A project has its owner role only: the
+ * API's role is made with SQL, never through Neon's API.
  */
 export async function startFakeNeon() {
   const requests: RecordedRequest[] = []
@@ -40,6 +49,9 @@ export async function startFakeNeon() {
   const operationPolls = new Map<string, number>()
   let created = 0
   let passwords = 0
+  /** How long every answer waits, for a slow Neon. */
+  let delayMs = 0
+  const pending = new Set<NodeJS.Timeout>()
 
   const host = (project: Project, pooled: boolean) =>
     `ep-${project.id}${pooled ? '-pooler' : ''}.${project.regionId.replace(/^aws-/, '')}.aws.neon.tech`
@@ -69,22 +81,55 @@ export async function startFakeNeon() {
       authorization: request.headers.authorization,
       body: text === '' ? undefined : JSON.parse(text),
     })
+    if (delayMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          pending.delete(timer)
+          resolve()
+        }, delayMs)
+        pending.add(timer)
+      })
+    }
     const send = (status: number, body?: unknown) => {
+      if (response.destroyed) return
       response.writeHead(status, { 'content-type': 'application/json' })
       response.end(body === undefined ? '' : JSON.stringify(body))
     }
+    const described = (project: Project) => ({
+      id: project.id,
+      name: project.name,
+      region_id: project.regionId,
+      pg_version: project.pgVersion,
+      org_id: project.orgId,
+      created_at: project.createdAt,
+    })
     const override = overrideFor(`${method} ${path}`)
     if (override?.text !== undefined) return response.writeHead(override.status).end(override.text)
-    if (override) return send(override.status, override.body)
+    if (override && !override.acted) return send(override.status, override.body)
+    const answer = (status: number, body?: unknown) =>
+      override ? send(override.status, override.body) : send(status, body)
 
     const parts = path.split('/').filter(Boolean)
-    if (parts[0] !== 'projects') return send(404, { code: '', message: 'not found' })
+    if (parts[0] !== 'projects') return answer(404, { code: '', message: 'not found' })
+    if (method === 'GET' && parts.length === 1) {
+      const search = url.searchParams.get('search') ?? ''
+      const orgId = url.searchParams.get('org_id')
+      const limit = Number(url.searchParams.get('limit') ?? 10)
+      const found = [...projects.values()].filter(
+        (project) =>
+          (project.name.includes(search) || project.id.includes(search)) &&
+          (orgId === null || project.orgId === orgId),
+      )
+      return answer(200, { projects: found.slice(0, limit).map(described) })
+    }
     if (method === 'POST' && parts.length === 1) {
       const input = (
         JSON.parse(text) as {
           project: {
             name: string
             region_id: string
+            pg_version?: number
+            org_id?: string
             branch?: { database_name?: string; role_name?: string }
           }
         }
@@ -95,12 +140,15 @@ export async function startFakeNeon() {
         id,
         name: input.name,
         regionId: input.region_id,
+        pgVersion: input.pg_version ?? 17,
+        orgId: input.org_id ?? KEY_ORG_ID,
+        createdAt: new Date().toISOString(),
         databaseName: input.branch?.database_name ?? 'neondb',
         owner,
         password: newPassword(),
       }
       projects.set(project.id, project)
-      return send(201, {
+      return answer(201, {
         project: { id: project.id, name: project.name, region_id: project.regionId },
         branch: { id: `br-${project.id}`, project_id: project.id, name: 'main', default: true },
         connection_uris: [
@@ -123,26 +171,31 @@ export async function startFakeNeon() {
       })
     }
     const project = projects.get(parts[1] ?? '')
-    if (!project) return send(404, { code: '', message: `project ${parts[1]} not found` })
+    if (!project) return answer(404, { code: '', message: `project ${parts[1]} not found` })
+    if (method === 'GET' && parts.length === 2) return answer(200, { project: described(project) })
     if (method === 'GET' && parts[2] === 'operations' && parts[3]) {
       const polls = (operationPolls.get(parts[3]) ?? 0) + 1
       operationPolls.set(parts[3], polls)
-      return send(200, { operation: { id: parts[3], status: polls < 2 ? 'running' : 'finished' } })
+      return answer(200, { operation: { id: parts[3], status: polls < 2 ? 'running' : 'finished' } })
     }
     if (method === 'GET' && parts[2] === 'connection_uri') {
       const role = url.searchParams.get('role_name') ?? ''
-      if (role !== project.owner) return send(404, { code: '', message: `role ${role} not found` })
-      return send(200, { uri: uri(project, url.searchParams.get('pooled') === 'true') })
+      const database = url.searchParams.get('database_name') ?? ''
+      if (role !== project.owner) return answer(404, { code: '', message: `role ${role} not found` })
+      if (database !== project.databaseName) {
+        return answer(404, { code: '', message: `database ${database} not found` })
+      }
+      return answer(200, { uri: uri(project, url.searchParams.get('pooled') === 'true') })
     }
     if (method === 'PATCH' && parts.length === 2) {
       project.name = (JSON.parse(text) as { project: { name: string } }).project.name
-      return send(200, { project: { id: project.id, name: project.name }, operations: [] })
+      return answer(200, { project: { id: project.id, name: project.name }, operations: [] })
     }
     if (method === 'DELETE' && parts.length === 2) {
       projects.delete(project.id)
-      return send(200, { project: { id: project.id } })
+      return answer(200, { project: { id: project.id } })
     }
-    return send(404, { code: '', message: 'not found' })
+    return answer(404, { code: '', message: 'not found' })
   }
 
   const server = createServer((request, response) => {
@@ -166,10 +219,36 @@ export async function startFakeNeon() {
     failNext(route: string, ...answers: Override[]) {
       overrides.set(route, [...(overrides.get(route) ?? []), ...answers])
     },
+    /** Makes every answer wait this long (0: answer at once), as a slow or stuck Neon would. */
+    slowDown(ms: number) {
+      delayMs = ms
+    },
+    /** A project made outside the provider (in the console, or by another stack), with the owner role Neon makes. */
+    addProject(name: string, overrides: { regionId?: string; orgId?: string; createdAt?: string } = {}) {
+      const id = `other-lake-${++created}0000`
+      projects.set(id, {
+        id,
+        name,
+        regionId: overrides.regionId ?? 'aws-eu-central-1',
+        pgVersion: 17,
+        orgId: overrides.orgId ?? KEY_ORG_ID,
+        createdAt: overrides.createdAt ?? new Date().toISOString(),
+        databaseName: 'neondb',
+        owner: 'neondb_owner',
+        password: newPassword(),
+      })
+      return id
+    },
     reset() {
       requests.length = 0
       overrides.clear()
+      delayMs = 0
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const timer of pending) clearTimeout(timer)
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }

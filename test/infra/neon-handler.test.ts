@@ -14,8 +14,8 @@ import { mockClient } from 'aws-sdk-client-mock'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { freePort } from '#infra/local/postgres'
 import { type ConnectionStrings, createNeonHandler } from '#infra/neon/handler'
-import type { NeonProjectProperties } from '#infra/neon/properties'
-import { startFakeNeon } from './fake-neon.ts'
+import { IN_SERVICE_RESOURCE_TYPE, type NeonProjectProperties } from '#infra/neon/properties'
+import { KEY_ORG_ID, startFakeNeon } from './fake-neon.ts'
 
 const API_KEY = 'napi_k3y0nlyth3t3stkn0ws'
 const API_KEY_SECRET = 'papa-auth/neon-api-key'
@@ -26,6 +26,8 @@ const API_ROLE = 'papa_auth_api'
 const BEFORE_API_ROLE = { ApiRoleName: undefined }
 /** A password the handler made: 24 random bytes or more, in base64url. */
 const NEW_PASSWORD = /^[A-Za-z0-9_-]{32,}$/
+/** The name a project carries until the deploy that created it completes. */
+const PROVISIONAL = /^PapaAuth \(deploying [0-9a-f]{8}\)$/
 
 const secretsManager = mockClient(SecretsManagerClient)
 let neon: Awaited<ReturnType<typeof startFakeNeon>>
@@ -51,6 +53,8 @@ afterAll(async () => {
 
 beforeEach(() => {
   neon.reset()
+  // Each test starts with an empty Neon organization.
+  neon.projects.clear()
   secretsManager.reset()
   secretsManager
     .on(GetSecretValueCommand, { SecretId: API_KEY_SECRET })
@@ -180,11 +184,37 @@ function expectNothingSecretIn(...texts: string[]) {
   }
 }
 
-/** A project made by Create, and the strings Create wrote; the requests and calls so far are forgotten. */
+/** The in-service step's event: the last resource of a deploy that created the project. */
+const inServiceEvent = (
+  projectId: string,
+  requestType: 'Create' | 'Delete' = 'Create',
+): CloudFormationCustomResourceCreateEvent | CloudFormationCustomResourceDeleteEvent => {
+  const base = {
+    ...common,
+    LogicalResourceId: 'NeonInService',
+    ResourceType: IN_SERVICE_RESOURCE_TYPE,
+    ResourceProperties: {
+      ServiceToken: common.ServiceToken,
+      ApiUrl: neon.url,
+      ApiKeySecretId: API_KEY_SECRET,
+      ProjectId: projectId,
+      ProjectName: 'PapaAuth',
+    },
+  }
+  return requestType === 'Create'
+    ? { ...base, RequestType: 'Create' }
+    : { ...base, RequestType: 'Delete', PhysicalResourceId: `${projectId}/in-service` }
+}
+
+/**
+ * A project made by a deploy that completed (Create, then the in-service step), and the strings Create wrote; the
+ * requests and calls so far are forgotten.
+ */
 const createProject = async (overrides: Partial<NeonProjectProperties> = {}) => {
   const result = await handler(createEvent(overrides))
   const [written] = writtenSecrets()
   if (!written) throw new Error('Create wrote no secret')
+  await handler(inServiceEvent(result.PhysicalResourceId))
   neon.reset()
   secretsManager.resetHistory()
   return { projectId: result.PhysicalResourceId, written }
@@ -211,7 +241,15 @@ describe('create', () => {
   it('creates the project, waits for its operations, and writes the owner’s direct string and the API role’s pooled one', async () => {
     const result = await handler(createEvent({ OrgId: 'org-quiet-bird-123' }))
 
-    const [create, ...rest] = neon.requests
+    const [search, create, ...rest] = neon.requests
+    // First a look for a project of that name (this stack's own leftover, or one it must not duplicate).
+    expect(search).toEqual({
+      method: 'GET',
+      path: '/projects',
+      query: { search: 'PapaAuth', limit: '400', org_id: 'org-quiet-bird-123' },
+      authorization: `Bearer ${API_KEY}`,
+      body: undefined,
+    })
     expect(create).toEqual({
       method: 'POST',
       path: '/projects',
@@ -219,7 +257,8 @@ describe('create', () => {
       authorization: `Bearer ${API_KEY}`,
       body: {
         project: {
-          name: 'PapaAuth',
+          // Its configured name comes with the in-service step, when the deploy has completed.
+          name: expect.stringMatching(PROVISIONAL),
           region_id: 'aws-eu-central-1',
           pg_version: 17,
           org_id: 'org-quiet-bird-123',
@@ -267,6 +306,7 @@ describe('create', () => {
     const result = await handler(createEvent(BEFORE_API_ROLE))
     const projectId = result.PhysicalResourceId
     expect(requestLines()).toEqual([
+      'GET /projects',
       'POST /projects',
       `GET /projects/${projectId}/operations/op-compute-${projectId}`,
       `GET /projects/${projectId}/operations/op-compute-${projectId}`,
@@ -279,10 +319,12 @@ describe('create', () => {
       SecretString: JSON.stringify({ apiKey: API_KEY }),
     })
     await handler(createEvent())
-    expect(neon.requests[0]?.authorization).toBe(`Bearer ${API_KEY}`)
-    expect(neon.requests[0]?.body).toEqual({
+    const create = neon.requests.find((request) => request.method === 'POST')
+    expect(create?.authorization).toBe(`Bearer ${API_KEY}`)
+    expect(create?.body).toEqual({
       project: expect.not.objectContaining({ org_id: expect.anything() }),
     })
+    expect(neon.requests[0]?.query).toEqual({ search: 'PapaAuth', limit: '400' })
   })
 
   it('retries while Neon is locked or unwell, then succeeds', async () => {
@@ -325,7 +367,9 @@ describe('update', () => {
       { database_name: 'papa_auth', role_name: OWNER, pooled: String(pooled) },
     ]
     const sent = neon.requests.map((request) => [request.method, request.path, request.body ?? request.query])
-    expect(sent).toHaveLength(3)
+    expect(sent).toHaveLength(4)
+    // The project as Neon has it comes first: the fixed properties are checked against it.
+    expect(sent[0]).toEqual(['GET', `/projects/${projectId}`, {}])
     expect(sent).toEqual(
       expect.arrayContaining([
         ['PATCH', `/projects/${projectId}`, { project: { name: 'auth-prod' } }],
@@ -351,6 +395,7 @@ describe('update', () => {
     await handler(updateEvent(projectId, {}))
 
     expect(requestLines()).toEqual([
+      `GET /projects/${projectId}`,
       `GET /projects/${projectId}/connection_uri`,
       `GET /projects/${projectId}/connection_uri`,
     ])
@@ -365,6 +410,7 @@ describe('update', () => {
     const result = await handler(updateEvent(projectId, {}, BEFORE_API_ROLE))
 
     expect(requestLines()).toEqual([
+      `GET /projects/${projectId}`,
       `GET /projects/${projectId}/connection_uri`,
       `GET /projects/${projectId}/connection_uri`,
     ])
@@ -429,6 +475,7 @@ describe('update', () => {
     const { projectId } = await createProject()
     await handler(updateEvent(projectId, BEFORE_API_ROLE, {}))
     expect(requestLines()).toEqual([
+      `GET /projects/${projectId}`,
       `GET /projects/${projectId}/connection_uri`,
       `GET /projects/${projectId}/connection_uri`,
     ])
@@ -441,18 +488,19 @@ describe('update', () => {
     await expect(handler(updateEvent(projectId, { RegionId: 'aws-us-east-2' }))).rejects.toThrow(
       `RegionId of the Neon project ${projectId} cannot change (aws-eu-central-1 to aws-us-east-2)`,
     )
-    expect(neon.requests).toEqual([])
+    // Read, and nothing changed.
+    expect(requestLines()).toEqual([`GET /projects/${projectId}`])
     expect(writtenSecrets()).toEqual([])
   })
 })
 
 describe('delete', () => {
-  it('keeps the project by default, without calling Neon', async () => {
+  it('keeps a project in service by default, only reading it', async () => {
     const { projectId } = await createProject()
     const result = await handler(deleteEvent(projectId))
     expect(result).toEqual({ PhysicalResourceId: projectId })
-    expect(neon.requests).toEqual([])
-    expect(neon.projects.has(projectId)).toBe(true)
+    expect(requestLines()).toEqual([`GET /projects/${projectId}`])
+    expect(neon.projects.get(projectId)?.name).toBe('PapaAuth')
   })
 
   it('deletes the project when the engineer opted in', async () => {
@@ -493,7 +541,7 @@ describe('a failure', () => {
     expect(error.message).toBe(
       `could not write the connection strings to the secret ${DATABASE_SECRET} (ResourceNotFoundException)`,
     )
-    expect(neon.requests[0]?.method).toBe('POST')
+    expect(requestLines().slice(0, 2)).toEqual(['GET /projects', 'POST /projects'])
     const deleted = neon.requests.at(-1)
     expect(deleted?.method).toBe('DELETE')
     const projectId = deleted?.path.replace('/projects/', '') ?? ''
@@ -537,7 +585,247 @@ describe('a failure', () => {
   it('gives up on an unreachable API with a readable reason', async () => {
     const closedPort = await freePort()
     await expect(handler(createEvent({ ApiUrl: `http://127.0.0.1:${closedPort}/api/v2` }))).rejects.toThrow(
-      /^Neon API POST \/projects failed: Neon could not be reached \(ECONNREFUSED\)$/,
+      /^Neon API GET \/projects\?search=PapaAuth&limit=400 failed: Neon could not be reached \(ECONNREFUSED\)$/,
     )
+  })
+})
+
+/** The same stack created again under its name, after a failed first deploy (CloudFormation gives it a new id). */
+const RECREATED_STACK = 'arn:aws:cloudformation:eu-central-1:123456789012:stack/PapaAuth/2'
+/** Another stack, with the same project name configured. */
+const OTHER_STACK = 'arn:aws:cloudformation:eu-central-1:123456789012:stack/PapaAuthStaging/1'
+
+/** The projects whose name is, or starts with, the configured one. */
+const projectsNamedLikeConfigured = () =>
+  [...neon.projects.values()].filter((project) => project.name.startsWith('PapaAuth'))
+
+describe('a failed first deploy', () => {
+  it('is rolled back with its project: Delete removes one whose deploy never completed, DeleteOnRemoval false', async () => {
+    const { PhysicalResourceId: projectId } = await handler(createEvent())
+    expect(neon.projects.get(projectId)?.name).toMatch(PROVISIONAL)
+    neon.reset()
+
+    // A later resource of the deploy fails; CloudFormation rolls back, deleting what it created.
+    const result = await handler(deleteEvent(projectId))
+
+    expect(result).toEqual({ PhysicalResourceId: projectId })
+    expect(requestLines()).toEqual([`GET /projects/${projectId}`, `DELETE /projects/${projectId}`])
+    expect(neon.projects.has(projectId)).toBe(false)
+    expect(output.join('')).toContain('the deploy that created it did not complete')
+  })
+
+  it('leaves nothing behind when retried: the new create removes what the failed one left, and makes one project', async () => {
+    // A create that never answered (cut off), or whose rollback could not reach Neon: its project is still there.
+    const { PhysicalResourceId: leftover } = await handler(createEvent())
+    neon.reset()
+
+    const retried = await handler({ ...createEvent(), StackId: RECREATED_STACK })
+
+    expect(requestLines()).toEqual([
+      'GET /projects',
+      `DELETE /projects/${leftover}`,
+      'POST /projects',
+      `GET /projects/${retried.PhysicalResourceId}/operations/op-compute-${retried.PhysicalResourceId}`,
+      `GET /projects/${retried.PhysicalResourceId}/operations/op-compute-${retried.PhysicalResourceId}`,
+    ])
+    expect(projectsNamedLikeConfigured().map((project) => project.id)).toEqual([retried.PhysicalResourceId])
+  })
+
+  it('removes the project Neon made although it answered 5xx, found by its provisional name', async () => {
+    neon.failNext('POST /projects', { status: 502, body: { message: 'bad gateway' }, acted: true })
+
+    const error = await failureOf(handler(createEvent()))
+
+    expect(error.message).toBe('Neon API POST /projects failed with 502: bad gateway')
+    expect(requestLines()).toEqual([
+      'GET /projects',
+      'POST /projects',
+      'GET /projects',
+      expect.stringMatching(/^DELETE \/projects\/quiet-bird-/),
+    ])
+    expect(projectsNamedLikeConfigured()).toEqual([])
+  })
+
+  it('refuses to make a second project of the configured name, and names the one there', async () => {
+    const existing = neon.addProject('PapaAuth', { createdAt: '2026-01-02T03:04:05Z' })
+
+    const error = await failureOf(handler(createEvent()))
+
+    expect(error.message).toBe(
+      `Neon already has a project named PapaAuth (${existing}, "PapaAuth", created 2026-01-02T03:04:05Z): this ` +
+        'stack creates a project of its own and never takes over one it did not create. Delete that project in ' +
+        'the Neon console if nothing needs it, or give this stack another project name (context neonProjectName).',
+    )
+    expect(requestLines()).toEqual(['GET /projects'])
+    expect(neon.projects.get(existing)?.name).toBe('PapaAuth')
+  })
+
+  it('refuses while another stack’s project of that name is being created, and leaves it alone', async () => {
+    const { PhysicalResourceId: theirs } = await handler({ ...createEvent(), StackId: OTHER_STACK })
+    neon.reset()
+
+    await expect(handler(createEvent())).rejects.toThrow(
+      new RegExp(
+        `^Neon already has a project named PapaAuth \\(${theirs}, "PapaAuth \\(deploying [0-9a-f]{8}\\)"`,
+      ),
+    )
+    expect(requestLines()).toEqual(['GET /projects'])
+    expect(neon.projects.has(theirs)).toBe(true)
+  })
+
+  it('still succeeds, keeping the project, when the rollback cannot reach Neon', async () => {
+    const closedPort = await freePort()
+    const result = await handler(
+      deleteEvent('quiet-bird-10000', { ApiUrl: `http://127.0.0.1:${closedPort}/api/v2` }),
+    )
+    expect(result).toEqual({ PhysicalResourceId: 'quiet-bird-10000' })
+    expect(output.join('')).toContain('neon project retained, unchecked')
+  })
+})
+
+describe('the in-service step', () => {
+  it('gives the project its configured name once the deploy has completed, and its removal changes nothing', async () => {
+    const { PhysicalResourceId: projectId } = await handler(createEvent())
+    neon.reset()
+
+    const result = await handler(inServiceEvent(projectId))
+
+    expect(result).toEqual({ PhysicalResourceId: `${projectId}/in-service` })
+    expect(neon.requests.map((request) => [request.method, request.path, request.body])).toEqual([
+      ['PATCH', `/projects/${projectId}`, { project: { name: 'PapaAuth' } }],
+    ])
+    expect(neon.projects.get(projectId)?.name).toBe('PapaAuth')
+
+    neon.reset()
+    await expect(handler(inServiceEvent(projectId, 'Delete'))).resolves.toEqual({
+      PhysicalResourceId: `${projectId}/in-service`,
+    })
+    expect(neon.requests).toEqual([])
+  })
+})
+
+describe('fixed properties, checked against the project as Neon has it', () => {
+  it.each([
+    ['RegionId', 'aws-us-east-2', 'aws-eu-central-1'],
+    ['PgVersion', '16', '17'],
+    ['OrgId', 'org-other-7', KEY_ORG_ID],
+  ] as const)('refuses a new %s, and the rollback that follows succeeds', async (key, requested, actual) => {
+    const { projectId, written } = await createProject()
+
+    const error = await failureOf(handler(updateEvent(projectId, { [key]: requested })))
+
+    expect(error.message).toBe(
+      `${key} of the Neon project ${projectId} cannot change (${actual} to ${requested}): the project is ` +
+        `${actual}, and another value would mean a new, empty database. Set it back to ${actual}, or create a ` +
+        'new stack.',
+    )
+    expect(requestLines()).toEqual([`GET /projects/${projectId}`])
+    expect(writtenSecrets()).toEqual([])
+    storeSecret(JSON.stringify(written.value))
+
+    // CloudFormation's rollback: the old properties requested, the refused ones as the old.
+    await handler(updateEvent(projectId, {}, { [key]: requested }))
+
+    expect(writtenSecrets()).toEqual([written])
+    expect(neon.projects.get(projectId)?.regionId).toBe('aws-eu-central-1')
+  })
+
+  it('accepts neonOrgId set later to the organization the project is in, and its rollback', async () => {
+    const { projectId, written } = await createProject()
+    storeSecret(JSON.stringify(written.value))
+    await handler(updateEvent(projectId, { OrgId: KEY_ORG_ID }))
+    await handler(updateEvent(projectId, {}, { OrgId: KEY_ORG_ID }))
+    expect(writtenSecrets()).toEqual([written, written])
+  })
+
+  it('refuses another database or owner, which the project does not have, and the rollback succeeds', async () => {
+    const { projectId, written } = await createProject()
+    storeSecret(JSON.stringify(written.value))
+
+    const error = await failureOf(handler(updateEvent(projectId, { DatabaseName: 'other_db' })))
+
+    expect(error.message).toBe(
+      `DatabaseName and RoleName of the Neon project ${projectId} cannot change: it has no database other_db ` +
+        `with the role ${OWNER} (Neon API GET /projects/${projectId}/connection_uri?database_name=other_db&` +
+        `role_name=${OWNER}&pooled=false failed with 404: database other_db not found), and another would be a ` +
+        'new, empty database. Set them back, or create a new stack.',
+    )
+    expect(writtenSecrets()).toEqual([])
+    await handler(updateEvent(projectId, {}, { DatabaseName: 'other_db' }))
+    expect(writtenSecrets()).toEqual([written])
+  })
+
+  it('says so when the project was deleted outside the stack', async () => {
+    const { projectId } = await createProject()
+    neon.projects.delete(projectId)
+    await expect(handler(updateEvent(projectId, { ProjectName: 'auth-prod' }))).rejects.toThrow(
+      `the Neon project ${projectId} no longer exists (deleted outside this stack?): Neon API GET /projects/${projectId} failed with 404`,
+    )
+  })
+})
+
+describe('time', () => {
+  /** A handler whose margins fit a short invocation, so the tests need not wait minutes. */
+  const timedHandler = createNeonHandler({
+    secrets: new SecretsManagerClient({ region: 'eu-central-1' }),
+    retryDelayMs: 1,
+    pollIntervalMs: 20,
+    timing: { answerMarginMs: 100, cleanupReserveMs: 600, secretWriteReserveMs: 100, minAttemptMs: 100 },
+  })
+  /** Lambda's context, with this much time left for the invocation. */
+  const invocation = (remainingMs: number) => {
+    const endsAt = Date.now() + remainingMs
+    return { getRemainingTimeInMillis: () => endsAt - Date.now() }
+  }
+  /** The failure, and how long the handler took to answer with it. */
+  const timedFailure = async (work: Promise<unknown>) => {
+    const started = Date.now()
+    const error = await failureOf(work)
+    return { error, tookMs: Date.now() - started }
+  }
+
+  it('answers before its timeout, with the reason, when Neon is too slow to answer', async () => {
+    neon.slowDown(10_000)
+
+    const { error, tookMs } = await timedFailure(timedHandler(createEvent(), invocation(2_000)))
+
+    expect(tookMs).toBeLessThan(2_000)
+    expect(error.message).toMatch(
+      /^Neon API GET \/projects\?search=PapaAuth&limit=400 failed: Neon did not answer within 1\.\d s, all the time left before the handler must answer$/,
+    )
+    expect(neon.requests.filter((request) => request.method === 'POST')).toEqual([])
+  })
+
+  it('stops waiting for the new project’s operations in time to remove it, and says so', async () => {
+    neon.failNext(
+      'GET /projects/*/operations/*',
+      ...Array.from({ length: 1_000 }, () => ({
+        status: 200,
+        body: { operation: { id: 'op-compute', status: 'running' } },
+      })),
+    )
+
+    const { error, tookMs } = await timedFailure(timedHandler(createEvent(), invocation(2_500)))
+
+    expect(tookMs).toBeLessThan(2_500)
+    expect(error.message).toMatch(
+      /^Neon project quiet-bird-\d+: operations still running after \d+(\.\d)? s, all the time left before the handler must answer$/,
+    )
+    expect(requestLines().at(-1)).toMatch(/^DELETE \/projects\/quiet-bird-/)
+    expect(projectsNamedLikeConfigured()).toEqual([])
+    expect(writtenSecrets()).toEqual([])
+  })
+
+  it('keeps the project and answers in time when Neon is too slow during a Delete', async () => {
+    const { projectId } = await createProject()
+    neon.slowDown(10_000)
+    const started = Date.now()
+
+    await expect(timedHandler(deleteEvent(projectId), invocation(1_500))).resolves.toEqual({
+      PhysicalResourceId: projectId,
+    })
+
+    expect(Date.now() - started).toBeLessThan(1_500)
+    expect(neon.projects.get(projectId)?.name).toBe('PapaAuth')
   })
 })

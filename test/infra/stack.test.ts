@@ -499,7 +499,7 @@ describe('the Neon database', () => {
   })
 })
 
-describe('the Neon project’s fixed settings', () => {
+describe('the Neon project’s fixed settings and its lifecycle', () => {
   /** Synthesizes as `cdk synth` does for a stack bound to `region` (CDK_DEFAULT_REGION, as the CLI sets it). */
   const synthesizeIn = (region: string, context: Record<string, unknown> = {}) => {
     const before = process.env.CDK_DEFAULT_REGION
@@ -569,6 +569,35 @@ describe('the Neon project’s fixed settings', () => {
     } finally {
       named.remove()
     }
+  })
+
+  it('puts the project in service after every other resource, so only a completed deploy does', () => {
+    const [inServiceId, inService] = onlyOf(app, 'Custom::NeonProjectInService')
+    const [projectId] = onlyOf(app, 'Custom::NeonProject')
+    /** What CloudFormation creates before a resource: its DependsOn and what it references, and theirs in turn. */
+    const createdBefore = (id: string, seen = new Set<string>()): Set<string> => {
+      const found = resource(app, id)
+      const referenced = [
+        ...JSON.stringify(found.Properties ?? {}).matchAll(/"(?:Ref|Fn::GetAtt)":\[?"(\w+)"/g),
+      ]
+      for (const next of [...(found.DependsOn ?? []), ...referenced.map((match) => match[1] as string)]) {
+        if (next in app.resources && !seen.has(next)) createdBefore(next, seen.add(next))
+      }
+      return seen
+    }
+    const others = Object.keys(app.resources).filter((id) => id !== inServiceId)
+    expect([...createdBefore(inServiceId)].sort()).toEqual(others.sort())
+    for (const id of others) expect(createdBefore(id).has(inServiceId), id).toBe(false)
+    // No dependency it has through a reference anyway (cfn-lint's W3005).
+    expect(inService.DependsOn).not.toContain(projectId)
+    const { ServiceToken, ...properties } = inService.Properties
+    expect(properties).toEqual({
+      ApiUrl: NEON_API_URL,
+      ApiKeySecretId: 'papa-auth/neon-api-key',
+      ProjectId: { 'Fn::GetAtt': [projectId, 'ProjectId'] },
+      ProjectName: 'PapaAuth',
+    })
+    expect(ServiceToken).toEqual(onlyOf(app, 'Custom::NeonProject')[1].Properties.ServiceToken)
   })
 })
 
