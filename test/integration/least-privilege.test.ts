@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { createDatabase } from '#db/client'
 import { sqlState } from '#db/errors'
+import { PRODUCTION_POSTGRES_MAJOR } from '#infra/local/postgres'
 import { testDatabase } from '#test/helpers/database'
 
 /** The connection the API functions use (the API's role), and what the database answers it. */
@@ -64,5 +65,14 @@ describe("the API's database role", () => {
         'idle_in_transaction_session_timeout=10000',
       ]),
     )
+  })
+})
+
+describe('the test database', () => {
+  it("runs production's PostgreSQL major, the stack's default neonPgVersion", async () => {
+    const { rows } = await admin.db.execute<{ major: number }>(
+      sql`select current_setting('server_version_num')::int / 10000 as major`,
+    )
+    expect(rows).toEqual([{ major: PRODUCTION_POSTGRES_MAJOR }])
   })
 })
