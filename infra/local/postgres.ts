@@ -21,7 +21,9 @@ function clusterMajor(dataDir: string): PostgresMajor | undefined {
   if (!existsSync(file)) return undefined
   const major = Number(readFileSync(file, 'utf8').trim())
   if (major in EMBEDDED_POSTGRES) return major as PostgresMajor
-  throw new Error(`the cluster in ${dataDir} is PostgreSQL ${major}, which the local stack cannot run (17 or 18)`)
+  throw new Error(
+    `the cluster in ${dataDir} is PostgreSQL ${major}, which the local stack cannot run (17 or 18)`,
+  )
 }
 
 export interface LocalPostgres {
