@@ -15,6 +15,7 @@ const TRANSPORT_MESSAGE =
 interface DriverError {
   code?: unknown
   message?: unknown
+  constraint?: unknown
 }
 
 /** The driver's own error, unwrapped from drizzle's `DrizzleQueryError` (which carries the SQL and parameters). */
@@ -32,6 +33,12 @@ function driverError(error: unknown): DriverError | undefined {
 export const sqlState = (error: unknown): string | undefined => {
   const code = driverError(error)?.code
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
+}
+
+/** The constraint (or unique index) a violation names, wherever drizzle wrapped the driver's error. */
+export const violatedConstraint = (error: unknown): string | undefined => {
+  const constraint = driverError(error)?.constraint
+  return typeof constraint === 'string' ? constraint : undefined
 }
 
 /** An error the server answered for one statement (it has a SQLSTATE) that leaves the connection usable. */

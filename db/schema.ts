@@ -30,6 +30,11 @@ export const users = pgTable(
     isSuperuser: boolean('is_superuser').notNull().default(false),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /**
+     * The hash came from the FastAPI backend (passlib), which let bcrypt read only the first 72 bytes of a longer
+     * password: such an account logs in with what it types, its first 72 bytes checked, until it sets a new password.
+     */
+    passwordCarriedOver: boolean('password_carried_over').notNull().default(false),
   },
   (table) => [
     uniqueIndex('users_email_key').on(table.email),

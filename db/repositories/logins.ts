@@ -89,9 +89,10 @@ export function createLoginRepository(db: Database, policy: LoginPolicy, session
     async startSession(session, context) {
       const user = session.user
       // Everything hangs on the session's insert: a retried statement finds the id taken and changes nothing.
-      const rehash = session.rehashedPassword
+      const rehash = session.rehash
         ? sql`, rehash as (
-            update ${users} set hashed_password = ${session.rehashedPassword}
+            update ${users}
+            set hashed_password = ${session.rehash.hash}, password_carried_over = ${session.rehash.carriedOver}
             where id = ${user.id} and exists (select 1 from started))`
         : sql.empty()
       await db

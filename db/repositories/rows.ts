@@ -12,6 +12,7 @@ export type RawUserRow = {
   is_superuser: boolean
   created_at: Date | string
   updated_at: Date | string
+  password_carried_over: boolean
 }
 
 export const toUserRecord = (row: RawUserRow): UserRecord => ({
@@ -23,6 +24,7 @@ export const toUserRecord = (row: RawUserRow): UserRecord => ({
   isSuperuser: row.is_superuser,
   createdAt: new Date(row.created_at),
   updatedAt: new Date(row.updated_at),
+  passwordCarriedOver: row.password_carried_over === true,
 })
 
 export type SecurityEventType =

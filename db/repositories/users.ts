@@ -3,7 +3,7 @@ import { EmailTakenError, RegistrationLimitError, UsernameTakenError } from '#sh
 import type { RegistrationPolicy, UserRepository } from '#shared/domain/ports'
 import type { NewUser, UserRecord } from '#shared/domain/users'
 import type { Database } from '../client.ts'
-import { rethrowUnavailable } from '../errors.ts'
+import { rethrowUnavailable, sqlState, violatedConstraint } from '../errors.ts'
 import { rateLimits, users } from '../schema.ts'
 import { eventInsert, type RawUserRow, seconds, toUserRecord } from './rows.ts'
 
@@ -14,9 +14,22 @@ type RegisterRow = Partial<RawUserRow> & {
   username_taken: boolean
 }
 
+/**
+ * The username's unique index is the one conflict an insert cannot name beside the email's: its violation is a taken
+ * username; any other (the primary key, a sequence behind the ids) is a fault, never a wrong 400.
+ */
+function usernameTakenOrUnavailable(error: unknown): never {
+  if (sqlState(error) === '23505' && violatedConstraint(error) === USERNAME_INDEX)
+    throw new UsernameTakenError({ cause: error })
+  return rethrowUnavailable(error)
+}
+
+const USERNAME_INDEX = 'users_username_lower_key'
+
 export function createUserRepository(
   db: Database,
-  policy: RegistrationPolicy = { maxPerWindow: Number.MAX_SAFE_INTEGER, windowSeconds: 3600 },
+  // Unlimited unless given (seed-admin registers no one); the count is a Postgres integer.
+  policy: RegistrationPolicy = { maxPerWindow: 2_147_483_647, windowSeconds: 3600 },
 ) {
   const r = rateLimits
   const window = seconds(policy.windowSeconds)
@@ -55,7 +68,7 @@ export function createUserRepository(
           ), created as (
             insert into ${users} (email, username, hashed_password)
             select ${user.email}, ${user.username}, ${user.hashedPassword} from limited where hits <= ${policy.maxPerWindow}
-            on conflict do nothing
+            on conflict (email) do nothing
             returning *
           ), register_event as (
             ${eventInsert('register', context, { userId: sql`created.id`, email: sql`created.email`, from: sql`from created` })}
@@ -66,7 +79,7 @@ export function createUserRepository(
           from (select 1) one
           left join limited on true
           left join (select * from created union all select * from already) account on true`)
-        .catch(rethrowUnavailable)
+        .catch(usernameTakenOrUnavailable)
       const row = result.rows[0]
       if (!row) throw new Error('register returned no row')
       if (row.id != null) return toUserRecord(row as RawUserRow)

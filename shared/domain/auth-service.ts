@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { InvalidCredentialsError, InvalidTokenError, TooManyAttemptsError } from './errors.ts'
 import type { PasswordHasher } from './passwords.ts'
-import type { LoginRepository, SessionRepository, UserRepository } from './ports.ts'
-import type { RegisterBody, TokenRequest } from './schemas.ts'
+import type { LoginRepository, NewSession, SessionRepository, UserRepository } from './ports.ts'
+import { PASSWORD_MAX_BYTES, type RegisterBody, type TokenRequest } from './schemas.ts'
 import type { TokenService } from './tokens.ts'
-import { type PublicUser, type RequestContext, toPublicUser } from './users.ts'
+import { type PublicUser, type RequestContext, toPublicUser, type UserRecord } from './users.ts'
 
 export interface TokenPair {
   access_token: string
@@ -41,7 +41,9 @@ export function createAuthService({ users, logins, sessions, passwords, tokens }
     const attempt = await logins.begin({ id: randomUUID(), email }, context)
     if (attempt.refusedForSeconds !== null) throw new TooManyAttemptsError(attempt.refusedForSeconds)
     const { user } = attempt
-    const check = await passwords.verify(password, user?.hashedPassword ?? null)
+    const check = await passwords.verify(password, user?.hashedPassword ?? null, {
+      carriedOver: user?.passwordCarriedOver === true,
+    })
     if (!user || !check.ok || !user.isActive) {
       await logins.recordFailure(attempt, context)
       throw new InvalidCredentialsError()
@@ -49,7 +51,7 @@ export function createAuthService({ users, logins, sessions, passwords, tokens }
 
     const sessionId = randomUUID()
     const refresh = tokens.issueRefreshToken()
-    const rehashedPassword = check.needsRehash ? await passwords.hash(password) : undefined
+    const rehash = await upgradedHash(user, password, check.needsRehash)
     const [pair] = await Promise.all([
       tokenPair(user.id, sessionId, refresh.token),
       logins.startSession(
@@ -58,12 +60,29 @@ export function createAuthService({ users, logins, sessions, passwords, tokens }
           user,
           refreshTokenHash: refresh.hash,
           refreshTokenExpiresAt: refresh.expiresAt,
-          rehashedPassword,
+          rehash,
         },
         context,
       ),
     ])
     return pair
+  }
+
+  /**
+   * The hash to store after a successful login, if any: a stronger one when the stored cost is lower; and for a hash
+   * carried over from the FastAPI backend, a hash of this service's own once the password is shorter than bcrypt's
+   * 72 bytes, so it cannot be the cut-off start of a longer one (the mark then goes). A carried-over password of 72
+   * bytes or more keeps its mark, and its user logs in with all of it, until they set a new password.
+   */
+  async function upgradedHash(
+    user: UserRecord,
+    password: string,
+    weaker: boolean,
+  ): Promise<NewSession['rehash']> {
+    const fits = Buffer.byteLength(password, 'utf8') < PASSWORD_MAX_BYTES
+    if (user.passwordCarriedOver && fits) return { hash: await passwords.hash(password), carriedOver: false }
+    if (weaker) return { hash: await passwords.hash(password), carriedOver: user.passwordCarriedOver }
+    return undefined
   }
 
   /** Exchanges a live refresh token of a live session for a new pair; a replayed one revokes its session. */

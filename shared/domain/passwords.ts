@@ -21,8 +21,12 @@ export interface PasswordCheck {
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>
-  /** Compares against `storedHash`, or against a dummy hash when there is no account: one compare either way. */
-  verify(password: string, storedHash: string | null): Promise<PasswordCheck>
+  /**
+   * Compares against `storedHash`, or against a dummy hash when there is no account: one compare either way. With
+   * `carriedOver` (a hash from the FastAPI backend), a password longer than 72 bytes is checked by its first 72
+   * bytes, as passlib's bcrypt did when it made the hash; for every other hash such a password is simply wrong.
+   */
+  verify(password: string, storedHash: string | null, options?: { carriedOver?: boolean }): Promise<PasswordCheck>
 }
 
 /**
@@ -50,10 +54,11 @@ export function createPasswordHasher({ cost }: { cost: number }): PasswordHasher
 
   return {
     hash,
-    async verify(password, storedHash) {
-      // No stored password is longer than 72 bytes, and bcrypt would compare only a prefix of a longer one; it
-      // still costs the compare, so the answer takes the same time as any other wrong password.
-      const tooLong = Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES
+    async verify(password, storedHash, options = {}) {
+      // No password this service stored is longer than 72 bytes, and bcrypt would compare only a prefix of a longer
+      // one; it still costs the compare, so the answer takes the same time as any other wrong password. A carried-over
+      // hash was made from such a prefix: bcryptjs reads the first 72 bytes, exactly as passlib's bcrypt did.
+      const tooLong = Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES && options.carriedOver !== true
       const candidate = tooLong ? '' : password
       const matches = await oneAtATime(() =>
         bcrypt.compare(candidate, storedHash ?? dummyHash).catch(() => false),

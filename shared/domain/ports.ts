@@ -56,8 +56,8 @@ export interface NewSession {
   user: UserRecord
   refreshTokenHash: string
   refreshTokenExpiresAt: Date
-  /** A stronger hash of the password, to store in the same statement. */
-  rehashedPassword?: string | undefined
+  /** A new hash of the password, to store in the same statement, and whether it is still a carried-over one. */
+  rehash?: { hash: string; carriedOver: boolean } | undefined
 }
 
 export interface LoginRepository {

@@ -8,6 +8,8 @@ export interface UserRecord {
   isSuperuser: boolean
   createdAt: Date
   updatedAt: Date
+  /** The hash came from the FastAPI backend, whose bcrypt read only a password's first 72 bytes. */
+  passwordCarriedOver: boolean
 }
 
 export interface NewUser {

@@ -226,3 +226,56 @@ describe('POST /auth/token (OAuth 2.0)', () => {
     expect(response.status).toBe(415)
   })
 })
+
+describe('a password carried over from the FastAPI backend', () => {
+  // passlib's bcrypt read only the first 72 bytes of a longer password; the hash below is one it would have made.
+  const long = `${'correct horse battery staple '.repeat(2)}and twenty more bytes`
+  const loginAs = (email: string, password: string) => invoke(login, jsonEvent(LOGIN, { email, password }))
+  const stored = async (id: number) =>
+    (await database.db.select().from(users).where(eq(users.id, id)))[0] ?? expect.fail('no such user')
+
+  async function carriedOver(password: string) {
+    const user = await registeredUser()
+    // A cost below the service's, so a login raises it.
+    const legacyHash = (await bcrypt.hash(password, TEST_BCRYPT_COST - 1)).replace(/^\$2a\$/, '$2b$')
+    await database.db
+      .update(users)
+      .set({ hashedPassword: legacyHash, passwordCarriedOver: true })
+      .where(eq(users.id, user.id))
+    return { ...user, legacyHash }
+  }
+
+  it('logs in with all of a password over 72 bytes, checked by its first 72 as passlib did, and keeps its mark', async () => {
+    expect(Buffer.byteLength(long)).toBeGreaterThan(72)
+    const user = await carriedOver(long)
+    expect((await loginAs(user.email, long)).status).toBe(200)
+    // Exactly its first 72 bytes pass too (passlib's hash cannot tell), and clear nothing: they could be the start of
+    // a longer password, which must go on working.
+    expect((await loginAs(user.email, Buffer.from(long).subarray(0, 72).toString())).status).toBe(200)
+    expect(await loginAs(user.email, `${long.slice(0, 60)}something else`)).toMatchObject(INCORRECT)
+    expect((await loginAs(user.email, long)).status).toBe(200)
+    // Its hash cannot be replaced by one of the whole password (bcrypt would cut it again): the mark stays until the
+    // user sets a new password; the cost is raised all the same.
+    const after = await stored(user.id)
+    expect(after.passwordCarriedOver).toBe(true)
+    expect(bcrypt.getRounds(after.hashedPassword)).toBe(TEST_BCRYPT_COST)
+  })
+
+  it('becomes an ordinary account at the first login with a password that fits 72 bytes', async () => {
+    const user = await carriedOver('a short old password')
+    expect((await loginAs(user.email, 'a short old password')).status).toBe(200)
+    const after = await stored(user.id)
+    expect(after).toMatchObject({ passwordCarriedOver: false })
+    expect(after.hashedPassword).not.toBe(user.legacyHash)
+    expect((await loginAs(user.email, 'a short old password')).status).toBe(200)
+  })
+
+  it('leaves every other account under the contract: a password over 72 bytes is simply wrong', async () => {
+    const user = await registeredUser(long.slice(0, 40))
+    await database.db
+      .update(users)
+      .set({ hashedPassword: await bcrypt.hash(long, TEST_BCRYPT_COST) })
+      .where(eq(users.id, user.id))
+    expect(await loginAs(user.email, long)).toMatchObject(INCORRECT)
+  })
+})

@@ -30,6 +30,7 @@ function fakes() {
         isSuperuser: false,
         createdAt: FROZEN,
         updatedAt: FROZEN,
+        passwordCarriedOver: false,
         ...user,
       }
       rows.push(row)

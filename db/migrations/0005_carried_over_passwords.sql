@@ -1,0 +1,1 @@
+ALTER TABLE "users" ADD COLUMN "password_carried_over" boolean DEFAULT false NOT NULL;
