@@ -26,7 +26,11 @@ export interface PasswordHasher {
    * `carriedOver` (a hash from the FastAPI backend), a password longer than 72 bytes is checked by its first 72
    * bytes, as passlib's bcrypt did when it made the hash; for every other hash such a password is simply wrong.
    */
-  verify(password: string, storedHash: string | null, options?: { carriedOver?: boolean }): Promise<PasswordCheck>
+  verify(
+    password: string,
+    storedHash: string | null,
+    options?: { carriedOver?: boolean },
+  ): Promise<PasswordCheck>
 }
 
 /**
