@@ -70,6 +70,8 @@ export const lambdas = {
   cleanup: { memoryMb: 512, timeoutSeconds: 120, invokedBy: 'schedule' },
   /** Creates the admin account; hashes one password. */
   'seed-admin': { memoryMb: BCRYPT_MEMORY_MB, timeoutSeconds: 30, invokedBy: 'operator' },
+  /** Carries the FastAPI backend's users over, once (docs/deploying.md); sized like migrate, whose work it includes. */
+  cutover: { memoryMb: 512, timeoutSeconds: 300, invokedBy: 'operator' },
 } as const satisfies Record<string, LambdaSpec>
 
 export type FunctionName = keyof typeof lambdas

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { cpSync, readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import {
   type App,
@@ -33,7 +33,7 @@ import {
   type Route,
   routes,
 } from '#functions/routes'
-import { MIGRATIONS_FOLDER } from '#infra/bundling'
+import { bundleFunction, MIGRATIONS_FOLDER, repositoryRoot } from '#infra/bundling'
 import { AuthFunction, bindSecret, functionBundle } from '#infra/constructs/auth-function'
 import { NeonDatabase } from '#infra/constructs/neon-database'
 import { awsRegionsNeonServes, pgVersionProblem, regionProblem } from '#infra/neon/regions'
@@ -183,6 +183,41 @@ export class AuthStack extends Stack {
     bindSecret(seedAdmin, adminPassword, 'ADMIN_PASSWORD_SECRET_ARN')
     readers.push(seedAdmin)
     this.functions.set('seed-admin', seedAdmin)
+
+    // Carries the FastAPI backend's users over, once, when an operator invokes it (docs/deploying.md, Carrying over
+    // the FastAPI database). Like migrate, whose work it includes: the database secret only (directUrl, and pooledUrl
+    // for the API role it then aligns), and the migration set in its bundle.
+    const cutover = new AuthFunction(this, 'Cutover', {
+      name: 'cutover',
+      ...sizing('cutover'),
+      logRetention: settings.logRetention,
+      description: `papa-auth cutover: carries the FastAPI users over, with migration set ${hashFolder(migrationsFolder).slice(0, 16)}`,
+      environment: { SECRETS_GENERATION: settings.secretsGeneration },
+      bundle: {
+        key: `functions/cutover.ts+${relative(repositoryRoot, migrationsFolder)}`,
+        build: (outdir) => {
+          bundleFunction('cutover', outdir)
+          cpSync(migrationsFolder, join(outdir, 'migrations'), { recursive: true })
+        },
+      },
+    })
+    bindSecret(cutover, database.secret, 'DATABASE_SECRET_ARN')
+    this.functions.set('cutover', cutover)
+    const invokeCutover = (payload: string, file: string) =>
+      `aws lambda invoke --function-name ${cutover.function.functionName} --region ${Aws.REGION} --cli-binary-format raw-in-base64-out --cli-read-timeout 0 --payload '${payload}' ${file} && cat ${file}`
+    new CfnOutput(this, 'CutoverDryRunCommand', {
+      description:
+        'Reports every FastAPI user that cannot be carried over as it is (JSON), changing nothing (docs/deploying.md)',
+      value: invokeCutover('{"apply":false}', 'cutover-dry-run.json'),
+    })
+    new CfnOutput(this, 'CutoverApplyCommand', {
+      description:
+        'Carries the FastAPI users over: keep one value of each choice the dry run asks for and drop the keys it does not; a placeholder left as it is is refused',
+      value: invokeCutover(
+        '{"apply":true,"emailCollisions":"merge|deactivate","usernameCollisions":"rename|clear","invalidEmails":"deactivate"}',
+        'cutover-apply.json',
+      ),
+    })
 
     // Deletes what no rule reads any more (expired tokens and sessions, passed windows, old audit events), hourly.
     const cleanup = new AuthFunction(this, 'Cleanup', {

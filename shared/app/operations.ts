@@ -1,5 +1,6 @@
 /** The operator functions' work (migrate on every deploy, seed-admin on demand), wired like the API's container. */
 import * as v from 'valibot'
+import { CutoverError, type CutoverReport, parseCutoverRequest, runCutover } from '#db/cutover'
 import { sqlState } from '#db/errors'
 import { type MigrationLimits, type MigrationResult, runMigrations, type ServerTimeouts } from '#db/migrate'
 import { createRetentionRepository } from '#db/repositories/retention'
@@ -64,6 +65,56 @@ export async function migrateFromEnvironment(
     })
   } catch (error) {
     throw operatorError('migrate', error)
+  }
+}
+
+export { CUTOVER_DECISIONS, type CutoverReport } from '#db/cutover'
+
+/**
+ * The cutover function's work (`npm run cutover` locally): carries the FastAPI backend's users over, once. `request`
+ * is the function's event: `{"apply": false}` reports, changing nothing; `{"apply": true, "emailCollisions": …}`
+ * applies in one transaction, then migrate runs (it applies nothing, and creates or aligns the API's role). Connects
+ * as migrate does: the database secret's directUrl, or DATABASE_MIGRATION_URL / DATABASE_URL.
+ */
+export async function cutoverFromEnvironment(
+  request: unknown,
+  options: { lockWaitMs?: number | undefined } = {},
+): Promise<CutoverReport> {
+  let report: CutoverReport
+  let migrate: () => Promise<MigrationResult>
+  try {
+    const parsed = parseCutoverRequest(request)
+    const config = loadConfig(process.env, ['database'])
+    const secrets = await secretReaderFor(config)
+    const [url, apiUrl] = await Promise.all([
+      resolveDatabaseUrl(config, secrets, 'migrations'),
+      resolveDatabaseUrl(config, secrets, 'api'),
+    ])
+    const limits = migrationLimits(config, options.lockWaitMs)
+    report = await runCutover({
+      url,
+      wsProxy: config.DATABASE_WS_PROXY,
+      request: parsed,
+      lockWaitMs: limits.lockWaitMs,
+    })
+    migrate = () =>
+      runMigrations({
+        url,
+        wsProxy: config.DATABASE_WS_PROXY,
+        api: { url: apiUrl, timeouts: serverTimeouts(config) },
+        limits,
+      })
+  } catch (error) {
+    // Its messages are the operator's: the step, the SQLSTATE, the flag to choose; never SQL or a hash.
+    if (error instanceof CutoverError) throw new Error(error.message)
+    throw operatorError('cutover', error)
+  }
+  if (!report.applied) return report
+  try {
+    const { applied } = await migrate()
+    return { ...report, applied: { ...report.applied, migrationsAfterCommit: applied } }
+  } catch (error) {
+    throw operatorError('cutover committed; the migrate run after it (run migrate again once fixed)', error)
   }
 }
 

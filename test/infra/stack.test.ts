@@ -601,6 +601,45 @@ describe('the Neon project’s fixed settings and its lifecycle', () => {
   })
 })
 
+describe('the cutover function', () => {
+  it('reads the database secret only, with the settings migrate has, and names the migration set it carries', () => {
+    const fn = resource(app, logicalIdOf(app, 'cutover'))
+    expect(Object.keys(fn.Properties.Environment.Variables).sort()).toEqual([
+      'DATABASE_SECRET_ARN',
+      'NODE_OPTIONS',
+      'SECRETS_GENERATION',
+    ])
+    expect(secretsReadBy(app, logicalIdOf(app, 'cutover'))).toEqual([`<${secretId(app, 'DatabaseSecret')}>`])
+    expect(fn.Properties).toMatchObject({ MemorySize: 512, Timeout: 300 })
+    expect(fn.Properties.Description).toContain(hashFolder(MIGRATIONS_FOLDER).slice(0, 16))
+  })
+
+  it('runs only when an operator invokes it: no trigger, schedule or API route reaches it', () => {
+    const arn = `<${logicalIdOf(app, 'cutover')}.Arn>`
+    const id = `<${logicalIdOf(app, 'cutover')}>`
+    for (const [, permission] of byType(app, 'AWS::Lambda::Permission'))
+      expect([arn, id]).not.toContain(render(permission.Properties.FunctionName))
+    const [, trigger] = onlyOf(app, 'Custom::Trigger')
+    expect(JSON.stringify(trigger.Properties)).not.toContain(logicalIdOf(app, 'cutover'))
+    expect(lambdas.cutover.invokedBy).toBe('operator')
+  })
+
+  it('outputs the exact commands of the dry run and of the apply', () => {
+    const command = (payload: string, file: string) =>
+      `aws lambda invoke --function-name <${logicalIdOf(app, 'cutover')}> --region <AWS::Region> ` +
+      `--cli-binary-format raw-in-base64-out --cli-read-timeout 0 --payload '${payload}' ${file} && cat ${file}`
+    expect(render(app.outputs.CutoverDryRunCommand?.Value)).toBe(
+      command('{"apply":false}', 'cutover-dry-run.json'),
+    )
+    expect(render(app.outputs.CutoverApplyCommand?.Value)).toBe(
+      command(
+        '{"apply":true,"emailCollisions":"merge|deactivate","usernameCollisions":"rename|clear","invalidEmails":"deactivate"}',
+        'cutover-apply.json',
+      ),
+    )
+  })
+})
+
 describe('bring your own database', () => {
   let own: Synthesized
   beforeAll(() => {

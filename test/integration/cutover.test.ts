@@ -1,0 +1,701 @@
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import bcrypt from 'bcryptjs'
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest'
+import { createDatabase } from '#db/client'
+import { planCutover } from '#db/cutover'
+import { sqlState } from '#db/errors'
+import { handler as cutover } from '#functions/cutover'
+import { handler as migrate } from '#functions/migrate'
+import { repositoryRoot } from '#infra/bundling'
+import { testDatabase } from '#test/helpers/database'
+import { invoke, jsonEvent } from '#test/helpers/events'
+import {
+  ALEMBIC_DDL,
+  dropDatabase,
+  type LegacyDatabase,
+  legacyDatabase,
+  snapshot,
+} from '#test/helpers/legacy-database'
+
+type Handler = Parameters<typeof invoke>[0]
+
+/** 80 bytes: passlib's bcrypt hashed its first 72, and its user typed all of it. */
+const EIGHTY_BYTES = 'correct horse battery staple, and then some more words to pass bcrypt 72 bytes!!'
+const LONG_USERNAME = 'a_username_from_before_any_length_rule_existed_at_all_60_ch'
+
+interface Fixture {
+  id: number
+  email: string
+  username: string | null
+  password: string
+  active: boolean | null
+  superuser: boolean | null
+  created: string
+  updated: string
+}
+
+/** The old backend's rows: awkward on purpose, with a gap in the ids. */
+const FIXTURES: Fixture[] = [
+  {
+    id: 1,
+    email: 'John.Doe@Example.com',
+    username: 'John',
+    password: 'the first john password',
+    active: true,
+    superuser: false,
+    created: '2021-03-04 05:06:07.123456',
+    updated: '2023-01-01 00:00:00',
+  },
+  {
+    id: 2,
+    email: 'john.doe@example.com',
+    username: 'john',
+    password: 'the second john password',
+    active: true,
+    superuser: false,
+    created: '2021-06-01 10:00:00',
+    updated: '2024-05-01 08:30:00.5',
+  },
+  {
+    id: 5,
+    email: ' Mixed@Case.COM ',
+    username: 'mixed',
+    password: 'mixed case password',
+    active: true,
+    superuser: false,
+    created: '2022-01-01 00:00:00',
+    updated: '2022-01-02 00:00:00',
+  },
+  {
+    id: 9,
+    email: 'not-an-email',
+    username: null,
+    password: 'invalid email password',
+    active: true,
+    superuser: false,
+    created: '2022-02-02 02:02:02',
+    updated: '2022-02-02 02:02:02',
+  },
+  {
+    id: 12,
+    email: 'long@example.com',
+    username: LONG_USERNAME,
+    password: EIGHTY_BYTES,
+    active: true,
+    superuser: false,
+    created: '2022-07-14 23:59:59.999999',
+    updated: '2022-07-15 00:00:00',
+  },
+  {
+    id: 14,
+    email: 'admin@papa.com',
+    username: 'admin',
+    password: 'admin123',
+    active: true,
+    superuser: true,
+    created: '2020-12-31 23:00:00',
+    updated: '2020-12-31 23:00:00',
+  },
+  {
+    id: 20,
+    email: 'nulls@example.com',
+    username: null,
+    password: 'null flags password',
+    active: null,
+    superuser: null,
+    created: '2023-03-03 03:03:03',
+    updated: '2023-03-03 03:03:03',
+  },
+  {
+    id: 21,
+    email: 'inactive@example.com',
+    username: 'Inactive',
+    password: 'inactive user password',
+    active: false,
+    superuser: false,
+    created: '2023-04-04 04:04:04',
+    updated: '2023-04-04 04:04:04',
+  },
+  {
+    id: 30,
+    email: 'Dup@Example.org',
+    username: 'dup',
+    password: 'inactive duplicate password',
+    active: false,
+    superuser: false,
+    created: '2019-01-01 00:00:00',
+    updated: '2025-01-01 00:00:00',
+  },
+  {
+    id: 31,
+    email: 'dup@example.org',
+    username: null,
+    password: 'active duplicate password',
+    active: true,
+    superuser: false,
+    created: '2019-02-01 00:00:00',
+    updated: '2020-01-01 00:00:00',
+  },
+]
+/** Rows were deleted after id 31: the old sequence stands at 40. */
+const OLD_SEQUENCE = 40
+
+const literal = (value: string | boolean | null) =>
+  value === null ? 'NULL' : typeof value === 'boolean' ? String(value) : `'${value.replaceAll("'", "''")}'`
+
+async function fill(database: LegacyDatabase, rows: Fixture[], cost: number) {
+  const hashes = await Promise.all(rows.map((row) => bcrypt.hash(row.password, cost)))
+  const values = rows.map(
+    (row, index) =>
+      `(${row.id}, ${[row.email, row.username, hashes[index] ?? '', row.active, row.superuser, row.created, row.updated].map(literal).join(', ')})`,
+  )
+  await database.owner.pool.query(
+    `insert into users (id, email, username, hashed_password, is_active, is_superuser, created_at, updated_at)
+     values ${values.join(', ')}`,
+  )
+  await database.owner.pool.query(`select setval('users_id_seq', ${OLD_SEQUENCE})`)
+  return hashes
+}
+
+/** A `YYYY-MM-DD HH:MI:SS[.frac]` naive UTC time as the report writes it: ISO, microseconds, Z. */
+const iso = (naive: string) => {
+  const [whole = '', fraction = ''] = naive.split('.')
+  return `${whole.replace(' ', 'T')}.${fraction.padEnd(6, '0')}Z`
+}
+
+const fixture = (id: number): Fixture => {
+  const row = FIXTURES.find((candidate) => candidate.id === id)
+  if (!row) throw new Error(`no fixture ${id}`)
+  return row
+}
+
+/** A legacy row as the report shows it. */
+const rowOf = (id: number) => {
+  const row = fixture(id)
+  return {
+    id,
+    email: row.email,
+    username: row.username,
+    active: row.active === true,
+    updatedAt: iso(row.updated),
+  }
+}
+
+/** The cutover function run as Lambda would, its environment pointed at `database`. */
+async function runCutover(database: LegacyDatabase, event: unknown) {
+  vi.stubEnv('DATABASE_MIGRATION_URL', database.ownerUrl)
+  vi.stubEnv('DATABASE_URL', database.apiUrl)
+  return cutover(event, { getRemainingTimeInMillis: () => 300_000 })
+}
+
+/** The API handlers of a fresh container (a cold start) pointed at `database`. */
+async function coldHandlers(database: LegacyDatabase) {
+  vi.resetModules()
+  vi.stubEnv('DATABASE_URL', database.apiUrl)
+  const [login, register] = await Promise.all(
+    ['login', 'register'].map(
+      async (name) => ((await import(`../../functions/${name}.ts`)) as { handler: Handler }).handler,
+    ),
+  )
+  return { login: login as Handler, register: register as Handler }
+}
+
+const NODE = existsSync(join(repositoryRoot, 'node_modules/.bin/node'))
+  ? join(repositoryRoot, 'node_modules/.bin/node')
+  : process.execPath
+
+/** `npm run cutover -- …` in a process of its own, with only the database's URLs: it starts its own proxy. */
+function runScript(database: LegacyDatabase, args: string[]) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(NODE, ['scripts/cutover.ts', ...args], {
+      cwd: repositoryRoot,
+      env: {
+        PATH: process.env.PATH ?? '',
+        DATABASE_MIGRATION_URL: database.ownerUrl,
+        DATABASE_URL: database.apiUrl,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8')
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8')
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+    child.on('error', reject)
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+afterEach(() => {
+  vi.unstubAllEnvs()
+})
+
+describe('the cutover of the FastAPI database', () => {
+  let database: LegacyDatabase
+  let hashes: string[]
+
+  beforeAll(async () => {
+    database = await legacyDatabase('main')
+    hashes = await fill(database, FIXTURES, 12)
+  }, 60_000)
+  afterAll(() => dropDatabase(database))
+
+  it('starts from passlib-format hashes ($2b$12$), as the old backend wrote them', () => {
+    for (const hash of hashes) expect(hash).toMatch(/^\$2b\$12\$[./A-Za-z0-9]{53}$/)
+  })
+
+  it('reports every row that cannot be carried as it is, each group with its keeper, and changes nothing', async () => {
+    const before = await snapshot(database.owner)
+    const report = await runCutover(database, { apply: false })
+    expect(await snapshot(database.owner)).toEqual(before)
+
+    expect(report).toMatchObject({
+      outcome: 'dry run',
+      keeperRule:
+        'in each group one row keeps its value: the active one first (for usernames, active as carried), then the most recently updated, then the lowest id',
+      legacyRows: 10,
+    })
+    expect(report.applied).toBeUndefined()
+    expect(report.emailCollisions).toEqual({
+      decidedBy: 'emailCollisions (--email-collisions)',
+      choices: {
+        merge: 'the others are not carried: they stay in legacy_users only',
+        deactivate: 'the others are carried, inactive, as duplicate-<id>@carried.invalid',
+      },
+      chosen: null,
+      groups: [
+        // The active row wins over a more recently updated inactive one.
+        { value: 'dup@example.org', keep: rowOf(31), others: [{ ...rowOf(30), outcome: null }] },
+        // Both active: the most recently updated.
+        { value: 'john.doe@example.com', keep: rowOf(2), others: [{ ...rowOf(1), outcome: null }] },
+      ],
+    })
+    expect(report.usernameCollisions).toEqual({
+      decidedBy: 'usernameCollisions (--username-collisions)',
+      choices: {
+        rename: 'the others become <name>_<id>, cut to fit 50 characters',
+        clear: 'the others are carried without a username',
+      },
+      chosen: null,
+      groups: [{ value: 'john', keep: rowOf(2), others: [{ ...rowOf(1), outcome: null }] }],
+      tooLong: [{ ...rowOf(12), outcome: null }],
+    })
+    expect(report.invalidEmails).toEqual({
+      decidedBy: 'invalidEmails (--invalid-emails)',
+      choices: { deactivate: 'carried, inactive, as invalid-<id>@carried.invalid' },
+      chosen: null,
+      rows: [{ ...rowOf(9), outcome: null }],
+    })
+    expect(report.conversion).toMatchObject({
+      carried: 10,
+      notCarried: [],
+      deactivated: [],
+      emailsCanonicalized: 1,
+      nullFlagsCarriedAsFalse: [20],
+      hashesNotBcrypt: [],
+    })
+    expect(report.undecided).toEqual([
+      '2 email collision group(s) (emails equal once trimmed and lower-cased): choose emailCollisions (merge or deactivate; --email-collisions=merge|deactivate for npm run cutover)',
+      '2 username(s) to change (equal but for case, or longer than 50 characters): choose usernameCollisions (rename or clear; --username-collisions=rename|clear for npm run cutover)',
+      '1 invalid email(s): choose invalidEmails (deactivate; --invalid-emails=deactivate for npm run cutover)',
+    ])
+    // The report names rows, never their hashes.
+    expect(JSON.stringify(report)).not.toMatch(/\$2[aby]\$/)
+  })
+
+  it('shows, in a dry run given the flags, what each of them would do', async () => {
+    const report = await runCutover(database, {
+      emailCollisions: 'deactivate',
+      usernameCollisions: 'rename',
+      invalidEmails: 'deactivate',
+    })
+    expect(report.undecided).toEqual([])
+    expect(report.emailCollisions.groups.flatMap((group) => group.others)).toEqual([
+      { ...rowOf(30), outcome: 'carried inactive as duplicate-30@carried.invalid' },
+      { ...rowOf(1), outcome: 'carried inactive as duplicate-1@carried.invalid' },
+    ])
+    // Deactivated by the cutover, row 1 is shown (and ranked for its username) as it will be carried: inactive.
+    expect(report.usernameCollisions.groups[0]?.others).toEqual([
+      { ...rowOf(1), active: false, outcome: 'renamed John_1' },
+    ])
+    expect(report.usernameCollisions.tooLong).toEqual([
+      { ...rowOf(12), outcome: `renamed ${LONG_USERNAME.slice(0, 47)}_12` },
+    ])
+    expect(report.conversion).toMatchObject({ carried: 10, deactivated: [1, 9, 30], emailsCanonicalized: 1 })
+  })
+
+  it('refuses to apply while a conflict has no chosen flag, naming each flag, and changes nothing', async () => {
+    const before = await snapshot(database.owner)
+    const error = (await runCutover(database, { apply: true, emailCollisions: 'merge' }).catch(
+      (caught: unknown) => caught,
+    )) as Error
+    expect(error.message).toMatch(/^cutover refused: a conflict has no chosen flag, nothing was changed: /)
+    expect(error.message).toContain('choose usernameCollisions (rename or clear; --username-collisions=')
+    expect(error.message).toContain('choose invalidEmails (deactivate; --invalid-emails=')
+    expect(error.message).not.toContain('emailCollisions')
+    await expect(runCutover(database, { apply: true })).rejects.toThrow(/choose emailCollisions/)
+    await expect(runCutover(database, { apply: true, emailCollisions: 'drop' })).rejects.toThrow(
+      /^cutover refused: the request is not one it takes \(emailCollisions: must be merge or deactivate\)$/,
+    )
+    await expect(runCutover(database, { apply: true, emailCollision: 'merge' })).rejects.toThrow(
+      /emailCollision: the cutover takes only apply, emailCollisions, usernameCollisions and invalidEmails/,
+    )
+    expect(await snapshot(database.owner)).toEqual(before)
+  })
+
+  it('reports as text and refuses an apply without flags from npm run cutover, through its own local proxy', async () => {
+    const dry = await runScript(database, [])
+    expect(dry.stderr).toBe('')
+    expect(dry.code).toBe(0)
+    expect(dry.stdout).toContain('Cutover dry run: 10 row(s) in the old users table. Nothing was changed.')
+    expect(dry.stdout).toContain('Email collision groups: 2. Decided by --email-collisions (not chosen)')
+    expect(dry.stdout).toContain(
+      '    keep  #2 "john.doe@example.com", username "john", active, updated 2024-05-01T08:30:00.500000Z',
+    )
+    expect(dry.stdout).toContain(
+      '    other #1 "John.Doe@Example.com", username "John", active, updated 2023-01-01T00:00:00.000000Z -> choose --email-collisions',
+    )
+    expect(dry.stdout).toContain('  too long: #12 "long@example.com"')
+    expect(dry.stdout).toContain('Invalid emails: 1. Decided by --invalid-emails (not chosen)')
+
+    const refused = await runScript(database, ['--apply', '--email-collisions=merge'])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/^cutover refused: a conflict has no chosen flag/)
+    expect(refused.stderr).toContain('--username-collisions=rename|clear')
+
+    const wrong = await runScript(database, ['--apply', '--email-collisions=drop'])
+    expect(wrong.code).toBe(2)
+    expect(wrong.stderr).toMatch(/^--email-collisions must be merge or deactivate\n/)
+  })
+
+  describe('applied with flags', () => {
+    const flags = {
+      apply: true,
+      emailCollisions: 'deactivate',
+      usernameCollisions: 'rename',
+      invalidEmails: 'deactivate',
+    }
+    let applied: Awaited<ReturnType<typeof cutover>>
+
+    beforeAll(async () => {
+      applied = await runCutover(database, flags)
+      vi.unstubAllEnvs()
+    }, 60_000)
+
+    it('carries every row, in one go, and says what it did', () => {
+      expect(applied).toMatchObject({
+        outcome: 'applied',
+        legacyRows: 10,
+        undecided: [],
+        conversion: { carried: 10, notCarried: [], deactivated: [1, 9, 30], emailsCanonicalized: 1 },
+        applied: {
+          legacyTable: 'legacy_users',
+          migrationsInCutover: expect.any(Number),
+          migrationsAfterCommit: 0,
+          idsContinueAfter: OLD_SEQUENCE,
+          dropLater:
+            'once nothing needs the old rows: drop table legacy_users (its sequence goes with it) and alembic_version',
+        },
+      })
+    })
+
+    it('converts each row: canonical emails, resolved usernames, timestamps converted from UTC, flags coalesced', async () => {
+      const { rows } = await database.owner.pool.query(`
+        select id, email, username, is_active, is_superuser, password_carried_over,
+          to_char(created_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') as created,
+          to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') as updated
+        from users order by id`)
+      const utc = (naive: string) => iso(naive).replace('T', ' ').replace('Z', '')
+      const expected = (
+        id: number,
+        email: string,
+        username: string | null,
+        active: boolean,
+        superuser = false,
+      ) => {
+        const { created, updated } = fixture(id)
+        return {
+          id,
+          email,
+          username,
+          is_active: active,
+          is_superuser: superuser,
+          password_carried_over: true,
+          created: utc(created),
+          updated: utc(updated),
+        }
+      }
+      expect(rows).toEqual([
+        expected(1, 'duplicate-1@carried.invalid', 'John_1', false),
+        expected(2, 'john.doe@example.com', 'john', true),
+        expected(5, 'mixed@case.com', 'mixed', true),
+        expected(9, 'invalid-9@carried.invalid', null, false),
+        expected(12, 'long@example.com', `${LONG_USERNAME.slice(0, 47)}_12`, true),
+        expected(14, 'admin@papa.com', 'admin', true, true),
+        expected(20, 'nulls@example.com', null, false),
+        expected(21, 'inactive@example.com', 'Inactive', false),
+        expected(30, 'duplicate-30@carried.invalid', 'dup', false),
+        expected(31, 'dup@example.org', null, true),
+      ])
+    })
+
+    it('loses nothing: the same rows, ids, hashes, superuser flags and creation instants as the legacy table', async () => {
+      const checksum = async (table: string, createdUtc: string) =>
+        (
+          await database.owner.pool.query(`
+            select count(*)::int as count, md5(string_agg(format('%s|%s|%s|%s', id, hashed_password,
+              coalesce(is_superuser, false), to_char(${createdUtc}, 'YYYY-MM-DD HH24:MI:SS.US')), ',' order by id)) as sum
+            from ${table}`)
+        ).rows[0]
+      const legacy = await checksum('legacy_users', 'created_at')
+      expect(legacy.count).toBe(FIXTURES.length)
+      expect(await checksum('users', "created_at at time zone 'UTC'")).toEqual(legacy)
+      // The old table as it was: its rows untouched, its indexes and sequence renamed out of the way.
+      const { rows } = await database.owner.pool.query(`select email from legacy_users order by id limit 1`)
+      expect(rows).toEqual([{ email: 'John.Doe@Example.com' }])
+      const relations = await database.owner.pool.query(`
+        select string_agg(relname, ',' order by relname) as names from pg_class
+        where relname like 'legacy_%'`)
+      expect(relations.rows[0].names).toBe(
+        'legacy_ix_users_email,legacy_ix_users_id,legacy_ix_users_username,legacy_users,legacy_users_id_seq,legacy_users_pkey',
+      )
+    })
+
+    it("keeps the legacy table out of the API role's reach", async () => {
+      const api = createDatabase({
+        url: database.apiUrl,
+        wsProxy: inject('wsProxy'),
+        connectTimeoutMs: 3000,
+        poolMax: 1,
+      })
+      try {
+        const state = await api.pool.query('select count(*) from legacy_users').then(
+          () => 'ok',
+          (error: unknown) => sqlState(error),
+        )
+        expect(state).toBe('42501')
+      } finally {
+        await api.close()
+      }
+    })
+
+    it('lets every carried active user log in with the password it had, the 80-byte one included', async () => {
+      const { login } = await coldHandlers(database)
+      const attempt = (email: string, password: string) =>
+        invoke(login, jsonEvent('/api/v1/auth/login', { email, password })).then(
+          (response) => response.status,
+        )
+      for (const [email, password] of [
+        ['john.doe@example.com', 'the second john password'],
+        ['MIXED@case.com', 'mixed case password'],
+        ['long@example.com', EIGHTY_BYTES],
+        ['admin@papa.com', 'admin123'],
+        ['dup@example.org', 'active duplicate password'],
+      ] as const) {
+        expect(await attempt(email, password), email).toBe(200)
+      }
+      // Inactive, deactivated by the cutover, or the duplicate left behind its keeper: none of them.
+      for (const [email, password] of [
+        ['john.doe@example.com', 'the first john password'],
+        ['invalid-9@carried.invalid', 'invalid email password'],
+        ['nulls@example.com', 'null flags password'],
+        ['inactive@example.com', 'inactive user password'],
+        ['duplicate-30@carried.invalid', 'inactive duplicate password'],
+      ] as const) {
+        expect(await attempt(email, password), email).toBe(401)
+      }
+    }, 60_000)
+
+    it('gives a new registration a fresh id, above every id the old backend handed out', async () => {
+      const { register } = await coldHandlers(database)
+      const response = await invoke(
+        register,
+        jsonEvent('/api/v1/auth/register', { email: 'newcomer@example.com', password: 'a new password' }),
+      )
+      expect(response.status).toBe(201)
+      expect((response.body as { id: number }).id).toBe(OLD_SEQUENCE + 1)
+    })
+
+    it('leaves migrate nothing to apply', async () => {
+      vi.stubEnv('DATABASE_MIGRATION_URL', database.ownerUrl)
+      vi.stubEnv('DATABASE_URL', database.apiUrl)
+      const result = await migrate()
+      expect(result.applied).toBe(0)
+      expect(result.total).toBeGreaterThan(0)
+    })
+
+    it('refuses to run again: the database is cut over', async () => {
+      await expect(runCutover(database, { apply: false })).rejects.toThrow(
+        /^cutover refused: the database is already cut over: legacy_users \(the FastAPI table\) exists; nothing to do$/,
+      )
+      await expect(runCutover(database, flags)).rejects.toThrow(/already cut over/)
+    })
+  })
+})
+
+describe('the keeper rule for usernames', () => {
+  const row = (id: number, email: string, username: string | null, updatedAt: string) => ({
+    id,
+    email,
+    username,
+    usernameKey: username?.toLowerCase() ?? null,
+    usernameLength: username?.length ?? 0,
+    active: true,
+    updatedAt,
+    nullFlags: false,
+    bcrypt: true,
+  })
+  const rows = [
+    row(1, 'dup@example.com', 'Sam', '2020-01-01T00:00:00.000000Z'),
+    row(2, 'DUP@example.com', null, '2025-01-01T00:00:00.000000Z'),
+    row(3, 'sam@example.com', 'sam', '2019-01-01T00:00:00.000000Z'),
+  ]
+
+  it('gives a contested username to the account that will be active, not to a duplicate the cutover deactivates', () => {
+    const decided = planCutover(rows, { emailCollisions: 'deactivate', usernameCollisions: 'rename' })
+    expect(decided.carry).toEqual([
+      { id: 1, email: 'duplicate-1@carried.invalid', username: 'Sam_1', deactivate: true },
+      { id: 2, email: 'dup@example.com', username: null, deactivate: false },
+      { id: 3, email: 'sam@example.com', username: 'sam', deactivate: false },
+    ])
+    // Undecided, both are active: the more recently updated keeps it.
+    const open = planCutover(rows, {})
+    expect(open.report.usernameCollisions.groups.map((group) => group.keep.id)).toEqual([1])
+    expect(open.carry).toEqual([])
+  })
+})
+
+describe('the cutover with --email-collisions=merge --username-collisions=clear', () => {
+  let database: LegacyDatabase
+
+  beforeAll(async () => {
+    // A users table whose timestamps have a time zone already (altered after Alembic): kept as they are.
+    database = await legacyDatabase(
+      'merge',
+      ALEMBIC_DDL.replaceAll('TIMESTAMP WITHOUT TIME ZONE', 'TIMESTAMP WITH TIME ZONE'),
+    )
+    const hash = await bcrypt.hash('a password', 4)
+    await database.owner.pool.query(`
+      insert into users (id, email, username, hashed_password, is_active, is_superuser, created_at, updated_at) values
+        (1, 'John.Doe@Example.com', 'John', '${hash}', true, false, '2021-03-04 05:06:07+02', '2023-01-01 00:00:00+00'),
+        (2, 'john.doe@example.com', 'john', '${hash}', true, false, '2021-06-01 10:00:00+00', '2024-01-01 00:00:00+00'),
+        (3, 'other@example.com', 'JOHN', '${hash}', true, false, '2021-07-01 10:00:00-05', '2020-01-01 00:00:00+00')`)
+  })
+  afterAll(() => dropDatabase(database))
+
+  it('counts username collisions among the rows that will be carried', async () => {
+    const open = await runCutover(database, {})
+    expect(
+      open.usernameCollisions.groups.map((group) => [group.keep.id, group.others.map((row) => row.id)]),
+    ).toEqual([[2, [1, 3]]])
+    const merged = await runCutover(database, { emailCollisions: 'merge' })
+    expect(
+      merged.usernameCollisions.groups.map((group) => [group.keep.id, group.others.map((row) => row.id)]),
+    ).toEqual([[2, [3]]])
+  })
+
+  it('leaves the others in the legacy table only, clears the usernames, and keeps instants with a time zone', async () => {
+    const report = await runCutover(database, {
+      apply: true,
+      emailCollisions: 'merge',
+      usernameCollisions: 'clear',
+    })
+    expect(report.conversion).toMatchObject({ carried: 2, notCarried: [1], deactivated: [] })
+    expect(report.emailCollisions.groups[0]?.others).toEqual([
+      expect.objectContaining({ id: 1, outcome: 'not carried: stays in legacy_users' }),
+    ])
+    const { rows } = await database.owner.pool.query(`
+      select id, email, username, is_active,
+        to_char(created_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') as created from users order by id`)
+    expect(rows).toEqual([
+      {
+        id: 2,
+        email: 'john.doe@example.com',
+        username: 'john',
+        is_active: true,
+        created: '2021-06-01 10:00:00',
+      },
+      { id: 3, email: 'other@example.com', username: null, is_active: true, created: '2021-07-01 15:00:00' },
+    ])
+    const legacy = await database.owner.pool.query('select count(*)::int as count from legacy_users')
+    expect(legacy.rows).toEqual([{ count: 3 }])
+  })
+})
+
+describe('the cutover refuses a database that is not the old one, and fails without changing anything', () => {
+  const made: LegacyDatabase[] = []
+  afterAll(async () => {
+    for (const database of made) await dropDatabase(database)
+  })
+
+  it('refuses an empty database', async () => {
+    const database = await legacyDatabase('empty', '')
+    made.push(database)
+    await expect(runCutover(database, { apply: true })).rejects.toThrow(
+      /^cutover refused: the database has no users table: it is empty, not the FastAPI backend’s/,
+    )
+  })
+
+  it("refuses a database migrate has set up, and one whose old table is not the connecting role's", async () => {
+    const migrated = await legacyDatabase('migrated', '')
+    made.push(migrated)
+    vi.stubEnv('DATABASE_MIGRATION_URL', migrated.ownerUrl)
+    vi.stubEnv('DATABASE_URL', migrated.apiUrl)
+    await migrate()
+    await expect(runCutover(migrated, { apply: false })).rejects.toThrow(
+      /^cutover refused: the database is already this service's: \d+ migration\(s\) are recorded; nothing to carry over$/,
+    )
+
+    const foreign = await legacyDatabase('foreign', '')
+    made.push(foreign)
+    const admin = testDatabase(
+      (() => {
+        const url = new URL(inject('superuserUrl'))
+        url.pathname = `/${foreign.name}`
+        return url.toString()
+      })(),
+    )
+    try {
+      await admin.pool.query(ALEMBIC_DDL)
+    } finally {
+      await admin.close()
+    }
+    await expect(runCutover(foreign, { apply: false })).rejects.toThrow(
+      /^cutover refused: users belongs to the role postgres, and the cutover connects as papa_auth_owner: connect as its owner, or give it to papa_auth_owner first \(ALTER TABLE users OWNER TO papa_auth_owner\)$/,
+    )
+  })
+
+  it('rolls everything back when a step fails, and says which without SQL or a hash', async () => {
+    const database = await legacyDatabase('failing')
+    made.push(database)
+    await fill(database, FIXTURES.slice(1, 3), 4)
+    // The old database has a function of the name migration 0001 creates, owned by another role: 42501 mid-cutover,
+    // after the rename, the first migration and the journal.
+    const url = new URL(inject('superuserUrl'))
+    url.pathname = `/${database.name}`
+    const admin = testDatabase(url.toString())
+    try {
+      await admin.pool.query(
+        'create function set_updated_at() returns trigger language plpgsql as $$ begin return new; end $$',
+      )
+    } finally {
+      await admin.close()
+    }
+    const before = await snapshot(database.owner)
+    const error = (await runCutover(database, { apply: true }).catch((caught: unknown) => caught)) as Error
+    expect(error.message).toBe(
+      'cutover failed while applying migration 0001_users_updated_at_trigger: SQLSTATE 42501 (permission denied); nothing was changed',
+    )
+    expect(error.cause).toBeUndefined()
+    expect(await snapshot(database.owner)).toEqual(before)
+  })
+})
