@@ -11,10 +11,8 @@ import * as v from 'valibot'
 import { EmailSchema } from '#shared/domain/schemas'
 import { connectDirect } from './client.ts'
 import { sqlState } from './errors.ts'
-import { committedMigrations } from './migrate.ts'
+import { committedMigrations, MIGRATION_LOCK_KEY } from './migrate.ts'
 
-/** The migration lock of `db/migrate.ts`: a deploy's migrate waits for the cutover, then finds nothing to apply. */
-const MIGRATION_LOCK_KEY = 7_326_551_204
 /** Where the old table goes, and the prefix of everything of it whose name ours would take. */
 export const LEGACY_TABLE = 'legacy_users'
 const LEGACY_PREFIX = 'legacy_'

@@ -8,7 +8,7 @@ import { connectDirect } from './client.ts'
 import { sqlState } from './errors.ts'
 
 /** An arbitrary constant that names this service's migration lock among the database's advisory locks. */
-const MIGRATION_LOCK_KEY = 7_326_551_204
+export const MIGRATION_LOCK_KEY = 7_326_551_204
 
 /**
  * The committed drizzle-kit output. In the repository it sits beside this file (`db/migrations`); the migrate

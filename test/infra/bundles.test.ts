@@ -14,6 +14,7 @@ import { API_ROLE, OWNER_ROLE } from '#infra/local/roles'
 import { startLocalSecretsManager } from '#infra/local/secrets-manager'
 import { testDatabase } from '#test/helpers/database'
 import { apiEvent, bearerEvent, formEvent, jsonEvent, uniqueEmail } from '#test/helpers/events'
+import { dropDatabase, legacyDatabase } from '#test/helpers/legacy-database'
 import { type Resource, type Synthesized, synthesize } from './synth.ts'
 
 const REGION = 'us-east-1'
@@ -285,6 +286,37 @@ describe('the migrate bundle', () => {
       await owners.close()
     }
     expect((await invokeBundle('migrate', {})).result).toEqual({ applied: 0, total })
+  })
+})
+
+describe('the cutover bundle', () => {
+  it('carries the FastAPI users over with the migrations it carries, reading the database secret only', async () => {
+    const legacy = await legacyDatabase('bundle')
+    try {
+      await legacy.owner.pool.query(
+        `insert into users (email, hashed_password, is_active, is_superuser, created_at, updated_at)
+         values ('Someone@Example.com', '$2b$04$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0', true, false, now(), now())`,
+      )
+      secretValues.set(
+        secretArn('DatabaseSecret'),
+        JSON.stringify({ pooledUrl: legacy.apiUrl, directUrl: legacy.ownerUrl }),
+      )
+      const dry = await invokeBundle('cutover', { apply: false })
+      expect(dry.result).toMatchObject({ outcome: 'dry run', legacyRows: 1, undecided: [] })
+      expect(dry.reads).toEqual([secretArn('DatabaseSecret')])
+      const total = (
+        JSON.parse(readFileSync(join(repositoryRoot, 'db/migrations/meta/_journal.json'), 'utf8')) as {
+          entries: unknown[]
+        }
+      ).entries.length
+      const applied = await invokeBundle('cutover', { apply: true })
+      expect(applied.result).toMatchObject({
+        outcome: 'applied',
+        applied: { migrationsInCutover: total, migrationsAfterCommit: 0 },
+      })
+    } finally {
+      await dropDatabase(legacy)
+    }
   })
 })
 
