@@ -10,7 +10,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 // The floors, and the parts of `me` measured for the closing note, call the libraries themselves.
 import bcrypt from 'bcryptjs'
 import { eq, sql } from 'drizzle-orm'
-import { decodeJwt, jwtVerify } from 'jose'
+import { decodeJwt, importJWK, jwtVerify } from 'jose'
 import { createSessionRepository } from '#db/repositories/sessions'
 import { users as usersTable } from '#db/schema'
 import { handler as health } from '#functions/health'
@@ -24,6 +24,7 @@ import { handler as token } from '#functions/token'
 import { lambdaContext, toApiGatewayEvent } from '#infra/local/event'
 import { createLocalServer } from '#infra/local/server'
 import { disposeContainer, getContainer } from '#shared/app/container'
+import { parseSigningKeySet, publishedKeys } from '#shared/domain/signing-keys'
 import { createTokenService, systemClock } from '#shared/domain/tokens'
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>
@@ -187,23 +188,20 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
   const sessions = createSessionRepository(database.db, { maxAgeSeconds: config.SESSION_MAX_AGE_SECONDS })
   const { sid } = decodeJwt(fixture.accessToken)
   const sessionId = typeof sid === 'string' ? sid : null
+  const keySet = parseSigningKeySet(String(config.JWT_SIGNING_KEYS))
+  if (!keySet) throw new Error('the bench runs with an inline JWT_SIGNING_KEYS')
   const verifier = createTokenService({
-    secret: String(config.JWT_SECRET),
+    keys: { published: publishedKeys(keySet) },
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
+    clientId: config.JWT_CLIENT_ID,
     accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
     clock: systemClock,
   })
   const findUser =
     'select id, email, username, hashed_password, is_active, is_superuser, created_at, updated_at from users where id = $1'
-  const signingKey = await crypto.subtle.importKey(
-    'raw',
-    new TextEncoder().encode(String(config.JWT_SECRET)),
-    { name: 'HMAC', hash: 'SHA-256' },
-    false,
-    ['verify'],
-  )
+  const verifyingKey = await importJWK(keySet.current.publicJwk, 'RS256')
   const preparedFindUser = database.db
     .select()
     .from(usersTable)
@@ -221,8 +219,8 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
     [
       'me: verify it with a key imported once',
       () =>
-        jwtVerify(fixture.accessToken, signingKey, {
-          algorithms: ['HS256'],
+        jwtVerify(fixture.accessToken, verifyingKey, {
+          algorithms: ['RS256'],
           issuer: config.JWT_ISSUER,
           audience: config.JWT_AUDIENCE,
           typ: 'at+jwt',
@@ -301,9 +299,11 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
 
   // Live refresh tokens, each of its own session, for logout to revoke: stored directly, one statement each.
   const issuer = createTokenService({
-    secret: 'x'.repeat(32),
+    // Only refresh tokens are issued here: no key signs anything.
+    keys: { published: [] },
     issuer: 'bench',
     audience: 'bench',
+    clientId: 'bench',
     accessTokenTtlSeconds: 900,
     refreshTokenTtlSeconds: 3600,
     clock: systemClock,

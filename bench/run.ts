@@ -5,7 +5,6 @@
  * through the same Neon driver and WebSocket proxy as the local stack. Loopback traffic only.
  */
 
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +12,7 @@ import { parseArgs } from 'node:util'
 import { toApiGatewayEvent } from '#infra/local/event'
 import { startLocalSecretsManager } from '#infra/local/secrets-manager'
 import { startLocalStack } from '#infra/local/stack'
+import { newSigningKeySet, publishedKeys } from '#shared/domain/signing-keys'
 import { measureBundles } from './bundles.ts'
 import { type ColdStartFigures, type ColdStartScenario, measureColdStart } from './cold-start.ts'
 import { renderReport } from './report.ts'
@@ -67,7 +67,9 @@ const FAKE_AWS = {
 }
 const startedAt = performance.now()
 const workDir = await mkdtemp(join(tmpdir(), 'papa-auth-bench-'))
-const jwtSecret = randomBytes(48).toString('base64url')
+const signingKeySet = newSigningKeySet(new Date())
+const signingKeys = JSON.stringify(signingKeySet)
+const publicKeys = JSON.stringify({ keys: publishedKeys(signingKeySet) })
 
 progress(`bundling every function, then timing ${INIT_RUNS} fresh imports of each…`)
 const bundles = measureBundles({
@@ -76,10 +78,14 @@ const bundles = measureBundles({
   // Every address is a closed port on 127.0.0.1: the process exits before any answer could matter.
   inlineFor: ['me'],
   env: {
-    inline: functionEnv({ DATABASE_URL: 'postgres://bench:bench@127.0.0.1:9/bench', JWT_SECRET: jwtSecret }),
+    inline: functionEnv({
+      DATABASE_URL: 'postgres://bench:bench@127.0.0.1:9/bench',
+      JWT_SIGNING_KEYS: signingKeys,
+    }),
     deployed: functionEnv({
       DATABASE_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-database',
-      JWT_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-jwt',
+      JWT_SIGNING_KEYS_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-signing-keys',
+      JWT_PUBLIC_KEYS_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-public-keys',
       ...FAKE_AWS,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: 'http://127.0.0.1:9',
       HOME: workDir,
@@ -93,7 +99,7 @@ progress('starting PostgreSQL and the WebSocket proxy…')
 const stack = await startLocalStack({ setup: 'migrations', proxyInChildProcess: true })
 const inlineEnv = functionEnv({
   ...stack.databaseEnv,
-  JWT_SECRET: jwtSecret,
+  JWT_SIGNING_KEYS: signingKeys,
   BCRYPT_COST: String(BCRYPT_COST),
 })
 
@@ -131,19 +137,22 @@ try {
     })
 
   const secretIds = {
-    jwt: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-jwt',
+    signingKeys: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-signing-keys',
+    publicKeys: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-public-keys',
     database: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-database',
   }
   const secretsManager = await startLocalSecretsManager(
     new Map([
-      [secretIds.jwt, jwtSecret],
+      [secretIds.signingKeys, signingKeys],
+      [secretIds.publicKeys, publicKeys],
       [secretIds.database, JSON.stringify({ pooledUrl: stack.databaseUrl, directUrl: stack.databaseUrl })],
     ]),
   )
   const sdkEnv = functionEnv({
     DATABASE_SECRET_ARN: secretIds.database,
     DATABASE_WS_PROXY: stack.wsProxy,
-    JWT_SECRET_ARN: secretIds.jwt,
+    JWT_SIGNING_KEYS_SECRET_ARN: secretIds.signingKeys,
+    JWT_PUBLIC_KEYS_SECRET_ARN: secretIds.publicKeys,
     BCRYPT_COST: String(BCRYPT_COST),
     ...FAKE_AWS,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.url,

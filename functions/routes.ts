@@ -14,6 +14,7 @@
  *   (`invokedBy: 'deploy'`, a CDK Trigger in `infra/stack.ts`; the work is `shared/app/operations.ts`), before any
  *   API function is updated; `seed-admin` is invoked by an operator; `cleanup` runs hourly (EventBridge).
  */
+import { DISCOVERY_PATH, JWKS_PATH } from '#shared/http/discovery'
 import { swaggerUiPaths } from '#shared/http/swagger-ui'
 import { requestBudgetMs } from '#shared/platform/budget'
 import { INTEGER_SETTINGS } from '#shared/platform/settings'
@@ -24,8 +25,16 @@ export interface LambdaSpec {
   /** Memory buys CPU as well on Lambda (linear; one full vCPU at 1769 MB). */
   readonly memoryMb: number
   readonly timeoutSeconds: number
-  /** Who calls it: API Gateway, the deploy itself (before the API functions change), an operator, or a schedule. */
-  readonly invokedBy: 'api' | 'deploy' | 'operator' | 'schedule'
+  /**
+   * Who calls it: API Gateway, the deploy itself (before the API functions change), an operator, a schedule, or
+   * Secrets Manager's rotation of a secret.
+   */
+  readonly invokedBy: 'api' | 'deploy' | 'operator' | 'schedule' | 'rotation'
+  /**
+   * The secrets an API function reads, and so the only ones the stack lets it read: the database, the private signing
+   * keys (only the functions that sign), the published keys (those that verify). The others bind their own.
+   */
+  readonly reads?: readonly ('database' | 'signing-keys' | 'public-keys')[]
 }
 
 // bcrypt at cost 12 is CPU-bound for ~200 ms a request: a full vCPU. The others verify a token or wait on the
@@ -45,23 +54,31 @@ const API_TIMEOUT_SECONDS = Math.ceil(
   }) / 1000,
 )
 
-const api = (memoryMb: number): LambdaSpec => ({
+const api = (memoryMb: number, reads: LambdaSpec['reads'] = []): LambdaSpec => ({
   memoryMb,
   timeoutSeconds: API_TIMEOUT_SECONDS,
   invokedBy: 'api',
+  reads,
 })
+const VERIFIES = ['database', 'public-keys'] as const
+const SIGNS = ['database', 'public-keys', 'signing-keys'] as const
 
 /** Every function, by the name of its entry file under `functions/` (also its logical name in the stack). */
 export const lambdas = {
-  register: api(BCRYPT_MEMORY_MB),
-  login: api(BCRYPT_MEMORY_MB),
-  token: api(BCRYPT_MEMORY_MB),
-  refresh: api(LIGHT_MEMORY_MB),
-  logout: api(LIGHT_MEMORY_MB),
-  me: api(LIGHT_MEMORY_MB),
-  health: api(LIGHT_MEMORY_MB),
+  register: api(BCRYPT_MEMORY_MB, VERIFIES),
+  login: api(BCRYPT_MEMORY_MB, SIGNS),
+  token: api(BCRYPT_MEMORY_MB, SIGNS),
+  refresh: api(LIGHT_MEMORY_MB, SIGNS),
+  logout: api(LIGHT_MEMORY_MB, VERIFIES),
+  me: api(LIGHT_MEMORY_MB, VERIFIES),
+  health: api(LIGHT_MEMORY_MB, VERIFIES),
+  /** The sample route behind API Gateway's JWT authorizer: it only echoes the claims the gateway verified. */
+  claims: api(DOCS_MEMORY_MB),
   openapi: api(DOCS_MEMORY_MB),
   docs: api(DOCS_MEMORY_MB),
+  /** The published keys and the discovery document, at the issuer's URL: no database, no private key. */
+  jwks: api(LIGHT_MEMORY_MB, ['public-keys']),
+  'openid-configuration': api(LIGHT_MEMORY_MB),
   /** API Gateway's `$default` route: 404, or 405 with `Allow` when only the method is wrong; 204 to a preflight. */
   'not-found': api(256),
   /** Applies the committed migrations; waits for a concurrent run's advisory lock, hence the long timeout. */
@@ -72,6 +89,11 @@ export const lambdas = {
   'seed-admin': { memoryMb: BCRYPT_MEMORY_MB, timeoutSeconds: 30, invokedBy: 'operator' },
   /** Carries the FastAPI backend's users over, once (docs/deploying.md); sized like migrate, whose work it includes. */
   cutover: { memoryMb: 512, timeoutSeconds: 300, invokedBy: 'operator' },
+  /**
+   * Secrets Manager's rotation function for the signing keys (every `signingKeyRotationDays`, or on demand): makes one
+   * RSA key, publishes it, promotes the next; a few seconds at most.
+   */
+  'rotate-signing-keys': { memoryMb: 256, timeoutSeconds: 30, invokedBy: 'rotation' },
 } as const satisfies Record<string, LambdaSpec>
 
 export type FunctionName = keyof typeof lambdas
@@ -82,6 +104,12 @@ export interface Route {
   readonly function: FunctionName
   /** A documentation route (OpenAPI, Swagger UI): deployed only when the `docs` context is on; always served locally. */
   readonly docs?: boolean
+  /**
+   * `jwt`: API Gateway's JWT authorizer guards the route (the service's own issuer, audience and published keys), so
+   * only a request with a valid access token reaches the function, which reads the verified claims from
+   * `ParsedEvent.claims`. The local server emulates the authorizer.
+   */
+  readonly auth?: 'jwt'
 }
 
 export const API_BASE_PATH = '/api/v1'
@@ -98,6 +126,9 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: `${API_BASE_PATH}/auth/logout`, function: 'logout' },
   { method: 'GET', path: `${API_BASE_PATH}/users/me`, function: 'me' },
   { method: 'GET', path: `${API_BASE_PATH}/health`, function: 'health' },
+  { method: 'GET', path: `${API_BASE_PATH}/auth/claims`, function: 'claims', auth: 'jwt' },
+  { method: 'GET', path: JWKS_PATH, function: 'jwks' },
+  { method: 'GET', path: DISCOVERY_PATH, function: 'openid-configuration' },
   { method: 'GET', path: OPENAPI_PATH, function: 'openapi', docs: true },
   // One function serves the page and each of its assets (exact paths, as API Gateway routes them).
   ...swaggerUiPaths(DOCS_PAGE_PATH).map(

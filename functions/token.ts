@@ -1,4 +1,4 @@
-import { type Container, getContainer } from '#shared/app/container'
+import { type Container, getSigningContainer } from '#shared/app/container'
 import { type TokenForm, TokenFormSchema, toTokenRequest } from '#shared/domain/schemas'
 import { httpHandler, ok, type ParsedEvent, TOKEN_RESPONSE_HEADERS } from '#shared/http/handler'
 
@@ -8,5 +8,5 @@ const token = async ({ body, context }: ParsedEvent<TokenForm>, { auth }: Contai
 export const handler = httpHandler(token, {
   form: TokenFormSchema,
   errors: 'oauth',
-  dependencies: getContainer,
+  dependencies: getSigningContainer,
 })

@@ -9,6 +9,7 @@ import {
   CfnRule,
   Duration,
   Fn,
+  Lazy,
   RemovalPolicy,
   Stack,
   type StackProps,
@@ -17,9 +18,11 @@ import {
 } from 'aws-cdk-lib'
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway'
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2'
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers'
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations'
 import * as events from 'aws-cdk-lib/aws-events'
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets'
+import * as iam from 'aws-cdk-lib/aws-iam'
 import * as logs from 'aws-cdk-lib/aws-logs'
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import { InvocationType, Trigger } from 'aws-cdk-lib/triggers'
@@ -29,6 +32,7 @@ import {
   API_BASE_PATH,
   type FunctionName,
   fallbackRoute,
+  type LambdaSpec,
   lambdas,
   type Route,
   routes,
@@ -61,13 +65,20 @@ export interface AuthStackSettings {
   readonly logRetention: logs.RetentionDays
   /** Deploy the routes marked `docs` (OpenAPI, Swagger UI). */
   readonly docs: boolean
-  readonly jwtIssuer: string
+  /**
+   * The access tokens' `iss`, and the issuer of API Gateway's JWT authorizer. Unset (the default): the API's own URL
+   * (its `apiEndpoint`), where the service serves `/.well-known/openid-configuration` and `/.well-known/jwks.json`.
+   * Set it only to a URL that serves those two documents too, such as a custom domain mapped to this API.
+   */
+  readonly jwtIssuer?: string | undefined
   readonly jwtAudience: string
   readonly bcryptCost: number
   /** The service's limits and lifetimes given as context (the rest keep their defaults), by setting name. */
   readonly limits: Partial<Record<LimitSetting, number>>
   /** Changing it replaces every warm container, so each function reads its secrets again (after a rotation). */
   readonly secretsGeneration: string
+  /** Days between two scheduled rotations of the signing keys (`signingKeyRotationDays`). */
+  readonly signingKeyRotationDays: number
   readonly database: DatabaseSettings
   /** The migrations the migrate function carries; the committed ones unless a test says otherwise. */
   readonly migrationsFolder?: string
@@ -99,14 +110,22 @@ export class AuthStack extends Stack {
   readonly functions = new Map<string, AuthFunction>()
   /** Runs the migrations on deploy. */
   readonly migration: Trigger
+  /** The tokens' issuer, known once the API exists (`api()`): its URL, or the `jwtIssuer` context. */
+  private issuer: string | undefined
 
   constructor(scope: Construct, id: string, props: AuthStackProps) {
     super(scope, id, props)
     const { settings } = props
 
-    const jwtSecret = new secretsmanager.Secret(this, 'JwtSecret', {
-      description: `${this.stackName}: the HS256 signing key of access tokens (generated at deploy)`,
-      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    // Both made with a generated placeholder: the first rotation, which Secrets Manager runs as soon as the rotation
+    // schedule exists, writes the first key set and publishes its keys. No key is ever in the template.
+    const signingKeys = new secretsmanager.Secret(this, 'SigningKeys', {
+      description: `${this.stackName}: the access tokens' RS256 signing key set {current, next, previous}, private keys included (made by its rotation function)`,
+      generateSecretString: { passwordLength: 32, excludePunctuation: true },
+    })
+    const publicKeys = new secretsmanager.Secret(this, 'PublicKeys', {
+      description: `${this.stackName}: the published signing keys {"keys": [...]}, public keys only (written by the signing keys' rotation function)`,
+      generateSecretString: { passwordLength: 32, excludePunctuation: true },
     })
     const adminPassword = new secretsmanager.Secret(this, 'AdminPassword', {
       description: `${this.stackName}: the password of the admin account that seed-admin creates (generated at deploy)`,
@@ -114,8 +133,8 @@ export class AuthStack extends Stack {
     })
     const database = this.database(settings)
     acknowledgeNoRotation(
-      jwtSecret,
-      'Rotated by hand, without a rotation Lambda: put-secret-value, then a deploy with a new secretsGeneration so every container reads it (docs/deploying.md, Rotating the JWT signing secret). Sessions survive: clients refresh.',
+      publicKeys,
+      'Holds nothing secret: the public keys the JWKS endpoint serves to anyone. It changes with the signing keys, whose rotation function writes it at every rotation.',
     )
     acknowledgeNoRotation(
       adminPassword,
@@ -123,7 +142,8 @@ export class AuthStack extends Stack {
     )
 
     const environment = {
-      JWT_ISSUER: settings.jwtIssuer,
+      // A reference to the API (made below), not a cycle: the API needs no function, only its routes do.
+      JWT_ISSUER: Lazy.string({ produce: () => this.issuer }),
       JWT_AUDIENCE: settings.jwtAudience,
       BCRYPT_COST: String(settings.bcryptCost),
       SECRETS_GENERATION: settings.secretsGeneration,
@@ -141,8 +161,12 @@ export class AuthStack extends Stack {
         // The docs functions too: they read no secret, but state the configured limits in the OpenAPI document.
         environment,
       })
-      if (!route.docs) {
-        bindSecret(fn, jwtSecret, 'JWT_SECRET_ARN')
+      // Each function reads what routes.ts says it reads, and nothing else: only the functions that sign read the
+      // private keys.
+      const reads: readonly string[] = (lambdas[route.function] as LambdaSpec).reads ?? []
+      if (reads.includes('signing-keys')) bindSecret(fn, signingKeys, 'JWT_SIGNING_KEYS_SECRET_ARN')
+      if (reads.includes('public-keys')) bindSecret(fn, publicKeys, 'JWT_PUBLIC_KEYS_SECRET_ARN')
+      if (reads.includes('database')) {
         bindSecret(fn, database.secret, 'DATABASE_SECRET_ARN')
         readers.push(fn)
       }
@@ -235,6 +259,8 @@ export class AuthStack extends Stack {
       targets: [new eventTargets.LambdaFunction(cleanup.function, { retryAttempts: 2 })],
     })
 
+    const rotateSigningKeys = this.signingKeyRotation(settings, signingKeys, publicKeys)
+
     // Runs the migrate function's current version whenever it changes (new migrations change its bundle and its
     // description), after the database exists and before any function that queries it is updated. The migrate
     // handler throws on failure, which fails the deploy and rolls it back with the old functions still in place.
@@ -262,7 +288,13 @@ export class AuthStack extends Stack {
       description: "Prints the admin's generated password (the value never leaves Secrets Manager otherwise)",
       value: `aws secretsmanager get-secret-value --secret-id ${adminPassword.secretArn} --region ${Aws.REGION} --query SecretString --output text`,
     })
-    new CfnOutput(this, 'JwtSecretArn', { value: jwtSecret.secretArn })
+    new CfnOutput(this, 'SigningKeysSecretArn', { value: signingKeys.secretArn })
+    new CfnOutput(this, 'RotateSigningKeysCommand', {
+      description:
+        'Rotates the signing keys now (docs/deploying.md): refused while the next key has been published for less than 2 h 15 min',
+      value: `aws secretsmanager rotate-secret --secret-id ${signingKeys.secretArn} --region ${Aws.REGION}`,
+    })
+    new CfnOutput(this, 'RotateSigningKeysFunctionName', { value: rotateSigningKeys.function.functionName })
     new CfnOutput(this, 'DatabaseSecretArn', {
       value: database.secret.secretFullArn ?? database.secret.secretName,
     })
@@ -285,6 +317,59 @@ export class AuthStack extends Stack {
     handler.addPropertyOverride('LoggingConfig', { LogGroup: logGroup.logGroupName, LogFormat: 'JSON' })
   }
 
+  /**
+   * Secrets Manager's own rotation of the signing keys, every `signingKeyRotationDays` and on demand (`rotate-secret`):
+   * a function implementing the four steps (`shared/app/signing-key-rotation.ts`), allowed exactly the protocol's calls
+   * on the key set and a write of the published keys. CDK's `RotationSchedule` would also grant GetRandomPassword on
+   * every resource, which this function never calls, hence the schedule resource itself.
+   */
+  private signingKeyRotation(
+    settings: AuthStackSettings,
+    signingKeys: secretsmanager.Secret,
+    publicKeys: secretsmanager.Secret,
+  ): AuthFunction {
+    const fn = new AuthFunction(this, 'RotateSigningKeys', {
+      name: 'rotate-signing-keys',
+      ...sizing('rotate-signing-keys'),
+      logRetention: settings.logRetention,
+      // The secret it writes; the key set's own id comes with each invocation.
+      environment: { JWT_PUBLIC_KEYS_SECRET_ARN: publicKeys.secretArn },
+    })
+    fn.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue',
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:UpdateSecretVersionStage',
+        ],
+        resources: [signingKeys.secretArn],
+      }),
+    )
+    fn.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:PutSecretValue'],
+        resources: [publicKeys.secretArn],
+      }),
+    )
+    fn.function.addPermission('InvokedBySecretsManager', {
+      principal: new iam.ServicePrincipal('secretsmanager.amazonaws.com'),
+      sourceAccount: this.account,
+    })
+    const invoke = fn.function.permissionsNode.findChild('InvokedBySecretsManager')
+    this.functions.set('rotate-signing-keys', fn)
+    const schedule = new secretsmanager.CfnRotationSchedule(this, 'SigningKeysRotation', {
+      secretId: signingKeys.secretArn,
+      rotationLambdaArn: fn.function.functionArn,
+      rotationRules: { scheduleExpression: `rate(${settings.signingKeyRotationDays} days)` },
+      // At creation, the first rotation (placeholder to key set); after a change of the schedule, a rotation too.
+      rotateImmediatelyOnUpdate: true,
+    })
+    // Secrets Manager checks that it may invoke the function, and the function needs its grants, from the first call.
+    schedule.node.addDependency(invoke, fn.role)
+    return fn
+  }
+
   private database(settings: AuthStackSettings): {
     secret: secretsmanager.ISecret
     provisioner?: Construct
@@ -301,7 +386,7 @@ export class AuthStack extends Stack {
     })
     acknowledgeNoRotation(
       secret,
-      "A copy of two logins' connection strings, rotated by hand: the owner's password is reset in Neon, the API role's is a new one written into pooledUrl; then put-secret-value and a deploy with a new secretsGeneration, which reruns migrate (it sets the API role's password) and makes every function read the secret (docs/deploying.md, Rotating the JWT signing secret).",
+      "A copy of two logins' connection strings, rotated by hand: the owner's password is reset in Neon, the API role's is a new one written into pooledUrl; then put-secret-value and a deploy with a new secretsGeneration, which reruns migrate (it sets the API role's password) and makes every function read the secret (docs/deploying.md, Rotating the database passwords).",
     )
     const neon = new NeonDatabase(this, 'Neon', {
       databaseSecret: secret,
@@ -355,11 +440,23 @@ export class AuthStack extends Stack {
           }
         : {}),
     })
+    // The service is its own identity provider: the gateway fetches `<issuer>/.well-known/openid-configuration`, then
+    // the keys at its `jwks_uri`, both served by this API. Bound only by the routes marked `auth: 'jwt'`.
+    this.issuer = settings.jwtIssuer ?? httpApi.apiEndpoint
+    const authorizer = new HttpJwtAuthorizer('AccessTokenAuthorizer', this.issuer, {
+      authorizerName: 'access-token',
+      jwtAudience: [settings.jwtAudience],
+    })
+    new CfnOutput(this, 'JwtIssuer', {
+      description: "The access tokens' iss: other services verify them with <issuer>/.well-known/jwks.json",
+      value: this.issuer,
+    })
     for (const route of deployed) {
       httpApi.addRoutes({
         path: route.path,
         methods: [apigw.HttpMethod[route.method]],
         integration: integrationFor(route.function),
+        ...(route.auth === 'jwt' ? { authorizer } : {}),
       })
     }
 
@@ -393,7 +490,7 @@ export class AuthStack extends Stack {
     Validations.of(httpApi).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason:
-        'This API is the authentication service itself: register, login and token must be public, and /users/me verifies its bearer token in the function (an API Gateway authorizer would verify it twice).',
+        "This API is the authentication service itself: register, login, token and the key documents must be public, and /users/me verifies its bearer token in the function (it must also refuse a revoked session's token, which a gateway authorizer cannot know). Routes marked auth: 'jwt' in functions/routes.ts have the JWT authorizer.",
     })
     return { httpApi, stage }
   }
@@ -417,10 +514,11 @@ export function readSettings(node: Node): AuthStackSettings {
     },
     logRetention: retention(get('logRetentionDays')),
     docs: flag('docs', get('docs')),
-    jwtIssuer: text('jwtIssuer', TEXT_DEFAULTS.JWT_ISSUER),
+    jwtIssuer: issuerUrl(get('jwtIssuer')),
     jwtAudience: text('jwtAudience', TEXT_DEFAULTS.JWT_AUDIENCE),
     bcryptCost: bcryptCost(get('bcryptCost')),
     secretsGeneration: text('secretsGeneration', '1'),
+    signingKeyRotationDays: rotationDays(get('signingKeyRotationDays')),
     limits: limits(get),
     database:
       typeof databaseSecretName === 'string' && databaseSecretName !== ''
@@ -458,6 +556,14 @@ function importSecret(scope: Construct, id: string, nameOrArn: string): secretsm
     : secretsmanager.Secret.fromSecretNameV2(scope, id, nameOrArn)
 }
 
+/** Context `signingKeyRotationDays`: whole days, 1 to 1000 (Secrets Manager's range); 90 by default. */
+function rotationDays(value: unknown): number {
+  const days = positiveNumber('signingKeyRotationDays', value, 90)
+  if (!Number.isInteger(days) || days > 1000)
+    throw new Error('context signingKeyRotationDays must be a whole number of days from 1 to 1000')
+  return days
+}
+
 function acknowledgeNoRotation(secret: secretsmanager.Secret, reason: string) {
   Validations.of(secret).acknowledge({ id: 'AwsSolutions-SMG4', reason })
 }
@@ -487,6 +593,20 @@ export function hashFolder(folder: string): string {
   }
   walk(folder)
   return hash.digest('hex')
+}
+
+/**
+ * The `jwtIssuer` context: an https URL without a trailing slash (API Gateway's JWT authorizer fetches
+ * `<issuer>/.well-known/openid-configuration` and compares `iss` with it exactly); unset, the API's own URL.
+ */
+function issuerUrl(value: unknown): string | undefined {
+  if (value === undefined || value === '') return undefined
+  const text = String(value)
+  if (!/^https:\/\/[^\s/?#]+(\/[^\s?#]*[^\s?#/])?$/.test(text))
+    throw new Error(
+      `context jwtIssuer must be an https URL without a trailing slash, not ${JSON.stringify(text)}`,
+    )
+  return text
 }
 
 function flag(key: string, value: unknown): boolean {

@@ -368,9 +368,11 @@ async function checkDurability(
     const stored = new Map((rows.rows as { id: number; email: string }[]).map((row) => [row.email, row.id]))
     const lost = created.filter((account) => stored.get(account.email) !== account.id).length
     const hasher = createTokenService({
-      secret: 'only hashing refresh tokens here, never signing',
+      // Only hashing refresh tokens here: no key signs or verifies anything.
+      keys: { published: [] },
       issuer: 'load',
       audience: 'load',
+      clientId: 'load',
       accessTokenTtlSeconds: 900,
       refreshTokenTtlSeconds: 3600,
       clock: systemClock,

@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { stopStalePostgres } from '#infra/local/stack'
+import { newSigningKeySet } from '#shared/domain/signing-keys'
 import type { MemoryUsage, StackMessage, StackRequest } from './server-process.ts'
 
 type Request = StackRequest extends infer R ? (R extends StackRequest ? Omit<R, 'id'> : never) : never
@@ -38,7 +39,7 @@ function stackEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
   }
   return {
     ...env,
-    JWT_SECRET: randomBytes(48).toString('base64url'),
+    JWT_SIGNING_KEYS: JSON.stringify(newSigningKeySet(new Date())),
     ADMIN_EMAIL: 'admin@load.example.com',
     ADMIN_PASSWORD: randomBytes(18).toString('base64url'),
     ...settings,

@@ -5,13 +5,13 @@
  * PostgreSQL reached through the Neon driver and the WebSocket proxy; bcrypt at the service's default cost.
  * Prints the medians and their ratio per endpoint, met when within the tolerance; exits 1 otherwise.
  */
-import { randomBytes } from 'node:crypto'
 import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
 import { findRoute } from '#functions/routes'
 import { fromApiGatewayResult, lambdaContext, toApiGatewayEvent } from '#infra/local/event'
 import { startLocalStack } from '#infra/local/stack'
+import { newSigningKeySet } from '#shared/domain/signing-keys'
 import { median, ms, quantile } from '../bench/stats.ts'
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>
@@ -53,7 +53,7 @@ let exitCode = 1
 try {
   // Set before the handlers are imported: a function reads its configuration once, at cold start.
   Object.assign(process.env, stack.databaseEnv, {
-    JWT_SECRET: randomBytes(48).toString('base64url'),
+    JWT_SIGNING_KEYS: JSON.stringify(newSigningKeySet(new Date())),
     BCRYPT_COST: String(BCRYPT_COST),
   })
   const [{ handler: register }, { handler: login }, { handler: token }] = (await Promise.all([

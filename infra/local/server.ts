@@ -1,7 +1,16 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http'
-import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
+import type {
+  APIGatewayEventRequestContextV2WithAuthorizer,
+  APIGatewayProxyEventV2,
+  APIGatewayProxyResultV2,
+  Context,
+} from 'aws-lambda'
 import { fallbackRoute, findRoute } from '#functions/routes'
+import { parsePublishedKeys } from '#shared/domain/signing-keys'
 import { parseCorsOrigins, withCors } from '#shared/http/cors'
+import { JWKS_PATH } from '#shared/http/discovery'
+import { loadSettings } from '#shared/platform/config'
+import { authorizeJwt, type JwtAuthorizerContext, type JwtAuthorizerSettings } from './authorizer.ts'
 import { fromApiGatewayResult, lambdaContext, toApiGatewayEvent } from './event.ts'
 
 type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>
@@ -34,18 +43,44 @@ async function readBody(request: IncomingMessage): Promise<Buffer | 'too large'>
   return Buffer.concat(chunks)
 }
 
+/**
+ * The keys the service publishes, read from its own JWKS route (its `jwks_uri`) as the gateway reads them: on every
+ * protected request (the gateway caches them up to two hours), so a rotation shows at once.
+ */
+async function publishedKeys(): ReturnType<JwtAuthorizerSettings['keys']> {
+  const route = findRoute('GET', JWKS_PATH)
+  if (!route) return []
+  const handler = await loadHandler(route.function)
+  const event = toApiGatewayEvent({ method: 'GET', url: JWKS_PATH, headers: {} }, `GET ${JWKS_PATH}`)
+  const result = fromApiGatewayResult(await handler(event, lambdaContext(route.function)))
+  return result.statusCode === 200 ? (parsePublishedKeys(result.body.toString('utf8')) ?? []) : []
+}
+
+/** The authorizer the stack gives API Gateway: the functions' own issuer and audience, and the published keys. */
+function defaultAuthorizer(): JwtAuthorizerSettings {
+  const { JWT_ISSUER, JWT_AUDIENCE } = loadSettings()
+  return { issuer: JWT_ISSUER, audience: JWT_AUDIENCE, keys: publishedKeys }
+}
+
 export interface LocalServerOptions {
   /** Origins allowed by CORS, as API Gateway's `allowOrigins`; by default from `CORS_ORIGINS` (none if unset). */
   corsOrigins?: readonly string[]
+  /**
+   * API Gateway's JWT authorizer, for the routes marked `auth: 'jwt'`; by default the functions' settings
+   * (`JWT_ISSUER`, `JWT_AUDIENCE`, read at the first protected request) and the keys the service publishes.
+   */
+  authorizer?: JwtAuthorizerSettings
 }
 
 /**
  * An HTTP server that behaves like the deployed API Gateway: each request becomes a payload-2.0 event for the
  * function `functions/routes.ts` names, or the `$default` fallback for anything no route matches (an `OPTIONS`
- * preflight included, as in AWS), invoked with a Lambda context; API Gateway's CORS is applied to whatever answers.
+ * preflight included, as in AWS), invoked with a Lambda context; a route marked `auth: 'jwt'` is reached only
+ * through the JWT authorizer (`./authorizer.ts`); API Gateway's CORS is applied to whatever answers.
  */
 export function createLocalServer(options: LocalServerOptions = {}): Server {
   const corsOrigins = options.corsOrigins ?? parseCorsOrigins(process.env.CORS_ORIGINS)
+  let authorizer = options.authorizer
   return createServer(async (request, response) => {
     const method = request.method ?? 'GET'
     const cors = {
@@ -68,7 +103,7 @@ export function createLocalServer(options: LocalServerOptions = {}): Server {
     const routeKey = route ? `${route.method} ${route.path}` : '$default'
     try {
       const handler = await loadHandler(name)
-      const event = toApiGatewayEvent(
+      let event = toApiGatewayEvent(
         {
           method,
           url: request.url ?? '/',
@@ -78,6 +113,19 @@ export function createLocalServer(options: LocalServerOptions = {}): Server {
         },
         routeKey,
       )
+      if (route?.auth === 'jwt') {
+        authorizer ??= defaultAuthorizer()
+        const verdict = await authorizeJwt(event.headers.authorization, authorizer)
+        if (!verdict.allowed) {
+          respond(verdict.statusCode, verdict.headers, verdict.body)
+          return
+        }
+        const requestContext: APIGatewayEventRequestContextV2WithAuthorizer<JwtAuthorizerContext> = {
+          ...event.requestContext,
+          authorizer: verdict.authorizer,
+        }
+        event = { ...event, requestContext }
+      }
       const result = fromApiGatewayResult(await handler(event, lambdaContext(name)))
       respond(result.statusCode, result.headers, result.body)
     } catch {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
+import { newSigningKeySet } from '#shared/domain/signing-keys'
 import { describeError, startLocalStack } from './stack.ts'
 
 const env = process.env
@@ -24,7 +25,12 @@ async function keptSecret(file: string, make: () => string): Promise<{ value: st
 
 async function main() {
   await mkdir(localDir, { recursive: true })
-  env.JWT_SECRET ??= (await keptSecret('jwt-secret', () => randomBytes(48).toString('base64url'))).value
+  // The access tokens' key set, made once and kept, so tokens outlive a restart; passed inline, as no Secrets Manager.
+  env.JWT_SIGNING_KEYS ??= (
+    await keptSecret('signing-keys.json', () => JSON.stringify(newSigningKeySet(new Date())))
+  ).value
+  // The issuer is this server's URL, where its discovery document and keys are; known once it listens (PORT=0).
+  const configuredIssuer = env.JWT_ISSUER
   env.ADMIN_EMAIL ??= 'admin@example.com'
   const adminPassword = env.ADMIN_PASSWORD
     ? { value: env.ADMIN_PASSWORD, fresh: false }
@@ -39,12 +45,15 @@ async function main() {
     server: { port: Number(env.PORT ?? 3000), host: env.HOST ?? '127.0.0.1' },
   })
   const base = stack.server?.url
+  // Set before any API function runs: each reads its settings once, at its first request.
+  env.JWT_ISSUER = configuredIssuer ?? base
   const created = stack.seed?.outcome === 'created'
 
   const lines = [
     '',
     `  API listening on ${base}/api/v1   (health: ${base}/api/v1/health)`,
     `  Docs: ${base}/docs   (OpenAPI: ${base}/api/v1/openapi.json)`,
+    `  Issuer: ${env.JWT_ISSUER}   (keys: ${base}/.well-known/jwks.json; kept in ${localDir}/signing-keys.json)`,
     `  Database: ${stack.postgres ? `embedded PostgreSQL, data in ${stack.postgres.dataDir} (port ${stack.postgres.port})` : new URL(stack.databaseUrl).host}`,
     `  Migrations: ${JSON.stringify(stack.migrations)}`,
     `  Admin: ${env.ADMIN_EMAIL} (${created ? 'created' : 'already existed, left unchanged'})`,

@@ -8,15 +8,24 @@ import { createLoginRepository } from '#db/repositories/logins'
 import { createSessionRepository } from '#db/repositories/sessions'
 import { createUserRepository } from '#db/repositories/users'
 import { type AuthService, createAuthService } from '#shared/domain/auth-service'
+import { SigningKeysUnavailableError } from '#shared/domain/errors'
 import { createPasswordHasher } from '#shared/domain/passwords'
-import { createTokenService, systemClock } from '#shared/domain/tokens'
+import {
+  type PublicJwk,
+  parsePublishedKeys,
+  parseSigningKeySet,
+  publishedKeys,
+  type SigningKeySet,
+} from '#shared/domain/signing-keys'
+import { createTokenService, systemClock, type TokenKeys } from '#shared/domain/tokens'
 import {
   SECRETS_CONNECT_TIMEOUT_MS,
   SECRETS_MAX_ATTEMPTS,
   SECRETS_REQUEST_TIMEOUT_MS,
   SERVER_FIRST_GRACE_MS,
 } from '#shared/platform/budget'
-import { assertSigningSecret, type Config, loadConfig } from '#shared/platform/config'
+import { type Config, ConfigError, loadConfig, type Need } from '#shared/platform/config'
+import { logger } from '#shared/platform/logger'
 import { createSecretReader, readJsonField, type SecretReader } from '#shared/platform/secrets'
 
 /** The dependencies of every API function. */
@@ -30,30 +39,152 @@ export interface Container {
 
 let container: Promise<Container> | undefined
 
+const VERIFIER_NEEDS: readonly Need[] = ['database', 'publicKeys']
+const SIGNING_KEYS_REQUIRED = 'JWT_SIGNING_KEYS or JWT_SIGNING_KEYS_SECRET_ARN is required'
+
 /**
  * The API functions' dependencies, built once per container (cold start) and shared by warm invocations.
- * A failed build (a secret that could not be read) is forgotten, so the next invocation tries again.
+ * A failed build (a secret that could not be read, a key set not created yet) is forgotten, so the next invocation
+ * tries again.
  */
 export function getContainer(): Promise<Container> {
+  return containerFor(VERIFIER_NEEDS)
+}
+
+/** The dependencies of a function that signs access tokens (login, token, refresh): the signing keys are required. */
+export async function getSigningContainer(): Promise<Container> {
+  const built = await containerFor([...VERIFIER_NEEDS, 'signingKeys'])
+  // Locally one process serves every function, and its container may have been built by one that does not sign.
+  if (!built.config.JWT_SIGNING_KEYS && !built.config.JWT_SIGNING_KEYS_SECRET_ARN) {
+    throw new ConfigError([SIGNING_KEYS_REQUIRED])
+  }
+  return built
+}
+
+function containerFor(needs: readonly Need[]): Promise<Container> {
   if (!container) {
-    container = buildContainer()
-    container.catch(() => {
-      container = undefined
+    const building = buildContainer(needs)
+    container = building
+    building.catch(() => {
+      if (container === building) container = undefined
     })
   }
   return container
+}
+
+/** How long a container uses the keys it read before reading them again, so that a rotation reaches warm ones. */
+export const KEYS_MAX_AGE_MS = 10 * 60 * 1000
+
+/** The published keys, and the signing set when this function has one; as read now. */
+async function readTokenKeys(
+  config: Config,
+  secrets: SecretReader | undefined,
+  read: 'cached' | 'again',
+): Promise<TokenKeys> {
+  const fromSecret = (secretId: string) => {
+    if (!secrets) throw new Error('no secret reader')
+    return read === 'again' ? secrets.reread(secretId) : secrets.read(secretId)
+  }
+  const [signingText, publicText] = await Promise.all([
+    config.JWT_SIGNING_KEYS ??
+      (config.JWT_SIGNING_KEYS_SECRET_ARN ? fromSecret(config.JWT_SIGNING_KEYS_SECRET_ARN) : undefined),
+    config.JWT_PUBLIC_KEYS ??
+      (config.JWT_PUBLIC_KEYS_SECRET_ARN ? fromSecret(config.JWT_PUBLIC_KEYS_SECRET_ARN) : undefined),
+  ])
+  // An inline value that is no key set is a mistake in the settings; a secret's, the placeholder a deploy made
+  // before the first key set is written (a 503 until then, retried by the next request).
+  const unusable = (name: string, inline: boolean) =>
+    inline ? new ConfigError([`${name} is not a valid key set`]) : new SigningKeysUnavailableError()
+  let signing: SigningKeySet | undefined
+  if (signingText !== undefined) {
+    signing = parseSigningKeySet(signingText)
+    if (!signing) throw unusable('JWT_SIGNING_KEYS', config.JWT_SIGNING_KEYS !== undefined)
+  }
+  let published: PublicJwk[] | undefined
+  if (publicText !== undefined) {
+    published = parsePublishedKeys(publicText)
+    if (!published) throw unusable('JWT_PUBLIC_KEYS', config.JWT_PUBLIC_KEYS !== undefined)
+  } else if (signing) {
+    published = publishedKeys(signing)
+  }
+  if (!published) throw new ConfigError(['JWT_PUBLIC_KEYS or JWT_PUBLIC_KEYS_SECRET_ARN is required'])
+  return { signing, published }
+}
+
+/**
+ * The keys, read at cold start; when they come from Secrets Manager, read again in the background once they are
+ * `KEYS_MAX_AGE_MS` old (the requests meanwhile use the last ones), so a container outlives any rotation.
+ */
+async function tokenKeySource(
+  config: Config,
+  secrets: SecretReader | undefined,
+): Promise<() => Promise<TokenKeys>> {
+  let keys = await readTokenKeys(config, secrets, 'cached')
+  if (!config.JWT_SIGNING_KEYS_SECRET_ARN && !config.JWT_PUBLIC_KEYS_SECRET_ARN) return async () => keys
+  let readAt = Date.now()
+  let refreshing: Promise<void> | undefined
+  return async () => {
+    if (!refreshing && Date.now() - readAt >= KEYS_MAX_AGE_MS) {
+      refreshing = readTokenKeys(config, secrets, 'again')
+        .then((fresh) => {
+          keys = fresh
+        })
+        .catch((error: unknown) => {
+          logger.warn('signing keys not read again', {
+            error: error instanceof Error ? error.name : typeof error,
+          })
+        })
+        .finally(() => {
+          readAt = Date.now()
+          refreshing = undefined
+        })
+    }
+    return keys
+  }
+}
+
+let published: Promise<() => Promise<readonly PublicJwk[]>> | undefined
+
+/**
+ * The published keys alone, for the functions that serve them (JWKS): no database, no signing key. Built once per
+ * container like the API's dependencies; a failed build is retried by the next invocation.
+ */
+export function getPublishedKeys(): Promise<() => Promise<readonly PublicJwk[]>> {
+  if (!published) {
+    const building = (async () => {
+      const config = loadConfig(process.env, ['publicKeys'])
+      // Only the published keys: a function that publishes them has no business reading the private ones.
+      const publicOnly: Config =
+        (config.JWT_PUBLIC_KEYS ?? config.JWT_PUBLIC_KEYS_SECRET_ARN)
+          ? { ...config, JWT_SIGNING_KEYS: undefined, JWT_SIGNING_KEYS_SECRET_ARN: undefined }
+          : config
+      const keys = await tokenKeySource(publicOnly, await secretReaderFor(publicOnly))
+      return async () => (await keys()).published
+    })()
+    published = building
+    building.catch(() => {
+      if (published === building) published = undefined
+    })
+  }
+  return published
 }
 
 /** Closes the pool and forgets the container (the local server's shutdown, and tests). */
 export async function disposeContainer(): Promise<void> {
   const current = container
   container = undefined
+  published = undefined
   if (current) await (await current.catch(() => undefined))?.database.close()
 }
 
 /** A Secrets Manager reader, made only when some secret is configured by ARN (never locally). */
 export async function secretReaderFor(config: Config): Promise<SecretReader | undefined> {
-  if (!config.JWT_SECRET_ARN && !config.DATABASE_SECRET_ARN && !config.ADMIN_PASSWORD_SECRET_ARN)
+  if (
+    !config.JWT_SIGNING_KEYS_SECRET_ARN &&
+    !config.JWT_PUBLIC_KEYS_SECRET_ARN &&
+    !config.DATABASE_SECRET_ARN &&
+    !config.ADMIN_PASSWORD_SECRET_ARN
+  )
     return undefined
   const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager')
   // Bounded, as every wait of an invocation is: the SDK's own defaults never give up on a silent endpoint.
@@ -111,11 +242,11 @@ export const openDatabase = (config: Config, url: string, poolMax = config.DATAB
     poolMax,
   })
 
-async function buildContainer(): Promise<Container> {
-  const config = loadConfig()
+async function buildContainer(needs: readonly Need[]): Promise<Container> {
+  const config = loadConfig(process.env, needs)
   const secrets = await secretReaderFor(config)
-  const [jwtSecret, databaseUrl] = await Promise.all([
-    inlineOrSecret(config.JWT_SECRET, config.JWT_SECRET_ARN, secrets),
+  const [tokenKeys, databaseUrl] = await Promise.all([
+    tokenKeySource(config, secrets),
     resolveDatabaseUrl(config, secrets),
   ])
 
@@ -142,9 +273,10 @@ async function buildContainer(): Promise<Container> {
     sessions: createSessionRepository(database.db, sessionPolicy),
     passwords: createPasswordHasher({ cost: config.BCRYPT_COST }),
     tokens: createTokenService({
-      secret: assertSigningSecret(jwtSecret),
+      keys: tokenKeys,
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
+      clientId: config.JWT_CLIENT_ID,
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
       clock: systemClock,

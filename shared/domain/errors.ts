@@ -12,6 +12,7 @@ export type DomainErrorCode =
   | 'TOO_MANY_ATTEMPTS'
   | 'REGISTRATION_LIMIT'
   | 'DATABASE_UNAVAILABLE'
+  | 'SIGNING_KEYS_UNAVAILABLE'
   | 'VALIDATION_FAILED'
   | 'INVALID_REQUEST'
   | 'UNSUPPORTED_GRANT_TYPE'
@@ -92,6 +93,17 @@ export class DatabaseUnavailableError extends DomainError {
   readonly code = 'DATABASE_UNAVAILABLE'
   constructor(options?: { cause?: unknown }) {
     super('Service temporarily unavailable', options)
+  }
+}
+
+/**
+ * The access tokens' key set is not there yet: its secret still holds the placeholder a deploy created, before the
+ * first key set is written. Answered like an unreachable database (503, retried), never by signing with a default.
+ */
+export class SigningKeysUnavailableError extends DomainError {
+  readonly code = 'SIGNING_KEYS_UNAVAILABLE'
+  constructor() {
+    super('Service temporarily unavailable')
   }
 }
 

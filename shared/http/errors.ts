@@ -54,6 +54,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorRule>> = {
   TOO_MANY_ATTEMPTS: { status: 429, headers: retryAfter },
   REGISTRATION_LIMIT: { status: 429, headers: retryAfter },
   DATABASE_UNAVAILABLE: { status: 503, headers: unavailable, warn: 'database unavailable' },
+  SIGNING_KEYS_UNAVAILABLE: { status: 503, headers: unavailable, warn: 'signing keys not created yet' },
   VALIDATION_FAILED: {
     status: 422,
     detail: issues,

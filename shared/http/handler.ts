@@ -2,7 +2,13 @@ import middy, { type MiddlewareObj, type Request } from '@middy/core'
 import httpHeaderNormalizer from '@middy/http-header-normalizer'
 import httpJsonBodyParser from '@middy/http-json-body-parser'
 import httpUrlencodeBodyParser from '@middy/http-urlencode-body-parser'
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda'
+import type {
+  APIGatewayEventRequestContextJWTAuthorizer,
+  APIGatewayEventRequestContextV2WithAuthorizer,
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda'
 import type * as v from 'valibot'
 import { NotAuthenticatedError } from '#shared/domain/errors'
 import type { RequestContext } from '#shared/domain/users'
@@ -25,6 +31,11 @@ export interface ParsedEvent<TBody = undefined> {
   /** API Gateway's source IP and user agent (never `X-Forwarded-For`), for rate limits and the audit trail. */
   context: RequestContext
   requestId: string
+  /**
+   * The claims API Gateway's JWT authorizer verified, as it passes them (each a string); only on a route marked
+   * `auth: 'jwt'` in `functions/routes.ts`, undefined elsewhere.
+   */
+  claims?: Readonly<Record<string, string>>
 }
 
 interface HandlerOptions<TSchema extends AnySchema | undefined> {
@@ -90,6 +101,7 @@ export function httpHandler<TDeps, TSchema extends AnySchema | undefined = undef
         userAgent: event.requestContext?.http?.userAgent ?? '',
       },
       requestId: context.awsRequestId,
+      claims: jwtClaims(event),
     }
     // Leaves middy's early-timeout answer (a 503) room to be sent before Lambda ends the invocation.
     const deadline = Date.now() + context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS
@@ -104,6 +116,15 @@ export function bearerToken(headers: ParsedEvent['headers']): string {
   const match = /^\s*(\S+)(?:\s+(.*))?$/.exec(headers.authorization ?? '')
   if (match?.[1]?.toLowerCase() !== 'bearer') throw new NotAuthenticatedError()
   return (match[2] ?? '').trim()
+}
+
+/** What API Gateway's JWT authorizer put in the request context, if it guards the route. */
+function jwtClaims(event: HttpEvent): ParsedEvent['claims'] {
+  type WithJwt = APIGatewayEventRequestContextV2WithAuthorizer<
+    Partial<APIGatewayEventRequestContextJWTAuthorizer>
+  >
+  // API Gateway passes every claim as a string (a number or a list too), whatever @types/aws-lambda allows.
+  return (event.requestContext as Partial<WithJwt>).authorizer?.jwt?.claims as ParsedEvent['claims']
 }
 
 function bodyLimit(): MiddlewareObj<HttpEvent> {

@@ -39,7 +39,12 @@ export const UserSchema = v.pipe(
 /** The token pair that login, token and refresh return. */
 export const TokenPairSchema = v.pipe(
   v.object({
-    access_token: v.pipe(v.string(), v.description('A JWT (HS256, `typ: at+jwt`); send it as `Bearer`.')),
+    access_token: v.pipe(
+      v.string(),
+      v.description(
+        'A JWT (RS256, `typ: at+jwt`, `kid` of a key at `/.well-known/jwks.json`); send it as `Bearer`.',
+      ),
+    ),
     refresh_token: v.pipe(
       v.string(),
       v.description('An opaque, single-use token: each use returns a new pair and retires this one.'),
@@ -77,6 +82,29 @@ export const OAuthErrorSchema = v.pipe(
     error_description: v.string(),
   }),
   v.description('An OAuth 2.0 token endpoint error (RFC 6749 §5.2).'),
+)
+
+/** What `GET /auth/claims` returns: the access token's claims as API Gateway's JWT authorizer passes them. */
+export const AccessTokenClaimsSchema = v.pipe(
+  v.object({
+    iss: v.pipe(v.string(), v.description('The issuer: the API’s public URL.')),
+    aud: v.string(),
+    sub: v.pipe(v.string(), v.description('The user id.')),
+    sid: v.pipe(v.string(), v.description('The session the token was issued in.')),
+    client_id: v.string(),
+    iat: v.pipe(v.string(), v.description('Seconds since the epoch, as a string.')),
+    exp: v.pipe(v.string(), v.description('Seconds since the epoch, as a string.')),
+    jti: v.string(),
+  }),
+  v.description(
+    'The verified claims of the access token, each a string, as the gateway hands them to the function; other claims would be passed too.',
+  ),
+)
+
+/** API Gateway's own 401, before any function runs. */
+export const GatewayUnauthorizedSchema = v.pipe(
+  v.object({ message: v.literal('Unauthorized') }),
+  v.description('API Gateway’s answer to a missing or refused token, before any function runs.'),
 )
 
 export const HealthSchema = v.object({ status: v.literal('ok') })
@@ -196,6 +224,26 @@ const response = (description: string, content?: OpenApiObject, headers: string[
     : {}),
   ...(content ? { content } : {}),
 })
+
+const EXAMPLE_JWK = {
+  kty: 'RSA',
+  n: '0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw',
+  e: 'AQAB',
+  kid: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
+  alg: 'RS256',
+  use: 'sig',
+}
+const EXAMPLE_ISSUER = 'https://abc123.execute-api.eu-west-1.amazonaws.com'
+const EXAMPLE_DISCOVERY = {
+  issuer: EXAMPLE_ISSUER,
+  jwks_uri: `${EXAMPLE_ISSUER}/.well-known/jwks.json`,
+  token_endpoint: `${EXAMPLE_ISSUER}/api/v1/auth/token`,
+  grant_types_supported: ['password', 'refresh_token'],
+  response_types_supported: [],
+  subject_types_supported: ['public'],
+  id_token_signing_alg_values_supported: ['RS256'],
+  token_endpoint_auth_methods_supported: ['none'],
+}
 
 const EXAMPLE_USER = {
   id: 1,
@@ -393,6 +441,37 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         ...errors('401', '500', '503'),
       },
     },
+    claims: {
+      tag: 'users',
+      summary: 'The verified claims of the access token (behind the gateway’s JWT authorizer)',
+      description:
+        'The sample route behind API Gateway’s JWT authorizer: the gateway verifies the access token (signature by a ' +
+        'published key, `iss`, `aud`, `exp`, `nbf`, `iat`) and refuses it with its own 401 before the function runs. ' +
+        'Unlike `/users/me`, a token of a revoked session or an inactive user passes until it expires.',
+      secured: true,
+      responses: {
+        '200': response(
+          'The claims the gateway verified.',
+          json('AccessTokenClaims', {
+            iss: 'https://abc123.execute-api.eu-west-1.amazonaws.com',
+            aud: 'papa-api',
+            sub: '1',
+            sid: '9b2f6c1e-3d4a-4f5b-8c6d-7e8f9a0b1c2d',
+            client_id: 'papa-app',
+            iat: '1735732800',
+            exp: '1735733700',
+            jti: '0f0e0d0c-0b0a-4908-8706-050403020100',
+          }),
+        ),
+        '401': response(
+          'No token (`WWW-Authenticate: Bearer`), or a malformed, expired, foreign or otherwise refused one ' +
+            '(`WWW-Authenticate: Bearer scope="" error="invalid_token" error_description="…"`): API Gateway’s ' +
+            'answer, not the service’s.',
+          json('GatewayUnauthorized', { message: 'Unauthorized' }),
+          ['WWW-Authenticate'],
+        ),
+      },
+    },
     health: {
       tag: 'health',
       summary: 'Liveness and database reachability',
@@ -406,7 +485,88 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         ...errors('500'),
       },
     },
+    jwks: {
+      tag: 'keys',
+      summary: 'The public keys that verify access tokens (JWK Set, RFC 7517)',
+      description:
+        'The published keys: the one that signs, the next one (published hours before it signs) and, after a ' +
+        'rotation, the previous one until its last token expires. Public members only. Served at the issuer’s URL, ' +
+        'outside `/api/v1`.',
+      responses: {
+        '200': response(
+          'The key set; caches may keep it five minutes.',
+          json('JwkSet', { keys: [EXAMPLE_JWK] }),
+        ) as OpenApiObject,
+        ...errors('500', '503'),
+      },
+    },
+    'openid-configuration': {
+      tag: 'keys',
+      summary: 'The issuer’s discovery document (OpenID Connect Discovery 1.0, RFC 8414)',
+      description:
+        'Names the issuer (the `iss` of every access token), `jwks_uri` and the token endpoint, so that a service, or ' +
+        'API Gateway’s JWT authorizer, verifies tokens without a secret. No authorization endpoint and no ID token: ' +
+        'the password and refresh-token grants only.',
+      responses: {
+        '200': response(
+          'The discovery document; caches may keep it five minutes.',
+          json('DiscoveryDocument', EXAMPLE_DISCOVERY),
+        ),
+        ...errors('500'),
+      },
+    },
   }
+}
+
+const strings = { type: 'array', items: { type: 'string' } }
+const JWK_SET_SCHEMA: OpenApiObject = {
+  type: 'object',
+  description: 'A JWK Set (RFC 7517 §5): RSA public keys only.',
+  required: ['keys'],
+  properties: {
+    keys: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['kty', 'n', 'e', 'kid', 'alg', 'use'],
+        properties: {
+          kty: { const: 'RSA' },
+          n: { type: 'string', description: 'The modulus, base64url.' },
+          e: { type: 'string', description: 'The exponent, base64url.' },
+          kid: {
+            type: 'string',
+            description: 'The key’s RFC 7638 thumbprint; a token’s `kid` names its key.',
+          },
+          alg: { const: 'RS256' },
+          use: { const: 'sig' },
+        },
+      },
+    },
+  },
+}
+const DISCOVERY_SCHEMA: OpenApiObject = {
+  type: 'object',
+  description: 'OpenID Connect Discovery 1.0 §3 / RFC 8414 §2 metadata.',
+  required: [
+    'issuer',
+    'jwks_uri',
+    'token_endpoint',
+    'grant_types_supported',
+    'response_types_supported',
+    'subject_types_supported',
+    'id_token_signing_alg_values_supported',
+    'token_endpoint_auth_methods_supported',
+  ],
+  properties: {
+    issuer: { type: 'string', format: 'uri', description: 'The `iss` of every access token.' },
+    jwks_uri: { type: 'string', format: 'uri' },
+    token_endpoint: { type: 'string', format: 'uri' },
+    grant_types_supported: strings,
+    response_types_supported: { ...strings, description: 'Empty: there is no authorization endpoint.' },
+    subject_types_supported: strings,
+    id_token_signing_alg_values_supported: { ...strings, description: 'No ID token is issued; RS256 signs.' },
+    token_endpoint_auth_methods_supported: strings,
+  },
 }
 
 const STATUS_RESPONSES: Record<string, string> = {
@@ -461,6 +621,7 @@ export function buildOpenApiDocument(
       { name: 'auth', description: 'Accounts and tokens' },
       { name: 'users', description: 'The authenticated user' },
       { name: 'health', description: 'Operations' },
+      { name: 'keys', description: 'The issuer’s public keys and discovery document, at its URL' },
     ],
     paths,
     components: {
@@ -495,6 +656,10 @@ export function buildOpenApiDocument(
           properties: { detail: { type: 'array', items: ref('schemas', 'ValidationError') } },
         },
         OAuthError: jsonSchema(OAuthErrorSchema, 'ignore'),
+        AccessTokenClaims: jsonSchema(AccessTokenClaimsSchema, 'ignore'),
+        GatewayUnauthorized: jsonSchema(GatewayUnauthorizedSchema, 'ignore'),
+        JwkSet: JWK_SET_SCHEMA,
+        DiscoveryDocument: DISCOVERY_SCHEMA,
         HealthStatus: jsonSchema(HealthSchema, 'ignore'),
         HealthUnavailable: jsonSchema(HealthUnavailableSchema, 'ignore'),
       },

@@ -20,8 +20,6 @@ const integer = (name: keyof typeof INTEGER_SETTINGS) => {
 
 const text = v.pipe(v.string(), v.trim(), v.nonEmpty())
 
-const MIN_SECRET_BYTES = 32
-
 /** Every setting a function may read, with its default. Secrets come either inline or as a Secrets Manager ARN. */
 const EnvSchema = v.pipe(
   v.object({
@@ -33,18 +31,17 @@ const EnvSchema = v.pipe(
     DATABASE_WS_PROXY: v.optional(text),
     DATABASE_CONNECT_TIMEOUT_MS: integer('DATABASE_CONNECT_TIMEOUT_MS'),
     DATABASE_POOL_MAX: integer('DATABASE_POOL_MAX'),
-    JWT_SECRET: v.optional(
-      v.pipe(
-        v.string(),
-        v.check(
-          (secret) => byteLength(secret) >= MIN_SECRET_BYTES,
-          `JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes`,
-        ),
-      ),
-    ),
-    JWT_SECRET_ARN: v.optional(text),
+    /** Inline signing key set (local, tests): JSON as `shared/domain/signing-keys.ts` describes it. */
+    JWT_SIGNING_KEYS: v.optional(text),
+    /** The signing key set's secret: given only to the functions that sign (login, token, refresh). */
+    JWT_SIGNING_KEYS_SECRET_ARN: v.optional(text),
+    /** Inline published keys, `{"keys": [...]}`; derived from the signing keys when absent. */
+    JWT_PUBLIC_KEYS: v.optional(text),
+    /** The published keys' secret: given to every function that verifies a token. */
+    JWT_PUBLIC_KEYS_SECRET_ARN: v.optional(text),
     JWT_ISSUER: v.optional(text, TEXT_DEFAULTS.JWT_ISSUER),
     JWT_AUDIENCE: v.optional(text, TEXT_DEFAULTS.JWT_AUDIENCE),
+    JWT_CLIENT_ID: v.optional(text, TEXT_DEFAULTS.JWT_CLIENT_ID),
     ACCESS_TOKEN_TTL_SECONDS: integer('ACCESS_TOKEN_TTL_SECONDS'),
     REFRESH_TOKEN_TTL_SECONDS: integer('REFRESH_TOKEN_TTL_SECONDS'),
     BCRYPT_COST: integer('BCRYPT_COST'),
@@ -76,17 +73,31 @@ export class ConfigError extends Error {
   }
 }
 
-const byteLength = (value: string) => Buffer.byteLength(value, 'utf8')
-
-/** What a function needs configured: each function asks only for its own secrets (least privilege). */
-export type Need = 'database' | 'jwt' | 'admin'
+/**
+ * What a function needs configured: each function asks only for its own secrets (least privilege). `signingKeys`:
+ * it signs access tokens; `publicKeys`: it verifies them (or publishes them), from the published keys or, failing
+ * those, from the signing keys.
+ */
+export type Need = 'database' | 'signingKeys' | 'publicKeys' | 'admin'
 
 const NEEDS: Record<Need, { keys: (keyof Config)[]; problem: string }> = {
   database: {
     keys: ['DATABASE_URL', 'DATABASE_SECRET_ARN'],
     problem: 'DATABASE_URL or DATABASE_SECRET_ARN is required',
   },
-  jwt: { keys: ['JWT_SECRET', 'JWT_SECRET_ARN'], problem: 'JWT_SECRET or JWT_SECRET_ARN is required' },
+  signingKeys: {
+    keys: ['JWT_SIGNING_KEYS', 'JWT_SIGNING_KEYS_SECRET_ARN'],
+    problem: 'JWT_SIGNING_KEYS or JWT_SIGNING_KEYS_SECRET_ARN is required',
+  },
+  publicKeys: {
+    keys: [
+      'JWT_PUBLIC_KEYS',
+      'JWT_PUBLIC_KEYS_SECRET_ARN',
+      'JWT_SIGNING_KEYS',
+      'JWT_SIGNING_KEYS_SECRET_ARN',
+    ],
+    problem: 'JWT_PUBLIC_KEYS or JWT_PUBLIC_KEYS_SECRET_ARN (or the signing keys) is required',
+  },
   admin: {
     keys: ['ADMIN_PASSWORD', 'ADMIN_PASSWORD_SECRET_ARN'],
     problem: 'ADMIN_PASSWORD or ADMIN_PASSWORD_SECRET_ARN is required',
@@ -99,7 +110,7 @@ const NEEDS: Record<Need, { keys: (keyof Config)[]; problem: string }> = {
  */
 export function loadConfig(
   env: Record<string, string | undefined> = process.env,
-  needs: readonly Need[] = ['database', 'jwt'],
+  needs: readonly Need[] = ['database', 'publicKeys'],
 ): Config {
   const result = v.safeParse(EnvSchema, env, { abortEarly: false, abortPipeEarly: true })
   const problems = result.success ? [] : result.issues.map((issue) => formatIssue(issue))
@@ -119,12 +130,4 @@ function formatIssue(issue: v.BaseIssue<unknown>): string {
   if (key && issue.input === undefined) return `${key} is required`
   // Never echo the received value: it may be a secret.
   return key ? `${key}: ${issue.message.replace(/,? ?but received .*$/, '')}` : issue.message
-}
-
-/** Validates a signing secret fetched at run time (from Secrets Manager) with the same rule as `JWT_SECRET`. */
-export function assertSigningSecret(secret: string): string {
-  if (byteLength(secret) < MIN_SECRET_BYTES) {
-    throw new ConfigError([`the JWT signing secret must be at least ${MIN_SECRET_BYTES} bytes`])
-  }
-  return secret
 }

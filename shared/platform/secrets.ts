@@ -3,21 +3,24 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 export interface SecretReader {
   /** The secret's string value, fetched once per container and cached; a failed fetch is retried next time. */
   read(secretId: string): Promise<string>
+  /** The secret's value read again now (a rotated key set), then cached as `read` caches it. */
+  reread(secretId: string): Promise<string>
 }
 
 /** The one wrapper around Secrets Manager. The client is passed in, so tests hand it aws-sdk-client-mock's. */
 export function createSecretReader(client: SecretsManagerClient): SecretReader {
   const cache = new Map<string, Promise<string>>()
+  const fetchAndCache = (secretId: string) => {
+    const value = fetchSecret(client, secretId)
+    value.catch(() => {
+      if (cache.get(secretId) === value) cache.delete(secretId)
+    })
+    cache.set(secretId, value)
+    return value
+  }
   return {
-    read(secretId) {
-      let value = cache.get(secretId)
-      if (!value) {
-        value = fetchSecret(client, secretId)
-        value.catch(() => cache.delete(secretId))
-        cache.set(secretId, value)
-      }
-      return value
-    },
+    read: (secretId) => cache.get(secretId) ?? fetchAndCache(secretId),
+    reread: fetchAndCache,
   }
 }
 

@@ -45,6 +45,9 @@ export const INTEGER_SETTINGS = {
 
 /** The defaults of the text settings that have one. */
 export const TEXT_DEFAULTS = {
+  /** The `iss` of every access token; the discovery document needs it to be the issuer's URL (`npm start` sets it). */
   JWT_ISSUER: 'papa-auth',
   JWT_AUDIENCE: 'papa-api',
+  /** The `client_id` claim of access tokens (RFC 9068 §2.2): the one first-party client. */
+  JWT_CLIENT_ID: 'papa-app',
 } as const

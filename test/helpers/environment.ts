@@ -10,8 +10,9 @@ export const TEST_BCRYPT_COST = 11
 process.env.DATABASE_URL = inject('databaseUrl')
 process.env.DATABASE_MIGRATION_URL = inject('migrationUrl')
 process.env.DATABASE_WS_PROXY = inject('wsProxy')
-process.env.JWT_SECRET = inject('jwtSecret')
-process.env.JWT_ISSUER = 'papa-auth-test'
+process.env.JWT_SIGNING_KEYS = inject('signingKeys')
+/** A URL, as the discovery document needs; the issuer's own server is no part of the tests. */
+process.env.JWT_ISSUER = 'https://auth.papa.test'
 process.env.JWT_AUDIENCE = 'papa-api-test'
 process.env.BCRYPT_COST = String(TEST_BCRYPT_COST)
 process.env.REGISTER_RATE_LIMIT = '20'

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto'
 import type { TestProject } from 'vitest/node'
 import { startLocalStack } from '#infra/local/stack'
+import { newSigningKeySet } from '#shared/domain/signing-keys'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -11,7 +11,8 @@ declare module 'vitest' {
     /** The cluster's superuser: for tests that look at or make databases, never for a function. */
     superuserUrl: string
     wsProxy: string
-    jwtSecret: string
+    /** The run's access-token key set (JSON), as `npm start` keeps one in `.local/signing-keys.json`. */
+    signingKeys: string
   }
 }
 
@@ -29,6 +30,6 @@ export default async function setup(project: TestProject) {
   project.provide('migrationUrl', DATABASE_MIGRATION_URL)
   project.provide('superuserUrl', stack.superuserUrl)
   project.provide('wsProxy', DATABASE_WS_PROXY)
-  project.provide('jwtSecret', randomBytes(48).toString('base64url'))
+  project.provide('signingKeys', JSON.stringify(newSigningKeySet(new Date())))
   return () => stack.stop()
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { isBuiltin } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -12,6 +12,8 @@ import { bundleFunction, repositoryRoot } from '#infra/bundling'
 import { fromApiGatewayResult } from '#infra/local/event'
 import { API_ROLE, OWNER_ROLE } from '#infra/local/roles'
 import { startLocalSecretsManager } from '#infra/local/secrets-manager'
+import { parseSigningKeySet, publishedKeys } from '#shared/domain/signing-keys'
+import { DISCOVERY_PATH, JWKS_PATH } from '#shared/http/discovery'
 import { testDatabase } from '#test/helpers/database'
 import { apiEvent, bearerEvent, formEvent, jsonEvent, uniqueEmail } from '#test/helpers/events'
 import { dropDatabase, legacyDatabase } from '#test/helpers/legacy-database'
@@ -53,6 +55,13 @@ const adminPassword = randomBytes(24).toString('base64url')
 const run = new Set<string>()
 const workDirs: string[] = []
 
+/** The public keys' secret for a key set, as the rotation function writes it. */
+function publicKeysOf(signingKeys: string): string {
+  const set = parseSigningKeySet(signingKeys)
+  if (!set) throw new Error('the run has no signing key set')
+  return JSON.stringify({ keys: publishedKeys(set) })
+}
+
 /** The ARN a secret's Ref resolves to in the deployed stack; the fake answers to it. */
 const arnOf = (logicalId: string) =>
   `arn:aws:secretsmanager:${REGION}:000000000000:secret:${logicalId}-AbCdEf`
@@ -80,7 +89,9 @@ beforeAll(async () => {
   }
   for (const [id, resource] of Object.entries(synthesized.resources)) {
     if (resource.Type !== 'AWS::SecretsManager::Secret') continue
-    if (id.startsWith('JwtSecret')) secretValues.set(arnOf(id), inject('jwtSecret'))
+    // The key set as its rotation function writes it: the private set, and its public keys apart.
+    if (id.startsWith('SigningKeys')) secretValues.set(arnOf(id), inject('signingKeys'))
+    if (id.startsWith('PublicKeys')) secretValues.set(arnOf(id), publicKeysOf(inject('signingKeys')))
     if (id.startsWith('AdminPassword')) secretValues.set(arnOf(id), adminPassword)
   }
 }, 300_000)
@@ -134,18 +145,32 @@ function isolatedBundle(name: string): string {
   return dir
 }
 
-/** The function's variables as deployed, each secret's Ref replaced by the ARN it resolves to. */
+/**
+ * A template value as CloudFormation resolves it in the deployed stack: a secret's Ref is its ARN, the API's endpoint
+ * (the issuer) a made-up execute-api URL, `Fn::Join` the joined parts.
+ */
+function resolveValue(value: unknown, where: string): string {
+  if (typeof value === 'string') return value
+  const {
+    Ref: ref,
+    'Fn::Join': join,
+    'Fn::GetAtt': attribute,
+  } = value as { Ref?: string; 'Fn::Join'?: [string, unknown[]]; 'Fn::GetAtt'?: [string, string] }
+  if (attribute?.[1] === 'ApiEndpoint') return `https://abc123def4.execute-api.${REGION}.amazonaws.com`
+  if (ref === 'AWS::Region') return REGION
+  if (ref === 'AWS::URLSuffix') return 'amazonaws.com'
+  if (ref?.match(/^(SigningKeys|PublicKeys|DatabaseSecret|AdminPassword)/)) return arnOf(ref)
+  if (ref && synthesized.resources[ref]?.Type === 'AWS::ApiGatewayV2::Api') return 'abc123def4'
+  if (join) return join[1].map((part) => resolveValue(part, where)).join(join[0])
+  throw new Error(`${where}: unexpected value`)
+}
+
+/** The function's variables as deployed, each reference replaced by what it resolves to. */
 function deployedEnvironment(name: string): Record<string, string> {
   const [, fn] = functionResource(name)
   const variables = (fn.Properties.Environment?.Variables ?? {}) as Record<string, unknown>
   return Object.fromEntries(
-    Object.entries(variables).map(([key, value]) => {
-      if (typeof value === 'string') return [key, value]
-      const ref = (value as { Ref?: string }).Ref
-      if (!ref?.match(/^(JwtSecret|DatabaseSecret|AdminPassword)/))
-        throw new Error(`${name} ${key}: unexpected value`)
-      return [key, arnOf(ref)]
-    }),
+    Object.entries(variables).map(([key, value]) => [key, resolveValue(value, `${name} ${key}`)]),
   )
 }
 
@@ -338,6 +363,17 @@ describe('the cleanup bundle', () => {
   })
 })
 
+describe('the claims bundle (behind the gateway’s JWT authorizer)', () => {
+  it('answers the claims the gateway put in the request context, reading no secret', async () => {
+    const claims = { sub: '7', sid: '0b9e4a52-6d1c-4c77-9d0e-2f7b0c1d5e6a', exp: '1900000000' }
+    const event = apiEvent('GET', '/api/v1/auth/claims')
+    ;(event.requestContext as { authorizer?: unknown }).authorizer = { jwt: { claims, scopes: null } }
+    const response = await request('claims', event)
+    expect(response).toMatchObject({ status: 200, body: claims })
+    expect(response.reads).toEqual([])
+  })
+})
+
 describe('the API bundles', () => {
   const auth = (path: string) => `/api/v1/auth/${path}`
   const tokens = { access: '', refresh: '' }
@@ -351,7 +387,8 @@ describe('the API bundles', () => {
     )
     expect(response.status).toBe(201)
     expect(response.body).toMatchObject({ email, username: null, is_active: true, is_superuser: false })
-    expect(response.reads.sort()).toEqual([secretArn('DatabaseSecret'), secretArn('JwtSecret')].sort())
+    // It signs nothing: the published keys, never the private ones.
+    expect(response.reads.sort()).toEqual([secretArn('DatabaseSecret'), secretArn('PublicKeys')].sort())
   })
 
   it('login gives the seeded admin a token pair', async () => {
@@ -361,6 +398,9 @@ describe('the API bundles', () => {
     )
     expect(response.status).toBe(200)
     expect(response.body).toMatchObject({ token_type: 'bearer', expires_in: 900 })
+    expect(response.reads.sort()).toEqual(
+      [secretArn('DatabaseSecret'), secretArn('PublicKeys'), secretArn('SigningKeys')].sort(),
+    )
     const body = response.body as { access_token: string; refresh_token: string }
     tokens.access = body.access_token
     tokens.refresh = body.refresh_token
@@ -403,6 +443,26 @@ describe('the API bundles', () => {
     expect(response).toMatchObject({ status: 200, body: { status: 'ok' } })
   })
 
+  it('jwks serves the published keys, reading the public keys only', async () => {
+    const response = await request('jwks', apiEvent('GET', JWKS_PATH))
+    expect(response).toMatchObject({
+      status: 200,
+      headers: { 'cache-control': 'public, max-age=300' },
+      body: JSON.parse(publicKeysOf(inject('signingKeys'))),
+      reads: [secretArn('PublicKeys')],
+    })
+  })
+
+  it('openid-configuration names the issuer and its keys, reading no secret', async () => {
+    const response = await request('openid-configuration', apiEvent('GET', DISCOVERY_PATH))
+    const issuer = deployedEnvironment('openid-configuration').JWT_ISSUER
+    expect(response).toMatchObject({
+      status: 200,
+      body: { issuer, jwks_uri: `${issuer}${JWKS_PATH}` },
+      reads: [],
+    })
+  })
+
   it('not-found answers 404 and 405 without reading any secret', async () => {
     const missing = await request('not-found', apiEvent('GET', '/api/v1/nothing-here'))
     expect(missing).toMatchObject({ status: 404, body: { detail: 'Not Found' }, reads: [] })
@@ -421,6 +481,61 @@ describe('the API bundles', () => {
     expect(stylesheet.status).toBe(200)
     expect(String(stylesheet.body).length).toBeGreaterThan(1000)
     expect([...openapi.reads, ...page.reads]).toEqual([])
+  })
+})
+
+describe('the signing keys rotation bundle', () => {
+  /** One rotation step, as Secrets Manager invokes the function; the fake records each call as `<Operation> <id>`. */
+  const rotationStep = async (Step: string, token: string) => {
+    const from = secrets.calls.length
+    await invokeBundle('rotate-signing-keys', {
+      Step,
+      SecretId: secretArn('SigningKeys'),
+      ClientRequestToken: token,
+    })
+    return secrets.calls.slice(from)
+  }
+
+  it('makes the first key set from the deployed placeholder, publishes it, and refuses a second rotation so soon', async () => {
+    const signingKeys = secretArn('SigningKeys')
+    const publicKeys = secretArn('PublicKeys')
+    const kept = [secretValues.get(signingKeys), secretValues.get(publicKeys)] as const
+    try {
+      secretValues.set(signingKeys, randomBytes(24).toString('base64url'))
+      secretValues.set(publicKeys, randomBytes(24).toString('base64url'))
+      const token = randomUUID()
+      secrets.startRotation(signingKeys, token)
+      const calls: string[] = []
+      for (const step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret'])
+        calls.push(...(await rotationStep(step, token)))
+
+      const set = parseSigningKeySet(secretValues.get(signingKeys) ?? '')
+      expect(set?.previous).toBeNull()
+      expect(secretValues.get(publicKeys)).toBe(JSON.stringify({ keys: set ? publishedKeys(set) : [] }))
+      expect(secrets.stages(signingKeys)[token]).toEqual(['AWSCURRENT'])
+      // Exactly what its role allows: the protocol's calls on the key set, one write of the published keys.
+      expect([...new Set(calls)].sort()).toEqual(
+        [
+          `DescribeSecret ${signingKeys}`,
+          `GetSecretValue ${signingKeys}`,
+          `PutSecretValue ${publicKeys}`,
+          `PutSecretValue ${signingKeys}`,
+          `UpdateSecretVersionStage ${signingKeys}`,
+        ].sort(),
+      )
+
+      const early = randomUUID()
+      secrets.startRotation(signingKeys, early)
+      const published = secretValues.get(signingKeys)
+      await expect(rotationStep('createSecret', early)).rejects.toThrow(
+        /rotate-signing-keys failed: the next signing key was published at .*; a cache may not have it yet: rotate after /,
+      )
+      expect(secretValues.get(signingKeys)).toBe(published)
+      expect(Object.values(secrets.stages(signingKeys)).flat()).not.toContain('AWSPENDING')
+    } finally {
+      secretValues.set(signingKeys, kept[0] ?? '')
+      secretValues.set(publicKeys, kept[1] ?? '')
+    }
   })
 })
 

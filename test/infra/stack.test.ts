@@ -21,7 +21,15 @@ import { functionNamed, type Resource, type Synthesized, synthesize } from './sy
 const apiRoutes = routes.filter((route) => !route.docs)
 const docsRoutes = routes.filter((route) => route.docs)
 /** Functions that query the database, so must not be updated before the migrations ran. */
-const databaseReaders = [...new Set(apiRoutes.map((route) => route.function)), 'seed-admin', 'cleanup']
+const databaseReaders = [
+  ...new Set(
+    apiRoutes
+      .map((route) => route.function)
+      .filter((name) => (lambdas[name] as { reads?: readonly string[] }).reads?.includes('database')),
+  ),
+  'seed-admin',
+  'cleanup',
+]
 
 let app: Synthesized
 
@@ -114,7 +122,6 @@ describe('the API', () => {
       expect(found, routeKey).toHaveLength(1)
       const [, route] = found[0] as [string, Resource]
       expect(render(route.Properties.ApiId)).toBe(`<${apiId}>`)
-      expect(route.Properties.AuthorizationType ?? 'NONE').toBe('NONE')
       const integrationId = render(route.Properties.Target).replace('integrations/<', '').replace('>', '')
       const integration = integrations[integrationId]
       expect(integration?.Properties.IntegrationType).toBe('AWS_PROXY')
@@ -168,6 +175,117 @@ describe('the API', () => {
     }
   })
 })
+
+describe('the JWT authorizer', () => {
+  const protectedRoutes = apiRoutes.filter((route) => route.auth === 'jwt')
+  const apiEndpoint = (synthesized: Synthesized) => ({
+    'Fn::GetAtt': [onlyOf(synthesized, 'AWS::ApiGatewayV2::Api')[0], 'ApiEndpoint'],
+  })
+
+  it('is one JWT authorizer whose issuer is the API’s own URL and whose audience is the tokens’ audience', () => {
+    const [, authorizer] = onlyOf(app, 'AWS::ApiGatewayV2::Authorizer')
+    expect(authorizer.Properties).toEqual({
+      ApiId: { Ref: onlyOf(app, 'AWS::ApiGatewayV2::Api')[0] },
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: { Issuer: apiEndpoint(app), Audience: ['papa-api'] },
+      Name: 'access-token',
+    })
+    expect(app.outputs.JwtIssuer?.Value).toEqual(apiEndpoint(app))
+  })
+
+  it('guards the sample claims route and no other; $default has none', () => {
+    expect(protectedRoutes.map((route) => `${route.method} ${route.path}`)).toEqual([
+      'GET /api/v1/auth/claims',
+    ])
+    const [authorizerId] = onlyOf(app, 'AWS::ApiGatewayV2::Authorizer')
+    const guarded: string[] = []
+    for (const [, route] of byType(app, 'AWS::ApiGatewayV2::Route')) {
+      const { RouteKey, AuthorizationType, AuthorizerId } = route.Properties
+      if (AuthorizationType === 'JWT') {
+        expect(AuthorizerId, RouteKey).toEqual({ Ref: authorizerId })
+        guarded.push(RouteKey)
+      } else {
+        expect(AuthorizationType ?? 'NONE', RouteKey).toBe('NONE')
+        expect(AuthorizerId, RouteKey).toBeUndefined()
+      }
+    }
+    expect(guarded).toEqual(['GET /api/v1/auth/claims'])
+  })
+
+  it('gives every function that reads the token settings the same issuer, without a dependency cycle', () => {
+    const readers = [...app.stack.functions.keys()].filter(
+      (name) => resource(app, logicalIdOf(app, name)).Properties.Environment?.Variables?.JWT_AUDIENCE,
+    )
+    expect(readers).toEqual(expect.arrayContaining(['login', 'token', 'refresh', 'me', 'claims', 'cleanup']))
+    for (const name of readers) {
+      const variables = resource(app, logicalIdOf(app, name)).Properties.Environment.Variables
+      expect(variables.JWT_ISSUER, name).toEqual(apiEndpoint(app))
+    }
+    expect(dependencyCycle(app)).toBeUndefined()
+  })
+
+  it('takes the jwtIssuer context instead (a custom domain), for the authorizer and every function alike', () => {
+    const custom = synthesize({ context: { jwtIssuer: 'https://auth.example.com' } })
+    try {
+      const [, authorizer] = onlyOf(custom, 'AWS::ApiGatewayV2::Authorizer')
+      expect(authorizer.Properties.JwtConfiguration.Issuer).toBe('https://auth.example.com')
+      for (const name of ['login', 'claims', 'cleanup']) {
+        const variables = resource(custom, logicalIdOf(custom, name)).Properties.Environment.Variables
+        expect(variables.JWT_ISSUER, name).toBe('https://auth.example.com')
+      }
+    } finally {
+      custom.remove()
+    }
+  })
+
+  it.each(['auth.example.com', 'http://auth.example.com', 'https://auth.example.com/'])(
+    'refuses the jwtIssuer %s (API Gateway fetches <issuer>/.well-known/… over https)',
+    (jwtIssuer) => {
+      expect(() => synthesize({ context: { jwtIssuer } })).toThrow(/jwtIssuer must be an https URL/)
+    },
+  )
+})
+
+/** A cycle of references (Ref, Fn::GetAtt, DependsOn) between the template's resources, if there is one. */
+function dependencyCycle(synthesized: Synthesized): string[] | undefined {
+  const referenced = (value: unknown, into: Set<string>): Set<string> => {
+    if (Array.isArray(value)) for (const item of value) referenced(item, into)
+    else if (typeof value === 'object' && value !== null) {
+      const object = value as Record<string, unknown>
+      if (typeof object.Ref === 'string') into.add(object.Ref)
+      const getAtt = object['Fn::GetAtt']
+      if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') into.add(getAtt[0])
+      for (const item of Object.values(object)) referenced(item, into)
+    }
+    return into
+  }
+  const edges = new Map(
+    Object.entries(synthesized.resources).map(([id, r]) => [
+      id,
+      [...referenced([r.Properties, r.DependsOn ?? []], new Set(r.DependsOn ?? []))].filter(
+        (target) => target in synthesized.resources,
+      ),
+    ]),
+  )
+  const state = new Map<string, 'visiting' | 'done'>()
+  const visit = (id: string, path: string[]): string[] | undefined => {
+    if (state.get(id) === 'done') return undefined
+    if (state.get(id) === 'visiting') return [...path.slice(path.indexOf(id)), id]
+    state.set(id, 'visiting')
+    for (const target of edges.get(id) ?? []) {
+      const cycle = visit(target, [...path, id])
+      if (cycle) return cycle
+    }
+    state.set(id, 'done')
+    return undefined
+  }
+  for (const id of edges.keys()) {
+    const cycle = visit(id, [])
+    if (cycle) return cycle
+  }
+  return undefined
+}
 
 describe('CORS, with origins configured', () => {
   const ORIGINS = ['https://app.example.com', 'http://localhost:5173']
@@ -255,7 +373,7 @@ describe('the functions', () => {
   it('configures each function with the settings its code reads', () => {
     const variables = (name: string) => resource(app, logicalIdOf(app, name)).Properties.Environment.Variables
     expect(variables('login')).toMatchObject({
-      JWT_ISSUER: 'papa-auth',
+      JWT_ISSUER: { 'Fn::GetAtt': [onlyOf(app, 'AWS::ApiGatewayV2::Api')[0], 'ApiEndpoint'] },
       JWT_AUDIENCE: 'papa-api',
       BCRYPT_COST: '12',
     })
@@ -271,6 +389,9 @@ describe('the functions', () => {
   })
 })
 
+/** The functions that sign access tokens: the only API functions that may read the private keys. */
+const SIGNERS: string[] = ['login', 'token', 'refresh']
+
 /** Variables whose names mention secrets but which hold only settings. */
 const NOT_SECRETS = new Set(['SECRETS_GENERATION'])
 
@@ -279,10 +400,13 @@ describe('secrets', () => {
     for (const [id, secret] of byType(app, 'AWS::SecretsManager::Secret')) {
       expect(secret.Properties.SecretString, id).toBeUndefined()
     }
-    app.template.hasResourceProperties('AWS::SecretsManager::Secret', {
-      Description: Match.stringLikeRegexp('signing key'),
-      GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
-    })
+    // The key set and its published keys start as placeholders; the first rotation writes both.
+    for (const prefix of ['SigningKeys', 'PublicKeys']) {
+      expect(resource(app, secretId(app, prefix)).Properties.GenerateSecretString, prefix).toEqual({
+        PasswordLength: 32,
+        ExcludePunctuation: true,
+      })
+    }
     app.template.hasResourceProperties('AWS::SecretsManager::Secret', {
       Description: Match.stringLikeRegexp('admin account'),
       GenerateSecretString: { PasswordLength: 32, ExcludePunctuation: true },
@@ -311,12 +435,27 @@ describe('secrets', () => {
     }
   })
 
-  it('are granted exactly where they are read: API functions the JWT and database secrets, not-found none', () => {
-    const jwt = `<${secretId(app, 'JwtSecret')}>`
+  it('are granted exactly where they are read: the key set to the signers, the published keys to those that verify, the rest none', () => {
+    const signing = `<${secretId(app, 'SigningKeys')}>`
+    const published = `<${secretId(app, 'PublicKeys')}>`
     const database = `<${secretId(app, 'DatabaseSecret')}>`
     const admin = `<${secretId(app, 'AdminPassword')}>`
+    const expected: Record<string, string[]> = {
+      register: [database, published],
+      login: [database, published, signing],
+      token: [database, published, signing],
+      refresh: [database, published, signing],
+      logout: [database, published],
+      me: [database, published],
+      health: [database, published],
+      jwks: [published],
+      'openid-configuration': [],
+      claims: [],
+    }
     for (const name of new Set(apiRoutes.map((route) => route.function))) {
-      expect(secretsReadBy(app, logicalIdOf(app, name)), name).toEqual([database, jwt].sort())
+      expect(secretsReadBy(app, logicalIdOf(app, name)), name).toEqual(
+        (expected[name] ?? ['unlisted']).sort(),
+      )
     }
     expect(secretsReadBy(app, logicalIdOf(app, 'not-found'))).toEqual([])
     expect(secretsReadBy(app, logicalIdOf(app, 'migrate'))).toEqual([database])
@@ -325,7 +464,9 @@ describe('secrets', () => {
   })
 
   it('grants nothing broader: own log group, the bound secrets, no wildcard, no managed policy', () => {
-    for (const fn of app.stack.functions.values()) {
+    for (const [name, fn] of app.stack.functions) {
+      // Its grants are the rotation protocol's, checked with the rotation.
+      if (name === 'rotate-signing-keys') continue
       const { statements, managed, inline } = grantsOf(
         app,
         app.stack.getLogicalId(fn.role.node.defaultChild as never),
@@ -380,6 +521,133 @@ describe('secrets', () => {
       const { statements, inline } = grantsOf(app, id)
       expect(JSON.stringify([statements, inline]), id).not.toContain('secretsmanager')
     }
+  })
+})
+
+describe('the signing keys and their rotation', () => {
+  const rotationId = () => logicalIdOf(app, 'rotate-signing-keys')
+  const signingId = () => secretId(app, 'SigningKeys')
+  const publishedId = () => secretId(app, 'PublicKeys')
+
+  it('rotates the key set every 90 days through Secrets Manager, first right away, with its own function', () => {
+    const [scheduleId, schedule] = onlyOf(app, 'AWS::SecretsManager::RotationSchedule')
+    expect(schedule.Properties).toEqual({
+      SecretId: { Ref: signingId() },
+      RotationLambdaARN: { 'Fn::GetAtt': [rotationId(), 'Arn'] },
+      RotationRules: { ScheduleExpression: 'rate(90 days)' },
+      RotateImmediatelyOnUpdate: true,
+    })
+    // Secrets Manager may invoke it (from this account only) before the schedule exists, which starts the first run.
+    const [permissionId, permission] = byType(app, 'AWS::Lambda::Permission').find(
+      ([, candidate]) => candidate.Properties.Principal === 'secretsmanager.amazonaws.com',
+    ) ?? ['', undefined]
+    expect(permission?.Properties).toEqual({
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [rotationId(), 'Arn'] },
+      Principal: 'secretsmanager.amazonaws.com',
+      SourceAccount: { Ref: 'AWS::AccountId' },
+    })
+    expect(resource(app, scheduleId).DependsOn).toContain(permissionId)
+    expect(lambdas['rotate-signing-keys'].invokedBy).toBe('rotation')
+    const fn = resource(app, rotationId())
+    expect(fn.Properties).toMatchObject({ MemorySize: 256, Timeout: 30 })
+    expect(fn.Properties.Environment.Variables).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      JWT_PUBLIC_KEYS_SECRET_ARN: { Ref: publishedId() },
+    })
+  })
+
+  it('takes the rotation interval from the signingKeyRotationDays context, in whole days', () => {
+    const custom = synthesize({ context: { signingKeyRotationDays: '30' } })
+    try {
+      expect(onlyOf(custom, 'AWS::SecretsManager::RotationSchedule')[1].Properties.RotationRules).toEqual({
+        ScheduleExpression: 'rate(30 days)',
+      })
+    } finally {
+      custom.remove()
+    }
+    for (const value of ['0', '1.5', '1001', 'often'])
+      expect(() => synthesize({ context: { signingKeyRotationDays: value } }), value).toThrow(
+        /signingKeyRotationDays/,
+      )
+  })
+
+  it('lets the rotation function make the protocol’s calls on the key set and write the published keys, nothing more', () => {
+    const roleId = render(resource(app, rotationId()).Properties.Role).replace(/^<|\.Arn>$/g, '')
+    const { statements, managed, inline } = grantsOf(app, roleId)
+    expect([managed, inline]).toEqual([[], []])
+    const logGroup = render(resource(app, rotationId()).Properties.LoggingConfig.LogGroup).replace(
+      />$/,
+      '.Arn>',
+    )
+    expect(
+      statements.map((statement) => [statement.Effect, actions(statement).sort(), resources(statement)]),
+    ).toEqual([
+      ['Allow', ['logs:CreateLogStream', 'logs:PutLogEvents'], [logGroup]],
+      [
+        'Allow',
+        [
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue',
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:UpdateSecretVersionStage',
+        ],
+        [`<${signingId()}>`],
+      ],
+      ['Allow', ['secretsmanager:PutSecretValue'], [`<${publishedId()}>`]],
+    ])
+  })
+
+  it('lets only the signers and the rotation function near the private keys, and only the rotation change them', () => {
+    const signing = `<${signingId()}>`
+    const touching = new Map<string, string[]>()
+    for (const [, policy] of byType(app, 'AWS::IAM::Policy')) {
+      for (const statement of policy.Properties.PolicyDocument.Statement as Statement[]) {
+        if (!resources(statement).includes(signing)) continue
+        for (const role of (policy.Properties.Roles as unknown[]).map(render))
+          touching.set(role, [...(touching.get(role) ?? []), ...actions(statement)])
+      }
+    }
+    const roleOf = (name: string) =>
+      render(resource(app, logicalIdOf(app, name)).Properties.Role).replace(/\.Arn>$/, '>')
+    expect([...touching.keys()].sort()).toEqual([...SIGNERS, 'rotate-signing-keys'].map(roleOf).sort())
+    for (const name of SIGNERS)
+      expect(touching.get(roleOf(name))?.sort(), name).toEqual([
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+      ])
+  })
+
+  it('puts no key in the template: no key material, the key set only by its ARN', () => {
+    const text = JSON.stringify(app.template.toJSON())
+    expect(text).not.toMatch(/PRIVATE KEY|"kty"|"privateKey"|"publicJwk"/)
+    const outputs = Object.entries(app.outputs).filter(([, output]) =>
+      JSON.stringify(output.Value).includes(signingId()),
+    )
+    expect(outputs.map(([name, output]) => [name, render(output.Value)])).toEqual([
+      ['SigningKeysSecretArn', `<${signingId()}>`],
+      [
+        'RotateSigningKeysCommand',
+        `aws secretsmanager rotate-secret --secret-id <${signingId()}> --region <AWS::Region>`,
+      ],
+    ])
+  })
+
+  it('passes cdk-nag’s rotation rule without acknowledging it for the key set; the published keys say why they need none', () => {
+    const acknowledged = (id: string) =>
+      app.stack.node
+        .findChild(id)
+        .node.findAll()
+        .flatMap((construct) => construct.node.metadata)
+        .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        .flatMap((entry) => Object.entries(entry.data as Record<string, string>))
+        .map(([rule, reason]) => [rule.replace(/^Annotation::/, ''), reason])
+    expect(acknowledged('SigningKeys')).toEqual([])
+    expect(acknowledged('PublicKeys')).toEqual([
+      ['AwsSolutions-SMG4', expect.stringMatching(/^Holds nothing secret: the public keys/)],
+    ])
+    const report = new AwsSolutionsChecks(app.stack).validateScope(app.stack)
+    expect(report.violations).toEqual([])
   })
 })
 
@@ -651,7 +919,8 @@ describe('bring your own database', () => {
     expect(byType(own, 'Custom::NeonProject')).toEqual([])
     expect(byType(own, 'AWS::Lambda::Function').filter(([id]) => id.startsWith('Neon'))).toEqual([])
     expect(byType(own, 'AWS::SecretsManager::Secret').map(([id]) => id.replace(/[0-9A-F]{8}$/, ''))).toEqual([
-      'JwtSecret',
+      'SigningKeys',
+      'PublicKeys',
       'AdminPassword',
     ])
     expect(own.outputs.NeonProjectId).toBeUndefined()
@@ -688,7 +957,7 @@ describe('context', () => {
         throttleRateLimit: '5',
         throttleBurstLimit: '10',
         logRetentionDays: '7',
-        jwtIssuer: 'issuer.example',
+        jwtIssuer: 'https://issuer.example',
         jwtAudience: 'audience.example',
         bcryptCost: '13',
         docs: 'true',
@@ -714,7 +983,7 @@ describe('context', () => {
         expect(logGroup.Properties.RetentionInDays).toBe(7)
       }
       expect(resource(custom, logicalIdOf(custom, 'token')).Properties.Environment.Variables).toMatchObject({
-        JWT_ISSUER: 'issuer.example',
+        JWT_ISSUER: 'https://issuer.example',
         JWT_AUDIENCE: 'audience.example',
         BCRYPT_COST: '13',
       })
@@ -727,7 +996,7 @@ describe('context', () => {
         expect(secretsReadBy(custom, logicalIdOf(custom, name)), name).toEqual([])
         const variables = resource(custom, logicalIdOf(custom, name)).Properties.Environment.Variables
         // The OpenAPI document states the deployed settings, so its function gets them, and nothing secret.
-        expect(variables, name).toMatchObject({ BCRYPT_COST: '13', JWT_ISSUER: 'issuer.example' })
+        expect(variables, name).toMatchObject({ BCRYPT_COST: '13', JWT_ISSUER: 'https://issuer.example' })
         expect(
           Object.keys(variables).filter((key) => key.startsWith('DATABASE_')),
           name,

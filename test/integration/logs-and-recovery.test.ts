@@ -6,6 +6,7 @@ import { migrationLimits } from '#shared/app/operations'
 import { loadSettings } from '#shared/platform/config'
 import { superuserOn, testDatabase } from '#test/helpers/database'
 import { apiEvent, bearerEvent, formEvent, invoke, jsonEvent, uniqueEmail } from '#test/helpers/events'
+import { testSigningKeys } from '#test/helpers/keys'
 
 afterEach(() => {
   vi.unstubAllEnvs()
@@ -68,7 +69,10 @@ describe('no password, hash, token, secret or SQL in a log line or a response', 
   it('holds across every endpoint, their failures, and a drizzle query error', async () => {
     const password = 'a very secret password'
     const email = uniqueEmail('leak')
-    const secrets: string[] = [password, 'a wrong secret password', inject('jwtSecret')]
+    // A line of each private key's PEM: in a log line it would be whole or JSON-escaped, either way these lines.
+    const { current, next } = testSigningKeys()
+    const privateKeyLines = [current, next].map(({ privateKey }) => privateKey.split('\n')[1] ?? privateKey)
+    const secrets: string[] = [password, 'a wrong secret password', ...privateKeyLines]
     const responses: string[] = []
 
     const lines = await capturedLogs(async () => {

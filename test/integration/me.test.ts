@@ -1,11 +1,13 @@
-import { createHmac, randomUUID } from 'node:crypto'
+import { createHmac, createPrivateKey, createPublicKey, randomUUID } from 'node:crypto'
 import { eq } from 'drizzle-orm'
 import { SignJWT } from 'jose'
-import { afterAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { users } from '#db/schema'
 import { handler as me } from '#functions/me'
+import { generateSigningKey } from '#shared/domain/signing-keys'
 import { testDatabase } from '#test/helpers/database'
 import { apiEvent, bearerEvent, invoke } from '#test/helpers/events'
+import { signRs256, testSigningKeys } from '#test/helpers/keys'
 import { loggedIn, registeredUser } from '#test/helpers/users'
 
 const ME = '/api/v1/users/me'
@@ -26,19 +28,24 @@ const INVALID = {
 const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
 const now = () => Math.floor(Date.now() / 1000)
 const claims = (sub: number, overrides: Record<string, unknown> = {}) => ({
-  iss: 'papa-auth-test',
+  iss: 'https://auth.papa.test',
   aud: 'papa-api-test',
   sub: String(sub),
+  client_id: 'papa-app',
   iat: now(),
   exp: now() + 600,
   jti: randomUUID(),
   ...overrides,
 })
+const keys = testSigningKeys()
+/** Signed RS256 by the current key with its `kid`, as the service signs, unless the header or key says otherwise. */
 const sign = (
   payload: Record<string, unknown>,
-  header: Record<string, unknown> = { alg: 'HS256', typ: 'at+jwt' },
-  secret = inject('jwtSecret'),
-) => new SignJWT(payload).setProtectedHeader(header as { alg: string }).sign(new TextEncoder().encode(secret))
+  header: Record<string, unknown> = { alg: 'RS256', typ: 'at+jwt', kid: keys.current.kid },
+  key = keys.current,
+) => signRs256(payload, header, key)
+/** A key of nobody's set, made for the forgeries. */
+const outsider = generateSigningKey(new Date())
 
 describe('GET /users/me', () => {
   it('answers the User for a valid access token, whatever the case of the scheme', async () => {
@@ -72,22 +79,62 @@ describe('GET /users/me', () => {
     expect(await invoke(me, bearerEvent(ME, refresh_token))).toMatchObject(INVALID)
   })
 
+  it('accepts a token forged as the service signs, by the current key or the next (so each refusal below tests one change)', async () => {
+    const user = await registeredUser()
+    const byCurrent = sign(claims(user.id))
+    const byNext = sign(claims(user.id), { alg: 'RS256', typ: 'at+jwt', kid: keys.next.kid }, keys.next)
+    for (const token of [byCurrent, byNext]) {
+      expect(await invoke(me, bearerEvent(ME, token))).toMatchObject({ status: 200, body: { id: user.id } })
+    }
+  })
+
   describe('refuses forged and broken tokens', () => {
     it('alg: none', async () => {
       const user = await registeredUser()
-      const token = `${base64url({ alg: 'none', typ: 'at+jwt' })}.${base64url(claims(user.id))}.`
+      const token = `${base64url({ alg: 'none', typ: 'at+jwt', kid: keys.current.kid })}.${base64url(claims(user.id))}.`
       expect(await invoke(me, bearerEvent(ME, token))).toMatchObject(INVALID)
     })
 
-    it('another algorithm with the same secret (HS512)', async () => {
+    it('HS256, with any secret: a random one, or the public key itself (algorithm confusion)', async () => {
       const user = await registeredUser()
-      const token = await sign(claims(user.id), { alg: 'HS512', typ: 'at+jwt' })
+      const header = { alg: 'HS256', typ: 'at+jwt', kid: keys.current.kid }
+      const publicPem = createPublicKey(keys.current.privateKey)
+        .export({ type: 'spki', format: 'pem' })
+        .toString()
+      for (const secret of ['a-different-secret-of-at-least-32-bytes!', publicPem]) {
+        const token = await new SignJWT(claims(user.id))
+          .setProtectedHeader(header)
+          .sign(new TextEncoder().encode(secret))
+        expect(await invoke(me, bearerEvent(ME, token))).toMatchObject(INVALID)
+      }
+    })
+
+    it('another algorithm with the right key (RS512, PS256)', async () => {
+      const user = await registeredUser()
+      const privateKey = createPrivateKey(keys.current.privateKey)
+      for (const alg of ['RS512', 'PS256']) {
+        const token = await new SignJWT(claims(user.id))
+          .setProtectedHeader({ alg, typ: 'at+jwt', kid: keys.current.kid })
+          .sign(privateKey)
+        expect(await invoke(me, bearerEvent(ME, token))).toMatchObject(INVALID)
+      }
+    })
+
+    it('a key not in the set, under the kid of one that is', async () => {
+      const user = await registeredUser()
+      const token = sign(claims(user.id), undefined, outsider)
       expect(await invoke(me, bearerEvent(ME, token))).toMatchObject(INVALID)
     })
 
-    it('another key', async () => {
+    it('an unknown kid (the key that signed it, unpublished)', async () => {
       const user = await registeredUser()
-      const token = await sign(claims(user.id), undefined, 'a-different-secret-of-at-least-32-bytes!')
+      const token = sign(claims(user.id), { alg: 'RS256', typ: 'at+jwt', kid: outsider.kid }, outsider)
+      expect(await invoke(me, bearerEvent(ME, token))).toMatchObject(INVALID)
+    })
+
+    it('no kid, though signed by the current key', async () => {
+      const user = await registeredUser()
+      const token = sign(claims(user.id), { alg: 'RS256', typ: 'at+jwt' })
       expect(await invoke(me, bearerEvent(ME, token))).toMatchObject(INVALID)
     })
 
@@ -102,31 +149,34 @@ describe('GET /users/me', () => {
 
     it('an expired token', async () => {
       const user = await registeredUser()
-      const token = await sign(claims(user.id, { iat: now() - 1000, exp: now() - 10 }))
+      const token = sign(claims(user.id, { iat: now() - 1000, exp: now() - 10 }))
       expect(await invoke(me, bearerEvent(ME, token))).toMatchObject(INVALID)
     })
 
     it.each([
       ['no exp', { exp: undefined }],
-      ['the wrong issuer', { iss: 'someone-else' }],
+      ['the wrong issuer', { iss: 'https://someone-else.example' }],
       ['the wrong audience', { aud: 'another-api' }],
       ['a non-numeric subject', { sub: 'admin' }],
     ])('a token with %s', async (_label, overrides) => {
       const user = await registeredUser()
-      const token = await sign(claims(user.id, overrides))
+      const token = sign(claims(user.id, overrides))
       expect(await invoke(me, bearerEvent(ME, token))).toMatchObject(INVALID)
     })
 
-    it('a token of the wrong type (typ JWT instead of at+jwt)', async () => {
+    it.each([
+      ['JWT instead of at+jwt', { typ: 'JWT' }],
+      ['missing', {}],
+    ])('a token whose typ is %s, signature right', async (_label, typ) => {
       const user = await registeredUser()
-      const token = await sign(claims(user.id), { alg: 'HS256', typ: 'JWT' })
+      const token = sign(claims(user.id), { alg: 'RS256', kid: keys.current.kid, ...typ })
       expect(await invoke(me, bearerEvent(ME, token))).toMatchObject(INVALID)
     })
 
-    it('a hand-made HS256 token whose signature is right but header lacks typ', async () => {
+    it('a hand-made HS256 token keyed with the kid itself', async () => {
       const user = await registeredUser()
-      const unsigned = `${base64url({ alg: 'HS256' })}.${base64url(claims(user.id))}`
-      const signature = createHmac('sha256', inject('jwtSecret')).update(unsigned).digest('base64url')
+      const unsigned = `${base64url({ alg: 'HS256', typ: 'at+jwt', kid: keys.current.kid })}.${base64url(claims(user.id))}`
+      const signature = createHmac('sha256', keys.current.kid).update(unsigned).digest('base64url')
       expect(await invoke(me, bearerEvent(ME, `${unsigned}.${signature}`))).toMatchObject(INVALID)
     })
 

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -128,6 +128,14 @@ describe('npm start', () => {
       headers: { authorization: `Bearer ${access_token}` },
     })
     expect(await admin.json()).toMatchObject({ email: 'root@example.com', is_superuser: true })
+    // The key set is made once and kept, readable by its owner only; the issuer is this server.
+    expect((await stat(join(dataDir, 'signing-keys.json'))).mode & 0o777).toBe(0o600)
+    const origin = `http://127.0.0.1:${port}`
+    const discovery = await fetch(`${origin}/.well-known/openid-configuration`)
+    expect(await discovery.json()).toMatchObject({
+      issuer: origin,
+      jwks_uri: `${origin}/.well-known/jwks.json`,
+    })
 
     expect(await stop(first)).toBe(0)
 
@@ -139,6 +147,11 @@ describe('npm start', () => {
       password: 'kept across restarts',
     })
     expect(login.status).toBe(200)
+    // Signed before the restart, by the key set kept in .local: still valid.
+    const before = await fetch(`${second.base}/users/me`, {
+      headers: { authorization: `Bearer ${access_token}` },
+    })
+    expect(before.status).toBe(200)
     const missing = await fetch(`${second.base}/does-not-exist`)
     expect(missing.status).toBe(404)
     expect(await missing.json()).toEqual({ detail: 'Not Found' })

@@ -3,27 +3,35 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormatsPlugin from 'ajv-formats'
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
+import { mockClient } from 'aws-sdk-client-mock'
 import type * as v from 'valibot'
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, inject, it, vi } from 'vitest'
+import { handler as claims } from '#functions/claims'
 import { handler as health } from '#functions/health'
+import { handler as jwks } from '#functions/jwks'
 import { handler as login } from '#functions/login'
 import { handler as logout } from '#functions/logout'
 import { handler as me } from '#functions/me'
 import { handler as notFound } from '#functions/not-found'
 import { handler as openapi } from '#functions/openapi'
+import { handler as openidConfiguration } from '#functions/openid-configuration'
 import { handler as refresh } from '#functions/refresh'
 import { handler as register } from '#functions/register'
-import { routes } from '#functions/routes'
+import { API_BASE_PATH, routes } from '#functions/routes'
 import { handler as token } from '#functions/token'
+import { authorizeJwt } from '#infra/local/authorizer'
 import { fromApiGatewayResult, lambdaContext } from '#infra/local/event'
 import { freePort } from '#infra/local/postgres'
 import { disposeContainer } from '#shared/app/container'
 import type { TokenPair } from '#shared/domain/auth-service'
+import { publishedKeys } from '#shared/domain/signing-keys'
 import type { PublicUser } from '#shared/domain/users'
+import { DISCOVERY_PATH, JWKS_PATH } from '#shared/http/discovery'
 import {
   buildOpenApiDocument,
   type OpenApiDocument,
@@ -33,6 +41,7 @@ import {
 } from '#shared/http/openapi'
 import { loadSettings } from '#shared/platform/config'
 import { apiEvent, formEvent, jsonEvent, uniqueEmail, uniqueUsername } from '#test/helpers/events'
+import { testSigningKeys } from '#test/helpers/keys'
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>
 
@@ -49,12 +58,15 @@ const REFRESH = '/api/v1/auth/refresh'
 const LOGOUT = '/api/v1/auth/logout'
 const ME = '/api/v1/users/me'
 const HEALTH = '/api/v1/health'
+const CLAIMS = `${API_BASE_PATH}/auth/claims`
 const PASSWORD = 'correct horse battery'
 
 interface Reply {
   status: number
   headers: Record<string, string>
   raw: Buffer
+  /** Answered by API Gateway itself (its JWT authorizer), not by a function: none of the service's own headers. */
+  gateway?: true
 }
 
 async function call(handler: Handler, event: APIGatewayProxyEventV2): Promise<Reply> {
@@ -230,7 +242,7 @@ function documentedResponse(key: string): OpenApiObject {
 }
 
 function expectMatchesDocumentation(documented: OpenApiObject, reply: Reply) {
-  expect(reply.headers['x-content-type-options']).toBe('nosniff')
+  if (!reply.gateway) expect(reply.headers['x-content-type-options']).toBe('nosniff')
   const content = documented.content as Record<string, { schema: unknown }> | undefined
   if (!content) {
     expect(reply.raw.length).toBe(0)
@@ -306,11 +318,13 @@ const freshHandlers = {
   logout: () => import('#functions/logout'),
   me: () => import('#functions/me'),
   health: () => import('#functions/health'),
+  jwks: () => import('#functions/jwks'),
+  'openid-configuration': () => import('#functions/openid-configuration'),
 }
 
 async function coldCall(
   name: keyof typeof freshHandlers,
-  env: Record<string, string>,
+  env: Record<string, string | undefined>,
   event: () => APIGatewayProxyEventV2,
 ) {
   vi.resetModules()
@@ -330,8 +344,30 @@ const databaseDown = async () => {
   url.port = String(await freePort())
   return { DATABASE_URL: url.toString(), DATABASE_CONNECT_TIMEOUT_MS: '1000' }
 }
-// A signing secret under 32 bytes: the container refuses to start, which only a generic 500 may reveal.
-const brokenConfig = { JWT_SECRET: 'too short' }
+// Inline signing keys that are no key set: the container refuses to start, which only a generic 500 may reveal.
+const brokenConfig = { JWT_SIGNING_KEYS: 'not a key set' }
+
+/**
+ * The published keys' secret as a deploy leaves it, a placeholder until its rotation function writes the first key
+ * set: the function answers 503 (and its next request reads the secret again).
+ */
+async function keysNotCreated(name: keyof typeof freshHandlers, event: () => APIGatewayProxyEventV2) {
+  const secretsManager = mockClient(SecretsManagerClient)
+  secretsManager.on(GetSecretValueCommand).resolves({ SecretString: 'aPlaceholderThatIsNoKeySet0123456' })
+  try {
+    return await coldCall(
+      name,
+      {
+        JWT_SIGNING_KEYS: undefined,
+        JWT_PUBLIC_KEYS_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:PublicKeys-AbCdEf',
+        AWS_REGION: 'eu-west-1',
+      },
+      event,
+    )
+  } finally {
+    secretsManager.restore()
+  }
+}
 
 interface Scenario {
   key: string
@@ -546,7 +582,66 @@ const scenarios: Scenario[] = [
     label: 'database down',
     run: async () => coldCall('health', await databaseDown(), () => apiEvent('GET', HEALTH)),
   },
+
+  {
+    key: `GET ${JWKS_PATH} 200`,
+    label: 'the published keys',
+    run: () => call(jwks, apiEvent('GET', JWKS_PATH)),
+  },
+  {
+    key: `GET ${JWKS_PATH} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('jwks', brokenConfig, () => apiEvent('GET', JWKS_PATH)),
+  },
+  {
+    key: `GET ${JWKS_PATH} 503`,
+    label: 'key set not created yet',
+    run: () => keysNotCreated('jwks', () => apiEvent('GET', JWKS_PATH)),
+  },
+  {
+    key: `GET ${DISCOVERY_PATH} 200`,
+    label: 'the discovery document',
+    run: () => call(openidConfiguration, apiEvent('GET', DISCOVERY_PATH)),
+  },
+  {
+    key: `GET ${DISCOVERY_PATH} 500`,
+    label: 'an issuer that is no URL',
+    run: () =>
+      coldCall('openid-configuration', { JWT_ISSUER: 'papa-auth' }, () => apiEvent('GET', DISCOVERY_PATH)),
+  },
+
+  {
+    key: `GET ${CLAIMS} 200`,
+    label: 'a token the gateway verified',
+    run: () => throughGateway(fixtures.accessToken),
+  },
+  { key: `GET ${CLAIMS} 401`, label: 'no token (the gateway answers)', run: () => throughGateway(undefined) },
+  {
+    key: `GET ${CLAIMS} 401`,
+    label: 'a forged token (the gateway answers)',
+    run: () => throughGateway('a.b.c'),
+  },
 ]
+
+/** `GET /auth/claims` as API Gateway serves it: its JWT authorizer (as the local server emulates it), then the function. */
+async function throughGateway(token: string | undefined): Promise<Reply> {
+  const { JWT_ISSUER: issuer, JWT_AUDIENCE: audience } = loadSettings()
+  const verdict = await authorizeJwt(token === undefined ? undefined : `Bearer ${token}`, {
+    issuer,
+    audience,
+    keys: async () => publishedKeys(testSigningKeys()),
+  })
+  if (!verdict.allowed)
+    return {
+      status: verdict.statusCode,
+      headers: verdict.headers,
+      raw: Buffer.from(verdict.body),
+      gateway: true,
+    }
+  const event = apiEvent('GET', CLAIMS)
+  ;(event.requestContext as { authorizer?: unknown }).authorizer = verdict.authorizer
+  return call(claims, event)
+}
 
 describe('every documented response is what the handler answers', () => {
   const check = async ({ key, run }: Scenario) => {

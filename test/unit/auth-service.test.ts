@@ -8,11 +8,13 @@ import {
 } from '#shared/domain/errors'
 import type { PasswordHasher } from '#shared/domain/passwords'
 import type { LoginRepository, SessionRepository } from '#shared/domain/ports'
+import { newSigningKeySet, publishedKeys } from '#shared/domain/signing-keys'
 import { type Clock, createTokenService } from '#shared/domain/tokens'
 import type { UserRecord } from '#shared/domain/users'
 
 const FROZEN = new Date('2026-01-01T00:00:00Z')
 const CONTEXT = { sourceIp: '198.51.100.1', userAgent: 'vitest' }
+const KEYS = newSigningKeySet(FROZEN)
 
 /** In-memory stand-ins with the repositories' semantics, so the service's rules are tested in isolation. */
 function fakes() {
@@ -99,9 +101,10 @@ function fakes() {
   }
   const clock: Clock = { now: () => FROZEN }
   const tokenService = createTokenService({
-    secret: 'a-test-secret-that-is-at-least-32-bytes-long',
+    keys: { signing: KEYS, published: publishedKeys(KEYS) },
     issuer: 'iss',
     audience: 'aud',
+    clientId: 'client',
     accessTokenTtlSeconds: 900,
     refreshTokenTtlSeconds: 3600,
     clock,

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { ConfigError, INTEGER_SETTINGS, loadConfig, type Need, TEXT_DEFAULTS } from '#shared/platform/config'
 
-const SECRET = 'x'.repeat(32)
+/** Inline keys as `loadConfig` sees them: present or not (the container parses them). */
+const KEYS = '{"current":"…"}'
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
-    expect(loadConfig({ DATABASE_URL: 'postgres://db', JWT_SECRET: SECRET })).toMatchObject({
+    expect(loadConfig({ DATABASE_URL: 'postgres://db', JWT_SIGNING_KEYS: KEYS })).toMatchObject({
       BCRYPT_COST: 12,
       ACCESS_TOKEN_TTL_SECONDS: 900,
       REFRESH_TOKEN_TTL_SECONDS: 604_800,
@@ -23,25 +24,22 @@ describe('loadConfig', () => {
       expect((error as ConfigError).problems).toEqual([
         'BCRYPT_COST: BCRYPT_COST must be at least 10',
         'DATABASE_URL or DATABASE_SECRET_ARN is required',
-        'JWT_SECRET or JWT_SECRET_ARN is required',
+        'JWT_PUBLIC_KEYS or JWT_PUBLIC_KEYS_SECRET_ARN (or the signing keys) is required',
       ])
     }
   })
 
-  it('refuses a signing secret under 32 bytes, without echoing it', () => {
-    expect(() => loadConfig({ DATABASE_URL: 'postgres://db', JWT_SECRET: 'short-secret' })).toThrow(
-      /at least 32 bytes/,
-    )
-    try {
-      loadConfig({ DATABASE_URL: 'postgres://db', JWT_SECRET: 'short-secret' })
-    } catch (error) {
-      expect((error as Error).message).not.toContain('short-secret')
-    }
+  it('has no signing secret any more: a JWT_SECRET is not read, and meets no need', () => {
+    const env = { DATABASE_URL: 'postgres://db', JWT_SECRET: 'x'.repeat(48) }
+    expect(loadConfig(env, ['database'])).not.toHaveProperty('JWT_SECRET')
+    expect(problemsOf(env)).toEqual([
+      'JWT_PUBLIC_KEYS or JWT_PUBLIC_KEYS_SECRET_ARN (or the signing keys) is required',
+    ])
   })
 
   it('refuses a bcrypt cost above 14', () => {
     expect(() =>
-      loadConfig({ DATABASE_URL: 'postgres://db', JWT_SECRET: SECRET, BCRYPT_COST: '15' }),
+      loadConfig({ DATABASE_URL: 'postgres://db', JWT_SIGNING_KEYS: KEYS, BCRYPT_COST: '15' }),
     ).toThrow(/at most 14/)
   })
 
@@ -53,7 +51,7 @@ describe('loadConfig', () => {
   })
 })
 
-const BASE = { DATABASE_URL: 'postgres://db', JWT_SECRET: SECRET }
+const BASE = { DATABASE_URL: 'postgres://db', JWT_SIGNING_KEYS: KEYS }
 
 /** The error `loadConfig` refuses an environment with. */
 function refusalOf(env: Record<string, string>, needs?: readonly Need[]): ConfigError {
@@ -116,44 +114,23 @@ describe('loadConfig, problems', () => {
       LOGIN_WINDOW_SECONDS: 'soon-hunter2',
       ADMIN_PASSWORD: 'admin-hunter2',
     }
-    const { problems, message } = refusalOf(env, ['database', 'jwt', 'admin'])
+    const { problems, message } = refusalOf(env, ['database', 'signingKeys', 'admin'])
 
     expect(problems).toEqual([
       'DATABASE_POOL_MAX: DATABASE_POOL_MAX must be a whole number',
       'BCRYPT_COST: BCRYPT_COST must be at most 14',
       'LOGIN_WINDOW_SECONDS: LOGIN_WINDOW_SECONDS must be a whole number',
       'DATABASE_URL or DATABASE_SECRET_ARN is required',
-      'JWT_SECRET or JWT_SECRET_ARN is required',
+      'JWT_SIGNING_KEYS or JWT_SIGNING_KEYS_SECRET_ARN is required',
       'ADMIN_EMAIL is required',
     ])
     for (const value of Object.values(env)) expect(message).not.toContain(value)
   })
 
-  it('refuses a JWT_SECRET under 32 bytes without its value in the message', () => {
-    const secret = 'only-31-bytes-of-signing-secret'
-    expect(Buffer.byteLength(secret)).toBe(31)
-
-    const { problems, message } = refusalOf({ DATABASE_URL: 'postgres://db', JWT_SECRET: secret })
-
-    expect(problems).toEqual(['JWT_SECRET: JWT_SECRET must be at least 32 bytes'])
-    expect(message).not.toContain(secret)
-  })
-
-  it('reports a short JWT_SECRET alongside another invalid setting', () => {
-    const { problems } = refusalOf({
-      DATABASE_URL: 'postgres://db',
-      JWT_SECRET: 'short-secret',
-      BCRYPT_COST: '9',
-    })
-    expect(problems).toEqual([
-      'JWT_SECRET: JWT_SECRET must be at least 32 bytes',
-      'BCRYPT_COST: BCRYPT_COST must be at least 10',
-    ])
-  })
-
   it.each<[Need, string[]]>([
     ['database', ['DATABASE_URL or DATABASE_SECRET_ARN is required']],
-    ['jwt', ['JWT_SECRET or JWT_SECRET_ARN is required']],
+    ['signingKeys', ['JWT_SIGNING_KEYS or JWT_SIGNING_KEYS_SECRET_ARN is required']],
+    ['publicKeys', ['JWT_PUBLIC_KEYS or JWT_PUBLIC_KEYS_SECRET_ARN (or the signing keys) is required']],
     ['admin', ['ADMIN_PASSWORD or ADMIN_PASSWORD_SECRET_ARN is required', 'ADMIN_EMAIL is required']],
   ])('reports what the %s need lacks', (need, problems) => {
     expect(problemsOf({}, [need])).toEqual(problems)
@@ -161,7 +138,11 @@ describe('loadConfig, problems', () => {
 
   it.each<[Need, Record<string, string>]>([
     ['database', { DATABASE_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db' }],
-    ['jwt', { JWT_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt' }],
+    [
+      'signingKeys',
+      { JWT_SIGNING_KEYS_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:sk' },
+    ],
+    ['publicKeys', { JWT_PUBLIC_KEYS_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pk' }],
     [
       'admin',
       {
@@ -171,6 +152,23 @@ describe('loadConfig, problems', () => {
     ],
   ])('meets the %s need with a Secrets Manager ARN', (need, env) => {
     expect(loadConfig(env, [need])).toMatchObject(env)
+  })
+
+  it.each<[string, Record<string, string>]>([
+    ['inline', { JWT_PUBLIC_KEYS: '{"keys":[]}' }],
+    ['derived from the inline signing keys', { JWT_SIGNING_KEYS: KEYS }],
+    [
+      'derived from the signing keys of a secret',
+      { JWT_SIGNING_KEYS_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:1:secret:sk' },
+    ],
+  ])('meets the publicKeys need with public keys %s', (_, env) => {
+    expect(loadConfig(env, ['publicKeys'])).toMatchObject(env)
+  })
+
+  it('does not meet the signingKeys need with public keys: a function that signs needs the private ones', () => {
+    expect(problemsOf({ JWT_PUBLIC_KEYS: '{"keys":[]}' }, ['signingKeys'])).toEqual([
+      'JWT_SIGNING_KEYS or JWT_SIGNING_KEYS_SECRET_ARN is required',
+    ])
   })
 
   it('needs nothing when a function asks for nothing', () => {

@@ -12,6 +12,7 @@ import {
   NotAuthenticatedError,
   RateLimitError,
   RegistrationLimitError,
+  SigningKeysUnavailableError,
   TooManyAttemptsError,
   UnsupportedGrantTypeError,
   UsernameTakenError,
@@ -114,6 +115,12 @@ const CASES: Case[] = [
     error: new DatabaseUnavailableError({ cause: new Error(`connect ECONNREFUSED while running ${SQL}`) }),
     detail: UNAVAILABLE,
     warn: 'database unavailable',
+  },
+  {
+    code: 'SIGNING_KEYS_UNAVAILABLE',
+    error: new SigningKeysUnavailableError(),
+    detail: UNAVAILABLE,
+    warn: 'signing keys not created yet',
   },
   {
     code: 'VALIDATION_FAILED',

@@ -1,3 +1,4 @@
+import { createPrivateKey, createPublicKey } from 'node:crypto'
 import {
   decodeJwt,
   decodeProtectedHeader,
@@ -8,18 +9,31 @@ import {
 } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { InvalidTokenError } from '#shared/domain/errors'
-import { type Clock, createTokenService } from '#shared/domain/tokens'
+import {
+  generateSigningKey,
+  newSigningKeySet,
+  publishedKeys,
+  type SigningKey,
+  type SigningKeySet,
+} from '#shared/domain/signing-keys'
+import { type Clock, createTokenService, type TokenKeys } from '#shared/domain/tokens'
 
 const NOW = new Date('2026-01-01T00:00:00Z')
 const NOW_SECONDS = NOW.getTime() / 1000
-const SECRET = 'test-signing-secret-'.repeat(4)
-const ISSUER = 'papa-auth-test'
+const ISSUER = 'https://auth.papa.test'
 const AUDIENCE = 'papa-api-test'
+const CLIENT_ID = 'papa-app'
 const ACCESS_TTL = 900
 const REFRESH_TTL = 604_800
 const USER_ID = 42
 const SESSION_ID = '0b9e4a52-6d1c-4c77-9d0e-2f7b0c1d5e6a'
 const SUBJECT = { userId: USER_ID, sessionId: SESSION_ID }
+
+/** One set for the file (RSA key generation is slow), rotated once so that it has a previous key too. */
+const FIRST: SigningKeySet = newSigningKeySet(NOW)
+const KEYS: SigningKeySet = { current: FIRST.next, next: generateSigningKey(NOW), previous: FIRST.current }
+/** A key of no set. */
+const OUTSIDER = generateSigningKey(NOW)
 
 /** A clock that moves only when told to. */
 function frozenClock(): Clock & { advance(seconds: number): void } {
@@ -32,12 +46,13 @@ function frozenClock(): Clock & { advance(seconds: number): void } {
   }
 }
 
-function tokenService() {
+function tokenService(keys: TokenKeys = { signing: KEYS, published: publishedKeys(KEYS) }) {
   const clock = frozenClock()
   const tokens = createTokenService({
-    secret: SECRET,
+    keys,
     issuer: ISSUER,
     audience: AUDIENCE,
+    clientId: CLIENT_ID,
     accessTokenTtlSeconds: ACCESS_TTL,
     refreshTokenTtlSeconds: REFRESH_TTL,
     clock,
@@ -49,7 +64,7 @@ interface Forgery {
   header?: Partial<JWTHeaderParameters>
   claims?: JWTPayload
   without?: (keyof JWTPayload)[]
-  secret?: string
+  key?: SigningKey
 }
 
 /** The claims the service would sign for `USER_ID` at `NOW`. */
@@ -57,6 +72,7 @@ const validClaims = (): JWTPayload => ({
   iss: ISSUER,
   aud: AUDIENCE,
   sub: String(USER_ID),
+  client_id: CLIENT_ID,
   sid: SESSION_ID,
   iat: NOW_SECONDS,
   exp: NOW_SECONDS + ACCESS_TTL,
@@ -64,12 +80,12 @@ const validClaims = (): JWTPayload => ({
 })
 
 /** An access token built outside the service: as the service would sign it, but for what a test changes. */
-function forge({ header, claims, without = [], secret = SECRET }: Forgery = {}): Promise<string> {
+function forge({ header, claims, without = [], key = KEYS.current }: Forgery = {}): Promise<string> {
   const payload = { ...validClaims(), ...claims }
   for (const claim of without) delete payload[claim]
   return new SignJWT(payload)
-    .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', ...header })
-    .sign(new TextEncoder().encode(secret))
+    .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: key.kid, ...header })
+    .sign(createPrivateKey(key.privateKey))
 }
 
 /** A token whose payload was swapped for another after signing. */
@@ -79,27 +95,74 @@ async function withEditedPayload(): Promise<string> {
   return [header, payload, signature].join('.')
 }
 
+/** The current key's public key as PEM: the secret an algorithm-confusion forgery would use for HS256. */
+const publicPem = () =>
+  createPublicKey(KEYS.current.privateKey).export({ type: 'spki', format: 'pem' }).toString()
+
+const hs256 = (secret: string) =>
+  new SignJWT(validClaims())
+    .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: KEYS.current.kid })
+    .sign(new TextEncoder().encode(secret))
+
 describe('access tokens', () => {
   it('verifies an issued token to its user and session', async () => {
     const { tokens } = tokenService()
     expect(await tokens.verifyAccessToken(await tokens.issueAccessToken(SUBJECT))).toEqual(SUBJECT)
   })
 
-  it('signs HS256 with typ at+jwt and the claims of RFC 9068', async () => {
+  it("signs RS256 with the current key's kid, typ at+jwt and the claims of RFC 9068 (client_id) and the session", async () => {
     const { tokens } = tokenService()
     const token = await tokens.issueAccessToken(SUBJECT)
 
-    expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', typ: 'at+jwt' })
+    expect(decodeProtectedHeader(token)).toEqual({ alg: 'RS256', typ: 'at+jwt', kid: KEYS.current.kid })
     expect(decodeJwt(token)).toEqual({
       iss: ISSUER,
       aud: AUDIENCE,
       sub: '42',
+      client_id: CLIENT_ID,
       sid: SESSION_ID,
       iat: NOW_SECONDS,
       exp: NOW_SECONDS + ACCESS_TTL,
       jti: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
     })
     expect(decodeJwt(await tokens.issueAccessToken(SUBJECT)).jti).not.toBe(decodeJwt(token).jti)
+  })
+
+  it('leaves sid out of a token that names no session', async () => {
+    const { tokens } = tokenService()
+    const token = await tokens.issueAccessToken({ userId: USER_ID, sessionId: null })
+    expect(decodeJwt(token)).not.toHaveProperty('sid')
+    expect(await tokens.verifyAccessToken(token)).toEqual({ userId: USER_ID, sessionId: null })
+  })
+
+  it('verifies with the published keys alone, as a function that does not sign', async () => {
+    const token = await tokenService().tokens.issueAccessToken(SUBJECT)
+    const verifier = tokenService({ published: publishedKeys(KEYS) }).tokens
+    expect(await verifier.verifyAccessToken(token)).toEqual(SUBJECT)
+  })
+
+  it('cannot sign without the signing keys: there is no default key', async () => {
+    await expect(
+      tokenService({ published: publishedKeys(KEYS) }).tokens.issueAccessToken(SUBJECT),
+    ).rejects.toThrow('no signing keys')
+  })
+
+  it('uses the keys its source gives now: a token of a key published later verifies once the source has it', async () => {
+    const rotated: SigningKeySet = { current: KEYS.next, next: OUTSIDER, previous: KEYS.current }
+    let keys: TokenKeys = { published: publishedKeys(KEYS) }
+    const verifier = createTokenService({
+      keys: async () => keys,
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      clientId: CLIENT_ID,
+      accessTokenTtlSeconds: ACCESS_TTL,
+      refreshTokenTtlSeconds: REFRESH_TTL,
+      clock: frozenClock(),
+    })
+    const byOutsider = await forge({ key: OUTSIDER })
+    await expect(verifier.verifyAccessToken(byOutsider)).rejects.toThrow(InvalidTokenError)
+    keys = { published: publishedKeys(rotated) }
+    expect(await verifier.verifyAccessToken(byOutsider)).toEqual(SUBJECT)
   })
 
   it('accepts a token until its lifetime ends and refuses it from then on', async () => {
@@ -112,16 +175,31 @@ describe('access tokens', () => {
     await expect(tokens.verifyAccessToken(token)).rejects.toThrow(InvalidTokenError)
   })
 
-  it('accepts a token forged exactly as the service signs, so the refusals below test one change each', async () => {
-    expect(await tokenService().tokens.verifyAccessToken(await forge())).toEqual(SUBJECT)
-  })
+  it.each<[string, SigningKey]>([
+    ['current', KEYS.current],
+    ['next', KEYS.next],
+    ['previous', FIRST.current],
+  ])(
+    'accepts a token forged exactly as the service signs, with the %s key (the refusals below change one thing)',
+    async (_, key) => {
+      expect(await tokenService().tokens.verifyAccessToken(await forge({ key }))).toEqual(SUBJECT)
+    },
+  )
 
   it.each<[string, () => Promise<string>]>([
-    ['signed with another secret', () => forge({ secret: `${SECRET}-other` })],
-    ['from another issuer', () => forge({ claims: { iss: 'someone-else' } })],
+    [
+      'signed by a key not in the set, under the kid of one that is',
+      () => forge({ key: { ...OUTSIDER, kid: KEYS.current.kid } }),
+    ],
+    ['whose kid is not in the published set', () => forge({ key: OUTSIDER })],
+    ['without a kid', () => forge({ header: { kid: undefined } })],
+    ['from another issuer', () => forge({ claims: { iss: 'https://someone-else.example' } })],
     ['for another audience', () => forge({ claims: { aud: 'another-api' } })],
     ['with alg none', () => Promise.resolve(new UnsecuredJWT(validClaims()).encode())],
-    ['signed HS512 with the right secret', () => forge({ header: { alg: 'HS512' } })],
+    ['signed HS256 with a secret', () => hs256('test-signing-secret-'.repeat(4))],
+    ['signed HS256 with the public key as the secret (algorithm confusion)', () => hs256(publicPem())],
+    ['signed RS512 with the right key', () => forge({ header: { alg: 'RS512' } })],
+    ['signed PS256 with the right key', () => forge({ header: { alg: 'PS256' } })],
     ['typed as a plain JWT', () => forge({ header: { typ: 'JWT' } })],
     ['without a typ', () => forge({ header: { typ: undefined } })],
     ['without an expiry', () => forge({ without: ['exp'] })],

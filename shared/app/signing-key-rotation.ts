@@ -1,0 +1,270 @@
+/**
+ * Secrets Manager's rotation protocol for the signing key set (AWS's rotation function template, step for step):
+ * Secrets Manager starts a rotation by attaching AWSPENDING to a new, empty version named by the request token, then
+ * invokes the function once per step. Every step may be invoked again (Secrets Manager retries a failed rotation), so
+ * each one checks what is already done before doing it.
+ *
+ * - createSecret: AWSPENDING = the AWSCURRENT set rotated one place (a placeholder, as at deploy: a new set).
+ * - setSecret: publishes the pending set's public keys in the published-keys secret, before AWSCURRENT moves: the new
+ *   `next` is published now and can sign only after the next rotation, which `rotateSigningKeys` refuses until it has
+ *   been published for `MIN_PUBLICATION_MS`; the key that signs until this rotation ends stays published (`previous`).
+ * - testSecret: every key of the pending set signs and verifies (node:crypto), and keeps the signing key published.
+ * - finishSecret: AWSCURRENT moves to the pending version, AWSPENDING comes off it.
+ */
+import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto'
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager'
+import {
+  EarlyRotationError,
+  newSigningKeySet,
+  parseSigningKeySet,
+  publishedKeys,
+  rotateSigningKeys,
+  type SigningKey,
+  type SigningKeySet,
+} from '#shared/domain/signing-keys'
+import { SECRETS_CONNECT_TIMEOUT_MS, SECRETS_REQUEST_TIMEOUT_MS } from '#shared/platform/budget'
+import { ConfigError, loadConfig } from '#shared/platform/config'
+import { logger } from '#shared/platform/logger'
+
+const CURRENT = 'AWSCURRENT'
+const PENDING = 'AWSPENDING'
+
+export const ROTATION_STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const
+export type RotationStep = (typeof ROTATION_STEPS)[number]
+
+/** What Secrets Manager invokes the rotation function with. */
+export interface RotationEvent {
+  Step: string
+  SecretId: string
+  /** The id of the version being made, the one AWSPENDING is on. */
+  ClientRequestToken: string
+  RotationToken?: string
+}
+
+/** What a step did, for the log: nothing secret, only the keys' ids. */
+export interface StepOutcome {
+  step: RotationStep
+  outcome: 'done' | 'already done'
+  /** The pending set's key ids, once there is one. */
+  kids?: { current: string; next: string; previous: string | null }
+}
+
+export interface SigningKeyRotationDeps {
+  client: SecretsManagerClient
+  /** The secret the published keys are written to (`{"keys": [...]}`), read by every verifier and the JWKS. */
+  publicKeysSecretId: string
+  /** A key withdrawn by a rotation must have stopped signing at least this long before (its tokens expired). */
+  accessTokenTtlSeconds?: number
+  now?: () => Date
+}
+
+/** The rotation function's work, on any Secrets Manager client (the deployed one, or a local stand-in in tests). */
+export function createSigningKeyRotation({
+  client,
+  publicKeysSecretId,
+  accessTokenTtlSeconds = 0,
+  now = () => new Date(),
+}: SigningKeyRotationDeps) {
+  const describe = (secretId: string) => client.send(new DescribeSecretCommand({ SecretId: secretId }))
+
+  const getValue = async (secretId: string, stage: string, versionId?: string) => {
+    const result = await client.send(
+      new GetSecretValueCommand({
+        SecretId: secretId,
+        VersionStage: stage,
+        ...(versionId ? { VersionId: versionId } : {}),
+      }),
+    )
+    if (typeof result.SecretString !== 'string')
+      throw new Error(`the ${stage} version of the key set has no string value`)
+    return result.SecretString
+  }
+
+  /** The pending set; refuses anything that is not a key set (never its text: it holds private keys). */
+  const pendingSet = async (secretId: string, token: string): Promise<SigningKeySet> => {
+    const set = parseSigningKeySet(await getValue(secretId, PENDING, token))
+    if (!set) throw new Error(`the AWSPENDING version ${token} is not a signing key set`)
+    return set
+  }
+
+  const kidsOf = (set: SigningKeySet) => ({
+    current: set.current.kid,
+    next: set.next.kid,
+    previous: set.previous?.kid ?? null,
+  })
+
+  async function createSecret(secretId: string, token: string): Promise<StepOutcome> {
+    const currentText = await getValue(secretId, CURRENT)
+    try {
+      const existing = await pendingSet(secretId, token)
+      return { step: 'createSecret', outcome: 'already done', kids: kidsOf(existing) }
+    } catch (error) {
+      if (!(error instanceof ResourceNotFoundException)) throw error
+    }
+    const current = parseSigningKeySet(currentText)
+    let pending: SigningKeySet
+    try {
+      // A placeholder (the secret as deployed) becomes the first set: a key that signs and the next, published.
+      pending = current ? rotateSigningKeys(current, now(), accessTokenTtlSeconds) : newSigningKeySet(now())
+    } catch (error) {
+      if (!(error instanceof EarlyRotationError)) throw error
+      // Refused: the set stays as it is, and AWSPENDING comes off the empty version Secrets Manager made, so no
+      // rotation is left in progress and a later one may start.
+      await client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: secretId,
+          VersionStage: PENDING,
+          RemoveFromVersionId: token,
+        }),
+      )
+      throw error
+    }
+    await client.send(
+      new PutSecretValueCommand({
+        SecretId: secretId,
+        ClientRequestToken: token,
+        SecretString: JSON.stringify(pending),
+        VersionStages: [PENDING],
+      }),
+    )
+    return { step: 'createSecret', outcome: 'done', kids: kidsOf(pending) }
+  }
+
+  async function setSecret(secretId: string, token: string): Promise<StepOutcome> {
+    const pending = await pendingSet(secretId, token)
+    // The token makes a repeated write a no-op (same token, same text); a version of its own in this other secret.
+    await client.send(
+      new PutSecretValueCommand({
+        SecretId: publicKeysSecretId,
+        ClientRequestToken: token,
+        SecretString: JSON.stringify({ keys: publishedKeys(pending) }),
+      }),
+    )
+    return { step: 'setSecret', outcome: 'done', kids: kidsOf(pending) }
+  }
+
+  async function testSecret(secretId: string, token: string): Promise<StepOutcome> {
+    const pending = await pendingSet(secretId, token)
+    for (const key of [pending.current, pending.next, pending.previous]) if (key) assertKeyWorks(key)
+    const kids = new Set(publishedKeys(pending).map((jwk) => jwk.kid))
+    if (kids.size !== publishedKeys(pending).length) throw new Error('the pending key set repeats a key id')
+    // Until finishSecret, the AWSCURRENT set's `current` signs: it must stay published once this set is.
+    const signingNow = parseSigningKeySet(await getValue(secretId, CURRENT))?.current.kid
+    if (signingNow && !kids.has(signingNow))
+      throw new Error(`the pending key set does not publish the key that signs now (${signingNow})`)
+    return { step: 'testSecret', outcome: 'done', kids: kidsOf(pending) }
+  }
+
+  async function finishSecret(secretId: string, token: string): Promise<StepOutcome> {
+    const versions = (await describe(secretId)).VersionIdsToStages ?? {}
+    const current = Object.keys(versions).find((id) => versions[id]?.includes(CURRENT))
+    if (current === token) return { step: 'finishSecret', outcome: 'already done' }
+    await client.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: secretId,
+        VersionStage: CURRENT,
+        MoveToVersionId: token,
+        ...(current ? { RemoveFromVersionId: current } : {}),
+      }),
+    )
+    await client.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: secretId,
+        VersionStage: PENDING,
+        RemoveFromVersionId: token,
+      }),
+    )
+    return { step: 'finishSecret', outcome: 'done' }
+  }
+
+  const steps: Record<RotationStep, (secretId: string, token: string) => Promise<StepOutcome>> = {
+    createSecret,
+    setSecret,
+    testSecret,
+    finishSecret,
+  }
+
+  return {
+    /** Runs one step of a rotation; throws, failing the rotation, on anything but success. */
+    async rotate(event: RotationEvent): Promise<StepOutcome> {
+      const { SecretId: secretId, ClientRequestToken: token, Step: step } = event
+      if (!isStep(step)) throw new Error(`unknown rotation step ${step}`)
+      const metadata = await describe(secretId)
+      if (!metadata.RotationEnabled) throw new Error(`secret ${secretId} is not enabled for rotation`)
+      const stages = metadata.VersionIdsToStages?.[token]
+      if (!stages) throw new Error(`version ${token} has no stage for rotation of ${secretId}`)
+      // The rotation already ended with this version current: nothing left to do, whichever step is asked again.
+      if (stages.includes(CURRENT)) return { step, outcome: 'already done' }
+      if (!stages.includes(PENDING))
+        throw new Error(`version ${token} is not AWSPENDING for rotation of ${secretId}`)
+      return steps[step](secretId, token)
+    },
+  }
+}
+
+const isStep = (step: string): step is RotationStep => (ROTATION_STEPS as readonly string[]).includes(step)
+
+/** A key of the set signs RS256 and its published key verifies it; its id is its public key's thumbprint. */
+function assertKeyWorks(key: SigningKey): void {
+  const { kty, n, e, kid } = key.publicJwk
+  const thumbprint = createHash('sha256').update(JSON.stringify({ e, kty, n })).digest('base64url')
+  if (kid !== key.kid || kid !== thumbprint) throw new Error(`key ${key.kid}: its id is not its thumbprint`)
+  const privateKey = createPrivateKey(key.privateKey)
+  if ((privateKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048)
+    throw new Error(`key ${kid}: an RSA key of at least 2048 bits is required`)
+  const probe = Buffer.from(`signing-key-rotation test ${kid}`)
+  const signature = sign('sha256', probe, privateKey)
+  if (!verify('sha256', probe, createPublicKey({ key: { kty, n, e }, format: 'jwk' }), signature))
+    throw new Error(`key ${kid}: its published key does not verify what it signs`)
+}
+
+let rotation: ReturnType<typeof createSigningKeyRotation> | undefined
+
+/**
+ * The rotation function's work: one step, on the secret the event names, publishing into
+ * JWT_PUBLIC_KEYS_SECRET_ARN. The client is made once per container. A refused or failed step throws a message that
+ * names the cause and never a key.
+ */
+export async function rotateSigningKeysFromEnvironment(event: RotationEvent): Promise<StepOutcome> {
+  if (!rotation) {
+    const config = loadConfig(process.env, [])
+    if (!config.JWT_PUBLIC_KEYS_SECRET_ARN) throw new ConfigError(['JWT_PUBLIC_KEYS_SECRET_ARN is required'])
+    rotation = createSigningKeyRotation({
+      client: new SecretsManagerClient({
+        requestHandler: {
+          connectionTimeout: SECRETS_CONNECT_TIMEOUT_MS,
+          requestTimeout: SECRETS_REQUEST_TIMEOUT_MS,
+        },
+      }),
+      publicKeysSecretId: config.JWT_PUBLIC_KEYS_SECRET_ARN,
+      accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+    })
+  }
+  try {
+    const outcome = await rotation.rotate(event)
+    logger.info('signing keys rotation step', { ...flatten(outcome), token: event.ClientRequestToken })
+    return outcome
+  } catch (error) {
+    const name = error instanceof Error ? error.name : typeof error
+    logger.error('signing keys rotation step failed', {
+      step: event.Step,
+      token: event.ClientRequestToken,
+      error: name,
+    })
+    throw error
+  }
+}
+
+const flatten = ({ kids, ...outcome }: StepOutcome) => ({
+  ...outcome,
+  currentKid: kids?.current,
+  nextKid: kids?.next,
+  previousKid: kids?.previous,
+})

@@ -1,0 +1,131 @@
+/**
+ * The access tokens' signing keys: a set of three RSA keys kept in one secret. `current` signs; `next` is already
+ * published, so every cache (API Gateway keeps a JWKS for up to two hours) knows it long before it signs; `previous`
+ * stays published after it stops signing, until every token it signed has expired. A rotation moves each key one
+ * place along and makes a new `next`.
+ */
+import { createHash, generateKeyPairSync } from 'node:crypto'
+import * as v from 'valibot'
+
+export const SIGNING_ALGORITHM = 'RS256'
+const MODULUS_BITS = 2048
+
+/** A public key as JWKS publishes it (RFC 7517), with its id and use. */
+export interface PublicJwk {
+  kty: 'RSA'
+  n: string
+  e: string
+  kid: string
+  alg: typeof SIGNING_ALGORITHM
+  use: 'sig'
+}
+
+export interface SigningKey {
+  kid: string
+  /** PKCS#8 PEM. Only in the key-set secret, never in a log, an output or a response. */
+  privateKey: string
+  publicJwk: PublicJwk
+  /** ISO 8601; when the key was made, and so first published. */
+  createdAt: string
+}
+
+export interface SigningKeySet {
+  current: SigningKey
+  next: SigningKey
+  previous: SigningKey | null
+}
+
+/**
+ * How long a new key is published before it may sign: API Gateway's JWT authorizer caches a key set for up to two
+ * hours; a little more covers clocks and the cache's own refresh.
+ */
+export const MIN_PUBLICATION_MS = 2 * 60 * 60 * 1000 + 15 * 60 * 1000
+
+/** A new RSA key; its id is its RFC 7638 thumbprint, so the same key always has the same id. */
+export function generateSigningKey(now: Date): SigningKey {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: MODULUS_BITS })
+  const { n, e } = publicKey.export({ format: 'jwk' }) as { n: string; e: string }
+  const kid = createHash('sha256')
+    .update(JSON.stringify({ e, kty: 'RSA', n }))
+    .digest('base64url')
+  return {
+    kid,
+    privateKey: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    publicJwk: { kty: 'RSA', n, e, kid, alg: SIGNING_ALGORITHM, use: 'sig' },
+    createdAt: now.toISOString(),
+  }
+}
+
+/** The first key set: a key to sign with and the next one, already published. */
+export const newSigningKeySet = (now: Date): SigningKeySet => ({
+  current: generateSigningKey(now),
+  next: generateSigningKey(now),
+  previous: null,
+})
+
+export class EarlyRotationError extends Error {
+  override readonly name = 'EarlyRotationError'
+}
+
+/**
+ * The set after one rotation: `next` signs, `current` stays published as `previous`, a new `next` is made. Refused
+ * until `next` has been published for `MIN_PUBLICATION_MS` (a cache may not know it yet) and for the access tokens'
+ * lifetime: `next` was made by the last rotation, when `previous` stopped signing, and this one withdraws `previous`,
+ * whose last tokens must have expired by then (two rotations in a row, on demand).
+ */
+export function rotateSigningKeys(set: SigningKeySet, now: Date, accessTokenTtlSeconds = 0): SigningKeySet {
+  const wait = Math.max(MIN_PUBLICATION_MS, accessTokenTtlSeconds * 1000 + 5 * 60 * 1000)
+  const publishedFor = now.getTime() - Date.parse(set.next.createdAt)
+  if (publishedFor < wait) {
+    const ready = new Date(Date.parse(set.next.createdAt) + wait).toISOString()
+    throw new EarlyRotationError(
+      `the next signing key was published at ${set.next.createdAt}; a cache may not have it yet: rotate after ${ready}`,
+    )
+  }
+  return { current: set.next, next: generateSigningKey(now), previous: set.current }
+}
+
+/** Every key a verifier must know: the one that signs, the next one, and the last one while its tokens live. */
+export const publishedKeys = (set: SigningKeySet): PublicJwk[] =>
+  [set.current, set.next, set.previous].flatMap((key) => (key ? [key.publicJwk] : []))
+
+const PublicJwkSchema = v.object({
+  kty: v.literal('RSA'),
+  n: v.string(),
+  e: v.string(),
+  kid: v.string(),
+  alg: v.literal(SIGNING_ALGORITHM),
+  use: v.literal('sig'),
+})
+const SigningKeySchema = v.object({
+  kid: v.string(),
+  privateKey: v.pipe(v.string(), v.startsWith('-----BEGIN PRIVATE KEY-----')),
+  publicJwk: PublicJwkSchema,
+  createdAt: v.pipe(v.string(), v.isoTimestamp()),
+})
+const SigningKeySetSchema = v.object({
+  current: SigningKeySchema,
+  next: SigningKeySchema,
+  previous: v.nullable(SigningKeySchema),
+})
+const PublishedKeysSchema = v.object({ keys: v.pipe(v.array(PublicJwkSchema), v.minLength(1)) })
+
+/** A key set read from its secret (or an inline setting); `undefined` when it is not one (a placeholder). */
+export function parseSigningKeySet(text: string): SigningKeySet | undefined {
+  try {
+    const result = v.safeParse(SigningKeySetSchema, JSON.parse(text))
+    return result.success ? result.output : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The published key set (`{"keys": [...]}`), as the JWKS endpoint serves it; `undefined` when it is not one. */
+export function parsePublishedKeys(text: string): PublicJwk[] | undefined {
+  try {
+    const result = v.safeParse(PublishedKeysSchema, JSON.parse(text))
+    return result.success ? result.output.keys : undefined
+  } catch {
+    return undefined
+  }
+}
