@@ -191,7 +191,7 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
   const keySet = parseSigningKeySet(String(config.JWT_SIGNING_KEYS))
   if (!keySet) throw new Error('the bench runs with an inline JWT_SIGNING_KEYS')
   const verifier = createTokenService({
-    keys: { published: publishedKeys(keySet) },
+    keys: { signing: keySet, published: publishedKeys(keySet) },
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
     clientId: config.JWT_CLIENT_ID,
