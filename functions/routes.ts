@@ -19,7 +19,7 @@ import { swaggerUiPaths } from '#shared/http/swagger-ui'
 import { requestBudgetMs } from '#shared/platform/budget'
 import { INTEGER_SETTINGS } from '#shared/platform/settings'
 
-export type HttpMethod = 'GET' | 'POST'
+export type HttpMethod = 'GET' | 'POST' | 'DELETE'
 
 export interface LambdaSpec {
   /** Memory buys CPU as well on Lambda (linear; one full vCPU at 1769 MB). */
@@ -71,6 +71,12 @@ export const lambdas = {
   refresh: api(LIGHT_MEMORY_MB, SIGNS),
   logout: api(LIGHT_MEMORY_MB, VERIFIES),
   me: api(LIGHT_MEMORY_MB, VERIFIES),
+  /** The user's live sessions, and ending one or all of them. */
+  sessions: api(LIGHT_MEMORY_MB, VERIFIES),
+  'end-session': api(LIGHT_MEMORY_MB, VERIFIES),
+  'end-sessions': api(LIGHT_MEMORY_MB, VERIFIES),
+  /** Checks the current password and hashes the new one: two bcrypt runs. */
+  'change-password': api(BCRYPT_MEMORY_MB, VERIFIES),
   health: api(LIGHT_MEMORY_MB, VERIFIES),
   /** The sample route behind API Gateway's JWT authorizer: it only echoes the claims the gateway verified. */
   claims: api(DOCS_MEMORY_MB),
@@ -100,6 +106,10 @@ export type FunctionName = keyof typeof lambdas
 
 export interface Route {
   readonly method: HttpMethod
+  /**
+   * The path, exact or with `{name}` segments, each matching one non-empty segment as API Gateway's HTTP API does;
+   * the function reads the value as `ParsedEvent.pathParameters.name`.
+   */
   readonly path: string
   readonly function: FunctionName
   /** A documentation route (OpenAPI, Swagger UI): deployed only when the `docs` context is on; always served locally. */
@@ -125,6 +135,10 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: `${API_BASE_PATH}/auth/refresh`, function: 'refresh' },
   { method: 'POST', path: `${API_BASE_PATH}/auth/logout`, function: 'logout' },
   { method: 'GET', path: `${API_BASE_PATH}/users/me`, function: 'me' },
+  { method: 'POST', path: `${API_BASE_PATH}/users/me/password`, function: 'change-password' },
+  { method: 'GET', path: `${API_BASE_PATH}/users/me/sessions`, function: 'sessions' },
+  { method: 'DELETE', path: `${API_BASE_PATH}/users/me/sessions`, function: 'end-sessions' },
+  { method: 'DELETE', path: `${API_BASE_PATH}/users/me/sessions/{id}`, function: 'end-session' },
   { method: 'GET', path: `${API_BASE_PATH}/health`, function: 'health' },
   { method: 'GET', path: `${API_BASE_PATH}/auth/claims`, function: 'claims', auth: 'jwt' },
   { method: 'GET', path: JWKS_PATH, function: 'jwks' },
@@ -144,10 +158,40 @@ export const operatorFunctions = (Object.keys(lambdas) as FunctionName[])
   .filter((name) => lambdas[name].invokedBy !== 'api')
   .map((name) => ({ function: name, ...lambdas[name] }))
 
-/** The route for a method and path, if any. */
+/**
+ * The values of a route path's `{name}` segments in a request path (URL-decoded, as API Gateway passes them), or
+ * `undefined` when the path does not match the template.
+ */
+export function matchPath(template: string, path: string): Record<string, string> | undefined {
+  const expected = template.split('/')
+  const actual = path.split('/')
+  if (expected.length !== actual.length) return undefined
+  const parameters: Record<string, string> = {}
+  for (const [index, part] of expected.entries()) {
+    const value = actual[index] ?? ''
+    const name = /^\{(\w+)\}$/.exec(part)?.[1]
+    if (name === undefined) {
+      if (part !== value) return undefined
+      continue
+    }
+    if (value === '') return undefined
+    try {
+      parameters[name] = decodeURIComponent(value)
+    } catch {
+      parameters[name] = value
+    }
+  }
+  return parameters
+}
+
+/** The route for a method and path, if any; an exact path wins over one with parameters, as in API Gateway. */
 export const findRoute = (method: string, path: string): Route | undefined =>
-  routes.find((route) => route.method === method && route.path === path)
+  routes.find((route) => route.method === method && route.path === path) ??
+  routes.find((route) => route.method === method && matchPath(route.path, path) !== undefined)
 
 /** The methods a path accepts; empty when the path is unknown. */
-export const allowedMethods = (path: string): HttpMethod[] =>
-  routes.filter((route) => route.path === path).map((route) => route.method)
+export const allowedMethods = (path: string): HttpMethod[] => [
+  ...new Set(
+    routes.filter((route) => matchPath(route.path, path) !== undefined).map((route) => route.method),
+  ),
+]

@@ -36,6 +36,8 @@ export type SecurityEventType =
   | 'refresh_reuse_detected'
   | 'logout'
   | 'admin_seeded'
+  | 'session_ended'
+  | 'password_changed'
 
 const USER_AGENT_MAX = 512
 

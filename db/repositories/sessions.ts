@@ -3,10 +3,14 @@ import type { SessionPolicy, SessionRepository } from '#shared/domain/ports'
 import type { RequestContext } from '#shared/domain/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
-import { refreshTokens, sessions, users } from '../schema.ts'
+import { loginAttempts, refreshTokens, securityEvents, sessions, users } from '../schema.ts'
 import { eventInsert, type RawUserRow, seconds, toUserRecord } from './rows.ts'
 
 type RevokeReason = 'logout' | 'reuse'
+
+/** Why a session ended other than by its own token: its user ended it, or changed the password elsewhere. */
+const ENDED_BY_USER = 'user'
+const ENDED_BY_PASSWORD_CHANGE = 'password_change'
 
 /**
  * Sessions and their refresh tokens. Revocation marks the session row, and a rotation updates that same row first,
@@ -103,6 +107,105 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
         .catch(rethrowUnavailable)
       const row = result.rows[0]
       return row ? toUserRecord(row) : null
+    },
+
+    async list(userId) {
+      const result = await db
+        .execute<{
+          id: string
+          created_at: Date | string
+          last_used_at: Date | string
+          source_ip: string | null
+          user_agent: string | null
+        }>(sql`
+          select s.id, s.created_at, s.last_used_at, s.source_ip, s.user_agent from ${sessions} s
+          where s.user_id = ${userId} and ${live}
+          order by s.created_at desc, s.id`)
+        .catch(rethrowUnavailable)
+      return result.rows.map((row) => ({
+        id: row.id,
+        createdAt: new Date(row.created_at),
+        lastUsedAt: new Date(row.last_used_at),
+        sourceIp: row.source_ip,
+        userAgent: row.user_agent,
+      }))
+    },
+
+    async end(userId, sessionId, context) {
+      // Keyed by the session: ending it again (a retry, a second click) records nothing more.
+      const result = await db
+        .execute<{ found: boolean }>(sql`
+          with target as (
+            select s.id from ${sessions} s where s.id = ${sessionId}::uuid and s.user_id = ${userId}
+          ), revoked as (
+            update ${sessions} s set revoked_at = now(), revoked_reason = ${ENDED_BY_USER}
+            where s.id in (select id from target) and s.revoked_at is null
+            returning s.id, s.user_id
+          ), end_event as (
+            ${eventInsert('session_ended', context, {
+              userId: sql`revoked.user_id`,
+              email: sql`null`,
+              from: sql`from revoked`,
+              key: sql`'session_ended:' || revoked.id`,
+            })}
+          )
+          select exists (select 1 from target) as found`)
+        .catch(rethrowUnavailable)
+      return result.rows[0]?.found === true
+    },
+
+    async endAll(userId, context) {
+      await db
+        .execute(sql`
+          with revoked as (
+            update ${sessions} s set revoked_at = now(), revoked_reason = ${ENDED_BY_USER}
+            where s.user_id = ${userId} and ${live}
+            returning s.id, s.user_id
+          ), end_event as (
+            ${eventInsert('session_ended', context, {
+              userId: sql`revoked.user_id`,
+              email: sql`null`,
+              from: sql`from revoked`,
+              key: sql`'session_ended:' || revoked.id`,
+            })}
+          )
+          select count(*) from revoked`)
+        .catch(rethrowUnavailable)
+    },
+
+    async changePassword(change, context) {
+      const key = `password_changed:${change.id}`
+      // Compare-and-set on the hash that was verified: of two concurrent changes the second finds it replaced and
+      // changes nothing (its session, if another, is revoked by the first); the users row's lock orders them.
+      const keptLive = change.sessionId
+        ? sql`and exists (select 1 from ${sessions} s where s.id = ${change.sessionId}::uuid and s.user_id = u.id and ${live})`
+        : sql.empty()
+      const others = change.sessionId ? sql`and s.id <> ${change.sessionId}::uuid` : sql.empty()
+      const result = await db
+        .execute<{ changed: boolean }>(sql`
+          with changed as (
+            update ${users} u set hashed_password = ${change.hash}, password_carried_over = false
+            where u.id = ${change.user.id} and u.is_active and u.hashed_password = ${change.previousHash} ${keptLive}
+            returning u.id, u.email
+          ), done as (
+            select 1 from ${securityEvents} where event_key = ${key}
+          ), revoked as (
+            update ${sessions} s set revoked_at = now(), revoked_reason = ${ENDED_BY_PASSWORD_CHANGE}
+            from changed where s.user_id = changed.id and s.revoked_at is null ${others}
+            returning s.id
+          ), cleared as (
+            delete from ${loginAttempts} where email in (select email from changed)
+          ), change_event as (
+            ${eventInsert('password_changed', context, {
+              userId: sql`changed.id`,
+              email: sql`changed.email`,
+              from: sql`from changed`,
+              key,
+            })}
+          )
+          select exists (select 1 from changed) or exists (select 1 from done) as changed`)
+        .catch(rethrowUnavailable)
+      return result.rows[0]?.changed === true
     },
   } satisfies SessionRepository
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
+import { matchPath } from '#functions/routes'
 
 export interface HttpRequestLike {
   method: string
@@ -38,6 +39,9 @@ export function toApiGatewayEvent(request: HttpRequestLike, routeKey: string): A
   const isText = TEXT_CONTENT_TYPE.test(headers['content-type'] ?? '')
   const now = new Date()
   const method = request.method.toUpperCase()
+  // The route key's `{name}` segments, as API Gateway passes them; absent when the route has none.
+  const template = routeKey === '$default' ? undefined : routeKey.slice(routeKey.indexOf(' ') + 1)
+  const parameters = template?.includes('{') ? matchPath(template, url.pathname) : undefined
 
   return {
     version: '2.0',
@@ -47,6 +51,7 @@ export function toApiGatewayEvent(request: HttpRequestLike, routeKey: string): A
     ...(cookies ? { cookies } : {}),
     headers,
     ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
+    ...(parameters ? { pathParameters: parameters } : {}),
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',

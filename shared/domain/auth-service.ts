@@ -1,10 +1,27 @@
 import { randomUUID } from 'node:crypto'
-import { InvalidCredentialsError, InvalidTokenError, TooManyAttemptsError } from './errors.ts'
+import {
+  IncorrectPasswordError,
+  InvalidCredentialsError,
+  InvalidTokenError,
+  SessionNotFoundError,
+  TooManyAttemptsError,
+} from './errors.ts'
 import type { PasswordHasher } from './passwords.ts'
 import type { LoginRepository, NewSession, SessionRepository, UserRepository } from './ports.ts'
-import { PASSWORD_MAX_BYTES, type RegisterBody, type TokenRequest } from './schemas.ts'
+import {
+  type ChangePasswordBody,
+  PASSWORD_MAX_BYTES,
+  type RegisterBody,
+  type TokenRequest,
+} from './schemas.ts'
 import type { TokenService } from './tokens.ts'
-import { type PublicUser, type RequestContext, toPublicUser, type UserRecord } from './users.ts'
+import {
+  isoWithOffset,
+  type PublicUser,
+  type RequestContext,
+  toPublicUser,
+  type UserRecord,
+} from './users.ts'
 
 export interface TokenPair {
   access_token: string
@@ -12,6 +29,19 @@ export interface TokenPair {
   token_type: 'bearer'
   expires_in: number
 }
+
+/** A live session, as `GET /users/me/sessions` lists it. */
+export interface PublicSession {
+  id: string
+  created_at: string
+  last_used_at: string
+  ip: string | null
+  user_agent: string | null
+  /** The session of the access token presented. */
+  current: boolean
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export interface AuthDependencies {
   users: Pick<UserRepository, 'register'>
@@ -97,6 +127,14 @@ export function createAuthService({ users, logins, sessions, passwords, tokens }
     return tokenPair(rotated.userId, rotated.sessionId, next.token)
   }
 
+  /** The user and session of an access token, while the user is active and the session live. */
+  async function authenticated(accessToken: string): Promise<{ user: UserRecord; sessionId: string | null }> {
+    const { userId, sessionId } = await tokens.verifyAccessToken(accessToken)
+    const user = await sessions.findUser(userId, sessionId)
+    if (!user) throw new InvalidTokenError()
+    return { user, sessionId }
+  }
+
   return {
     async register(
       { email, password, username }: RegisterBody,
@@ -125,10 +163,68 @@ export function createAuthService({ users, logins, sessions, passwords, tokens }
 
     /** The user of an access token, while the user is active and the token's session has not ended. */
     async currentUser(accessToken: string): Promise<PublicUser> {
-      const { userId, sessionId } = await tokens.verifyAccessToken(accessToken)
-      const user = await sessions.findUser(userId, sessionId)
-      if (!user) throw new InvalidTokenError()
-      return toPublicUser(user)
+      return toPublicUser((await authenticated(accessToken)).user)
+    },
+
+    /** The live sessions of the token's user, the token's own marked `current`. */
+    async listSessions(accessToken: string): Promise<PublicSession[]> {
+      const { user, sessionId } = await authenticated(accessToken)
+      return (await sessions.list(user.id)).map((session) => ({
+        id: session.id,
+        created_at: isoWithOffset(session.createdAt),
+        last_used_at: isoWithOffset(session.lastUsedAt),
+        ip: session.sourceIp,
+        user_agent: session.userAgent,
+        current: session.id === sessionId,
+      }))
+    },
+
+    /** Ends one session of the token's user; any id that is not one of theirs is a 404, whoever's it is. */
+    async endSession(accessToken: string, id: string | undefined, context: RequestContext): Promise<void> {
+      const { user } = await authenticated(accessToken)
+      if (!id || !UUID.test(id)) throw new SessionNotFoundError()
+      if (!(await sessions.end(user.id, id.toLowerCase(), context))) throw new SessionNotFoundError()
+    },
+
+    /** Ends every session of the token's user, the token's own included. */
+    async endAllSessions(accessToken: string, context: RequestContext): Promise<void> {
+      const { user } = await authenticated(accessToken)
+      await sessions.endAll(user.id, context)
+    },
+
+    /**
+     * Checks the current password as a login does (counted before the compare, so the failed-login lock bounds it
+     * too, and a wrong one counts towards it), then stores the new hash and revokes every other session. Of two
+     * concurrent changes at most one succeeds: the other finds the hash it checked replaced, and is answered as a
+     * wrong password without being counted.
+     */
+    async changePassword(
+      accessToken: string,
+      { current_password, new_password }: ChangePasswordBody,
+      context: RequestContext,
+    ): Promise<void> {
+      const { user, sessionId } = await authenticated(accessToken)
+      const attempt = await logins.begin({ id: randomUUID(), email: user.email }, context)
+      if (attempt.refusedForSeconds !== null) throw new TooManyAttemptsError(attempt.refusedForSeconds)
+      const stored = attempt.user
+      const check = await passwords.verify(current_password, stored?.hashedPassword ?? null, {
+        carriedOver: stored?.passwordCarriedOver === true,
+      })
+      if (!stored || stored.id !== user.id || !check.ok) {
+        await logins.recordFailure(attempt, context)
+        throw new IncorrectPasswordError()
+      }
+      const changed = await sessions.changePassword(
+        {
+          id: randomUUID(),
+          user: stored,
+          sessionId,
+          previousHash: stored.hashedPassword,
+          hash: await passwords.hash(new_password),
+        },
+        context,
+      )
+      if (!changed) throw new IncorrectPasswordError()
     },
   }
 }

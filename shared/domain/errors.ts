@@ -17,6 +17,8 @@ export type DomainErrorCode =
   | 'INVALID_REQUEST'
   | 'UNSUPPORTED_GRANT_TYPE'
   | 'CONFLICTING_ADMIN'
+  | 'INCORRECT_PASSWORD'
+  | 'SESSION_NOT_FOUND'
 
 export abstract class DomainError extends Error {
   abstract readonly code: DomainErrorCode
@@ -144,5 +146,21 @@ export class ConflictingAdminError extends DomainError {
     super(
       'ADMIN_EMAIL belongs to an account that is not a superuser: it was registered by someone else. Choose another ADMIN_EMAIL, or deactivate that account and promote it by hand once its owner is known.',
     )
+  }
+}
+
+/** The current password given to change it is not the account's (counted as a failed login). */
+export class IncorrectPasswordError extends DomainError {
+  readonly code = 'INCORRECT_PASSWORD'
+  constructor() {
+    super('Incorrect password')
+  }
+}
+
+/** No session of the user's own has that id: unknown, another user's, or not an id at all (a plain 404). */
+export class SessionNotFoundError extends DomainError {
+  readonly code = 'SESSION_NOT_FOUND'
+  constructor() {
+    super('Not Found')
   }
 }

@@ -72,6 +72,26 @@ export interface LoginRepository {
   startSession(session: NewSession, context: RequestContext): Promise<void>
 }
 
+/** A live session, as its user sees it. */
+export interface SessionRecord {
+  id: string
+  createdAt: Date
+  lastUsedAt: Date
+  sourceIp: string | null
+  userAgent: string | null
+}
+
+/** What a password change stores: the new hash, replacing `previousHash` only if that is still the stored one. */
+export interface PasswordChange {
+  /** Made by the service; keys the audit event, so a retried statement records it once. */
+  id: string
+  user: UserRecord
+  /** The session kept; every other session of the user is revoked (all of them when `null`). */
+  sessionId: string | null
+  previousHash: string
+  hash: string
+}
+
 export interface SessionRepository {
   /**
    * Retires the live token with `hash` of a live session (not revoked, younger than the session's lifetime, its
@@ -89,6 +109,21 @@ export interface SessionRepository {
   revoke(hash: string, context: RequestContext): Promise<void>
   /** The user of an access token: active, and, when the token names a session, that session still live. */
   findUser(userId: number, sessionId: string | null): Promise<UserRecord | null>
+  /** The user's live sessions, newest first. */
+  list(userId: number): Promise<SessionRecord[]>
+  /**
+   * Revokes the user's session `sessionId` and audits it, in one statement; false when the user has no such session.
+   * Ending a session already ended answers true and records nothing more.
+   */
+  end(userId: number, sessionId: string, context: RequestContext): Promise<boolean>
+  /** Revokes every live session of the user, each with its event, in one statement. */
+  endAll(userId: number, context: RequestContext): Promise<void>
+  /**
+   * Replaces the hash (clearing `password_carried_over`) while the stored hash is still `previousHash`, the kept
+   * session is live and the user active; revokes the user's other sessions, clears the failed-login count, audits:
+   * one statement. False when a condition failed (a concurrent change won); a retry of a stored change answers true.
+   */
+  changePassword(change: PasswordChange, context: RequestContext): Promise<boolean>
 }
 
 /** How long each kind of row is kept after it stops mattering. */

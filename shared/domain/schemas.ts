@@ -58,6 +58,12 @@ export const RegisterBodySchema = v.object({
 })
 export type RegisterBody = v.InferOutput<typeof RegisterBodySchema>
 
+export const ChangePasswordBodySchema = v.object({
+  current_password: PasswordSchema,
+  new_password: NewPasswordSchema,
+})
+export type ChangePasswordBody = v.InferOutput<typeof ChangePasswordBodySchema>
+
 export const LoginBodySchema = v.object({ email: EmailSchema, password: PasswordSchema })
 export type LoginBody = v.InferOutput<typeof LoginBodySchema>
 

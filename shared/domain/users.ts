@@ -37,7 +37,7 @@ export interface PublicUser {
 }
 
 /** ISO 8601 with an explicit offset (`+00:00`), as the old backend's timezone-aware datetimes were written. */
-const isoWithOffset = (date: Date) => date.toISOString().replace('Z', '+00:00')
+export const isoWithOffset = (date: Date) => date.toISOString().replace('Z', '+00:00')
 
 export const toPublicUser = (user: UserRecord): PublicUser => ({
   id: user.id,

@@ -70,6 +70,8 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorRule>> = {
   UNSUPPORTED_GRANT_TYPE: { status: 400, oauth: { error: 'unsupported_grant_type' } },
   // Raised by seed-admin only, which is no HTTP function; here for completeness of the table.
   CONFLICTING_ADMIN: { status: 409 },
+  INCORRECT_PASSWORD: { status: 400 },
+  SESSION_NOT_FOUND: { status: 404 },
   PAYLOAD_TOO_LARGE: { status: 413, detail: () => 'Request body too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, detail: () => 'Unsupported Media Type' },
   MALFORMED_BODY: {

@@ -28,6 +28,8 @@ export interface ParsedEvent<TBody = undefined> {
   method: string
   path: string
   headers: Readonly<Record<string, string | undefined>>
+  /** The values of the route's `{name}` path segments (`functions/routes.ts`). */
+  pathParameters: Readonly<Record<string, string | undefined>>
   /** API Gateway's source IP and user agent (never `X-Forwarded-For`), for rate limits and the audit trail. */
   context: RequestContext
   requestId: string
@@ -96,6 +98,7 @@ export function httpHandler<TDeps, TSchema extends AnySchema | undefined = undef
       method: event.requestContext?.http?.method ?? '',
       path: event.requestContext?.http?.path ?? event.rawPath ?? '',
       headers: event.headers ?? {},
+      pathParameters: event.pathParameters ?? {},
       context: {
         sourceIp: event.requestContext?.http?.sourceIp ?? '',
         userAgent: event.requestContext?.http?.userAgent ?? '',

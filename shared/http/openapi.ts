@@ -1,6 +1,7 @@
 import { type ConversionConfig, type JsonSchema, toJsonSchema } from '@valibot/to-json-schema'
 import * as v from 'valibot'
 import {
+  ChangePasswordBodySchema,
   EMAIL_MAX_LENGTH,
   LoginBodySchema,
   PASSWORD_MAX_BYTES,
@@ -255,6 +256,30 @@ const EXAMPLE_USER = {
   updated_at: '2025-01-01T12:00:00.000+00:00',
 }
 
+const EXAMPLE_SESSION = {
+  id: '9b2f6c1e-3d4a-4f5b-8c6d-7e8f9a0b1c2d',
+  created_at: '2025-01-01T12:00:00.000+00:00',
+  last_used_at: '2025-01-02T08:30:00.000+00:00',
+  ip: '203.0.113.7',
+  user_agent: 'Mozilla/5.0',
+  current: true,
+}
+
+const nullableString = (description: string) => ({ type: ['string', 'null'], description })
+
+const SESSION_SCHEMA = {
+  type: 'object',
+  required: ['id', 'created_at', 'last_used_at', 'ip', 'user_agent', 'current'],
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    created_at: { type: 'string', format: 'date-time', description: 'The login that started it.' },
+    last_used_at: { type: 'string', format: 'date-time', description: 'Its latest refresh.' },
+    ip: nullableString('The source address of its login.'),
+    user_agent: nullableString('The user agent of its login.'),
+    current: { type: 'boolean', description: 'The session of the access token sent.' },
+  },
+}
+
 const exampleTokens = (settings: OpenApiSettings) => ({
   access_token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.…',
   refresh_token: 'k3Jx…',
@@ -340,6 +365,8 @@ interface OperationSpec {
   summary: string
   description?: string
   requestBody?: OpenApiObject
+  /** Path parameters, for a route with `{name}` segments. */
+  parameters?: OpenApiObject[]
   secured?: boolean
   responses: Record<string, OpenApiObject>
 }
@@ -439,6 +466,69 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
       responses: {
         '200': response('The account the access token belongs to.', json('User', EXAMPLE_USER)),
         ...errors('401', '500', '503'),
+      },
+    },
+    sessions: {
+      tag: 'users',
+      summary: 'The current user’s live sessions',
+      description:
+        'A session starts at each login and lives while its refresh tokens are renewed (at most 30 days). ' +
+        '`current` marks the session of the access token sent; `ip` and `user_agent` are those of its login.',
+      secured: true,
+      responses: {
+        '200': response('The live sessions, newest first.', json('SessionList', [EXAMPLE_SESSION])),
+        ...errors('401', '500', '503'),
+      },
+    },
+    'end-session': {
+      tag: 'users',
+      summary: 'End one of the current user’s sessions',
+      description:
+        'Its refresh tokens and access tokens are refused from now on. Ending a session already ended is accepted.',
+      secured: true,
+      parameters: [
+        {
+          name: 'id',
+          in: 'path',
+          required: true,
+          description: 'The session’s `id`, as listed by `GET /users/me/sessions`.',
+          schema: { type: 'string', format: 'uuid' },
+        },
+      ],
+      responses: {
+        '204': response('Ended.'),
+        '404': response(
+          'No session of this user has that id: unknown, another user’s, or not an id.',
+          json('HTTPError', { detail: 'Not Found' }),
+        ),
+        ...errors('401', '500', '503'),
+      },
+    },
+    'end-sessions': {
+      tag: 'users',
+      summary: 'End every session of the current user, this one included',
+      secured: true,
+      responses: {
+        '204': response('Every session ended: all of the user’s tokens are refused from now on.'),
+        ...errors('401', '500', '503'),
+      },
+    },
+    'change-password': {
+      tag: 'users',
+      summary: 'Change the current user’s password',
+      description:
+        'Every other session is ended; the one of the access token sent is kept. A wrong current password counts ' +
+        `towards the failed-login lock exactly as a failed login does (${count(settings.LOGIN_MAX_FAILURES, 'failure')} ` +
+        `within ${duration(settings.LOGIN_WINDOW_SECONDS)}, then 429).`,
+      secured: true,
+      requestBody: jsonBody('PasswordChange'),
+      responses: {
+        '204': response('Changed.'),
+        '400': response(
+          'The current password is wrong (or was changed meanwhile by another request).',
+          json('HTTPError', { detail: 'Incorrect password' }),
+        ),
+        ...errors('401', ...BODY_ERRORS, '429', '500', '503'),
       },
     },
     claims: {
@@ -603,6 +693,7 @@ export function buildOpenApiDocument(
       ...(spec.description ? { description: spec.description } : {}),
       // There is no document-wide requirement; an empty list states that an operation is public on purpose.
       security: spec.secured ? [{ OAuth2PasswordBearer: [] }, { BearerAuth: [] }] : [],
+      ...(spec.parameters ? { parameters: spec.parameters } : {}),
       ...(spec.requestBody ? { requestBody: spec.requestBody } : {}),
       responses: spec.responses,
     }
@@ -638,6 +729,12 @@ export function buildOpenApiDocument(
           password: PASSWORD,
         }),
         RefreshTokenRequest: jsonSchema(RefreshBodySchema, 'input'),
+        PasswordChange: withPropertyDescriptions(jsonSchema(ChangePasswordBodySchema, 'input'), {
+          current_password: 'The account’s password now.',
+          new_password: NEW_PASSWORD,
+        }),
+        Session: SESSION_SCHEMA,
+        SessionList: { type: 'array', items: ref('schemas', 'Session') },
         TokenForm: withPropertyDescriptions(
           jsonSchema(TokenFormSchema, 'input', {
             description: 'An empty value counts as missing; a repeated parameter is `invalid_request`.',

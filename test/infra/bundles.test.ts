@@ -412,6 +412,31 @@ describe('the API bundles', () => {
     expect(response.body).toMatchObject({ email: 'admin@example.com', is_superuser: true })
   })
 
+  it('sessions lists the admin session, the current one marked; end-session and end-sessions answer', async () => {
+    const listed = await request('sessions', bearerEvent('/api/v1/users/me/sessions', tokens.access))
+    expect(listed).toMatchObject({ status: 200, body: [{ current: true }] })
+    const unknown = await request(
+      'end-session',
+      apiEvent('DELETE', '/api/v1/users/me/sessions/00000000-0000-4000-8000-000000000000', undefined, {
+        headers: { authorization: `Bearer ${tokens.access}` },
+      }),
+    )
+    expect(unknown).toMatchObject({ status: 404, body: { detail: 'Not Found' } })
+    // A wrong current password: answered without ending anything (the tokens are used below).
+    const wrong = await request(
+      'change-password',
+      jsonEvent(
+        '/api/v1/users/me/password',
+        { current_password: 'not the password', new_password: 'a brand new one' },
+        { headers: { authorization: `Bearer ${tokens.access}` } },
+      ),
+    )
+    expect(wrong).toMatchObject({ status: 400, body: { detail: 'Incorrect password' } })
+    // No token: 401 before any session is touched.
+    const anonymous = await request('end-sessions', apiEvent('DELETE', '/api/v1/users/me/sessions'))
+    expect(anonymous.status).toBe(401)
+  })
+
   it('refresh rotates the refresh token', async () => {
     const response = await request('refresh', jsonEvent(auth('refresh'), { refresh_token: tokens.refresh }))
     expect(response.status).toBe(200)

@@ -447,6 +447,10 @@ describe('secrets', () => {
       refresh: [database, published, signing],
       logout: [database, published],
       me: [database, published],
+      sessions: [database, published],
+      'end-session': [database, published],
+      'end-sessions': [database, published],
+      'change-password': [database, published],
       health: [database, published],
       jwks: [published],
       'openid-configuration': [],
@@ -968,7 +972,7 @@ describe('context', () => {
       const [, api] = onlyOf(custom, 'AWS::ApiGatewayV2::Api')
       expect(api.Properties.CorsConfiguration).toMatchObject({
         AllowOrigins: ['https://app.example.com', 'http://localhost:5173'],
-        AllowMethods: ['GET', 'POST', 'OPTIONS'],
+        AllowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
         AllowHeaders: ['authorization', 'content-type'],
         ExposeHeaders: ['retry-after', 'www-authenticate'],
         AllowCredentials: false,

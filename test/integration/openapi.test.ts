@@ -11,7 +11,10 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'a
 import { mockClient } from 'aws-sdk-client-mock'
 import type * as v from 'valibot'
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, inject, it, vi } from 'vitest'
+import { handler as changePassword } from '#functions/change-password'
 import { handler as claims } from '#functions/claims'
+import { handler as endSession } from '#functions/end-session'
+import { handler as endSessions } from '#functions/end-sessions'
 import { handler as health } from '#functions/health'
 import { handler as jwks } from '#functions/jwks'
 import { handler as login } from '#functions/login'
@@ -23,6 +26,7 @@ import { handler as openidConfiguration } from '#functions/openid-configuration'
 import { handler as refresh } from '#functions/refresh'
 import { handler as register } from '#functions/register'
 import { API_BASE_PATH, routes } from '#functions/routes'
+import { handler as sessions } from '#functions/sessions'
 import { handler as token } from '#functions/token'
 import { authorizeJwt } from '#infra/local/authorizer'
 import { fromApiGatewayResult, lambdaContext } from '#infra/local/event'
@@ -59,6 +63,9 @@ const LOGOUT = '/api/v1/auth/logout'
 const ME = '/api/v1/users/me'
 const HEALTH = '/api/v1/health'
 const CLAIMS = `${API_BASE_PATH}/auth/claims`
+const SESSIONS = '/api/v1/users/me/sessions'
+const SESSION = `${SESSIONS}/{id}`
+const CHANGE_PASSWORD = '/api/v1/users/me/password'
 const PASSWORD = 'correct horse battery'
 
 interface Reply {
@@ -320,6 +327,10 @@ const freshHandlers = {
   health: () => import('#functions/health'),
   jwks: () => import('#functions/jwks'),
   'openid-configuration': () => import('#functions/openid-configuration'),
+  sessions: () => import('#functions/sessions'),
+  'end-session': () => import('#functions/end-session'),
+  'end-sessions': () => import('#functions/end-sessions'),
+  'change-password': () => import('#functions/change-password'),
 }
 
 async function coldCall(
@@ -385,6 +396,26 @@ const tokenForm = () =>
 const refreshBody = () => jsonEvent(REFRESH, { refresh_token: 'not-a-token' })
 const logoutBody = () => jsonEvent(LOGOUT, { refresh_token: 'not-a-token' })
 const meEvent = () => bearer(`Bearer ${fixtures.accessToken}`)
+const withToken = (token: string) => ({ authorization: `Bearer ${token}` })
+const sessionsEvent = (token = fixtures.accessToken) =>
+  apiEvent('GET', SESSIONS, undefined, { headers: withToken(token) })
+const endSessionEvent = (id: string, token = fixtures.accessToken) =>
+  apiEvent('DELETE', `${SESSIONS}/${id}`, undefined, { headers: withToken(token) })
+const endSessionsEvent = (token: string) =>
+  apiEvent('DELETE', SESSIONS, undefined, { headers: withToken(token) })
+const changePasswordEvent = (
+  token: string,
+  body: unknown = { current_password: PASSWORD, new_password: 'a new password' },
+) => jsonEvent(CHANGE_PASSWORD, body, { headers: withToken(token) })
+const UNKNOWN_SESSION = '00000000-0000-4000-8000-000000000000'
+
+/** A new account, logged in once: for the scenarios that end sessions or change the password. */
+async function freshSession(): Promise<{ email: string; accessToken: string }> {
+  const email = uniqueEmail('sessions')
+  expect((await call(register, jsonEvent(REGISTER, { email, password: PASSWORD }))).status).toBe(201)
+  const reply = json(await call(login, jsonEvent(LOGIN, { email, password: PASSWORD })))
+  return { email, accessToken: String(reply.access_token) }
+}
 
 const scenarios: Scenario[] = [
   { key: `POST ${REGISTER} 201`, label: 'a new account', run: () => call(register, register201()) },
@@ -569,6 +600,156 @@ const scenarios: Scenario[] = [
     key: `GET ${ME} 503`,
     label: 'database down',
     run: async () => coldCall('me', await databaseDown(), meEvent),
+  },
+
+  { key: `GET ${SESSIONS} 200`, label: 'a valid access token', run: () => call(sessions, sessionsEvent()) },
+  {
+    key: `GET ${SESSIONS} 401`,
+    label: 'no Authorization header',
+    run: () => call(sessions, apiEvent('GET', SESSIONS)),
+  },
+  {
+    key: `GET ${SESSIONS} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('sessions', brokenConfig, () => sessionsEvent()),
+  },
+  {
+    key: `GET ${SESSIONS} 503`,
+    label: 'database down',
+    run: async () => coldCall('sessions', await databaseDown(), () => sessionsEvent()),
+  },
+
+  {
+    key: `DELETE ${SESSION} 204`,
+    label: 'a session of the user',
+    run: async () => {
+      const { accessToken } = await freshSession()
+      const [listed] = json(await call(sessions, sessionsEvent(accessToken))) as unknown as { id: string }[]
+      return call(endSession, endSessionEvent(listed?.id ?? '', accessToken))
+    },
+  },
+  {
+    key: `DELETE ${SESSION} 401`,
+    label: 'an invalid token',
+    run: () => call(endSession, endSessionEvent(UNKNOWN_SESSION, 'not.a.jwt')),
+  },
+  {
+    key: `DELETE ${SESSION} 404`,
+    label: 'an unknown id',
+    run: () => call(endSession, endSessionEvent(UNKNOWN_SESSION)),
+  },
+  {
+    key: `DELETE ${SESSION} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('end-session', brokenConfig, () => endSessionEvent(UNKNOWN_SESSION)),
+  },
+  {
+    key: `DELETE ${SESSION} 503`,
+    label: 'database down',
+    run: async () => coldCall('end-session', await databaseDown(), () => endSessionEvent(UNKNOWN_SESSION)),
+  },
+
+  {
+    key: `DELETE ${SESSIONS} 204`,
+    label: 'every session of the user',
+    run: async () => call(endSessions, endSessionsEvent((await freshSession()).accessToken)),
+  },
+  {
+    key: `DELETE ${SESSIONS} 401`,
+    label: 'an invalid token',
+    run: () => call(endSessions, endSessionsEvent('not.a.jwt')),
+  },
+  {
+    key: `DELETE ${SESSIONS} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('end-sessions', brokenConfig, () => endSessionsEvent(fixtures.accessToken)),
+  },
+  {
+    key: `DELETE ${SESSIONS} 503`,
+    label: 'database down',
+    run: async () =>
+      coldCall('end-sessions', await databaseDown(), () => endSessionsEvent(fixtures.accessToken)),
+  },
+
+  {
+    key: `POST ${CHANGE_PASSWORD} 204`,
+    label: 'the right current password',
+    run: async () => call(changePassword, changePasswordEvent((await freshSession()).accessToken)),
+  },
+  {
+    key: `POST ${CHANGE_PASSWORD} 400`,
+    label: 'a wrong current password',
+    run: async () =>
+      call(
+        changePassword,
+        changePasswordEvent((await freshSession()).accessToken, {
+          current_password: 'wrong password',
+          new_password: 'a new password',
+        }),
+      ),
+  },
+  {
+    key: `POST ${CHANGE_PASSWORD} 401`,
+    label: 'no Authorization header',
+    run: () =>
+      call(
+        changePassword,
+        jsonEvent(CHANGE_PASSWORD, { current_password: PASSWORD, new_password: 'a new password' }),
+      ),
+  },
+  {
+    key: `POST ${CHANGE_PASSWORD} 413`,
+    label: 'body too large',
+    run: () =>
+      call(
+        changePassword,
+        changePasswordEvent(fixtures.accessToken, {
+          current_password: tooLarge,
+          new_password: 'a new password',
+        }),
+      ),
+  },
+  {
+    key: `POST ${CHANGE_PASSWORD} 415`,
+    label: 'text body',
+    run: () =>
+      call(
+        changePassword,
+        apiEvent('POST', CHANGE_PASSWORD, '{}', {
+          headers: { 'content-type': 'text/plain', ...withToken(fixtures.accessToken) },
+        }),
+      ),
+  },
+  {
+    key: `POST ${CHANGE_PASSWORD} 422`,
+    label: 'a new password too short',
+    run: () =>
+      call(
+        changePassword,
+        changePasswordEvent(fixtures.accessToken, { current_password: PASSWORD, new_password: 'short' }),
+      ),
+  },
+  {
+    key: `POST ${CHANGE_PASSWORD} 429`,
+    label: 'locked out by failed logins',
+    run: async () => {
+      const { email, accessToken } = await freshSession()
+      for (let attempt = 0; attempt < config.LOGIN_MAX_FAILURES; attempt++) {
+        await call(login, jsonEvent(LOGIN, { email, password: 'wrong password' }))
+      }
+      return call(changePassword, changePasswordEvent(accessToken))
+    },
+  },
+  {
+    key: `POST ${CHANGE_PASSWORD} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('change-password', brokenConfig, () => changePasswordEvent(fixtures.accessToken)),
+  },
+  {
+    key: `POST ${CHANGE_PASSWORD} 503`,
+    label: 'database down',
+    run: async () =>
+      coldCall('change-password', await databaseDown(), () => changePasswordEvent(fixtures.accessToken)),
   },
 
   { key: `GET ${HEALTH} 200`, label: 'database up', run: () => call(health, apiEvent('GET', HEALTH)) },

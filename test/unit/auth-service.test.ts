@@ -84,6 +84,11 @@ function fakes() {
       if (sessionId && (!session || session.revoked)) return null
       return rows.find((row) => row.id === userId && row.isActive) ?? null
     },
+    // The session and password endpoints are covered against PostgreSQL (test/integration/sessions.test.ts).
+    list: async () => [],
+    end: async () => false,
+    endAll: async () => {},
+    changePassword: async () => false,
   }
   const compares: (string | null)[] = []
   const hashes: string[] = []
