@@ -17,6 +17,15 @@ const ENDED_BY_PASSWORD_CHANGE = 'password_change'
  * so the two queue on its lock: a refresh racing a logout either finishes before it (and its successor dies with
  * the session) or sees the session revoked.
  */
+/** The audit event of each session a statement's `revoked` CTE ended, once per session (a retry records nothing). */
+const endedEvents = (context: RequestContext) =>
+  eventInsert('session_ended', context, {
+    userId: sql`revoked.user_id`,
+    email: sql`null`,
+    from: sql`from revoked`,
+    key: sql`'session_ended:' || revoked.id`,
+  })
+
 export function createSessionRepository(db: Database, policy: SessionPolicy) {
   const maxAge = seconds(policy.maxAgeSeconds)
   const live = sql`s.revoked_at is null and s.created_at > now() - ${maxAge}`
@@ -142,12 +151,7 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
             where s.id in (select id from target) and s.revoked_at is null
             returning s.id, s.user_id
           ), end_event as (
-            ${eventInsert('session_ended', context, {
-              userId: sql`revoked.user_id`,
-              email: sql`null`,
-              from: sql`from revoked`,
-              key: sql`'session_ended:' || revoked.id`,
-            })}
+            ${endedEvents(context)}
           )
           select exists (select 1 from target) as found`)
         .catch(rethrowUnavailable)
@@ -162,12 +166,7 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
             where s.user_id = ${userId} and ${live}
             returning s.id, s.user_id
           ), end_event as (
-            ${eventInsert('session_ended', context, {
-              userId: sql`revoked.user_id`,
-              email: sql`null`,
-              from: sql`from revoked`,
-              key: sql`'session_ended:' || revoked.id`,
-            })}
+            ${endedEvents(context)}
           )
           select count(*) from revoked`)
         .catch(rethrowUnavailable)

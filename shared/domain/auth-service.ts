@@ -10,6 +10,7 @@ import type { PasswordHasher } from './passwords.ts'
 import type { LoginRepository, NewSession, SessionRepository, UserRepository } from './ports.ts'
 import {
   type ChangePasswordBody,
+  isUuid,
   PASSWORD_MAX_BYTES,
   type RegisterBody,
   type TokenRequest,
@@ -41,8 +42,6 @@ export interface PublicSession {
   current: boolean
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 export interface AuthDependencies {
   users: Pick<UserRepository, 'register'>
   logins: LoginRepository
@@ -63,25 +62,40 @@ export function createAuthService({ users, logins, sessions, passwords, tokens }
   })
 
   /**
-   * The attempt is counted before its password is looked at, so no more than the limit of checks run per email and
-   * window however many arrive at once; past it, or past the source IP's limit, it is refused unchecked. Otherwise
-   * exactly one bcrypt compare, whatever the outcome, so unknown emails and wrong passwords look alike.
+   * A password check under the failed-login lock, for every path that checks one: the attempt is counted before the
+   * password is looked at, so no more than the limit of checks run per email and window however many arrive at once;
+   * past it, or past the source IP's limit, it is refused unchecked (429). Otherwise exactly one bcrypt compare,
+   * whatever the outcome, so unknown emails and wrong passwords look alike. The account, when the password is its
+   * own and `accepts` it; else the failure is counted and `refusal` thrown.
    */
-  async function login(email: string, password: string, context: RequestContext): Promise<TokenPair> {
+  async function checkPassword(
+    email: string,
+    password: string,
+    context: RequestContext,
+    { accepts, refusal }: { accepts: (user: UserRecord) => boolean; refusal: () => Error },
+  ): Promise<{ user: UserRecord; needsRehash: boolean }> {
     const attempt = await logins.begin({ id: randomUUID(), email }, context)
     if (attempt.refusedForSeconds !== null) throw new TooManyAttemptsError(attempt.refusedForSeconds)
     const { user } = attempt
     const check = await passwords.verify(password, user?.hashedPassword ?? null, {
       carriedOver: user?.passwordCarriedOver === true,
     })
-    if (!user || !check.ok || !user.isActive) {
+    if (!user || !check.ok || !accepts(user)) {
       await logins.recordFailure(attempt, context)
-      throw new InvalidCredentialsError()
+      throw refusal()
     }
+    return { user, needsRehash: check.needsRehash }
+  }
+
+  async function login(email: string, password: string, context: RequestContext): Promise<TokenPair> {
+    const { user, needsRehash } = await checkPassword(email, password, context, {
+      accepts: (account) => account.isActive,
+      refusal: () => new InvalidCredentialsError(),
+    })
 
     const sessionId = randomUUID()
     const refresh = tokens.issueRefreshToken()
-    const rehash = await upgradedHash(user, password, check.needsRehash)
+    const rehash = await upgradedHash(user, password, needsRehash)
     const [pair] = await Promise.all([
       tokenPair(user.id, sessionId, refresh.token),
       logins.startSession(
@@ -182,8 +196,9 @@ export function createAuthService({ users, logins, sessions, passwords, tokens }
     /** Ends one session of the token's user; any id that is not one of theirs is a 404, whoever's it is. */
     async endSession(accessToken: string, id: string | undefined, context: RequestContext): Promise<void> {
       const { user } = await authenticated(accessToken)
-      if (!id || !UUID.test(id)) throw new SessionNotFoundError()
-      if (!(await sessions.end(user.id, id.toLowerCase(), context))) throw new SessionNotFoundError()
+      const sessionId = id?.toLowerCase()
+      if (!sessionId || !isUuid(sessionId)) throw new SessionNotFoundError()
+      if (!(await sessions.end(user.id, sessionId, context))) throw new SessionNotFoundError()
     },
 
     /** Ends every session of the token's user, the token's own included. */
@@ -204,16 +219,10 @@ export function createAuthService({ users, logins, sessions, passwords, tokens }
       context: RequestContext,
     ): Promise<void> {
       const { user, sessionId } = await authenticated(accessToken)
-      const attempt = await logins.begin({ id: randomUUID(), email: user.email }, context)
-      if (attempt.refusedForSeconds !== null) throw new TooManyAttemptsError(attempt.refusedForSeconds)
-      const stored = attempt.user
-      const check = await passwords.verify(current_password, stored?.hashedPassword ?? null, {
-        carriedOver: stored?.passwordCarriedOver === true,
+      const { user: stored } = await checkPassword(user.email, current_password, context, {
+        accepts: (account) => account.id === user.id,
+        refusal: () => new IncorrectPasswordError(),
       })
-      if (!stored || stored.id !== user.id || !check.ok) {
-        await logins.recordFailure(attempt, context)
-        throw new IncorrectPasswordError()
-      }
       const changed = await sessions.changePassword(
         {
           id: randomUUID(),

@@ -1,6 +1,10 @@
 import * as v from 'valibot'
 import { InvalidCredentialsError, InvalidRequestError, UnsupportedGrantTypeError } from './errors.ts'
 
+/** A UUID in its canonical (lower-case) form, as this service makes session ids. */
+export const isUuid = (value: string): boolean =>
+  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(value)
+
 export const EMAIL_MAX_LENGTH = 254
 export const PASSWORD_MIN_BYTES = 8
 /** bcrypt reads only the first 72 bytes; a longer password would let any 72-byte prefix of it log in. */

@@ -13,11 +13,11 @@ import {
   SignJWT,
 } from 'jose'
 import { InvalidTokenError } from './errors.ts'
+import { isUuid } from './schemas.ts'
 import { type PublicJwk, SIGNING_ALGORITHM, type SigningKeySet } from './signing-keys.ts'
 
 const ACCESS_TOKEN_TYPE = 'at+jwt'
 const REFRESH_TOKEN_BYTES = 32
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 export interface Clock {
   now(): Date
@@ -151,7 +151,7 @@ export function createTokenService(settings: TokenSettings): TokenService {
           throw new InvalidTokenError()
         }
         const { sid } = payload
-        if (sid !== undefined && (typeof sid !== 'string' || !UUID.test(sid))) throw new InvalidTokenError()
+        if (sid !== undefined && (typeof sid !== 'string' || !isUuid(sid))) throw new InvalidTokenError()
         return { userId, sessionId: sid ?? null }
       } catch (error) {
         if (error instanceof InvalidTokenError) throw error

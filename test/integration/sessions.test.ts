@@ -11,6 +11,7 @@ import { handler as notFound } from '#functions/not-found'
 import { handler as refresh } from '#functions/refresh'
 import { allowedMethods, findRoute } from '#functions/routes'
 import { handler as sessions } from '#functions/sessions'
+import type { PublicSession } from '#shared/domain/auth-service'
 import { testDatabase } from '#test/helpers/database'
 import { apiEvent, bearerEvent, invoke, jsonEvent } from '#test/helpers/events'
 import { loggedIn, registeredUser, type TestUser, type TokenPairBody } from '#test/helpers/users'
@@ -57,14 +58,7 @@ async function loggedInFrom(user: TestUser, sourceIp: string, userAgent: string)
   return response.body as TokenPairBody
 }
 
-type ListedSession = {
-  id: string
-  created_at: string
-  last_used_at: string
-  ip: string | null
-  user_agent: string | null
-  current: boolean
-}
+type ListedSession = PublicSession
 
 async function sessionIds(token: string): Promise<ListedSession[]> {
   const response = await list(token)
