@@ -142,3 +142,52 @@ export const securityEvents = pgTable(
     uniqueIndex('security_events_event_key_key').on(table.eventKey),
   ],
 )
+
+/**
+ * The one live password-reset link of a user, stored only as the SHA-256 hash of its token: a newer request's link
+ * replaces the row (so older links are void), a confirmation deletes it (single use), and `expires_at` ends it.
+ * `job_id` names the request (its `mail_outbox` row) whose mail carries the token; a mail of an older request that
+ * arrives late cannot replace a newer link.
+ */
+export const passwordResetTokens = pgTable(
+  'password_reset_tokens',
+  {
+    userId: integer('user_id')
+      .primaryKey()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull(),
+    jobId: uuid('job_id').notNull(),
+    requestedAt: timestamp('requested_at', { withTimezone: true, mode: 'date' }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (table) => [
+    uniqueIndex('password_reset_tokens_token_hash_key').on(table.tokenHash),
+    index('password_reset_tokens_expires_at_idx').on(table.expiresAt),
+  ],
+)
+
+/**
+ * Mail to send, written by the request's own statement (so a request that answered has its mail recorded) and sent
+ * off the request's path by the `send-mail` function. The id, made by the service, is the job the function is
+ * invoked with; no token, link or address is stored here (the reset token is made when the mail is sent).
+ */
+export const mailOutbox = pgTable(
+  'mail_outbox',
+  {
+    id: uuid('id').primaryKey(),
+    kind: varchar('kind', { length: 40 }).notNull(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    attempts: integer('attempts').notNull().default(0),
+    /** When the mail was handed to the mail service; or when the job was settled without a mail (`outcome`). */
+    settledAt: timestamp('settled_at', { withTimezone: true, mode: 'date' }),
+    /** `sent`, or why no mail went: `superseded` (a newer reset request), `expired`, `inactive`. */
+    outcome: varchar('outcome', { length: 20 }),
+  },
+  (table) => [
+    index('mail_outbox_user_id_idx').on(table.userId),
+    index('mail_outbox_created_at_idx').on(table.createdAt),
+  ],
+)

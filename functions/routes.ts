@@ -27,14 +27,16 @@ export interface LambdaSpec {
   readonly timeoutSeconds: number
   /**
    * Who calls it: API Gateway, the deploy itself (before the API functions change), an operator, a schedule, or
-   * Secrets Manager's rotation of a secret.
+   * Secrets Manager's rotation of a secret, or another function's asynchronous invocation (the mail sender).
    */
-  readonly invokedBy: 'api' | 'deploy' | 'operator' | 'schedule' | 'rotation'
+  readonly invokedBy: 'api' | 'deploy' | 'operator' | 'schedule' | 'rotation' | 'async'
   /**
    * The secrets an API function reads, and so the only ones the stack lets it read: the database, the private signing
    * keys (only the functions that sign), the published keys (those that verify). The others bind their own.
    */
   readonly reads?: readonly ('database' | 'signing-keys' | 'public-keys')[]
+  /** Queues mail: may invoke the mail sender (`send-mail`), and only that, asynchronously. */
+  readonly queuesMail?: boolean
 }
 
 // bcrypt at cost 12 is CPU-bound for ~200 ms a request: a full vCPU. The others verify a token or wait on the
@@ -54,12 +56,14 @@ const API_TIMEOUT_SECONDS = Math.ceil(
   }) / 1000,
 )
 
-const api = (memoryMb: number, reads: LambdaSpec['reads'] = []): LambdaSpec => ({
+const api = (memoryMb: number, reads: LambdaSpec['reads'] = [], queuesMail = false): LambdaSpec => ({
   memoryMb,
   timeoutSeconds: API_TIMEOUT_SECONDS,
   invokedBy: 'api',
   reads,
+  ...(queuesMail ? { queuesMail } : {}),
 })
+const QUEUES_MAIL = true
 const VERIFIES = ['database', 'public-keys'] as const
 const SIGNS = ['database', 'public-keys', 'signing-keys'] as const
 
@@ -76,7 +80,11 @@ export const lambdas = {
   'end-session': api(LIGHT_MEMORY_MB, VERIFIES),
   'end-sessions': api(LIGHT_MEMORY_MB, VERIFIES),
   /** Checks the current password and hashes the new one: two bcrypt runs. */
-  'change-password': api(BCRYPT_MEMORY_MB, VERIFIES),
+  'change-password': api(BCRYPT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
+  /** Counts the request and queues the mail job: the same work for any email, and no bcrypt. */
+  'password-reset': api(LIGHT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
+  /** Hashes the new password once. */
+  'password-reset-confirm': api(BCRYPT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
   health: api(LIGHT_MEMORY_MB, VERIFIES),
   /** The sample route behind API Gateway's JWT authorizer: it only echoes the claims the gateway verified. */
   claims: api(DOCS_MEMORY_MB),
@@ -91,6 +99,11 @@ export const lambdas = {
   migrate: { memoryMb: 512, timeoutSeconds: 300, invokedBy: 'deploy' },
   /** Deletes expired tokens and sessions, passed windows and old audit events, in batches, every hour. */
   cleanup: { memoryMb: 512, timeoutSeconds: 120, invokedBy: 'schedule' },
+  /**
+   * Sends one mail job's mail (SES in AWS, SMTP locally), invoked asynchronously by the functions that queue mail:
+   * Lambda retries a failed send twice, then hands the event to the failure destination.
+   */
+  'send-mail': { memoryMb: 256, timeoutSeconds: 30, invokedBy: 'async' },
   /** Creates the admin account; hashes one password. */
   'seed-admin': { memoryMb: BCRYPT_MEMORY_MB, timeoutSeconds: 30, invokedBy: 'operator' },
   /** Carries the FastAPI backend's users over, once (docs/deploying.md); sized like migrate, whose work it includes. */
@@ -134,6 +147,12 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: `${API_BASE_PATH}/auth/token`, function: 'token' },
   { method: 'POST', path: `${API_BASE_PATH}/auth/refresh`, function: 'refresh' },
   { method: 'POST', path: `${API_BASE_PATH}/auth/logout`, function: 'logout' },
+  { method: 'POST', path: `${API_BASE_PATH}/auth/password-reset`, function: 'password-reset' },
+  {
+    method: 'POST',
+    path: `${API_BASE_PATH}/auth/password-reset/confirm`,
+    function: 'password-reset-confirm',
+  },
   { method: 'GET', path: `${API_BASE_PATH}/users/me`, function: 'me' },
   { method: 'POST', path: `${API_BASE_PATH}/users/me/password`, function: 'change-password' },
   { method: 'GET', path: `${API_BASE_PATH}/users/me/sessions`, function: 'sessions' },

@@ -2,8 +2,19 @@ import { type SQL, sql } from 'drizzle-orm'
 import type { RetentionPolicy, RetentionRepository, RetentionTable } from '#shared/domain/ports'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
-import { loginAttempts, rateLimits, refreshTokens, securityEvents, sessions } from '../schema.ts'
+import {
+  loginAttempts,
+  mailOutbox,
+  passwordResetTokens,
+  rateLimits,
+  refreshTokens,
+  securityEvents,
+  sessions,
+} from '../schema.ts'
 import { seconds } from './rows.ts'
+
+/** How long a mail job's row is kept: long after Lambda stops retrying it, for an operator to look at. */
+const MAIL_JOB_RETENTION_DAYS = 30
 
 /** The rows no rule reads any more, table by table; each purge deletes a bounded batch of them. */
 export function createRetentionRepository(db: Database, policy: RetentionPolicy) {
@@ -28,8 +39,19 @@ export function createRetentionRepository(db: Database, policy: RetentionPolicy)
       table: sql`${rateLimits}`,
       key: sql`key`,
       where: sql`window_started_at <= now() - ${seconds(
-        Math.max(policy.ipWindowSeconds, policy.registerWindowSeconds),
+        Math.max(policy.ipWindowSeconds, policy.registerWindowSeconds, policy.resetWindowSeconds),
       )}`,
+    },
+    password_reset_tokens: {
+      table: sql`${passwordResetTokens}`,
+      key: sql`user_id`,
+      where: sql`expires_at <= now()`,
+    },
+    // A job matters while it may still be sent (Lambda gives up on an event within hours); a month is ample.
+    mail_outbox: {
+      table: sql`${mailOutbox}`,
+      key: sql`id`,
+      where: sql`created_at <= now() - make_interval(days => ${MAIL_JOB_RETENTION_DAYS})`,
     },
     security_events: {
       table: sql`${securityEvents}`,

@@ -1,4 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm'
+import type { MailKind, MailSkip } from '#shared/domain/ports'
 import type { RequestContext, UserRecord } from '#shared/domain/users'
 import { securityEvents } from '../schema.ts'
 
@@ -38,6 +39,10 @@ export type SecurityEventType =
   | 'admin_seeded'
   | 'session_ended'
   | 'password_changed'
+  | 'password_reset_requested'
+  | 'password_reset_limited'
+  | 'password_reset_completed'
+  | `${MailKind}_mail_${'sent' | 'failed' | MailSkip}`
 
 const USER_AGENT_MAX = 512
 

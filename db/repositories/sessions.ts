@@ -3,7 +3,7 @@ import type { SessionPolicy, SessionRepository } from '#shared/domain/ports'
 import type { RequestContext } from '#shared/domain/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
-import { loginAttempts, refreshTokens, securityEvents, sessions, users } from '../schema.ts'
+import { loginAttempts, mailOutbox, refreshTokens, securityEvents, sessions, users } from '../schema.ts'
 import { eventInsert, type RawUserRow, seconds, toUserRecord } from './rows.ts'
 
 type RevokeReason = 'logout' | 'reuse'
@@ -194,6 +194,10 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
             returning s.id
           ), cleared as (
             delete from ${loginAttempts} where email in (select email from changed)
+          ), notice as (
+            insert into ${mailOutbox} (id, kind, user_id)
+            select ${change.noticeId}::uuid, 'password_changed', id from changed
+            on conflict (id) do nothing
           ), change_event as (
             ${eventInsert('password_changed', context, {
               userId: sql`changed.id`,

@@ -16,6 +16,7 @@ import { type MigrationResult, runMigrations } from '#db/migrate'
 import { disposeContainer } from '#shared/app/container'
 import { migrationLimits, serverTimeouts } from '#shared/app/operations'
 import { loadSettings } from '#shared/platform/config'
+import { type LocalLambda, startLocalLambda } from './lambda-service.ts'
 import { type LocalPostgres, type PostgresMajor, startLocalPostgres } from './postgres.ts'
 import { type LocalPasswords, localPasswords, provisionLocalRoles } from './roles.ts'
 import { createLocalServer } from './server.ts'
@@ -44,7 +45,26 @@ export interface LocalStackOptions {
   setup: 'migrations' | 'functions'
   /** Serves the API through the local API Gateway server (setup `functions`); port 0, the default, takes a free one. */
   server?: { port?: number; host?: string; corsOrigins?: readonly string[] | undefined }
+  /**
+   * Mail, as deployed: the functions that queue mail invoke the mail sender through a local stand-in for Lambda's
+   * asynchronous `Invoke` (retries, failure destination), and it sends through this SMTP server (a catcher locally).
+   * Without it, a reset request is answered 503 (no mail configured), as on a deployment without mail settings.
+   */
+  mail?: {
+    smtpUrl: string
+    /** The sender; `"<product>" <no-reply@localhost>` by default. */
+    from?: string | undefined
+    /** The front-end's reset page with `{token}`; PASSWORD_RESET_URL, else a local front-end's page by default. */
+    resetUrl?: string | undefined
+    /** The waits before the two retries of a failed send (Lambda: about a minute and two). */
+    retryDelaysMs?: readonly number[]
+    /** Where failed events are appended (JSON lines), as Lambda hands them to the failure destination. */
+    failureFile?: string | undefined
+  }
 }
+
+/** The reset page of a front-end on its dev server (Vite's default port), unless PASSWORD_RESET_URL says otherwise. */
+export const LOCAL_PASSWORD_RESET_URL = 'http://localhost:5173/reset-password?token={token}'
 
 /**
  * A function's settings for a database: where it is (the API's role; migrate's own, the schema owner, when it is
@@ -75,6 +95,8 @@ export interface LocalStack {
   seed: { outcome: string; email: string } | undefined
   /** The local API Gateway server, with `server`: `url` is `http://host:port`. */
   server: { host: string; port: number; url: string } | undefined
+  /** The local Lambda that runs the mail sender, with `mail`: its failure destination, and a wait for it to finish. */
+  lambda: Pick<LocalLambda, 'endpoint' | 'failures' | 'idle'> | undefined
   /** Stops the embedded PostgreSQL (a fast shutdown), keeping its data: a database outage. */
   stopDatabase(): Promise<void>
   /** Starts it again, on the same folder and port. */
@@ -107,6 +129,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     proxy?: RunningProxy
     postgres?: LocalPostgres
     server?: Server
+    lambda?: LocalLambda
   } = {}
   const embedded = options.databaseUrl === undefined
   const keptDir = embedded ? options.dataDir : undefined
@@ -117,11 +140,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let stopping: Promise<void> | undefined
   const stop = () => {
     stopping ??= (async () => {
-      const { server, proxy, postgres } = started
+      const { server, proxy, postgres, lambda } = started
       if (server) {
         server.closeAllConnections()
         await within(new Promise((done) => server.close(done)), 5000)
       }
+      await within(lambda?.close(), 5000)
       await within(disposeContainer(), 5000)
       await within(proxy?.close(), 5000)
       await within(postgres?.stop(), 10_000)
@@ -157,6 +181,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
 
     const { migrations, seed } = await setUp(options.setup, databaseEnv)
+    if (options.mail) started.lambda = await startMail(options.mail)
     let server: LocalStack['server']
     if (options.server) {
       started.server = createLocalServer({ corsOrigins: options.server.corsOrigins })
@@ -173,6 +198,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       migrations,
       seed,
       server,
+      lambda: started.lambda,
       async stopDatabase() {
         await started.postgres?.stop()
         started.postgres = undefined
@@ -212,6 +238,25 @@ async function setUp(
   const migrations = await (await import('#functions/migrate')).handler()
   const seed = await (await import('#functions/seed-admin')).handler()
   return { migrations, seed }
+}
+
+/**
+ * Starts the local Lambda for the mail sender and points this process's functions at it and at the SMTP server.
+ * Lambda gives a function its region and its role's credentials; the local stand-in checks that calls are signed,
+ * not with what, so placeholders serve when none are set.
+ */
+async function startMail(mail: NonNullable<LocalStackOptions['mail']>): Promise<LocalLambda> {
+  const lambda = await startLocalLambda({ retryDelaysMs: mail.retryDelaysMs, failureFile: mail.failureFile })
+  const env = process.env
+  env.MAILER_FUNCTION_NAME = 'send-mail'
+  env.AWS_ENDPOINT_URL_LAMBDA = lambda.endpoint
+  env.AWS_REGION ??= 'us-east-1'
+  env.AWS_ACCESS_KEY_ID ??= 'local'
+  env.AWS_SECRET_ACCESS_KEY ??= 'local'
+  env.SMTP_URL = mail.smtpUrl
+  env.MAIL_FROM = mail.from ?? env.MAIL_FROM ?? `"${loadSettings().PRODUCT_NAME}" <no-reply@localhost>`
+  env.PASSWORD_RESET_URL = mail.resetUrl ?? env.PASSWORD_RESET_URL ?? LOCAL_PASSWORD_RESET_URL
+  return lambda
 }
 
 async function listen(

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { newSigningKeySet } from '#shared/domain/signing-keys'
+import { type MailCatcher, startMailCatcher } from './mail-catcher.ts'
 import { describeError, startLocalStack } from './stack.ts'
 
 const env = process.env
@@ -37,12 +38,20 @@ async function main() {
     : await keptSecret('admin-password', () => randomBytes(18).toString('base64url'))
   env.ADMIN_PASSWORD = adminPassword.value
 
+  // The mail the service sends goes to a local catcher with a web page, unless SMTP_URL names another server.
+  const catcher = env.SMTP_URL ? undefined : await startLocalMailCatcher()
+  const smtpUrl = env.SMTP_URL ?? (catcher as MailCatcher).smtpUrl
+
   const stack = await startLocalStack({
     databaseUrl: env.DATABASE_URL,
     dataDir: resolve(localDir, 'pgdata'),
     wsProxy: env.DATABASE_WS_PROXY,
     setup: 'functions',
     server: { port: Number(env.PORT ?? 3000), host: env.HOST ?? '127.0.0.1' },
+    mail: { smtpUrl, failureFile: resolve(localDir, 'failed-mail-events.jsonl') },
+  }).catch(async (error: unknown) => {
+    await catcher?.stop()
+    throw error
   })
   const base = stack.server?.url
   // Set before any API function runs: each reads its settings once, at its first request.
@@ -57,6 +66,10 @@ async function main() {
     `  Database: ${stack.postgres ? `embedded PostgreSQL, data in ${stack.postgres.dataDir} (port ${stack.postgres.port})` : new URL(stack.databaseUrl).host}`,
     `  Migrations: ${JSON.stringify(stack.migrations)}`,
     `  Admin: ${env.ADMIN_EMAIL} (${created ? 'created' : 'already existed, left unchanged'})`,
+    catcher
+      ? `  Mail: ${catcher.webUrl}   (every mail the API sends, caught by MailDev; SMTP ${new URL(catcher.smtpUrl).host})`
+      : `  Mail: sent through ${new URL(smtpUrl).host} (SMTP_URL)`,
+    `  Reset links: ${env.PASSWORD_RESET_URL}   (PASSWORD_RESET_URL, your front-end's page)`,
   ]
   if (adminPassword.fresh && created) {
     lines.push(
@@ -72,10 +85,31 @@ async function main() {
     stopping = true
     process.stdout.write('\nStopping...\n')
     await stack.stop()
+    await catcher?.stop()
     process.exit(0)
   }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
+}
+
+/**
+ * MailDev on its usual ports (SMTP 1025, page 1080; MAILDEV_SMTP_PORT, MAILDEV_WEB_PORT), or on free ones when those
+ * are taken (another MailDev, say). Its mail is kept in `.local/mail`, so it survives a restart.
+ */
+async function startLocalMailCatcher(): Promise<MailCatcher> {
+  const mailDir = resolve(localDir, 'mail')
+  await mkdir(mailDir, { recursive: true })
+  const host = env.HOST ?? '127.0.0.1'
+  try {
+    return await startMailCatcher({
+      smtpPort: Number(env.MAILDEV_SMTP_PORT ?? 1025),
+      webPort: Number(env.MAILDEV_WEB_PORT ?? 1080),
+      host,
+      mailDir,
+    })
+  } catch {
+    return startMailCatcher({ host, mailDir })
+  }
 }
 
 main().catch((error: unknown) => {

@@ -5,11 +5,16 @@
 import { createDatabase, type DatabaseHandle } from '#db/client'
 import { checkDatabase } from '#db/health'
 import { createLoginRepository } from '#db/repositories/logins'
+import { createMailJobRepository } from '#db/repositories/mail-jobs'
+import { createPasswordResetRepository } from '#db/repositories/password-resets'
 import { createSessionRepository } from '#db/repositories/sessions'
 import { createUserRepository } from '#db/repositories/users'
 import { type AuthService, createAuthService } from '#shared/domain/auth-service'
-import { SigningKeysUnavailableError } from '#shared/domain/errors'
+import { MailQueueUnavailableError, SigningKeysUnavailableError } from '#shared/domain/errors'
+import { createMailer } from '#shared/domain/mail/mailer'
+import { createPasswordResetService, type PasswordResetService } from '#shared/domain/password-reset'
 import { createPasswordHasher } from '#shared/domain/passwords'
+import type { MailQueue } from '#shared/domain/ports'
 import {
   type PublicJwk,
   parsePublishedKeys,
@@ -19,13 +24,16 @@ import {
 } from '#shared/domain/signing-keys'
 import { createTokenService, systemClock, type TokenKeys } from '#shared/domain/tokens'
 import {
+  MAIL_QUEUE_TIMEOUT_MS,
   SECRETS_CONNECT_TIMEOUT_MS,
   SECRETS_MAX_ATTEMPTS,
   SECRETS_REQUEST_TIMEOUT_MS,
   SERVER_FIRST_GRACE_MS,
 } from '#shared/platform/budget'
 import { type Config, ConfigError, loadConfig, type Need } from '#shared/platform/config'
+import { createAsyncInvoker } from '#shared/platform/lambda-invoke'
 import { logger } from '#shared/platform/logger'
+import { createMailTransport } from '#shared/platform/mail-transport'
 import { createSecretReader, readJsonField, type SecretReader } from '#shared/platform/secrets'
 
 /** The dependencies of every API function. */
@@ -33,6 +41,8 @@ export interface Container {
   config: Config
   database: DatabaseHandle
   auth: AuthService
+  /** Forgotten passwords: reset requests and their confirmation. */
+  resets: PasswordResetService
   /** True when the database answers a trivial query; never throws. */
   databaseReachable(): Promise<boolean>
 }
@@ -172,9 +182,12 @@ export function getPublishedKeys(): Promise<() => Promise<readonly PublicJwk[]>>
 /** Closes the pool and forgets the container (the local server's shutdown, and tests). */
 export async function disposeContainer(): Promise<void> {
   const current = container
+  const sender = mailer
   container = undefined
   published = undefined
+  mailer = undefined
   if (current) await (await current.catch(() => undefined))?.database.close()
+  if (sender) await (await sender.catch(() => undefined))?.close()
 }
 
 /** A Secrets Manager reader, made only when some secret is configured by ARN (never locally). */
@@ -255,7 +268,10 @@ async function buildContainer(needs: readonly Need[]): Promise<Container> {
   // rest of the cold start (for register, the whole bcrypt hash), and on Neon it starts waking a suspended compute.
   database.warm()
   const sessionPolicy = { maxAgeSeconds: config.SESSION_MAX_AGE_SECONDS }
+  const mail = mailQueue(config)
+  const passwords = createPasswordHasher({ cost: config.BCRYPT_COST })
   const auth = createAuthService({
+    mail,
     users: createUserRepository(database.db, {
       maxPerWindow: config.REGISTER_RATE_LIMIT,
       windowSeconds: config.REGISTER_RATE_WINDOW_SECONDS,
@@ -271,7 +287,7 @@ async function buildContainer(needs: readonly Need[]): Promise<Container> {
       sessionPolicy,
     ),
     sessions: createSessionRepository(database.db, sessionPolicy),
-    passwords: createPasswordHasher({ cost: config.BCRYPT_COST }),
+    passwords,
     tokens: createTokenService({
       keys: tokenKeys,
       issuer: config.JWT_ISSUER,
@@ -282,5 +298,96 @@ async function buildContainer(needs: readonly Need[]): Promise<Container> {
       clock: systemClock,
     }),
   })
-  return { config, database, auth, databaseReachable: () => checkDatabase(database.db) }
+  const resets = createPasswordResetService({
+    resets: createPasswordResetRepository(database.db, {
+      emailLimit: config.PASSWORD_RESET_EMAIL_LIMIT,
+      ipLimit: config.PASSWORD_RESET_IP_LIMIT,
+      windowSeconds: config.PASSWORD_RESET_WINDOW_SECONDS,
+      tokenTtlSeconds: config.PASSWORD_RESET_TTL_SECONDS,
+    }),
+    passwords,
+    mail,
+  })
+  return { config, database, auth, resets, databaseReachable: () => checkDatabase(database.db) }
+}
+
+/**
+ * The mail sender's queue: an asynchronous invocation of `MAILER_FUNCTION_NAME` with the job's id, signed with the
+ * function role's credentials. None when no mail sender is configured (the deployment sends no mail).
+ */
+function mailQueue(config: Config): MailQueue | undefined {
+  const functionName = config.MAILER_FUNCTION_NAME
+  if (!functionName) return undefined
+  const {
+    AWS_REGION: region,
+    AWS_ACCESS_KEY_ID: accessKeyId,
+    AWS_SECRET_ACCESS_KEY: secretAccessKey,
+  } = config
+  if (!region || !accessKeyId || !secretAccessKey) {
+    throw new ConfigError(['MAILER_FUNCTION_NAME needs AWS_REGION and the function role’s credentials'])
+  }
+  const invoke = createAsyncInvoker({
+    functionName,
+    region,
+    endpoint: config.AWS_ENDPOINT_URL_LAMBDA,
+    credentials: { accessKeyId, secretAccessKey, sessionToken: config.AWS_SESSION_TOKEN },
+    timeoutMs: MAIL_QUEUE_TIMEOUT_MS,
+  })
+  return {
+    async notify(jobId) {
+      try {
+        await invoke({ job: jobId })
+      } catch (error) {
+        // The job stays in mail_outbox, unsettled: an operator finds it there (docs/deploying.md).
+        logger.error('mail job not handed to the mail sender', {
+          job: jobId,
+          error: error instanceof Error ? error.name : typeof error,
+        })
+        throw new MailQueueUnavailableError({ cause: error })
+      }
+    },
+  }
+}
+
+/** The mail sender's dependencies (the `send-mail` function), built once per container. */
+interface MailSender {
+  deliver(jobId: string): Promise<string>
+  close(): Promise<void>
+}
+let mailer: Promise<MailSender> | undefined
+
+export function getMailer(): Promise<MailSender> {
+  if (!mailer) {
+    const building = (async () => {
+      const config = loadConfig(process.env, ['database', 'mail'])
+      const secrets = await secretReaderFor(config)
+      const database = openDatabase(config, await resolveDatabaseUrl(config, secrets), 2)
+      const transport = await createMailTransport({
+        smtpUrl: config.SMTP_URL,
+        region: config.AWS_REGION,
+        from: config.MAIL_FROM as string,
+      })
+      const { deliver } = createMailer({
+        jobs: createMailJobRepository(database.db),
+        transport,
+        settings: {
+          productName: config.PRODUCT_NAME,
+          resetUrl: config.PASSWORD_RESET_URL as string,
+          resetTtlSeconds: config.PASSWORD_RESET_TTL_SECONDS,
+        },
+      })
+      return {
+        deliver,
+        async close() {
+          transport.close()
+          await database.close()
+        },
+      }
+    })()
+    mailer = building
+    building.catch(() => {
+      if (mailer === building) mailer = undefined
+    })
+  }
+  return mailer
 }

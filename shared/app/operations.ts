@@ -168,6 +168,7 @@ export async function cleanupFromEnvironment(budgetMs: number) {
         loginWindowSeconds: config.LOGIN_WINDOW_SECONDS,
         ipWindowSeconds: config.LOGIN_IP_WINDOW_SECONDS,
         registerWindowSeconds: config.REGISTER_RATE_WINDOW_SECONDS,
+        resetWindowSeconds: config.PASSWORD_RESET_WINDOW_SECONDS,
         sessionMaxAgeSeconds: config.SESSION_MAX_AGE_SECONDS,
         auditRetentionDays: config.AUDIT_RETENTION_DAYS,
       })

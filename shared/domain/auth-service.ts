@@ -7,7 +7,7 @@ import {
   TooManyAttemptsError,
 } from './errors.ts'
 import type { PasswordHasher } from './passwords.ts'
-import type { LoginRepository, NewSession, SessionRepository, UserRepository } from './ports.ts'
+import type { LoginRepository, MailQueue, NewSession, SessionRepository, UserRepository } from './ports.ts'
 import {
   type ChangePasswordBody,
   isUuid,
@@ -48,12 +48,14 @@ export interface AuthDependencies {
   sessions: SessionRepository
   passwords: PasswordHasher
   tokens: TokenService
+  /** Where the "your password was changed" notice is queued; absent when the deployment sends no mail. */
+  mail?: MailQueue | undefined
 }
 
 export type AuthService = ReturnType<typeof createAuthService>
 
 /** Registration, login, token rotation and the current user: every rule of the contract that is not HTTP. */
-export function createAuthService({ users, logins, sessions, passwords, tokens }: AuthDependencies) {
+export function createAuthService({ users, logins, sessions, passwords, tokens, mail }: AuthDependencies) {
   const tokenPair = async (userId: number, sessionId: string, refreshToken: string): Promise<TokenPair> => ({
     access_token: await tokens.issueAccessToken({ userId, sessionId }),
     refresh_token: refreshToken,
@@ -223,6 +225,7 @@ export function createAuthService({ users, logins, sessions, passwords, tokens }
         accepts: (account) => account.id === user.id,
         refusal: () => new IncorrectPasswordError(),
       })
+      const noticeId = randomUUID()
       const changed = await sessions.changePassword(
         {
           id: randomUUID(),
@@ -230,10 +233,13 @@ export function createAuthService({ users, logins, sessions, passwords, tokens }
           sessionId,
           previousHash: stored.hashedPassword,
           hash: await passwords.hash(new_password),
+          noticeId,
         },
         context,
       )
       if (!changed) throw new IncorrectPasswordError()
+      // Changed whatever happens now: a notice that could not be handed over stays queued, and the queue logged why.
+      await mail?.notify(noticeId).catch(() => undefined)
     },
   }
 }

@@ -19,6 +19,10 @@ export type DomainErrorCode =
   | 'CONFLICTING_ADMIN'
   | 'INCORRECT_PASSWORD'
   | 'SESSION_NOT_FOUND'
+  | 'PASSWORD_RESET_LIMIT'
+  | 'INVALID_RESET_TOKEN'
+  | 'MAIL_NOT_CONFIGURED'
+  | 'MAIL_QUEUE_UNAVAILABLE'
 
 export abstract class DomainError extends Error {
   abstract readonly code: DomainErrorCode
@@ -162,5 +166,40 @@ export class SessionNotFoundError extends DomainError {
   readonly code = 'SESSION_NOT_FOUND'
   constructor() {
     super('Not Found')
+  }
+}
+
+/** Past `PASSWORD_RESET_EMAIL_LIMIT` requests for one email, or `PASSWORD_RESET_IP_LIMIT` from one source IP. */
+export class PasswordResetLimitError extends RateLimitError {
+  readonly code = 'PASSWORD_RESET_LIMIT'
+  constructor(retryAfterSeconds: number) {
+    super('Too many password reset requests', retryAfterSeconds)
+  }
+}
+
+/** A reset token that is used, expired, voided by a newer request, or unknown: one answer for all of them. */
+export class InvalidResetTokenError extends DomainError {
+  readonly code = 'INVALID_RESET_TOKEN'
+  constructor() {
+    super('Invalid or expired password reset token')
+  }
+}
+
+/**
+ * The deployment sends no mail (no reset page URL or no mail sender configured): a reset request is refused openly
+ * (503) rather than answered 202 with a mail that will never come.
+ */
+export class MailNotConfiguredError extends DomainError {
+  readonly code = 'MAIL_NOT_CONFIGURED'
+  constructor() {
+    super('Password reset by email is not configured on this server')
+  }
+}
+
+/** The mail sender could not be handed the job (Lambda's API did not take the invocation): a 503, retried. */
+export class MailQueueUnavailableError extends DomainError {
+  readonly code = 'MAIL_QUEUE_UNAVAILABLE'
+  constructor(options?: { cause?: unknown }) {
+    super('Service temporarily unavailable', options)
   }
 }

@@ -90,6 +90,8 @@ export interface PasswordChange {
   sessionId: string | null
   previousHash: string
   hash: string
+  /** The id of the "your password was changed" notice's mail job. */
+  noticeId: string
 }
 
 export interface SessionRepository {
@@ -120,8 +122,8 @@ export interface SessionRepository {
   endAll(userId: number, context: RequestContext): Promise<void>
   /**
    * Replaces the hash (clearing `password_carried_over`) while the stored hash is still `previousHash`, the kept
-   * session is live and the user active; revokes the user's other sessions, clears the failed-login count, audits:
-   * one statement. False when a condition failed (a concurrent change won); a retry of a stored change answers true.
+   * session is live and the user active; revokes the user's other sessions, clears the failed-login count, queues
+   * the notice mail, audits: one statement. False when a condition failed (a concurrent change won); a retry of a stored change answers true.
    */
   changePassword(change: PasswordChange, context: RequestContext): Promise<boolean>
 }
@@ -131,6 +133,7 @@ export interface RetentionPolicy {
   loginWindowSeconds: number
   ipWindowSeconds: number
   registerWindowSeconds: number
+  resetWindowSeconds: number
   sessionMaxAgeSeconds: number
   auditRetentionDays: number
 }
@@ -141,6 +144,8 @@ export type RetentionTable =
   | 'login_attempts'
   | 'rate_limits'
   | 'security_events'
+  | 'password_reset_tokens'
+  | 'mail_outbox'
 
 export interface RetentionRepository {
   /**
@@ -148,4 +153,98 @@ export interface RetentionRepository {
    * windows, audit events past retention); how many it deleted. Called in a loop, so no statement runs long.
    */
   purge(table: RetentionTable, limit: number): Promise<number>
+}
+
+/** The reset requests one email, and one source IP, may make per window. */
+export interface PasswordResetPolicy {
+  emailLimit: number
+  ipLimit: number
+  windowSeconds: number
+  /** How long a link stays valid after its request. */
+  tokenTtlSeconds: number
+}
+
+/** A password-reset request, counted before anything is looked up. */
+export interface ResetRequest {
+  /** Made by the service: the mail job's id, and the key of the request's event (a retried statement counts once). */
+  id: string
+  email: string
+  /** The email's SHA-256, the key of its limit (no address of an unknown account is kept in the counters). */
+  emailKey: string
+}
+
+/** What a confirmed reset stores. */
+export interface ResetCompletion {
+  /** Made by the service; keys the audit event, so a statement retried after a lost answer is applied once. */
+  id: string
+  tokenHash: string
+  /** The new password's hash. */
+  hash: string
+  /** The id of the notice's mail job. */
+  noticeId: string
+}
+
+export interface PasswordResetRepository {
+  /**
+   * Counts the request against the email's and the source IP's limits, then, when both allow it and the email is an
+   * active account's, records a reset mail job with `request.id`, and audits it: one statement, the same work for a
+   * known and an unknown email. The seconds to wait when refused, else null.
+   */
+  request(request: ResetRequest, context: RequestContext): Promise<{ refusedForSeconds: number | null }>
+  /** Whether the token's hash names a live link (not expired, its user active). */
+  isLive(tokenHash: string): Promise<boolean>
+  /**
+   * Consumes the live link, stores the new hash, revokes every session, clears the failed-login count, queues the
+   * notice and audits, in one statement; false when the link is not live (used, voided, expired, unknown).
+   */
+  complete(completion: ResetCompletion, context: RequestContext): Promise<boolean>
+}
+
+/** Hands a queued mail job to the mail sender, off the request's path (in AWS an asynchronous Lambda invocation). */
+export interface MailQueue {
+  notify(jobId: string): Promise<void>
+}
+
+export type MailKind = 'password_reset' | 'password_changed'
+
+/** A mail to send, as its job row describes it. */
+export interface MailJob {
+  id: string
+  kind: MailKind
+  userId: number
+  email: string
+  userActive: boolean
+  createdAt: Date
+  /** Settled already (sent, or settled without a mail): a repeated delivery of the job does nothing. */
+  settled: boolean
+}
+
+/** Why a job ends without a mail. */
+export type MailSkip = 'superseded' | 'expired' | 'inactive'
+
+export interface MailJobRepository {
+  /** The job with its recipient; null when there is none (a request for an unknown email queues nothing). */
+  load(jobId: string): Promise<MailJob | null>
+  /**
+   * Stores the hash of a reset job's token, replacing the user's older link (never a newer one's), valid until the
+   * request's time plus the link's lifetime; or says why no link goes out: a newer request exists, or the request is
+   * older than a link's lifetime (a mail delayed past it would carry a dead link).
+   */
+  issueResetToken(job: MailJob, tokenHash: string, ttlSeconds: number): Promise<'issued' | MailSkip>
+  /** Marks the job settled (`sent`, or why not) and audits it; a second call changes nothing. */
+  settle(job: MailJob, outcome: 'sent' | MailSkip): Promise<void>
+  /** Counts a failed attempt to send, and audits it. */
+  recordFailure(job: MailJob): Promise<void>
+}
+
+/** A plain-text mail. */
+export interface MailMessage {
+  to: string
+  subject: string
+  text: string
+}
+
+/** The mail service (SMTP locally, Amazon SES in AWS). */
+export interface MailTransport {
+  send(message: MailMessage): Promise<void>
 }

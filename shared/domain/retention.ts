@@ -6,6 +6,8 @@ const TABLES: readonly RetentionTable[] = [
   'refresh_tokens',
   'login_attempts',
   'rate_limits',
+  'password_reset_tokens',
+  'mail_outbox',
   'security_events',
 ]
 

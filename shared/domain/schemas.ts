@@ -127,3 +127,12 @@ export function toTokenRequest(form: TokenForm): TokenRequest {
   }
   throw new UnsupportedGrantTypeError()
 }
+
+export const PasswordResetBodySchema = v.object({ email: EmailSchema })
+export type PasswordResetBody = v.InferOutput<typeof PasswordResetBodySchema>
+
+export const PasswordResetConfirmBodySchema = v.object({
+  token: OpaqueTokenSchema,
+  new_password: NewPasswordSchema,
+})
+export type PasswordResetConfirmBody = v.InferOutput<typeof PasswordResetConfirmBodySchema>

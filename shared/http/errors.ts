@@ -72,6 +72,10 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorRule>> = {
   CONFLICTING_ADMIN: { status: 409 },
   INCORRECT_PASSWORD: { status: 400 },
   SESSION_NOT_FOUND: { status: 404 },
+  PASSWORD_RESET_LIMIT: { status: 429, headers: retryAfter },
+  INVALID_RESET_TOKEN: { status: 400 },
+  MAIL_NOT_CONFIGURED: { status: 503, warn: 'password reset requested, but no mail is configured' },
+  MAIL_QUEUE_UNAVAILABLE: { status: 503, headers: unavailable, warn: 'mail queue unavailable' },
   PAYLOAD_TOO_LARGE: { status: 413, detail: () => 'Request body too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, detail: () => 'Unsupported Media Type' },
   MALFORMED_BODY: {

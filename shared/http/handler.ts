@@ -18,7 +18,14 @@ import { type ErrorStyle, errorResult, PayloadTooLargeError } from './errors.ts'
 import type { HttpResult } from './responses.ts'
 import { type AnySchema, validate } from './validation.ts'
 
-export { created, type HttpResult, noContent, ok, TOKEN_RESPONSE_HEADERS } from './responses.ts'
+export {
+  accepted,
+  created,
+  type HttpResult,
+  noContent,
+  ok,
+  TOKEN_RESPONSE_HEADERS,
+} from './responses.ts'
 
 export const MAX_BODY_BYTES = 64 * 1024
 

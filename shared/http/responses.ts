@@ -13,6 +13,8 @@ export const ok = (body: unknown, headers?: Record<string, string>): HttpResult 
   headers,
 })
 export const created = (body: unknown): HttpResult => ({ statusCode: 201, body })
+/** Taken for processing later (RFC 9110 §15.3.3): a reset request, whose mail is sent off the request's path. */
+export const accepted = (body: unknown): HttpResult => ({ statusCode: 202, body })
 export const noContent = (): HttpResult => ({ statusCode: 204 })
 
 /** Headers of every response that carries tokens (RFC 6749 §5.1). */

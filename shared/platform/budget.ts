@@ -8,6 +8,8 @@ import { ANSWER_MARGIN_MS } from './deadline.ts'
 export const SECRETS_CONNECT_TIMEOUT_MS = 1000
 export const SECRETS_REQUEST_TIMEOUT_MS = 2000
 export const SECRETS_MAX_ATTEMPTS = 2
+/** Handing a mail job to the mail sender (an asynchronous Lambda invocation), retries included. */
+export const MAIL_QUEUE_TIMEOUT_MS = 1500
 /** How much later than the server's statement_timeout the client's own timer fires. */
 export const SERVER_FIRST_GRACE_MS = 500
 /** CPU a request may spend besides its waits: bcrypt at the highest cost (14) on one vCPU, and a rehash. */
@@ -16,7 +18,8 @@ const CPU_ALLOWANCE_MS = 1000
 /**
  * The longest an API request can take when everything it waits for is as slow as it may be: a cold start's secrets
  * (every attempt timing out), a connection (a compute waking up), one statement to its server-side timeout and the
- * client's timer after it (no further statement is sent that could not end in time), its CPU, the answer's margin.
+ * client's timer after it (no further statement is sent that could not end in time), its CPU, handing a mail job
+ * over (a reset, a password change), the answer's margin.
  */
 export function requestBudgetMs(settings: {
   DATABASE_CONNECT_TIMEOUT_MS: number
@@ -24,5 +27,6 @@ export function requestBudgetMs(settings: {
 }): number {
   const secrets = SECRETS_MAX_ATTEMPTS * (SECRETS_CONNECT_TIMEOUT_MS + SECRETS_REQUEST_TIMEOUT_MS)
   const statement = settings.DATABASE_QUERY_TIMEOUT_MS + SERVER_FIRST_GRACE_MS
-  return secrets + settings.DATABASE_CONNECT_TIMEOUT_MS + statement + CPU_ALLOWANCE_MS + ANSWER_MARGIN_MS
+  const work = CPU_ALLOWANCE_MS + MAIL_QUEUE_TIMEOUT_MS
+  return secrets + settings.DATABASE_CONNECT_TIMEOUT_MS + statement + work + ANSWER_MARGIN_MS
 }

@@ -20,6 +20,19 @@ const integer = (name: keyof typeof INTEGER_SETTINGS) => {
 
 const text = v.pipe(v.string(), v.trim(), v.nonEmpty())
 
+/** Where a reset link points: the front-end's page, `{token}` standing for the token (never the request's Host). */
+const resetUrl = v.pipe(
+  text,
+  v.check(
+    (value) => /^https?:\/\/[^/?#\s]+/i.test(value) && URL.canParse(value.replace('{token}', 'x')),
+    'PASSWORD_RESET_URL must be an absolute http(s) URL',
+  ),
+  v.check(
+    (value) => value.split('{token}').length === 2,
+    'PASSWORD_RESET_URL must contain {token} exactly once',
+  ),
+)
+
 /** Every setting a function may read, with its default. Secrets come either inline or as a Secrets Manager ARN. */
 const EnvSchema = v.pipe(
   v.object({
@@ -56,6 +69,28 @@ const EnvSchema = v.pipe(
     MIGRATION_LOCK_TIMEOUT_MS: integer('MIGRATION_LOCK_TIMEOUT_MS'),
     SESSION_MAX_AGE_SECONDS: integer('SESSION_MAX_AGE_SECONDS'),
     AUDIT_RETENTION_DAYS: integer('AUDIT_RETENTION_DAYS'),
+    PASSWORD_RESET_TTL_SECONDS: integer('PASSWORD_RESET_TTL_SECONDS'),
+    PASSWORD_RESET_EMAIL_LIMIT: integer('PASSWORD_RESET_EMAIL_LIMIT'),
+    PASSWORD_RESET_IP_LIMIT: integer('PASSWORD_RESET_IP_LIMIT'),
+    PASSWORD_RESET_WINDOW_SECONDS: integer('PASSWORD_RESET_WINDOW_SECONDS'),
+    /** The front-end's reset page, e.g. `https://app.example.com/reset-password?token={token}`. */
+    PASSWORD_RESET_URL: v.optional(resetUrl),
+    /** The sender of every mail, `Name <address>` or an address; in AWS an address of the SES identity. */
+    MAIL_FROM: v.optional(text),
+    PRODUCT_NAME: v.optional(text, TEXT_DEFAULTS.PRODUCT_NAME),
+    /** Local (or any SMTP relay): `smtp://host:port`; without it mail goes through Amazon SES. */
+    SMTP_URL: v.optional(
+      v.pipe(text, v.regex(/^smtps?:\/\//i, 'SMTP_URL must start with smtp:// or smtps://')),
+    ),
+    /** The function that sends mail, invoked asynchronously by the functions that queue one. */
+    MAILER_FUNCTION_NAME: v.optional(text),
+    /** Lambda's own endpoint, for the local stand-in (as the AWS SDKs read it). */
+    AWS_ENDPOINT_URL_LAMBDA: v.optional(text),
+    /** Set by Lambda: the region, and the function role's credentials (never logged, never echoed). */
+    AWS_REGION: v.optional(text),
+    AWS_ACCESS_KEY_ID: v.optional(text),
+    AWS_SECRET_ACCESS_KEY: v.optional(text),
+    AWS_SESSION_TOKEN: v.optional(text),
     ADMIN_EMAIL: v.optional(text),
     ADMIN_PASSWORD: v.optional(v.string()),
     ADMIN_PASSWORD_SECRET_ARN: v.optional(text),
@@ -78,7 +113,7 @@ export class ConfigError extends Error {
  * it signs access tokens; `publicKeys`: it verifies them (or publishes them), from the published keys or, failing
  * those, from the signing keys.
  */
-export type Need = 'database' | 'signingKeys' | 'publicKeys' | 'admin'
+export type Need = 'database' | 'signingKeys' | 'publicKeys' | 'admin' | 'mail'
 
 const NEEDS: Record<Need, { keys: (keyof Config)[]; problem: string }> = {
   database: {
@@ -102,6 +137,7 @@ const NEEDS: Record<Need, { keys: (keyof Config)[]; problem: string }> = {
     keys: ['ADMIN_PASSWORD', 'ADMIN_PASSWORD_SECRET_ARN'],
     problem: 'ADMIN_PASSWORD or ADMIN_PASSWORD_SECRET_ARN is required',
   },
+  mail: { keys: ['MAIL_FROM'], problem: 'MAIL_FROM is required' },
 }
 
 /**
@@ -118,6 +154,10 @@ export function loadConfig(
     if (!NEEDS[need].keys.some((key) => env[key])) problems.push(NEEDS[need].problem)
   }
   if (needs.includes('admin') && !env.ADMIN_EMAIL) problems.push('ADMIN_EMAIL is required')
+  if (needs.includes('mail')) {
+    if (!env.PASSWORD_RESET_URL) problems.push('PASSWORD_RESET_URL is required')
+    if (!env.SMTP_URL && !env.AWS_REGION) problems.push('SMTP_URL, or AWS_REGION for Amazon SES, is required')
+  }
   if (problems.length > 0 || !result.success) throw new ConfigError(problems)
   return result.output
 }

@@ -39,6 +39,13 @@ export const INTEGER_SETTINGS = {
   /** Registrations per source IP and window: a class signing up together behind one NAT stays under it. */
   REGISTER_RATE_LIMIT: { default: 300, min: 1, max: 1_000_000 },
   REGISTER_RATE_WINDOW_SECONDS: { default: 3600, min: 1, max: 86_400 },
+  /** How long a password-reset link stays valid after its request. */
+  PASSWORD_RESET_TTL_SECONDS: { default: 1800, min: 300, max: 86_400 },
+  /** Reset requests per email (known or not, so the limit reveals nothing) and window. */
+  PASSWORD_RESET_EMAIL_LIMIT: { default: 5, min: 1, max: 1000 },
+  /** Reset requests per source IP and window, across all emails. */
+  PASSWORD_RESET_IP_LIMIT: { default: 100, min: 1, max: 1_000_000 },
+  PASSWORD_RESET_WINDOW_SECONDS: { default: 3600, min: 1, max: 86_400 },
   /** How long the audit trail is kept; the cleanup deletes older events. */
   AUDIT_RETENTION_DAYS: { default: 400, min: 1, max: 3650 },
 } as const satisfies Record<string, IntegerSetting>
@@ -50,4 +57,6 @@ export const TEXT_DEFAULTS = {
   JWT_AUDIENCE: 'papa-api',
   /** The `client_id` claim of access tokens (RFC 9068 §2.2): the one first-party client. */
   JWT_CLIENT_ID: 'papa-app',
+  /** The product's name in the mail the service sends ("Reset your … password"). */
+  PRODUCT_NAME: 'Past Questions',
 } as const

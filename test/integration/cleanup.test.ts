@@ -96,6 +96,7 @@ describe('the cleanup', () => {
       loginWindowSeconds: 900,
       ipWindowSeconds: 900,
       registerWindowSeconds: 3600,
+      resetWindowSeconds: 3600,
       sessionMaxAgeSeconds: 30 * DAY,
       auditRetentionDays: 400,
     })

@@ -1,0 +1,113 @@
+import { sql } from 'drizzle-orm'
+import type { MailJobRepository, MailKind } from '#shared/domain/ports'
+import type { Database } from '../client.ts'
+import { rethrowUnavailable } from '../errors.ts'
+import { mailOutbox, passwordResetTokens, users } from '../schema.ts'
+import { eventInsert, seconds } from './rows.ts'
+
+/** Jobs run by no request: their events name no source address or user agent. */
+const NO_REQUEST = { sourceIp: '', userAgent: '' }
+
+/** The mail jobs the `send-mail` function runs: what to send, the reset link's hash, how each job ended. */
+export function createMailJobRepository(db: Database) {
+  return {
+    async load(jobId) {
+      const result = await db
+        .execute<{
+          id: string
+          kind: MailKind
+          user_id: number
+          email: string
+          is_active: boolean
+          created_at: Date | string
+          settled: boolean
+        }>(sql`
+          select o.id, o.kind, o.user_id, u.email, u.is_active, o.created_at, o.settled_at is not null as settled
+          from ${mailOutbox} o join ${users} u on u.id = o.user_id
+          where o.id = ${jobId}::uuid`)
+        .catch(rethrowUnavailable)
+      const row = result.rows[0]
+      return row
+        ? {
+            id: row.id,
+            kind: row.kind,
+            userId: row.user_id,
+            email: row.email,
+            userActive: row.is_active,
+            createdAt: new Date(row.created_at),
+            settled: row.settled,
+          }
+        : null
+    },
+
+    async issueResetToken(job, tokenHash, ttlSeconds) {
+      // Everything is read from the job's own row (its request time to the microsecond), in one statement: a newer
+      // request of the user's voids this one, and an older link never replaces a newer one, whatever the order in
+      // which their mails are sent.
+      const result = await db
+        .execute<{ outcome: 'issued' | 'superseded' | 'expired' }>(sql`
+          with job as (
+            select o.id, o.user_id, o.created_at, o.created_at + ${seconds(ttlSeconds)} as expires_at
+            from ${mailOutbox} o where o.id = ${job.id}::uuid
+          ), newer as (
+            select 1 from ${mailOutbox} o, job
+            where o.user_id = job.user_id and o.kind = 'password_reset' and o.created_at > job.created_at
+          ), issued as (
+            insert into ${passwordResetTokens} as t (user_id, token_hash, job_id, requested_at, expires_at)
+            select user_id, ${tokenHash}, id, created_at, expires_at from job
+            where expires_at > now() and not exists (select 1 from newer)
+            on conflict (user_id) do update set
+              token_hash = excluded.token_hash, job_id = excluded.job_id,
+              requested_at = excluded.requested_at, expires_at = excluded.expires_at
+            where t.requested_at <= excluded.requested_at
+            returning 1
+          )
+          select case
+              when exists (select 1 from issued) then 'issued'
+              when exists (select 1 from newer) then 'superseded'
+              when exists (select 1 from job where expires_at <= now()) then 'expired'
+              else 'superseded'
+            end as outcome`)
+        .catch(rethrowUnavailable)
+      return result.rows[0]?.outcome ?? 'superseded'
+    },
+
+    async settle(job, outcome) {
+      await db
+        .execute(sql`
+          with settled as (
+            update ${mailOutbox} set settled_at = now(), outcome = ${outcome},
+              attempts = attempts + ${outcome === 'sent' ? 1 : 0}
+            where id = ${job.id}::uuid and settled_at is null
+            returning id, user_id
+          ), settle_event as (
+            ${eventInsert(`${job.kind}_mail_${outcome}`, NO_REQUEST, {
+              userId: sql`settled.user_id`,
+              email: sql`null`,
+              from: sql`from settled`,
+              key: sql`'mail_settled:' || settled.id`,
+            })}
+          )
+          select count(*) from settled`)
+        .catch(rethrowUnavailable)
+    },
+
+    async recordFailure(job) {
+      await db
+        .execute(sql`
+          with failed as (
+            update ${mailOutbox} set attempts = attempts + 1
+            where id = ${job.id}::uuid and settled_at is null
+            returning user_id
+          ), failure_event as (
+            ${eventInsert(`${job.kind}_mail_failed`, NO_REQUEST, {
+              userId: sql`failed.user_id`,
+              email: sql`null`,
+              from: sql`from failed`,
+            })}
+          )
+          select count(*) from failed`)
+        .catch(rethrowUnavailable)
+    },
+  } satisfies MailJobRepository
+}

@@ -1,0 +1,131 @@
+import { sql } from 'drizzle-orm'
+import type { PasswordResetPolicy, PasswordResetRepository } from '#shared/domain/ports'
+import type { Database } from '../client.ts'
+import { rethrowUnavailable } from '../errors.ts'
+import {
+  loginAttempts,
+  mailOutbox,
+  passwordResetTokens,
+  rateLimits,
+  securityEvents,
+  sessions,
+  users,
+} from '../schema.ts'
+import { eventInsert, seconds } from './rows.ts'
+
+/** Why the sessions of a reset ended (`sessions.revoked_reason`). */
+const ENDED_BY_PASSWORD_RESET = 'password_reset'
+
+/** Password-reset requests (their limits and mail jobs) and confirmations. */
+export function createPasswordResetRepository(db: Database, policy: PasswordResetPolicy) {
+  const window = seconds(policy.windowSeconds)
+
+  return {
+    async request({ id, email, emailKey }, context) {
+      const ipKey = `password-reset-ip:${context.sourceIp}`
+      const byEmail = `password-reset-email:${emailKey}`
+      const requestedKey = `password_reset_requested:${id}`
+      const limitedKey = `password_reset_limited:${id}`
+      const expired = sql`r.window_started_at <= now() - ${window}`
+      // Counted first, for every email alike: the request past either limit is refused (and counted, so a flood
+      // does not reopen the window). A retried statement (its answer lost) finds its event and counts nothing again.
+      const result = await db
+        .execute<{ allowed: boolean; retry_after: number | null }>(sql`
+          with fresh as (
+            select not exists (
+              select 1 from ${securityEvents} where event_key in (${requestedKey}, ${limitedKey})
+            ) as fresh
+          ), counted as (
+            insert into ${rateLimits} as r (key, hits, window_started_at)
+            select k.key, 1, now() from (values (${ipKey}), (${byEmail})) as k(key), fresh where fresh.fresh
+            on conflict (key) do update set
+              hits = case when ${expired} then 1 else r.hits + 1 end,
+              window_started_at = case when ${expired} then now() else r.window_started_at end
+            returning r.key, r.hits, r.window_started_at
+          ), over as (
+            select ceil(extract(epoch from window_started_at + ${window} - now()))::int as wait from counted
+            where hits > case when key = ${ipKey} then ${policy.ipLimit}::int else ${policy.emailLimit}::int end
+          ), verdict as (
+            select case
+                when (select fresh from fresh) then not exists (select 1 from over)
+                else exists (select 1 from ${securityEvents} where event_key = ${requestedKey})
+              end as allowed,
+              greatest(1, coalesce((select max(wait) from over), 1)) as retry_after
+          ), account as (
+            select u.id from ${users} u, verdict, fresh
+            where u.email = ${email} and u.is_active and verdict.allowed and fresh.fresh
+          ), job as (
+            insert into ${mailOutbox} (id, kind, user_id)
+            select ${id}::uuid, 'password_reset', id from account
+            on conflict (id) do nothing
+          ), requested_event as (
+            ${eventInsert('password_reset_requested', context, {
+              userId: sql`(select id from account)`,
+              email: sql`${email}`,
+              from: sql`from verdict, fresh where verdict.allowed and fresh.fresh`,
+              key: requestedKey,
+            })}
+          ), limited_event as (
+            ${eventInsert('password_reset_limited', context, {
+              userId: sql`null::int`,
+              email: sql`${email}`,
+              from: sql`from verdict, fresh where not verdict.allowed and fresh.fresh`,
+              key: limitedKey,
+            })}
+          )
+          select allowed, retry_after from verdict`)
+        .catch(rethrowUnavailable)
+      const row = result.rows[0]
+      return { refusedForSeconds: row?.allowed === false ? (row.retry_after ?? 1) : null }
+    },
+
+    async isLive(tokenHash) {
+      const result = await db
+        .execute<{ live: boolean }>(sql`
+          select exists (
+            select 1 from ${passwordResetTokens} t join ${users} u on u.id = t.user_id
+            where t.token_hash = ${tokenHash} and t.expires_at > now() and u.is_active
+          ) as live`)
+        .catch(rethrowUnavailable)
+      return result.rows[0]?.live === true
+    },
+
+    async complete({ id, tokenHash, hash, noticeId }, context) {
+      const key = `password_reset_completed:${id}`
+      // The link is used up by the statement that uses it: of two confirmations with one token, one succeeds.
+      const result = await db
+        .execute<{ completed: boolean }>(sql`
+          with done as (
+            select 1 from ${securityEvents} where event_key = ${key}
+          ), used as (
+            delete from ${passwordResetTokens} t using ${users} u
+            where t.token_hash = ${tokenHash} and t.expires_at > now() and u.id = t.user_id and u.is_active
+            returning t.user_id
+          ), changed as (
+            update ${users} u set hashed_password = ${hash}, password_carried_over = false
+            from used where u.id = used.user_id
+            returning u.id, u.email
+          ), revoked as (
+            update ${sessions} s set revoked_at = now(), revoked_reason = ${ENDED_BY_PASSWORD_RESET}
+            from changed where s.user_id = changed.id and s.revoked_at is null
+            returning s.id
+          ), cleared as (
+            delete from ${loginAttempts} where email in (select email from changed)
+          ), notice as (
+            insert into ${mailOutbox} (id, kind, user_id)
+            select ${noticeId}::uuid, 'password_changed', id from changed
+            on conflict (id) do nothing
+          ), reset_event as (
+            ${eventInsert('password_reset_completed', context, {
+              userId: sql`changed.id`,
+              email: sql`changed.email`,
+              from: sql`from changed`,
+              key,
+            })}
+          )
+          select exists (select 1 from changed) or exists (select 1 from done) as completed`)
+        .catch(rethrowUnavailable)
+      return result.rows[0]?.completed === true
+    },
+  } satisfies PasswordResetRepository
+}

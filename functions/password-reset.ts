@@ -1,0 +1,18 @@
+import { type Container, getContainer } from '#shared/app/container'
+import { type PasswordResetBody, PasswordResetBodySchema } from '#shared/domain/schemas'
+import { accepted, httpHandler, type ParsedEvent } from '#shared/http/handler'
+
+/** The one answer to every accepted reset request, whether or not the address has an account. */
+export const PASSWORD_RESET_ACCEPTED = {
+  detail: 'If an account with this email exists, a link to reset its password has been sent.',
+} as const
+
+const requestReset = async ({ body, context }: ParsedEvent<PasswordResetBody>, { resets }: Container) => {
+  await resets.request(body.email, context)
+  return accepted(PASSWORD_RESET_ACCEPTED)
+}
+
+export const handler = httpHandler(requestReset, {
+  body: PasswordResetBodySchema,
+  dependencies: getContainer,
+})

@@ -1,0 +1,36 @@
+import { getMailer } from '#shared/app/container'
+import { MailDeliveryError } from '#shared/domain/mail/mailer'
+import { isUuid } from '#shared/domain/schemas'
+import { logger } from '#shared/platform/logger'
+
+/**
+ * Sends the mail of one job (`{"job": "<uuid>"}`), invoked asynchronously by the functions that queue one (a reset
+ * request, a confirmed reset, a password change). A failed send throws, so Lambda retries the event (twice), then
+ * hands it to the failure destination (the stack's MailFailures queue); every attempt is audited and logged. Never
+ * logs an address, a token or a link.
+ */
+export const handler = async (event: unknown) => {
+  const job = (event as { job?: unknown } | null)?.job
+  if (typeof job !== 'string' || !isUuid(job)) {
+    logger.warn('mail event without a job id: ignored')
+    return { outcome: 'invalid event' }
+  }
+  const mailer = await getMailer()
+  try {
+    const outcome = await mailer.deliver(job)
+    logger.info('mail job done', { job, outcome })
+    return { outcome }
+  } catch (error) {
+    logger.error('mail job failed; Lambda retries it', {
+      job,
+      // A delivery error's message is ours (the kind of failure); any other error's may carry SQL: its name only.
+      error:
+        error instanceof MailDeliveryError
+          ? error.message
+          : error instanceof Error
+            ? error.name
+            : typeof error,
+    })
+    throw error
+  }
+}

@@ -1,0 +1,98 @@
+import { hashResetToken, newResetToken, resetLink } from '../password-reset.ts'
+import type { MailJobRepository, MailMessage, MailSkip, MailTransport } from '../ports.ts'
+import passwordChanged from './password-changed.ts'
+import passwordReset from './password-reset.ts'
+
+export interface MailerSettings {
+  productName: string
+  /** The front-end's reset page, `{token}` standing for the token. */
+  resetUrl: string
+  resetTtlSeconds: number
+}
+
+/** A template's placeholders, filled; the first line (`Subject: …`) is the subject. */
+export function renderMail(template: string, values: Record<string, string>): Omit<MailMessage, 'to'> {
+  const missing = Object.keys(values).filter((name) => !template.includes(`{{${name}}}`))
+  if (missing.length > 0) throw new Error(`mail template lost its placeholders: ${missing.join(', ')}`)
+  const filled = template.replace(/\{\{(\w+)\}\}/g, (match, name: string) => values[name] ?? match)
+  const leftover = /\{\{\w+\}\}/.exec(filled)
+  if (leftover) throw new Error(`mail template has an unknown placeholder: ${leftover[0]}`)
+  const [first = '', ...rest] = filled.split('\n')
+  const subject = /^Subject:\s*(.+)$/.exec(first)?.[1]
+  if (!subject) throw new Error('a mail template starts with "Subject: …"')
+  return { subject: subject.trim(), text: rest.join('\n').replace(/^\n+/, '') }
+}
+
+/** A time as the notice states it: `2026-11-30 05:12 UTC`. */
+const utcMinute = (date: Date) => `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`
+
+/** The failure of a send, kept for Lambda to retry (and, at the last attempt, to the failure destination). */
+export class MailDeliveryError extends Error {
+  override readonly name = 'MailDeliveryError'
+}
+
+/** A failure's kind, safe to store and log: nodemailer's code (`ECONNECTION`, `EAUTH`, …) or the error's name. */
+function failureKind(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code === 'string' && /^[A-Z][A-Za-z_]{0,39}$/.test(code)) return code
+  return error instanceof Error ? error.name.slice(0, 40) : typeof error
+}
+
+/** What `deliver` did with a job. */
+export type Delivery = 'sent' | 'no job' | 'already settled' | MailSkip
+
+/**
+ * Sends the mail of one job, off any request's path (the `send-mail` function). A reset job's token is made here, and
+ * only its hash stored, so the token exists nowhere but in the mail. A job is settled once: a repeated delivery (Lambda
+ * may deliver an event twice) sends nothing. A failed send is counted and audited, then thrown for a retry; a retried
+ * reset job issues a fresh token, replacing the one of the failed attempt.
+ */
+export function createMailer({
+  jobs,
+  transport,
+  settings,
+}: {
+  jobs: MailJobRepository
+  transport: MailTransport
+  settings: MailerSettings
+}) {
+  return {
+    async deliver(jobId: string): Promise<Delivery> {
+      const job = await jobs.load(jobId)
+      if (!job) return 'no job'
+      if (job.settled) return 'already settled'
+      if (!job.userActive) {
+        await jobs.settle(job, 'inactive')
+        return 'inactive'
+      }
+      let content: Omit<MailMessage, 'to'>
+      if (job.kind === 'password_reset') {
+        const token = newResetToken()
+        const issued = await jobs.issueResetToken(job, hashResetToken(token), settings.resetTtlSeconds)
+        if (issued !== 'issued') {
+          await jobs.settle(job, issued)
+          return issued
+        }
+        content = renderMail(passwordReset, {
+          product: settings.productName,
+          link: resetLink(settings.resetUrl, token),
+          minutes: String(Math.floor(settings.resetTtlSeconds / 60)),
+        })
+      } else {
+        content = renderMail(passwordChanged, {
+          product: settings.productName,
+          time: utcMinute(job.createdAt),
+        })
+      }
+      try {
+        await transport.send({ to: job.email, ...content })
+      } catch (error) {
+        const reason = failureKind(error)
+        await jobs.recordFailure(job)
+        throw new MailDeliveryError(`mail ${job.kind} not sent (${reason})`, { cause: error })
+      }
+      await jobs.settle(job, 'sent')
+      return 'sent'
+    },
+  }
+}
