@@ -84,8 +84,10 @@ async function main() {
     if (stopping) return
     stopping = true
     process.stdout.write('\nStopping...\n')
+    // The catcher first: once the stack (and PostgreSQL, whose exit hook ends the process) is down, nothing else
+    // keeps this process alive for it.
+    await catcher?.stop().catch(() => {})
     await stack.stop()
-    await catcher?.stop()
     process.exit(0)
   }
   process.on('SIGINT', stop)

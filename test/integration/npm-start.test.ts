@@ -137,6 +137,21 @@ describe('npm start', () => {
       jwks_uri: `${origin}/.well-known/jwks.json`,
     })
 
+    // The mail the API sends is caught by the MailDev npm start runs, on the page it names.
+    const mailPage = /Mail: (http:\/\/127\.0\.0\.1:\d+)/.exec(first.output())?.[1]
+    expect(mailPage).toBeDefined()
+    const reset = await post(`${first.base}/auth/password-reset`, { email: 'keeper@example.com' })
+    expect(reset.status).toBe(202)
+    let caught: { to: { address: string }[]; subject: string; text: string }[] = []
+    for (let i = 0; i < 100 && caught.length === 0; i++) {
+      caught = (await (await fetch(`${mailPage}/api/email`)).json()) as typeof caught
+      if (caught.length === 0) await new Promise((done) => setTimeout(done, 50))
+    }
+    expect(caught.map((mail) => mail.to[0]?.address)).toEqual(['keeper@example.com'])
+    expect(caught[0]?.text).toMatch(/reset-password\?token=[\w-]{43}/)
+    const page = await fetch(mailPage as string, { headers: { accept: 'text/html' } })
+    expect(page.headers.get('content-type')).toContain('text/html')
+
     expect(await stop(first)).toBe(0)
 
     const second = await start(port)
