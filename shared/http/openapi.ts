@@ -6,6 +6,8 @@ import {
   LoginBodySchema,
   PASSWORD_MAX_BYTES,
   PASSWORD_MIN_BYTES,
+  PasswordResetBodySchema,
+  PasswordResetConfirmBodySchema,
   RefreshBodySchema,
   RegisterBodySchema,
   TokenFormSchema,
@@ -108,6 +110,17 @@ export const GatewayUnauthorizedSchema = v.pipe(
   v.description('API Gateway’s answer to a missing or refused token, before any function runs.'),
 )
 
+/**
+ * The one answer to every accepted reset request, whatever the email: the text of `PASSWORD_RESET_ACCEPTED` in
+ * `functions/password-reset.ts` (the tests hold the two together).
+ */
+export const PasswordResetAcceptedSchema = v.pipe(
+  v.object({
+    detail: v.literal('If an account with this email exists, a link to reset its password has been sent.'),
+  }),
+  v.description('The same body for every email, with an account or not.'),
+)
+
 export const HealthSchema = v.object({ status: v.literal('ok') })
 export const HealthUnavailableSchema = v.object({ status: v.literal('unavailable') })
 
@@ -130,6 +143,11 @@ export type OpenApiSettings = Pick<
   | 'LOGIN_WINDOW_SECONDS'
   | 'REGISTER_RATE_LIMIT'
   | 'REGISTER_RATE_WINDOW_SECONDS'
+  | 'SESSION_MAX_AGE_SECONDS'
+  | 'PASSWORD_RESET_TTL_SECONDS'
+  | 'PASSWORD_RESET_EMAIL_LIMIT'
+  | 'PASSWORD_RESET_IP_LIMIT'
+  | 'PASSWORD_RESET_WINDOW_SECONDS'
 >
 
 /** A JSON object in the document; the generator writes plain data only. */
@@ -315,6 +333,13 @@ const componentResponses = (settings: OpenApiSettings): Record<string, OpenApiOb
     json('HTTPError', { detail: 'Too many registrations from this address' }),
     ['Retry-After'],
   ),
+  PasswordResetLimited: response(
+    `More than ${count(settings.PASSWORD_RESET_EMAIL_LIMIT, 'reset request')} for this email (any email, with an ` +
+      `account or not) or ${count(settings.PASSWORD_RESET_IP_LIMIT, 'reset request')} from this source address ` +
+      `within ${duration(settings.PASSWORD_RESET_WINDOW_SECONDS)}; try again after \`Retry-After\` seconds.`,
+    json('HTTPError', { detail: 'Too many password reset requests' }),
+    ['Retry-After'],
+  ),
   NotAuthenticated: response(
     'No `Authorization: Bearer` header (`"Not authenticated"`), or a token that is invalid, expired, of the ' +
       'wrong kind, or whose user is gone or inactive (`"Could not validate credentials"`).',
@@ -459,6 +484,78 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         ...errors(...BODY_ERRORS, '500', '503'),
       },
     },
+    'password-reset': {
+      tag: 'auth',
+      summary: 'Ask for a password-reset link by email',
+      description:
+        'Answered with one fixed body (202) whether or not the address has an account, and in the same time; an ' +
+        'active account is mailed a link to the front-end’s reset page (the deployment’s `PASSWORD_RESET_URL`) ' +
+        'carrying a single-use token. The link works for ' +
+        `${duration(settings.PASSWORD_RESET_TTL_SECONDS)} from the request, and only the newest one does. At most ` +
+        `${count(settings.PASSWORD_RESET_EMAIL_LIMIT, 'request')} per email and ` +
+        `${count(settings.PASSWORD_RESET_IP_LIMIT, 'request')} per source address within ` +
+        `${duration(settings.PASSWORD_RESET_WINDOW_SECONDS)}, counted for every email alike.`,
+      requestBody: jsonBody('PasswordResetRequest'),
+      responses: {
+        '202': response(
+          'Accepted: the same body for every email. The mail, if any, is sent after the answer.',
+          json('PasswordResetAccepted', {
+            detail: 'If an account with this email exists, a link to reset its password has been sent.',
+          }),
+        ),
+        '429': ref('responses', 'PasswordResetLimited'),
+        '503': {
+          description:
+            'This deployment sends no mail (`"Password reset by email is not configured on this server"`, without ' +
+            '`Retry-After`: asking again will not help), or the database or the mail queue cannot be reached ' +
+            '(`"Service temporarily unavailable"`; try again after `Retry-After` seconds).',
+          headers: {
+            'Retry-After': {
+              description:
+                'With `"Service temporarily unavailable"` only: seconds to wait before trying again.',
+              required: false,
+              schema: { type: 'integer', minimum: 0 },
+            },
+          },
+          content: {
+            'application/json': {
+              schema: ref('schemas', 'HTTPError'),
+              examples: {
+                notConfigured: {
+                  summary: 'No mail configured',
+                  value: { detail: 'Password reset by email is not configured on this server' },
+                },
+                unavailable: {
+                  summary: 'Database or mail queue unreachable',
+                  value: { detail: 'Service temporarily unavailable' },
+                },
+              },
+            },
+          },
+        },
+        ...errors(...BODY_ERRORS, '500'),
+      },
+    },
+    'password-reset-confirm': {
+      tag: 'auth',
+      summary: 'Set a new password with the token of a reset link',
+      description:
+        'The token is the one the mailed link carries (its `{token}`). The link is used up, every session of the ' +
+        'account is ended (its refresh and access tokens are refused from now on), the failed-login count is ' +
+        'cleared and a notice is mailed; then log in with the new password. The new password follows the ' +
+        'registration rules.',
+      requestBody: jsonBody('PasswordResetConfirm'),
+      responses: {
+        '204': response('The password is changed.'),
+        '400': response(
+          'The token is used, expired (a link works ' +
+            `${duration(settings.PASSWORD_RESET_TTL_SECONDS)} from its request), voided by a newer request, or ` +
+            'unknown: one answer for all of them.',
+          json('HTTPError', { detail: 'Invalid or expired password reset token' }),
+        ),
+        ...errors(...BODY_ERRORS, '500', '503'),
+      },
+    },
     me: {
       tag: 'users',
       summary: 'The current user',
@@ -472,7 +569,8 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
       tag: 'users',
       summary: 'The current user’s live sessions',
       description:
-        'A session starts at each login and lives while its refresh tokens are renewed (at most 30 days). ' +
+        'A session starts at each login and lives while its refresh tokens are renewed (at most ' +
+        `${duration(settings.SESSION_MAX_AGE_SECONDS)} after the login). ` +
         '`current` marks the session of the access token sent; `ip` and `user_agent` are those of its login.',
       secured: true,
       responses: {
@@ -709,7 +807,7 @@ export function buildOpenApiDocument(
     },
     servers: [{ url: '/', description: 'The host this document was loaded from' }],
     tags: [
-      { name: 'auth', description: 'Accounts and tokens' },
+      { name: 'auth', description: 'Accounts, tokens and password resets' },
       { name: 'users', description: 'The authenticated user' },
       { name: 'health', description: 'Operations' },
       { name: 'keys', description: 'The issuer’s public keys and discovery document, at its URL' },
@@ -729,6 +827,14 @@ export function buildOpenApiDocument(
           password: PASSWORD,
         }),
         RefreshTokenRequest: jsonSchema(RefreshBodySchema, 'input'),
+        PasswordResetRequest: withPropertyDescriptions(jsonSchema(PasswordResetBodySchema, 'input'), {
+          email: `${EMAIL} Any valid address is accepted, with an account or not.`,
+        }),
+        PasswordResetAccepted: jsonSchema(PasswordResetAcceptedSchema, 'ignore'),
+        PasswordResetConfirm: withPropertyDescriptions(jsonSchema(PasswordResetConfirmBodySchema, 'input'), {
+          token: 'The token of the reset link, as the front-end’s page received it in its URL.',
+          new_password: NEW_PASSWORD,
+        }),
         PasswordChange: withPropertyDescriptions(jsonSchema(ChangePasswordBodySchema, 'input'), {
           current_password: 'The account’s password now.',
           new_password: NEW_PASSWORD,

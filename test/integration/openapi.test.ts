@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -9,6 +12,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormatsPlugin from 'ajv-formats'
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
 import { mockClient } from 'aws-sdk-client-mock'
+import { sql } from 'drizzle-orm'
 import type * as v from 'valibot'
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, inject, it, vi } from 'vitest'
 import { handler as changePassword } from '#functions/change-password'
@@ -23,6 +27,8 @@ import { handler as me } from '#functions/me'
 import { handler as notFound } from '#functions/not-found'
 import { handler as openapi } from '#functions/openapi'
 import { handler as openidConfiguration } from '#functions/openid-configuration'
+import { PASSWORD_RESET_ACCEPTED, handler as passwordReset } from '#functions/password-reset'
+import { handler as passwordResetConfirm } from '#functions/password-reset-confirm'
 import { handler as refresh } from '#functions/refresh'
 import { handler as register } from '#functions/register'
 import { API_BASE_PATH, routes } from '#functions/routes'
@@ -33,6 +39,7 @@ import { fromApiGatewayResult, lambdaContext } from '#infra/local/event'
 import { freePort } from '#infra/local/postgres'
 import { disposeContainer } from '#shared/app/container'
 import type { TokenPair } from '#shared/domain/auth-service'
+import { hashResetToken, newResetToken } from '#shared/domain/password-reset'
 import { publishedKeys } from '#shared/domain/signing-keys'
 import type { PublicUser } from '#shared/domain/users'
 import { DISCOVERY_PATH, JWKS_PATH } from '#shared/http/discovery'
@@ -40,10 +47,12 @@ import {
   buildOpenApiDocument,
   type OpenApiDocument,
   type OpenApiObject,
+  type PasswordResetAcceptedSchema,
   type TokenPairSchema,
   type UserSchema,
 } from '#shared/http/openapi'
 import { loadSettings } from '#shared/platform/config'
+import { testDatabase } from '#test/helpers/database'
 import { apiEvent, formEvent, jsonEvent, uniqueEmail, uniqueUsername } from '#test/helpers/events'
 import { testSigningKeys } from '#test/helpers/keys'
 
@@ -66,6 +75,8 @@ const CLAIMS = `${API_BASE_PATH}/auth/claims`
 const SESSIONS = '/api/v1/users/me/sessions'
 const SESSION = `${SESSIONS}/{id}`
 const CHANGE_PASSWORD = '/api/v1/users/me/password'
+const PASSWORD_RESET = '/api/v1/auth/password-reset'
+const PASSWORD_RESET_CONFIRM = '/api/v1/auth/password-reset/confirm'
 const PASSWORD = 'correct horse battery'
 
 interface Reply {
@@ -155,6 +166,11 @@ describe('the OpenAPI document', () => {
       ACCESS_TOKEN_TTL_SECONDS: '300',
       REFRESH_TOKEN_TTL_SECONDS: '5400',
       BCRYPT_COST: '13',
+      SESSION_MAX_AGE_SECONDS: '172800',
+      PASSWORD_RESET_TTL_SECONDS: '600',
+      PASSWORD_RESET_EMAIL_LIMIT: '2',
+      PASSWORD_RESET_IP_LIMIT: '40',
+      PASSWORD_RESET_WINDOW_SECONDS: '7200',
     }
     for (const [key, value] of Object.entries(settings)) vi.stubEnv(key, value)
     const { handler } = await import('#functions/openapi')
@@ -163,7 +179,7 @@ describe('the OpenAPI document', () => {
     ) as unknown as OpenApiDocument
 
     const words = (text: unknown) => String(text).replace(/\s+/g, ' ')
-    const { TooManyAttempts, RegistrationLimited } = served.components.responses
+    const { TooManyAttempts, RegistrationLimited, PasswordResetLimited } = served.components.responses
     expect(TooManyAttempts?.description).toMatch(
       /^4 consecutive failed logins for this email within 2 minutes:/,
     )
@@ -175,12 +191,20 @@ describe('the OpenAPI document', () => {
         'and lives 90 minutes.',
     )
     expect(served.paths[REGISTER]?.post?.description).toContain('bcrypt hash of cost 13.')
+    expect(PasswordResetLimited?.description).toMatch(
+      /^More than 2 reset requests for this email \(any email, with an account or not\) or 40 reset requests from this source address within 2 hours;/,
+    )
+    expect(words(served.paths[PASSWORD_RESET]?.post?.description)).toContain(
+      'The link works for 10 minutes from the request, and only the newest one does. At most 2 requests per ' +
+        'email and 40 requests per source address within 2 hours',
+    )
+    expect(words(served.paths[SESSIONS]?.get?.description)).toContain('(at most 2 days after the login)')
     expect(served.paths[LOGIN]?.post).toMatchObject({
       responses: { '200': { content: { 'application/json': { example: { expires_in: 300 } } } } },
     })
     // Nothing is left of the defaults the text used to state as fixed.
     expect(words(JSON.stringify(served))).not.toMatch(
-      /\b10 consecutive|15 minutes|7 days|20 registration|\b900\b/,
+      /\b10 consecutive|15 minutes|7 days|20 registration|\b900\b|30 minutes|30 days|\b5 requests|\b100 requests|\b1 hour\b/,
     )
   })
 
@@ -196,6 +220,13 @@ describe('the OpenAPI document', () => {
   it('describes response schemas whose types are the ones the service returns', () => {
     expectTypeOf<v.InferOutput<typeof UserSchema>>().toEqualTypeOf<PublicUser>()
     expectTypeOf<v.InferOutput<typeof TokenPairSchema>>().toEqualTypeOf<TokenPair>()
+    // The reset request's one body is the handler's constant, word for word.
+    expectTypeOf<Readonly<v.InferOutput<typeof PasswordResetAcceptedSchema>>>().toEqualTypeOf<
+      typeof PASSWORD_RESET_ACCEPTED
+    >()
+    expect(document.components.schemas.PasswordResetAccepted).toMatchObject({
+      properties: { detail: { const: PASSWORD_RESET_ACCEPTED.detail } },
+    })
   })
 })
 
@@ -264,6 +295,9 @@ function expectMatchesDocumentation(documented: OpenApiObject, reply: Reply) {
   }
   for (const [name, header] of Object.entries((documented.headers ?? {}) as Record<string, OpenApiObject>)) {
     const value = reply.headers[name.toLowerCase()]
+    // A header documented as sent with some of a status's answers only says so (`required: false`, outright); it is
+    // checked where it is sent, and each scenario of such a status says whether it is.
+    if (value === undefined && resolve(header).required === false) continue
     expect(value, `header ${name}`).toBeDefined()
     const schema = resolve(header).schema as { type?: string }
     const validate = ajv.compile(schema)
@@ -331,17 +365,22 @@ const freshHandlers = {
   'end-session': () => import('#functions/end-session'),
   'end-sessions': () => import('#functions/end-sessions'),
   'change-password': () => import('#functions/change-password'),
+  'password-reset': () => import('#functions/password-reset'),
+  'password-reset-confirm': () => import('#functions/password-reset-confirm'),
 }
 
+/** `calls` requests (a fresh event each) to one cold-started handler; the last one's answer. */
 async function coldCall(
   name: keyof typeof freshHandlers,
   env: Record<string, string | undefined>,
   event: () => APIGatewayProxyEventV2,
+  calls = 1,
 ) {
   vi.resetModules()
   for (const [key, value] of Object.entries(env)) vi.stubEnv(key, value)
   const { handler } = await freshHandlers[name]()
   try {
+    for (let made = 1; made < calls; made++) await call(handler, event())
     return await call(handler, event())
   } finally {
     await (await import('#shared/app/container')).disposeContainer()
@@ -357,6 +396,59 @@ const databaseDown = async () => {
 }
 // Inline signing keys that are no key set: the container refuses to start, which only a generic 500 may reveal.
 const brokenConfig = { JWT_SIGNING_KEYS: 'not a key set' }
+
+/**
+ * The mail queue of the reset scenarios: a stand-in for Lambda's `Invoke` API that takes every signed asynchronous
+ * invocation (202) and runs nothing, keeping the events; no scenario reads a mail. The test environment configures
+ * no mail sender, as a deployment without mail settings, so a reset request is answered 503 without it.
+ */
+const invocations: unknown[] = []
+const lambdaStub = createServer(async (request, response) => {
+  const chunks: Buffer[] = []
+  for await (const chunk of request) chunks.push(chunk as Buffer)
+  const signed = String(request.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 ')
+  if (!signed || request.headers['x-amz-invocation-type'] !== 'Event') return response.writeHead(400).end()
+  invocations.push(JSON.parse(Buffer.concat(chunks).toString('utf8')))
+  response.writeHead(202, { 'content-type': 'application/json' }).end('{}')
+})
+beforeAll(async () => {
+  lambdaStub.listen(0, '127.0.0.1')
+  await once(lambdaStub, 'listening')
+})
+afterAll(() => new Promise((done) => lambdaStub.close(done)))
+
+/** A function's mail settings, its queue at `endpoint` (the stand-in above by default), as a deployment sets them. */
+const mailQueue = (endpoint = `http://127.0.0.1:${(lambdaStub.address() as AddressInfo).port}`) => ({
+  MAILER_FUNCTION_NAME: 'send-mail',
+  AWS_ENDPOINT_URL_LAMBDA: endpoint,
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+})
+
+/** A reset request that hands its job to the queue, for an account (`fixtures.email`) or an unknown email alike. */
+async function queuedReset(email: string): Promise<Reply> {
+  const before = invocations.length
+  const reply = await coldCall('password-reset', mailQueue(), () => resetEvent(email))
+  expect(invocations.slice(before)).toEqual([{ job: expect.stringMatching(/^[0-9a-f-]{36}$/) }])
+  return reply
+}
+
+/** A live reset link's token for a new account, stored as the mail sender stores one (its hash, 30 s to live). */
+async function liveResetToken(): Promise<string> {
+  const { email } = await freshSession()
+  const token = newResetToken()
+  const database = testDatabase()
+  try {
+    await database.db.execute(sql`
+      insert into password_reset_tokens (user_id, token_hash, job_id, requested_at, expires_at)
+      select id, ${hashResetToken(token)}, gen_random_uuid(), now(), now() + interval '30 seconds'
+      from users where email = ${email}`)
+  } finally {
+    await database.close()
+  }
+  return token
+}
 
 /**
  * The published keys' secret as a deploy leaves it, a placeholder until its rotation function writes the first key
@@ -408,6 +500,19 @@ const changePasswordEvent = (
   body: unknown = { current_password: PASSWORD, new_password: 'a new password' },
 ) => jsonEvent(CHANGE_PASSWORD, body, { headers: withToken(token) })
 const UNKNOWN_SESSION = '00000000-0000-4000-8000-000000000000'
+const resetEvent = (email = fixtures.email) => jsonEvent(PASSWORD_RESET, { email })
+const confirmEvent = (body: unknown = { token: 'not-a-token', new_password: 'a new password' }) =>
+  jsonEvent(PASSWORD_RESET_CONFIRM, body)
+const withoutRetryAfter = async (reply: Promise<Reply>) => {
+  const answered = await reply
+  expect(answered.headers['retry-after']).toBeUndefined()
+  return answered
+}
+const withDetail = (detail: string) => async (reply: Promise<Reply>) => {
+  const answered = await reply
+  expect(json(answered).detail).toBe(detail)
+  return answered
+}
 
 /** A new account, logged in once: for the scenarios that end sessions or change the password. */
 async function freshSession(): Promise<{ email: string; accessToken: string }> {
@@ -750,6 +855,115 @@ const scenarios: Scenario[] = [
     label: 'database down',
     run: async () =>
       coldCall('change-password', await databaseDown(), () => changePasswordEvent(fixtures.accessToken)),
+  },
+
+  {
+    key: `POST ${PASSWORD_RESET} 202`,
+    label: 'an account’s email',
+    run: () => withDetail(PASSWORD_RESET_ACCEPTED.detail)(queuedReset(fixtures.email)),
+  },
+  {
+    key: `POST ${PASSWORD_RESET} 202`,
+    label: 'an unknown email',
+    run: () => withDetail(PASSWORD_RESET_ACCEPTED.detail)(queuedReset(uniqueEmail('nobody'))),
+  },
+  {
+    key: `POST ${PASSWORD_RESET} 413`,
+    label: 'body too large',
+    run: () => call(passwordReset, jsonEvent(PASSWORD_RESET, { email: tooLarge })),
+  },
+  {
+    key: `POST ${PASSWORD_RESET} 415`,
+    label: 'text body',
+    run: () => call(passwordReset, textBody(PASSWORD_RESET, '{}')),
+  },
+  {
+    key: `POST ${PASSWORD_RESET} 422`,
+    label: 'not an email',
+    run: () => call(passwordReset, jsonEvent(PASSWORD_RESET, { email: 'nope' })),
+  },
+  {
+    key: `POST ${PASSWORD_RESET} 429`,
+    label: 'past the per-email limit',
+    run: () => {
+      const email = uniqueEmail('resets')
+      return coldCall(
+        'password-reset',
+        mailQueue(),
+        () => resetEvent(email),
+        config.PASSWORD_RESET_EMAIL_LIMIT + 1,
+      )
+    },
+  },
+  {
+    key: `POST ${PASSWORD_RESET} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('password-reset', brokenConfig, () => resetEvent()),
+  },
+  {
+    key: `POST ${PASSWORD_RESET} 503`,
+    label: 'no mail configured',
+    run: () =>
+      withoutRetryAfter(
+        withDetail('Password reset by email is not configured on this server')(
+          call(passwordReset, resetEvent()),
+        ),
+      ),
+  },
+  {
+    key: `POST ${PASSWORD_RESET} 503`,
+    label: 'the mail queue unreachable',
+    run: async () =>
+      withDetail('Service temporarily unavailable')(
+        coldCall('password-reset', mailQueue(`http://127.0.0.1:${await freePort()}`), () => resetEvent()),
+      ),
+  },
+  {
+    key: `POST ${PASSWORD_RESET} 503`,
+    label: 'database down',
+    run: async () =>
+      coldCall('password-reset', { ...(await databaseDown()), ...mailQueue() }, () => resetEvent()),
+  },
+
+  {
+    key: `POST ${PASSWORD_RESET_CONFIRM} 204`,
+    label: 'a live link’s token',
+    run: async () =>
+      call(
+        passwordResetConfirm,
+        confirmEvent({ token: await liveResetToken(), new_password: 'a new password' }),
+      ),
+  },
+  {
+    key: `POST ${PASSWORD_RESET_CONFIRM} 400`,
+    label: 'an unknown token',
+    run: () =>
+      withDetail('Invalid or expired password reset token')(call(passwordResetConfirm, confirmEvent())),
+  },
+  {
+    key: `POST ${PASSWORD_RESET_CONFIRM} 413`,
+    label: 'body too large',
+    run: () => call(passwordResetConfirm, confirmEvent({ token: 'x', new_password: tooLarge })),
+  },
+  {
+    key: `POST ${PASSWORD_RESET_CONFIRM} 415`,
+    label: 'text body',
+    run: () => call(passwordResetConfirm, textBody(PASSWORD_RESET_CONFIRM, '{}')),
+  },
+  {
+    key: `POST ${PASSWORD_RESET_CONFIRM} 422`,
+    label: 'a new password too short',
+    run: () => call(passwordResetConfirm, confirmEvent({ token: 'x', new_password: 'short' })),
+  },
+  {
+    key: `POST ${PASSWORD_RESET_CONFIRM} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('password-reset-confirm', brokenConfig, () => confirmEvent()),
+  },
+  {
+    key: `POST ${PASSWORD_RESET_CONFIRM} 503`,
+    label: 'database down',
+    run: async () => coldCall('password-reset-confirm', await databaseDown(), () => confirmEvent()),
   },
 
   { key: `GET ${HEALTH} 200`, label: 'database up', run: () => call(health, apiEvent('GET', HEALTH)) },
