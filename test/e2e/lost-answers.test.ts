@@ -9,8 +9,11 @@ import { randomUUID } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createDatabase, type DatabaseHandle } from '#db/client'
+import { type LocalLambda, startLocalLambda } from '#infra/local/lambda-service'
+import { type MailCatcher, startMailCatcher } from '#infra/local/mail-catcher'
 import { startWsProxy, type WsProxy } from '#infra/local/ws-proxy'
 import { disposeContainer } from '#shared/app/container'
+import { hashResetToken, newResetToken, resetEmailKey } from '#shared/domain/password-reset'
 import { bearerEvent, invoke, jsonEvent, uniqueEmail } from '#test/helpers/events'
 import { type DroppedAnswer, type FaultProxy, startFaultProxy } from '#test/helpers/fault-proxy'
 import type { TokenPairBody } from '#test/helpers/users'
@@ -25,6 +28,10 @@ const STATEMENTS = {
   register: 'insert into "users" (email, username, hashed_password)',
   /** logins.ts `begin`: the attempt counted before its compare. */
   begin: 'insert into "login_attempts" as a',
+  /** password-resets.ts `request`: the limits counted and the mail job queued, in one. */
+  resetRequest: "'password_reset', id from account",
+  /** password-resets.ts `complete`: the link used up, the password changed, sessions revoked, the notice queued. */
+  resetComplete: 'delete from "password_reset_tokens" t using',
 }
 
 type Handler = Parameters<typeof invoke>[0]
@@ -34,7 +41,12 @@ let login: Handler
 let me: Handler
 let refresh: Handler
 let register: Handler
+let requestReset: Handler
+let confirmReset: Handler
 let wsProxy: WsProxy
+/** The mail sender, run by a local Lambda and sending to a real SMTP server, as the functions queue mail. */
+let lambda: LocalLambda
+let catcher: MailCatcher
 /** The cluster's superuser on the service's database, through the same proxies (they only drop when armed). */
 let database: DatabaseHandle
 
@@ -55,11 +67,32 @@ beforeAll(async () => {
   // imported only now (a test file is a process of its own).
   process.env.DATABASE_URL = throughFaults(inject('databaseUrl'))
   process.env.DATABASE_WS_PROXY = wsProxy.address
-  ;[{ handler: login }, { handler: me }, { handler: refresh }, { handler: register }] = await Promise.all([
+  catcher = await startMailCatcher()
+  lambda = await startLocalLambda({ retryDelaysMs: [10, 10] })
+  Object.assign(process.env, {
+    MAILER_FUNCTION_NAME: 'send-mail',
+    AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    SMTP_URL: catcher.smtpUrl,
+    MAIL_FROM: 'no-reply@example.test',
+    PASSWORD_RESET_URL: 'https://app.example.test/reset?token={token}',
+  })
+  ;[
+    { handler: login },
+    { handler: me },
+    { handler: refresh },
+    { handler: register },
+    { handler: requestReset },
+    { handler: confirmReset },
+  ] = await Promise.all([
     import('#functions/login'),
     import('#functions/me'),
     import('#functions/refresh'),
     import('#functions/register'),
+    import('#functions/password-reset'),
+    import('#functions/password-reset-confirm'),
   ])
   database = createDatabase({
     url: throughFaults(inject('superuserUrl'), api.pathname.slice(1)),
@@ -70,6 +103,8 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  await lambda?.close()
+  await catcher?.stop()
   await disposeContainer()
   await database?.close()
   await wsProxy?.close()
@@ -216,6 +251,62 @@ describe('an answer lost after the commit', () => {
     expect(await rows(sql`select hits from rate_limits where key = ${`login-failures:${sourceIp}`}`)).toEqual(
       [{ hits: 2 }],
     )
+  })
+
+  it('still answers a reset request with 202, its mail job queued and its limits counted once', async () => {
+    const email = uniqueEmail('lost-reset')
+    const userId = await registered(email, 'correct horse battery')
+    const sourceIp = newSourceIp()
+
+    const { result } = await withLostAnswer(STATEMENTS.resetRequest, () =>
+      invoke(requestReset, jsonEvent('/api/v1/auth/password-reset', { email }, { sourceIp })),
+    )
+
+    expect(result.status).toBe(202)
+    await lambda.idle()
+    expect(await rows(sql`select kind from mail_outbox where user_id = ${userId}`)).toEqual([
+      { kind: 'password_reset' },
+    ])
+    expect(await eventsOf(userId)).toEqual([
+      { type: 'register' },
+      { type: 'password_reset_requested' },
+      { type: 'password_reset_mail_sent' },
+    ])
+    const counted = await rows<{ key: string; hits: number }>(sql`
+      select key, hits from rate_limits
+      where key in (${`password-reset-ip:${sourceIp}`}, ${`password-reset-email:${resetEmailKey(email)}`})
+      order by key`)
+    expect(counted.map(({ hits }) => hits)).toEqual([1, 1])
+    expect(await catcher.messages(email)).toHaveLength(1)
+  })
+
+  it('still answers a confirmed reset with 204: the password changed once, one notice queued', async () => {
+    const email = uniqueEmail('lost-confirm')
+    const userId = await registered(email, 'correct horse battery')
+    const token = newResetToken()
+    await database.db.execute(sql`
+      insert into password_reset_tokens (user_id, token_hash, job_id, requested_at, expires_at)
+      values (${userId}, ${hashResetToken(token)}, ${randomUUID()}, now(), now() + interval '30 minutes')`)
+
+    const { result } = await withLostAnswer(STATEMENTS.resetComplete, () =>
+      invoke(
+        confirmReset,
+        jsonEvent('/api/v1/auth/password-reset/confirm', { token, new_password: 'new horse battery' }),
+      ),
+    )
+
+    expect(result.status).toBe(204)
+    await lambda.idle()
+    expect(await rows(sql`select kind from mail_outbox where user_id = ${userId}`)).toEqual([
+      { kind: 'password_changed' },
+    ])
+    expect((await eventsOf(userId)).map(({ type }) => type)).toEqual([
+      'register',
+      'password_reset_completed',
+      'password_changed_mail_sent',
+    ])
+    expect((await logIn(email, 'new horse battery')).status).toBe(200)
+    expect(await rows(sql`select 1 from password_reset_tokens where user_id = ${userId}`)).toEqual([])
   })
 
   it('cuts the connection only for the armed statement: other requests pass untouched', async () => {
