@@ -238,6 +238,21 @@ describe('a forgotten password, reset by email', () => {
     expect(await confirm(newer, 'second password 2')).toMatchObject({ status: 204 })
   })
 
+  it('lets one of many concurrent confirmations with one link through, and its password is the one set', async () => {
+    const email = uniqueEmail()
+    await register(email, 'first password 1')
+    await requestReset(email, newAddress())
+    const token = await newestToken(email)
+    const passwords = Array.from({ length: 8 }, (_, i) => `racing password ${i}`)
+    const answers = await Promise.all(passwords.map((password) => confirm(token, password)))
+    expect(answers.filter((answer) => answer.status === 204)).toHaveLength(1)
+    expect(answers.filter((answer) => answer.status === 400)).toHaveLength(passwords.length - 1)
+    const winner = passwords[answers.findIndex((answer) => answer.status === 204)] as string
+    for (const password of passwords) {
+      expect((await logIn(email, password)).status).toBe(password === winner ? 200 : 401)
+    }
+  })
+
   it('refuses an expired link, an unknown token and a malformed one with the same answer', async () => {
     const email = uniqueEmail()
     await register(email, 'first password 1')

@@ -43,6 +43,9 @@ const WRAPPED: Record<string, string> = {
   jose: 'shared/domain/tokens.ts',
   bcryptjs: 'shared/domain/passwords.ts',
   '@neondatabase/serverless': 'db/client.ts',
+  // The stack parses the configured sender with nodemailer's own address parser, so synth reads it as sending will.
+  nodemailer: 'infra/stack.ts, shared/platform/mail-transport.ts',
+  aws4fetch: 'shared/platform/lambda-invoke.ts',
 }
 const PRODUCTION = ['functions/', 'shared/', 'db/', 'infra/']
 
@@ -102,6 +105,6 @@ describe('the import rules of the rooms', () => {
     const importers = files
       .filter((file) => PRODUCTION.some((prefix) => file.startsWith(prefix)))
       .filter((file) => importsOf(file).some(({ target, own }) => !own && target === name))
-    expect(importers).toEqual([wrapper])
+    expect(importers.sort()).toEqual(wrapper.split(', '))
   })
 })
