@@ -14,11 +14,14 @@ export interface MailerSettings {
 export function renderMail(template: string, values: Record<string, string>): Omit<MailMessage, 'to'> {
   const missing = Object.keys(values).filter((name) => !template.includes(`{{${name}}}`))
   if (missing.length > 0) throw new Error(`mail template lost its placeholders: ${missing.join(', ')}`)
+  // Checked on the template, before anything is filled in: a value (a product name) may hold braces of its own.
+  const unknown = [...template.matchAll(/\{\{([^}]*)\}\}/g)].find(
+    ([, name = '']) => !Object.hasOwn(values, name),
+  )
+  if (unknown) throw new Error(`mail template has an unknown placeholder: ${unknown[0]}`)
   const filled = template.replace(/\{\{(\w+)\}\}/g, (match, name: string) => values[name] ?? match)
-  const leftover = /\{\{\w+\}\}/.exec(filled)
-  if (leftover) throw new Error(`mail template has an unknown placeholder: ${leftover[0]}`)
   const [first = '', ...rest] = filled.split('\n')
-  const subject = /^Subject:\s*(.+)$/.exec(first)?.[1]
+  const subject = /^Subject:[ \t]*(\S.*)$/.exec(first)?.[1]
   if (!subject) throw new Error('a mail template starts with "Subject: …"')
   return { subject: subject.trim(), text: rest.join('\n').replace(/^\n+/, '') }
 }
@@ -88,7 +91,8 @@ export function createMailer({
         await transport.send({ to: job.email, ...content })
       } catch (error) {
         const reason = failureKind(error)
-        await jobs.recordFailure(job)
+        // Counted if the database lets it be; the send's failure is what Lambda must see either way.
+        await jobs.recordFailure(job).catch(() => undefined)
         throw new MailDeliveryError(`mail ${job.kind} not sent (${reason})`, { cause: error })
       }
       await jobs.settle(job, 'sent')
