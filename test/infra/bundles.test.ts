@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer, type IncomingHttpHeaders } from 'node:http'
 import { isBuiltin } from 'node:module'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda'
@@ -17,7 +19,7 @@ import { DISCOVERY_PATH, JWKS_PATH } from '#shared/http/discovery'
 import { testDatabase } from '#test/helpers/database'
 import { apiEvent, bearerEvent, formEvent, jsonEvent, uniqueEmail } from '#test/helpers/events'
 import { dropDatabase, legacyDatabase } from '#test/helpers/legacy-database'
-import { type Resource, type Synthesized, synthesize } from './synth.ts'
+import { MAIL_CONTEXT, type Resource, type Synthesized, synthesize } from './synth.ts'
 
 const REGION = 'us-east-1'
 /** Node 24, the Lambda runtime's major: the `node` devDependency, not whatever `node` is on PATH. */
@@ -46,9 +48,51 @@ writeFileSync(process.env.TEST_RESULT, JSON.stringify(outcome))
 process.exit(0)
 `
 
+/** A request the fake AWS endpoint received: which API, signed how, with what body. */
+interface AwsCall {
+  path: string
+  headers: IncomingHttpHeaders
+  body: Record<string, unknown>
+}
+
+/**
+ * Lambda's Invoke and SES v2's SendEmail on one local port, as the bundles call them (`AWS_ENDPOINT_URL_LAMBDA`,
+ * `AWS_ENDPOINT_URL_SESV2`): an asynchronous invocation is recorded and answered 202, a mail recorded and accepted.
+ */
+async function startFakeAws() {
+  const invocations: AwsCall[] = []
+  const mails: AwsCall[] = []
+  const server = createServer(async (request, response) => {
+    const chunks: Buffer[] = []
+    for await (const chunk of request) chunks.push(chunk as Buffer)
+    const text = Buffer.concat(chunks).toString('utf8')
+    const call = { path: request.url ?? '', headers: request.headers, body: text ? JSON.parse(text) : {} }
+    if (request.method === 'POST' && /^\/2015-03-31\/functions\/[^/]+\/invocations$/.test(call.path)) {
+      invocations.push(call)
+      response.writeHead(202).end()
+    } else if (request.method === 'POST' && call.path === '/v2/email/outbound-emails') {
+      mails.push(call)
+      response
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ MessageId: `bundle-test-${mails.length}` }))
+    } else {
+      response.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not faked"}')
+    }
+  })
+  server.listen(0, '127.0.0.1')
+  await new Promise((resolve) => server.once('listening', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    invocations,
+    mails,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  }
+}
+
 let synthesized: Synthesized
 let rebundled: string
 let secrets: Awaited<ReturnType<typeof startLocalSecretsManager>>
+let aws: Awaited<ReturnType<typeof startFakeAws>>
 const secretValues = new Map<string, string>()
 const database = { name: `bundle_${process.pid}_${Date.now().toString(36)}`, urls: { owner: '', api: '' } }
 const adminPassword = randomBytes(24).toString('base64url')
@@ -68,12 +112,13 @@ const arnOf = (logicalId: string) =>
 const UNREACHABLE = 'postgres://nobody:nothing@127.0.0.1:9/void'
 
 beforeAll(async () => {
-  synthesized = synthesize({ bundle: true, context: { docs: 'true' } })
+  synthesized = synthesize({ bundle: true, context: { docs: 'true', ...MAIL_CONTEXT } })
   // Right after the synth, so both bundles see the same code even while someone edits it.
   rebundled = mkdtempSync(join(tmpdir(), 'papa-auth-rebundle-'))
   workDirs.push(rebundled)
   bundleFunction('health', join(rebundled, 'deeper/health'))
   secrets = await startLocalSecretsManager(secretValues)
+  aws = await startFakeAws()
   // A database of its own, owned by the schema owner as the service's is: migrate runs as the owner, the API
   // bundles as the API's role.
   const admin = testDatabase()
@@ -98,6 +143,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await secrets?.close()
+  await aws?.close()
   const admin = testDatabase()
   await admin.pool.query(`drop database if exists "${database.name}" with (force)`).catch(() => undefined)
   await admin.close()
@@ -161,6 +207,9 @@ function resolveValue(value: unknown, where: string): string {
   if (ref === 'AWS::URLSuffix') return 'amazonaws.com'
   if (ref?.match(/^(SigningKeys|PublicKeys|DatabaseSecret|AdminPassword)/)) return arnOf(ref)
   if (ref && synthesized.resources[ref]?.Type === 'AWS::ApiGatewayV2::Api') return 'abc123def4'
+  // A function's Ref is its name: the name CloudFormation would give it.
+  if (ref && synthesized.resources[ref]?.Type === 'AWS::Lambda::Function')
+    return `PapaAuth-${ref}-AbCdEf123456`
   if (join) return join[1].map((part) => resolveValue(part, where)).join(join[0])
   throw new Error(`${where}: unexpected value`)
 }
@@ -194,6 +243,8 @@ async function invokeBundle(name: string, event: unknown): Promise<Invocation> {
     AWS_CONFIG_FILE: join(dir, 'no-config'),
     AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-credentials'),
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+    AWS_ENDPOINT_URL_LAMBDA: aws.url,
+    AWS_ENDPOINT_URL_SESV2: aws.url,
     AWS_LAMBDA_FUNCTION_NAME: name,
     // Local only: the Neon driver reaches the local PostgreSQL through the WebSocket proxy, as Neon's own.
     DATABASE_WS_PROXY: inject('wsProxy'),
@@ -267,9 +318,11 @@ describe('each synthesized bundle', () => {
       })
       const imports = Object.values(metafile.inputs).flatMap((input) => input.imports)
       const external = imports.filter((entry) => entry.external).map((entry) => entry.path)
-      // Modules the bundle loads at run time through its own require (the ESM banner), which esbuild cannot see.
+      // Modules the bundle loads at run time through its own require (the ESM banner), which esbuild cannot see. The
+      // SES client's SigV4a signer only names `[require("@aws-sdk/signature-v4-crt");]` in an error message (for
+      // global endpoints, which send-mail does not use): a mention in brackets is no call.
       const required = [
-        ...readFileSync(join(dir, 'index.mjs'), 'utf8').matchAll(/\brequire\("([^"\s]+)"\)/g),
+        ...readFileSync(join(dir, 'index.mjs'), 'utf8').matchAll(/(?<!\[)\brequire\("([^"\s]+)"\)/g),
       ].map((match) => match[1] as string)
       expect(
         [...external, ...required].filter((specifier) => !isBuiltin(specifier)),
@@ -506,6 +559,112 @@ describe('the API bundles', () => {
     expect(stylesheet.status).toBe(200)
     expect(String(stylesheet.body).length).toBeGreaterThan(1000)
     expect([...openapi.reads, ...page.reads]).toEqual([])
+  })
+})
+
+describe('password reset by mail: the bundles that queue it and the one that sends it', () => {
+  const email = uniqueEmail('bundle-reset')
+  const sender = 'no-reply@mail.example.com'
+  const sendMail = () => deployedEnvironment('password-reset').MAILER_FUNCTION_NAME as string
+  /** The one invocation the last call made: Lambda's asynchronous Invoke of send-mail, signed by the caller. */
+  const handedOver = (from: number) => {
+    const calls = aws.invocations.slice(from)
+    expect(calls).toHaveLength(1)
+    const [call] = calls as [AwsCall]
+    expect(call.path).toBe(`/2015-03-31/functions/${sendMail()}/invocations`)
+    expect(call.headers['x-amz-invocation-type']).toBe('Event')
+    expect(call.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDBUNDLETEST\/\d{8}\/us-east-1\/lambda\/aws4_request,/,
+    )
+    expect(call.body).toEqual({ job: expect.stringMatching(/^[0-9a-f-]{36}$/) })
+    return call.body
+  }
+  /** A mail SES was asked to send: its sender, its recipients and its text (quoted-printable undone). */
+  const sent = (call: AwsCall) => {
+    const { FromEmailAddress, Destination, Content } = call.body as {
+      FromEmailAddress: string
+      Destination: { ToAddresses: string[] }
+      Content: { Raw: { Data: string } }
+    }
+    expect(call.headers.authorization).toMatch(/\/us-east-1\/ses\/aws4_request,/)
+    const raw = Buffer.from(Content.Raw.Data, 'base64')
+      .toString('utf8')
+      .replace(/=\r\n/g, '')
+      .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
+    return { from: FromEmailAddress, to: Destination.ToAddresses, raw }
+  }
+
+  it('send-mail ignores an event without a job id, touching nothing', async () => {
+    const mails = aws.mails.length
+    const { result, reads } = await invokeBundle('send-mail', {})
+    expect(result).toEqual({ outcome: 'invalid event' })
+    expect(reads).toEqual([])
+    expect(aws.mails).toHaveLength(mails)
+  })
+
+  it('password-reset queues a job for the account and hands it to send-mail, which mails the link through SES', async () => {
+    setDatabaseSecret('api')
+    const registered = await request(
+      'register',
+      jsonEvent('/api/v1/auth/register', { email, password: 'the old password' }),
+    )
+    expect(registered.status).toBe(201)
+
+    const before = aws.invocations.length
+    const requested = await request('password-reset', jsonEvent('/api/v1/auth/password-reset', { email }))
+    expect(requested).toMatchObject({ status: 202 })
+    expect(requested.reads.sort()).toEqual([secretArn('DatabaseSecret'), secretArn('PublicKeys')].sort())
+    const job = handedOver(before)
+
+    const mails = aws.mails.length
+    const delivered = await invokeBundle('send-mail', job)
+    expect(delivered).toEqual({ result: { outcome: 'sent' }, reads: [secretArn('DatabaseSecret')] })
+    expect(aws.mails).toHaveLength(mails + 1)
+    const mail = sent(aws.mails[mails] as AwsCall)
+    expect(mail.from).toContain(sender)
+    expect(mail.to).toEqual([email])
+    expect(mail.raw).toMatch(/^From: Past Questions <no-reply@mail\.example\.com>\r$/m)
+    const token = /https:\/\/app\.example\.com\/reset-password\?token=([\w-]{43})\b/.exec(mail.raw)?.[1]
+    expect(token).toBeDefined()
+
+    // Lambda may deliver an event twice: the job is settled, nothing is sent again.
+    expect((await invokeBundle('send-mail', job)).result).toEqual({ outcome: 'already settled' })
+    expect(aws.mails).toHaveLength(mails + 1)
+
+    // password-reset-confirm uses the link: the new password is set and the notice queued, then sent.
+    const confirmBefore = aws.invocations.length
+    const confirmed = await request(
+      'password-reset-confirm',
+      jsonEvent('/api/v1/auth/password-reset/confirm', { token, new_password: 'a brand new password' }),
+    )
+    expect(confirmed.status).toBe(204)
+    const notice = handedOver(confirmBefore)
+    expect((await invokeBundle('send-mail', notice)).result).toEqual({ outcome: 'sent' })
+    expect(sent(aws.mails[mails + 1] as AwsCall).to).toEqual([email])
+
+    const login = await request(
+      'login',
+      jsonEvent('/api/v1/auth/login', { email, password: 'a brand new password' }),
+    )
+    expect(login.status).toBe(200)
+    // The link is used up.
+    const again = await request(
+      'password-reset-confirm',
+      jsonEvent('/api/v1/auth/password-reset/confirm', { token, new_password: 'yet another password' }),
+    )
+    expect(again.status).toBe(400)
+  })
+
+  it('password-reset answers an unknown email alike, and send-mail then finds no job', async () => {
+    const before = aws.invocations.length
+    const requested = await request(
+      'password-reset',
+      jsonEvent('/api/v1/auth/password-reset', { email: uniqueEmail('nobody') }),
+    )
+    expect(requested.status).toBe(202)
+    const mails = aws.mails.length
+    expect((await invokeBundle('send-mail', handedOver(before))).result).toEqual({ outcome: 'no job' })
+    expect(aws.mails).toHaveLength(mails)
   })
 })
 

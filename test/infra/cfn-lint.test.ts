@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Synthesized, synthesize } from './synth.ts'
+import { MAIL_CONTEXT, type Synthesized, synthesize } from './synth.ts'
 
 /**
  * cfn-lint is on the development and CI machines (a Python tool, not an npm package): on the PATH, or in pyenv's
@@ -16,7 +16,8 @@ if (!cfnLintBinary) process.stderr.write('cfn-lint not found: the template lint 
 
 let app: Synthesized
 beforeAll(() => {
-  app = synthesize({ context: { docs: 'true', corsOrigins: 'https://app.example.com' } })
+  // Everything the stack can deploy: the documentation routes, CORS and the mail sender with its queue and alarms.
+  app = synthesize({ context: { docs: 'true', corsOrigins: 'https://app.example.com', ...MAIL_CONTEXT } })
 })
 afterAll(() => app?.remove())
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { App } from 'aws-cdk-lib'
@@ -11,6 +11,12 @@ import { type AuthStack, type AuthStackSettings, defineApp } from '#infra/stack'
 const CDK_JSON_CONTEXT = (
   JSON.parse(readFileSync(join(repositoryRoot, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> }
 ).context
+
+/** The context of a deployment that sends password reset mail (docs/deploying.md, Mail). */
+export const MAIL_CONTEXT = {
+  mailFrom: 'Past Questions <no-reply@mail.example.com>',
+  passwordResetUrl: 'https://app.example.com/reset-password?token={token}',
+} as const
 
 /** One resource of a synthesized template, loosely typed: the tests read what they check. */
 export interface Resource {
@@ -29,6 +35,8 @@ export interface Synthesized {
   /** The cloud assembly folder; bundles are in `asset.<hash>` folders there. */
   outdir: string
   logicalId(fn: AuthFunction): string
+  /** The warnings the synth reported (CDK's validation report: annotations, by id, with their message). */
+  warnings(): { id: string; message: string }[]
   remove(): void
 }
 
@@ -72,6 +80,20 @@ export function synthesize(
     outputs: json.Outputs,
     outdir,
     logicalId: (fn) => stack.getLogicalId(fn.function.node.defaultChild as never),
+    warnings: () => {
+      const path = join(outdir, 'validation-report.json')
+      if (!existsSync(path)) return []
+      const report = JSON.parse(readFileSync(path, 'utf8')) as {
+        pluginReports: { violations: { ruleName: string; description: string; severity: string }[] }[]
+      }
+      return report.pluginReports
+        .flatMap((plugin) => plugin.violations)
+        .filter((violation) => violation.severity === 'warning')
+        .map((violation) => ({
+          id: violation.ruleName.replace(/^Annotation::/, ''),
+          message: violation.description,
+        }))
+    },
     remove: () => rmSync(outdir, { recursive: true, force: true }),
   }
 }
