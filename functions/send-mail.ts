@@ -21,16 +21,11 @@ export const handler = async (event: unknown) => {
     logger.info('mail job done', { job, outcome })
     return { outcome }
   } catch (error) {
-    logger.error('mail job failed; Lambda retries it', {
-      job,
-      // A delivery error's message is ours (the kind of failure); any other error's may carry SQL: its name only.
-      error:
-        error instanceof MailDeliveryError
-          ? error.message
-          : error instanceof Error
-            ? error.name
-            : typeof error,
-    })
-    throw error
+    // A delivery error's message is ours (the kind of failure); any other error's may carry SQL and its parameters:
+    // its name only, in the log and in what Lambda hands to the failure destination.
+    const reason =
+      error instanceof MailDeliveryError ? error.message : error instanceof Error ? error.name : typeof error
+    logger.error('mail job failed; Lambda retries it', { job, error: reason })
+    throw new MailDeliveryError(reason)
   }
 }
