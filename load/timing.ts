@@ -1,18 +1,30 @@
 /**
- * `npm run bench:timing`: a login for an unknown email and one for a wrong password must take the same time (the
- * contract: same status, body, headers, and time within noise). Interleaves the two, on `login` and on the token
- * endpoint's password grant, through the real handlers with API Gateway-shaped events, on a throwaway embedded
- * PostgreSQL reached through the Neon driver and the WebSocket proxy; bcrypt at the service's default cost.
- * Prints the medians and their ratio per endpoint, met when within the tolerance; exits 1 otherwise.
+ * `npm run bench:timing`: answers that must not tell whether an email has an account must not tell it by their time
+ * either (the contract: same status, body, headers, and time within noise). Interleaves, in one run:
+ * - a login for an unknown email against one with a wrong password, on `login` and on the token endpoint's password
+ *   grant (bcrypt at the service's default cost);
+ * - a password-reset request for an unknown email against one for an active account, which really queues a mail job
+ *   and has the mail sent (the stack's mail option: its local Lambda runs the mail sender, which sends to MailDev).
+ *   The local Lambda runs the sender in this process, where in AWS it runs in a container of its own; so the reset
+ *   pair is measured twice, the sender invoked at once (`concurrent`, the local stack as it is) and held until the
+ *   request is measured (`deferred`, as deployed: the send cannot share the request's CPU). See `invoke-relay.ts`.
+ * Every sample is taken with nothing else running: held calls are handed on and the local Lambda is idle before the
+ * next request. Through the real handlers with API Gateway-shaped events, on a throwaway embedded PostgreSQL reached
+ * through the Neon driver and the WebSocket proxy. Prints the medians and their ratio per pair, met when within the
+ * tolerance and answered identically; exits 1 when login, token or the deferred reset pair is not met, or when a
+ * known request's mail was not sent.
  */
 import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
 import { findRoute } from '#functions/routes'
 import { fromApiGatewayResult, lambdaContext, toApiGatewayEvent } from '#infra/local/event'
+import { startMailCatcher } from '#infra/local/mail-catcher'
 import { startLocalStack } from '#infra/local/stack'
 import { newSigningKeySet } from '#shared/domain/signing-keys'
+import { INTEGER_SETTINGS } from '#shared/platform/settings'
 import { median, ms, quantile } from '../bench/stats.ts'
+import { type InvokeRelay, type RelayMode, startInvokeRelay } from './invoke-relay.ts'
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>
 
@@ -22,12 +34,15 @@ const { values: flags } = parseArgs({
     warmup: { type: 'string', default: '5' },
     'bcrypt-cost': { type: 'string', default: '12' },
     tolerance: { type: 'string', default: '10' },
+    'reset-repeats': { type: 'string', default: '3' },
   },
 })
 const ROUNDS = Math.max(30, Number(flags.rounds))
 const WARMUP = Math.max(0, Number(flags.warmup))
 const BCRYPT_COST = Number(flags['bcrypt-cost'])
 const TOLERANCE = Number(flags.tolerance) / 100
+/** Each reset request is a few milliseconds against a login's hundreds: more of them per round steady their medians. */
+const RESET_REPEATS = Math.max(1, Number(flags['reset-repeats']))
 /** Failed logins per account, below the lock at 10 consecutive failures (login and token share the count). */
 const FAILURES_PER_ACCOUNT = 8
 const PASSWORD = 'the right password'
@@ -48,19 +63,41 @@ function shuffled<T>(items: readonly T[]): T[] {
 }
 const loadBefore = loadavg()[0] ?? 0
 
-const stack = await startLocalStack({ setup: 'migrations' })
+// No reset limit may refuse a sample: every request counts towards its email's and its source address's limit.
+process.env.PASSWORD_RESET_EMAIL_LIMIT = String(INTEGER_SETTINGS.PASSWORD_RESET_EMAIL_LIMIT.max)
+process.env.PASSWORD_RESET_IP_LIMIT = String(INTEGER_SETTINGS.PASSWORD_RESET_IP_LIMIT.max)
+
+const catcher = await startMailCatcher()
+const stack = await startLocalStack({ setup: 'migrations', mail: { smtpUrl: catcher.smtpUrl } }).catch(
+  async (error: unknown) => {
+    await catcher.stop()
+    throw error
+  },
+)
+let relay: InvokeRelay | undefined
 let exitCode = 1
 try {
+  const lambda = stack.lambda
+  if (!lambda) throw new Error('the stack started without its local Lambda')
+  relay = await startInvokeRelay(lambda.endpoint)
   // Set before the handlers are imported: a function reads its configuration once, at cold start.
   Object.assign(process.env, stack.databaseEnv, {
     JWT_SIGNING_KEYS: JSON.stringify(newSigningKeySet(new Date())),
     BCRYPT_COST: String(BCRYPT_COST),
+    AWS_ENDPOINT_URL_LAMBDA: relay.endpoint,
   })
-  const [{ handler: register }, { handler: login }, { handler: token }] = (await Promise.all([
-    import('#functions/register'),
-    import('#functions/login'),
-    import('#functions/token'),
-  ])) as { handler: Handler }[] as [{ handler: Handler }, { handler: Handler }, { handler: Handler }]
+  const [{ handler: register }, { handler: login }, { handler: token }, { handler: passwordReset }] =
+    (await Promise.all([
+      import('#functions/register'),
+      import('#functions/login'),
+      import('#functions/token'),
+      import('#functions/password-reset'),
+    ])) as { handler: Handler }[] as [
+      { handler: Handler },
+      { handler: Handler },
+      { handler: Handler },
+      { handler: Handler },
+    ]
 
   let requests = 0
   const event = (path: string, body: string, contentType: string) => {
@@ -103,23 +140,60 @@ try {
     account.failures++
     return account.email
   }
+  // The active accounts in turn, and as many unknown emails in turn, so that every email of either side has been
+  // asked for as often before (its per-email count made once, then updated): far below the raised limits.
+  let resetsOfKnown = 0
+  let resetsOfUnknown = 0
+  const unknownEmails = accounts.map(() => freshEmail('unknown'))
+  const activeAccount = () => (accounts[resetsOfKnown++ % accounts.length] as { email: string }).email
+  const unknownEmail = () => unknownEmails[resetsOfUnknown++ % unknownEmails.length] as string
 
-  type Kind =
-    | 'login, unknown email'
-    | 'login, wrong password'
-    | 'token, unknown email'
-    | 'token, wrong password'
-  const kinds: Kind[] = [
-    'login, unknown email',
-    'login, wrong password',
-    'token, unknown email',
-    'token, wrong password',
+  /** A pair to compare: the same request for an unknown email and for an email that has an account. */
+  interface Pair {
+    name: string
+    /** What the request for the known email is. */
+    known: string
+    /** The reset pairs: how the relay hands the mail sender its invocation. */
+    relay?: RelayMode
+    /** Whether the pair decides the run's verdict. */
+    judged: boolean
+  }
+  const pairs: Pair[] = [
+    { name: 'login', known: 'wrong password', judged: true },
+    { name: 'token', known: 'wrong password', judged: true },
+    { name: 'password-reset, sender deferred', known: 'active account', relay: 'deferred', judged: true },
+    {
+      name: 'password-reset, sender concurrent',
+      known: 'active account',
+      relay: 'concurrent',
+      judged: false,
+    },
   ]
+  type Side = 'unknown' | 'known'
+  interface Kind {
+    pair: Pair
+    side: Side
+  }
+  const kinds: Kind[] = pairs.flatMap((pair) =>
+    (['unknown', 'known'] as const).map((side) => ({ pair, side })),
+  )
+  /** A round: every kind once, each reset kind `RESET_REPEATS` times. */
+  const round = kinds.flatMap((kind) =>
+    Array.from({ length: kind.pair.relay ? RESET_REPEATS : 1 }, () => kind),
+  )
   const request = (kind: Kind) => {
+    const { pair, side } = kind
+    if (pair.relay) {
+      const email = side === 'unknown' ? unknownEmail() : activeAccount()
+      return {
+        handler: passwordReset,
+        event: event('/api/v1/auth/password-reset', JSON.stringify({ email }), 'application/json'),
+      }
+    }
     // A new email for every unknown-email attempt: one address never collects enough failures to lock.
-    const email = kind.endsWith('unknown email') ? freshEmail('unknown') : wrongPasswordAccount()
-    const password = kind.endsWith('unknown email') ? PASSWORD : 'a wrong password'
-    return kind.startsWith('login')
+    const email = side === 'unknown' ? freshEmail('unknown') : wrongPasswordAccount()
+    const password = side === 'unknown' ? PASSWORD : 'a wrong password'
+    return pair.name === 'login'
       ? {
           handler: login,
           event: event('/api/v1/auth/login', JSON.stringify({ email, password }), 'application/json'),
@@ -135,59 +209,109 @@ try {
   }
 
   const timings = new Map<Kind, number[]>(kinds.map((kind) => [kind, []]))
+  /** How long the mail sender was still at work once the answer was given (reset kinds). */
+  const senderAfter = new Map<Kind, number[]>(kinds.map((kind) => [kind, []]))
   const answers = new Map<Kind, Set<string>>(kinds.map((kind) => [kind, new Set()]))
-  progress(`${WARMUP} + ${ROUNDS} rounds of the four requests, in a new random order each round…`)
-  for (let round = 0; round < WARMUP + ROUNDS; round++) {
-    const order = shuffled(kinds)
-    for (const kind of order) {
+  progress(`${WARMUP} + ${ROUNDS} rounds of ${round.length} requests, in a new random order each round…`)
+  for (let index = 0; index < WARMUP + ROUNDS; index++) {
+    for (const kind of shuffled(round)) {
       const { handler, event: built } = request(kind)
+      if (kind.pair.relay) relay.mode = kind.pair.relay
       const answer = await invoke(handler, built)
+      // Off the clock: the held invocation handed on and every mail of this request sent, before the next one.
+      const settling = performance.now()
+      await relay.release()
+      await lambda.idle()
+      const settled = performance.now() - settling
       // Everything a client sees, header names and values included; a request id would differ, none is sent.
       const headers = Object.entries(answer.headers).sort(([a], [b]) => a.localeCompare(b))
       answers.get(kind)?.add(JSON.stringify({ status: answer.statusCode, headers, body: answer.body }))
-      if (round >= WARMUP) timings.get(kind)?.push(answer.ms)
+      if (index >= WARMUP) {
+        timings.get(kind)?.push(answer.ms)
+        senderAfter.get(kind)?.push(settled)
+      }
     }
   }
 
+  // Every reset for an active account queued a job that was mailed; no unknown email got anything. MailDev may still
+  // be storing the last mail it accepted: a few seconds' grace.
+  let caught = await catcher.messages()
+  for (let wait = 0; wait < 50 && caught.length < resetsOfKnown; wait++) {
+    await new Promise((done) => setTimeout(done, 100))
+    caught = await catcher.messages()
+  }
+  const resetMails = caught.filter((mail) => mail.subject.startsWith('Reset your')).length
+  const toUnknown = caught.filter((mail) =>
+    mail.to.some(({ address }) => address.startsWith('unknown.')),
+  ).length
+  const mailed = resetMails === resetsOfKnown && toUnknown === 0 && lambda.failures.length === 0
+
+  const kindOf = (pair: Pair, side: Side) =>
+    kinds.find((kind) => kind.pair === pair && kind.side === side) as Kind
+  const spread = (values: number[]) =>
+    `${ms(median(values))} (${ms(quantile(values, 0.25))}–${ms(quantile(values, 0.75))})`
   const rows: string[] = []
-  let allMet = true
-  for (const endpoint of ['login', 'token'] as const) {
-    const unknown = timings.get(`${endpoint}, unknown email`) ?? []
-    const wrong = timings.get(`${endpoint}, wrong password`) ?? []
-    const [a, b] = [median(unknown), median(wrong)]
+  let allMet = mailed
+  for (const pair of pairs) {
+    const [unknownKind, knownKind] = [kindOf(pair, 'unknown'), kindOf(pair, 'known')]
+    const unknown = timings.get(unknownKind) ?? []
+    const known = timings.get(knownKind) ?? []
+    const [a, b] = [median(unknown), median(known)]
     const ratio = Math.max(a, b) / Math.min(a, b)
-    const same = [...(answers.get(`${endpoint}, unknown email`) ?? [])]
-    const other = [...(answers.get(`${endpoint}, wrong password`) ?? [])]
+    const same = [...(answers.get(unknownKind) ?? [])]
+    const other = [...(answers.get(knownKind) ?? [])]
     const identical = same.length === 1 && other.length === 1 && same[0] === other[0]
     const met = ratio <= 1 + TOLERANCE && identical
-    allMet &&= met
+    if (pair.judged) allMet &&= met
     const status = same[0] ? (JSON.parse(same[0]) as { status: number }).status : 'n/a'
+    const slower = a > b ? 'unknown' : 'known'
     rows.push(
-      `| ${endpoint} | ${ms(a)} (${ms(quantile(unknown, 0.25))}–${ms(quantile(unknown, 0.75))}) | ` +
-        `${ms(b)} (${ms(quantile(wrong, 0.25))}–${ms(quantile(wrong, 0.75))}) | ${ratio.toFixed(3)} | ` +
-        `${identical ? `identical (${status})` : `**differ**: ${same.length}+${other.length} distinct`} | ${met ? 'yes' : '**no**'} |`,
+      `| ${pair.name} | ${pair.known} | ${spread(unknown)} | ${spread(known)} | ${ratio.toFixed(3)} (${slower} slower) | ` +
+        `${identical ? `identical (${status})` : `**differ**: ${same.length}+${other.length} distinct`} | ` +
+        `${met ? 'yes' : '**no**'}${pair.judged ? '' : ' (not judged)'} |`,
     )
   }
+  const senderRows = pairs
+    .filter((pair) => pair.relay)
+    .map(
+      (pair) =>
+        `| ${pair.name} | ${spread(senderAfter.get(kindOf(pair, 'unknown')) ?? [])} | ` +
+        `${spread(senderAfter.get(kindOf(pair, 'known')) ?? [])} |`,
+    )
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}`
   report(
     [
-      '## Login timing: unknown email against wrong password',
+      '## Timing: unknown email against a known account',
       '',
       `${machine}; load average ${loadBefore.toFixed(2)} before, ${(loadavg()[0] ?? 0).toFixed(2)} after.`,
-      `bcrypt cost ${BCRYPT_COST}; ${ROUNDS} rounds after ${WARMUP} of warm-up, each round the four requests in a new random order, ` +
-        `one at a time, through the real handlers (API Gateway events) on an embedded PostgreSQL; ` +
-        `a new email for every unknown-email request, ${FAILURES_PER_ACCOUNT} failures at most per registered account.`,
+      `bcrypt cost ${BCRYPT_COST}; ${ROUNDS} rounds after ${WARMUP} of warm-up, each round the ${round.length} requests ` +
+        `(each reset kind ${RESET_REPEATS} times) in a new random order, one at a time, through the real handlers ` +
+        '(API Gateway events) on an embedded PostgreSQL, the next request only once the mail sender is idle. Logins: ' +
+        `a new email for every unknown-email request, ${FAILURES_PER_ACCOUNT} failures at most per registered account. ` +
+        `Resets: the ${accounts.length} accounts and ${unknownEmails.length} unknown emails in turn (limits raised to ` +
+        `${process.env.PASSWORD_RESET_EMAIL_LIMIT} per email and ${process.env.PASSWORD_RESET_IP_LIMIT} per address).`,
       '',
-      '| endpoint | unknown email: median (p25–p75) | wrong password: median (p25–p75) | slower / faster | responses | within ' +
-        `${(TOLERANCE * 100).toFixed(0)}% |`,
-      '| --- | --- | --- | --- | --- | --- |',
+      '| pair | known email | unknown email: median (p25–p75) | known email: median (p25–p75) | slower / faster | ' +
+        `responses | within ${(TOLERANCE * 100).toFixed(0)}% |`,
+      '| --- | --- | --- | --- | --- | --- | --- |',
       ...rows,
+      '',
+      `Mail: ${resetsOfKnown} reset requests for active accounts, ${resetMails} reset mails caught by MailDev; ` +
+        `${toUnknown} to an unknown email; ${lambda.failures.length} failed sends${mailed ? '' : ' (**not as expected**)'}.`,
+      '',
+      'The mail sender at work after the answer, until the local Lambda was idle (deferred: from its invocation on):',
+      '',
+      '| pair | unknown email: median (p25–p75) | known email: median (p25–p75) |',
+      '| --- | --- | --- |',
+      ...senderRows,
       '',
     ].join('\n'),
   )
   exitCode = allMet ? 0 : 1
 } finally {
+  await relay?.close()
   await stack.stop()
+  await catcher.stop()
 }
 // The handlers' pool would keep the process alive; everything it reached is gone now.
 process.exit(exitCode)
