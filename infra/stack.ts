@@ -45,6 +45,7 @@ import {
 import { bundleFunction, MIGRATIONS_FOLDER, repositoryRoot } from '#infra/bundling'
 import { AuthFunction, bindSecret, functionBundle } from '#infra/constructs/auth-function'
 import { NeonDatabase } from '#infra/constructs/neon-database'
+import { type ComputeSettings, computeUnitsProblem, suspendTimeoutProblem } from '#infra/neon/compute'
 import { awsRegionsNeonServes, pgVersionProblem, regionProblem } from '#infra/neon/regions'
 import { CORS_POLICY, parseCorsOrigins } from '#shared/http/cors'
 import { ConfigError, INTEGER_SETTINGS, loadConfig, TEXT_DEFAULTS } from '#shared/platform/config'
@@ -58,6 +59,8 @@ export type DatabaseSettings =
       readonly regionId?: string | undefined
       readonly pgVersion: number
       readonly orgId: string | undefined
+      /** The compute's suspend timeout and size (`neonSuspendTimeoutSeconds`, `neonMin/MaxComputeUnits`); unset: Neon's. */
+      readonly compute?: ComputeSettings | undefined
       readonly deleteOnRemoval: boolean
       readonly apiUrl?: string
     }
@@ -103,6 +106,11 @@ export interface AuthStackSettings {
   readonly database: DatabaseSettings
   /** Password reset mail; unset, none is sent (a reset request is answered 503). */
   readonly mail?: MailSettings | undefined
+  /**
+   * Execution environments kept initialized for each function of the login path (`PROVISIONED_FUNCTIONS`), served
+   * through their `live` alias (`loginProvisionedConcurrency`). 0, the default: none, no alias, no version.
+   */
+  readonly loginProvisionedConcurrency?: number
   /** The migrations the migrate function carries; the committed ones unless a test says otherwise. */
   readonly migrationsFolder?: string
 }
@@ -116,6 +124,17 @@ export const DATABASE_NAME = 'papa_auth'
 export const DATABASE_ROLE = 'papa_auth_owner'
 /** The login the API functions, seed-admin and cleanup use (`pooledUrl`); migrate grants it `papa_auth_app`. */
 export const DATABASE_API_ROLE = 'papa_auth_api'
+
+/**
+ * The functions `loginProvisionedConcurrency` keeps initialized: the login path. `login` and `token` take the password
+ * (the token endpoint's password grant is login's code; its refresh grant comes along). `refresh` is there too: an
+ * app reopened after an idle spell has an expired access token (15 minutes by default), so its first request is a
+ * refresh, far more often than a login (one per session, which lasts up to 30 days), and at 512 MB it costs under a
+ * third of a bcrypt function's 1769 MB.
+ */
+export const PROVISIONED_FUNCTIONS = ['login', 'token', 'refresh'] as const satisfies readonly FunctionName[]
+/** The upper bound of `loginProvisionedConcurrency`: each unit is three environments, counted against the account. */
+export const MAX_PROVISIONED_CONCURRENCY = 100
 
 /** A function's memory and timeout, as `functions/routes.ts` sizes it. */
 const sizing = (name: FunctionName) => ({
@@ -331,6 +350,14 @@ export class AuthStack extends Stack {
     })
 
     this.triggerProviderLogs(settings.logRetention)
+
+    // The login path's provisioned concurrency: a version and a `live` alias for each of its functions, which API
+    // Gateway then invokes. The version belongs to the function, so it too is published only after the migrations;
+    // with 0 (the default) there is neither, and the template is what it was without the switch.
+    const provisioned = settings.loginProvisionedConcurrency ?? 0
+    if (provisioned > 0) {
+      for (const name of PROVISIONED_FUNCTIONS) this.functions.get(name)?.provision(provisioned)
+    }
 
     const api = this.api(settings, deployed, notFound)
 
@@ -552,6 +579,7 @@ export class AuthStack extends Stack {
       roleName: DATABASE_ROLE,
       apiRoleName: DATABASE_API_ROLE,
       orgId: config.orgId,
+      compute: config.compute,
       deleteOnRemoval: config.deleteOnRemoval,
       logRetention: settings.logRetention,
       ...(config.apiUrl ? { apiUrl: config.apiUrl } : {}),
@@ -566,7 +594,7 @@ export class AuthStack extends Stack {
       if (!integration) {
         const fn = this.functions.get(name)
         if (!fn) throw new Error(`no function ${name}`)
-        integration = new HttpLambdaIntegration(`${functionId(name)}Integration`, fn.function)
+        integration = new HttpLambdaIntegration(`${functionId(name)}Integration`, fn.entryPoint)
         integrations.set(name, integration)
       }
       return integration
@@ -677,7 +705,7 @@ export function readSettings(node: Node): AuthStackSettings {
     mail: mailSettings(get),
     database:
       typeof databaseSecretName === 'string' && databaseSecretName !== ''
-        ? { kind: 'existing', secretName: databaseSecretName }
+        ? { kind: 'existing', secretName: existingDatabase(get, databaseSecretName) }
         : {
             kind: 'neon',
             apiKeySecretName: text('neonApiKeySecretName', 'papa-auth/neon-api-key'),
@@ -685,8 +713,10 @@ export function readSettings(node: Node): AuthStackSettings {
             regionId: neonRegion(get('neonRegion')),
             pgVersion: neonPgVersion(get('neonPgVersion')),
             orgId: get('neonOrgId') ? String(get('neonOrgId')) : undefined,
+            compute: neonCompute(get),
             deleteOnRemoval: flag('neonDeleteOnRemoval', get('neonDeleteOnRemoval')),
           },
+    loginProvisionedConcurrency: provisionedConcurrency(get('loginProvisionedConcurrency')),
   }
 }
 
@@ -940,6 +970,67 @@ function neonRegion(value: unknown): string | undefined {
   const problem = regionProblem(String(value))
   if (problem) throw new Error(`context neonRegion: ${problem}`)
   return String(value)
+}
+
+/** The Neon compute context: each key unset is Neon's default; the sizes go together (equal for a fixed size). */
+function neonCompute(get: (key: string) => unknown): ComputeSettings | undefined {
+  const given = (key: string) => {
+    const value = get(key)
+    return value === undefined || value === '' ? undefined : value
+  }
+  const suspend = given('neonSuspendTimeoutSeconds')
+  const min = given('neonMinComputeUnits')
+  const max = given('neonMaxComputeUnits')
+  let suspendTimeoutSeconds: number | undefined
+  if (suspend !== undefined) {
+    suspendTimeoutSeconds = Number(suspend)
+    const problem = suspendTimeoutProblem(suspendTimeoutSeconds, JSON.stringify(suspend))
+    if (problem) throw new Error(`context neonSuspendTimeoutSeconds ${problem}`)
+  }
+  if ((min === undefined) !== (max === undefined))
+    throw new Error(
+      `context ${min === undefined ? 'neonMinComputeUnits' : 'neonMaxComputeUnits'} is missing: neonMinComputeUnits and neonMaxComputeUnits go together (equal for a fixed size, neither for Neon's)`,
+    )
+  let computeUnits: ComputeSettings['computeUnits']
+  if (min !== undefined && max !== undefined) {
+    computeUnits = { min: Number(min), max: Number(max) }
+    const problem = computeUnitsProblem(computeUnits.min, computeUnits.max)
+    if (problem)
+      throw new Error(
+        `context neonMinComputeUnits and neonMaxComputeUnits (${JSON.stringify(min)} to ${JSON.stringify(max)}): ${problem}`,
+      )
+  }
+  if (suspendTimeoutSeconds === undefined && computeUnits === undefined) return undefined
+  return {
+    ...(suspendTimeoutSeconds === undefined ? {} : { suspendTimeoutSeconds }),
+    ...(computeUnits === undefined ? {} : { computeUnits }),
+  }
+}
+
+/** The secret of a database the stack does not create; the Neon compute context would do nothing there, so is refused. */
+function existingDatabase(get: (key: string) => unknown, secretName: string): string {
+  const stray = ['neonSuspendTimeoutSeconds', 'neonMinComputeUnits', 'neonMaxComputeUnits'].filter(
+    (key) => get(key) !== undefined && get(key) !== '',
+  )
+  if (stray.length > 0)
+    throw new Error(
+      `context ${stray.join(' and ')} given with databaseSecretName: they set the compute of the Neon project the stack creates, and with your own database it creates none. Set them on your database instead.`,
+    )
+  return secretName
+}
+
+/**
+ * Context `loginProvisionedConcurrency`: the environments kept initialized for each function of the login path, a
+ * whole number from 0 (the default: none) to 100.
+ */
+function provisionedConcurrency(value: unknown): number {
+  if (value === undefined || value === '') return 0
+  const count = Number(value)
+  if (!Number.isInteger(count) || count < 0 || count > MAX_PROVISIONED_CONCURRENCY)
+    throw new Error(
+      `context loginProvisionedConcurrency must be a whole number from 0 (none) to ${MAX_PROVISIONED_CONCURRENCY}, not ${JSON.stringify(value)}`,
+    )
+  return count
 }
 
 /** Context `neonPgVersion`: a Postgres major version Neon offers; 17 by default. */

@@ -17,6 +17,7 @@ import * as cr from 'aws-cdk-lib/custom-resources'
 import { Construct, type IConstruct } from 'constructs'
 import { bundleEntry } from '#infra/bundling'
 import { NEON_API_URL } from '#infra/neon/api'
+import { type ComputeSettings, computeUnitsProblem, suspendTimeoutProblem } from '#infra/neon/compute'
 import {
   IN_SERVICE_RESOURCE_TYPE,
   type InServiceProperties,
@@ -45,6 +46,11 @@ export interface NeonDatabaseProps {
    */
   readonly apiRoleName: string
   readonly orgId?: string | undefined
+  /**
+   * The compute's suspend timeout and size (checked here); each unset one is Neon's default at creation and left to
+   * Neon on update. A change is made in place on the existing compute, never by a new project.
+   */
+  readonly compute?: ComputeSettings | undefined
   readonly deleteOnRemoval: boolean
   readonly logRetention: logs.RetentionDays
   readonly apiUrl?: string
@@ -66,9 +72,15 @@ export class NeonDatabase extends Construct {
   constructor(scope: Construct, id: string, props: NeonDatabaseProps) {
     super(scope, id)
     // Refused at synth rather than by Neon at deploy, after the secrets and functions exist.
+    const { suspendTimeoutSeconds, computeUnits } = props.compute ?? {}
+    const suspendProblem =
+      suspendTimeoutSeconds === undefined ? undefined : suspendTimeoutProblem(suspendTimeoutSeconds)
+    const unitsProblem = computeUnits && computeUnitsProblem(computeUnits.min, computeUnits.max)
     const problems = [
       Token.isUnresolved(props.regionId) ? undefined : regionProblem(props.regionId),
       pgVersionProblem(props.pgVersion),
+      suspendProblem && `suspend timeout ${suspendProblem}`,
+      unitsProblem && `compute units: ${unitsProblem}`,
     ].filter((problem) => problem !== undefined)
     if (problems.length > 0) throw new Error(`NeonDatabase ${this.node.path}: ${problems.join('; ')}`)
 
@@ -80,7 +92,7 @@ export class NeonDatabase extends Construct {
       timeout: Duration.millis(NEON_HANDLER_TIMEOUT_MS),
       logRetention: props.logRetention,
       description:
-        'papa-auth: creates, renames, puts in service and (on opt-in, or when never in service) deletes the Neon project',
+        "papa-auth: creates, renames, sets the compute's settings of, puts in service and (on opt-in, or when never in service) deletes the Neon project",
       bundle: {
         key: 'infra/neon/handler.ts',
         build: (outdir) => bundleEntry('infra/neon/handler.ts', outdir),
@@ -116,6 +128,13 @@ export class NeonDatabase extends Construct {
       RoleName: props.roleName,
       ApiRoleName: props.apiRoleName,
       ...(props.orgId ? { OrgId: props.orgId } : {}),
+      // Only what is given: a stack without these keys keeps exactly the properties (and the compute) it had.
+      ...(suspendTimeoutSeconds === undefined
+        ? {}
+        : { SuspendTimeoutSeconds: String(suspendTimeoutSeconds) }),
+      ...(computeUnits
+        ? { MinComputeUnits: String(computeUnits.min), MaxComputeUnits: String(computeUnits.max) }
+        : {}),
       DeleteOnRemoval: String(props.deleteOnRemoval),
     }
     // Deletion always reaches the handler, which keeps the project unless DeleteOnRemoval is true: so the choice

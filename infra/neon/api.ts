@@ -47,6 +47,18 @@ export interface Project {
   created_at: string
 }
 
+/** A compute endpoint as Neon describes it (`GET /projects/{id}/endpoints`): the fields read here. */
+export interface Endpoint {
+  id: string
+  /** The host a direct connection string names, e.g. `ep-cool-darkness-123456.eu-central-1.aws.neon.tech`. */
+  host: string
+  branch_id: string
+  type: string
+  autoscaling_limit_min_cu: number
+  autoscaling_limit_max_cu: number
+  suspend_timeout_seconds: number
+}
+
 export interface CreatedProject {
   project: { id: string; name: string }
   connection_uris?: { connection_uri: string; connection_parameters: ConnectionParameters }[]

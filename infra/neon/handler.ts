@@ -10,6 +10,7 @@ import {
   type ConnectionParameters,
   type CreatedProject,
   createNeonApi,
+  type Endpoint,
   type NeonApi,
   NeonApiError,
   type Operation,
@@ -91,7 +92,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * The Neon project resource's lifecycle. Create makes the project with its owner role under a provisional name, picks
  * the password of the API's role, and writes the connection strings into the stack's database secret (`directUrl` as
  * the owner, `pooledUrl` as the API's role); the in-service step, the last resource of the deploy, gives the project
- * its configured name. Update checks the request against the project as Neon has it, renames it and rewrites the
+ * its configured name. Update checks the request against the project as Neon has it, renames it, sets its compute's
+ * suspend timeout and size where they differ from what is asked (in place, never a new project), and rewrites the
  * secret, keeping the API's password; Delete keeps the project unless the engineer opted in, or unless it never went
  * into service. The API's role is never made here: migrate creates it with SQL from `pooledUrl`, so it holds only
  * `papa_auth_app`'s grants (a role made through Neon's API joins `neon_superuser`).
@@ -137,6 +139,7 @@ export function createNeonHandler(options: NeonHandlerOptions) {
     const work = deadline - timing.cleanupReserveMs
     const neon = await apiFor(props, deadline)
     const provisional = provisionalName(props.ProjectName, event)
+    const compute = wantedCompute(props)
     await clearTheWay(neon.by(work), props, provisional)
     let created: CreatedProject
     try {
@@ -147,6 +150,8 @@ export function createNeonHandler(options: NeonHandlerOptions) {
           pg_version: Number(props.PgVersion),
           ...(props.OrgId ? { org_id: props.OrgId } : {}),
           branch: { database_name: props.DatabaseName, role_name: props.RoleName },
+          // The project's first compute is made with these; the keys left out get Neon's defaults.
+          ...(Object.keys(compute).length > 0 ? { default_endpoint_settings: compute } : {}),
         },
       })
     } catch (error) {
@@ -259,6 +264,13 @@ export function createNeonHandler(options: NeonHandlerOptions) {
     if (props.ProjectName !== old.ProjectName) {
       await neon.request('PATCH', `/projects/${projectId}`, { project: { name: props.ProjectName } })
     }
+    await tuneCompute(
+      neon,
+      projectId,
+      wantedCompute(props, old),
+      direct,
+      deadline - timing.secretWriteReserveMs,
+    )
     await writeConnectionStrings(
       options.secrets,
       props.DatabaseSecretArn,
@@ -321,6 +333,58 @@ export function createNeonHandler(options: NeonHandlerOptions) {
     return { PhysicalResourceId: physicalId }
   }
 
+  /**
+   * Sets what the resource asks of the compute its connection strings name (the default branch's read-write one),
+   * compared with what Neon says it has: nothing is sent when they agree, and only what differs otherwise, in place,
+   * through the endpoints API. A change of size restarts the compute, so open connections drop once (Neon's docs,
+   * "What happens to the compute when making changes"), hence no PATCH at all when nothing differs.
+   */
+  async function tuneCompute(
+    neon: NeonApi,
+    projectId: string,
+    wanted: WantedCompute,
+    directUri: string,
+    until: number,
+  ) {
+    if (Object.keys(wanted).length === 0) return
+    const host = new URL(directUri).hostname
+    const { endpoints } = await neon.request<{ endpoints?: Endpoint[] }>(
+      'GET',
+      `/projects/${projectId}/endpoints`,
+    )
+    const compute = (endpoints ?? []).find((endpoint) => endpoint.host === host)
+    if (!compute) {
+      throw new Error(
+        `Neon project ${projectId}: no compute serves ${host}, the host of its connection string, so its settings ` +
+          'cannot be set. Was it deleted in the Neon console? Add a read-write compute to the default branch.',
+      )
+    }
+    const changes: WantedCompute = {
+      ...(wanted.suspend_timeout_seconds !== undefined &&
+      wanted.suspend_timeout_seconds !== compute.suspend_timeout_seconds
+        ? { suspend_timeout_seconds: wanted.suspend_timeout_seconds }
+        : {}),
+      // The two limits together: Neon checks the one against the other.
+      ...(wanted.autoscaling_limit_min_cu !== undefined &&
+      wanted.autoscaling_limit_max_cu !== undefined &&
+      (wanted.autoscaling_limit_min_cu !== compute.autoscaling_limit_min_cu ||
+        wanted.autoscaling_limit_max_cu !== compute.autoscaling_limit_max_cu)
+        ? {
+            autoscaling_limit_min_cu: wanted.autoscaling_limit_min_cu,
+            autoscaling_limit_max_cu: wanted.autoscaling_limit_max_cu,
+          }
+        : {}),
+    }
+    if (Object.keys(changes).length === 0) return
+    const { operations } = await neon.request<{ operations?: Operation[] }>(
+      'PATCH',
+      `/projects/${projectId}/endpoints/${compute.id}`,
+      { endpoint: changes },
+    )
+    logger.info('neon compute updated', { projectId, endpointId: compute.id, ...changes })
+    await waitForOperations(neon, projectId, operations ?? [], until)
+  }
+
   async function waitForOperations(neon: NeonApi, projectId: string, operations: Operation[], until: number) {
     const started = Date.now()
     const deadline = Math.min(started + operationsTimeoutMs, until)
@@ -367,6 +431,29 @@ export function createNeonHandler(options: NeonHandlerOptions) {
       case 'Delete':
         return remove(event, event.PhysicalResourceId, props, deadline)
     }
+  }
+}
+
+/** What the resource asks of the compute, in Neon's terms; a key left out is not asked for. */
+type WantedCompute = Partial<
+  Pick<Endpoint, 'suspend_timeout_seconds' | 'autoscaling_limit_min_cu' | 'autoscaling_limit_max_cu'>
+>
+
+/**
+ * The compute settings the properties give. On an update, a suspend timeout the old properties gave and the new ones
+ * do not goes back to Neon's default (`0`): the context was removed, or this is the rollback of the deploy that set it.
+ * The sizes have no such value, so sizes no longer given stay as they are.
+ */
+export function wantedCompute(props: NeonProjectProperties, old?: NeonProjectProperties): WantedCompute {
+  const suspend = props.SuspendTimeoutSeconds ?? (old?.SuspendTimeoutSeconds === undefined ? undefined : '0')
+  return {
+    ...(suspend === undefined ? {} : { suspend_timeout_seconds: Number(suspend) }),
+    ...(props.MinComputeUnits !== undefined && props.MaxComputeUnits !== undefined
+      ? {
+          autoscaling_limit_min_cu: Number(props.MinComputeUnits),
+          autoscaling_limit_max_cu: Number(props.MaxComputeUnits),
+        }
+      : {}),
   }
 }
 

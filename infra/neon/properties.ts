@@ -1,3 +1,5 @@
+import { computeUnitsProblem, suspendTimeoutProblem } from './compute.ts'
+
 /**
  * The Neon project resource's properties, shared by the construct that writes them and the handler that reads them.
  * None is a secret: the API key stays in Secrets Manager (named here), and the connection strings go straight into
@@ -25,6 +27,20 @@ export interface NeonProjectProperties {
   ApiRoleName?: string
   /** The Neon organization to create the project in; required by Neon for a personal API key. */
   OrgId?: string
+  /**
+   * The compute's `suspend_timeout_seconds` (`0` Neon's default, `-1` never, or 60 to 604800): given at creation,
+   * and set on the project's compute by an update that finds it otherwise. Unset on a resource from before it (or
+   * without the context): Neon's default at creation, and an update leaves the compute's value alone, unless the
+   * resource had one before, which then goes back to Neon's default (`0`).
+   */
+  SuspendTimeoutSeconds?: string
+  /**
+   * The compute's `autoscaling_limit_min_cu` and `autoscaling_limit_max_cu`, both or neither: given at creation, and
+   * set on the compute by an update that finds it otherwise. Unset: Neon's sizes at creation, and an update leaves the
+   * compute's sizes as they are (Neon has no value that means its default size).
+   */
+  MinComputeUnits?: string
+  MaxComputeUnits?: string
   /**
    * `true` deletes the project (and every row in it) when the stack or the resource is deleted. Otherwise it is kept,
    * unless it never went into service (the rollback of the deploy that created it).
@@ -78,7 +94,38 @@ export function parseProperties(raw: Record<string, unknown>): NeonProjectProper
     RoleName: text('RoleName'),
     ...optional(raw, 'ApiRoleName'),
     ...optional(raw, 'OrgId'),
+    ...computeProperties(raw),
     DeleteOnRemoval: String(raw.DeleteOnRemoval ?? 'false'),
+  }
+}
+
+/** The compute settings, checked as the synth checks them: a resource never asks Neon for what it cannot offer. */
+function computeProperties(raw: Record<string, unknown>) {
+  const { SuspendTimeoutSeconds, MinComputeUnits, MaxComputeUnits } = {
+    ...optional(raw, 'SuspendTimeoutSeconds'),
+    ...optional(raw, 'MinComputeUnits'),
+    ...optional(raw, 'MaxComputeUnits'),
+  }
+  if (SuspendTimeoutSeconds !== undefined) {
+    const problem = /^-?\d+$/.test(SuspendTimeoutSeconds)
+      ? suspendTimeoutProblem(Number(SuspendTimeoutSeconds), SuspendTimeoutSeconds)
+      : `must be a whole number of seconds, not ${JSON.stringify(SuspendTimeoutSeconds)}`
+    if (problem) throw new Error(`Neon project resource: SuspendTimeoutSeconds ${problem}`)
+  }
+  if ((MinComputeUnits === undefined) !== (MaxComputeUnits === undefined))
+    throw new Error('Neon project resource: MinComputeUnits and MaxComputeUnits go together')
+  if (MinComputeUnits !== undefined && MaxComputeUnits !== undefined) {
+    const number = /^\d+(\.\d+)?$/
+    const problem =
+      number.test(MinComputeUnits) && number.test(MaxComputeUnits)
+        ? computeUnitsProblem(Number(MinComputeUnits), Number(MaxComputeUnits))
+        : 'must be numbers of compute units'
+    if (problem) throw new Error(`Neon project resource: MinComputeUnits and MaxComputeUnits: ${problem}`)
+  }
+  return {
+    ...(SuspendTimeoutSeconds === undefined ? {} : { SuspendTimeoutSeconds }),
+    ...(MinComputeUnits === undefined ? {} : { MinComputeUnits }),
+    ...(MaxComputeUnits === undefined ? {} : { MaxComputeUnits }),
   }
 }
 
@@ -97,7 +144,9 @@ export function parseInServiceProperties(raw: Record<string, unknown>): InServic
   }
 }
 
-const optional = (raw: Record<string, unknown>, key: 'ApiRoleName' | 'OrgId') => {
+type OptionalKey = 'ApiRoleName' | 'OrgId' | 'SuspendTimeoutSeconds' | 'MinComputeUnits' | 'MaxComputeUnits'
+
+const optional = <K extends OptionalKey>(raw: Record<string, unknown>, key: K): { [P in K]?: string } => {
   const value = raw[key]
-  return typeof value === 'string' && value !== '' ? { [key]: value } : {}
+  return typeof value === 'string' && value !== '' ? ({ [key]: value } as { [P in K]?: string }) : {}
 }

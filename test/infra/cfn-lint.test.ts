@@ -16,8 +16,19 @@ if (!cfnLintBinary) process.stderr.write('cfn-lint not found: the template lint 
 
 let app: Synthesized
 beforeAll(() => {
-  // Everything the stack can deploy: the documentation routes, CORS and the mail sender with its queue and alarms.
-  app = synthesize({ context: { docs: 'true', corsOrigins: 'https://app.example.com', ...MAIL_CONTEXT } })
+  // Everything the stack can deploy: the documentation routes, CORS, the mail sender with its queue and alarms, the
+  // login path's provisioned concurrency (versions and aliases) and the Neon compute's settings.
+  app = synthesize({
+    context: {
+      docs: 'true',
+      corsOrigins: 'https://app.example.com',
+      ...MAIL_CONTEXT,
+      loginProvisionedConcurrency: '2',
+      neonSuspendTimeoutSeconds: '-1',
+      neonMinComputeUnits: '0.5',
+      neonMaxComputeUnits: '2',
+    },
+  })
 })
 afterAll(() => app?.remove())
 

@@ -21,6 +21,22 @@ interface Project {
   owner: string
   /** The owner's password: Neon keeps it, and hands it out in connection URIs. */
   password: string
+  /** The default branch's read-write compute, the one its connection URIs name. */
+  compute: Compute
+}
+
+/** A compute's settings, as Neon's endpoints API names them. */
+export interface Compute {
+  suspend_timeout_seconds: number
+  autoscaling_limit_min_cu: number
+  autoscaling_limit_max_cu: number
+}
+
+/** The settings a compute gets when its project is created without any: Neon's own default is a plan's choice. */
+export const DEFAULT_COMPUTE: Compute = {
+  suspend_timeout_seconds: 0,
+  autoscaling_limit_min_cu: 0.25,
+  autoscaling_limit_max_cu: 2,
 }
 
 /** The organization a project lands in when the request names none: the key's own, as with an organization key. */
@@ -38,9 +54,10 @@ interface Override {
 
 /**
  * The few Neon API v2 endpoints the provider calls, served on 127.0.0.1 with the shapes Neon documents: list projects
- * (a `search` on the name, `org_id`, `limit`), create project (with its default branch, `connection_uris` and running
- * operations), get project, get operation, rename, connection URI and delete. A project has its owner role only: the
- * API's role is made with SQL, never through Neon's API.
+ * (a `search` on the name, `org_id`, `limit`), create project (with its default branch, its compute made with the
+ * `default_endpoint_settings` given, `connection_uris` and running operations), get project, get operation, rename,
+ * connection URI, list computes, update a compute (checked as Neon checks it, with the operation that applies it) and
+ * delete. A project has its owner role only: the API's role is made with SQL, never through Neon's API.
  */
 export async function startFakeNeon() {
   const requests: RecordedRequest[] = []
@@ -53,6 +70,18 @@ export async function startFakeNeon() {
   let delayMs = 0
   const pending = new Set<NodeJS.Timeout>()
 
+  let configChanges = 0
+  const computeId = (project: Project) => `ep-${project.id}`
+  const describedCompute = (project: Project) => ({
+    id: computeId(project),
+    host: host(project, false),
+    project_id: project.id,
+    branch_id: `br-${project.id}`,
+    region_id: project.regionId,
+    type: 'read_write',
+    current_state: 'idle',
+    ...project.compute,
+  })
   const host = (project: Project, pooled: boolean) =>
     `ep-${project.id}${pooled ? '-pooler' : ''}.${project.regionId.replace(/^aws-/, '')}.aws.neon.tech`
   const uri = (project: Project, pooled: boolean) =>
@@ -131,6 +160,7 @@ export async function startFakeNeon() {
             pg_version?: number
             org_id?: string
             branch?: { database_name?: string; role_name?: string }
+            default_endpoint_settings?: Partial<Compute>
           }
         }
       ).project
@@ -146,7 +176,10 @@ export async function startFakeNeon() {
         databaseName: input.branch?.database_name ?? 'neondb',
         owner,
         password: newPassword(),
+        compute: { ...DEFAULT_COMPUTE, ...input.default_endpoint_settings },
       }
+      const refused = computeProblem(project.compute)
+      if (refused) return answer(400, { code: '', message: refused })
       projects.set(project.id, project)
       return answer(201, {
         project: { id: project.id, name: project.name, region_id: project.regionId },
@@ -186,6 +219,25 @@ export async function startFakeNeon() {
         return answer(404, { code: '', message: `database ${database} not found` })
       }
       return answer(200, { uri: uri(project, url.searchParams.get('pooled') === 'true') })
+    }
+    if (method === 'GET' && parts[2] === 'endpoints' && parts.length === 3) {
+      return answer(200, { endpoints: [describedCompute(project)] })
+    }
+    if (method === 'PATCH' && parts[2] === 'endpoints' && parts.length === 4) {
+      if (parts[3] !== computeId(project)) {
+        return answer(404, { code: '', message: `endpoint ${parts[3]} not found` })
+      }
+      const changes = (JSON.parse(text) as { endpoint: Partial<Compute> }).endpoint
+      const next = { ...project.compute, ...changes }
+      const refused = computeProblem(next)
+      if (refused) return answer(400, { code: '', message: refused })
+      const changed = JSON.stringify(next) !== JSON.stringify(project.compute)
+      project.compute = next
+      const operation = `op-config-${project.id}-${++configChanges}`
+      return answer(200, {
+        endpoint: describedCompute(project),
+        operations: changed ? [{ id: operation, status: 'running', action: 'apply_config' }] : [],
+      })
     }
     if (method === 'PATCH' && parts.length === 2) {
       project.name = (JSON.parse(text) as { project: { name: string } }).project.name
@@ -236,6 +288,7 @@ export async function startFakeNeon() {
         databaseName: 'neondb',
         owner: 'neondb_owner',
         password: newPassword(),
+        compute: { ...DEFAULT_COMPUTE },
       })
       return id
     },
@@ -251,4 +304,17 @@ export async function startFakeNeon() {
         server.close(() => resolve())
       }),
   }
+}
+
+/** What Neon says when it refuses a compute's settings (its plan's limits are left out: the tests name a refusal). */
+function computeProblem(compute: Compute): string | undefined {
+  const {
+    suspend_timeout_seconds: suspend,
+    autoscaling_limit_min_cu: min,
+    autoscaling_limit_max_cu: max,
+  } = compute
+  if (!(suspend === 0 || suspend === -1 || (suspend >= 60 && suspend <= 604800)))
+    return `invalid suspend_timeout_seconds ${suspend}`
+  if (min > max) return 'autoscaling_limit_min_cu must be less than or equal to autoscaling_limit_max_cu'
+  return undefined
 }

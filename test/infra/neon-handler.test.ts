@@ -15,7 +15,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { freePort } from '#infra/local/postgres'
 import { type ConnectionStrings, createNeonHandler } from '#infra/neon/handler'
 import { IN_SERVICE_RESOURCE_TYPE, type NeonProjectProperties } from '#infra/neon/properties'
-import { KEY_ORG_ID, startFakeNeon } from './fake-neon.ts'
+import { DEFAULT_COMPUTE, KEY_ORG_ID, startFakeNeon } from './fake-neon.ts'
 
 const API_KEY = 'napi_k3y0nlyth3t3stkn0ws'
 const API_KEY_SECRET = 'papa-auth/neon-api-key'
@@ -491,6 +491,157 @@ describe('update', () => {
     // Read, and nothing changed.
     expect(requestLines()).toEqual([`GET /projects/${projectId}`])
     expect(writtenSecrets()).toEqual([])
+  })
+})
+
+describe('the compute’s settings', () => {
+  /** Scale to zero never, autoscaling from 0.5 to 2 CU: what the neonSuspendTimeoutSeconds and neonMin/MaxComputeUnits context give. */
+  const TUNED = { SuspendTimeoutSeconds: '-1', MinComputeUnits: '0.5', MaxComputeUnits: '2' }
+  const computeOf = (projectId: string) => neon.projects.get(projectId)?.compute
+  const endpointPath = (projectId: string) => `/projects/${projectId}/endpoints/ep-${projectId}`
+
+  it('are given to Neon with the new project, for its first compute', async () => {
+    const { PhysicalResourceId: projectId } = await handler(createEvent(TUNED))
+
+    const create = neon.requests.find((request) => request.method === 'POST')
+    expect(create?.body).toEqual({
+      project: expect.objectContaining({
+        default_endpoint_settings: {
+          suspend_timeout_seconds: -1,
+          autoscaling_limit_min_cu: 0.5,
+          autoscaling_limit_max_cu: 2,
+        },
+      }),
+    })
+    expect(computeOf(projectId)).toEqual({
+      suspend_timeout_seconds: -1,
+      autoscaling_limit_min_cu: 0.5,
+      autoscaling_limit_max_cu: 2,
+    })
+  })
+
+  it('are Neon’s own when none is given: nothing is sent, at creation or on update', async () => {
+    const { projectId } = await createProject()
+    expect(computeOf(projectId)).toEqual(DEFAULT_COMPUTE)
+    // A compute changed in the console stays as it is: the stack does not manage what it is not given.
+    const tunedByHand = { ...DEFAULT_COMPUTE, suspend_timeout_seconds: 3600 }
+    Object.assign(computeOf(projectId) ?? {}, tunedByHand)
+
+    await handler(updateEvent(projectId, {}))
+
+    expect(requestLines()).not.toContain(`GET /projects/${projectId}/endpoints`)
+    expect(computeOf(projectId)).toEqual(tunedByHand)
+  })
+
+  it('are set in place on the existing compute by an update, only what differs, waiting for Neon to apply it', async () => {
+    const { projectId, written } = await createProject()
+
+    const result = await handler(updateEvent(projectId, { SuspendTimeoutSeconds: '600' }))
+
+    expect(requestLines()).toEqual([
+      `GET /projects/${projectId}`,
+      `GET /projects/${projectId}/connection_uri`,
+      `GET /projects/${projectId}/connection_uri`,
+      // The compute whose host the connection strings name, compared with what is asked.
+      `GET /projects/${projectId}/endpoints`,
+      `PATCH ${endpointPath(projectId)}`,
+      `GET /projects/${projectId}/operations/op-config-${projectId}-1`,
+      `GET /projects/${projectId}/operations/op-config-${projectId}-1`,
+    ])
+    const patch = neon.requests.find((request) => request.method === 'PATCH')
+    expect(patch?.body).toEqual({ endpoint: { suspend_timeout_seconds: 600 } })
+    expect(computeOf(projectId)).toEqual({ ...DEFAULT_COMPUTE, suspend_timeout_seconds: 600 })
+
+    // The sizes, both limits together; the same project, the same strings: an update, never a new database.
+    neon.reset()
+    await handler(
+      updateEvent(
+        projectId,
+        { SuspendTimeoutSeconds: '600', MinComputeUnits: '1', MaxComputeUnits: '4' },
+        { SuspendTimeoutSeconds: '600' },
+      ),
+    )
+    expect(neon.requests.find((request) => request.method === 'PATCH')?.body).toEqual({
+      endpoint: { autoscaling_limit_min_cu: 1, autoscaling_limit_max_cu: 4 },
+    })
+    expect(computeOf(projectId)).toEqual({
+      suspend_timeout_seconds: 600,
+      autoscaling_limit_min_cu: 1,
+      autoscaling_limit_max_cu: 4,
+    })
+    expect(neon.requests.filter((request) => ['POST', 'DELETE'].includes(request.method))).toEqual([])
+    expect(neon.projects.size).toBe(1)
+    expect(writtenSecrets()).toEqual([written, written])
+    expect(result).toEqual({ PhysicalResourceId: projectId, Data: { ProjectId: projectId } })
+    expect(output.join('')).toContain('neon compute updated')
+  })
+
+  it('sends nothing when the compute already is as asked', async () => {
+    const { projectId } = await createProject(TUNED)
+    await handler(updateEvent(projectId, TUNED, TUNED))
+    expect(requestLines()).toEqual([
+      `GET /projects/${projectId}`,
+      `GET /projects/${projectId}/connection_uri`,
+      `GET /projects/${projectId}/connection_uri`,
+      `GET /projects/${projectId}/endpoints`,
+    ])
+  })
+
+  it('puts a suspend timeout no longer given back to Neon’s default, and leaves sizes no longer given as they are', async () => {
+    const { projectId } = await createProject(TUNED)
+
+    // The context removed, or the rollback of the deploy that set it: both ask without what the old asked.
+    await handler(updateEvent(projectId, {}, TUNED))
+
+    expect(neon.requests.find((request) => request.method === 'PATCH')?.body).toEqual({
+      endpoint: { suspend_timeout_seconds: 0 },
+    })
+    expect(computeOf(projectId)).toEqual({
+      suspend_timeout_seconds: 0,
+      autoscaling_limit_min_cu: 0.5,
+      autoscaling_limit_max_cu: 2,
+    })
+  })
+
+  it('fails the deploy with Neon’s reason when it refuses them, writing nothing', async () => {
+    const { projectId } = await createProject()
+    neon.failNext(`PATCH ${endpointPath(projectId)}`, {
+      status: 400,
+      body: { code: '', message: 'scale to zero cannot be disabled on the Free plan' },
+    })
+
+    const error = await failureOf(handler(updateEvent(projectId, { SuspendTimeoutSeconds: '-1' })))
+
+    expect(error.message).toBe(
+      `Neon API PATCH ${endpointPath(projectId)} failed with 400: scale to zero cannot be disabled on the Free plan`,
+    )
+    expect(writtenSecrets()).toEqual([])
+    expect(computeOf(projectId)).toEqual(DEFAULT_COMPUTE)
+  })
+
+  it('says so when no compute serves the connection strings’ host', async () => {
+    const { projectId } = await createProject()
+    neon.failNext(`GET /projects/${projectId}/endpoints`, { status: 200, body: { endpoints: [] } })
+
+    const error = await failureOf(handler(updateEvent(projectId, { SuspendTimeoutSeconds: '-1' })))
+
+    expect(error.message).toMatch(
+      new RegExp(
+        `^Neon project ${projectId}: no compute serves ep-${projectId}\\.eu-central-1\\.aws\\.neon\\.tech,`,
+      ),
+    )
+    expect(writtenSecrets()).toEqual([])
+  })
+
+  it.each([
+    [{ SuspendTimeoutSeconds: '30' }, /SuspendTimeoutSeconds must be 0 .* not 30 /],
+    [{ SuspendTimeoutSeconds: '5m' }, /SuspendTimeoutSeconds must be a whole number of seconds, not "5m"/],
+    [{ MinComputeUnits: '1' }, /MinComputeUnits and MaxComputeUnits go together/],
+    [{ MinComputeUnits: '4', MaxComputeUnits: '1' }, /the minimum \(4 CU\) is above the maximum \(1 CU\)/],
+    [{ MinComputeUnits: '0.3', MaxComputeUnits: '1' }, /Neon has no compute of 0.3 CU/],
+  ])('refuses properties Neon could not honour, before any request: %o', async (settings, reason) => {
+    await expect(handler(createEvent(settings))).rejects.toThrow(reason)
+    expect(neon.requests).toEqual([])
   })
 })
 

@@ -13,7 +13,14 @@ import { fromApiGatewayResult, lambdaContext } from '#infra/local/event'
 import { loadHandler } from '#infra/local/server'
 import { NEON_API_URL } from '#infra/neon/api'
 import { NEON_REGIONS } from '#infra/neon/regions'
-import { DATABASE_NAME, DATABASE_ROLE, defineApp, hashFolder } from '#infra/stack'
+import {
+  DATABASE_NAME,
+  DATABASE_ROLE,
+  defineApp,
+  hashFolder,
+  MAX_PROVISIONED_CONCURRENCY,
+  PROVISIONED_FUNCTIONS,
+} from '#infra/stack'
 import { CORS_POLICY } from '#shared/http/cors'
 import { apiEvent } from '#test/helpers/events'
 import { functionNamed, MAIL_CONTEXT, type Resource, type Synthesized, synthesize } from './synth.ts'
@@ -892,6 +899,226 @@ describe('the Neon project’s fixed settings and its lifecycle', () => {
       ProjectName: 'PapaAuth',
     })
     expect(ServiceToken).toEqual(onlyOf(app, 'Custom::NeonProject')[1].Properties.ServiceToken)
+  })
+})
+
+describe('the Neon compute’s settings', () => {
+  const projectOf = (synthesized: Synthesized) => onlyOf(synthesized, 'Custom::NeonProject')[1].Properties
+
+  it('are Neon’s own by default: the resource names none, so the project is created and kept as Neon has it', () => {
+    const properties = Object.keys(projectOf(app))
+    for (const key of ['SuspendTimeoutSeconds', 'MinComputeUnits', 'MaxComputeUnits']) {
+      expect(properties).not.toContain(key)
+    }
+  })
+
+  it('come from context, as the resource’s properties: the handler applies them at creation and on update', () => {
+    const tuned = synthesize({
+      context: { neonSuspendTimeoutSeconds: '-1', neonMinComputeUnits: '0.5', neonMaxComputeUnits: '2' },
+    })
+    const fixed = synthesize({
+      context: { neonSuspendTimeoutSeconds: 3600, neonMinComputeUnits: 24, neonMaxComputeUnits: 24 },
+    })
+    try {
+      expect(projectOf(tuned)).toMatchObject({
+        SuspendTimeoutSeconds: '-1',
+        MinComputeUnits: '0.5',
+        MaxComputeUnits: '2',
+      })
+      // From cdk.json, numbers; a fixed size above autoscaling's 16 CU.
+      expect(projectOf(fixed)).toMatchObject({
+        SuspendTimeoutSeconds: '3600',
+        MinComputeUnits: '24',
+        MaxComputeUnits: '24',
+      })
+      // The project is the same resource: a change of these is an update of it, never a replacement.
+      expect(onlyOf(tuned, 'Custom::NeonProject')[0]).toBe(onlyOf(app, 'Custom::NeonProject')[0])
+    } finally {
+      tuned.remove()
+      fixed.remove()
+    }
+  })
+
+  it('fail the synth with a readable message on a value Neon does not offer', () => {
+    const cases: [Record<string, unknown>, string | RegExp][] = [
+      [
+        { neonSuspendTimeoutSeconds: '30' },
+        /context neonSuspendTimeoutSeconds must be 0 .* or 60 to 604800 seconds, not "30"/,
+      ],
+      [{ neonSuspendTimeoutSeconds: '604801' }, /not "604801"/],
+      [{ neonSuspendTimeoutSeconds: '5m' }, /not "5m"/],
+      [
+        { neonMinComputeUnits: '1' },
+        /context neonMaxComputeUnits is missing: neonMinComputeUnits and neonMaxComputeUnits go together/,
+      ],
+      [{ neonMaxComputeUnits: '1' }, /context neonMinComputeUnits is missing/],
+      [
+        { neonMinComputeUnits: '2', neonMaxComputeUnits: '1' },
+        /the minimum \(2 CU\) is above the maximum \(1 CU\)/,
+      ],
+      [{ neonMinComputeUnits: '0.3', neonMaxComputeUnits: '1' }, /Neon has no compute of 0.3 CU/],
+      [{ neonMinComputeUnits: '17', neonMaxComputeUnits: '17' }, /Neon has no compute of 17 CU/],
+      [
+        { neonMinComputeUnits: '1', neonMaxComputeUnits: '10' },
+        /autoscaling spans at most 8 CU, not 1 to 10/,
+      ],
+      [{ neonMinComputeUnits: '16', neonMaxComputeUnits: '18' }, /autoscaling goes up to 16 CU, not 18/],
+      [
+        { databaseSecretName: 'ops/db', neonSuspendTimeoutSeconds: '-1' },
+        /context neonSuspendTimeoutSeconds given with databaseSecretName/,
+      ],
+    ]
+    for (const [context, message] of cases) {
+      expect(() => synthesize({ context }), JSON.stringify(context)).toThrow(message)
+    }
+  })
+})
+
+describe('provisioned concurrency on the login path', () => {
+  let provisioned: Synthesized
+  beforeAll(() => {
+    provisioned = synthesize({ context: { ...MAIL_CONTEXT, loginProvisionedConcurrency: '2' } })
+  })
+  afterAll(() => provisioned?.remove())
+
+  /** The logical id of the resource an API route's integration invokes, by route key. */
+  const invokedBy = (synthesized: Synthesized, routeKey: string) => {
+    const [, route] = byType(synthesized, 'AWS::ApiGatewayV2::Route').find(
+      ([, r]) => r.Properties.RouteKey === routeKey,
+    ) as [string, Resource]
+    const integrationId = render(route.Properties.Target).replace(/^integrations\/<|>$/g, '')
+    return render(resource(synthesized, integrationId).Properties.IntegrationUri)
+  }
+  const routeOf = (name: string) => {
+    const route = apiRoutes.find((r) => r.function === name)
+    if (!route) throw new Error(`no route to ${name}`)
+    return `${route.method} ${route.path}`
+  }
+  /** What CloudFormation has done before it creates (or updates) a resource: its DependsOn and references, theirs too. */
+  const createdBefore = (synthesized: Synthesized, id: string, seen = new Set<string>()): Set<string> => {
+    const found = resource(synthesized, id)
+    const referenced = [
+      ...JSON.stringify(found.Properties ?? {}).matchAll(/"(?:Ref|Fn::GetAtt)":\[?"(\w+)"/g),
+    ]
+    for (const next of [...(found.DependsOn ?? []), ...referenced.map((match) => match[1] as string)]) {
+      if (next in synthesized.resources && !seen.has(next)) createdBefore(synthesized, next, seen.add(next))
+    }
+    return seen
+  }
+
+  it('is off by default: no alias, no version but migrate’s, and every route invokes its function', () => {
+    expect(byType(app, 'AWS::Lambda::Alias')).toEqual([])
+    const [, version] = onlyOf(app, 'AWS::Lambda::Version')
+    expect(version.Properties.FunctionName).toEqual({ Ref: logicalIdOf(app, 'migrate') })
+    for (const name of PROVISIONED_FUNCTIONS) {
+      expect(invokedBy(app, routeOf(name)), name).toBe(`<${logicalIdOf(app, name)}.Arn>`)
+    }
+  })
+
+  it('keeps N environments initialized for login, token and refresh, behind a live alias on a published version', () => {
+    const aliases = byType(provisioned, 'AWS::Lambda::Alias')
+    expect(aliases).toHaveLength(PROVISIONED_FUNCTIONS.length)
+    for (const name of PROVISIONED_FUNCTIONS) {
+      const functionId = logicalIdOf(provisioned, name)
+      const found = aliases.find(([, alias]) => alias.Properties.FunctionName.Ref === functionId)
+      expect(found, name).toBeDefined()
+      const [, alias] = found as [string, Resource]
+      expect(alias.Properties).toMatchObject({
+        Name: 'live',
+        ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 2 },
+      })
+      const versionId = render(alias.Properties.FunctionVersion).replace(/^<|\.Version>$/g, '')
+      const version = resource(provisioned, versionId)
+      expect(version.Type).toBe('AWS::Lambda::Version')
+      expect(version.Properties.FunctionName).toEqual({ Ref: functionId })
+    }
+    // The rest of the API is as it was: no alias, no version.
+    const versioned = byType(provisioned, 'AWS::Lambda::Version').map(
+      ([, v]) => v.Properties.FunctionName.Ref,
+    )
+    expect(versioned.sort()).toEqual(
+      [...PROVISIONED_FUNCTIONS, 'migrate'].map((name) => logicalIdOf(provisioned, name)).sort(),
+    )
+  })
+
+  it('has API Gateway invoke the alias, so the initialized environments are what serves', () => {
+    for (const name of PROVISIONED_FUNCTIONS) {
+      const [aliasId] = byType(provisioned, 'AWS::Lambda::Alias').find(
+        ([, alias]) => alias.Properties.FunctionName.Ref === logicalIdOf(provisioned, name),
+      ) as [string, Resource]
+      expect(invokedBy(provisioned, routeOf(name)), name).toBe(`<${aliasId}>`)
+      provisioned.template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { Ref: aliasId },
+        Principal: 'apigateway.amazonaws.com',
+      })
+      // Nothing invokes the unqualified function from the API any more.
+      const unqualified = byType(provisioned, 'AWS::Lambda::Permission').filter(
+        ([, permission]) =>
+          render(permission.Properties.FunctionName) === `<${logicalIdOf(provisioned, name)}.Arn>`,
+      )
+      expect(unqualified, name).toEqual([])
+    }
+    // Every other route still invokes its function.
+    expect(invokedBy(provisioned, routeOf('me'))).toBe(`<${logicalIdOf(provisioned, 'me')}.Arn>`)
+    expect(invokedBy(provisioned, '$default')).toBe(
+      `<${logicalIdOf(provisioned, fallbackRoute.function)}.Arn>`,
+    )
+  })
+
+  it('publishes each version, and moves each alias, only after the migrations ran', () => {
+    const [triggerId] = onlyOf(provisioned, 'Custom::Trigger')
+    for (const [aliasId, alias] of byType(provisioned, 'AWS::Lambda::Alias')) {
+      const versionId = render(alias.Properties.FunctionVersion).replace(/^<|\.Version>$/g, '')
+      expect(resource(provisioned, versionId).DependsOn, versionId).toContain(triggerId)
+      expect(createdBefore(provisioned, aliasId).has(triggerId), aliasId).toBe(true)
+      expect(createdBefore(provisioned, triggerId).has(aliasId), aliasId).toBe(false)
+    }
+    expect(dependencyCycle(provisioned)).toBeUndefined()
+  })
+
+  it('publishes a new version exactly when a function changes, and keeps the aliases', () => {
+    const settingsOnly = { ...MAIL_CONTEXT, loginProvisionedConcurrency: '2' }
+    // The stage's throttling is no function's; bcryptCost is in every API function's environment.
+    const throttled = synthesize({ context: { ...settingsOnly, throttleRateLimit: '20' } })
+    const changed = synthesize({ context: { ...settingsOnly, bcryptCost: '13' } })
+    try {
+      const idsOf = (synthesized: Synthesized, type: string) =>
+        byType(synthesized, type)
+          .map(([id]) => id)
+          .sort()
+      const newVersions = (synthesized: Synthesized) => {
+        const before = new Set(idsOf(provisioned, 'AWS::Lambda::Version'))
+        return idsOf(synthesized, 'AWS::Lambda::Version').filter((id) => !before.has(id))
+      }
+      expect(newVersions(throttled)).toEqual([])
+      expect(newVersions(changed)).toHaveLength(PROVISIONED_FUNCTIONS.length)
+      for (const synthesized of [throttled, changed]) {
+        expect(idsOf(synthesized, 'AWS::Lambda::Alias')).toEqual(idsOf(provisioned, 'AWS::Lambda::Alias'))
+      }
+    } finally {
+      throttled.remove()
+      changed.remove()
+    }
+  })
+
+  it('passes cdk-nag with nothing more acknowledged', () => {
+    const report = new AwsSolutionsChecks(provisioned.stack).validateScope(provisioned.stack)
+    expect(report.violations).toEqual([])
+  })
+
+  it('takes a whole number from 0 to the maximum, and fails the synth otherwise', () => {
+    const none = synthesize({ context: { loginProvisionedConcurrency: '0' } })
+    try {
+      expect(byType(none, 'AWS::Lambda::Alias')).toEqual([])
+    } finally {
+      none.remove()
+    }
+    for (const value of ['-1', '1.5', 'two', String(MAX_PROVISIONED_CONCURRENCY + 1)]) {
+      expect(() => synthesize({ context: { loginProvisionedConcurrency: value } }), value).toThrow(
+        `context loginProvisionedConcurrency must be a whole number from 0 (none) to ${MAX_PROVISIONED_CONCURRENCY}, not ${JSON.stringify(value)}`,
+      )
+    }
   })
 })
 
