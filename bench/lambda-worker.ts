@@ -10,6 +10,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 // The floors, and the parts of `me` measured for the closing note, call the libraries themselves.
 import bcrypt from 'bcryptjs'
 import { eq, sql } from 'drizzle-orm'
+import { drizzle } from 'drizzle-orm/neon-serverless'
 import { decodeJwt, importJWK, jwtVerify } from 'jose'
 import { createSessionRepository } from '#db/repositories/sessions'
 import { users as usersTable } from '#db/schema'
@@ -202,7 +203,7 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
   const findUser =
     'select id, email, username, hashed_password, is_active, is_superuser, created_at, updated_at from users where id = $1'
   const verifyingKey = await importJWK(keySet.current.publicJwk, 'RS256')
-  const preparedFindUser = database.db
+  const preparedFindUser = drizzle({ client: pool })
     .select()
     .from(usersTable)
     .where(eq(usersTable.id, sql.placeholder('id')))

@@ -1,6 +1,6 @@
 import { inject } from 'vitest'
-import type { DatabaseHandle } from '#db/client'
 import { OWNER_ROLE } from '#infra/local/roles'
+import type { TestDatabase } from '#test/helpers/database'
 import { testDatabase } from './database.ts'
 
 /** The FastAPI backend's schema, exactly as its Alembic migration created it. */
@@ -21,7 +21,7 @@ export interface LegacyDatabase {
   /** The API role's. */
   apiUrl: string
   /** A handle as the owner, which made the old tables (so it owns them, as after pg_restore --no-owner). */
-  owner: DatabaseHandle
+  owner: TestDatabase
 }
 
 const on = (injected: 'migrationUrl' | 'databaseUrl', name: string) => {
@@ -64,7 +64,7 @@ export async function dropDatabase(database: LegacyDatabase): Promise<void> {
  * Everything an operator could see change: every relation and schema, the old table's rows (hashes included) and its
  * sequence. Equal before and after means nothing was changed.
  */
-export async function snapshot(db: DatabaseHandle): Promise<Record<string, unknown>> {
+export async function snapshot(db: TestDatabase): Promise<Record<string, unknown>> {
   const relations = await db.pool.query(`
     select string_agg(n.nspname || '.' || c.relname || ':' || c.relkind::text, ',' order by n.nspname, c.relname) as list
     from pg_class c join pg_namespace n on n.oid = c.relnamespace

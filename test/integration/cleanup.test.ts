@@ -92,7 +92,7 @@ describe('the cleanup', () => {
   it('works in bounded batches, and leaves the rest to the next run when its time is up', async () => {
     const { id: userId } = await registeredUser()
     for (let i = 0; i < 5; i++) await sessionWithToken(userId, { revoked: true })
-    const retention = createRetentionRepository(database.db, {
+    const retention = createRetentionRepository(database.service, {
       loginWindowSeconds: 900,
       ipWindowSeconds: 900,
       registerWindowSeconds: 3600,
