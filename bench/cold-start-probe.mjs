@@ -25,6 +25,17 @@ subscribe('http.client.response.finish', ({ request }) => {
   const call = secretCalls.get(request)
   if (call) call.answered ??= performance.now()
 })
+// fetch (undici) carries them without the SDK: a signed POST to the JSON API, or a GET to the secrets extension.
+const isSecretsFetch = (request) =>
+  /x-amz-target[:,]\s*secretsmanager\./i.test(String(request.headers)) ||
+  request.path?.startsWith('/secretsmanager/get')
+subscribe('undici:request:create', ({ request }) => {
+  if (isSecretsFetch(request)) secretCalls.set(request, { sent: performance.now() })
+})
+subscribe('undici:request:trailers', ({ request }) => {
+  const call = secretCalls.get(request)
+  if (call) call.answered ??= performance.now()
+})
 
 /**
  * Reads what the server sends on a Postgres connection (plain, as the local proxy carries it) and says when its

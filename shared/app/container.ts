@@ -34,7 +34,12 @@ import { type Config, ConfigError, loadConfig, type Need } from '#shared/platfor
 import { createAsyncInvoker } from '#shared/platform/lambda-invoke'
 import { logger } from '#shared/platform/logger'
 import { createMailTransport } from '#shared/platform/mail-transport'
-import { createSecretReader, readJsonField, type SecretReader } from '#shared/platform/secrets'
+import {
+  createSecretReader,
+  readJsonField,
+  type SecretReader,
+  secretsManagerFetcher,
+} from '#shared/platform/secrets'
 
 /** The dependencies of every API function. */
 export interface Container {
@@ -199,15 +204,22 @@ export async function secretReaderFor(config: Config): Promise<SecretReader | un
     !config.ADMIN_PASSWORD_SECRET_ARN
   )
     return undefined
-  const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager')
-  // Bounded, as every wait of an invocation is: the SDK's own defaults never give up on a silent endpoint.
+  const {
+    AWS_REGION: region,
+    AWS_ACCESS_KEY_ID: accessKeyId,
+    AWS_SECRET_ACCESS_KEY: secretAccessKey,
+  } = config
+  if (!region || !accessKeyId || !secretAccessKey) {
+    throw new ConfigError(['a secret by ARN needs AWS_REGION and the function role’s credentials'])
+  }
+  // Bounded, as every wait of an invocation is: each attempt within the connect and request budgets.
   return createSecretReader(
-    new SecretsManagerClient({
+    secretsManagerFetcher({
+      region,
+      credentials: { accessKeyId, secretAccessKey, sessionToken: config.AWS_SESSION_TOKEN },
+      endpoint: config.AWS_ENDPOINT_URL_SECRETS_MANAGER,
+      attemptTimeoutMs: SECRETS_CONNECT_TIMEOUT_MS + SECRETS_REQUEST_TIMEOUT_MS,
       maxAttempts: SECRETS_MAX_ATTEMPTS,
-      requestHandler: {
-        connectionTimeout: SECRETS_CONNECT_TIMEOUT_MS,
-        requestTimeout: SECRETS_REQUEST_TIMEOUT_MS,
-      },
     }),
   )
 }

@@ -86,6 +86,8 @@ const EnvSchema = v.pipe(
     MAILER_FUNCTION_NAME: v.optional(text),
     /** Lambda's own endpoint, for the local stand-in (as the AWS SDKs read it). */
     AWS_ENDPOINT_URL_LAMBDA: v.optional(text),
+    /** Secrets Manager's own endpoint, for the local stand-in (as the AWS SDKs read it). */
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: v.optional(text),
     /** Set by Lambda: the region, and the function role's credentials (never logged, never echoed). */
     AWS_REGION: v.optional(text),
     AWS_ACCESS_KEY_ID: v.optional(text),

@@ -1,11 +1,11 @@
-import { AwsClient } from 'aws4fetch'
+import { type AwsCredentials, awsClient } from './aws-client.ts'
 
 export interface AsyncInvokeSettings {
   functionName: string
   region: string
   /** Lambda's endpoint; the regional one by default (`AWS_ENDPOINT_URL_LAMBDA` points the local stack elsewhere). */
   endpoint?: string | undefined
-  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined }
+  credentials: AwsCredentials
   /** The whole call, retries included. */
   timeoutMs: number
 }
@@ -13,18 +13,11 @@ export interface AsyncInvokeSettings {
 /**
  * Invokes a function asynchronously (Lambda's `Invoke` with `X-Amz-Invocation-Type: Event`): Lambda queues the event
  * and answers 202 at once, then runs the function, retries it on failure and hands an event that keeps failing to
- * the function's failure destination. A SigV4-signed `fetch` (aws4fetch, a few KB) instead of the SDK's Lambda
- * client, which would add some 190 KB to every function that queues a mail, and to its cold start.
+ * the function's failure destination. A signed `fetch` (`./aws-client.ts`) instead of the SDK's Lambda client.
  */
 export function createAsyncInvoker(settings: AsyncInvokeSettings): (payload: unknown) => Promise<void> {
-  const client = new AwsClient({
-    ...settings.credentials,
-    service: 'lambda',
-    region: settings.region,
-    // Retried on 5xx and 429, a few times and quickly: the whole call is bounded by `timeoutMs` anyway.
-    retries: 2,
-    initRetryMs: 50,
-  })
+  // Retried on 5xx and 429, a few times and quickly: the whole call is bounded by `timeoutMs` anyway.
+  const client = awsClient('lambda', settings.region, settings.credentials, 2)
   const endpoint = (settings.endpoint ?? `https://lambda.${settings.region}.amazonaws.com`).replace(
     /\/+$/,
     '',

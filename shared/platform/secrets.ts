@@ -1,4 +1,7 @@
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import { type AwsCredentials, awsClient } from './aws-client.ts'
+
+/** Fetches one secret's current string value (one `GetSecretValue`). */
+export type SecretFetcher = (secretId: string) => Promise<string>
 
 export interface SecretReader {
   /** The secret's string value, fetched once per container and cached; a failed fetch is retried next time. */
@@ -7,11 +10,11 @@ export interface SecretReader {
   reread(secretId: string): Promise<string>
 }
 
-/** The one wrapper around Secrets Manager. The client is passed in, so tests hand it aws-sdk-client-mock's. */
-export function createSecretReader(client: SecretsManagerClient): SecretReader {
+/** The one cache in front of Secrets Manager; the fetcher is passed in (`secretsManagerFetcher` in AWS). */
+export function createSecretReader(fetchSecret: SecretFetcher): SecretReader {
   const cache = new Map<string, Promise<string>>()
   const fetchAndCache = (secretId: string) => {
-    const value = fetchSecret(client, secretId)
+    const value = fetchSecret(secretId)
     value.catch(() => {
       if (cache.get(secretId) === value) cache.delete(secretId)
     })
@@ -24,11 +27,67 @@ export function createSecretReader(client: SecretsManagerClient): SecretReader {
   }
 }
 
-async function fetchSecret(client: SecretsManagerClient, secretId: string): Promise<string> {
-  const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager')
-  const result = await client.send(new GetSecretValueCommand({ SecretId: secretId }))
-  if (typeof result.SecretString !== 'string') throw new Error(`secret ${secretId} has no string value`)
-  return result.SecretString
+/** Secrets Manager's answer to a refused call, as its JSON protocol names it (`__type`); never its message. */
+export class SecretsManagerError extends Error {
+  override readonly name = 'SecretsManagerError'
+  readonly type: string
+  readonly status: number
+  constructor(type: string, status: number) {
+    super(`Secrets Manager answered ${status} ${type}`)
+    this.type = type
+    this.status = status
+  }
+}
+
+export interface SecretsManagerSettings {
+  region: string
+  credentials: AwsCredentials
+  /** Secrets Manager's endpoint; the regional one by default (AWS_ENDPOINT_URL_SECRETS_MANAGER for a stand-in). */
+  endpoint?: string | undefined
+  /** Each attempt, connecting and answering together. */
+  attemptTimeoutMs: number
+  maxAttempts: number
+}
+
+/**
+ * `GetSecretValue` as one signed POST to Secrets Manager's JSON API (AWS JSON 1.1): what the SDK's client sends, with
+ * nothing of it evaluated at cold start. A throttled or failed call, a timeout or a dropped connection is tried
+ * again, up to `maxAttempts`; a refusal (a 4xx: no such secret, no permission) is final.
+ */
+export function secretsManagerFetcher(settings: SecretsManagerSettings): SecretFetcher {
+  const endpoint = settings.endpoint ?? `https://secretsmanager.${settings.region}.amazonaws.com`
+  const client = awsClient('secretsmanager', settings.region, settings.credentials)
+  const attempt = async (secretId: string) => {
+    const response = await client.fetch(endpoint, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'secretsmanager.GetSecretValue',
+      },
+      body: JSON.stringify({ SecretId: secretId }),
+      signal: AbortSignal.timeout(settings.attemptTimeoutMs),
+    })
+    const body = (await response.json().catch(() => ({}))) as { SecretString?: unknown; __type?: unknown }
+    if (!response.ok) {
+      const type =
+        String(body.__type ?? 'UnknownError')
+          .split('#')
+          .pop() || 'UnknownError'
+      throw new SecretsManagerError(type, response.status)
+    }
+    if (typeof body.SecretString !== 'string') throw new Error(`secret ${secretId} has no string value`)
+    return body.SecretString
+  }
+  return async (secretId) => {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await attempt(secretId)
+      } catch (error) {
+        const final = error instanceof SecretsManagerError && error.status < 500 && error.status !== 429
+        if (final || tries >= settings.maxAttempts) throw error
+      }
+    }
+  }
 }
 
 /** Reads one field of a JSON secret (the database secret holds `pooledUrl` and `directUrl`). */

@@ -6,12 +6,10 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormatsPlugin from 'ajv-formats'
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
-import { mockClient } from 'aws-sdk-client-mock'
 import { sql } from 'drizzle-orm'
 import type * as v from 'valibot'
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, inject, it, vi } from 'vitest'
@@ -37,6 +35,7 @@ import { handler as token } from '#functions/token'
 import { authorizeJwt } from '#infra/local/authorizer'
 import { fromApiGatewayResult, lambdaContext } from '#infra/local/event'
 import { freePort } from '#infra/local/postgres'
+import { startLocalSecretsManager } from '#infra/local/secrets-manager'
 import { disposeContainer } from '#shared/app/container'
 import type { TokenPair } from '#shared/domain/auth-service'
 import { hashResetToken, newResetToken } from '#shared/domain/password-reset'
@@ -455,20 +454,23 @@ async function liveResetToken(): Promise<string> {
  * set: the function answers 503 (and its next request reads the secret again).
  */
 async function keysNotCreated(name: keyof typeof freshHandlers, event: () => APIGatewayProxyEventV2) {
-  const secretsManager = mockClient(SecretsManagerClient)
-  secretsManager.on(GetSecretValueCommand).resolves({ SecretString: 'aPlaceholderThatIsNoKeySet0123456' })
+  const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:PublicKeys-AbCdEf'
+  const secretsManager = await startLocalSecretsManager(new Map([[arn, 'aPlaceholderThatIsNoKeySet0123456']]))
   try {
     return await coldCall(
       name,
       {
         JWT_SIGNING_KEYS: undefined,
-        JWT_PUBLIC_KEYS_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:PublicKeys-AbCdEf',
+        JWT_PUBLIC_KEYS_SECRET_ARN: arn,
         AWS_REGION: 'eu-west-1',
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.url,
+        AWS_ACCESS_KEY_ID: 'AKIDTEST',
+        AWS_SECRET_ACCESS_KEY: 'test-secret',
       },
       event,
     )
   } finally {
-    secretsManager.restore()
+    await secretsManager.close()
   }
 }
 

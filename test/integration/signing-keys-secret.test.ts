@@ -1,6 +1,5 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { mockClient } from 'aws-sdk-client-mock'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { startLocalSecretsManager } from '#infra/local/secrets-manager'
 import { KEYS_MAX_AGE_MS } from '#shared/app/container'
 import { generateSigningKey, publishedKeys } from '#shared/domain/signing-keys'
 import { apiEvent, bearerEvent, invoke, jsonEvent } from '#test/helpers/events'
@@ -18,14 +17,14 @@ const UNAVAILABLE = {
   headers: { 'retry-after': '5' },
 }
 
-const secretsManager = mockClient(SecretsManagerClient)
-/** What each secret holds now: the placeholder until the test writes the key set. */
+/** What each secret holds now (the local Secrets Manager's AWSCURRENT): the placeholder until the test writes the key set. */
 const stored = new Map([
   [SIGNING, PLACEHOLDER],
   [PUBLIC, PLACEHOLDER],
 ])
 const inline = process.env.JWT_SIGNING_KEYS
 let handlers: { jwks: Handler; login: Handler; me: Handler }
+let secretsManager: Awaited<ReturnType<typeof startLocalSecretsManager>>
 
 beforeAll(async () => {
   // Set before any handler is imported: a function reads its settings once, at its cold start.
@@ -33,9 +32,11 @@ beforeAll(async () => {
   process.env.JWT_SIGNING_KEYS_SECRET_ARN = SIGNING
   process.env.JWT_PUBLIC_KEYS_SECRET_ARN = PUBLIC
   process.env.AWS_REGION = 'eu-west-1'
-  secretsManager
-    .on(GetSecretValueCommand)
-    .callsFake(({ SecretId }: { SecretId: string }) => ({ SecretString: stored.get(SecretId) }))
+  // Secrets Manager over its wire protocol, as the functions' signed requests reach the real one.
+  secretsManager = await startLocalSecretsManager(stored)
+  process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = secretsManager.url
+  process.env.AWS_ACCESS_KEY_ID = 'AKIDTEST'
+  process.env.AWS_SECRET_ACCESS_KEY = 'test-secret'
   handlers = {
     jwks: (await import('#functions/jwks')).handler,
     login: (await import('#functions/login')).handler,
@@ -43,8 +44,9 @@ beforeAll(async () => {
   }
 })
 
-afterAll(() => {
-  secretsManager.restore()
+afterAll(async () => {
+  await secretsManager?.close()
+  delete process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER
   process.env.JWT_SIGNING_KEYS = inline
   delete process.env.JWT_SIGNING_KEYS_SECRET_ARN
   delete process.env.JWT_PUBLIC_KEYS_SECRET_ARN
