@@ -1,4 +1,6 @@
-import { AwsClient } from 'aws4fetch'
+import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import aws4 from 'aws4'
 
 /** The function role's credentials, as Lambda puts them in the environment. */
 export interface AwsCredentials {
@@ -7,17 +9,69 @@ export interface AwsCredentials {
   sessionToken?: string | undefined
 }
 
+export interface AwsCall {
+  service: string
+  region: string
+  credentials: AwsCredentials
+  /** The service's endpoint, `https://host` (or a local stand-in's `http://127.0.0.1:port`). */
+  endpoint: string
+  path: string
+  headers: Record<string, string>
+  body: string
+  /** The whole call: connecting, sending and reading the answer. */
+  timeoutMs: number
+}
+
+/** An AWS API's answer: its status and body, whatever the status. */
+export interface AwsAnswer {
+  status: number
+  body: string
+}
+
 /**
- * The one wrapper around aws4fetch: a SigV4-signed `fetch` for one AWS service. The API functions call two AWS APIs,
- * each with one operation (Secrets Manager's GetSecretValue, Lambda's Invoke); the SDK's clients for them would add
- * some 190 KB each to a bundle, and their Node built-ins (https, http2, zlib, …) to every cold start. `retries`
- * counts aws4fetch's own retries of a 5xx or 429 answer; callers bound the whole call with a signal.
+ * The one wrapper around aws4: a SigV4-signed POST to one AWS API over node:http(s). The API functions call two AWS
+ * operations (Secrets Manager's GetSecretValue, Lambda's Invoke); the SDK's client for each would add some 190 KB to
+ * a bundle and its built-ins to every cold start, and a signed `fetch` would pay for fetch's and WebCrypto's first use
+ * (some 20 ms) on the cold path. aws4 signs synchronously with node:crypto; node:http is loaded already.
  */
-export function awsClient(
-  service: string,
-  region: string,
-  credentials: AwsCredentials,
-  retries = 0,
-): Pick<AwsClient, 'fetch' | 'sign'> {
-  return new AwsClient({ ...credentials, service, region, retries, initRetryMs: 50 })
+export function awsRequest(call: AwsCall): Promise<AwsAnswer> {
+  const url = new URL(call.endpoint)
+  const signed = aws4.sign(
+    {
+      host: url.host,
+      path: call.path,
+      method: 'POST',
+      service: call.service,
+      region: call.region,
+      headers: call.headers,
+      body: call.body,
+    },
+    call.credentials,
+  )
+  const send = url.protocol === 'http:' ? httpRequest : httpsRequest
+  return new Promise((resolve, reject) => {
+    const outgoing = send(
+      {
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: url.port || undefined,
+        path: call.path,
+        method: 'POST',
+        headers: signed.headers as Record<string, string>,
+        timeout: call.timeoutMs,
+        signal: AbortSignal.timeout(call.timeoutMs),
+      },
+      (response) => {
+        const chunks: Buffer[] = []
+        response.on('data', (chunk: Buffer) => chunks.push(chunk))
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        )
+        response.on('error', reject)
+      },
+    )
+    outgoing.on('timeout', () => outgoing.destroy(new Error(`${call.service} did not answer in time`)))
+    outgoing.on('error', reject)
+    outgoing.end(call.body)
+  })
 }

@@ -1,4 +1,4 @@
-import { type AwsCredentials, awsClient } from './aws-client.ts'
+import { type AwsCredentials, awsRequest } from './aws-client.ts'
 
 export interface AsyncInvokeSettings {
   functionName: string
@@ -10,28 +10,36 @@ export interface AsyncInvokeSettings {
   timeoutMs: number
 }
 
+/** Lambda throttled or failed the call: tried again, as the SDK would. */
+const RETRIED = (status: number) => status === 429 || status >= 500
+const MAX_ATTEMPTS = 3
+
 /**
  * Invokes a function asynchronously (Lambda's `Invoke` with `X-Amz-Invocation-Type: Event`): Lambda queues the event
  * and answers 202 at once, then runs the function, retries it on failure and hands an event that keeps failing to
- * the function's failure destination. A signed `fetch` (`./aws-client.ts`) instead of the SDK's Lambda client.
+ * the function's failure destination. A signed request (`./aws-client.ts`) instead of the SDK's Lambda client.
  */
 export function createAsyncInvoker(settings: AsyncInvokeSettings): (payload: unknown) => Promise<void> {
-  // Retried on 5xx and 429, a few times and quickly: the whole call is bounded by `timeoutMs` anyway.
-  const client = awsClient('lambda', settings.region, settings.credentials, 2)
-  const endpoint = (settings.endpoint ?? `https://lambda.${settings.region}.amazonaws.com`).replace(
-    /\/+$/,
-    '',
-  )
-  const url = `${endpoint}/2015-03-31/functions/${encodeURIComponent(settings.functionName)}/invocations`
+  const endpoint = settings.endpoint ?? `https://lambda.${settings.region}.amazonaws.com`
+  const path = `/2015-03-31/functions/${encodeURIComponent(settings.functionName)}/invocations`
   return async (payload) => {
-    const response = await client.fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-amz-invocation-type': 'Event' },
-      body: JSON.stringify(payload),
-      signal: AbortSignal.timeout(settings.timeoutMs),
-    })
-    await response.body?.cancel()
-    if (response.status !== 202)
-      throw new Error(`Lambda answered ${response.status} to an asynchronous invocation`)
+    const deadline = Date.now() + settings.timeoutMs
+    for (let attempt = 1; ; attempt++) {
+      const answer = await awsRequest({
+        service: 'lambda',
+        region: settings.region,
+        credentials: settings.credentials,
+        endpoint,
+        path,
+        headers: { 'content-type': 'application/json', 'x-amz-invocation-type': 'Event' },
+        body: JSON.stringify(payload),
+        timeoutMs: Math.max(1, deadline - Date.now()),
+      })
+      if (answer.status === 202) return
+      if (!RETRIED(answer.status) || attempt >= MAX_ATTEMPTS || Date.now() >= deadline) {
+        throw new Error(`Lambda answered ${answer.status} to an asynchronous invocation`)
+      }
+      await new Promise((done) => setTimeout(done, 50 * 2 ** (attempt - 1)))
+    }
   }
 }

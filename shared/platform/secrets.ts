@@ -1,4 +1,4 @@
-import { type AwsCredentials, awsClient } from './aws-client.ts'
+import { type AwsCredentials, awsRequest } from './aws-client.ts'
 
 /** Fetches one secret's current string value (one `GetSecretValue`). */
 export type SecretFetcher = (secretId: string) => Promise<string>
@@ -56,24 +56,32 @@ export interface SecretsManagerSettings {
  */
 export function secretsManagerFetcher(settings: SecretsManagerSettings): SecretFetcher {
   const endpoint = settings.endpoint ?? `https://secretsmanager.${settings.region}.amazonaws.com`
-  const client = awsClient('secretsmanager', settings.region, settings.credentials)
   const attempt = async (secretId: string) => {
-    const response = await client.fetch(endpoint, {
-      method: 'POST',
+    const answer = await awsRequest({
+      service: 'secretsmanager',
+      region: settings.region,
+      credentials: settings.credentials,
+      endpoint,
+      path: '/',
       headers: {
         'content-type': 'application/x-amz-json-1.1',
         'x-amz-target': 'secretsmanager.GetSecretValue',
       },
       body: JSON.stringify({ SecretId: secretId }),
-      signal: AbortSignal.timeout(settings.attemptTimeoutMs),
+      timeoutMs: settings.attemptTimeoutMs,
     })
-    const body = (await response.json().catch(() => ({}))) as { SecretString?: unknown; __type?: unknown }
-    if (!response.ok) {
+    let body: { SecretString?: unknown; __type?: unknown } = {}
+    try {
+      body = JSON.parse(answer.body) as typeof body
+    } catch {
+      // An answer that is no JSON (a proxy's error page): judged by its status alone.
+    }
+    if (answer.status < 200 || answer.status >= 300) {
       const type =
         String(body.__type ?? 'UnknownError')
           .split('#')
           .pop() || 'UnknownError'
-      throw new SecretsManagerError(type, response.status)
+      throw new SecretsManagerError(type, answer.status)
     }
     if (typeof body.SecretString !== 'string') throw new Error(`secret ${secretId} has no string value`)
     return body.SecretString

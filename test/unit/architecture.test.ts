@@ -45,7 +45,7 @@ const WRAPPED: Record<string, string> = {
   '@neondatabase/serverless': 'db/client.ts',
   // The stack parses the configured sender with nodemailer's own address parser, so synth reads it as sending will.
   nodemailer: 'infra/stack.ts, shared/platform/mail-transport.ts',
-  aws4fetch: 'shared/platform/aws-client.ts',
+  aws4: 'shared/platform/aws-client.ts',
 }
 const PRODUCTION = ['functions/', 'shared/', 'db/', 'infra/']
 
