@@ -118,6 +118,14 @@ function coalescingWebSocket(): typeof WebSocket {
 }
 
 /**
+ * Loads what the first connection needs before there is one to open: Node's WebSocket client (undici, some 20 ms of
+ * CPU on first use). A cold start whose connection string is still on its way (in a secret) does it meanwhile.
+ */
+export function preloadDriver(): void {
+  coalescingWebSocket()
+}
+
+/**
  * One pool per container, made once at cold start and reused by every warm invocation. A connection that died
  * while the container was frozen (Neon closes idle sockets) is dropped by the pool; a query that lands on such a
  * socket before the pool notices is retried once, on a fresh connection.

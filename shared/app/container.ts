@@ -2,7 +2,7 @@
  * The composition root: the only room that imports `db/`. It reads the configuration, fetches the secrets, opens
  * the database and builds the services, once per container (cold start); warm invocations reuse the result.
  */
-import { createDatabase, type DatabaseHandle } from '#db/client'
+import { createDatabase, type DatabaseHandle, preloadDriver } from '#db/client'
 import { checkDatabase } from '#db/health'
 import { createLoginRepository } from '#db/repositories/logins'
 import { createMailJobRepository } from '#db/repositories/mail-jobs'
@@ -196,7 +196,10 @@ export async function disposeContainer(): Promise<void> {
 }
 
 /** A Secrets Manager reader, made only when some secret is configured by ARN (never locally). */
-export async function secretReaderFor(config: Config): Promise<SecretReader | undefined> {
+export async function secretReaderFor(
+  config: Config,
+  whileWaiting?: () => void,
+): Promise<SecretReader | undefined> {
   if (
     !config.JWT_SIGNING_KEYS_SECRET_ARN &&
     !config.JWT_PUBLIC_KEYS_SECRET_ARN &&
@@ -220,6 +223,7 @@ export async function secretReaderFor(config: Config): Promise<SecretReader | un
       endpoint: config.AWS_ENDPOINT_URL_SECRETS_MANAGER,
       attemptTimeoutMs: SECRETS_CONNECT_TIMEOUT_MS + SECRETS_REQUEST_TIMEOUT_MS,
       maxAttempts: SECRETS_MAX_ATTEMPTS,
+      whileWaiting,
     }),
   )
 }
@@ -269,16 +273,24 @@ export const openDatabase = (config: Config, url: string, poolMax = config.DATAB
 
 async function buildContainer(needs: readonly Need[]): Promise<Container> {
   const config = loadConfig(process.env, needs)
-  const secrets = await secretReaderFor(config)
-  const [tokenKeys, databaseUrl] = await Promise.all([
-    tokenKeySource(config, secrets),
-    resolveDatabaseUrl(config, secrets),
-  ])
-
-  const database = openDatabase(config, databaseUrl)
-  // The first connection is opened now, during init, instead of by the first request's query: it overlaps the
-  // rest of the cold start (for register, the whole bcrypt hash), and on Neon it starts waking a suspended compute.
-  database.warm()
+  // While the first secret is on its way, the database driver loads what its connection will need.
+  const secrets = await secretReaderFor(config, preloadDriver)
+  // The connection opens as soon as its string is known, while the keys may still be on their way; it is opened now,
+  // during init, instead of by the first request's query: it overlaps the rest of the cold start (for register, the
+  // whole bcrypt hash), and on Neon it starts waking a suspended compute.
+  const opening = resolveDatabaseUrl(config, secrets).then((url) => {
+    const opened = openDatabase(config, url)
+    opened.warm()
+    return opened
+  })
+  const [keys, opened] = await Promise.allSettled([tokenKeySource(config, secrets), opening])
+  if (keys.status === 'rejected' || opened.status === 'rejected') {
+    // Forgotten whole (the next invocation builds again): a pool opened for it is closed, not left behind.
+    if (opened.status === 'fulfilled') await opened.value.close().catch(() => {})
+    throw keys.status === 'rejected' ? keys.reason : (opened as PromiseRejectedResult).reason
+  }
+  const tokenKeys = keys.value
+  const database = opened.value
   const sessionPolicy = { maxAgeSeconds: config.SESSION_MAX_AGE_SECONDS }
   const mail = mailQueue(config)
   const passwords = createPasswordHasher({ cost: config.BCRYPT_COST })

@@ -20,6 +20,8 @@ export interface AwsCall {
   body: string
   /** The whole call: connecting, sending and reading the answer. */
   timeoutMs: number
+  /** Run once the request has been handed to the network, while the service works on it. */
+  onSent?: (() => void) | undefined
 }
 
 /** An AWS API's answer: its status and body, whatever the status. */
@@ -70,6 +72,7 @@ export function awsRequest(call: AwsCall): Promise<AwsAnswer> {
         response.on('error', reject)
       },
     )
+    if (call.onSent) outgoing.once('finish', call.onSent)
     outgoing.on('timeout', () => outgoing.destroy(new Error(`${call.service} did not answer in time`)))
     outgoing.on('error', reject)
     outgoing.end(call.body)

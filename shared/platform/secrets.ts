@@ -47,6 +47,11 @@ export interface SecretsManagerSettings {
   /** Each attempt, connecting and answering together. */
   attemptTimeoutMs: number
   maxAttempts: number
+  /**
+   * Work to do, once, while the first call is on its way: a cold start's other CPU work (loading the database
+   * driver's WebSocket client) then overlaps the wait instead of following it.
+   */
+  whileWaiting?: (() => void) | undefined
 }
 
 /**
@@ -56,6 +61,12 @@ export interface SecretsManagerSettings {
  */
 export function secretsManagerFetcher(settings: SecretsManagerSettings): SecretFetcher {
   const endpoint = settings.endpoint ?? `https://secretsmanager.${settings.region}.amazonaws.com`
+  let waiting = settings.whileWaiting
+  const onSent = () => {
+    const work = waiting
+    waiting = undefined
+    work?.()
+  }
   const attempt = async (secretId: string) => {
     const answer = await awsRequest({
       service: 'secretsmanager',
@@ -69,6 +80,7 @@ export function secretsManagerFetcher(settings: SecretsManagerSettings): SecretF
       },
       body: JSON.stringify({ SecretId: secretId }),
       timeoutMs: settings.attemptTimeoutMs,
+      onSent,
     })
     let body: { SecretString?: unknown; __type?: unknown } = {}
     try {
