@@ -57,23 +57,39 @@ function readyForQuery() {
 }
 
 // The Neon driver opens its connection with the global WebSocket: note when the first one is created, when its
-// upgrade is done, and when Postgres says it is ready.
+// upgrade is done, and when Postgres says it is ready. Wrapped on first use only: Node loads its WebSocket client
+// (undici, ~20 ms) when `WebSocket` is first read, and a bundle that opens no connection must not pay for it here.
 const connection = {}
-const NativeWebSocket = globalThis.WebSocket
-globalThis.WebSocket = class extends NativeWebSocket {
-  constructor(...args) {
-    super(...args)
-    if (connection.created !== undefined) return
-    connection.created = performance.now()
-    this.addEventListener('open', () => {
-      connection.opened ??= performance.now()
-    })
-    const isReady = readyForQuery()
-    this.addEventListener('message', (event) => {
-      if (connection.ready === undefined && isReady(event.data)) connection.ready = performance.now()
-    })
+const instrument = (NativeWebSocket) =>
+  class extends NativeWebSocket {
+    constructor(...args) {
+      super(...args)
+      if (connection.created !== undefined) return
+      connection.created = performance.now()
+      this.addEventListener('open', () => {
+        connection.opened ??= performance.now()
+      })
+      const isReady = readyForQuery()
+      this.addEventListener('message', (event) => {
+        if (connection.ready === undefined && isReady(event.data)) connection.ready = performance.now()
+      })
+    }
   }
-}
+const nativeDescriptor = Object.getOwnPropertyDescriptor(globalThis, 'WebSocket')
+let InstrumentedWebSocket
+Object.defineProperty(globalThis, 'WebSocket', {
+  configurable: true,
+  enumerable: nativeDescriptor?.enumerable ?? false,
+  get() {
+    InstrumentedWebSocket ??= instrument(
+      nativeDescriptor?.get ? nativeDescriptor.get.call(globalThis) : nativeDescriptor?.value,
+    )
+    return InstrumentedWebSocket
+  },
+  set(value) {
+    Object.defineProperty(globalThis, 'WebSocket', { configurable: true, writable: true, value })
+  },
+})
 
 const context = (requestId) => ({
   callbackWaitsForEmptyEventLoop: true,

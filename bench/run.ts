@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { bundleEntry } from '#infra/bundling'
 import { toApiGatewayEvent } from '#infra/local/event'
 import { startLocalSecretsManager } from '#infra/local/secrets-manager'
 import { startLocalStack } from '#infra/local/stack'
@@ -93,6 +94,8 @@ const bundles = measureBundles({
   },
 })
 const bundleFile = (name: string) => join(workDir, 'bundles', name, 'index.mjs')
+// The cold-start floor with one database connection (bench/select-one.ts), bundled as the functions are.
+bundleEntry('bench/select-one.ts', join(workDir, 'bundles', 'select-one'))
 
 progress('starting PostgreSQL and the WebSocket proxy…')
 // The proxy in a process of its own, as Neon's is a machine of its own: this process times the throughput run.
@@ -160,6 +163,21 @@ try {
     HOME: workDir,
   })
   const scenarios: ColdStartScenario[] = [
+    // The floors of the cold-start target: a process that only answers, and one that opens a connection and answers.
+    {
+      name: 'hello-world',
+      bundle: bundleFile('hello-world'),
+      env: inlineEnv,
+      expectStatus: 200,
+      events: () => [meEvent(), meEvent()],
+    },
+    {
+      name: 'one database connection (SELECT 1)',
+      bundle: bundleFile('select-one'),
+      env: inlineEnv,
+      expectStatus: 200,
+      events: () => [meEvent(), meEvent()],
+    },
     {
       name: 'me',
       bundle: bundleFile('me'),
