@@ -1,4 +1,5 @@
 import { type Container, getContainer } from '#shared/app/container'
+import { createPasswordHasher } from '#shared/domain/passwords'
 import { type ChangePasswordBody, ChangePasswordBodySchema } from '#shared/domain/schemas'
 import { bearerToken, httpHandler, noContent, type ParsedEvent } from '#shared/http/handler'
 
@@ -12,5 +13,5 @@ const changePassword = async (
 
 export const handler = httpHandler(changePassword, {
   body: ChangePasswordBodySchema,
-  dependencies: getContainer,
+  dependencies: () => getContainer({ passwords: createPasswordHasher }),
 })

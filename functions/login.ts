@@ -1,8 +1,12 @@
 import { type Container, getSigningContainer } from '#shared/app/container'
+import { createPasswordHasher } from '#shared/domain/passwords'
 import { type LoginBody, LoginBodySchema } from '#shared/domain/schemas'
 import { httpHandler, ok, type ParsedEvent, TOKEN_RESPONSE_HEADERS } from '#shared/http/handler'
 
 const login = async ({ body, context }: ParsedEvent<LoginBody>, { auth }: Container) =>
   ok(await auth.login(body.email, body.password, context), TOKEN_RESPONSE_HEADERS)
 
-export const handler = httpHandler(login, { body: LoginBodySchema, dependencies: getSigningContainer })
+export const handler = httpHandler(login, {
+  body: LoginBodySchema,
+  dependencies: () => getSigningContainer({ passwords: createPasswordHasher }),
+})

@@ -1,4 +1,5 @@
 import { type Container, getContainer } from '#shared/app/container'
+import { createPasswordHasher } from '#shared/domain/passwords'
 import { type PasswordResetConfirmBody, PasswordResetConfirmBodySchema } from '#shared/domain/schemas'
 import { httpHandler, noContent, type ParsedEvent } from '#shared/http/handler'
 
@@ -12,5 +13,5 @@ const confirmReset = async (
 
 export const handler = httpHandler(confirmReset, {
   body: PasswordResetConfirmBodySchema,
-  dependencies: getContainer,
+  dependencies: () => getContainer({ passwords: createPasswordHasher }),
 })

@@ -1,4 +1,5 @@
 import { type Container, getSigningContainer } from '#shared/app/container'
+import { createPasswordHasher } from '#shared/domain/passwords'
 import { type TokenForm, TokenFormSchema, toTokenRequest } from '#shared/domain/schemas'
 import { httpHandler, ok, type ParsedEvent, TOKEN_RESPONSE_HEADERS } from '#shared/http/handler'
 
@@ -8,5 +9,5 @@ const token = async ({ body, context }: ParsedEvent<TokenForm>, { auth }: Contai
 export const handler = httpHandler(token, {
   form: TokenFormSchema,
   errors: 'oauth',
-  dependencies: getSigningContainer,
+  dependencies: () => getSigningContainer({ passwords: createPasswordHasher }),
 })

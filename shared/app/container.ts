@@ -13,7 +13,7 @@ import { type AuthService, createAuthService } from '#shared/domain/auth-service
 import { MailQueueUnavailableError, SigningKeysUnavailableError } from '#shared/domain/errors'
 import { createMailer } from '#shared/domain/mail/mailer'
 import { createPasswordResetService, type PasswordResetService } from '#shared/domain/password-reset'
-import { createPasswordHasher } from '#shared/domain/passwords'
+import type { PasswordHasher } from '#shared/domain/passwords'
 import type { MailQueue } from '#shared/domain/ports'
 import {
   type PublicJwk,
@@ -57,17 +57,32 @@ let container: Promise<Container> | undefined
 const VERIFIER_NEEDS: readonly Need[] = ['database', 'publicKeys']
 const SIGNING_KEYS_REQUIRED = 'JWT_SIGNING_KEYS or JWT_SIGNING_KEYS_SECRET_ARN is required'
 
+/** What a function adds to the shared dependencies. */
+export interface ContainerOptions {
+  /**
+   * bcrypt (`createPasswordHasher`), passed by the functions that check or hash a password: only their bundles carry
+   * it, and the others' cold starts do not evaluate it.
+   */
+  passwords?: PasswordHasherFactory
+}
+
+type PasswordHasherFactory = (settings: { cost: number }) => PasswordHasher
+
+let passwordHasherFactory: PasswordHasherFactory | undefined
+
 /**
  * The API functions' dependencies, built once per container (cold start) and shared by warm invocations.
  * A failed build (a secret that could not be read, a key set not created yet) is forgotten, so the next invocation
  * tries again.
  */
-export function getContainer(): Promise<Container> {
+export function getContainer(options: ContainerOptions = {}): Promise<Container> {
+  passwordHasherFactory ??= options.passwords
   return containerFor(VERIFIER_NEEDS)
 }
 
 /** The dependencies of a function that signs access tokens (login, token, refresh): the signing keys are required. */
-export async function getSigningContainer(): Promise<Container> {
+export async function getSigningContainer(options: ContainerOptions = {}): Promise<Container> {
+  passwordHasherFactory ??= options.passwords
   const built = await containerFor([...VERIFIER_NEEDS, 'signingKeys'])
   // Locally one process serves every function, and its container may have been built by one that does not sign.
   if (!built.config.JWT_SIGNING_KEYS && !built.config.JWT_SIGNING_KEYS_SECRET_ARN) {
@@ -293,7 +308,7 @@ async function buildContainer(needs: readonly Need[]): Promise<Container> {
   const database = opened.value
   const sessionPolicy = { maxAgeSeconds: config.SESSION_MAX_AGE_SECONDS }
   const mail = mailQueue(config)
-  const passwords = createPasswordHasher({ cost: config.BCRYPT_COST })
+  const passwords = lazyPasswordHasher(config.BCRYPT_COST)
   const auth = createAuthService({
     mail,
     users: createUserRepository(database.db, {
@@ -333,6 +348,24 @@ async function buildContainer(needs: readonly Need[]): Promise<Container> {
     mail,
   })
   return { config, database, auth, resets, databaseReachable: () => checkDatabase(database.db) }
+}
+
+/**
+ * The password hasher the function passed (`ContainerOptions.passwords`), made on first use: locally one process
+ * serves every function and builds one container, whichever function comes first.
+ */
+function lazyPasswordHasher(cost: number): PasswordHasher {
+  let hasher: PasswordHasher | undefined
+  const get = () => {
+    if (!passwordHasherFactory)
+      throw new Error('this function was not given a password hasher (ContainerOptions)')
+    hasher ??= passwordHasherFactory({ cost })
+    return hasher
+  }
+  return {
+    hash: (password) => get().hash(password),
+    verify: (password, hash, options) => get().verify(password, hash, options),
+  }
 }
 
 /**
