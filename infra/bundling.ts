@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { buildSync } from 'esbuild'
+import type { BuildOptions } from 'esbuild'
 import {
   BUNDLED_SWAGGER_UI_DIRECTORY,
   SWAGGER_UI_DIST_FILES,
@@ -58,7 +59,7 @@ export function bundleEntry(entryPath: string, outdir: string): Bundle {
   if (!existsSync(entry)) throw new Error(`no entry ${entryPath} (expected ${entry})`)
   mkdirSync(outdir, { recursive: true })
   const file = join(outdir, 'index.mjs')
-  buildSync({
+  const options: BuildOptions = {
     entryPoints: [entry],
     outfile: file,
     absWorkingDir: repositoryRoot,
@@ -77,7 +78,18 @@ export function bundleEntry(entryPath: string, outdir: string): Bundle {
     // Some CommonJS dependencies (the AWS SDK's) call require() for Node built-ins; ESM has no require of its own.
     banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
     logLevel: 'error',
-  })
+  }
+  // A child process, for the plugins (./bundle-child.mjs) that esbuild's synchronous API does not take: CDK bundles
+  // synchronously.
+  const child = spawnSync(
+    process.execPath,
+    [join(import.meta.dirname, 'bundle-child.mjs'), JSON.stringify(options)],
+    {
+      cwd: repositoryRoot,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  )
+  if (child.status !== 0) throw new Error(`bundling ${entryPath} failed (esbuild said why above)`)
   const sourceMap = `${file}.map`
   pinSourcePaths(sourceMap)
   return { file, sourceMap }
@@ -91,8 +103,11 @@ export function bundleEntry(entryPath: string, outdir: string): Bundle {
 function pinSourcePaths(sourceMap: string) {
   const map = JSON.parse(readFileSync(sourceMap, 'utf8')) as { sources: string[] }
   const folder = dirname(sourceMap)
+  // A plugin's module (`papa-auth:…`, ./bundle-child.mjs) is named, not a file: kept as it is.
   map.sources = map.sources.map((source) =>
-    relative(repositoryRoot, resolve(folder, source)).split(sep).join('/'),
+    /^[a-z-]+:/.test(source)
+      ? source
+      : relative(repositoryRoot, resolve(folder, source)).split(sep).join('/'),
   )
   writeFileSync(sourceMap, JSON.stringify(map))
 }
