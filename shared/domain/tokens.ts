@@ -1,15 +1,11 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { createHash, createPublicKey, type KeyObject, randomBytes, randomUUID, verify } from 'node:crypto'
 import {
   type CryptoKey,
   compactVerify,
-  createLocalJWKSet,
   decodeProtectedHeader,
   importJWK,
   importPKCS8,
   type JWK,
-  type JWTVerifyGetKey,
-  errors as joseErrors,
-  jwtVerify,
   SignJWT,
 } from 'jose'
 import { InvalidTokenError } from './errors.ts'
@@ -67,10 +63,10 @@ export interface TokenService {
   hashRefreshToken(token: string): string
 }
 
-/** What is derived from one `TokenKeys`: the imported private key, the verifier's key lookup. */
+/** What is derived from one `TokenKeys`: the imported private key, the verifier's keys by `kid`. */
 interface PreparedKeys {
   signer: Promise<{ kid: string; key: CryptoKey }> | undefined
-  verifierKey: JWTVerifyGetKey
+  verifiers: ReadonlyMap<string, KeyObject>
 }
 
 function prepare(keys: TokenKeys): PreparedKeys {
@@ -83,16 +79,89 @@ function prepare(keys: TokenKeys): PreparedKeys {
     : undefined
   // Surfaced when a token is signed; the promise must not reject unobserved meanwhile.
   signer?.catch(() => {})
-  const published = new Set(keys.published.map((jwk) => jwk.kid))
-  const jwks = createLocalJWKSet({ keys: keys.published.map((jwk) => ({ ...jwk })) })
-  return {
-    signer,
-    // Only a `kid` of the published set selects a key: jose would otherwise take a lone key for a token without one.
-    verifierKey: (header, token) => {
-      if (typeof header.kid !== 'string' || !published.has(header.kid)) throw new InvalidTokenError()
-      return jwks(header, token)
-    },
+  // Only a `kid` of the published set selects a key, and only an RS256 signing key; a `kid` published twice selects
+  // none (jose's local JWKS refused it as ambiguous).
+  const verifiers = new Map<string, KeyObject>()
+  const seen = new Set<string>()
+  for (const jwk of keys.published) {
+    const usable =
+      jwk.kty === 'RSA' &&
+      (jwk.alg ?? SIGNING_ALGORITHM) === SIGNING_ALGORITHM &&
+      (jwk.use ?? 'sig') === 'sig'
+    if (seen.has(jwk.kid)) verifiers.delete(jwk.kid)
+    else if (usable) {
+      // A key Node cannot import verifies nothing, as jose refused its tokens; the others still serve.
+      const key = importedOrUndefined(jwk)
+      if (key) verifiers.set(jwk.kid, key)
+    }
+    seen.add(jwk.kid)
   }
+  return { signer, verifiers }
+}
+
+function importedOrUndefined(jwk: PublicJwk): KeyObject | undefined {
+  try {
+    return createPublicKey({ key: { ...jwk }, format: 'jwk' })
+  } catch {
+    return undefined
+  }
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/
+
+/** A base64url JWS part as the JSON object it must be; anything else throws. */
+function jsonObject(part: string): Record<string, unknown> {
+  if (!BASE64URL.test(part)) throw new InvalidTokenError()
+  const value: unknown = JSON.parse(
+    new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(part, 'base64url')),
+  )
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidTokenError()
+  return value as Record<string, unknown>
+}
+
+/**
+ * The claims of an access token the service signed, checked as jose's `jwtVerify` checked them (RS256 only, the
+ * published key its `kid` names, `typ` at+jwt, no `crit`; `iss`, `aud`, `exp`, `iat`, `sub`, `jti` present; `iss`
+ * and `aud` ours; `exp`, `nbf`, `iat` numbers, `exp` in the future and `nbf` not), with the signature checked by
+ * Node's crypto on this thread. jose checks through WebCrypto, which hands each check to the libuv pool and back:
+ * the round trip cost more CPU than the RSA check itself (npm start under wrk: ~50 µs per request, a fifth of the
+ * server's CPU), and the same on a Lambda's warm path. Throws `InvalidTokenError` for anything else.
+ */
+function verifiedClaims(
+  token: string,
+  verifiers: ReadonlyMap<string, KeyObject>,
+  expect: { issuer: string; audience: string; now: Date },
+): Record<string, unknown> {
+  const parts = token.split('.')
+  if (parts.length !== 3) throw new InvalidTokenError()
+  const [protectedHeader = '', payload = '', signature = ''] = parts
+  const header = jsonObject(protectedHeader)
+  if (header.alg !== SIGNING_ALGORITHM || header.crit !== undefined || header.b64 !== undefined)
+    throw new InvalidTokenError()
+  if (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== normalizeTyp(ACCESS_TOKEN_TYPE))
+    throw new InvalidTokenError()
+  const key = typeof header.kid === 'string' ? verifiers.get(header.kid) : undefined
+  if (!key || !BASE64URL.test(signature)) throw new InvalidTokenError()
+  const signed = Buffer.from(`${protectedHeader}.${payload}`, 'ascii')
+  if (!verify('sha256', signed, key, Buffer.from(signature, 'base64url'))) throw new InvalidTokenError()
+
+  const claims = jsonObject(payload)
+  for (const claim of ['iss', 'aud', 'exp', 'iat', 'sub', 'jti'])
+    if (!Object.hasOwn(claims, claim)) throw new InvalidTokenError()
+  const { iss, aud, exp, iat, nbf } = claims
+  if (iss !== expect.issuer) throw new InvalidTokenError()
+  if (!(aud === expect.audience || (Array.isArray(aud) && aud.includes(expect.audience))))
+    throw new InvalidTokenError()
+  const now = Math.floor(expect.now.getTime() / 1000)
+  if (typeof iat !== 'number' || typeof exp !== 'number' || exp <= now) throw new InvalidTokenError()
+  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now)) throw new InvalidTokenError()
+  return claims
+}
+
+/** A `typ` as jose compares it: case-insensitive, `application/` implied. */
+const normalizeTyp = (value: string) => {
+  const lower = value.toLowerCase()
+  return value.includes('/') ? lower : `application/${lower}`
 }
 
 /**
@@ -136,15 +205,12 @@ export function createTokenService(settings: TokenSettings): TokenService {
     },
 
     async verifyAccessToken(token) {
-      const { verifierKey } = await keysNow()
+      const { verifiers } = await keysNow()
       try {
-        const { payload } = await jwtVerify(token, verifierKey, {
-          algorithms: [SIGNING_ALGORITHM],
+        const payload = verifiedClaims(token, verifiers, {
           issuer: settings.issuer,
           audience: settings.audience,
-          typ: ACCESS_TOKEN_TYPE,
-          requiredClaims: ['exp', 'iat', 'sub', 'jti'],
-          currentDate: settings.clock.now(),
+          now: settings.clock.now(),
         })
         const userId = Number(payload.sub)
         if (!Number.isSafeInteger(userId) || userId <= 0 || String(userId) !== payload.sub) {
@@ -153,10 +219,9 @@ export function createTokenService(settings: TokenSettings): TokenService {
         const { sid } = payload
         if (sid !== undefined && (typeof sid !== 'string' || !isUuid(sid))) throw new InvalidTokenError()
         return { userId, sessionId: sid ?? null }
-      } catch (error) {
-        if (error instanceof InvalidTokenError) throw error
-        if (error instanceof joseErrors.JOSEError || error instanceof TypeError) throw new InvalidTokenError()
-        throw error
+      } catch {
+        // Whatever failed was the token's doing (its encoding, its JSON, its signature's length): the keys are ready.
+        throw new InvalidTokenError()
       }
     },
 

@@ -204,6 +204,14 @@ describe('access tokens', () => {
     ['without a typ', () => forge({ header: { typ: undefined } })],
     ['without an expiry', () => forge({ without: ['exp'] })],
     ['without a jti', () => forge({ without: ['jti'] })],
+    ['without an iat', () => forge({ without: ['iat'] })],
+    [
+      'with an iat that is no number',
+      () => forge({ claims: { iat: String(NOW_SECONDS) } as unknown as JWTPayload }),
+    ],
+    ['not valid yet (nbf in the future)', () => forge({ claims: { nbf: NOW_SECONDS + 60 } })],
+    ['with a crit header', () => forge({ header: { b64: true, crit: ['b64'] } })],
+    ['for audiences that are not ours', () => forge({ claims: { aud: ['another-api', 'a-third'] } })],
     ['without a subject', () => forge({ without: ['sub'] })],
     ['whose payload was edited', withEditedPayload],
     ['that is not a JWT', () => Promise.resolve('not-a-jwt')],
@@ -211,6 +219,14 @@ describe('access tokens', () => {
     ['that is a refresh token', () => Promise.resolve(tokenService().tokens.issueRefreshToken().token)],
   ])('refuses a token %s', async (_, token) => {
     await expect(tokenService().tokens.verifyAccessToken(await token())).rejects.toThrow(InvalidTokenError)
+  })
+
+  it('accepts an audience list that names ours, and typ in its media type form', async () => {
+    const token = await forge({
+      claims: { aud: ['another-api', AUDIENCE] },
+      header: { typ: 'application/AT+JWT' },
+    })
+    expect(await tokenService().tokens.verifyAccessToken(token)).toEqual(SUBJECT)
   })
 
   it('verifies a token that names no session to a null session', async () => {
