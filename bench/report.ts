@@ -9,6 +9,8 @@ export const TARGETS = {
   initOverNodeMs: 50,
   meOverSelect1: 1.5,
   loginOverCompare: 1.05,
+  /** `me` over the local HTTP server, 10 at a time (issue 15: ≥ 10× the seed's FastAPI backend, 2 cores). */
+  throughputPerSecond: 3400,
 }
 
 export interface BenchRun {
@@ -199,13 +201,22 @@ function latencyRows(run: BenchRun): Row[] {
   return rows
 }
 
+/**
+ * The local API Gateway server as `npm start` runs it, but: the client is Node's (in this process, heavier than wrk,
+ * and on the same 2 cores), the proxy runs in a process of its own (in-process under `npm start`), and the access
+ * log goes nowhere. The target is for 10 at a time, as `wrk -c10` measures it against `npm start`.
+ */
 function throughputRows(run: BenchRun): Row[] {
-  return run.throughput.map((item) => ({
-    area: 'throughput',
-    subject: `\`me\` over HTTP, ${item.concurrency} at a time`,
-    measured: `${item.perSecond.toFixed(0)} requests/s (p50 ${ms(item.p50Ms)}, p99 ${ms(item.p99Ms)})`,
-    baseline: `${item.requests} requests in ${item.seconds.toFixed(1)} s`,
-  }))
+  return run.throughput.map((item) => {
+    const target = item.concurrency === 10 ? TARGETS.throughputPerSecond : undefined
+    return {
+      area: 'throughput',
+      subject: `\`me\` over HTTP, ${item.concurrency} at a time`,
+      measured: `${item.perSecond.toFixed(0)} requests/s (p50 ${ms(item.p50Ms)}, p99 ${ms(item.p99Ms)})`,
+      baseline: `${item.requests} requests in ${item.seconds.toFixed(1)} s; Node client, proxy in its own process`,
+      ...(target === undefined ? {} : { target: `≥ ${target} requests/s`, met: item.perSecond >= target }),
+    }
+  })
 }
 
 /** The table, every figure beside its floor or baseline and each target marked, then the closing note. */
@@ -277,6 +288,11 @@ function closingNote(run: BenchRun, rows: Row[]): string[] {
     const atDefault = median(run.defaultCostCompareMs)
     notes.push(
       `- \`login\` (${ms(p50('login'))} against ${ms(median(login?.floorMs ?? []))} for one compare at cost ${run.settings.bcryptCost}): the ${ms(overhead)} besides the compare are its ${median(login?.roundTrips ?? [])} statements (a read, like the user by email as raw SQL: ${ms(p50('login: the user by email, raw'))}; a write, like one raw INSERT with its commit: ${ms(p50('login: one INSERT and its commit, raw'))}, the commit waiting for the WAL to reach the disk), signing the access token (${ms(p50('login: sign the access token'))}), drizzle and the middleware stack. At the default cost 12 (one compare: ${ms(atDefault)} here) the same overhead would make it ${times((atDefault + overhead) / atDefault)}.`,
+    )
+  }
+  if (missed.some((row) => row.area === 'throughput')) {
+    notes.push(
+      `- Throughput: the server, PostgreSQL, the proxy and this Node client share ${run.machine.cpus} cores (and whatever else the machine runs: load average ${run.machine.loadAtEnd.toFixed(2)} at the end); the target is for \`wrk -t2 -c10\` against \`npm start\`, whose client costs far less.`,
     )
   }
   return notes
