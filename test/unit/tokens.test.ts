@@ -1,9 +1,11 @@
-import { createPrivateKey, createPublicKey } from 'node:crypto'
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
 import {
+  createLocalJWKSet,
   decodeJwt,
   decodeProtectedHeader,
   type JWTHeaderParameters,
   type JWTPayload,
+  jwtVerify,
   SignJWT,
   UnsecuredJWT,
 } from 'jose'
@@ -274,5 +276,114 @@ describe('refresh tokens', () => {
     const expected = 'ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0'
     expect(tokenService().tokens.hashRefreshToken('abc')).toBe(expected)
     expect(tokenService().tokens.hashRefreshToken('abc')).toBe(expected)
+  })
+})
+
+/**
+ * The verifier checks signatures with node:crypto on the event loop (jose's WebCrypto hands each check to the libuv
+ * pool and back), and the claims itself: this holds it to jose's own `jwtVerify` with the options it replaced, token
+ * by token, over the forgeries a verifier must refuse and the variants it must accept.
+ */
+describe('access-token verification agrees with jose’s jwtVerify', () => {
+  const published = createLocalJWKSet({ keys: publishedKeys(KEYS).map((jwk) => ({ ...jwk })) })
+  const knownKids = new Set(publishedKeys(KEYS).map((jwk) => jwk.kid))
+  const byJose = async (token: string) => {
+    try {
+      await jwtVerify(
+        token,
+        (header, input) => {
+          if (typeof header.kid !== 'string' || !knownKids.has(header.kid)) throw new Error('unknown kid')
+          return published(header, input)
+        },
+        {
+          algorithms: ['RS256'],
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          typ: 'at+jwt',
+          requiredClaims: ['exp', 'iat', 'sub', 'jti'],
+          currentDate: NOW,
+        },
+      )
+      return true
+    } catch {
+      return false
+    }
+  }
+  const byService = async (token: string) => {
+    try {
+      await tokenService().tokens.verifyAccessToken(token)
+      return true
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidTokenError)
+      return false
+    }
+  }
+  const signedWith = (alg: string, key: KeyObject | Uint8Array, header: Partial<JWTHeaderParameters> = {}) =>
+    new SignJWT(validClaims())
+      .setProtectedHeader({ alg, typ: 'at+jwt', kid: KEYS.current.kid, ...header })
+      .sign(key)
+  const privateKey = () => createPrivateKey(KEYS.current.privateKey)
+  const cases: [string, () => Promise<string>][] = [
+    ['a valid token', () => forge()],
+    ['signed by the next key', () => forge({ key: KEYS.next })],
+    ['signed by the previous key', () => forge({ key: KEYS.previous as SigningKey })],
+    ['an audience list with ours', () => forge({ claims: { aud: ['x', AUDIENCE] } })],
+    ['typ in media-type form', () => forge({ header: { typ: 'application/at+jwt' } })],
+    ['typ upper case', () => forge({ header: { typ: 'AT+JWT' } })],
+    ['nbf now', () => forge({ claims: { nbf: NOW_SECONDS } })],
+    ['nbf in the future', () => forge({ claims: { nbf: NOW_SECONDS + 1 } })],
+    ['exp now', () => forge({ claims: { exp: NOW_SECONDS } })],
+    ['exp a second ahead', () => forge({ claims: { exp: NOW_SECONDS + 1 } })],
+    ['exp as a string', () => forge({ claims: { exp: String(NOW_SECONDS + 60) } as unknown as JWTPayload })],
+    ['iat in the future', () => forge({ claims: { iat: NOW_SECONDS + 3600 } })],
+    ['no iat', () => forge({ without: ['iat'] })],
+    ['no jti', () => forge({ without: ['jti'] })],
+    ['no sub', () => forge({ without: ['sub'] })],
+    ['no exp', () => forge({ without: ['exp'] })],
+    ['another issuer', () => forge({ claims: { iss: `${ISSUER}/other` } })],
+    ['another audience', () => forge({ claims: { aud: 'other' } })],
+    ['typ JWT', () => forge({ header: { typ: 'JWT' } })],
+    ['no typ', () => forge({ header: { typ: undefined } })],
+    ['an unknown kid', () => forge({ header: { kid: 'unknown' } })],
+    ['no kid', () => forge({ header: { kid: undefined } })],
+    ['a key of no set under a known kid', () => forge({ key: OUTSIDER, header: { kid: KEYS.current.kid } })],
+    ['RS384 with the right key', () => signedWith('RS384', privateKey())],
+    ['RS512 with the right key', () => signedWith('RS512', privateKey())],
+    ['PS256 with the right key', () => signedWith('PS256', privateKey())],
+    ['HS256 keyed with the public key', () => signedWith('HS256', new TextEncoder().encode(publicPem()))],
+    ['alg none', () => Promise.resolve(new UnsecuredJWT(validClaims()).encode())],
+    ['a crit header (refused here, stricter)', () => forge({ header: { b64: true, crit: ['b64'] } })],
+    ['an edited payload', withEditedPayload],
+    [
+      'a signature cut short',
+      async () => {
+        const token = await forge()
+        return token.slice(0, -8)
+      },
+    ],
+    ['two parts', async () => (await forge()).split('.').slice(0, 2).join('.')],
+    ['a trailing dot', async () => `${await forge()}.`],
+    ['padding in the signature (refused here, stricter)', async () => `${await forge()}==`],
+    ['not base64url in the header', async () => `!${await forge()}`],
+  ]
+
+  // Where this verifier is stricter than jose, on purpose: the service sets no `crit` header (jose understands `b64`
+  // and accepts it), and a JWS part is base64url without padding (RFC 7515 §2; jose tolerates `=`).
+  const stricter = (name: string) => name.endsWith('(refused here, stricter)')
+
+  it.each(cases)('%s', async (name, make) => {
+    const token = await make()
+    if (stricter(name)) {
+      expect(await byJose(token)).toBe(true)
+      expect(await byService(token)).toBe(false)
+    } else {
+      expect(await byService(token)).toBe(await byJose(token))
+    }
+  })
+
+  it('accepts what it should and refuses the rest (the table is not all one answer)', async () => {
+    const answers = await Promise.all(cases.map(async ([, make]) => byJose(await make())))
+    expect(answers.filter(Boolean).length).toBeGreaterThanOrEqual(6)
+    expect(answers.filter((accepted) => !accepted).length).toBeGreaterThanOrEqual(20)
   })
 })
