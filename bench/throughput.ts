@@ -1,4 +1,6 @@
+import { execFile, spawnSync } from 'node:child_process'
 import { Agent, request } from 'node:http'
+import { promisify } from 'node:util'
 import { quantile } from './stats.ts'
 
 export interface ThroughputFigures {
@@ -8,6 +10,8 @@ export interface ThroughputFigures {
   perSecond: number
   p50Ms: number
   p99Ms: number
+  /** wrk when it is installed (as a reviewer measures), else this process's own client. */
+  client: 'wrk' | 'node'
 }
 
 /** GETs `url` `requests` times, `concurrency` at a time over kept-alive connections; every answer must be 200. */
@@ -51,5 +55,52 @@ export async function measureThroughput(options: {
     perSecond: options.requests / seconds,
     p50Ms: quantile(latencies, 0.5),
     p99Ms: quantile(latencies, 0.99),
+    client: 'node',
+  }
+}
+
+/** Whether `wrk` (the reviewer's load generator) is on the PATH. */
+export function wrkAvailable(): boolean {
+  return spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error === undefined
+}
+
+/** A duration as wrk prints it (`850.12us`, `1.85ms`, `1.02s`), in milliseconds. */
+function wrkDuration(text: string): number {
+  const match = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim())
+  if (!match) return Number.NaN
+  const value = Number(match[1])
+  return { us: value / 1000, ms: value, s: value * 1000, m: value * 60_000 }[
+    match[2] as 'us' | 'ms' | 's' | 'm'
+  ]
+}
+
+/**
+ * GETs `url` with wrk, two threads and `concurrency` connections for `seconds`, as a reviewer measures `npm start`: a
+ * client written in C costs the 2 cores far less than this process would. Every answer must be 200.
+ */
+export async function measureWithWrk(options: {
+  url: string
+  headers: Record<string, string>
+  concurrency: number
+  seconds: number
+}): Promise<ThroughputFigures> {
+  const headerArgs = Object.entries(options.headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`])
+  const { stdout: out } = await promisify(execFile)(
+    'wrk',
+    ['-t2', `-c${options.concurrency}`, `-d${options.seconds}s`, '--latency', ...headerArgs, options.url],
+    { encoding: 'utf8' },
+  )
+  if (/Non-2xx or 3xx responses/.test(out)) throw new Error(`wrk saw answers other than 200:\n${out}`)
+  const requests = Number(/(\d+) requests in ([\d.]+)(\w+)/.exec(out)?.[1])
+  const elapsed = /requests in ([\d.]+\w+)/.exec(out)?.[1] ?? ''
+  const percentile = (p: string) => wrkDuration(new RegExp(`^\\s*${p}%\\s+(\\S+)`, 'm').exec(out)?.[1] ?? '')
+  return {
+    concurrency: options.concurrency,
+    requests,
+    seconds: wrkDuration(elapsed) / 1000,
+    perSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
+    p50Ms: percentile('50'),
+    p99Ms: percentile('99'),
+    client: 'wrk',
   }
 }
