@@ -218,7 +218,7 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
     ],
     ['me: verify the access token', () => verifier.verifyAccessToken(fixture.accessToken)],
     [
-      'me: verify it with a key imported once',
+      'me: verify it with jose (jwtVerify, key imported once)',
       () =>
         jwtVerify(fixture.accessToken, verifyingKey, {
           algorithms: ['RS256'],
