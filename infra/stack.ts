@@ -331,7 +331,7 @@ export class AuthStack extends Stack {
         'papa-auth:mail-off',
         'Password reset emails are off: POST /auth/password-reset answers 503 and no password-changed notice is sent. ' +
           'To send them, set context mailFrom (the sender, e.g. "Past Questions <no-reply@mail.example.com>", an ' +
-          "address of a verified SES identity) and passwordResetUrl (the front end's reset page with {token}); " +
+          "address of a verified SES identity) and passwordResetUrl (the front end's reset page, {token} where the token goes); " +
           'optionally sesIdentity and productName (docs/deploying.md, Mail).',
       )
     }
@@ -885,7 +885,7 @@ function mailSettings(get: (key: string) => unknown): MailSettings | undefined {
     )
 
   // The service's own validation of the same settings: one rule for PASSWORD_RESET_URL (absolute http(s), `{token}`
-  // exactly once), here and in the function.
+  // once at most), here and in the function.
   let checked: ReturnType<typeof loadConfig>
   try {
     checked = loadConfig({ MAIL_FROM: from, PASSWORD_RESET_URL: resetUrl, PRODUCT_NAME: product }, [])

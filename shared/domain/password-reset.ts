@@ -19,9 +19,16 @@ export const hashResetToken = (token: string): string =>
 export const resetEmailKey = (email: string): string =>
   createHash('sha256').update(email, 'utf8').digest('hex')
 
-/** The link a reset mail carries: the configured front-end URL with the token in place of `{token}`. */
-export const resetLink = (urlTemplate: string, token: string): string =>
-  urlTemplate.replace('{token}', encodeURIComponent(token))
+/**
+ * The link a reset mail carries: the configured front-end URL with the token in place of `{token}`, or, when the URL
+ * has no `{token}`, added as its `token` query parameter (before any fragment).
+ */
+export function resetLink(urlTemplate: string, token: string): string {
+  if (urlTemplate.includes('{token}')) return urlTemplate.replace('{token}', encodeURIComponent(token))
+  const url = new URL(urlTemplate)
+  url.searchParams.set('token', token)
+  return url.toString()
+}
 
 export interface PasswordResetDependencies {
   resets: PasswordResetRepository

@@ -20,7 +20,10 @@ const integer = (name: keyof typeof INTEGER_SETTINGS) => {
 
 const text = v.pipe(v.string(), v.trim(), v.nonEmpty())
 
-/** Where a reset link points: the front-end's page, `{token}` standing for the token (never the request's Host). */
+/**
+ * Where a reset link points: the front-end's page, `{token}` standing for the token, or, without it, the page the
+ * token is added to as its `token` query parameter (never the request's Host).
+ */
 const resetUrl = v.pipe(
   text,
   v.check(
@@ -28,8 +31,8 @@ const resetUrl = v.pipe(
     'PASSWORD_RESET_URL must be an absolute http(s) URL',
   ),
   v.check(
-    (value) => value.split('{token}').length === 2,
-    'PASSWORD_RESET_URL must contain {token} exactly once',
+    (value) => value.split('{token}').length <= 2,
+    'PASSWORD_RESET_URL may contain {token} once at most',
   ),
 )
 

@@ -232,6 +232,19 @@ describe('reset tokens and links', () => {
     )
   })
 
+  it('adds the token as the query parameter token to a URL without {token}, before any fragment', () => {
+    const token = newResetToken()
+    expect(resetLink('https://app.example.com/reset-password', token)).toBe(
+      `https://app.example.com/reset-password?token=${token}`,
+    )
+    expect(resetLink('https://app.example.com/#/reset?from=mail', token)).toBe(
+      `https://app.example.com/?token=${token}#/reset?from=mail`,
+    )
+    expect(resetLink('https://app.example.com/reset?lang=en', token)).toBe(
+      `https://app.example.com/reset?lang=en&token=${token}`,
+    )
+  })
+
   it("keeps the template's origin and path whatever the token holds", () => {
     const template = 'https://app.example.com/reset-password?token={token}&from=mail'
     const hostile = '@evil.example/x?token=stolen&y=$&#frag'
