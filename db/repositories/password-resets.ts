@@ -11,7 +11,7 @@ import {
   sessions,
   users,
 } from '../schema.ts'
-import { eventInsert, seconds } from './rows.ts'
+import { eventInsert, passwordChangedNotice, seconds } from './rows.ts'
 
 /** Why the sessions of a reset ended (`sessions.revoked_reason`). */
 const ENDED_BY_PASSWORD_RESET = 'password_reset'
@@ -112,9 +112,7 @@ export function createPasswordResetRepository(db: Database, policy: PasswordRese
           ), cleared as (
             delete from ${loginAttempts} where email in (select email from changed)
           ), notice as (
-            insert into ${mailOutbox} (id, kind, user_id)
-            select ${noticeId}::uuid, 'password_changed', id from changed
-            on conflict (id) do nothing
+            ${passwordChangedNotice(noticeId)}
           ), reset_event as (
             ${eventInsert('password_reset_completed', context, {
               userId: sql`changed.id`,

@@ -1,7 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm'
 import type { MailKind, MailSkip } from '#shared/domain/ports'
 import type { RequestContext, UserRecord } from '#shared/domain/users'
-import { securityEvents } from '../schema.ts'
+import { mailOutbox, securityEvents } from '../schema.ts'
 
 /** A `users` row as raw SQL returns it (snake_case; timestamps may come back as strings). */
 export type RawUserRow = {
@@ -68,3 +68,12 @@ export function eventInsert(
 
 /** An interval of `value` seconds, as a query parameter. */
 export const seconds = (value: number): SQL => sql`make_interval(secs => ${value})`
+
+/**
+ * An `insert … select` queuing the "your password was changed" mail job `noticeId` for the user of each row of the
+ * CTE `changed` (its `id`), to embed in the statement that changed the password; a retried statement queues it once.
+ */
+export const passwordChangedNotice = (noticeId: string): SQL =>
+  sql`insert into ${mailOutbox} (id, kind, user_id)
+    select ${noticeId}::uuid, 'password_changed', id from changed
+    on conflict (id) do nothing`

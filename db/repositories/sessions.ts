@@ -3,8 +3,8 @@ import type { SessionPolicy, SessionRepository } from '#shared/domain/ports'
 import type { RequestContext } from '#shared/domain/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
-import { loginAttempts, mailOutbox, refreshTokens, securityEvents, sessions, users } from '../schema.ts'
-import { eventInsert, type RawUserRow, seconds, toUserRecord } from './rows.ts'
+import { loginAttempts, refreshTokens, securityEvents, sessions, users } from '../schema.ts'
+import { eventInsert, passwordChangedNotice, type RawUserRow, seconds, toUserRecord } from './rows.ts'
 
 type RevokeReason = 'logout' | 'reuse'
 
@@ -195,9 +195,7 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
           ), cleared as (
             delete from ${loginAttempts} where email in (select email from changed)
           ), notice as (
-            insert into ${mailOutbox} (id, kind, user_id)
-            select ${change.noticeId}::uuid, 'password_changed', id from changed
-            on conflict (id) do nothing
+            ${passwordChangedNotice(change.noticeId)}
           ), change_event as (
             ${eventInsert('password_changed', context, {
               userId: sql`changed.id`,

@@ -23,6 +23,7 @@ import {
   type SigningKeySet,
 } from '#shared/domain/signing-keys'
 import { createTokenService, systemClock, type TokenKeys } from '#shared/domain/tokens'
+import type { AwsCredentials } from '#shared/platform/aws-client'
 import {
   MAIL_QUEUE_TIMEOUT_MS,
   SECRETS_CONNECT_TIMEOUT_MS,
@@ -210,6 +211,19 @@ export async function disposeContainer(): Promise<void> {
   if (sender) await (await sender.catch(() => undefined))?.close()
 }
 
+/** The region and the role's credentials Lambda gives a function, which a signed AWS call needs; `what` says why. */
+function functionRole(config: Config, what: string): { region: string; credentials: AwsCredentials } {
+  const {
+    AWS_REGION: region,
+    AWS_ACCESS_KEY_ID: accessKeyId,
+    AWS_SECRET_ACCESS_KEY: secretAccessKey,
+  } = config
+  if (!region || !accessKeyId || !secretAccessKey) {
+    throw new ConfigError([`${what} needs AWS_REGION and the function role’s credentials`])
+  }
+  return { region, credentials: { accessKeyId, secretAccessKey, sessionToken: config.AWS_SESSION_TOKEN } }
+}
+
 /** A Secrets Manager reader, made only when some secret is configured by ARN (never locally). */
 export async function secretReaderFor(
   config: Config,
@@ -222,19 +236,12 @@ export async function secretReaderFor(
     !config.ADMIN_PASSWORD_SECRET_ARN
   )
     return undefined
-  const {
-    AWS_REGION: region,
-    AWS_ACCESS_KEY_ID: accessKeyId,
-    AWS_SECRET_ACCESS_KEY: secretAccessKey,
-  } = config
-  if (!region || !accessKeyId || !secretAccessKey) {
-    throw new ConfigError(['a secret by ARN needs AWS_REGION and the function role’s credentials'])
-  }
+  const { region, credentials } = functionRole(config, 'a secret by ARN')
   // Bounded, as every wait of an invocation is: each attempt within the connect and request budgets.
   return createSecretReader(
     secretsManagerFetcher({
       region,
-      credentials: { accessKeyId, secretAccessKey, sessionToken: config.AWS_SESSION_TOKEN },
+      credentials,
       endpoint: config.AWS_ENDPOINT_URL_SECRETS_MANAGER,
       attemptTimeoutMs: SECRETS_CONNECT_TIMEOUT_MS + SECRETS_REQUEST_TIMEOUT_MS,
       maxAttempts: SECRETS_MAX_ATTEMPTS,
@@ -375,19 +382,12 @@ function lazyPasswordHasher(cost: number): PasswordHasher {
 function mailQueue(config: Config): MailQueue | undefined {
   const functionName = config.MAILER_FUNCTION_NAME
   if (!functionName) return undefined
-  const {
-    AWS_REGION: region,
-    AWS_ACCESS_KEY_ID: accessKeyId,
-    AWS_SECRET_ACCESS_KEY: secretAccessKey,
-  } = config
-  if (!region || !accessKeyId || !secretAccessKey) {
-    throw new ConfigError(['MAILER_FUNCTION_NAME needs AWS_REGION and the function role’s credentials'])
-  }
+  const { region, credentials } = functionRole(config, 'MAILER_FUNCTION_NAME')
   const invoke = createAsyncInvoker({
     functionName,
     region,
     endpoint: config.AWS_ENDPOINT_URL_LAMBDA,
-    credentials: { accessKeyId, secretAccessKey, sessionToken: config.AWS_SESSION_TOKEN },
+    credentials,
     timeoutMs: MAIL_QUEUE_TIMEOUT_MS,
   })
   return {
