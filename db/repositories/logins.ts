@@ -88,18 +88,26 @@ export function createLoginRepository(db: Database, policy: LoginPolicy, session
 
     async startSession(session, context) {
       const user = session.user
-      // Everything hangs on the session's insert: a retried statement finds the id taken and changes nothing.
+      // Everything hangs on the session's insert: a retried statement finds the id taken and changes nothing. The
+      // insert needs the account active with the very hash the password was checked against, read under a share lock
+      // on its row: a reset or change that updated the row first makes this login start nothing (and rewrite no
+      // hash); one that comes after waits for this statement, then revokes the session it made.
       const rehash = session.rehash
         ? sql`, rehash as (
             update ${users}
             set hashed_password = ${session.rehash.hash}, password_carried_over = ${session.rehash.carriedOver}
-            where id = ${user.id} and exists (select 1 from started))`
+            where id = ${user.id} and hashed_password = ${user.hashedPassword} and exists (select 1 from started))`
         : sql.empty()
-      await db
-        .execute(sql`
-          with started as (
+      const result = await db
+        .execute<{ started: boolean }>(sql`
+          with account as (
+            select id from ${users}
+            where id = ${user.id} and is_active and hashed_password = ${user.hashedPassword}
+            for share
+          ), started as (
             insert into ${sessions} (id, user_id, source_ip, user_agent)
-            values (${session.id}, ${user.id}, ${context.sourceIp || null}, ${context.userAgent.slice(0, 512) || null})
+            select ${session.id}, id, ${context.sourceIp || null}, ${context.userAgent.slice(0, 512) || null}
+            from account
             on conflict (id) do nothing
             returning id
           ), first_token as (
@@ -114,8 +122,10 @@ export function createLoginRepository(db: Database, policy: LoginPolicy, session
           , login_event as (
             ${eventInsert('login_success', context, { userId: sql`${user.id}::int`, email: sql`${user.email}`, from: sql`from started` })}
           )
-          select count(*) from started`)
+          select exists (select 1 from started)
+            or exists (select 1 from ${sessions} where id = ${session.id}::uuid) as started`)
         .catch(rethrowUnavailable)
+      return result.rows[0]?.started === true
     },
   } satisfies LoginRepository
 }

@@ -98,7 +98,7 @@ export function createAuthService({ users, logins, sessions, passwords, tokens, 
     const sessionId = randomUUID()
     const refresh = tokens.issueRefreshToken()
     const rehash = await upgradedHash(user, password, needsRehash)
-    const [pair] = await Promise.all([
+    const [pair, started] = await Promise.all([
       tokenPair(user.id, sessionId, refresh.token),
       logins.startSession(
         {
@@ -111,6 +111,9 @@ export function createAuthService({ users, logins, sessions, passwords, tokens, 
         context,
       ),
     ])
+    // The password was changed or reset (or the account deactivated) while this one was being checked: the password
+    // it checked is no longer the account's, so no session starts on it.
+    if (!started) throw new InvalidCredentialsError()
     return pair
   }
 

@@ -68,8 +68,13 @@ export interface LoginRepository {
   begin(attempt: { id: string; email: string }, context: RequestContext): Promise<LoginAttempt>
   /** The compare failed: audits it, and counts it against the source IP. */
   recordFailure(attempt: LoginAttempt, context: RequestContext): Promise<void>
-  /** Clears the email's count, stores the session and its first token, upgrades the hash, audits: one statement. */
-  startSession(session: NewSession, context: RequestContext): Promise<void>
+  /**
+   * Clears the email's count, stores the session and its first token, upgrades the hash, audits: one statement, and
+   * only while the account is active and its stored hash is still the one the password was checked against (a reset
+   * or change committed meanwhile wins: no session, no rehash over the new password). False when it was not; a retry
+   * of a stored session answers true.
+   */
+  startSession(session: NewSession, context: RequestContext): Promise<boolean>
 }
 
 /** A live session, as its user sees it. */

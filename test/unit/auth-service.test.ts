@@ -56,6 +56,7 @@ function fakes() {
       checks.delete(session.user.email)
       sessions.set(session.id, { userId: session.user.id, revoked: false })
       tokens.set(session.refreshTokenHash, { sessionId: session.id, retired: false })
+      return true
     },
   }
   const sessionRepository: SessionRepository = {
