@@ -15,9 +15,8 @@ export const handler = async (event: unknown) => {
     logger.warn('mail event without a job id: ignored')
     return { outcome: 'invalid event' }
   }
-  const mailer = await getMailer()
   try {
-    const outcome = await mailer.deliver(job)
+    const outcome = await (await getMailer()).deliver(job)
     logger.info('mail job done', { job, outcome })
     return { outcome }
   } catch (error) {

@@ -295,6 +295,8 @@ export const openDatabase = (config: Config, url: string, poolMax = config.DATAB
 
 async function buildContainer(needs: readonly Need[]): Promise<Container> {
   const config = loadConfig(process.env, needs)
+  // Checked before anything is opened: a mail queue that cannot be made fails the build without a pool left behind.
+  const mail = mailQueue(config)
   // While the first secret is on its way, the database driver loads what its connection will need.
   const secrets = await secretReaderFor(config, preloadDriver)
   // The connection opens as soon as its string is known, while the keys may still be on their way; it is opened now,
@@ -314,7 +316,6 @@ async function buildContainer(needs: readonly Need[]): Promise<Container> {
   const tokenKeys = keys.value
   const database = opened.value
   const sessionPolicy = { maxAgeSeconds: config.SESSION_MAX_AGE_SECONDS }
-  const mail = mailQueue(config)
   const passwords = lazyPasswordHasher(config.BCRYPT_COST)
   const auth = createAuthService({
     mail,
@@ -418,12 +419,13 @@ export function getMailer(): Promise<MailSender> {
     const building = (async () => {
       const config = loadConfig(process.env, ['database', 'mail'])
       const secrets = await secretReaderFor(config)
-      const database = openDatabase(config, await resolveDatabaseUrl(config, secrets), 2)
+      // The transport first: one that cannot be made fails the build without a pool left open.
       const transport = await createMailTransport({
         smtpUrl: config.SMTP_URL,
         region: config.AWS_REGION,
         from: config.MAIL_FROM as string,
       })
+      const database = openDatabase(config, await resolveDatabaseUrl(config, secrets), 2)
       const { deliver } = createMailer({
         jobs: createMailJobRepository(database.db),
         transport,

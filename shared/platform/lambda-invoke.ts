@@ -25,20 +25,28 @@ export function createAsyncInvoker(settings: AsyncInvokeSettings): (payload: unk
   return async (payload) => {
     const deadline = Date.now() + settings.timeoutMs
     for (let attempt = 1; ; attempt++) {
-      const answer = await awsRequest({
-        service: 'lambda',
-        region: settings.region,
-        credentials: settings.credentials,
-        endpoint,
-        path,
-        headers: { 'content-type': 'application/json', 'x-amz-invocation-type': 'Event' },
-        body: JSON.stringify(payload),
-        timeoutMs: Math.max(1, deadline - Date.now()),
-      })
-      if (answer.status === 202) return
-      if (!RETRIED(answer.status) || attempt >= MAX_ATTEMPTS || Date.now() >= deadline) {
-        throw new Error(`Lambda answered ${answer.status} to an asynchronous invocation`)
+      let failure: unknown
+      try {
+        const answer = await awsRequest({
+          service: 'lambda',
+          region: settings.region,
+          credentials: settings.credentials,
+          endpoint,
+          path,
+          headers: { 'content-type': 'application/json', 'x-amz-invocation-type': 'Event' },
+          body: JSON.stringify(payload),
+          timeoutMs: Math.max(1, deadline - Date.now()),
+        })
+        if (answer.status === 202) return
+        failure = new Error(`Lambda answered ${answer.status} to an asynchronous invocation`)
+        // A refusal (no permission, no such function) is final; throttling and faults are tried again.
+        if (!RETRIED(answer.status)) throw failure
+      } catch (error) {
+        if (error === failure) throw error
+        // No answer: the connection was refused, reset or timed out. Tried again too, within the deadline.
+        failure = error
       }
+      if (attempt >= MAX_ATTEMPTS || Date.now() >= deadline) throw failure
       await new Promise((done) => setTimeout(done, 50 * 2 ** (attempt - 1)))
     }
   }

@@ -103,7 +103,10 @@ export function secretsManagerFetcher(settings: SecretsManagerSettings): SecretF
       try {
         return await attempt(secretId)
       } catch (error) {
-        const final = error instanceof SecretsManagerError && error.status < 500 && error.status !== 429
+        // Secrets Manager answers throttling with a 400 and its type, as the SDK knows.
+        const throttled = error instanceof SecretsManagerError && /Throttl/.test(error.type)
+        const final =
+          error instanceof SecretsManagerError && error.status < 500 && error.status !== 429 && !throttled
         if (final || tries >= settings.maxAttempts) throw error
       }
     }
