@@ -181,6 +181,11 @@ export const mailOutbox = pgTable(
       .references(() => users.id, { onDelete: 'cascade' }),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     attempts: integer('attempts').notNull().default(0),
+    /**
+     * Set by the delivery that is sending the mail, until when it may take (the function's timeout): a second delivery
+     * of the same job meanwhile (Lambda delivers an event at least once) waits for a later retry instead of sending.
+     */
+    claimedUntil: timestamp('claimed_until', { withTimezone: true, mode: 'date' }),
     /** When the mail was handed to the mail service; or when the job was settled without a mail (`outcome`). */
     settledAt: timestamp('settled_at', { withTimezone: true, mode: 'date' }),
     /** `sent`, or why no mail went: `superseded` (a newer reset request), `expired`, `inactive`. */

@@ -92,11 +92,21 @@ export function createMailJobRepository(db: Database) {
         .catch(rethrowUnavailable)
     },
 
+    async claim(job, claimSeconds) {
+      const result = await db
+        .execute(sql`
+          update ${mailOutbox} set claimed_until = now() + ${seconds(claimSeconds)}
+          where id = ${job.id}::uuid and settled_at is null and (claimed_until is null or claimed_until <= now())
+          returning id`)
+        .catch(rethrowUnavailable)
+      return result.rows.length === 1
+    },
+
     async recordFailure(job) {
       await db
         .execute(sql`
           with failed as (
-            update ${mailOutbox} set attempts = attempts + 1
+            update ${mailOutbox} set attempts = attempts + 1, claimed_until = null
             where id = ${job.id}::uuid and settled_at is null
             returning user_id
           ), failure_event as (

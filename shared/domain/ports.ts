@@ -238,7 +238,12 @@ export interface MailJobRepository {
   issueResetToken(job: MailJob, tokenHash: string, ttlSeconds: number): Promise<'issued' | MailSkip>
   /** Marks the job settled (`sent`, or why not) and audits it; a second call changes nothing. */
   settle(job: MailJob, outcome: 'sent' | MailSkip): Promise<void>
-  /** Counts a failed attempt to send, and audits it. */
+  /**
+   * Claims the job for this delivery for `seconds` (longer than a delivery can run): false while another delivery of
+   * it holds an unexpired claim, or once it is settled.
+   */
+  claim(job: MailJob, seconds: number): Promise<boolean>
+  /** Counts a failed attempt to send, releases the claim, and audits it. */
   recordFailure(job: MailJob): Promise<void>
 }
 

@@ -23,6 +23,10 @@ function fakes() {
   const issued: { jobId: string; tokenHash: string; ttlSeconds: number }[] = []
   const settled: { jobId: string; outcome: 'sent' | MailSkip }[] = []
   const failures: string[] = []
+  /** The jobs a delivery holds (no clock here: a claim lasts until a failure or the settlement releases it). */
+  const claimed = new Set<string>()
+  /** Errors the next settlements throw (the database gone after the send). */
+  const settleFailures: unknown[] = []
   const repository: MailJobRepository = {
     load: async (jobId) => {
       const job = jobs.get(jobId)
@@ -39,12 +43,19 @@ function fakes() {
       return 'issued'
     },
     settle: async (job, outcome) => {
+      if (settleFailures.length > 0) throw settleFailures.shift()
       const stored = jobs.get(job.id)
       if (!stored || stored.settled) return
       stored.settled = true
       settled.push({ jobId: job.id, outcome })
     },
+    claim: async (job) => {
+      if (jobs.get(job.id)?.settled || claimed.has(job.id)) return false
+      claimed.add(job.id)
+      return true
+    },
     recordFailure: async (job) => {
+      claimed.delete(job.id)
       failures.push(job.id)
     },
   }
@@ -68,7 +79,7 @@ function fakes() {
       ...job,
     })
   }
-  return { mailer, addJob, issued, settled, failures, sent, sendFailures }
+  return { mailer, addJob, issued, settled, failures, sent, sendFailures, claimed, settleFailures }
 }
 
 /** The token a reset mail carries, read back from the link in its text. */
@@ -247,5 +258,27 @@ describe('renderMail', () => {
     expect(() => renderMail('\nSubject: {{product}}\n', { product: 'A' })).toThrow(/Subject/)
     const withoutSubject = passwordChanged.split('\n').slice(1).join('\n')
     expect(() => renderMail(withoutSubject, { product: 'A', time: 'now' })).toThrow(/Subject/)
+  })
+})
+
+describe('one delivery at a time', () => {
+  it('refuses a second delivery of a job another one holds, sending nothing (Lambda retries it later)', async () => {
+    const { mailer, addJob, sent, claimed } = fakes()
+    addJob({ id: 'held' })
+    claimed.add('held')
+    await expect(mailer.deliver('held')).rejects.toBeInstanceOf(MailDeliveryError)
+    expect(sent).toEqual([])
+  })
+
+  it('answers sent when the send went out but recording it failed, so no retry sends a second link', async () => {
+    const { mailer, addJob, sent, settled, settleFailures } = fakes()
+    addJob({ id: 'sent-unrecorded' })
+    settleFailures.push(new Error('database gone'))
+    expect(await mailer.deliver('sent-unrecorded')).toBe('sent')
+    expect(sent).toHaveLength(1)
+    expect(settled).toEqual([])
+    // The claim is still held: a duplicate delivery meanwhile sends nothing.
+    await expect(mailer.deliver('sent-unrecorded')).rejects.toBeInstanceOf(MailDeliveryError)
+    expect(sent).toHaveLength(1)
   })
 })

@@ -41,6 +41,9 @@ function failureKind(error: unknown): string {
   return error instanceof Error ? error.name.slice(0, 40) : typeof error
 }
 
+/** How long a delivery holds its job: longer than the send-mail function may run (30 s). */
+const CLAIM_SECONDS = 60
+
 /** What `deliver` did with a job. */
 export type Delivery = 'sent' | 'no job' | 'already settled' | MailSkip
 
@@ -64,6 +67,11 @@ export function createMailer({
       const job = await jobs.load(jobId)
       if (!job) return 'no job'
       if (job.settled) return 'already settled'
+      // One delivery at a time: another one of the same event (Lambda delivers at least once) waits for a retry,
+      // by which time the job is settled, or its claim has lapsed because that delivery died.
+      if (!(await jobs.claim(job, CLAIM_SECONDS))) {
+        throw new MailDeliveryError(`mail ${job.kind} is being sent by another delivery`)
+      }
       if (!job.userActive) {
         await jobs.settle(job, 'inactive')
         return 'inactive'
@@ -95,7 +103,9 @@ export function createMailer({
         await jobs.recordFailure(job).catch(() => undefined)
         throw new MailDeliveryError(`mail ${job.kind} not sent (${reason})`, { cause: error })
       }
-      await jobs.settle(job, 'sent')
+      // Sent: a failure to record it must not make Lambda send it again (with a new link, voiding the one sent). The
+      // job stays claimed until its claim lapses; a later delivery of it would send again, which is the lesser harm.
+      await jobs.settle(job, 'sent').catch(() => undefined)
       return 'sent'
     },
   }
