@@ -11,7 +11,7 @@ import {
   sessions,
   users,
 } from '../schema.ts'
-import { eventInsert, passwordChangedNotice, seconds } from './rows.ts'
+import { eventInsert, passwordChangedNotice, revokeSessionsBefore, seconds } from './rows.ts'
 
 /** Why the sessions of a reset ended (`sessions.revoked_reason`). */
 const ENDED_BY_PASSWORD_RESET = 'password_reset'
@@ -94,7 +94,7 @@ export function createPasswordResetRepository(db: Database, policy: PasswordRese
       const key = `password_reset_completed:${id}`
       // The link is used up by the statement that uses it: of two confirmations with one token, one succeeds.
       const result = await db
-        .execute<{ completed: boolean }>(sql`
+        .execute<{ completed: boolean; user_id: number | null; changed_at: string | null }>(sql`
           with done as (
             select 1 from ${securityEvents} where event_key = ${key}
           ), used as (
@@ -104,7 +104,7 @@ export function createPasswordResetRepository(db: Database, policy: PasswordRese
           ), changed as (
             update ${users} u set hashed_password = ${hash}, password_carried_over = false
             from used where u.id = used.user_id
-            returning u.id, u.email
+            returning u.id, u.email, clock_timestamp()::text as changed_at
           ), revoked as (
             update ${sessions} s set revoked_at = now(), revoked_reason = ${ENDED_BY_PASSWORD_RESET}
             from changed where s.user_id = changed.id and s.revoked_at is null
@@ -121,9 +121,16 @@ export function createPasswordResetRepository(db: Database, policy: PasswordRese
               key,
             })}
           )
-          select exists (select 1 from changed) or exists (select 1 from done) as completed`)
+          select exists (select 1 from changed) or exists (select 1 from done) as completed,
+            (select id from changed) as user_id, (select changed_at from changed) as changed_at`)
         .catch(rethrowUnavailable)
-      return result.rows[0]?.completed === true
+      const row = result.rows[0]
+      if (row?.user_id != null && row.changed_at) {
+        await db
+          .execute(revokeSessionsBefore(row.user_id, row.changed_at, ENDED_BY_PASSWORD_RESET, null))
+          .catch(rethrowUnavailable)
+      }
+      return row?.completed === true
     },
   } satisfies PasswordResetRepository
 }

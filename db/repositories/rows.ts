@@ -1,7 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm'
 import type { MailKind, MailSkip } from '#shared/domain/ports'
 import type { RequestContext, UserRecord } from '#shared/domain/users'
-import { mailOutbox, securityEvents } from '../schema.ts'
+import { mailOutbox, securityEvents, sessions } from '../schema.ts'
 
 /** A `users` row as raw SQL returns it (snake_case; timestamps may come back as strings). */
 export type RawUserRow = {
@@ -77,3 +77,20 @@ export const passwordChangedNotice = (noticeId: string): SQL =>
   sql`insert into ${mailOutbox} (id, kind, user_id)
     select ${noticeId}::uuid, 'password_changed', id from changed
     on conflict (id) do nothing`
+
+/**
+ * The second half of a password change or reset: revokes the user's sessions started before the change (all but
+ * `kept`), read with a snapshot taken after it committed. The statement that changed the password revoked the ones
+ * its own snapshot saw; a login whose session statement overlapped it (it checked the old password and committed
+ * just before the change reached the user's row) is caught here. `changedAt` is the change's own time
+ * (`clock_timestamp()` when it updated the row, as text, to the microsecond): sessions of the new password are later.
+ */
+export const revokeSessionsBefore = (
+  userId: number,
+  changedAt: string,
+  reason: string,
+  kept: string | null,
+): SQL =>
+  sql`update ${sessions} set revoked_at = now(), revoked_reason = ${reason}
+    where user_id = ${userId} and revoked_at is null and created_at < ${changedAt}::timestamptz
+    ${kept ? sql`and id <> ${kept}::uuid` : sql.empty()}`

@@ -4,7 +4,14 @@ import type { RequestContext } from '#shared/domain/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
 import { loginAttempts, refreshTokens, securityEvents, sessions, users } from '../schema.ts'
-import { eventInsert, passwordChangedNotice, type RawUserRow, seconds, toUserRecord } from './rows.ts'
+import {
+  eventInsert,
+  passwordChangedNotice,
+  type RawUserRow,
+  revokeSessionsBefore,
+  seconds,
+  toUserRecord,
+} from './rows.ts'
 
 type RevokeReason = 'logout' | 'reuse'
 
@@ -181,11 +188,11 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
         : sql.empty()
       const others = change.sessionId ? sql`and s.id <> ${change.sessionId}::uuid` : sql.empty()
       const result = await db
-        .execute<{ changed: boolean }>(sql`
+        .execute<{ changed: boolean; changed_at: string | null }>(sql`
           with changed as (
             update ${users} u set hashed_password = ${change.hash}, password_carried_over = false
             where u.id = ${change.user.id} and u.is_active and u.hashed_password = ${change.previousHash} ${keptLive}
-            returning u.id, u.email
+            returning u.id, u.email, clock_timestamp()::text as changed_at
           ), done as (
             select 1 from ${securityEvents} where event_key = ${key}
           ), revoked as (
@@ -204,9 +211,18 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
               key,
             })}
           )
-          select exists (select 1 from changed) or exists (select 1 from done) as changed`)
+          select exists (select 1 from changed) or exists (select 1 from done) as changed,
+            (select changed_at from changed) as changed_at`)
         .catch(rethrowUnavailable)
-      return result.rows[0]?.changed === true
+      const row = result.rows[0]
+      if (row?.changed_at) {
+        await db
+          .execute(
+            revokeSessionsBefore(change.user.id, row.changed_at, ENDED_BY_PASSWORD_CHANGE, change.sessionId),
+          )
+          .catch(rethrowUnavailable)
+      }
+      return row?.changed === true
     },
   } satisfies SessionRepository
 }

@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createLoginRepository } from '#db/repositories/logins'
+import { createPasswordResetRepository } from '#db/repositories/password-resets'
+import { hashResetToken, newResetToken } from '#shared/domain/password-reset'
 import { testDatabase } from '#test/helpers/database'
 import { uniqueEmail } from '#test/helpers/events'
 
@@ -68,5 +70,45 @@ describe('a login checked against a password replaced meanwhile', () => {
     // The same statement again (its answer lost): the session is found, nothing is applied twice.
     expect(await logins.startSession(session, CONTEXT)).toBe(true)
     expect(await sessionsOf(user.id)).toHaveLength(1)
+  })
+})
+
+describe('a login that committed while a reset waited for the user row', () => {
+  it("has its session revoked all the same, though the reset's statement could not see it", async () => {
+    const resets = createPasswordResetRepository(database.service, {
+      emailLimit: 5,
+      ipLimit: 100,
+      windowSeconds: 3600,
+      tokenTtlSeconds: 1800,
+    })
+    const user = await userWithHash('old-hash')
+    const token = newResetToken()
+    await database.db.execute(sql`
+      insert into password_reset_tokens (user_id, token_hash, job_id, requested_at, expires_at)
+      values (${user.id}, ${hashResetToken(token)}, ${randomUUID()}, now(), now() + interval '30 minutes')`)
+    // A login's session statement: it holds the user row (share lock) and inserts its session, uncommitted, while
+    // the reset's statement starts and waits for the row.
+    const login = await database.pool.connect()
+    const sessionId = randomUUID()
+    try {
+      await login.query('begin')
+      await login.query('select id from users where id = $1 for share', [user.id])
+      await login.query('insert into sessions (id, user_id) values ($1, $2)', [sessionId, user.id])
+      const completing = resets.complete(
+        { id: randomUUID(), tokenHash: hashResetToken(token), hash: 'new-hash', noticeId: randomUUID() },
+        CONTEXT,
+      )
+      await new Promise((done) => setTimeout(done, 300))
+      await login.query('commit')
+      expect(await completing).toBe(true)
+    } finally {
+      login.release()
+    }
+    const [row] = (
+      await database.db.execute<{ revoked_reason: string | null }>(
+        sql`select revoked_reason from sessions where id = ${sessionId}::uuid`,
+      )
+    ).rows
+    expect(row?.revoked_reason).toBe('password_reset')
   })
 })
