@@ -60,7 +60,7 @@ export function awsRequest(call: AwsCall): Promise<AwsAnswer> {
         path: call.path,
         method: 'POST',
         headers: signed.headers as Record<string, string>,
-        timeout: call.timeoutMs,
+        // The whole call, connecting to the last byte: an idle-socket timeout beside it would only say less.
         signal: AbortSignal.timeout(call.timeoutMs),
       },
       (response) => {
@@ -73,7 +73,6 @@ export function awsRequest(call: AwsCall): Promise<AwsAnswer> {
       },
     )
     if (call.onSent) outgoing.once('finish', call.onSent)
-    outgoing.on('timeout', () => outgoing.destroy(new Error(`${call.service} did not answer in time`)))
     outgoing.on('error', reject)
     outgoing.end(call.body)
   })

@@ -8,12 +8,12 @@ import { randomBytes } from 'node:crypto'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDatabase, type DatabaseHandle } from '#db/client'
+import type { DatabaseHandle } from '#db/client'
 import { type MailCatcher, startMailCatcher } from '#infra/local/mail-catcher'
-import { LOCAL_DATABASE } from '#infra/local/roles'
 import { type LocalStack, startLocalStack } from '#infra/local/stack'
 import { createAsyncInvoker } from '#shared/platform/lambda-invoke'
 import { uniqueEmail } from '#test/helpers/events'
+import { stackDatabase } from '#test/helpers/local-stack'
 
 let stack: LocalStack
 let catcher: MailCatcher
@@ -63,14 +63,7 @@ beforeAll(async () => {
   })
   if (!stack.server) throw new Error('the stack serves no API')
   api = `${stack.server.url}/api/v1`
-  const superuser = new URL(stack.superuserUrl)
-  superuser.pathname = `/${LOCAL_DATABASE}`
-  database = createDatabase({
-    url: superuser.toString(),
-    wsProxy: stack.wsProxy,
-    connectTimeoutMs: 3000,
-    poolMax: 2,
-  })
+  database = stackDatabase(stack)
 }, 120_000)
 
 afterAll(async () => {

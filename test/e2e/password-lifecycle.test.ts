@@ -8,11 +8,11 @@ import { randomBytes } from 'node:crypto'
 import { request } from 'node:http'
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDatabase, type DatabaseHandle } from '#db/client'
+import type { DatabaseHandle } from '#db/client'
 import { type MailCatcher, startMailCatcher } from '#infra/local/mail-catcher'
-import { LOCAL_DATABASE } from '#infra/local/roles'
 import { type LocalStack, startLocalStack } from '#infra/local/stack'
 import { uniqueEmail } from '#test/helpers/events'
+import { stackDatabase } from '#test/helpers/local-stack'
 
 interface Answer {
   status: number
@@ -141,14 +141,7 @@ beforeAll(async () => {
   })
   if (!stack.server) throw new Error('the stack serves no API')
   port = stack.server.port
-  const superuser = new URL(stack.superuserUrl)
-  superuser.pathname = `/${LOCAL_DATABASE}`
-  database = createDatabase({
-    url: superuser.toString(),
-    wsProxy: stack.wsProxy,
-    connectTimeoutMs: 3000,
-    poolMax: 2,
-  })
+  database = stackDatabase(stack)
 }, 120_000)
 
 afterAll(async () => {
@@ -312,6 +305,26 @@ describe('a forgotten password, reset by email', () => {
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(3000)
     // Another address is not held back by this one.
     expect(await requestReset(uniqueEmail(), newAddress())).toMatchObject(ACCEPTED)
+  })
+})
+
+describe('the reset limits under concurrency', () => {
+  it('let exactly the limit through per email and per address, however many requests arrive at once', async () => {
+    const email = uniqueEmail()
+    await register(email, 'some password 1')
+    const perEmail = await Promise.all(Array.from({ length: 15 }, () => requestReset(email, newAddress())))
+    expect(perEmail.filter((answer) => answer.status === 202)).toHaveLength(EMAIL_LIMIT)
+    expect(perEmail.filter((answer) => answer.status === 429)).toHaveLength(15 - EMAIL_LIMIT)
+    // One mail job per request let through, no more (of their mails, an older one finding a newer job sends none).
+    await stack.lambda?.idle()
+    const jobs = await rows<{ kind: string }>(sql`
+      select o.kind from mail_outbox o join users u on u.id = o.user_id where u.email = ${email}`)
+    expect(jobs).toHaveLength(EMAIL_LIMIT)
+
+    const from = newAddress()
+    const perAddress = await Promise.all(Array.from({ length: 15 }, () => requestReset(uniqueEmail(), from)))
+    expect(perAddress.filter((answer) => answer.status === 202)).toHaveLength(IP_LIMIT)
+    expect(perAddress.filter((answer) => answer.status === 429)).toHaveLength(15 - IP_LIMIT)
   })
 })
 

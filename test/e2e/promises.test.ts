@@ -7,10 +7,10 @@
 import { randomBytes } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDatabase, type DatabaseHandle } from '#db/client'
-import { LOCAL_DATABASE } from '#infra/local/roles'
+import type { DatabaseHandle } from '#db/client'
 import { type LocalStack, startLocalStack } from '#infra/local/stack'
 import { uniqueEmail } from '#test/helpers/events'
+import { stackDatabase } from '#test/helpers/local-stack'
 
 interface Answer {
   status: number
@@ -50,14 +50,7 @@ beforeAll(async () => {
   stack = await startLocalStack({ setup: 'functions', server: {} })
   if (!stack.server) throw new Error('the stack serves no API')
   api = `${stack.server.url}/api/v1`
-  const superuser = new URL(stack.superuserUrl)
-  superuser.pathname = `/${LOCAL_DATABASE}`
-  database = createDatabase({
-    url: superuser.toString(),
-    wsProxy: stack.wsProxy,
-    connectTimeoutMs: 3000,
-    poolMax: 2,
-  })
+  database = stackDatabase(stack)
 })
 
 afterAll(async () => {
