@@ -76,9 +76,9 @@ export const lambdas = {
   logout: api(LIGHT_MEMORY_MB, VERIFIES),
   me: api(LIGHT_MEMORY_MB, VERIFIES),
   /** The user's live sessions, and ending one or all of them. */
-  sessions: api(LIGHT_MEMORY_MB, VERIFIES),
-  'end-session': api(LIGHT_MEMORY_MB, VERIFIES),
-  'end-sessions': api(LIGHT_MEMORY_MB, VERIFIES),
+  'list-sessions': api(LIGHT_MEMORY_MB, VERIFIES),
+  'end-one-session': api(LIGHT_MEMORY_MB, VERIFIES),
+  'end-all-sessions': api(LIGHT_MEMORY_MB, VERIFIES),
   /** Checks the current password and hashes the new one: two bcrypt runs. */
   'change-password': api(BCRYPT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
   /** Counts the request and queues the mail job: the same work for any email, and no bcrypt. */
@@ -155,9 +155,9 @@ export const routes: readonly Route[] = [
   },
   { method: 'GET', path: `${API_BASE_PATH}/users/me`, function: 'me' },
   { method: 'POST', path: `${API_BASE_PATH}/users/me/password`, function: 'change-password' },
-  { method: 'GET', path: `${API_BASE_PATH}/users/me/sessions`, function: 'sessions' },
-  { method: 'DELETE', path: `${API_BASE_PATH}/users/me/sessions`, function: 'end-sessions' },
-  { method: 'DELETE', path: `${API_BASE_PATH}/users/me/sessions/{id}`, function: 'end-session' },
+  { method: 'GET', path: `${API_BASE_PATH}/users/me/sessions`, function: 'list-sessions' },
+  { method: 'DELETE', path: `${API_BASE_PATH}/users/me/sessions`, function: 'end-all-sessions' },
+  { method: 'DELETE', path: `${API_BASE_PATH}/users/me/sessions/{id}`, function: 'end-one-session' },
   { method: 'GET', path: `${API_BASE_PATH}/health`, function: 'health' },
   { method: 'GET', path: `${API_BASE_PATH}/auth/claims`, function: 'claims', auth: 'jwt' },
   { method: 'GET', path: JWKS_PATH, function: 'jwks' },

@@ -4,7 +4,7 @@
  * embedded PostgreSQL, all in this one process. The parent sets the functions' environment and drives this process
  * over IPC: memory samples, stopping and restarting the database, shutdown.
  */
-import { describeError, startLocalStack } from '#infra/local/stack'
+import { describeError, startLocalStack } from '#infra/local/local-stack'
 
 export type StackRequest =
   | { id: number; type: 'memory'; gc: boolean }

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { stopStalePostgres } from '#infra/local/stack'
+import { stopStalePostgres } from '#infra/local/local-stack'
 import { newSigningKeySet } from '#shared/domain/signing-keys'
 import type { MemoryUsage, StackMessage, StackRequest } from './server-process.ts'
 

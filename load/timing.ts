@@ -20,7 +20,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'a
 import { findRoute } from '#functions/routes'
 import { fromApiGatewayResult, lambdaContext, toApiGatewayEvent } from '#infra/local/event'
 import { startMailCatcher } from '#infra/local/mail-catcher'
-import { startLocalStack } from '#infra/local/stack'
+import { startLocalStack } from '#infra/local/local-stack'
 import { newSigningKeySet } from '#shared/domain/signing-keys'
 import { INTEGER_SETTINGS } from '#shared/platform/settings'
 import { median, ms, quantile } from '../bench/stats.ts'

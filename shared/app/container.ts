@@ -12,7 +12,7 @@ import { createUserRepository } from '#db/repositories/users'
 import { type AuthService, createAuthService } from '#shared/domain/auth-service'
 import { MailQueueUnavailableError, SigningKeysUnavailableError } from '#shared/domain/errors'
 import { createMailer } from '#shared/domain/mail/mailer'
-import { createPasswordResetService, type PasswordResetService } from '#shared/domain/password-reset'
+import { createPasswordResetService, type PasswordResetService } from '#shared/domain/password-reset-service'
 import type { PasswordHasher } from '#shared/domain/passwords'
 import type { MailQueue } from '#shared/domain/ports'
 import {

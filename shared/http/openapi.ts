@@ -565,7 +565,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         ...errors('401', '500', '503'),
       },
     },
-    sessions: {
+    'list-sessions': {
       tag: 'users',
       summary: 'The current user’s live sessions',
       description:
@@ -578,7 +578,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         ...errors('401', '500', '503'),
       },
     },
-    'end-session': {
+    'end-one-session': {
       tag: 'users',
       summary: 'End one of the current user’s sessions',
       description:
@@ -602,7 +602,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         ...errors('401', '500', '503'),
       },
     },
-    'end-sessions': {
+    'end-all-sessions': {
       tag: 'users',
       summary: 'End every session of the current user, this one included',
       secured: true,

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { API_BASE_PATH } from '#functions/routes'
-import { type LocalStack, startLocalStack } from '#infra/local/stack'
+import { type LocalStack, startLocalStack } from '#infra/local/local-stack'
 import { uniqueEmail } from '#test/helpers/events'
 
 /** Debian's Chromium (scripts/install-chromium.sh), driven by playwright-core. */

@@ -10,7 +10,7 @@ import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DatabaseHandle } from '#db/client'
 import { type MailCatcher, startMailCatcher } from '#infra/local/mail-catcher'
-import { type LocalStack, startLocalStack } from '#infra/local/stack'
+import { type LocalStack, startLocalStack } from '#infra/local/local-stack'
 import { uniqueEmail } from '#test/helpers/events'
 import { stackDatabase } from '#test/helpers/local-stack'
 

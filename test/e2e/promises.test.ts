@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DatabaseHandle } from '#db/client'
-import { type LocalStack, startLocalStack } from '#infra/local/stack'
+import { type LocalStack, startLocalStack } from '#infra/local/local-stack'
 import { uniqueEmail } from '#test/helpers/events'
 import { stackDatabase } from '#test/helpers/local-stack'
 

@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node'
-import { startLocalStack } from '#infra/local/stack'
+import { startLocalStack } from '#infra/local/local-stack'
 import { newSigningKeySet } from '#shared/domain/signing-keys'
 
 declare module 'vitest' {

@@ -465,11 +465,11 @@ describe('the API bundles', () => {
     expect(response.body).toMatchObject({ email: 'admin@example.com', is_superuser: true })
   })
 
-  it('sessions lists the admin session, the current one marked; end-session and end-sessions answer', async () => {
-    const listed = await request('sessions', bearerEvent('/api/v1/users/me/sessions', tokens.access))
+  it('sessions lists the admin session, the current one marked; end-one-session and end-all-sessions answer', async () => {
+    const listed = await request('list-sessions', bearerEvent('/api/v1/users/me/sessions', tokens.access))
     expect(listed).toMatchObject({ status: 200, body: [{ current: true }] })
     const unknown = await request(
-      'end-session',
+      'end-one-session',
       apiEvent('DELETE', '/api/v1/users/me/sessions/00000000-0000-4000-8000-000000000000', undefined, {
         headers: { authorization: `Bearer ${tokens.access}` },
       }),
@@ -486,7 +486,7 @@ describe('the API bundles', () => {
     )
     expect(wrong).toMatchObject({ status: 400, body: { detail: 'Incorrect password' } })
     // No token: 401 before any session is touched.
-    const anonymous = await request('end-sessions', apiEvent('DELETE', '/api/v1/users/me/sessions'))
+    const anonymous = await request('end-all-sessions', apiEvent('DELETE', '/api/v1/users/me/sessions'))
     expect(anonymous.status).toBe(401)
   })
 

@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type LocalStack, startLocalStack } from '#infra/local/stack'
+import { type LocalStack, startLocalStack } from '#infra/local/local-stack'
 import { publishedKeys } from '#shared/domain/signing-keys'
 import { uniqueEmail } from '#test/helpers/events'
 import { testSigningKeys } from '#test/helpers/keys'

@@ -8,7 +8,7 @@ import { sql } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createLoginRepository } from '#db/repositories/logins'
 import { createPasswordResetRepository } from '#db/repositories/password-resets'
-import { hashResetToken, newResetToken } from '#shared/domain/password-reset'
+import { hashResetToken, newResetToken } from '#shared/domain/password-reset-service'
 import { testDatabase } from '#test/helpers/database'
 import { uniqueEmail } from '#test/helpers/events'
 

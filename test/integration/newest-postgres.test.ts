@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDatabase } from '#db/client'
 import { committedMigrations } from '#db/migrate'
 import { NEWEST_POSTGRES_MAJOR, PRODUCTION_POSTGRES_MAJOR } from '#infra/local/postgres'
-import { type LocalStack, startLocalStack } from '#infra/local/stack'
+import { type LocalStack, startLocalStack } from '#infra/local/local-stack'
 
 /**
  * The suite runs on production's PostgreSQL major (the stack's default `neonPgVersion`); this file applies the same

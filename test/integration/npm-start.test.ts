@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { freePort } from '#infra/local/postgres'
-import { stopStalePostgres } from '#infra/local/stack'
+import { stopStalePostgres } from '#infra/local/local-stack'
 
 const root = resolve(import.meta.dirname, '../..')
 let dataDir: string

@@ -15,8 +15,8 @@ import type * as v from 'valibot'
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, inject, it, vi } from 'vitest'
 import { handler as changePassword } from '#functions/change-password'
 import { handler as claims } from '#functions/claims'
-import { handler as endSession } from '#functions/end-session'
-import { handler as endSessions } from '#functions/end-sessions'
+import { handler as endSession } from '#functions/end-one-session'
+import { handler as endSessions } from '#functions/end-all-sessions'
 import { handler as health } from '#functions/health'
 import { handler as jwks } from '#functions/jwks'
 import { handler as login } from '#functions/login'
@@ -30,7 +30,7 @@ import { handler as passwordResetConfirm } from '#functions/password-reset-confi
 import { handler as refresh } from '#functions/refresh'
 import { handler as register } from '#functions/register'
 import { API_BASE_PATH, routes } from '#functions/routes'
-import { handler as sessions } from '#functions/sessions'
+import { handler as sessions } from '#functions/list-sessions'
 import { handler as token } from '#functions/token'
 import { authorizeJwt } from '#infra/local/authorizer'
 import { fromApiGatewayResult, lambdaContext } from '#infra/local/event'
@@ -38,7 +38,7 @@ import { freePort } from '#infra/local/postgres'
 import { startLocalSecretsManager } from '#infra/local/secrets-manager'
 import { disposeContainer } from '#shared/app/container'
 import type { TokenPair } from '#shared/domain/auth-service'
-import { hashResetToken, newResetToken } from '#shared/domain/password-reset'
+import { hashResetToken, newResetToken } from '#shared/domain/password-reset-service'
 import { publishedKeys } from '#shared/domain/signing-keys'
 import type { PublicUser } from '#shared/domain/users'
 import { DISCOVERY_PATH, JWKS_PATH } from '#shared/http/discovery'
@@ -360,9 +360,9 @@ const freshHandlers = {
   health: () => import('#functions/health'),
   jwks: () => import('#functions/jwks'),
   'openid-configuration': () => import('#functions/openid-configuration'),
-  sessions: () => import('#functions/sessions'),
-  'end-session': () => import('#functions/end-session'),
-  'end-sessions': () => import('#functions/end-sessions'),
+  'list-sessions': () => import('#functions/list-sessions'),
+  'end-one-session': () => import('#functions/end-one-session'),
+  'end-all-sessions': () => import('#functions/end-all-sessions'),
   'change-password': () => import('#functions/change-password'),
   'password-reset': () => import('#functions/password-reset'),
   'password-reset-confirm': () => import('#functions/password-reset-confirm'),
@@ -718,12 +718,12 @@ const scenarios: Scenario[] = [
   {
     key: `GET ${SESSIONS} 500`,
     label: 'broken configuration',
-    run: () => coldCall('sessions', brokenConfig, () => sessionsEvent()),
+    run: () => coldCall('list-sessions', brokenConfig, () => sessionsEvent()),
   },
   {
     key: `GET ${SESSIONS} 503`,
     label: 'database down',
-    run: async () => coldCall('sessions', await databaseDown(), () => sessionsEvent()),
+    run: async () => coldCall('list-sessions', await databaseDown(), () => sessionsEvent()),
   },
 
   {
@@ -748,12 +748,12 @@ const scenarios: Scenario[] = [
   {
     key: `DELETE ${SESSION} 500`,
     label: 'broken configuration',
-    run: () => coldCall('end-session', brokenConfig, () => endSessionEvent(UNKNOWN_SESSION)),
+    run: () => coldCall('end-one-session', brokenConfig, () => endSessionEvent(UNKNOWN_SESSION)),
   },
   {
     key: `DELETE ${SESSION} 503`,
     label: 'database down',
-    run: async () => coldCall('end-session', await databaseDown(), () => endSessionEvent(UNKNOWN_SESSION)),
+    run: async () => coldCall('end-one-session', await databaseDown(), () => endSessionEvent(UNKNOWN_SESSION)),
   },
 
   {
@@ -769,13 +769,13 @@ const scenarios: Scenario[] = [
   {
     key: `DELETE ${SESSIONS} 500`,
     label: 'broken configuration',
-    run: () => coldCall('end-sessions', brokenConfig, () => endSessionsEvent(fixtures.accessToken)),
+    run: () => coldCall('end-all-sessions', brokenConfig, () => endSessionsEvent(fixtures.accessToken)),
   },
   {
     key: `DELETE ${SESSIONS} 503`,
     label: 'database down',
     run: async () =>
-      coldCall('end-sessions', await databaseDown(), () => endSessionsEvent(fixtures.accessToken)),
+      coldCall('end-all-sessions', await databaseDown(), () => endSessionsEvent(fixtures.accessToken)),
   },
 
   {

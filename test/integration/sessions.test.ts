@@ -3,14 +3,14 @@ import { and, eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { securityEvents, users } from '#db/schema'
 import { handler as changePassword } from '#functions/change-password'
-import { handler as endSession } from '#functions/end-session'
-import { handler as endSessions } from '#functions/end-sessions'
+import { handler as endSession } from '#functions/end-one-session'
+import { handler as endSessions } from '#functions/end-all-sessions'
 import { handler as login } from '#functions/login'
 import { handler as me } from '#functions/me'
 import { handler as notFound } from '#functions/not-found'
 import { handler as refresh } from '#functions/refresh'
 import { allowedMethods, findRoute } from '#functions/routes'
-import { handler as sessions } from '#functions/sessions'
+import { handler as sessions } from '#functions/list-sessions'
 import type { PublicSession } from '#shared/domain/auth-service'
 import { testDatabase } from '#test/helpers/database'
 import { apiEvent, bearerEvent, invoke, jsonEvent } from '#test/helpers/events'
@@ -262,8 +262,8 @@ describe('POST /users/me/password', () => {
 describe('routing of /users/me/sessions/{id}', () => {
   it('matches one segment only, carries it as a path parameter, and answers 405 with Allow to another method', async () => {
     const id = randomUUID()
-    expect(findRoute('DELETE', `${SESSIONS}/${id}`)?.function).toBe('end-session')
-    expect(findRoute('DELETE', SESSIONS)?.function).toBe('end-sessions')
+    expect(findRoute('DELETE', `${SESSIONS}/${id}`)?.function).toBe('end-one-session')
+    expect(findRoute('DELETE', SESSIONS)?.function).toBe('end-all-sessions')
     expect(findRoute('DELETE', `${SESSIONS}/${id}/more`)).toBeUndefined()
     expect(findRoute('DELETE', `${SESSIONS}/`)).toBeUndefined()
     expect(apiEvent('DELETE', `${SESSIONS}/${id}`).pathParameters).toEqual({ id })

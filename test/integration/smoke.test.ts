@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type LocalStack, startLocalStack } from '#infra/local/stack'
+import { type LocalStack, startLocalStack } from '#infra/local/local-stack'
 import { smoke } from '../../scripts/smoke.ts'
 
 const ORIGIN = 'https://app.example.com'

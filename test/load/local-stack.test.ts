@@ -3,9 +3,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { startLocalStack } from '#infra/local/stack'
+import { startLocalStack } from '#infra/local/local-stack'
 
-const stackModule = resolve(import.meta.dirname, '../../infra/local/stack.ts')
+const stackModule = resolve(import.meta.dirname, '../../infra/local/local-stack.ts')
 const folders: string[] = []
 
 afterAll(async () => {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { createMailer, MailDeliveryError, renderMail } from '#shared/domain/mail/mailer'
-import passwordChanged from '#shared/domain/mail/password-changed'
-import passwordReset from '#shared/domain/mail/password-reset'
+import passwordChanged from '#shared/domain/mail/password-changed-mail'
+import passwordReset from '#shared/domain/mail/reset-link-mail'
 import type { MailJob, MailJobRepository, MailMessage, MailSkip } from '#shared/domain/ports'
 
 const NOW = new Date('2026-11-30T05:20:00Z')

@@ -13,7 +13,7 @@ import {
   newResetToken,
   resetEmailKey,
   resetLink,
-} from '#shared/domain/password-reset'
+} from '#shared/domain/password-reset-service'
 import { createPasswordHasher, type PasswordHasher } from '#shared/domain/passwords'
 import type { MailQueue, PasswordResetRepository, ResetCompletion, ResetRequest } from '#shared/domain/ports'
 import { isUuid } from '#shared/domain/schemas'

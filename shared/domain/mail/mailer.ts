@@ -1,7 +1,7 @@
-import { hashResetToken, newResetToken, resetLink } from '../password-reset.ts'
+import { hashResetToken, newResetToken, resetLink } from '../password-reset-service.ts'
 import type { MailJobRepository, MailMessage, MailSkip, MailTransport } from '../ports.ts'
-import passwordChanged from './password-changed.ts'
-import passwordReset from './password-reset.ts'
+import passwordChanged from './password-changed-mail.ts'
+import passwordReset from './reset-link-mail.ts'
 
 export interface MailerSettings {
   productName: string
