@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { newSigningKeySet } from '#shared/domain/signing-keys'
-import { type MailCatcher, startMailCatcher } from './mail-catcher.ts'
 import { describeError, startLocalStack } from './local-stack.ts'
+import { type MailCatcher, startMailCatcher } from './mail-catcher.ts'
 
 const env = process.env
 const root = resolve(import.meta.dirname, '../..')

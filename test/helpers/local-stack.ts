@@ -1,6 +1,6 @@
 import { createDatabase, type DatabaseHandle } from '#db/client'
-import { LOCAL_DATABASE } from '#infra/local/roles'
 import type { LocalStack } from '#infra/local/local-stack'
+import { LOCAL_DATABASE } from '#infra/local/roles'
 
 /**
  * The cluster's superuser on the service's database of a local stack, through its proxy: for a test to look at rows

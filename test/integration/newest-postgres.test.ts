@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDatabase } from '#db/client'
 import { committedMigrations } from '#db/migrate'
-import { NEWEST_POSTGRES_MAJOR, PRODUCTION_POSTGRES_MAJOR } from '#infra/local/postgres'
 import { type LocalStack, startLocalStack } from '#infra/local/local-stack'
+import { NEWEST_POSTGRES_MAJOR, PRODUCTION_POSTGRES_MAJOR } from '#infra/local/postgres'
 
 /**
  * The suite runs on production's PostgreSQL major (the stack's default `neonPgVersion`); this file applies the same

@@ -4,8 +4,8 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { freePort } from '#infra/local/postgres'
 import { stopStalePostgres } from '#infra/local/local-stack'
+import { freePort } from '#infra/local/postgres'
 
 const root = resolve(import.meta.dirname, '../..')
 let dataDir: string

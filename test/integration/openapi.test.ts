@@ -15,10 +15,11 @@ import type * as v from 'valibot'
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, inject, it, vi } from 'vitest'
 import { handler as changePassword } from '#functions/change-password'
 import { handler as claims } from '#functions/claims'
-import { handler as endSession } from '#functions/end-one-session'
 import { handler as endSessions } from '#functions/end-all-sessions'
+import { handler as endSession } from '#functions/end-one-session'
 import { handler as health } from '#functions/health'
 import { handler as jwks } from '#functions/jwks'
+import { handler as sessions } from '#functions/list-sessions'
 import { handler as login } from '#functions/login'
 import { handler as logout } from '#functions/logout'
 import { handler as me } from '#functions/me'
@@ -30,7 +31,6 @@ import { handler as passwordResetConfirm } from '#functions/password-reset-confi
 import { handler as refresh } from '#functions/refresh'
 import { handler as register } from '#functions/register'
 import { API_BASE_PATH, routes } from '#functions/routes'
-import { handler as sessions } from '#functions/list-sessions'
 import { handler as token } from '#functions/token'
 import { authorizeJwt } from '#infra/local/authorizer'
 import { fromApiGatewayResult, lambdaContext } from '#infra/local/event'
@@ -753,7 +753,8 @@ const scenarios: Scenario[] = [
   {
     key: `DELETE ${SESSION} 503`,
     label: 'database down',
-    run: async () => coldCall('end-one-session', await databaseDown(), () => endSessionEvent(UNKNOWN_SESSION)),
+    run: async () =>
+      coldCall('end-one-session', await databaseDown(), () => endSessionEvent(UNKNOWN_SESSION)),
   },
 
   {
