@@ -1,19 +1,9 @@
 /**
  * The one table of what runs: every Lambda function with its sizing and how it is invoked, and the HTTP routes that
- * reach them. `infra/stack.ts` builds a function per entry of `lambdas` and an API Gateway route per entry of
- * `routes`; the local server (`infra/local/`) dispatches to the same handlers, so the two cannot disagree.
- *
- * Where things are, one step from here:
- * - the middleware stack every route shares (body limit, parsing, error mapping): `shared/http/handler.ts`;
- *   a 422 body is shaped in `shared/http/validation.ts`; every error's status and body in `shared/http/errors.ts`.
- * - the rules (login, lock, rotation): `shared/domain/auth-service.ts`; a failed login is counted by
- *   `LoginRepository.recordFailure` (declared in `shared/domain/ports.ts`, written in `db/repositories/logins.ts`),
- *   with the limits of `LOGIN_MAX_FAILURES` / `LOGIN_WINDOW_SECONDS` in `shared/platform/config.ts`.
- * - how each function's dependencies are built: `shared/app/container.ts`.
- * - a function's memory and timeout: `lambdas` below. `migrate` runs on every deploy that changes the migrations
- *   (`invokedBy: 'deploy'`, a CDK Trigger in `infra/stack.ts`; the work is `shared/app/operations.ts`), before any
- *   API function is updated; `seed-admin` is invoked by an operator; `cleanup` runs hourly (EventBridge).
+ * reach them, each with who may call it. The stack, the local server and the OpenAPI document all read it, so they
+ * cannot disagree. Where everything else lives: docs/architecture.md.
  */
+import type { Callers } from '#shared/http/authentication'
 import { DISCOVERY_PATH, JWKS_PATH } from '#shared/http/discovery'
 import { swaggerUiPaths } from '#shared/http/swagger-ui'
 import { requestBudgetMs } from '#shared/platform/budget'
@@ -56,7 +46,7 @@ const API_TIMEOUT_SECONDS = Math.ceil(
   }) / 1000,
 )
 
-const api = (memoryMb: number, reads: LambdaSpec['reads'] = [], queuesMail = false): LambdaSpec => ({
+const apiFunction = (memoryMb: number, reads: LambdaSpec['reads'] = [], queuesMail = false): LambdaSpec => ({
   memoryMb,
   timeoutSeconds: API_TIMEOUT_SECONDS,
   invokedBy: 'api',
@@ -69,32 +59,32 @@ const SIGNS = ['database', 'public-keys', 'signing-keys'] as const
 
 /** Every function, by the name of its entry file under `functions/` (also its logical name in the stack). */
 export const lambdas = {
-  register: api(BCRYPT_MEMORY_MB, VERIFIES),
-  login: api(BCRYPT_MEMORY_MB, SIGNS),
-  token: api(BCRYPT_MEMORY_MB, SIGNS),
-  refresh: api(LIGHT_MEMORY_MB, SIGNS),
-  logout: api(LIGHT_MEMORY_MB, VERIFIES),
-  me: api(LIGHT_MEMORY_MB, VERIFIES),
+  register: apiFunction(BCRYPT_MEMORY_MB, VERIFIES),
+  login: apiFunction(BCRYPT_MEMORY_MB, SIGNS),
+  token: apiFunction(BCRYPT_MEMORY_MB, SIGNS),
+  refresh: apiFunction(LIGHT_MEMORY_MB, SIGNS),
+  logout: apiFunction(LIGHT_MEMORY_MB, VERIFIES),
+  me: apiFunction(LIGHT_MEMORY_MB, VERIFIES),
   /** The user's live sessions, and ending one or all of them. */
-  'list-sessions': api(LIGHT_MEMORY_MB, VERIFIES),
-  'end-one-session': api(LIGHT_MEMORY_MB, VERIFIES),
-  'end-all-sessions': api(LIGHT_MEMORY_MB, VERIFIES),
+  'list-sessions': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
+  'end-one-session': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
+  'end-all-sessions': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
   /** Checks the current password and hashes the new one: two bcrypt runs. */
-  'change-password': api(BCRYPT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
+  'change-password': apiFunction(BCRYPT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
   /** Counts the request and queues the mail job: the same work for any email, and no bcrypt. */
-  'password-reset': api(LIGHT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
+  'password-reset': apiFunction(LIGHT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
   /** Hashes the new password once. */
-  'password-reset-confirm': api(BCRYPT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
-  health: api(LIGHT_MEMORY_MB, VERIFIES),
+  'password-reset-confirm': apiFunction(BCRYPT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
+  health: apiFunction(LIGHT_MEMORY_MB, VERIFIES),
   /** The sample route behind API Gateway's JWT authorizer: it only echoes the claims the gateway verified. */
-  claims: api(DOCS_MEMORY_MB),
-  openapi: api(DOCS_MEMORY_MB),
-  docs: api(DOCS_MEMORY_MB),
+  claims: apiFunction(DOCS_MEMORY_MB),
+  openapi: apiFunction(DOCS_MEMORY_MB),
+  docs: apiFunction(DOCS_MEMORY_MB),
   /** The published keys and the discovery document, at the issuer's URL: no database, no private key. */
-  jwks: api(LIGHT_MEMORY_MB, ['public-keys']),
-  'openid-configuration': api(LIGHT_MEMORY_MB),
+  jwks: apiFunction(LIGHT_MEMORY_MB, ['public-keys']),
+  'openid-configuration': apiFunction(LIGHT_MEMORY_MB),
   /** API Gateway's `$default` route: 404, or 405 with `Allow` when only the method is wrong; 204 to a preflight. */
-  'not-found': api(256),
+  'not-found': apiFunction(256),
   /** Applies the committed migrations; waits for a concurrent run's advisory lock, hence the long timeout. */
   migrate: { memoryMb: 512, timeoutSeconds: 300, invokedBy: 'deploy' },
   /** Deletes expired tokens and sessions, passed windows and old audit events, in batches, every hour. */
@@ -127,12 +117,8 @@ export interface Route {
   readonly function: FunctionName
   /** A documentation route (OpenAPI, Swagger UI): deployed only when the `docs` context is on; always served locally. */
   readonly docs?: boolean
-  /**
-   * `jwt`: API Gateway's JWT authorizer guards the route (the service's own issuer, audience and published keys), so
-   * only a request with a valid access token reaches the function, which reads the verified claims from
-   * `ParsedEvent.claims`. The local server emulates the authorizer.
-   */
-  readonly auth?: 'jwt'
+  /** Who may call it (`Callers`): the HTTP layer enforces it, the stack and the OpenAPI document read it. */
+  readonly callers: Callers
 }
 
 export const API_BASE_PATH = '/api/v1'
@@ -141,33 +127,48 @@ export const OPENAPI_PATH = `${API_BASE_PATH}/openapi.json`
 /** Swagger UI; outside the API's base path, as the old backend's `/docs` was. */
 export const DOCS_PAGE_PATH = '/docs'
 
+/** An API route under the base path. */
+const api = (method: HttpMethod, path: string, fn: FunctionName, callers: Callers): Route => ({
+  method,
+  path: `${API_BASE_PATH}${path}`,
+  function: fn,
+  callers,
+})
+
 export const routes: readonly Route[] = [
-  { method: 'POST', path: `${API_BASE_PATH}/auth/register`, function: 'register' },
-  { method: 'POST', path: `${API_BASE_PATH}/auth/login`, function: 'login' },
-  { method: 'POST', path: `${API_BASE_PATH}/auth/token`, function: 'token' },
-  { method: 'POST', path: `${API_BASE_PATH}/auth/refresh`, function: 'refresh' },
-  { method: 'POST', path: `${API_BASE_PATH}/auth/logout`, function: 'logout' },
-  { method: 'POST', path: `${API_BASE_PATH}/auth/password-reset`, function: 'password-reset' },
-  {
-    method: 'POST',
-    path: `${API_BASE_PATH}/auth/password-reset/confirm`,
-    function: 'password-reset-confirm',
-  },
-  { method: 'GET', path: `${API_BASE_PATH}/users/me`, function: 'me' },
-  { method: 'POST', path: `${API_BASE_PATH}/users/me/password`, function: 'change-password' },
-  { method: 'GET', path: `${API_BASE_PATH}/users/me/sessions`, function: 'list-sessions' },
-  { method: 'DELETE', path: `${API_BASE_PATH}/users/me/sessions`, function: 'end-all-sessions' },
-  { method: 'DELETE', path: `${API_BASE_PATH}/users/me/sessions/{id}`, function: 'end-one-session' },
-  { method: 'GET', path: `${API_BASE_PATH}/health`, function: 'health' },
-  { method: 'GET', path: `${API_BASE_PATH}/auth/claims`, function: 'claims', auth: 'jwt' },
-  { method: 'GET', path: JWKS_PATH, function: 'jwks' },
-  { method: 'GET', path: DISCOVERY_PATH, function: 'openid-configuration' },
-  { method: 'GET', path: OPENAPI_PATH, function: 'openapi', docs: true },
+  api('POST', '/auth/register', 'register', 'anyone'),
+  api('POST', '/auth/login', 'login', 'anyone'),
+  api('POST', '/auth/token', 'token', 'anyone'),
+  api('POST', '/auth/refresh', 'refresh', 'anyone'),
+  api('POST', '/auth/logout', 'logout', 'anyone'),
+  api('POST', '/auth/password-reset', 'password-reset', 'anyone'),
+  api('POST', '/auth/password-reset/confirm', 'password-reset-confirm', 'anyone'),
+  api('GET', '/users/me', 'me', 'session'),
+  api('POST', '/users/me/password', 'change-password', 'session'),
+  api('GET', '/users/me/sessions', 'list-sessions', 'session'),
+  api('DELETE', '/users/me/sessions', 'end-all-sessions', 'session'),
+  api('DELETE', '/users/me/sessions/{id}', 'end-one-session', 'session'),
+  api('GET', '/health', 'health', 'anyone'),
+  api('GET', '/auth/claims', 'claims', 'token'),
+  { method: 'GET', path: JWKS_PATH, function: 'jwks', callers: 'anyone' },
+  { method: 'GET', path: DISCOVERY_PATH, function: 'openid-configuration', callers: 'anyone' },
+  { method: 'GET', path: OPENAPI_PATH, function: 'openapi', docs: true, callers: 'anyone' },
   // One function serves the page and each of its assets (exact paths, as API Gateway routes them).
   ...swaggerUiPaths(DOCS_PAGE_PATH).map(
-    ({ path }): Route => ({ method: 'GET', path, function: 'docs', docs: true }),
+    ({ path }): Route => ({ method: 'GET', path, function: 'docs', docs: true, callers: 'anyone' }),
   ),
 ]
+
+/**
+ * Who may call an API function, as its routes declare it: the function's handler enforces it (`httpHandler`'s
+ * `callers`). Throws at import if the function has no route, or routes that disagree.
+ */
+export function callersOf(name: FunctionName): Callers {
+  const declared = new Set(routes.filter((route) => route.function === name).map((route) => route.callers))
+  const [callers, ...others] = declared
+  if (callers === undefined || others.length > 0) throw new Error(`${name}: no single caller declaration`)
+  return callers
+}
 
 /** The function behind every request that matches no route. */
 export const fallbackRoute = { function: 'not-found' } as const satisfies Pick<Route, 'function'>

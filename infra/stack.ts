@@ -623,7 +623,7 @@ export class AuthStack extends Stack {
         : {}),
     })
     // The service is its own identity provider: the gateway fetches `<issuer>/.well-known/openid-configuration`, then
-    // the keys at its `jwks_uri`, both served by this API. Bound only by the routes marked `auth: 'jwt'`.
+    // the keys at its `jwks_uri`, both served by this API. Bound only by the routes declared `callers: 'token'`.
     this.issuer = settings.jwtIssuer ?? httpApi.apiEndpoint
     const authorizer = new HttpJwtAuthorizer('AccessTokenAuthorizer', this.issuer, {
       authorizerName: 'access-token',
@@ -638,7 +638,7 @@ export class AuthStack extends Stack {
         path: route.path,
         methods: [apigw.HttpMethod[route.method]],
         integration: integrationFor(route.function),
-        ...(route.auth === 'jwt' ? { authorizer } : {}),
+        ...(route.callers === 'token' ? { authorizer } : {}),
       })
     }
 
@@ -672,7 +672,7 @@ export class AuthStack extends Stack {
     Validations.of(httpApi).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason:
-        "This API is the authentication service itself: register, login, token and the key documents must be public, and /users/me verifies its bearer token in the function (it must also refuse a revoked session's token, which a gateway authorizer cannot know). Routes marked auth: 'jwt' in functions/routes.ts have the JWT authorizer.",
+        "This API is the authentication service itself: register, login, token and the key documents must be public, and /users/me verifies its bearer token in the function (it must also refuse a revoked session's token, which a gateway authorizer cannot know). Routes declared callers: 'token' in functions/routes.ts have the JWT authorizer.",
     })
     return { httpApi, stage }
   }

@@ -1,5 +1,5 @@
 /**
- * API Gateway's HTTP API JWT authorizer, as the local server applies it to the routes marked `auth: 'jwt'`. AWS's
+ * API Gateway's HTTP API JWT authorizer, as the local server applies it to the routes declared `callers: 'token'`. AWS's
  * developer guide ("Control access to HTTP APIs with JWT authorizers"; "Troubleshooting issues with HTTP API JWT
  * authorizers") describes what it does: the token is the identity source (`Authorization`, bare or after `Bearer`);
  * its RSA signature is checked with the issuer's published key that its `kid` names, then `iss`, `aud` (or

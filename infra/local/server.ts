@@ -66,7 +66,7 @@ export interface LocalServerOptions {
   /** Origins allowed by CORS, as API Gateway's `allowOrigins`; by default from `CORS_ORIGINS` (none if unset). */
   corsOrigins?: readonly string[]
   /**
-   * API Gateway's JWT authorizer, for the routes marked `auth: 'jwt'`; by default the functions' settings
+   * API Gateway's JWT authorizer, for the routes declared `callers: 'token'`; by default the functions' settings
    * (`JWT_ISSUER`, `JWT_AUDIENCE`, read at the first protected request) and the keys the service publishes.
    */
   authorizer?: JwtAuthorizerSettings
@@ -75,7 +75,7 @@ export interface LocalServerOptions {
 /**
  * An HTTP server that behaves like the deployed API Gateway: each request becomes a payload-2.0 event for the
  * function `functions/routes.ts` names, or the `$default` fallback for anything no route matches (an `OPTIONS`
- * preflight included, as in AWS), invoked with a Lambda context; a route marked `auth: 'jwt'` is reached only
+ * preflight included, as in AWS), invoked with a Lambda context; a route declared `callers: 'token'` is reached only
  * through the JWT authorizer (`./authorizer.ts`); API Gateway's CORS is applied to whatever answers.
  */
 export function createLocalServer(options: LocalServerOptions = {}): Server {
@@ -113,7 +113,7 @@ export function createLocalServer(options: LocalServerOptions = {}): Server {
         },
         routeKey,
       )
-      if (route?.auth === 'jwt') {
+      if (route?.callers === 'token') {
         authorizer ??= defaultAuthorizer()
         const verdict = await authorizeJwt(event.headers.authorization, authorizer)
         if (!verdict.allowed) {

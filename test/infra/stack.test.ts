@@ -191,7 +191,7 @@ describe('the API', () => {
 })
 
 describe('the JWT authorizer', () => {
-  const protectedRoutes = apiRoutes.filter((route) => route.auth === 'jwt')
+  const protectedRoutes = apiRoutes.filter((route) => route.callers === 'token')
   const apiEndpoint = (synthesized: Synthesized) => ({
     'Fn::GetAtt': [onlyOf(synthesized, 'AWS::ApiGatewayV2::Api')[0], 'ApiEndpoint'],
   })

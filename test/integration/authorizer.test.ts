@@ -1,5 +1,5 @@
 /**
- * API Gateway's JWT authorizer as the local server emulates it, on the routes marked `auth: 'jwt'` (the sample
+ * API Gateway's JWT authorizer as the local server emulates it, on the routes declared `callers: 'token'` (the sample
  * `GET /api/v1/auth/claims`). What AWS documents (developer guide, "Control access to HTTP APIs with JWT authorizers"
  * and "Troubleshooting issues with HTTP API JWT authorizers"): any refusal is 401 `{"message":"Unauthorized"}`, with
  * `www-authenticate: Bearer scope="" error="invalid_token" error_description="…"` when a token was sent; a token
@@ -86,7 +86,12 @@ describe('a route marked auth: jwt, through the local API Gateway', () => {
   const get = localServer({ issuer: ISSUER, audience: AUDIENCE, keys: async () => [published.publicJwk] })
 
   it('is the sample claims route, and the only one', () => {
-    expect(findRoute('GET', CLAIMS)).toEqual({ method: 'GET', path: CLAIMS, function: 'claims', auth: 'jwt' })
+    expect(findRoute('GET', CLAIMS)).toEqual({
+      method: 'GET',
+      path: CLAIMS,
+      function: 'claims',
+      callers: 'token',
+    })
   })
 
   it('answers 401 {"message":"Unauthorized"} with WWW-Authenticate: Bearer when no token is sent', async () => {
