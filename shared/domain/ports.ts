@@ -1,9 +1,6 @@
 /**
- * The storage the domain needs, declared once. `db/repositories` implements each port (with `satisfies`), and the
- * unit tests fake them; no type here knows about SQL, drizzle or HTTP.
- *
- * Every write is idempotent on a key the service made (an attempt id, a session id, a token hash), so a statement
- * whose answer was lost can be sent again and still be applied once.
+ * The storage the domain needs, implemented by `db/repositories` and faked by the unit tests. Every write is keyed
+ * by an id or hash the service made, so a statement resent after its answer was lost is applied once.
  */
 import type { NewUser, RequestContext, UserRecord } from './users.ts'
 
@@ -28,12 +25,11 @@ export interface SessionPolicy {
 
 export interface UserRepository {
   /**
-   * Counts the attempt against the source IP's registration limit, inserts the user unless the email or username is
-   * taken, and audits it, in one statement. Throws `EmailTakenError`, `UsernameTakenError` or
-   * `RegistrationLimitError`. A retry of a registration that was stored answers with the stored user.
+   * One statement: counts the IP's attempt, inserts unless the email or username is taken, audits. Throws
+   * `EmailTakenError`, `UsernameTakenError` or `RegistrationLimitError`; a retry answers the stored user.
    */
   register(user: NewUser, context: RequestContext): Promise<UserRecord>
-  /** Inserts the superuser unless the email exists; the account the email names either way. One statement. */
+  /** One statement: inserts the superuser unless the email exists; answers that email's account either way. */
   insertSuperuser(user: NewUser, context: RequestContext): Promise<{ user: UserRecord; created: boolean }>
 }
 
@@ -43,7 +39,7 @@ export interface LoginAttempt {
   id: string
   email: string
   user: UserRecord | null
-  /** Seconds until the email or the source IP may try again, when this attempt is refused unchecked. */
+  /** Set when the attempt is refused unchecked: seconds until the email or the source IP may try again. */
   refusedForSeconds: number | null
   /** Its place among the email's checks in the window (1 is the first); the one at the limit starts the lock. */
   number: number
@@ -62,22 +58,19 @@ export interface NewSession {
 
 export interface LoginRepository {
   /**
-   * Counts a password check for the email (and reads the account) in one statement, before the compare, so at most
-   * `maxFailures` checks run per email and window whatever the concurrency; refused past either limit.
+   * Counts the check and reads the account in one statement, before the compare, so at most `maxFailures` checks
+   * run per email and window under any concurrency; refused past either limit.
    */
   begin(attempt: { id: string; email: string }, context: RequestContext): Promise<LoginAttempt>
   /** The compare failed: audits it, and counts it against the source IP. */
   recordFailure(attempt: LoginAttempt, context: RequestContext): Promise<void>
   /**
-   * Clears the email's count, stores the session and its first token, upgrades the hash, audits: one statement, and
-   * only while the account is active and its stored hash is still the one the password was checked against (a reset
-   * or change committed meanwhile wins: no session, no rehash over the new password). False when it was not; a retry
-   * of a stored session answers true.
+   * One statement: clears the email's count, stores the session and token, upgrades the hash, audits. False when the
+   * account went inactive or its hash changed since the check (a reset or change wins); a retry answers true.
    */
   startSession(session: NewSession, context: RequestContext): Promise<boolean>
 }
 
-/** A live session, as its user sees it. */
 export interface SessionRecord {
   id: string
   createdAt: Date
@@ -95,15 +88,14 @@ export interface PasswordChange {
   sessionId: string | null
   previousHash: string
   hash: string
-  /** The id of the "your password was changed" notice's mail job. */
+  /** The "your password was changed" mail's job id. */
   noticeId: string
 }
 
 export interface SessionRepository {
   /**
-   * Retires the live token with `hash` of a live session (not revoked, younger than the session's lifetime, its
-   * user active) and stores its successor; `null` when any of that fails. Concurrent uses of one token yield at most
-   * one success, and a retry of a rotation that was stored answers as the rotation did.
+   * Retires the live token `hash` for its successor; null unless its session is live (not revoked, within its
+   * lifetime) and its user active. Of concurrent uses, one at most succeeds; a retry answers as the rotation did.
    */
   rotate(
     hash: string,
@@ -118,17 +110,13 @@ export interface SessionRepository {
   findUser(userId: number, sessionId: string | null): Promise<UserRecord | null>
   /** The user's live sessions, newest first. */
   list(userId: number): Promise<SessionRecord[]>
-  /**
-   * Revokes the user's session `sessionId` and audits it, in one statement; false when the user has no such session.
-   * Ending a session already ended answers true and records nothing more.
-   */
+  /** One statement: revokes and audits; false when the user has no such session, true (and no event) if ended. */
   end(userId: number, sessionId: string, context: RequestContext): Promise<boolean>
-  /** Revokes every live session of the user, each with its event, in one statement. */
+  /** One statement: revokes every live session of the user, each with its event. */
   endAll(userId: number, context: RequestContext): Promise<void>
   /**
-   * Replaces the hash (clearing `password_carried_over`) while the stored hash is still `previousHash`, the kept
-   * session is live and the user active; revokes the user's other sessions, clears the failed-login count, queues
-   * the notice mail, audits: one statement. False when a condition failed (a concurrent change won); a retry of a stored change answers true.
+   * One statement: new hash (not carried over), other sessions revoked, failed logins cleared, notice queued, audit.
+   * False unless `previousHash` is still stored, the kept session live and the user active; a retry answers true.
    */
   changePassword(change: PasswordChange, context: RequestContext): Promise<boolean>
 }
@@ -154,8 +142,8 @@ export type RetentionTable =
 
 export interface RetentionRepository {
   /**
-   * Deletes up to `limit` rows of `table` that no rule reads any more (expired tokens, ended sessions, passed
-   * windows, audit events past retention); how many it deleted. Called in a loop, so no statement runs long.
+   * Deletes up to `limit` rows of `table` that no rule reads any more; how many. The limit keeps each statement
+   * short: callers loop until fewer than `limit` come back.
    */
   purge(table: RetentionTable, limit: number): Promise<number>
 }
@@ -185,22 +173,20 @@ export interface ResetCompletion {
   tokenHash: string
   /** The new password's hash. */
   hash: string
-  /** The id of the notice's mail job. */
   noticeId: string
 }
 
 export interface PasswordResetRepository {
   /**
-   * Counts the request against the email's and the source IP's limits, then, when both allow it and the email is an
-   * active account's, records a reset mail job with `request.id`, and audits it: one statement, the same work for a
-   * known and an unknown email. The seconds to wait when refused, else null.
+   * One statement, the same work for a known and an unknown email: counts the email's and the IP's limits, queues
+   * mail job `request.id` if both allow it and the account is active, audits. Seconds to wait if refused, else null.
    */
   request(request: ResetRequest, context: RequestContext): Promise<{ refusedForSeconds: number | null }>
   /** Whether the token's hash names a live link (not expired, its user active). */
   isLive(tokenHash: string): Promise<boolean>
   /**
-   * Consumes the live link, stores the new hash, revokes every session, clears the failed-login count, queues the
-   * notice and audits, in one statement; false when the link is not live (used, voided, expired, unknown).
+   * One statement: consumes the link, stores the hash, revokes every session, clears failed logins, queues the
+   * notice, audits. False when the link is not live (used, voided, expired, unknown).
    */
   complete(completion: ResetCompletion, context: RequestContext): Promise<boolean>
 }
@@ -231,9 +217,8 @@ export interface MailJobRepository {
   /** The job with its recipient; null when there is none (a request for an unknown email queues nothing). */
   load(jobId: string): Promise<MailJob | null>
   /**
-   * Stores the hash of a reset job's token, replacing the user's older link (never a newer one's), valid until the
-   * request's time plus the link's lifetime; or says why no link goes out: a newer request exists, or the request is
-   * older than a link's lifetime (a mail delayed past it would carry a dead link).
+   * Stores the token's hash over the user's older link (never a newer one's), live `ttlSeconds` from the request;
+   * else why not: a newer request exists, or the request outlived a link (its mail would carry a dead one).
    */
   issueResetToken(job: MailJob, tokenHash: string, ttlSeconds: number): Promise<'issued' | MailSkip>
   /** Marks the job settled (`sent`, or why not) and audits it; a second call changes nothing. */
