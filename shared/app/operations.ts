@@ -1,6 +1,6 @@
 /** The operator functions' work (migrate on every deploy, seed-admin on demand), wired like the API's container. */
 import * as v from 'valibot'
-import { CutoverError, type CutoverReport, parseCutoverRequest, runCutover } from '#db/cutover'
+import { CutoverError, type CutoverReport, parseCutoverRequest, runCutover } from '#db/cutover/index'
 import { sqlState } from '#db/errors'
 import { type MigrationLimits, type MigrationResult, runMigrations, type ServerTimeouts } from '#db/migrate'
 import { createRetentionRepository } from '#db/repositories/retention'
@@ -68,7 +68,7 @@ export async function migrateFromEnvironment(
   }
 }
 
-export { CUTOVER_DECISIONS, type CutoverReport } from '#db/cutover'
+export { CUTOVER_DECISIONS, type CutoverReport } from '#db/cutover/index'
 
 /**
  * The cutover function's work (`npm run cutover` locally): carries the FastAPI backend's users over, once. `request`
