@@ -1,0 +1,408 @@
+import { describe, expect, it } from 'vitest'
+import { type LegacyRow, planCutover } from '#db/cutover/planner'
+import { CutoverError, parseCutoverRequest } from '#db/cutover/request'
+
+/**
+ * The cutover's decisions without a database: rows as the inspection would read them, the operator's choices, and
+ * the plan and report that come out. test/integration/cutover.test.ts runs the same rules against PostgreSQL.
+ */
+interface RowInput {
+  email: string
+  username?: string | null
+  active?: boolean
+  updatedAt?: string
+  nullFlags?: boolean
+  bcrypt?: boolean
+}
+
+/** A legacy row; the username's key and length as PostgreSQL's lower() and char_length() would give them. */
+const legacy = (id: number, input: RowInput): LegacyRow => {
+  const username = input.username ?? null
+  return {
+    id,
+    email: input.email,
+    username,
+    usernameKey: username?.toLowerCase() ?? null,
+    usernameLength: username === null ? 0 : [...username].length,
+    active: input.active ?? true,
+    updatedAt: input.updatedAt ?? '2024-01-01T00:00:00.000000Z',
+    nullFlags: input.nullFlags ?? false,
+    bcrypt: input.bcrypt ?? true,
+  }
+}
+
+/** A row as the report shows it. */
+const shown = ({ id, email, username, active, updatedAt }: LegacyRow) => ({
+  id,
+  email,
+  username,
+  active,
+  updatedAt,
+})
+
+const undecidedEmails = (groups: number) =>
+  `${groups} email collision group(s) (emails equal once trimmed and lower-cased): choose emailCollisions (merge or deactivate; --email-collisions=merge|deactivate for npm run cutover)`
+const undecidedUsernames = (rows: number) =>
+  `${rows} username(s) to change (equal but for case, or longer than 50 characters): choose usernameCollisions (rename or clear; --username-collisions=rename|clear for npm run cutover)`
+const undecidedInvalid = (rows: number) =>
+  `${rows} invalid email(s): choose invalidEmails (deactivate; --invalid-emails=deactivate for npm run cutover)`
+
+describe('the planner, for a table with nothing to decide', () => {
+  const rows = [
+    legacy(1, { email: ' Mixed@Case.COM ', username: 'Mixed', nullFlags: true }),
+    legacy(2, { email: 'plain@example.com', bcrypt: false }),
+    legacy(3, { email: 'asleep@example.com', username: 'asleep', active: false }),
+  ]
+
+  it('carries every row with its canonical email and says what the copy does to each, in the whole report', () => {
+    expect(planCutover(rows, {})).toEqual({
+      report: {
+        keeperRule:
+          'in each group one row keeps its value: the active one first (for usernames, active as carried), then the most recently updated, then the lowest id',
+        legacyRows: 3,
+        emailCollisions: {
+          decidedBy: 'emailCollisions (--email-collisions)',
+          choices: {
+            merge: 'the others are not carried: they stay in legacy_users only',
+            deactivate: 'the others are carried, inactive, as duplicate-<id>@carried.invalid',
+          },
+          chosen: null,
+          groups: [],
+        },
+        usernameCollisions: {
+          decidedBy: 'usernameCollisions (--username-collisions)',
+          choices: {
+            rename: 'the others become <name>_<id>, cut to fit 50 characters',
+            clear: 'the others are carried without a username',
+          },
+          chosen: null,
+          groups: [],
+          tooLong: [],
+        },
+        invalidEmails: {
+          decidedBy: 'invalidEmails (--invalid-emails)',
+          choices: { deactivate: 'carried, inactive, as invalid-<id>@carried.invalid' },
+          chosen: null,
+          rows: [],
+        },
+        conversion: {
+          carried: 3,
+          notCarried: [],
+          deactivated: [],
+          emailsCanonicalized: 1,
+          nullFlagsCarriedAsFalse: [1],
+          hashesNotBcrypt: [2],
+          timestamps: expect.stringContaining('without a time zone are read as UTC'),
+          passwords: expect.stringContaining('marked password_carried_over'),
+        },
+        undecided: [],
+      },
+      carry: [
+        { id: 1, email: 'mixed@case.com', username: 'Mixed', deactivate: false },
+        { id: 2, email: 'plain@example.com', username: null, deactivate: false },
+        // Inactive already: carried as it is, not counted among the rows the cutover deactivates.
+        { id: 3, email: 'asleep@example.com', username: 'asleep', deactivate: false },
+      ],
+    })
+  })
+
+  it('reports the choices it was given even where they decide nothing', () => {
+    const { report } = planCutover(rows, {
+      emailCollisions: 'merge',
+      usernameCollisions: 'clear',
+      invalidEmails: 'deactivate',
+    })
+    expect([
+      report.emailCollisions.chosen,
+      report.usernameCollisions.chosen,
+      report.invalidEmails.chosen,
+    ]).toEqual(['merge', 'clear', 'deactivate'])
+    expect(report.undecided).toEqual([])
+  })
+})
+
+describe('the planner, for emails equal once trimmed and lower-cased', () => {
+  const rows = [
+    legacy(1, { email: ' Ann@Example.com ', updatedAt: '2024-01-01T00:00:00.000000Z' }),
+    legacy(2, { email: 'ann@example.com', active: false, updatedAt: '2025-01-01T00:00:00.000000Z' }),
+    legacy(3, { email: 'ANN@EXAMPLE.COM', updatedAt: '2024-01-01T00:00:00.000000Z' }),
+    legacy(4, { email: 'Bob@example.com', updatedAt: '2024-01-01T00:00:00.000000Z', nullFlags: true }),
+    legacy(5, { email: 'bob@example.com', updatedAt: '2024-01-01T00:00:00.000001Z', bcrypt: false }),
+    legacy(6, { email: 'carol@example.com' }),
+  ]
+  const [ann1, ann2, ann3, bob4, bob5] = rows as [LegacyRow, LegacyRow, LegacyRow, LegacyRow, LegacyRow]
+
+  it('groups them by canonical email, in order, each keeping the active row, then the latest update, then the lowest id', () => {
+    const { report, carry } = planCutover(rows, {})
+    expect(report.emailCollisions.groups).toEqual([
+      {
+        value: 'ann@example.com',
+        // 1 and 3 are active and updated at the same instant: the lower id keeps; 2, more recent, is inactive.
+        keep: shown(ann1),
+        others: [
+          { ...shown(ann3), outcome: null },
+          { ...shown(ann2), outcome: null },
+        ],
+      },
+      // A microsecond later is later.
+      { value: 'bob@example.com', keep: shown(bob5), others: [{ ...shown(bob4), outcome: null }] },
+    ])
+    expect(report.undecided).toEqual([undecidedEmails(2)])
+    expect(report.conversion).toMatchObject({ carried: 6, notCarried: [], deactivated: [] })
+    expect(carry).toEqual([])
+  })
+
+  it('with merge, carries the keeper alone and leaves the others in the legacy table', () => {
+    const { report, carry } = planCutover(rows, { emailCollisions: 'merge' })
+    expect(report.emailCollisions.groups.flatMap((group) => group.others)).toEqual([
+      { ...shown(ann3), outcome: 'not carried: stays in legacy_users' },
+      { ...shown(ann2), outcome: 'not carried: stays in legacy_users' },
+      { ...shown(bob4), outcome: 'not carried: stays in legacy_users' },
+    ])
+    expect(carry).toEqual([
+      { id: 1, email: 'ann@example.com', username: null, deactivate: false },
+      { id: 5, email: 'bob@example.com', username: null, deactivate: false },
+      { id: 6, email: 'carol@example.com', username: null, deactivate: false },
+    ])
+    // A row left behind is neither canonicalized, nor carried with null flags or without a bcrypt hash.
+    expect(report.conversion).toMatchObject({
+      carried: 3,
+      notCarried: [2, 3, 4],
+      deactivated: [],
+      emailsCanonicalized: 1,
+      nullFlagsCarriedAsFalse: [],
+      hashesNotBcrypt: [5],
+    })
+    expect(report.undecided).toEqual([])
+  })
+
+  it('with deactivate, carries the others inactive under a placeholder address that reaches no one', () => {
+    const { report, carry } = planCutover(rows, { emailCollisions: 'deactivate' })
+    expect(report.emailCollisions.groups.flatMap((group) => group.others)).toEqual([
+      { ...shown(ann3), outcome: 'carried inactive as duplicate-3@carried.invalid' },
+      { ...shown(ann2), outcome: 'carried inactive as duplicate-2@carried.invalid' },
+      { ...shown(bob4), outcome: 'carried inactive as duplicate-4@carried.invalid' },
+    ])
+    expect(carry).toEqual([
+      { id: 1, email: 'ann@example.com', username: null, deactivate: false },
+      { id: 2, email: 'duplicate-2@carried.invalid', username: null, deactivate: true },
+      { id: 3, email: 'duplicate-3@carried.invalid', username: null, deactivate: true },
+      { id: 4, email: 'duplicate-4@carried.invalid', username: null, deactivate: true },
+      { id: 5, email: 'bob@example.com', username: null, deactivate: false },
+      { id: 6, email: 'carol@example.com', username: null, deactivate: false },
+    ])
+    expect(report.conversion).toMatchObject({
+      carried: 6,
+      notCarried: [],
+      deactivated: [2, 3, 4],
+      emailsCanonicalized: 1,
+      nullFlagsCarriedAsFalse: [4],
+      hashesNotBcrypt: [5],
+    })
+  })
+
+  it('refuses a plan in which two carried rows would share an email, rather than fail mid-copy', () => {
+    const taken = [...rows, legacy(7, { email: 'duplicate-3@carried.invalid' })]
+    expect(() => planCutover(taken, { emailCollisions: 'deactivate' })).toThrow(
+      new CutoverError(
+        'cutover refused: rows 3 and 7 would both have the email duplicate-3@carried.invalid; change one in the old table first',
+      ),
+    )
+  })
+})
+
+describe('the planner, for emails this service would not accept', () => {
+  const rows = [
+    legacy(1, { email: 'not-an-email', username: 'first' }),
+    legacy(2, { email: 'NOT-AN-EMAIL' }),
+    // The Kelvin sign lower-cases to an ASCII k: refused before lower-casing, as registration refuses it.
+    legacy(3, { email: '\u212Aelvin@example.com' }),
+    legacy(4, { email: 'fine@example.com' }),
+  ]
+  const [first, second, kelvin] = rows as [LegacyRow, LegacyRow, LegacyRow]
+
+  it('lists them apart, never as a collision group, and copies nothing until a choice is made', () => {
+    const { report, carry } = planCutover(rows, {})
+    expect(report.invalidEmails.rows).toEqual([
+      { ...shown(first), outcome: null },
+      { ...shown(second), outcome: null },
+      { ...shown(kelvin), outcome: null },
+    ])
+    expect(report.emailCollisions.groups).toEqual([])
+    expect(report.undecided).toEqual([undecidedInvalid(3)])
+    expect(carry).toEqual([])
+  })
+
+  it('with deactivate, carries them inactive as invalid-<id>, keeping their usernames', () => {
+    const { report, carry } = planCutover(rows, { invalidEmails: 'deactivate' })
+    expect(report.invalidEmails.rows.map((row) => row.outcome)).toEqual([
+      'carried inactive as invalid-1@carried.invalid',
+      'carried inactive as invalid-2@carried.invalid',
+      'carried inactive as invalid-3@carried.invalid',
+    ])
+    expect(carry).toEqual([
+      { id: 1, email: 'invalid-1@carried.invalid', username: 'first', deactivate: true },
+      { id: 2, email: 'invalid-2@carried.invalid', username: null, deactivate: true },
+      { id: 3, email: 'invalid-3@carried.invalid', username: null, deactivate: true },
+      { id: 4, email: 'fine@example.com', username: null, deactivate: false },
+    ])
+    expect(report.conversion).toMatchObject({ carried: 4, deactivated: [1, 2, 3], emailsCanonicalized: 0 })
+  })
+})
+
+describe('the planner, for usernames', () => {
+  const FIFTY = 'n'.repeat(50)
+
+  it('groups usernames equal but for case, leaves rows without one alone, and lets 50 characters fit', () => {
+    const rows = [
+      legacy(1, { email: 'a@example.com', username: 'Sam', updatedAt: '2023-01-01T00:00:00.000000Z' }),
+      legacy(2, { email: 'b@example.com', username: 'sam', updatedAt: '2024-01-01T00:00:00.000000Z' }),
+      legacy(3, { email: 'c@example.com', username: 'SAM', active: false }),
+      legacy(4, { email: 'd@example.com' }),
+      legacy(5, { email: 'e@example.com' }),
+      legacy(6, { email: 'f@example.com', username: FIFTY }),
+    ]
+    const [sam1, sam2, sam3] = rows as [LegacyRow, LegacyRow, LegacyRow]
+    const { report, carry } = planCutover(rows, {})
+    expect(report.usernameCollisions.groups).toEqual([
+      {
+        value: 'sam',
+        keep: shown(sam2),
+        others: [
+          { ...shown(sam1), outcome: null },
+          { ...shown(sam3), outcome: null },
+        ],
+      },
+    ])
+    expect(report.usernameCollisions.tooLong).toEqual([])
+    expect(report.undecided).toEqual([undecidedUsernames(2)])
+    expect(carry).toEqual([])
+  })
+
+  it('counts a username longer than 50 characters (characters, not bytes) as one to change', () => {
+    const long = 'é'.repeat(51)
+    const rows = [legacy(12, { email: 'long@example.com', username: long })]
+    const { report } = planCutover(rows, {})
+    expect(report.usernameCollisions.tooLong).toEqual([{ ...shown(rows[0] as LegacyRow), outcome: null }])
+    expect(report.undecided).toEqual([undecidedUsernames(1)])
+
+    const renamed = planCutover(rows, { usernameCollisions: 'rename' })
+    expect(renamed.carry).toEqual([
+      { id: 12, email: 'long@example.com', username: `${'é'.repeat(47)}_12`, deactivate: false },
+    ])
+    expect(renamed.report.usernameCollisions.tooLong[0]?.outcome).toBe(`renamed ${'é'.repeat(47)}_12`)
+  })
+
+  it('with rename, gives the others <name>_<id>, or <name>_<id>_<n> where that is taken already', () => {
+    const rows = [
+      legacy(1, { email: 'a@example.com', username: 'sam', updatedAt: '2025-01-01T00:00:00.000000Z' }),
+      legacy(2, { email: 'b@example.com', username: 'Sam' }),
+      legacy(3, { email: 'c@example.com', username: 'SAM_2' }),
+      legacy(4, { email: 'd@example.com', username: 'SAM' }),
+    ]
+    const { report, carry } = planCutover(rows, { usernameCollisions: 'rename' })
+    expect(report.usernameCollisions.groups.map((group) => group.others.map((row) => row.outcome))).toEqual([
+      ['renamed Sam_2_2', 'renamed SAM_4'],
+    ])
+    expect(carry.map((row) => row.username)).toEqual(['sam', 'Sam_2_2', 'SAM_2', 'SAM_4'])
+    expect(report.undecided).toEqual([])
+  })
+
+  it('with clear, carries the others without a username', () => {
+    const rows = [
+      legacy(1, { email: 'a@example.com', username: 'sam', updatedAt: '2025-01-01T00:00:00.000000Z' }),
+      legacy(2, { email: 'b@example.com', username: 'Sam' }),
+      legacy(3, { email: 'c@example.com', username: `${FIFTY}n` }),
+    ]
+    const { report, carry } = planCutover(rows, { usernameCollisions: 'clear' })
+    expect(report.usernameCollisions.groups[0]?.others.map((row) => row.outcome)).toEqual([
+      'username cleared',
+    ])
+    expect(report.usernameCollisions.tooLong.map((row) => row.outcome)).toEqual(['username cleared'])
+    expect(carry.map((row) => row.username)).toEqual(['sam', null, null])
+  })
+
+  it('ranks a row the cutover deactivates as inactive, so the name goes to an account that can use it', () => {
+    const rows = [
+      legacy(1, { email: 'broken', username: 'Sam', updatedAt: '2025-01-01T00:00:00.000000Z' }),
+      legacy(2, { email: 'sam@example.com', username: 'sam', updatedAt: '2020-01-01T00:00:00.000000Z' }),
+    ]
+    const [broken] = rows as [LegacyRow]
+    // Undecided, both are active: the more recently updated keeps it.
+    expect(planCutover(rows, {}).report.usernameCollisions.groups.map((group) => group.keep.id)).toEqual([1])
+
+    const { report, carry } = planCutover(rows, { invalidEmails: 'deactivate', usernameCollisions: 'rename' })
+    expect(report.usernameCollisions.groups).toEqual([
+      {
+        value: 'sam',
+        keep: shown(rows[1] as LegacyRow),
+        others: [{ ...shown(broken), active: false, outcome: 'renamed Sam_1' }],
+      },
+    ])
+    expect(carry).toEqual([
+      { id: 1, email: 'invalid-1@carried.invalid', username: 'Sam_1', deactivate: true },
+      { id: 2, email: 'sam@example.com', username: 'sam', deactivate: false },
+    ])
+  })
+
+  it('lets a row that merge leaves behind compete for no username', () => {
+    const rows = [
+      legacy(1, { email: 'Ann@example.com', username: 'ann', updatedAt: '2020-01-01T00:00:00.000000Z' }),
+      legacy(2, { email: 'ann@example.com', updatedAt: '2024-01-01T00:00:00.000000Z' }),
+      legacy(3, { email: 'other@example.com', username: 'ANN', updatedAt: '2019-01-01T00:00:00.000000Z' }),
+    ]
+    const open = planCutover(rows, {})
+    expect(
+      open.report.usernameCollisions.groups.map((group) => [group.keep.id, group.others.map((r) => r.id)]),
+    ).toEqual([[1, [3]]])
+    expect(open.report.undecided).toEqual([undecidedEmails(1), undecidedUsernames(1)])
+
+    const merged = planCutover(rows, { emailCollisions: 'merge' })
+    expect(merged.report.usernameCollisions.groups).toEqual([])
+    expect(merged.report.undecided).toEqual([])
+    expect(merged.carry).toEqual([
+      { id: 2, email: 'ann@example.com', username: null, deactivate: false },
+      { id: 3, email: 'other@example.com', username: 'ANN', deactivate: false },
+    ])
+  })
+})
+
+describe('the planner, while a choice is still open', () => {
+  const rows = [
+    legacy(1, { email: 'a@example.com', updatedAt: '2020-01-01T00:00:00.000000Z' }),
+    legacy(2, { email: 'A@example.com' }),
+    legacy(3, { email: 'bad', username: 'x' }),
+    legacy(4, { email: 'c@example.com', username: 'X' }),
+  ]
+
+  it('names every open choice with its flag, in order, and copies nothing', () => {
+    const { report, carry } = planCutover(rows, {})
+    expect(report.undecided).toEqual([undecidedEmails(1), undecidedUsernames(1), undecidedInvalid(1)])
+    expect(carry).toEqual([])
+  })
+
+  it('counts as carried every row not left behind, though the copy waits for the rest', () => {
+    const { report, carry } = planCutover(rows, { emailCollisions: 'merge' })
+    expect(report.undecided).toEqual([undecidedUsernames(1), undecidedInvalid(1)])
+    expect(report.conversion).toMatchObject({ carried: 3, notCarried: [1], deactivated: [] })
+    expect(carry).toEqual([])
+  })
+})
+
+describe('the cutover request', () => {
+  it('is a dry run with nothing chosen when the event says nothing', () => {
+    expect(parseCutoverRequest(undefined)).toEqual({ apply: false })
+    expect(parseCutoverRequest({ apply: true, emailCollisions: 'merge' })).toEqual({
+      apply: true,
+      emailCollisions: 'merge',
+    })
+  })
+
+  it('refuses a value it does not take and a key it does not know, naming each', () => {
+    expect(() => parseCutoverRequest({ apply: 'yes', usernameCollisions: 'drop', extra: 1 })).toThrow(
+      new CutoverError(
+        'cutover refused: the request is not one it takes (apply: must be true or false; usernameCollisions: must be rename or clear; extra: the cutover takes only apply, emailCollisions, usernameCollisions and invalidEmails)',
+      ),
+    )
+  })
+})
