@@ -1,17 +1,20 @@
-import { type Container, getContainer } from '#shared/app/container'
+import { apiContainer, type Container } from '#shared/app/container'
 import { createPasswordHasher } from '#shared/domain/passwords'
+import type { SessionPrincipal } from '#shared/domain/principal'
 import { type ChangePasswordBody, ChangePasswordBodySchema } from '#shared/domain/schemas'
-import { bearerToken, httpHandler, noContent, type ParsedEvent } from '#shared/http/handler'
+import { httpHandler, noContent, type ParsedEvent } from '#shared/http/handler'
+import { callersOf } from './routes.ts'
 
 const changePassword = async (
-  { body, headers, context }: ParsedEvent<ChangePasswordBody>,
+  { body, principal, context }: ParsedEvent<ChangePasswordBody, SessionPrincipal>,
   { auth }: Container,
 ) => {
-  await auth.changePassword(bearerToken(headers), body, context)
+  await auth.changePassword(principal, body, context)
   return noContent()
 }
 
 export const handler = httpHandler(changePassword, {
+  callers: callersOf('change-password'),
   body: ChangePasswordBodySchema,
-  dependencies: () => getContainer({ passwords: createPasswordHasher }),
+  dependencies: apiContainer({ passwords: createPasswordHasher }),
 })

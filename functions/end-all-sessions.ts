@@ -1,9 +1,17 @@
-import { type Container, getContainer } from '#shared/app/container'
-import { bearerToken, httpHandler, noContent, type ParsedEvent } from '#shared/http/handler'
+import { apiContainer, type Container } from '#shared/app/container'
+import type { SessionPrincipal } from '#shared/domain/principal'
+import { httpHandler, noContent, type ParsedEvent } from '#shared/http/handler'
+import { callersOf } from './routes.ts'
 
-const endSessions = async ({ headers, context }: ParsedEvent, { auth }: Container) => {
-  await auth.endAllSessions(bearerToken(headers), context)
+const endAllSessions = async (
+  { principal, context }: ParsedEvent<undefined, SessionPrincipal>,
+  { auth }: Container,
+) => {
+  await auth.endAllSessions(principal, context)
   return noContent()
 }
 
-export const handler = httpHandler(endSessions, { dependencies: getContainer })
+export const handler = httpHandler(endAllSessions, {
+  callers: callersOf('end-all-sessions'),
+  dependencies: apiContainer(),
+})

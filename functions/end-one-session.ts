@@ -1,9 +1,17 @@
-import { type Container, getContainer } from '#shared/app/container'
-import { bearerToken, httpHandler, noContent, type ParsedEvent } from '#shared/http/handler'
+import { apiContainer, type Container } from '#shared/app/container'
+import type { SessionPrincipal } from '#shared/domain/principal'
+import { httpHandler, noContent, type ParsedEvent } from '#shared/http/handler'
+import { callersOf } from './routes.ts'
 
-const endSession = async ({ headers, pathParameters, context }: ParsedEvent, { auth }: Container) => {
-  await auth.endSession(bearerToken(headers), pathParameters.id, context)
+const endOneSession = async (
+  { principal, pathParameters, context }: ParsedEvent<undefined, SessionPrincipal>,
+  { auth }: Container,
+) => {
+  await auth.endSession(principal, pathParameters.id, context)
   return noContent()
 }
 
-export const handler = httpHandler(endSession, { dependencies: getContainer })
+export const handler = httpHandler(endOneSession, {
+  callers: callersOf('end-one-session'),
+  dependencies: apiContainer(),
+})

@@ -1,7 +1,12 @@
-import { type Container, getContainer } from '#shared/app/container'
-import { bearerToken, httpHandler, ok, type ParsedEvent } from '#shared/http/handler'
+import { apiContainer, type Container } from '#shared/app/container'
+import type { SessionPrincipal } from '#shared/domain/principal'
+import { httpHandler, ok, type ParsedEvent } from '#shared/http/handler'
+import { callersOf } from './routes.ts'
 
-const sessions = async ({ headers }: ParsedEvent, { auth }: Container) =>
-  ok(await auth.listSessions(bearerToken(headers)))
+const listSessions = async ({ principal }: ParsedEvent<undefined, SessionPrincipal>, { auth }: Container) =>
+  ok(await auth.listSessions(principal))
 
-export const handler = httpHandler(sessions, { dependencies: getContainer })
+export const handler = httpHandler(listSessions, {
+  callers: callersOf('list-sessions'),
+  dependencies: apiContainer(),
+})

@@ -16,4 +16,5 @@ const notFound = async ({ method, path }: ParsedEvent): Promise<HttpResult> => {
   return { statusCode: 405, body: { detail: 'Method Not Allowed' }, headers: { allow: allowed.join(', ') } }
 }
 
-export const handler = httpHandler(notFound)
+// Reached by every request no route matches, so by anyone.
+export const handler = httpHandler(notFound, { callers: 'anyone' })

@@ -1,7 +1,7 @@
 import { httpHandler, ok } from '#shared/http/handler'
 import { buildOpenApiDocument, type OpenApiDocument } from '#shared/http/openapi'
 import { loadSettings } from '#shared/platform/config'
-import { routes } from './routes.ts'
+import { callersOf, routes } from './routes.ts'
 
 let built: OpenApiDocument | undefined
 
@@ -13,4 +13,7 @@ const openApiDocument = async () => {
 
 const openapi = async (_event: unknown, document: OpenApiDocument) => ok(document)
 
-export const handler = httpHandler(openapi, { dependencies: openApiDocument })
+export const handler = httpHandler(openapi, {
+  callers: callersOf('openapi'),
+  dependencies: openApiDocument,
+})

@@ -2,7 +2,7 @@ import { SIGNING_ALGORITHM } from '#shared/domain/signing-keys'
 import { discoveryDocument, WELL_KNOWN_CACHE_CONTROL } from '#shared/http/discovery'
 import { httpHandler, ok } from '#shared/http/handler'
 import { loadSettings } from '#shared/platform/config'
-import { API_BASE_PATH } from './routes.ts'
+import { API_BASE_PATH, callersOf } from './routes.ts'
 
 let built: ReturnType<typeof discoveryDocument> | undefined
 
@@ -19,4 +19,7 @@ const document = async () => {
 const openidConfiguration = async (_event: unknown, body: ReturnType<typeof discoveryDocument>) =>
   ok(body, { 'cache-control': WELL_KNOWN_CACHE_CONTROL })
 
-export const handler = httpHandler(openidConfiguration, { dependencies: document })
+export const handler = httpHandler(openidConfiguration, {
+  callers: callersOf('openid-configuration'),
+  dependencies: document,
+})

@@ -1,7 +1,8 @@
-import { type Container, getContainer } from '#shared/app/container'
+import { apiContainer, type Container } from '#shared/app/container'
 import { createPasswordHasher } from '#shared/domain/passwords'
 import { type PasswordResetConfirmBody, PasswordResetConfirmBodySchema } from '#shared/domain/schemas'
 import { httpHandler, noContent, type ParsedEvent } from '#shared/http/handler'
+import { callersOf } from './routes.ts'
 
 const confirmReset = async (
   { body, context }: ParsedEvent<PasswordResetConfirmBody>,
@@ -12,6 +13,7 @@ const confirmReset = async (
 }
 
 export const handler = httpHandler(confirmReset, {
+  callers: callersOf('password-reset-confirm'),
   body: PasswordResetConfirmBodySchema,
-  dependencies: () => getContainer({ passwords: createPasswordHasher }),
+  dependencies: apiContainer({ passwords: createPasswordHasher }),
 })

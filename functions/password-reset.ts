@@ -1,6 +1,7 @@
-import { type Container, getContainer } from '#shared/app/container'
+import { apiContainer, type Container } from '#shared/app/container'
 import { type PasswordResetBody, PasswordResetBodySchema } from '#shared/domain/schemas'
 import { accepted, httpHandler, type ParsedEvent } from '#shared/http/handler'
+import { callersOf } from './routes.ts'
 
 /** The one answer to every accepted reset request, whether or not the address has an account. */
 export const PASSWORD_RESET_ACCEPTED = {
@@ -13,6 +14,7 @@ const requestReset = async ({ body, context }: ParsedEvent<PasswordResetBody>, {
 }
 
 export const handler = httpHandler(requestReset, {
+  callers: callersOf('password-reset'),
   body: PasswordResetBodySchema,
-  dependencies: getContainer,
+  dependencies: apiContainer(),
 })

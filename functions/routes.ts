@@ -127,15 +127,27 @@ export const OPENAPI_PATH = `${API_BASE_PATH}/openapi.json`
 /** Swagger UI; outside the API's base path, as the old backend's `/docs` was. */
 export const DOCS_PAGE_PATH = '/docs'
 
-/** An API route under the base path. */
-const api = (method: HttpMethod, path: string, fn: FunctionName, callers: Callers): Route => ({
-  method,
-  path: `${API_BASE_PATH}${path}`,
-  function: fn,
-  callers,
-})
+/** A route whose function and callers stay literal, so each function's declared callers are known to the type checker. */
+interface DeclaredRoute<F extends FunctionName, C extends Callers> extends Route {
+  readonly function: F
+  readonly callers: C
+}
+const route = <const F extends FunctionName, const C extends Callers>(
+  method: HttpMethod,
+  path: string,
+  fn: F,
+  callers: C,
+  docs?: true,
+): DeclaredRoute<F, C> => ({ method, path, function: fn, callers, ...(docs ? { docs } : {}) })
+/** An API route, under the base path. */
+const api = <const F extends FunctionName, const C extends Callers>(
+  method: HttpMethod,
+  path: string,
+  fn: F,
+  callers: C,
+): DeclaredRoute<F, C> => route(method, `${API_BASE_PATH}${path}`, fn, callers)
 
-export const routes: readonly Route[] = [
+const declared = [
   api('POST', '/auth/register', 'register', 'anyone'),
   api('POST', '/auth/login', 'login', 'anyone'),
   api('POST', '/auth/token', 'token', 'anyone'),
@@ -150,24 +162,32 @@ export const routes: readonly Route[] = [
   api('DELETE', '/users/me/sessions/{id}', 'end-one-session', 'session'),
   api('GET', '/health', 'health', 'anyone'),
   api('GET', '/auth/claims', 'claims', 'token'),
-  { method: 'GET', path: JWKS_PATH, function: 'jwks', callers: 'anyone' },
-  { method: 'GET', path: DISCOVERY_PATH, function: 'openid-configuration', callers: 'anyone' },
-  { method: 'GET', path: OPENAPI_PATH, function: 'openapi', docs: true, callers: 'anyone' },
-  // One function serves the page and each of its assets (exact paths, as API Gateway routes them).
-  ...swaggerUiPaths(DOCS_PAGE_PATH).map(
-    ({ path }): Route => ({ method: 'GET', path, function: 'docs', docs: true, callers: 'anyone' }),
-  ),
+  route('GET', JWKS_PATH, 'jwks', 'anyone'),
+  route('GET', DISCOVERY_PATH, 'openid-configuration', 'anyone'),
+  route('GET', OPENAPI_PATH, 'openapi', 'anyone', true),
+  route('GET', DOCS_PAGE_PATH, 'docs', 'anyone', true),
+] as const
+
+export const routes: readonly Route[] = [
+  ...declared,
+  // The docs page's assets, served by its function at exact paths, as API Gateway routes them.
+  ...swaggerUiPaths(DOCS_PAGE_PATH)
+    .filter(({ path }) => path !== DOCS_PAGE_PATH)
+    .map(({ path }) => route('GET', path, 'docs', 'anyone', true)),
 ]
+
+/** The callers a function's routes declare, as a literal type. */
+export type CallersOf<F extends FunctionName> = Extract<(typeof declared)[number], { function: F }>['callers']
 
 /**
  * Who may call an API function, as its routes declare it: the function's handler enforces it (`httpHandler`'s
  * `callers`). Throws at import if the function has no route, or routes that disagree.
  */
-export function callersOf(name: FunctionName): Callers {
-  const declared = new Set(routes.filter((route) => route.function === name).map((route) => route.callers))
-  const [callers, ...others] = declared
+export function callersOf<F extends FunctionName>(name: F): CallersOf<F> {
+  const found = new Set(routes.filter((entry) => entry.function === name).map((entry) => entry.callers))
+  const [callers, ...others] = found
   if (callers === undefined || others.length > 0) throw new Error(`${name}: no single caller declaration`)
-  return callers
+  return callers as CallersOf<F>
 }
 
 /** The function behind every request that matches no route. */

@@ -1,4 +1,4 @@
-import { getMailer } from '#shared/app/container'
+import { mailSender } from '#shared/app/mail'
 import { MailDeliveryError } from '#shared/domain/mail/mailer'
 import { isUuid } from '#shared/domain/schemas'
 import { logger } from '#shared/platform/logger'
@@ -16,7 +16,7 @@ export const handler = async (event: unknown) => {
     return { outcome: 'invalid event' }
   }
   try {
-    const outcome = await (await getMailer()).deliver(job)
+    const outcome = await (await mailSender()).deliver(job)
     logger.info('mail job done', { job, outcome })
     return { outcome }
   } catch (error) {

@@ -3,7 +3,7 @@ import type { LoginPolicy, LoginRepository, SessionPolicy } from '#shared/domain
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
 import { loginAttempts, rateLimits, refreshTokens, sessions, users } from '../schema.ts'
-import { eventInsert, type RawUserRow, seconds, toUserRecord } from './rows.ts'
+import { eventInsert, seconds, toUserRecord, type UserRow, userColumns } from './rows.ts'
 
 /** How many attempt ids a row remembers, so that a retried reservation is not counted twice. */
 const REMEMBERED_ATTEMPTS = 32
@@ -25,7 +25,7 @@ export function createLoginRepository(db: Database, policy: LoginPolicy, session
       const lockFrom = (count: SQL) =>
         sql`case when ${count} >= ${policy.maxFailures} then now() + ${window} end`
       const result = await db
-        .execute<RawUserRow & { number: number | null; refused_for: number | null }>(sql`
+        .execute<UserRow & { number: number | null; refused_for: number | null }>(sql`
           with ip as (
             select coalesce(sum(hits) filter (where window_started_at > now() - ${ipWindow}), 0) as hits,
               max(ceil(extract(epoch from window_started_at + ${ipWindow} - now())))::int as retry_after
@@ -45,7 +45,7 @@ export function createLoginRepository(db: Database, policy: LoginPolicy, session
                 else (array_append(a.recent_attempts, ${id}::uuid))[greatest(1, cardinality(a.recent_attempts) + 2 - ${REMEMBERED_ATTEMPTS}):] end
             returning failures, locked_until
           )
-          select u.*, attempt.failures as number, case
+          select ${userColumns('u')}, attempt.failures as number, case
               when attempt.failures is null then greatest(1, ip.retry_after)
               when attempt.failures > ${policy.maxFailures}
                 then greatest(1, ceil(extract(epoch from attempt.locked_until - now()))::int)

@@ -1,32 +1,35 @@
-import { type SQL, sql } from 'drizzle-orm'
+import { getTableColumns, type SQL, sql } from 'drizzle-orm'
 import type { MailKind, MailSkip } from '#shared/domain/ports'
 import type { RequestContext, UserRecord } from '#shared/domain/users'
-import { mailOutbox, securityEvents, sessions } from '../schema.ts'
+import { mailOutbox, securityEvents, sessions, users } from '../schema.ts'
 
-/** A `users` row as raw SQL returns it (snake_case; timestamps may come back as strings). */
-export type RawUserRow = {
-  id: number
-  email: string
-  username: string | null
-  hashed_password: string
-  is_active: boolean
-  is_superuser: boolean
-  created_at: Date | string
-  updated_at: Date | string
-  password_carried_over: boolean
-}
+/** The `users` table's columns, by record field, as the Drizzle table declares them. */
+const USER_COLUMNS = Object.entries(getTableColumns(users))
 
-export const toUserRecord = (row: RawUserRow): UserRecord => ({
-  id: row.id,
-  email: row.email,
-  username: row.username,
-  hashedPassword: row.hashed_password,
-  isActive: row.is_active,
-  isSuperuser: row.is_superuser,
-  createdAt: new Date(row.created_at),
-  updatedAt: new Date(row.updated_at),
-  passwordCarriedOver: row.password_carried_over === true,
-})
+/**
+ * Every column of a user, read from `source` (the table, an alias or a CTE that selected these) and named as the
+ * record's fields: the one column list every statement that reads a user selects, so a new column reaches them all.
+ */
+export const userColumns = (source: string): SQL =>
+  sql.join(
+    USER_COLUMNS.map(
+      ([field, column]) =>
+        sql`${sql.identifier(source)}.${sql.identifier(column.name)} as ${sql.identifier(field)}`,
+    ),
+    sql`, `,
+  )
+
+/** A user as `userColumns` selects it: each field as the driver returns it (a timestamp may be a string). */
+export type UserRow = { [F in keyof UserRecord]: unknown }
+
+/** The record of a row `userColumns` selected, each value mapped as Drizzle maps its column's. */
+export const toUserRecord = (row: UserRow): UserRecord =>
+  Object.fromEntries(
+    USER_COLUMNS.map(([field, column]) => {
+      const value = row[field as keyof UserRow]
+      return [field, value === null ? null : column.mapFromDriverValue(value)]
+    }),
+  ) as UserRecord
 
 export type SecurityEventType =
   | 'register'

@@ -7,10 +7,11 @@ import { loginAttempts, refreshTokens, securityEvents, sessions, users } from '.
 import {
   eventInsert,
   passwordChangedNotice,
-  type RawUserRow,
   revokeSessionsBefore,
   seconds,
   toUserRecord,
+  type UserRow,
+  userColumns,
 } from './rows.ts'
 
 type RevokeReason = 'logout' | 'reuse'
@@ -117,8 +118,8 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
         ? sql`and exists (select 1 from ${sessions} s where s.id = ${sessionId}::uuid and s.user_id = u.id and ${live})`
         : sql.empty()
       const result = await db
-        .execute<RawUserRow>(
-          sql`select u.* from ${users} u where u.id = ${userId} and u.is_active ${session}`,
+        .execute<UserRow>(
+          sql`select ${userColumns('u')} from ${users} u where u.id = ${userId} and u.is_active ${session}`,
         )
         .catch(rethrowUnavailable)
       const row = result.rows[0]

@@ -5,9 +5,9 @@ import type { NewUser, UserRecord } from '#shared/domain/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable, sqlState, violatedConstraint } from '../errors.ts'
 import { rateLimits, users } from '../schema.ts'
-import { eventInsert, type RawUserRow, seconds, toUserRecord } from './rows.ts'
+import { eventInsert, seconds, toUserRecord, type UserRow, userColumns } from './rows.ts'
 
-type RegisterRow = Partial<RawUserRow> & {
+type RegisterRow = Partial<UserRow> & {
   hits: number | null
   retry_after: number | null
   email_taken: boolean
@@ -38,15 +38,15 @@ export function createUserRepository(
    * statement retried after its answer was lost finds it here, and answers as if it had been the first.
    */
   const ours = (user: NewUser) =>
-    sql`select * from ${users} where email = ${user.email} and hashed_password = ${user.hashedPassword}`
+    sql`select ${userColumns('users')} from ${users} where email = ${user.email} and hashed_password = ${user.hashedPassword}`
 
   /** Who holds the email or username after a race the statement's snapshot missed: us (a retry) or another. */
   async function afterConflict(user: NewUser): Promise<UserRecord> {
     const result = await db
-      .execute<RawUserRow>(sql`select * from ${users} where email = ${user.email}`)
+      .execute<UserRow>(sql`select ${userColumns('users')} from ${users} where email = ${user.email}`)
       .catch(rethrowUnavailable)
     const row = result.rows[0]
-    if (row?.hashed_password === user.hashedPassword) return toUserRecord(row)
+    if (row?.hashedPassword === user.hashedPassword) return toUserRecord(row)
     throw row ? new EmailTakenError() : new UsernameTakenError()
   }
 
@@ -69,7 +69,7 @@ export function createUserRepository(
             insert into ${users} (email, username, hashed_password)
             select ${user.email}, ${user.username}, ${user.hashedPassword} from limited where hits <= ${policy.maxPerWindow}
             on conflict (email) do nothing
-            returning *
+            returning ${userColumns('users')}
           ), register_event as (
             ${eventInsert('register', context, { userId: sql`created.id`, email: sql`created.email`, from: sql`from created` })}
           )
@@ -82,7 +82,7 @@ export function createUserRepository(
         .catch(usernameTakenOrUnavailable)
       const row = result.rows[0]
       if (!row) throw new Error('register returned no row')
-      if (row.id != null) return toUserRecord(row as RawUserRow)
+      if (row.id != null) return toUserRecord(row as UserRow)
       if (row.hits !== null && row.hits > policy.maxPerWindow)
         throw new RegistrationLimitError(Math.max(1, row.retry_after ?? 1))
       if (row.email_taken) throw new EmailTakenError()
@@ -91,15 +91,15 @@ export function createUserRepository(
     },
 
     async insertSuperuser(user, context) {
-      const holder = sql`select *, hashed_password = ${user.hashedPassword} as created from ${users}
-        where email = ${user.email}`
+      const holder = sql`select ${userColumns('users')}, hashed_password = ${user.hashedPassword} as created
+        from ${users} where email = ${user.email}`
       const result = await db
-        .execute<RawUserRow & { created: boolean }>(sql`
+        .execute<UserRow & { created: boolean }>(sql`
           with created as (
             insert into ${users} (email, username, hashed_password, is_superuser)
             values (${user.email}, ${user.username}, ${user.hashedPassword}, true)
             on conflict (email) do nothing
-            returning *
+            returning ${userColumns('users')}
           ), seeded_event as (
             ${eventInsert('admin_seeded', context, { userId: sql`created.id`, email: sql`created.email`, from: sql`from created` })}
           )
@@ -107,7 +107,7 @@ export function createUserRepository(
           union all (${holder} and not exists (select 1 from created))`)
         .catch(rethrowUnavailable)
       // No row: the email was taken by a statement that committed after this one's snapshot; read it again.
-      const row = result.rows[0] ?? (await db.execute<RawUserRow & { created: boolean }>(holder)).rows[0]
+      const row = result.rows[0] ?? (await db.execute<UserRow & { created: boolean }>(holder)).rows[0]
       if (!row) throw new Error('the admin account could be neither created nor found')
       return { user: toUserRecord(row), created: row.created }
     },

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { type MigrationResult, runMigrations } from '#db/migrate'
-import { disposeContainer } from '#shared/app/container'
+import { disposeAll } from '#shared/app/memo'
 import { migrationLimits, serverTimeouts } from '#shared/app/operations'
 import { loadSettings } from '#shared/platform/config'
 import { type LocalLambda, startLocalLambda } from './lambda-service.ts'
@@ -146,7 +146,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         await within(new Promise((done) => server.close(done)), 5000)
       }
       await within(lambda?.close(), 5000)
-      await within(disposeContainer(), 5000)
+      await within(disposeAll(), 5000)
       await within(proxy?.close(), 5000)
       await within(postgres?.stop(), 10_000)
       if (temporaryDir) await rm(temporaryDir, { recursive: true, force: true })

@@ -11,7 +11,7 @@ import { createPasswordHasher } from '#shared/domain/passwords'
 import { purgeStaleRows } from '#shared/domain/retention'
 import { EmailSchema, NewPasswordSchema } from '#shared/domain/schemas'
 import { type Config, ConfigError, loadConfig } from '#shared/platform/config'
-import { inlineOrSecret, openDatabase, resolveDatabaseUrl, secretReaderFor } from './container.ts'
+import { inlineOrSecret, openDatabase, resolveDatabaseUrl, secretReaderFor } from './resources.ts'
 
 /**
  * An error an operator function can throw safely. Lambda logs a thrown error whole, and drizzle's carry the SQL and

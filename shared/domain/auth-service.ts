@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import {
+  isoWithOffset,
+  type PublicSession,
+  type PublicUser,
+  type TokenPair,
+  toPublicUser,
+} from './contract.ts'
+import {
   IncorrectPasswordError,
   InvalidCredentialsError,
   InvalidTokenError,
@@ -8,6 +15,7 @@ import {
 } from './errors.ts'
 import type { PasswordHasher } from './passwords.ts'
 import type { LoginRepository, MailQueue, NewSession, SessionRepository, UserRepository } from './ports.ts'
+import type { SessionPrincipal } from './principal.ts'
 import {
   type ChangePasswordBody,
   isUuid,
@@ -16,31 +24,9 @@ import {
   type TokenRequest,
 } from './schemas.ts'
 import type { TokenService } from './tokens.ts'
-import {
-  isoWithOffset,
-  type PublicUser,
-  type RequestContext,
-  toPublicUser,
-  type UserRecord,
-} from './users.ts'
+import type { RequestContext, UserRecord } from './users.ts'
 
-export interface TokenPair {
-  access_token: string
-  refresh_token: string
-  token_type: 'bearer'
-  expires_in: number
-}
-
-/** A live session, as `GET /users/me/sessions` lists it. */
-export interface PublicSession {
-  id: string
-  created_at: string
-  last_used_at: string
-  ip: string | null
-  user_agent: string | null
-  /** The session of the access token presented. */
-  current: boolean
-}
+export type { PublicSession, TokenPair } from './contract.ts'
 
 export interface AuthDependencies {
   users: Pick<UserRepository, 'register'>
@@ -146,15 +132,18 @@ export function createAuthService({ users, logins, sessions, passwords, tokens, 
     return tokenPair(rotated.userId, rotated.sessionId, next.token)
   }
 
-  /** The user and session of an access token, while the user is active and the session live. */
-  async function authenticated(accessToken: string): Promise<{ user: UserRecord; sessionId: string | null }> {
-    const { userId, sessionId } = await tokens.verifyAccessToken(accessToken)
-    const user = await sessions.findUser(userId, sessionId)
-    if (!user) throw new InvalidTokenError()
-    return { user, sessionId }
-  }
-
   return {
+    /**
+     * The principal of an access token: its user while active, and its session while live (one statement after the
+     * signature check). What the HTTP layer runs for a `session` or `superuser` route, before the handler.
+     */
+    async authenticate(accessToken: string): Promise<SessionPrincipal> {
+      const { userId, sessionId } = await tokens.verifyAccessToken(accessToken)
+      const user = await sessions.findUser(userId, sessionId)
+      if (!user) throw new InvalidTokenError()
+      return { user, sessionId }
+    },
+
     async register(
       { email, password, username }: RegisterBody,
       context: RequestContext,
@@ -180,14 +169,8 @@ export function createAuthService({ users, logins, sessions, passwords, tokens, 
       await sessions.revoke(tokens.hashRefreshToken(refreshToken), context)
     },
 
-    /** The user of an access token, while the user is active and the token's session has not ended. */
-    async currentUser(accessToken: string): Promise<PublicUser> {
-      return toPublicUser((await authenticated(accessToken)).user)
-    },
-
-    /** The live sessions of the token's user, the token's own marked `current`. */
-    async listSessions(accessToken: string): Promise<PublicSession[]> {
-      const { user, sessionId } = await authenticated(accessToken)
+    /** The live sessions of the caller, their own marked `current`. */
+    async listSessions({ user, sessionId }: SessionPrincipal): Promise<PublicSession[]> {
       return (await sessions.list(user.id)).map((session) => ({
         id: session.id,
         created_at: isoWithOffset(session.createdAt),
@@ -198,17 +181,19 @@ export function createAuthService({ users, logins, sessions, passwords, tokens, 
       }))
     },
 
-    /** Ends one session of the token's user; any id that is not one of theirs is a 404, whoever's it is. */
-    async endSession(accessToken: string, id: string | undefined, context: RequestContext): Promise<void> {
-      const { user } = await authenticated(accessToken)
+    /** Ends one session of the caller; any id that is not one of theirs is a 404, whoever's it is. */
+    async endSession(
+      { user }: SessionPrincipal,
+      id: string | undefined,
+      context: RequestContext,
+    ): Promise<void> {
       const sessionId = id?.toLowerCase()
       if (!sessionId || !isUuid(sessionId)) throw new SessionNotFoundError()
       if (!(await sessions.end(user.id, sessionId, context))) throw new SessionNotFoundError()
     },
 
-    /** Ends every session of the token's user, the token's own included. */
-    async endAllSessions(accessToken: string, context: RequestContext): Promise<void> {
-      const { user } = await authenticated(accessToken)
+    /** Ends every session of the caller, their own included. */
+    async endAllSessions({ user }: SessionPrincipal, context: RequestContext): Promise<void> {
       await sessions.endAll(user.id, context)
     },
 
@@ -219,11 +204,10 @@ export function createAuthService({ users, logins, sessions, passwords, tokens, 
      * wrong password without being counted.
      */
     async changePassword(
-      accessToken: string,
+      { user, sessionId }: SessionPrincipal,
       { current_password, new_password }: ChangePasswordBody,
       context: RequestContext,
     ): Promise<void> {
-      const { user, sessionId } = await authenticated(accessToken)
       const { user: stored } = await checkPassword(user.email, current_password, context, {
         accepts: (account) => account.id === user.id,
         refusal: () => new IncorrectPasswordError(),

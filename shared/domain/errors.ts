@@ -9,6 +9,7 @@ export type DomainErrorCode =
   | 'INVALID_CREDENTIALS'
   | 'NOT_AUTHENTICATED'
   | 'INVALID_TOKEN'
+  | 'INSUFFICIENT_PRIVILEGES'
   | 'TOO_MANY_ATTEMPTS'
   | 'REGISTRATION_LIMIT'
   | 'DATABASE_UNAVAILABLE'
@@ -67,6 +68,14 @@ export class InvalidTokenError extends DomainError {
   readonly code = 'INVALID_TOKEN'
   constructor(options?: { cause?: unknown }) {
     super('Could not validate credentials', options)
+  }
+}
+
+/** An authenticated caller without the right to the route (a non-superuser on a superuser route). */
+export class InsufficientPrivilegesError extends DomainError {
+  readonly code = 'INSUFFICIENT_PRIVILEGES'
+  constructor() {
+    super("The user doesn't have enough privileges")
   }
 }
 

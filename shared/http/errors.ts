@@ -51,6 +51,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorRule>> = {
     headers: bearer('Bearer error="invalid_token"'),
     oauth: { error: 'invalid_grant', description: () => 'The refresh token is invalid, expired or revoked' },
   },
+  INSUFFICIENT_PRIVILEGES: { status: 403 },
   TOO_MANY_ATTEMPTS: { status: 429, headers: retryAfter },
   REGISTRATION_LIMIT: { status: 429, headers: retryAfter },
   DATABASE_UNAVAILABLE: { status: 503, headers: unavailable, warn: 'database unavailable' },

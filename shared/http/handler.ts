@@ -2,18 +2,12 @@ import middy, { type MiddlewareObj, type Request } from '@middy/core'
 import httpHeaderNormalizer from '@middy/http-header-normalizer'
 import httpJsonBodyParser from '@middy/http-json-body-parser'
 import httpUrlencodeBodyParser from '@middy/http-urlencode-body-parser'
-import type {
-  APIGatewayEventRequestContextJWTAuthorizer,
-  APIGatewayEventRequestContextV2WithAuthorizer,
-  APIGatewayProxyEventV2,
-  APIGatewayProxyStructuredResultV2,
-  Context,
-} from 'aws-lambda'
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda'
 import type * as v from 'valibot'
-import { NotAuthenticatedError } from '#shared/domain/errors'
 import type { RequestContext } from '#shared/domain/users'
 import { ANSWER_MARGIN_MS, withDeadline } from '#shared/platform/deadline'
 import { logger } from '#shared/platform/logger'
+import { type Authenticator, authenticate, type Callers, type PrincipalOf } from './authentication.ts'
 import { type ErrorStyle, errorResult, PayloadTooLargeError } from './errors.ts'
 import type { HttpResult } from './responses.ts'
 import { type AnySchema, validate } from './validation.ts'
@@ -29,8 +23,8 @@ export {
 
 export const MAX_BODY_BYTES = 64 * 1024
 
-/** What a handler receives: the validated body and the parts of the request a handler may use. */
-export interface ParsedEvent<TBody = undefined> {
+/** What a handler receives: the validated body, the caller, and the parts of the request a handler may use. */
+export interface ParsedEvent<TBody = undefined, TPrincipal = undefined> {
   body: TBody
   method: string
   path: string
@@ -40,14 +34,13 @@ export interface ParsedEvent<TBody = undefined> {
   /** API Gateway's source IP and user agent (never `X-Forwarded-For`), for rate limits and the audit trail. */
   context: RequestContext
   requestId: string
-  /**
-   * The claims API Gateway's JWT authorizer verified, as it passes them (each a string); only on a route marked
-   * `auth: 'jwt'` in `functions/routes.ts`, undefined elsewhere.
-   */
-  claims?: Readonly<Record<string, string>>
+  /** Who is calling, authenticated before the handler runs as the route's `callers` declare (`functions/routes.ts`). */
+  principal: TPrincipal
 }
 
-interface HandlerOptions<TSchema extends AnySchema | undefined> {
+interface HandlerOptions<TSchema extends AnySchema | undefined, C extends Callers> {
+  /** Who may call the function, as its routes declare it (`callersOf` in `functions/routes.ts`). */
+  callers: C
   /** The JSON body's schema; the body is then required to be `application/json`. */
   body?: TSchema
   /** The form body's schema; the body is then required to be `application/x-www-form-urlencoded`. */
@@ -65,42 +58,58 @@ interface WithDependencies<TDeps> {
 }
 
 type Body<TSchema> = TSchema extends AnySchema ? v.InferOutput<TSchema> : undefined
+/** A session's or a superuser's route authenticates through its dependencies, so they must be able to. */
+type AuthenticatesFor<C extends Callers> = C extends 'session' | 'superuser'
+  ? { dependencies: () => Promise<Authenticator> }
+  : unknown
 type HttpEvent = APIGatewayProxyEventV2
 type HttpRequest = Request<HttpEvent, APIGatewayProxyStructuredResultV2, Error, Context>
 type LambdaHandler = (event: HttpEvent, context: Context) => Promise<APIGatewayProxyStructuredResultV2>
 
 /**
- * Wraps a handler in the one middleware stack every HTTP function shares: body size limit, content type, JSON or
- * form parsing (middy's official parsers), valibot validation, and, outermost, error mapping and the access log.
- * The handler receives its dependencies from `options.dependencies`; this module does not know how they are built.
+ * Wraps a handler in the one middleware stack every HTTP function shares: body size limit, authentication of the
+ * route's callers, content type, JSON or form parsing (middy's official parsers), valibot validation, and,
+ * outermost, error mapping and the access log. The handler receives the caller as `principal` and its dependencies
+ * from `options.dependencies`; this module does not know how they are built.
  */
-export function httpHandler<TSchema extends AnySchema | undefined = undefined>(
-  handler: (event: ParsedEvent<Body<TSchema>>) => Promise<HttpResult>,
-  options?: HandlerOptions<TSchema>,
+export function httpHandler<C extends 'anyone' | 'token', TSchema extends AnySchema | undefined = undefined>(
+  handler: (event: ParsedEvent<Body<TSchema>, PrincipalOf<C>>) => Promise<HttpResult>,
+  options: HandlerOptions<TSchema, C>,
 ): LambdaHandler
-export function httpHandler<TDeps, TSchema extends AnySchema | undefined = undefined>(
-  handler: (event: ParsedEvent<Body<TSchema>>, deps: TDeps) => Promise<HttpResult>,
-  options: HandlerOptions<TSchema> & WithDependencies<TDeps>,
+export function httpHandler<TDeps, C extends Callers, TSchema extends AnySchema | undefined = undefined>(
+  handler: (event: ParsedEvent<Body<TSchema>, PrincipalOf<C>>, deps: TDeps) => Promise<HttpResult>,
+  options: HandlerOptions<TSchema, C> & WithDependencies<TDeps> & AuthenticatesFor<C>,
 ): LambdaHandler
-export function httpHandler<TDeps, TSchema extends AnySchema | undefined = undefined>(
-  handler: (event: ParsedEvent<Body<TSchema>>, deps?: TDeps) => Promise<HttpResult>,
-  options: HandlerOptions<TSchema> & Partial<WithDependencies<TDeps>> = {},
+export function httpHandler<TDeps, C extends Callers, TSchema extends AnySchema | undefined = undefined>(
+  handler: (event: ParsedEvent<Body<TSchema>, PrincipalOf<C>>, deps?: TDeps) => Promise<HttpResult>,
+  options: HandlerOptions<TSchema, C> & Partial<WithDependencies<TDeps>>,
 ): LambdaHandler {
-  const { dependencies } = options
+  const { dependencies, callers } = options
   const schema = options.body ?? options.form
   // Start building the dependencies during the init phase; a failure is retried by the first request.
   dependencies?.().catch(() => {})
+  const principals = new WeakMap<HttpEvent, PrincipalOf<C>>()
 
   const stack = middy<HttpEvent, APIGatewayProxyStructuredResultV2, Error, Context>()
     .use(responses(options.errors ?? 'detail'))
     .use(httpHeaderNormalizer())
     .use(bodyLimit())
+    .use({
+      // Before the body is parsed, within the invocation's deadline as every statement is.
+      before: async ({ event, context }) => {
+        const authenticator = async () => ((await dependencies?.()) ?? {}) as Partial<Authenticator>
+        const principal = await withDeadline(deadlineOf(context), () =>
+          authenticate(callers, event, authenticator),
+        )
+        principals.set(event, principal as PrincipalOf<C>)
+      },
+    })
   if (options.body) stack.use(httpJsonBodyParser())
   if (options.form) stack.use(httpUrlencodeBodyParser())
   if (schema) stack.use(validate(schema, options.form ? 'form' : 'body'))
 
   return stack.handler(async (event, context) => {
-    const parsed: ParsedEvent<Body<TSchema>> = {
+    const parsed: ParsedEvent<Body<TSchema>, PrincipalOf<C>> = {
       body: event.body as Body<TSchema>,
       method: event.requestContext?.http?.method ?? '',
       path: event.requestContext?.http?.path ?? event.rawPath ?? '',
@@ -111,31 +120,16 @@ export function httpHandler<TDeps, TSchema extends AnySchema | undefined = undef
         userAgent: event.requestContext?.http?.userAgent ?? '',
       },
       requestId: context.awsRequestId,
-      claims: jwtClaims(event),
+      principal: principals.get(event) as PrincipalOf<C>,
     }
-    // Leaves middy's early-timeout answer (a 503) room to be sent before Lambda ends the invocation.
-    const deadline = Date.now() + context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS
-    return withDeadline(deadline, async () =>
+    return withDeadline(deadlineOf(context), async () =>
       serialize(dependencies ? await handler(parsed, await dependencies()) : await handler(parsed)),
     )
   })
 }
 
-/** The bearer token of the `Authorization` header; the scheme name is case-insensitive (RFC 7235 §2.1). */
-export function bearerToken(headers: ParsedEvent['headers']): string {
-  const match = /^\s*(\S+)(?:\s+(.*))?$/.exec(headers.authorization ?? '')
-  if (match?.[1]?.toLowerCase() !== 'bearer') throw new NotAuthenticatedError()
-  return (match[2] ?? '').trim()
-}
-
-/** What API Gateway's JWT authorizer put in the request context, if it guards the route. */
-function jwtClaims(event: HttpEvent): ParsedEvent['claims'] {
-  type WithJwt = APIGatewayEventRequestContextV2WithAuthorizer<
-    Partial<APIGatewayEventRequestContextJWTAuthorizer>
-  >
-  // API Gateway passes every claim as a string (a number or a list too), whatever @types/aws-lambda allows.
-  return (event.requestContext as Partial<WithJwt>).authorizer?.jwt?.claims as ParsedEvent['claims']
-}
+/** Leaves middy's early-timeout answer (a 503) room to be sent before Lambda ends the invocation. */
+const deadlineOf = (context: Context) => Date.now() + context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS
 
 function bodyLimit(): MiddlewareObj<HttpEvent> {
   return {

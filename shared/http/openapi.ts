@@ -1,6 +1,17 @@
 import { type ConversionConfig, type JsonSchema, toJsonSchema } from '@valibot/to-json-schema'
 import * as v from 'valibot'
 import {
+  HttpErrorSchema,
+  HttpValidationErrorSchema,
+  OAuthErrorSchema,
+  type PublicSession,
+  type PublicUser,
+  SessionSchema,
+  TokenPairSchema,
+  UserSchema,
+  ValidationIssueSchema,
+} from '#shared/domain/contract'
+import {
   ChangePasswordBodySchema,
   EMAIL_MAX_LENGTH,
   LoginBodySchema,
@@ -13,6 +24,7 @@ import {
   TokenFormSchema,
 } from '#shared/domain/schemas'
 import type { Config } from '#shared/platform/config'
+import type { Callers } from './authentication.ts'
 import { MAX_BODY_BYTES } from './handler.ts'
 
 /*
@@ -22,70 +34,6 @@ import { MAX_BODY_BYTES } from './handler.ts'
  * the documentation routes (Swagger UI and this document) serve the API's description and are not part of it.
  * Limits and lifetimes are stated as configured, so the text says what this deployment does.
  */
-
-/** The User object of the contract, as every endpoint that returns a user writes it. */
-export const UserSchema = v.pipe(
-  v.object({
-    id: v.pipe(v.number(), v.integer()),
-    email: v.pipe(v.string(), v.email()),
-    username: v.nullable(v.string()),
-    is_active: v.boolean(),
-    is_superuser: v.boolean(),
-    created_at: v.pipe(v.string(), v.isoTimestamp()),
-    updated_at: v.pipe(v.string(), v.isoTimestamp()),
-  }),
-  v.description(
-    'A user account. Never carries a password or a hash. Timestamps are ISO 8601 with an offset.',
-  ),
-)
-
-/** The token pair that login, token and refresh return. */
-export const TokenPairSchema = v.pipe(
-  v.object({
-    access_token: v.pipe(
-      v.string(),
-      v.description(
-        'A JWT (RS256, `typ: at+jwt`, `kid` of a key at `/.well-known/jwks.json`); send it as `Bearer`.',
-      ),
-    ),
-    refresh_token: v.pipe(
-      v.string(),
-      v.description('An opaque, single-use token: each use returns a new pair and retires this one.'),
-    ),
-    token_type: v.literal('bearer'),
-    expires_in: v.pipe(v.number(), v.integer(), v.description("The access token's lifetime in seconds.")),
-  }),
-  v.description('An access token and the refresh token that renews it.'),
-)
-
-export const HttpErrorSchema = v.pipe(
-  v.object({ detail: v.string() }),
-  v.description('An error, in the old backend (FastAPI) shape.'),
-)
-
-export const ValidationIssueSchema = v.object({
-  loc: v.pipe(
-    v.array(v.union([v.string(), v.pipe(v.number(), v.integer())])),
-    v.description(
-      'Where the problem is: `["body"]` for the body as a whole, `["body", "email"]` for a field.',
-    ),
-  ),
-  msg: v.string(),
-  type: v.string(),
-})
-
-export const HttpValidationErrorSchema = v.pipe(
-  v.object({ detail: v.array(ValidationIssueSchema) }),
-  v.description('Invalid input: one entry per problem.'),
-)
-
-export const OAuthErrorSchema = v.pipe(
-  v.object({
-    error: v.picklist(['invalid_request', 'invalid_grant', 'unsupported_grant_type']),
-    error_description: v.string(),
-  }),
-  v.description('An OAuth 2.0 token endpoint error (RFC 6749 §5.2).'),
-)
 
 /** What `GET /auth/claims` returns: the access token's claims as API Gateway's JWT authorizer passes them. */
 export const AccessTokenClaimsSchema = v.pipe(
@@ -129,6 +77,8 @@ export interface RouteLike {
   readonly method: string
   readonly path: string
   readonly function: string
+  /** Who may call it: its security requirement and its 401 and 403 answers are derived from this alone. */
+  readonly callers: Callers
   /** A documentation route (Swagger UI, this document): left out of the document. */
   readonly docs?: boolean
 }
@@ -264,7 +214,7 @@ const EXAMPLE_DISCOVERY = {
   token_endpoint_auth_methods_supported: ['none'],
 }
 
-const EXAMPLE_USER = {
+const EXAMPLE_USER: PublicUser = {
   id: 1,
   email: 'alice@example.com',
   username: 'alice',
@@ -274,28 +224,13 @@ const EXAMPLE_USER = {
   updated_at: '2025-01-01T12:00:00.000+00:00',
 }
 
-const EXAMPLE_SESSION = {
+const EXAMPLE_SESSION: PublicSession = {
   id: '9b2f6c1e-3d4a-4f5b-8c6d-7e8f9a0b1c2d',
   created_at: '2025-01-01T12:00:00.000+00:00',
   last_used_at: '2025-01-02T08:30:00.000+00:00',
   ip: '203.0.113.7',
   user_agent: 'Mozilla/5.0',
   current: true,
-}
-
-const nullableString = (description: string) => ({ type: ['string', 'null'], description })
-
-const SESSION_SCHEMA = {
-  type: 'object',
-  required: ['id', 'created_at', 'last_used_at', 'ip', 'user_agent', 'current'],
-  properties: {
-    id: { type: 'string', format: 'uuid' },
-    created_at: { type: 'string', format: 'date-time', description: 'The login that started it.' },
-    last_used_at: { type: 'string', format: 'date-time', description: 'Its latest refresh.' },
-    ip: nullableString('The source address of its login.'),
-    user_agent: nullableString('The user agent of its login.'),
-    current: { type: 'boolean', description: 'The session of the access token sent.' },
-  },
 }
 
 const exampleTokens = (settings: OpenApiSettings) => ({
@@ -346,6 +281,17 @@ const componentResponses = (settings: OpenApiSettings): Record<string, OpenApiOb
     json('HTTPError', { detail: 'Not authenticated' }),
     ['WWW-Authenticate'],
   ),
+  InsufficientPrivileges: response(
+    'A valid token, but its user is not a superuser.',
+    json('HTTPError', { detail: "The user doesn't have enough privileges" }),
+  ),
+  TokenRefusedByGateway: response(
+    'No token (`WWW-Authenticate: Bearer`), or a malformed, expired, foreign or otherwise refused one ' +
+      '(`WWW-Authenticate: Bearer scope="" error="invalid_token" error_description="…"`): API Gateway’s ' +
+      'answer, not the service’s.',
+    json('GatewayUnauthorized', { message: 'Unauthorized' }),
+    ['WWW-Authenticate'],
+  ),
   ServiceUnavailable: response(
     'The database cannot be reached; try again after `Retry-After` seconds.',
     json('HTTPError', { detail: 'Service temporarily unavailable' }),
@@ -392,7 +338,6 @@ interface OperationSpec {
   requestBody?: OpenApiObject
   /** Path parameters, for a route with `{name}` segments. */
   parameters?: OpenApiObject[]
-  secured?: boolean
   responses: Record<string, OpenApiObject>
 }
 
@@ -559,10 +504,9 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
     me: {
       tag: 'users',
       summary: 'The current user',
-      secured: true,
       responses: {
         '200': response('The account the access token belongs to.', json('User', EXAMPLE_USER)),
-        ...errors('401', '500', '503'),
+        ...errors('500', '503'),
       },
     },
     'list-sessions': {
@@ -572,10 +516,9 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         'A session starts at each login and lives while its refresh tokens are renewed (at most ' +
         `${duration(settings.SESSION_MAX_AGE_SECONDS)} after the login). ` +
         '`current` marks the session of the access token sent; `ip` and `user_agent` are those of its login.',
-      secured: true,
       responses: {
         '200': response('The live sessions, newest first.', json('SessionList', [EXAMPLE_SESSION])),
-        ...errors('401', '500', '503'),
+        ...errors('500', '503'),
       },
     },
     'end-one-session': {
@@ -583,7 +526,6 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
       summary: 'End one of the current user’s sessions',
       description:
         'Its refresh tokens and access tokens are refused from now on. Ending a session already ended is accepted.',
-      secured: true,
       parameters: [
         {
           name: 'id',
@@ -599,16 +541,15 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
           'No session of this user has that id: unknown, another user’s, or not an id.',
           json('HTTPError', { detail: 'Not Found' }),
         ),
-        ...errors('401', '500', '503'),
+        ...errors('500', '503'),
       },
     },
     'end-all-sessions': {
       tag: 'users',
       summary: 'End every session of the current user, this one included',
-      secured: true,
       responses: {
         '204': response('Every session ended: all of the user’s tokens are refused from now on.'),
-        ...errors('401', '500', '503'),
+        ...errors('500', '503'),
       },
     },
     'change-password': {
@@ -618,7 +559,6 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         'Every other session is ended; the one of the access token sent is kept. A wrong current password counts ' +
         `towards the failed-login lock exactly as a failed login does (${count(settings.LOGIN_MAX_FAILURES, 'failure')} ` +
         `within ${duration(settings.LOGIN_WINDOW_SECONDS)}, then 429).`,
-      secured: true,
       requestBody: jsonBody('PasswordChange'),
       responses: {
         '204': response('Changed.'),
@@ -626,7 +566,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
           'The current password is wrong (or was changed meanwhile by another request).',
           json('HTTPError', { detail: 'Incorrect password' }),
         ),
-        ...errors('401', ...BODY_ERRORS, '429', '500', '503'),
+        ...errors(...BODY_ERRORS, '429', '500', '503'),
       },
     },
     claims: {
@@ -636,7 +576,6 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         'The sample route behind API Gateway’s JWT authorizer: the gateway verifies the access token (signature by a ' +
         'published key, `iss`, `aud`, `exp`, `nbf`, `iat`) and refuses it with its own 401 before the function runs. ' +
         'Unlike `/users/me`, a token of a revoked session or an inactive user passes until it expires.',
-      secured: true,
       responses: {
         '200': response(
           'The claims the gateway verified.',
@@ -650,13 +589,6 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
             exp: '1735733700',
             jti: '0f0e0d0c-0b0a-4908-8706-050403020100',
           }),
-        ),
-        '401': response(
-          'No token (`WWW-Authenticate: Bearer`), or a malformed, expired, foreign or otherwise refused one ' +
-            '(`WWW-Authenticate: Bearer scope="" error="invalid_token" error_description="…"`): API Gateway’s ' +
-            'answer, not the service’s.',
-          json('GatewayUnauthorized', { message: 'Unauthorized' }),
-          ['WWW-Authenticate'],
         ),
       },
     },
@@ -757,6 +689,39 @@ const DISCOVERY_SCHEMA: OpenApiObject = {
   },
 }
 
+/** What a route's callers add to its answers: the refusals of the HTTP layer, before the handler runs. */
+const CALLER_RESPONSES: Record<Callers, Record<string, OpenApiObject>> = {
+  anyone: {},
+  session: { '401': ref('responses', 'NotAuthenticated') },
+  superuser: {
+    '401': ref('responses', 'NotAuthenticated'),
+    '403': ref('responses', 'InsufficientPrivileges'),
+  },
+  token: { '401': ref('responses', 'TokenRefusedByGateway') },
+}
+
+/** The shared responses, less the callers' refusals no route gives (the 403 until a route is for superusers). */
+function referencedIn(
+  paths: OpenApiDocument['paths'],
+  responses: Record<string, OpenApiObject>,
+): Record<string, OpenApiObject> {
+  const text = JSON.stringify(paths)
+  const callerOnly = new Set(
+    Object.values(CALLER_RESPONSES).flatMap((added) =>
+      Object.values(added).map((reference) => String(reference.$ref).split('/').pop()),
+    ),
+  )
+  return Object.fromEntries(
+    Object.entries(responses).filter(
+      ([name]) => !callerOnly.has(name) || text.includes(`"#/components/responses/${name}"`),
+    ),
+  )
+}
+
+/** Responses in the order of their status codes, as a reader looks them up. */
+const byStatus = (responses: Record<string, OpenApiObject>) =>
+  Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)))
+
 const STATUS_RESPONSES: Record<string, string> = {
   '401': 'NotAuthenticated',
   '413': 'PayloadTooLarge',
@@ -790,10 +755,10 @@ export function buildOpenApiDocument(
       summary: spec.summary,
       ...(spec.description ? { description: spec.description } : {}),
       // There is no document-wide requirement; an empty list states that an operation is public on purpose.
-      security: spec.secured ? [{ OAuth2PasswordBearer: [] }, { BearerAuth: [] }] : [],
+      security: route.callers === 'anyone' ? [] : [{ OAuth2PasswordBearer: [] }, { BearerAuth: [] }],
       ...(spec.parameters ? { parameters: spec.parameters } : {}),
       ...(spec.requestBody ? { requestBody: spec.requestBody } : {}),
-      responses: spec.responses,
+      responses: byStatus({ ...spec.responses, ...CALLER_RESPONSES[route.callers] }),
     }
   }
 
@@ -839,7 +804,7 @@ export function buildOpenApiDocument(
           current_password: 'The account’s password now.',
           new_password: NEW_PASSWORD,
         }),
-        Session: SESSION_SCHEMA,
+        Session: jsonSchema(SessionSchema, 'ignore'),
         SessionList: { type: 'array', items: ref('schemas', 'Session') },
         TokenForm: withPropertyDescriptions(
           jsonSchema(TokenFormSchema, 'input', {
@@ -866,7 +831,7 @@ export function buildOpenApiDocument(
         HealthStatus: jsonSchema(HealthSchema, 'ignore'),
         HealthUnavailable: jsonSchema(HealthUnavailableSchema, 'ignore'),
       },
-      responses: componentResponses(settings),
+      responses: referencedIn(paths, componentResponses(settings)),
       headers: COMPONENT_HEADERS,
       securitySchemes: {
         OAuth2PasswordBearer: {

@@ -12,7 +12,7 @@ import { createDatabase, type DatabaseHandle } from '#db/client'
 import { type LocalLambda, startLocalLambda } from '#infra/local/lambda-service'
 import { type MailCatcher, startMailCatcher } from '#infra/local/mail-catcher'
 import { startWsProxy, type WsProxy } from '#infra/local/ws-proxy'
-import { disposeContainer } from '#shared/app/container'
+import { disposeAll } from '#shared/app/memo'
 import { hashResetToken, newResetToken, resetEmailKey } from '#shared/domain/password-reset-service'
 import { bearerEvent, invoke, jsonEvent, uniqueEmail } from '#test/helpers/events'
 import { type DroppedAnswer, type FaultProxy, startFaultProxy } from '#test/helpers/fault-proxy'
@@ -105,7 +105,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await lambda?.close()
   await catcher?.stop()
-  await disposeContainer()
+  await disposeAll()
   await database?.close()
   await wsProxy?.close()
   await faults?.close()

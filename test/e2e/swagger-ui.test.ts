@@ -8,7 +8,7 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DOCS_PAGE_PATH } from '#functions/routes'
 import { createLocalServer } from '#infra/local/server'
-import { disposeContainer } from '#shared/app/container'
+import { disposeAll } from '#shared/app/memo'
 import { uniqueEmail } from '#test/helpers/events'
 
 /** Debian's Chromium (scripts/install-chromium.sh); playwright-core drives it and downloads no browser of its own. */
@@ -73,7 +73,7 @@ describe.skipIf(!installed && !required)('Swagger UI on the local stack, in a br
     if (userDataDir) await rm(userDataDir, { recursive: true, force: true })
     server?.closeAllConnections()
     await new Promise((done) => (server ? server.close(done) : done(undefined)))
-    await disposeContainer()
+    await disposeAll()
   })
 
   it('authorizes with the password flow as a person would and shows GET /users/me', async () => {

@@ -36,19 +36,16 @@ import { authorizeJwt } from '#infra/local/authorizer'
 import { fromApiGatewayResult, lambdaContext } from '#infra/local/event'
 import { freePort } from '#infra/local/postgres'
 import { startLocalSecretsManager } from '#infra/local/secrets-manager'
-import { disposeContainer } from '#shared/app/container'
-import type { TokenPair } from '#shared/domain/auth-service'
+import { disposeAll } from '#shared/app/memo'
+import type { PublicUser, TokenPair, TokenPairSchema, UserSchema } from '#shared/domain/contract'
 import { hashResetToken, newResetToken } from '#shared/domain/password-reset-service'
 import { publishedKeys } from '#shared/domain/signing-keys'
-import type { PublicUser } from '#shared/domain/users'
 import { DISCOVERY_PATH, JWKS_PATH } from '#shared/http/discovery'
 import {
   buildOpenApiDocument,
   type OpenApiDocument,
   type OpenApiObject,
   type PasswordResetAcceptedSchema,
-  type TokenPairSchema,
-  type UserSchema,
 } from '#shared/http/openapi'
 import { loadSettings } from '#shared/platform/config'
 import { testDatabase } from '#test/helpers/database'
@@ -382,7 +379,7 @@ async function coldCall(
     for (let made = 1; made < calls; made++) await call(handler, event())
     return await call(handler, event())
   } finally {
-    await (await import('#shared/app/container')).disposeContainer()
+    await (await import('#shared/app/memo')).disposeAll()
   }
 }
 afterEach(() => vi.unstubAllEnvs())
@@ -1071,4 +1068,4 @@ describe('every documented response is what the handler answers', () => {
   })
 })
 
-afterAll(() => disposeContainer())
+afterAll(() => disposeAll())

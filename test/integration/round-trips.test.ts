@@ -4,19 +4,21 @@ import { handler as logout } from '#functions/logout'
 import { handler as me } from '#functions/me'
 import { handler as refresh } from '#functions/refresh'
 import { handler as register } from '#functions/register'
-import { getContainer } from '#shared/app/container'
+import { builtContainers } from '#shared/app/container'
 import { bearerEvent, invoke, jsonEvent, uniqueEmail } from '#test/helpers/events'
 import { loggedIn, registeredUser } from '#test/helpers/users'
 
 afterEach(() => vi.restoreAllMocks())
 
-/** Counts the statements the handlers send, at the pool every repository goes through. */
+/**
+ * Counts the statements the handlers send, at the pools every repository goes through: each function's container
+ * has its own (built when its module is imported, as in Lambda), so all of them are watched.
+ */
 async function countRoundTrips(action: () => Promise<unknown>): Promise<number> {
-  const { database } = await getContainer()
-  const query = vi.spyOn(database.pool, 'query')
+  const queries = builtContainers().map(({ database }) => vi.spyOn(database.pool, 'query'))
   await action()
-  const count = query.mock.calls.length
-  query.mockRestore()
+  const count = queries.reduce((sum, query) => sum + query.mock.calls.length, 0)
+  for (const query of queries) query.mockRestore()
   return count
 }
 

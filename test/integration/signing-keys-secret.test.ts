@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startLocalSecretsManager } from '#infra/local/secrets-manager'
-import { KEYS_MAX_AGE_MS } from '#shared/app/container'
+import { KEYS_MAX_AGE_MS } from '#shared/app/keys'
 import { generateSigningKey, publishedKeys } from '#shared/domain/signing-keys'
 import { apiEvent, bearerEvent, invoke, jsonEvent } from '#test/helpers/events'
 import { testSigningKeys } from '#test/helpers/keys'

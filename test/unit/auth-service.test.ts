@@ -172,7 +172,7 @@ describe('auth service', () => {
       iat: FROZEN.getTime() / 1000,
       exp: FROZEN.getTime() / 1000 + 900,
     })
-    expect(await auth.currentUser(pair.access_token)).toMatchObject({ id: 1 })
+    expect((await auth.authenticate(pair.access_token)).user).toMatchObject({ id: 1 })
   })
 
   it("rehashes a weak hash at an active user's login, and never an inactive user's, even on the right password", async () => {
@@ -197,7 +197,7 @@ describe('auth service', () => {
     const payload = JSON.parse(Buffer.from(pair.access_token.split('.')[1] ?? '', 'base64url').toString())
     expect(payload.sid).toMatch(/^[0-9a-f-]{36}$/)
     await auth.logout(pair.refresh_token, CONTEXT)
-    await expect(auth.currentUser(pair.access_token)).rejects.toBeInstanceOf(InvalidTokenError)
+    await expect(auth.authenticate(pair.access_token)).rejects.toBeInstanceOf(InvalidTokenError)
   })
 
   it('rotates refresh tokens and revokes the family on replay', async () => {

@@ -7,6 +7,7 @@ import {
   DomainError,
   EmailTakenError,
   IncorrectPasswordError,
+  InsufficientPrivilegesError,
   InvalidCredentialsError,
   InvalidRequestError,
   InvalidResetTokenError,
@@ -105,6 +106,11 @@ const CASES: Case[] = [
       'www-authenticate': 'Bearer error="invalid_token"',
     }),
     oauth: oauth('invalid_grant', 'The refresh token is invalid, expired or revoked'),
+  },
+  {
+    code: 'INSUFFICIENT_PRIVILEGES',
+    error: new InsufficientPrivilegesError(),
+    detail: detail(403, "The user doesn't have enough privileges"),
   },
   {
     code: 'TOO_MANY_ATTEMPTS',
