@@ -1,0 +1,86 @@
+import type { MailJobRepository } from '#shared/domain/ports'
+import { audit, findUser, type MemoryState, plusSeconds } from './state.ts'
+
+/** Jobs run by no request: their events name no source address or user agent. */
+const NO_REQUEST = { sourceIp: '', userAgent: '' }
+
+/** `db/repositories/mail-jobs.ts` in memory. */
+export function createMemoryMailJobRepository(state: MemoryState) {
+  return {
+    async load(jobId) {
+      const row = state.mailOutbox.get(jobId)
+      const user = row && findUser(state, row.userId)
+      if (!row || !user) return null
+      return {
+        id: row.id,
+        kind: row.kind,
+        userId: row.userId,
+        email: user.email,
+        userActive: user.isActive,
+        createdAt: row.createdAt,
+        settled: row.settledAt !== null,
+      }
+    },
+
+    async issueResetToken(job, tokenHash, ttlSeconds) {
+      const now = state.clock.now()
+      // Read from the job's own row, never from the caller's copy of it.
+      const row = state.mailOutbox.get(job.id)
+      if (!row) return 'superseded'
+      const expiresAt = plusSeconds(row.createdAt, ttlSeconds)
+      const newer = [...state.mailOutbox.values()].some(
+        (other) =>
+          other.userId === row.userId && other.kind === 'password_reset' && other.createdAt > row.createdAt,
+      )
+      if (newer) return 'superseded'
+      if (expiresAt <= now) return 'expired'
+      // An older request's link never replaces a newer one's, whatever the order their mails are sent in.
+      const current = state.passwordResetTokens.get(row.userId)
+      if (current && current.requestedAt > row.createdAt) return 'superseded'
+      for (const [userId, link] of state.passwordResetTokens)
+        if (userId !== row.userId && link.tokenHash === tokenHash)
+          throw new Error(
+            'duplicate key value violates unique constraint "password_reset_tokens_token_hash_key"',
+          )
+      state.passwordResetTokens.set(row.userId, {
+        tokenHash,
+        jobId: row.id,
+        requestedAt: row.createdAt,
+        expiresAt,
+      })
+      return 'issued'
+    },
+
+    async settle(job, outcome) {
+      const now = state.clock.now()
+      const row = state.mailOutbox.get(job.id)
+      if (!row || row.settledAt !== null) return
+      row.settledAt = now
+      row.outcome = outcome
+      if (outcome === 'sent') row.attempts += 1
+      audit(state, now, `${job.kind}_mail_${outcome}`, NO_REQUEST, {
+        userId: row.userId,
+        email: null,
+        key: `mail_settled:${row.id}`,
+      })
+    },
+
+    async claim(job, seconds) {
+      const now = state.clock.now()
+      const row = state.mailOutbox.get(job.id)
+      if (!row || row.settledAt !== null || (row.claimedUntil !== null && row.claimedUntil > now))
+        return false
+      row.claimedUntil = plusSeconds(now, seconds)
+      return true
+    },
+
+    async recordFailure(job) {
+      const now = state.clock.now()
+      const row = state.mailOutbox.get(job.id)
+      if (!row || row.settledAt !== null) return
+      row.attempts += 1
+      row.claimedUntil = null
+      audit(state, now, `${job.kind}_mail_failed`, NO_REQUEST, { userId: row.userId, email: null })
+    },
+  } satisfies MailJobRepository
+}

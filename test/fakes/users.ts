@@ -1,0 +1,75 @@
+import { EmailTakenError, RegistrationLimitError, UsernameTakenError } from '#shared/domain/errors'
+import type { RegistrationPolicy, UserRepository } from '#shared/domain/ports'
+import type { NewUser, UserRecord } from '#shared/domain/users'
+import { audit, countHit, type MemoryState, plusSeconds, secondsUntil, userRecord } from './state.ts'
+
+/** `users_username_lower_key`: usernames are unique whatever their case; no username never conflicts. */
+const usernameHolder = (state: MemoryState, username: string | null) =>
+  username === null
+    ? undefined
+    : state.users.find((user) => user.username?.toLowerCase() === username.toLowerCase())
+
+/** Inserts an account as the table's defaults fill it. */
+function insertUser(state: MemoryState, user: NewUser, isSuperuser: boolean, now: Date): UserRecord {
+  const row: UserRecord = {
+    id: Math.max(0, ...state.users.map((existing) => existing.id)) + 1,
+    email: user.email,
+    username: user.username,
+    hashedPassword: user.hashedPassword,
+    isActive: true,
+    isSuperuser,
+    createdAt: now,
+    updatedAt: now,
+    passwordCarriedOver: false,
+  }
+  state.users.push(row)
+  return row
+}
+
+/** `db/repositories/users.ts` in memory. */
+export function createMemoryUserRepository(
+  state: MemoryState,
+  policy: RegistrationPolicy = { maxPerWindow: 2_147_483_647, windowSeconds: 3600 },
+) {
+  return {
+    async register(user, context) {
+      const now = state.clock.now()
+      // The retry of a registration that was stored (its bcrypt hash is salted, so only this request has it).
+      const ours = state.users.find(
+        (row) => row.email === user.email && row.hashedPassword === user.hashedPassword,
+      )
+      if (ours) return userRecord(ours)
+      const key = `register:${context.sourceIp}`
+      const before = state.rateLimits.get(key)
+      const counted = countHit(state, key, policy.windowSeconds, now)
+      const emailTaken = state.users.some((row) => row.email === user.email)
+      if (counted.hits > policy.maxPerWindow) {
+        const ends = plusSeconds(counted.windowStartedAt, policy.windowSeconds)
+        throw new RegistrationLimitError(Math.max(1, secondsUntil(ends, now)))
+      }
+      if (emailTaken) throw new EmailTakenError()
+      if (usernameHolder(state, user.username)) {
+        // The insert's unique violation fails the whole statement, its count included.
+        if (before) state.rateLimits.set(key, before)
+        else state.rateLimits.delete(key)
+        throw new UsernameTakenError()
+      }
+      const row = insertUser(state, user, false, now)
+      audit(state, now, 'register', context, { userId: row.id, email: row.email })
+      return userRecord(row)
+    },
+
+    async insertSuperuser(user, context) {
+      const now = state.clock.now()
+      const holder = state.users.find((row) => row.email === user.email)
+      if (holder) return { user: userRecord(holder), created: holder.hashedPassword === user.hashedPassword }
+      if (usernameHolder(state, user.username)) {
+        // Not a registration: the driver's unique violation goes through as it is.
+        throw new Error('duplicate key value violates unique constraint "users_username_lower_key"')
+      }
+      const row = insertUser(state, user, true, now)
+      audit(state, now, 'admin_seeded', context, { userId: row.id, email: row.email })
+      return { user: userRecord(row), created: true }
+    },
+  } satisfies UserRepository
+}
