@@ -1,96 +1,23 @@
 import { describe, expect, it } from 'vitest'
-import { type AuthDependencies, createAuthService } from '#shared/domain/auth-service'
-import {
-  EmailTakenError,
-  InvalidCredentialsError,
-  InvalidTokenError,
-  TooManyAttemptsError,
-} from '#shared/domain/errors'
+import { createAuthService } from '#shared/domain/auth-service'
+import { InvalidCredentialsError, InvalidTokenError, TooManyAttemptsError } from '#shared/domain/errors'
 import type { PasswordHasher } from '#shared/domain/passwords'
-import type { LoginRepository, SessionRepository } from '#shared/domain/ports'
 import { newSigningKeySet, publishedKeys } from '#shared/domain/signing-keys'
 import { type Clock, createTokenService } from '#shared/domain/tokens'
-import type { UserRecord } from '#shared/domain/users'
+import { createMemoryStore } from '#test/fakes/memory-store'
 
 const FROZEN = new Date('2026-01-01T00:00:00Z')
 const CONTEXT = { sourceIp: '198.51.100.1', userAgent: 'vitest' }
 const KEYS = newSigningKeySet(FROZEN)
 
-/** In-memory stand-ins with the repositories' semantics, so the service's rules are tested in isolation. */
+/**
+ * The shared in-memory store (test/fakes), with the repositories' rules, on the frozen clock and a limit of three
+ * checks per email (the one past it refused for the 60 s of its window), so the service's rules are tested in
+ * isolation. `rows` are the stored accounts; `tokens` and `sessions` the stored refresh tokens and sessions.
+ */
 function fakes() {
-  const rows: UserRecord[] = []
-  const tokens = new Map<string, { sessionId: string; retired: boolean }>()
-  const sessions = new Map<string, { userId: number; revoked: boolean }>()
-  const checks = new Map<string, number>()
-  const MAX_CHECKS = 3
-  const users: AuthDependencies['users'] = {
-    register: async (user) => {
-      if (rows.some((row) => row.email === user.email)) throw new EmailTakenError()
-      const row = {
-        id: rows.length + 1,
-        isActive: true,
-        isSuperuser: false,
-        createdAt: FROZEN,
-        updatedAt: FROZEN,
-        passwordCarriedOver: false,
-        ...user,
-      }
-      rows.push(row)
-      return row
-    },
-  }
-  const logins: LoginRepository = {
-    begin: async ({ id, email }) => {
-      const number = (checks.get(email) ?? 0) + 1
-      checks.set(email, number)
-      return {
-        id,
-        email,
-        user: rows.find((row) => row.email === email) ?? null,
-        refusedForSeconds: number > MAX_CHECKS ? 60 : null,
-        number,
-      }
-    },
-    recordFailure: async () => {},
-    startSession: async (session) => {
-      checks.delete(session.user.email)
-      sessions.set(session.id, { userId: session.user.id, revoked: false })
-      tokens.set(session.refreshTokenHash, { sessionId: session.id, retired: false })
-      return true
-    },
-  }
-  const sessionRepository: SessionRepository = {
-    rotate: async (hash, next) => {
-      const token = tokens.get(hash)
-      const session = token && sessions.get(token.sessionId)
-      if (!token || !session || token.retired || session.revoked) return null
-      token.retired = true
-      tokens.set(next.hash, { sessionId: token.sessionId, retired: false })
-      return { userId: session.userId, sessionId: token.sessionId }
-    },
-    revokeIfReplayed: async (hash) => {
-      const token = tokens.get(hash)
-      const session = token && sessions.get(token.sessionId)
-      if (!token?.retired || !session) return false
-      session.revoked = true
-      return true
-    },
-    revoke: async (hash) => {
-      const token = tokens.get(hash)
-      const session = token && sessions.get(token.sessionId)
-      if (session) session.revoked = true
-    },
-    findUser: async (userId, sessionId) => {
-      const session = sessionId ? sessions.get(sessionId) : undefined
-      if (sessionId && (!session || session.revoked)) return null
-      return rows.find((row) => row.id === userId && row.isActive) ?? null
-    },
-    // The session and password endpoints are covered against PostgreSQL (test/integration/sessions.test.ts).
-    list: async () => [],
-    end: async () => false,
-    endAll: async () => {},
-    changePassword: async () => false,
-  }
+  const clock: Clock = { now: () => FROZEN }
+  const store = createMemoryStore({ clock, login: { maxFailures: 3, windowSeconds: 60 } })
   const compares: (string | null)[] = []
   const hashes: string[] = []
   const passwords: PasswordHasher = {
@@ -105,7 +32,6 @@ function fakes() {
       return { ok, needsRehash: ok }
     },
   }
-  const clock: Clock = { now: () => FROZEN }
   const tokenService = createTokenService({
     keys: { signing: KEYS, published: publishedKeys(KEYS) },
     issuer: 'iss',
@@ -116,12 +42,13 @@ function fakes() {
     clock,
   })
   const auth = createAuthService({
-    users,
-    logins,
-    sessions: sessionRepository,
+    users: store.users,
+    logins: store.logins,
+    sessions: store.sessions,
     passwords,
     tokens: tokenService,
   })
+  const { users: rows, refreshTokens: tokens, sessions } = store.state
   return { auth, rows, compares, hashes, tokens, sessions }
 }
 

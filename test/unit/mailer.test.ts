@@ -4,6 +4,7 @@ import { createMailer, MailDeliveryError, renderMail } from '#shared/domain/mail
 import passwordChanged from '#shared/domain/mail/password-changed-mail'
 import passwordReset from '#shared/domain/mail/reset-link-mail'
 import type { MailJob, MailJobRepository, MailMessage, MailSkip } from '#shared/domain/ports'
+import { createMemoryStore } from '#test/fakes/memory-store'
 
 const NOW = new Date('2026-11-30T05:20:00Z')
 const SETTINGS = {
@@ -14,48 +15,41 @@ const SETTINGS = {
 const sha256Base64url = (value: string) => createHash('sha256').update(value, 'utf8').digest('base64url')
 
 /**
- * In-memory stand-ins with the ports' semantics: the repository keeps jobs, the user's one live link (a newer request
- * supersedes an older one, a request older than the link's lifetime is expired), each job's settlement (once) and its
- * failures; the transport records what it sent, or throws what it is told to.
+ * The shared in-memory store (test/fakes), on a clock frozen at NOW: the repository's rules (a newer request
+ * supersedes an older one, a request older than the link's lifetime is expired, a job settles once, one delivery holds
+ * it at a time), recorded as they apply; the transport records what it sent, or throws what it is told to.
  */
 function fakes() {
-  const jobs = new Map<string, MailJob>()
+  const store = createMemoryStore({ clock: { now: () => NOW } })
   const issued: { jobId: string; tokenHash: string; ttlSeconds: number }[] = []
   const settled: { jobId: string; outcome: 'sent' | MailSkip }[] = []
   const failures: string[] = []
-  /** The jobs a delivery holds (no clock here: a claim lasts until a failure or the settlement releases it). */
-  const claimed = new Set<string>()
+  /** Another delivery's hold on a job, as its claim would have stored it. */
+  const claimed = {
+    add: (jobId: string) => {
+      const job = store.state.mailOutbox.get(jobId)
+      if (job) job.claimedUntil = new Date(NOW.getTime() + 60_000)
+    },
+  }
   /** Errors the next settlements throw (the database gone after the send). */
   const settleFailures: unknown[] = []
   const repository: MailJobRepository = {
-    load: async (jobId) => {
-      const job = jobs.get(jobId)
-      return job ? { ...job } : null
-    },
+    load: store.mailJobs.load,
     issueResetToken: async (job, tokenHash, ttlSeconds) => {
-      const newer = [...jobs.values()].some(
-        (other) =>
-          other.kind === 'password_reset' && other.userId === job.userId && other.createdAt > job.createdAt,
-      )
-      if (newer) return 'superseded'
-      if (job.createdAt.getTime() + ttlSeconds * 1000 <= NOW.getTime()) return 'expired'
-      issued.push({ jobId: job.id, tokenHash, ttlSeconds })
-      return 'issued'
+      const outcome = await store.mailJobs.issueResetToken(job, tokenHash, ttlSeconds)
+      if (outcome === 'issued') issued.push({ jobId: job.id, tokenHash, ttlSeconds })
+      return outcome
     },
     settle: async (job, outcome) => {
       if (settleFailures.length > 0) throw settleFailures.shift()
-      const stored = jobs.get(job.id)
-      if (!stored || stored.settled) return
-      stored.settled = true
-      settled.push({ jobId: job.id, outcome })
+      const row = store.state.mailOutbox.get(job.id)
+      const before = row?.settledAt ?? null
+      await store.mailJobs.settle(job, outcome)
+      if (before === null && row?.settledAt) settled.push({ jobId: job.id, outcome })
     },
-    claim: async (job) => {
-      if (jobs.get(job.id)?.settled || claimed.has(job.id)) return false
-      claimed.add(job.id)
-      return true
-    },
+    claim: store.mailJobs.claim,
     recordFailure: async (job) => {
-      claimed.delete(job.id)
+      await store.mailJobs.recordFailure(job)
       failures.push(job.id)
     },
   }
@@ -68,15 +62,20 @@ function fakes() {
     },
   }
   const mailer = createMailer({ jobs: repository, transport, settings: SETTINGS })
+  /** Stores a job, and its recipient's account as the job describes it. */
   const addJob = (job: Partial<MailJob> & Pick<MailJob, 'id'>) => {
-    jobs.set(job.id, {
-      kind: 'password_reset',
-      userId: 1,
-      email: 'user@example.com',
-      userActive: true,
-      createdAt: new Date(NOW.getTime() - 60_000),
-      settled: false,
-      ...job,
+    const { userId = 1, email = 'user@example.com', userActive = true } = job
+    const account = store.state.users.find((user) => user.id === userId)
+    if (account) account.isActive = userActive
+    else store.addUser({ id: userId, email, isActive: userActive })
+    const createdAt = job.createdAt ?? new Date(NOW.getTime() - 60_000)
+    store.addMailJob({
+      id: job.id,
+      kind: job.kind ?? 'password_reset',
+      userId,
+      createdAt,
+      settledAt: job.settled ? createdAt : null,
+      outcome: job.settled ? 'sent' : null,
     })
   }
   return { mailer, addJob, issued, settled, failures, sent, sendFailures, claimed, settleFailures }

@@ -18,36 +18,38 @@ import { createPasswordHasher, type PasswordHasher } from '#shared/domain/passwo
 import type { MailQueue, PasswordResetRepository, ResetCompletion, ResetRequest } from '#shared/domain/ports'
 import { isUuid } from '#shared/domain/schemas'
 import { ERROR_TABLE } from '#shared/http/errors'
+import { createMemoryStore } from '#test/fakes/memory-store'
 
 const CONTEXT = { sourceIp: '198.51.100.1', userAgent: 'vitest' }
 const sha256Hex = (value: string) => createHash('sha256').update(value, 'utf8').digest('hex')
 const sha256Base64url = (value: string) => createHash('sha256').update(value, 'utf8').digest('base64url')
 
 /**
- * In-memory stand-ins with the ports' semantics: the repository knows some accounts, queues a job only for them,
- * refuses past a limit, and consumes a live link once; the queue records what it was handed.
+ * The shared in-memory store (test/fakes) on a frozen clock, with one account (known@example.com): it queues a job
+ * only for an active account, refuses past the email's limit for the rest of its window (37 s here), and consumes a
+ * live link once. What the service asked of it is recorded; the queue records what it was handed.
  */
 function fakes(options: { mail?: boolean; limit?: number; queueFailure?: Error } = {}) {
-  const accounts = new Set(['known@example.com'])
+  const store = createMemoryStore({
+    clock: { now: () => new Date('2026-11-30T05:20:00Z') },
+    reset: { emailLimit: options.limit ?? 1_000_000, ipLimit: 1_000_000, windowSeconds: 37 },
+  })
+  store.addUser({ email: 'known@example.com' })
   const requests: ResetRequest[] = []
   const queuedJobs: string[] = []
-  const liveTokens = new Set<string>()
   const completions: ResetCompletion[] = []
-  const counts = new Map<string, number>()
   const resets: PasswordResetRepository = {
-    request: async (request) => {
+    request: async (request, context) => {
       requests.push(request)
-      const count = (counts.get(request.emailKey) ?? 0) + 1
-      counts.set(request.emailKey, count)
-      if (count > (options.limit ?? Number.POSITIVE_INFINITY)) return { refusedForSeconds: 37 }
-      if (accounts.has(request.email)) queuedJobs.push(request.id)
-      return { refusedForSeconds: null }
+      const answer = await store.resets.request(request, context)
+      if (store.state.mailOutbox.has(request.id)) queuedJobs.push(request.id)
+      return answer
     },
-    isLive: async (tokenHash) => liveTokens.has(tokenHash),
-    complete: async (completion) => {
-      if (!liveTokens.delete(completion.tokenHash)) return false
-      completions.push(completion)
-      return true
+    isLive: store.resets.isLive,
+    complete: async (completion, context) => {
+      const completed = await store.resets.complete(completion, context)
+      if (completed) completions.push(completion)
+      return completed
     },
   }
   const notified: string[] = []
@@ -72,12 +74,15 @@ function fakes(options: { mail?: boolean; limit?: number; queueFailure?: Error }
     passwords,
     mail: options.mail === false ? undefined : mail,
   })
-  /** Stores a live link and returns its token, as the mail sender would have. */
+  /** Stores a live link, each of a new account's (one link per user), and returns its token, as the mailer would. */
   const issue = () => {
     const token = newResetToken()
-    liveTokens.add(hashResetToken(token))
+    const user = store.addUser({ email: `holder${store.state.users.length}@example.com` })
+    store.addResetLink(user.id, hashResetToken(token))
     return token
   }
+  /** The stored links: a completed reset uses its link up. */
+  const liveTokens = store.state.passwordResetTokens
   return { service, requests, queuedJobs, notified, hashed, completions, liveTokens, issue }
 }
 
