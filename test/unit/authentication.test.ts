@@ -1,0 +1,121 @@
+/**
+ * The HTTP layer's authentication of a route's declared callers, with a fake authenticator (no database): who gets
+ * through, who gets 401 or 403, and that it runs before the body is looked at.
+ */
+import * as v from 'valibot'
+import { describe, expect, it, vi } from 'vitest'
+import { InvalidTokenError } from '#shared/domain/errors'
+import type { SessionPrincipal } from '#shared/domain/principal'
+import type { UserRecord } from '#shared/domain/users'
+import type { Callers } from '#shared/http/authentication'
+import { httpHandler, ok, type ParsedEvent } from '#shared/http/handler'
+import { apiEvent, bearerEvent, invoke } from '#test/helpers/events'
+
+const user = (isSuperuser: boolean): UserRecord => ({
+  id: isSuperuser ? 1 : 2,
+  email: isSuperuser ? 'root@example.com' : 'plain@example.com',
+  username: null,
+  hashedPassword: '$2b$10$hash',
+  isActive: true,
+  isSuperuser,
+  createdAt: new Date(0),
+  updatedAt: new Date(0),
+  passwordCarriedOver: false,
+})
+
+/** Tokens `root` and `plain` name a superuser and a plain user; anything else is refused as the service refuses it. */
+const authenticate = vi.fn(async (token: string): Promise<SessionPrincipal> => {
+  if (token === 'root') return { user: user(true), sessionId: 'root-session' }
+  if (token === 'plain') return { user: user(false), sessionId: 'plain-session' }
+  throw new InvalidTokenError()
+})
+const dependencies = async () => ({ authenticate })
+
+const echo = async ({ principal }: ParsedEvent<unknown, SessionPrincipal>) =>
+  ok({ id: principal.user.id, session: principal.sessionId })
+
+const routeFor = (callers: 'session' | 'superuser', body?: v.GenericSchema) =>
+  httpHandler(echo, { callers, dependencies, ...(body ? { body } : {}) })
+
+const NOT_PRIVILEGED = { detail: "The user doesn't have enough privileges" }
+
+describe('a route for superusers', () => {
+  const handler = routeFor('superuser')
+
+  it('hands the handler the superuser and their session', async () => {
+    expect(await invoke(handler, bearerEvent('/admin', 'root'))).toMatchObject({
+      status: 200,
+      body: { id: 1, session: 'root-session' },
+    })
+  })
+
+  it('answers 403 to an authenticated plain user, without running the handler', async () => {
+    const answer = await invoke(handler, bearerEvent('/admin', 'plain'))
+    expect(answer).toMatchObject({ status: 403, body: NOT_PRIVILEGED })
+    expect(answer.headers['www-authenticate']).toBeUndefined()
+  })
+
+  it('answers 401 without a token, and 401 invalid_token for a refused one', async () => {
+    expect(await invoke(handler, apiEvent('GET', '/admin'))).toMatchObject({
+      status: 401,
+      body: { detail: 'Not authenticated' },
+      headers: { 'www-authenticate': 'Bearer' },
+    })
+    expect(await invoke(handler, bearerEvent('/admin', 'forged'))).toMatchObject({
+      status: 401,
+      body: { detail: 'Could not validate credentials' },
+      headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+    })
+  })
+})
+
+describe('a route for a live session’s user', () => {
+  it('lets a plain user and a superuser through alike', async () => {
+    const handler = routeFor('session')
+    expect((await invoke(handler, bearerEvent('/me', 'plain'))).body).toEqual({
+      id: 2,
+      session: 'plain-session',
+    })
+    expect((await invoke(handler, bearerEvent('/me', 'root'))).body).toEqual({
+      id: 1,
+      session: 'root-session',
+    })
+  })
+
+  it('authenticates before the body is parsed: no token and a bad body is 401, not 422 or 415', async () => {
+    const handler = routeFor('session', v.object({ name: v.string() }))
+    expect((await invoke(handler, apiEvent('POST', '/me', 'not json'))).status).toBe(401)
+    const wrongType = apiEvent('POST', '/me', '{}', { headers: { 'content-type': 'text/plain' } })
+    expect((await invoke(handler, wrongType)).status).toBe(401)
+  })
+})
+
+describe('a route for any holder of a token the gateway verified', () => {
+  const handler = httpHandler(async ({ principal }) => ok(principal), { callers: 'token' })
+  const withClaims = (claims?: Record<string, string>) => {
+    const event = apiEvent('GET', '/claims')
+    if (claims) Object.assign(event.requestContext, { authorizer: { jwt: { claims, scopes: null } } })
+    return event
+  }
+
+  it('hands the handler the gateway’s claims, without asking anyone', async () => {
+    authenticate.mockClear()
+    const claims = { sub: '7', sid: 's-1', iss: 'https://issuer' }
+    expect((await invoke(handler, withClaims(claims))).body).toEqual({ userId: 7, sessionId: 's-1', claims })
+    expect(authenticate).not.toHaveBeenCalled()
+  })
+
+  it('fails closed (401) when the route was reached without the authorizer, or its subject is no user id', async () => {
+    expect((await invoke(handler, withClaims())).status).toBe(401)
+    expect((await invoke(handler, withClaims({ sub: 'not-a-number' }))).status).toBe(401)
+  })
+})
+
+describe('a route for anyone', () => {
+  it('asks for nothing and hands the handler no principal', async () => {
+    const handler = httpHandler(async ({ principal }) => ok({ principal: principal ?? null }), {
+      callers: 'anyone' satisfies Callers,
+    })
+    expect((await invoke(handler, apiEvent('GET', '/open'))).body).toEqual({ principal: null })
+  })
+})
