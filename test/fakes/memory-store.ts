@@ -7,6 +7,7 @@ import type {
 import type { Clock } from '#shared/domain/tokens'
 import type { UserRecord } from '#shared/domain/users'
 import { INTEGER_SETTINGS } from '#shared/platform/settings'
+import { userRecord as storedUser } from '#test/helpers/records'
 import { createMemoryLoginRepository } from './logins.ts'
 import { createMemoryMailJobRepository } from './mail-jobs.ts'
 import { createMemoryPasswordResetRepository } from './password-resets.ts'
@@ -88,17 +89,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}) {
     /** Stores an account as given (the table's defaults for the rest) and returns its row. */
     addUser(fields: Partial<UserRecord> & Pick<UserRecord, 'email'>): UserRecord {
       const at = now()
-      const row: UserRecord = {
+      const row: UserRecord = storedUser({
         id: Math.max(0, ...state.users.map((user) => user.id)) + 1,
-        username: null,
         hashedPassword: 'not a bcrypt hash',
-        isActive: true,
-        isSuperuser: false,
         createdAt: at,
-        updatedAt: at,
-        passwordCarriedOver: false,
         ...fields,
-      }
+      })
       if (state.users.some((user) => user.id === row.id || user.email === row.email))
         throw new Error(`an account with id ${row.id} or email ${row.email} exists`)
       state.users.push(row)

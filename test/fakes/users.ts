@@ -1,6 +1,7 @@
 import { EmailTakenError, RegistrationLimitError, UsernameTakenError } from '#shared/domain/errors'
 import type { RegistrationPolicy, UserRepository } from '#shared/domain/ports'
 import type { NewUser, UserRecord } from '#shared/domain/users'
+import { userRecord as storedUser } from '#test/helpers/records'
 import { audit, countHit, type MemoryState, plusSeconds, secondsUntil, userRecord } from './state.ts'
 
 /** `users_username_lower_key`: usernames are unique whatever their case; no username never conflicts. */
@@ -11,17 +12,14 @@ const usernameHolder = (state: MemoryState, username: string | null) =>
 
 /** Inserts an account as the table's defaults fill it. */
 function insertUser(state: MemoryState, user: NewUser, isSuperuser: boolean, now: Date): UserRecord {
-  const row: UserRecord = {
+  const row = storedUser({
     id: Math.max(0, ...state.users.map((existing) => existing.id)) + 1,
     email: user.email,
     username: user.username,
     hashedPassword: user.hashedPassword,
-    isActive: true,
     isSuperuser,
     createdAt: now,
-    updatedAt: now,
-    passwordCarriedOver: false,
-  }
+  })
   state.users.push(row)
   return row
 }

@@ -10,18 +10,15 @@ import type { UserRecord } from '#shared/domain/users'
 import type { Callers } from '#shared/http/authentication'
 import { httpHandler, ok, type ParsedEvent } from '#shared/http/handler'
 import { apiEvent, bearerEvent, invoke } from '#test/helpers/events'
+import { userRecord } from '#test/helpers/records'
 
-const user = (isSuperuser: boolean): UserRecord => ({
-  id: isSuperuser ? 1 : 2,
-  email: isSuperuser ? 'root@example.com' : 'plain@example.com',
-  username: null,
-  hashedPassword: '$2b$10$hash',
-  isActive: true,
-  isSuperuser,
-  createdAt: new Date(0),
-  updatedAt: new Date(0),
-  passwordCarriedOver: false,
-})
+const user = (isSuperuser: boolean): UserRecord =>
+  userRecord({
+    id: isSuperuser ? 1 : 2,
+    email: isSuperuser ? 'root@example.com' : 'plain@example.com',
+    hashedPassword: '$2b$10$hash',
+    isSuperuser,
+  })
 
 /** Tokens `root` and `plain` name a superuser and a plain user; anything else is refused as the service refuses it. */
 const authenticate = vi.fn(async (token: string): Promise<SessionPrincipal> => {
