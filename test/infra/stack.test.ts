@@ -13,14 +13,8 @@ import { fromApiGatewayResult, lambdaContext } from '#infra/local/event'
 import { loadHandler } from '#infra/local/server'
 import { NEON_API_URL } from '#infra/neon/api'
 import { NEON_REGIONS } from '#infra/neon/regions'
-import {
-  DATABASE_NAME,
-  DATABASE_ROLE,
-  defineApp,
-  hashFolder,
-  MAX_PROVISIONED_CONCURRENCY,
-  PROVISIONED_FUNCTIONS,
-} from '#infra/stack'
+import { MAX_PROVISIONED_CONCURRENCY } from '#infra/settings'
+import { DATABASE_NAME, DATABASE_ROLE, defineApp, hashFolder, PROVISIONED_FUNCTIONS } from '#infra/stack'
 import { CORS_POLICY } from '#shared/http/cors'
 import { apiEvent } from '#test/helpers/events'
 import { functionNamed, MAIL_CONTEXT, type Resource, type Synthesized, synthesize } from './synth.ts'

@@ -5,7 +5,8 @@ import { App } from 'aws-cdk-lib'
 import { Template } from 'aws-cdk-lib/assertions'
 import { repositoryRoot } from '#infra/bundling'
 import type { AuthFunction } from '#infra/constructs/auth-function'
-import { type AuthStack, type AuthStackSettings, defineApp } from '#infra/stack'
+import type { AuthStackSettings } from '#infra/settings'
+import { type AuthStack, defineApp } from '#infra/stack'
 
 /** The feature flags and settings of cdk.json, which `cdk synth` passes to the app: the tests synthesize with them. */
 const CDK_JSON_CONTEXT = (

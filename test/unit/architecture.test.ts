@@ -28,6 +28,7 @@ const ROOMS: readonly { room: string; may: readonly string[] }[] = [
       'infra/bundling.ts',
       'infra/constructs/',
       'infra/neon/',
+      'infra/settings.ts',
       'infra/stack.ts',
       'functions/routes.ts',
       'shared/http/',
@@ -43,8 +44,8 @@ const WRAPPED: Record<string, string> = {
   jose: 'shared/domain/tokens.ts',
   bcryptjs: 'shared/domain/passwords.ts',
   '@neondatabase/serverless': 'db/client.ts',
-  // The stack parses the configured sender with nodemailer's own address parser, so synth reads it as sending will.
-  nodemailer: 'infra/stack.ts, shared/platform/mail-transport.ts',
+  // The settings parse the configured sender with nodemailer's own address parser, so synth reads it as sending will.
+  nodemailer: 'infra/settings.ts, shared/platform/mail-transport.ts',
   aws4: 'shared/platform/aws-client.ts',
 }
 const PRODUCTION = ['functions/', 'shared/', 'db/', 'infra/']
