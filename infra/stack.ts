@@ -5,6 +5,7 @@ import {
   Annotations,
   type App,
   Aws,
+  type CfnElement,
   CfnOutput,
   CfnResource,
   CfnRule,
@@ -44,6 +45,7 @@ import {
 import { bundleFunction, MIGRATIONS_FOLDER, repositoryRoot } from '#infra/bundling'
 import { AuthFunction, bindSecret, functionBundle } from '#infra/constructs/auth-function'
 import { NeonDatabase } from '#infra/constructs/neon-database'
+import { logicalIdWithoutParts } from '#infra/constructs/stack-part'
 import { awsRegionsNeonServes, regionProblem } from '#infra/neon/regions'
 import {
   type AuthStackSettings,
@@ -321,6 +323,14 @@ export class AuthStack extends Stack {
     })
     new CfnOutput(this, 'MigrateFunctionName', { value: migrate.function.functionName })
     if (database.neon) new CfnOutput(this, 'NeonProjectId', { value: database.neon.projectId })
+  }
+
+  /**
+   * The parts add nothing to their resources' logical IDs: each keeps the one it had when the stack made it directly
+   * (`StackPart`), so no resource, the data-holding ones above all, is replaced by the stack's being split in parts.
+   */
+  protected override allocateLogicalId(element: CfnElement): string {
+    return logicalIdWithoutParts(element)
   }
 
   /**
