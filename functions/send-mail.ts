@@ -1,4 +1,4 @@
-import { mailSender } from '#shared/app/mail'
+import { mailSender } from '#shared/app/mail-sender'
 import { MailDeliveryError } from '#shared/domain/mail/mailer'
 import { isUuid } from '#shared/domain/schemas'
 import { logger } from '#shared/platform/logger'

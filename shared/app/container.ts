@@ -16,7 +16,7 @@ import type { SessionPrincipal } from '#shared/domain/principal'
 import { createTokenService, systemClock } from '#shared/domain/tokens'
 import { type Config, loadConfig, type Need } from '#shared/platform/config'
 import { tokenKeySource } from './keys.ts'
-import { mailQueue } from './mail.ts'
+import { mailQueue } from './mail-queue.ts'
 import { once } from './memo.ts'
 import { type DatabaseHandle, openDatabase, resolveDatabaseUrl, secretReaderFor } from './resources.ts'
 
