@@ -1,10 +1,11 @@
 import { relative } from 'node:path'
-import { AssetHashType, DockerImage, type Duration, RemovalPolicy } from 'aws-cdk-lib'
+import { AssetHashType, DockerImage, Duration, RemovalPolicy } from 'aws-cdk-lib'
 import * as iam from 'aws-cdk-lib/aws-iam'
 import * as lambda from 'aws-cdk-lib/aws-lambda'
 import * as logs from 'aws-cdk-lib/aws-logs'
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import { Construct } from 'constructs'
+import { type FunctionName, lambdas } from '#functions/routes'
 import { bundleFunction, repositoryRoot } from '#infra/bundling'
 
 /** How a function's code is built: a bundler writing into CDK's output folder, and what identifies its inputs. */
@@ -123,6 +124,28 @@ export class AuthFunction extends Construct {
     })
     return this.alias
   }
+}
+
+/** A function's construct id: its name in `functions/routes.ts` in PascalCase (`seed-admin` → `SeedAdmin`). */
+export const functionId = (name: string): string =>
+  name
+    .split(/[^a-zA-Z0-9]+/)
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('')
+
+/** A function of `functions/routes.ts`, as its table entry says: its id from its name, its memory and timeout. */
+export function declaredFunction(
+  scope: Construct,
+  name: FunctionName,
+  props: Omit<AuthFunctionProps, 'name' | 'memoryMb' | 'timeout'>,
+): AuthFunction {
+  const { memoryMb, timeoutSeconds } = lambdas[name]
+  return new AuthFunction(scope, functionId(name), {
+    name,
+    memoryMb,
+    timeout: Duration.seconds(timeoutSeconds),
+    ...props,
+  })
 }
 
 /**

@@ -1,8 +1,11 @@
 import {
   Aspects,
+  Aws,
   CfnResource,
+  CfnRule,
   CustomResource,
   Duration,
+  Fn,
   type IAspect,
   RemovalPolicy,
   Stack,
@@ -24,7 +27,7 @@ import {
   NEON_HANDLER_TIMEOUT_MS,
   type NeonProjectProperties,
 } from '#infra/neon/properties'
-import { pgVersionProblem, regionProblem } from '#infra/neon/regions'
+import { awsRegionsNeonServes, pgVersionProblem, regionProblem } from '#infra/neon/regions'
 import { AuthFunction } from './auth-function.ts'
 
 export interface NeonDatabaseProps {
@@ -33,8 +36,11 @@ export interface NeonDatabaseProps {
   /** The engineer's secret holding the Neon API key. */
   readonly apiKeySecret: secretsmanager.ISecret
   readonly projectName: string
-  /** Neon's region id, fixed for the project's life; one of `NEON_REGIONS` (checked here when it is not a token). */
-  readonly regionId: string
+  /**
+   * Neon's region id, fixed for the project's life; one of `NEON_REGIONS` (checked here when it is not a token).
+   * Unset: Neon's region of the stack's name (`aws-<region>`), checked as `regionOf` says.
+   */
+  readonly regionId?: string | undefined
   /** The Postgres major version, fixed for the project's life; one Neon offers (checked here). */
   readonly pgVersion: number
   readonly databaseName: string
@@ -71,13 +77,14 @@ export class NeonDatabase extends Construct {
 
   constructor(scope: Construct, id: string, props: NeonDatabaseProps) {
     super(scope, id)
+    const regionId = props.regionId ?? regionOf(Stack.of(this))
     // Refused at synth rather than by Neon at deploy, after the secrets and functions exist.
     const { suspendTimeoutSeconds, computeUnits } = props.compute ?? {}
     const suspendProblem =
       suspendTimeoutSeconds === undefined ? undefined : suspendTimeoutProblem(suspendTimeoutSeconds)
     const unitsProblem = computeUnits && computeUnitsProblem(computeUnits.min, computeUnits.max)
     const problems = [
-      Token.isUnresolved(props.regionId) ? undefined : regionProblem(props.regionId),
+      Token.isUnresolved(regionId) ? undefined : regionProblem(regionId),
       pgVersionProblem(props.pgVersion),
       suspendProblem && `suspend timeout ${suspendProblem}`,
       unitsProblem && `compute units: ${unitsProblem}`,
@@ -122,7 +129,7 @@ export class NeonDatabase extends Construct {
       ApiKeySecretId: props.apiKeySecret.secretFullArn ?? props.apiKeySecret.secretName,
       DatabaseSecretArn: props.databaseSecret.secretArn,
       ProjectName: props.projectName,
-      RegionId: props.regionId,
+      RegionId: regionId,
       PgVersion: String(props.pgVersion),
       DatabaseName: props.databaseName,
       RoleName: props.roleName,
@@ -161,6 +168,37 @@ export class NeonDatabase extends Construct {
     // This construct's resources come before it already, through the project id it reads and the provider it calls.
     Aspects.of(Stack.of(this)).add(new AfterEverything(this.inService, this))
   }
+}
+
+/**
+ * Neon's region of the stack's own name. A stack bound to a region is checked here, at synth. An environment-agnostic
+ * one (its region a token until deploy) gets a template rule instead: CloudFormation checks it when the deploy starts,
+ * before it creates anything, and fails with the rule's message. Synth stays possible without a region (CI, tests); a
+ * deploy to a region Neon lacks stops at once.
+ */
+function regionOf(stack: Stack): string {
+  if (!Token.isUnresolved(stack.region)) {
+    const problem = regionProblem(`aws-${stack.region}`)
+    if (problem) {
+      throw new Error(
+        `the stack's region ${stack.region} has no Neon region of the same name: ${problem}. ` +
+          'Set context neonRegion to the one nearest to the stack (-c neonRegion=<id>).',
+      )
+    }
+    return `aws-${stack.region}`
+  }
+  new CfnRule(stack, 'NeonServesTheStackRegion', {
+    assertions: [
+      {
+        assert: Fn.conditionContains(awsRegionsNeonServes(), Aws.REGION),
+        assertDescription:
+          `Neon has no region in this AWS region; it serves ${awsRegionsNeonServes().join(', ')} ` +
+          '(https://neon.com/docs/introduction/regions). Deploy with -c neonRegion=<Neon region id> (the ' +
+          'nearest one), or to one of those regions.',
+      },
+    ],
+  })
+  return `aws-${Aws.REGION}`
 }
 
 /**

@@ -9,12 +9,14 @@ import type { IConstruct } from 'constructs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fallbackRoute, lambdas, operatorFunctions, routes } from '#functions/routes'
 import { MIGRATIONS_FOLDER } from '#infra/bundling'
+import { PROVISIONED_FUNCTIONS } from '#infra/constructs/http-api'
+import { hashFolder } from '#infra/constructs/operator-functions'
 import { fromApiGatewayResult, lambdaContext } from '#infra/local/event'
 import { loadHandler } from '#infra/local/server'
 import { NEON_API_URL } from '#infra/neon/api'
 import { NEON_REGIONS } from '#infra/neon/regions'
 import { MAX_PROVISIONED_CONCURRENCY } from '#infra/settings'
-import { DATABASE_NAME, DATABASE_ROLE, defineApp, hashFolder, PROVISIONED_FUNCTIONS } from '#infra/stack'
+import { DATABASE_NAME, DATABASE_ROLE, defineApp } from '#infra/stack'
 import { CORS_POLICY } from '#shared/http/cors'
 import { apiEvent } from '#test/helpers/events'
 import { functionNamed, MAIL_CONTEXT, type Resource, type Synthesized, synthesize } from './synth.ts'
@@ -663,7 +665,8 @@ describe('the signing keys and their rotation', () => {
   it('passes cdk-nag’s rotation rule without acknowledging it for the key set; the published keys say why they need none', () => {
     const acknowledged = (id: string) =>
       app.stack.node
-        .findChild(id)
+        .findChild('SigningKeys')
+        .node.findChild(id)
         .node.findAll()
         .flatMap((construct) => construct.node.metadata)
         .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)

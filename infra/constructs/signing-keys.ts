@@ -1,0 +1,95 @@
+import { Aws, CfnOutput, Stack, Validations } from 'aws-cdk-lib'
+import * as iam from 'aws-cdk-lib/aws-iam'
+import type * as logs from 'aws-cdk-lib/aws-logs'
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
+import type { Construct } from 'constructs'
+import { type AuthFunction, declaredFunction } from './auth-function.ts'
+import { StackPart } from './stack-part.ts'
+
+export interface SigningKeysProps {
+  /** Days between two scheduled rotations (`signingKeyRotationDays`). */
+  readonly rotationDays: number
+  readonly logRetention: logs.RetentionDays
+}
+
+/**
+ * The access tokens' keys: the key set `{current, next, previous}` (private keys included), the published keys
+ * (public only), and Secrets Manager's own rotation of the key set, every `rotationDays` and on demand
+ * (`rotate-secret`): a function implementing the four steps (`shared/app/signing-key-rotation.ts`), allowed exactly
+ * the protocol's calls on the key set and a write of the published keys.
+ */
+export class SigningKeys extends StackPart {
+  /** Read only by the functions that sign, and by the rotation. */
+  readonly signingKeys: secretsmanager.Secret
+  /** Read by every function that verifies a token, and served by `jwks`. */
+  readonly publicKeys: secretsmanager.Secret
+  readonly rotation: AuthFunction
+
+  constructor(scope: Construct, id: string, props: SigningKeysProps) {
+    super(scope, id)
+    const { stackName } = Stack.of(this)
+    // Both made with a generated placeholder: the first rotation, which Secrets Manager runs as soon as the rotation
+    // schedule exists, writes the first key set and publishes its keys. No key is ever in the template.
+    this.signingKeys = new secretsmanager.Secret(this, 'SigningKeys', {
+      description: `${stackName}: the access tokens' RS256 signing key set {current, next, previous}, private keys included (made by its rotation function)`,
+      generateSecretString: { passwordLength: 32, excludePunctuation: true },
+    })
+    this.publicKeys = new secretsmanager.Secret(this, 'PublicKeys', {
+      description: `${stackName}: the published signing keys {"keys": [...]}, public keys only (written by the signing keys' rotation function)`,
+      generateSecretString: { passwordLength: 32, excludePunctuation: true },
+    })
+    Validations.of(this.publicKeys).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'Holds nothing secret: the public keys the JWKS endpoint serves to anyone. It changes with the signing keys, whose rotation function writes it at every rotation.',
+    })
+
+    this.rotation = declaredFunction(this, 'rotate-signing-keys', {
+      logRetention: props.logRetention,
+      // The secret it writes; the key set's own id comes with each invocation.
+      environment: { JWT_PUBLIC_KEYS_SECRET_ARN: this.publicKeys.secretArn },
+    })
+    const fn = this.rotation.function
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue',
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:UpdateSecretVersionStage',
+        ],
+        resources: [this.signingKeys.secretArn],
+      }),
+    )
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:PutSecretValue'],
+        resources: [this.publicKeys.secretArn],
+      }),
+    )
+    fn.addPermission('InvokedBySecretsManager', {
+      principal: new iam.ServicePrincipal('secretsmanager.amazonaws.com'),
+      sourceAccount: Stack.of(this).account,
+    })
+    const invoke = fn.permissionsNode.findChild('InvokedBySecretsManager')
+    // CDK's `RotationSchedule` would also grant GetRandomPassword on every resource, which this function never calls,
+    // hence the schedule resource itself.
+    const schedule = new secretsmanager.CfnRotationSchedule(this, 'SigningKeysRotation', {
+      secretId: this.signingKeys.secretArn,
+      rotationLambdaArn: fn.functionArn,
+      rotationRules: { scheduleExpression: `rate(${props.rotationDays} days)` },
+      // At creation, the first rotation (placeholder to key set); after a change of the schedule, a rotation too.
+      rotateImmediatelyOnUpdate: true,
+    })
+    // Secrets Manager checks that it may invoke the function, and the function needs its grants, from the first call.
+    schedule.node.addDependency(invoke, this.rotation.role)
+
+    new CfnOutput(this, 'SigningKeysSecretArn', { value: this.signingKeys.secretArn })
+    new CfnOutput(this, 'RotateSigningKeysCommand', {
+      description:
+        'Rotates the signing keys now (docs/deploying.md): refused while the next key has been published for less than 2 h 15 min',
+      value: `aws secretsmanager rotate-secret --secret-id ${this.signingKeys.secretArn} --region ${Aws.REGION}`,
+    })
+    new CfnOutput(this, 'RotateSigningKeysFunctionName', { value: fn.functionName })
+  }
+}
