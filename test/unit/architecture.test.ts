@@ -8,9 +8,13 @@ import { describe, expect, it } from 'vitest'
  */
 const root = resolve(import.meta.dirname, '../..')
 
-/** Who may import whom, by path prefix; the first matching room applies. `*` is anything in the repository. */
-const ROOMS: readonly { room: string; may: readonly string[] }[] = [
-  { room: 'shared/domain/', may: ['shared/domain/'] },
+/**
+ * Who may import whom, by path prefix; the first matching room applies. `mayTypesOf`: imported for types only
+ * (erased at build), never for a value.
+ */
+const ROOMS: readonly { room: string; may: readonly string[]; mayTypesOf?: readonly string[] }[] = [
+  // The user's record type is inferred from its Drizzle table: declared once, with no SQL in the domain.
+  { room: 'shared/domain/', may: ['shared/domain/'], mayTypesOf: ['db/schema.ts'] },
   { room: 'shared/platform/', may: ['shared/platform/'] },
   { room: 'shared/http/', may: ['shared/http/', 'shared/domain/', 'shared/platform/'] },
   { room: 'shared/app/', may: ['shared/app/', 'shared/domain/', 'shared/platform/', 'db/'] },
@@ -58,19 +62,20 @@ function sourceFiles(folder: string): string[] {
 }
 
 const IMPORT =
-  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*'([^']+)'|import\(\s*'([^']+)'\s*\)|\nimport\s+'([^']+)'/g
+  /(?:^|\n)\s*(?:import|export)\s(type\s)?[^'"]*?from\s*'([^']+)'|import\(\s*'([^']+)'\s*\)|\nimport\s+'([^']+)'/g
 
 /** Every module a file imports: repository paths for our own code, package names for the rest. */
-function importsOf(file: string): { target: string; own: boolean }[] {
+function importsOf(file: string): { target: string; own: boolean; typeOnly?: true }[] {
   const text = readFileSync(join(root, file), 'utf8')
   return [...text.matchAll(IMPORT)].map((match) => {
-    const specifier = match[1] ?? match[2] ?? match[3] ?? ''
-    if (specifier.startsWith('#')) return { target: `${specifier.slice(1)}.ts`, own: true }
+    const specifier = match[2] ?? match[3] ?? match[4] ?? ''
+    const typeOnly = match[1] ? ({ typeOnly: true } as const) : {}
+    if (specifier.startsWith('#')) return { target: `${specifier.slice(1)}.ts`, own: true, ...typeOnly }
     if (specifier.startsWith('.'))
-      return { target: relative(root, resolve(root, dirname(file), specifier)), own: true }
+      return { target: relative(root, resolve(root, dirname(file), specifier)), own: true, ...typeOnly }
     const parts = specifier.split('/')
     const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? '')
-    return { target: name, own: false }
+    return { target: name, own: false, ...typeOnly }
   })
 }
 
@@ -84,22 +89,41 @@ describe('the import rules of the rooms', () => {
     expect(importsOf('shared/domain/tokens.ts')).toContainEqual({ target: 'jose', own: false })
   })
 
-  it.each(ROOMS)('$room imports only from the rooms it may', ({ room, may }) => {
+  it.each(ROOMS)('$room imports only from the rooms it may', ({ room, may, mayTypesOf = [] }) => {
     const inRoom = files.filter((file) => ROOMS.find((entry) => file.startsWith(entry.room))?.room === room)
     expect(inRoom.length, room).toBeGreaterThan(0)
+    const allowed = ({ target, typeOnly }: { target: string; typeOnly?: true }) =>
+      may.some((prefix) => target.startsWith(prefix)) ||
+      (typeOnly === true && mayTypesOf.some((prefix) => target.startsWith(prefix)))
     const violations = inRoom.flatMap((file) =>
       importsOf(file)
-        .filter(({ own, target }) => own && !may.some((prefix) => target.startsWith(prefix)))
+        .filter((entry) => entry.own && !allowed(entry))
         .map(({ target }) => `${file} → ${target}`),
     )
     expect(violations).toEqual([])
   })
 
-  it('lets only the composition root reach db/ from shared/', () => {
+  it('tells a type-only import from a value import (the domain may read the schema for types only)', () => {
+    expect(importsOf('shared/domain/users.ts')).toContainEqual({
+      target: 'db/schema.ts',
+      own: true,
+      typeOnly: true,
+    })
+    expect(importsOf('shared/app/container.ts')).toContainEqual({ target: 'db/client.ts', own: true })
+  })
+
+  it('lets only the composition root reach db/ from shared/ for values', () => {
     const reachers = files
       .filter((file) => file.startsWith('shared/'))
-      .filter((file) => importsOf(file).some(({ target }) => target.startsWith('db/')))
+      .filter((file) => importsOf(file).some(({ target, typeOnly }) => target.startsWith('db/') && !typeOnly))
     expect(reachers.every((file) => file.startsWith('shared/app/'))).toBe(true)
+  })
+
+  it('keeps the cutover deletable whole: only the operations module reaches db/cutover/ from outside it', () => {
+    const reachers = files
+      .filter((file) => !file.startsWith('db/cutover/'))
+      .filter((file) => importsOf(file).some(({ target }) => target.startsWith('db/cutover/')))
+    expect(reachers).toEqual(['shared/app/operations.ts'])
   })
 
   it.each(Object.entries(WRAPPED))('imports %s only in %s', (name, wrapper) => {
