@@ -89,10 +89,16 @@ const publishedKids = async () =>
 let aheadMs = 0
 
 /**
- * Lets the functions' keys age past their re-read (each container reads them again in the background once they are
- * ten minutes old), then waits until the JWKS serves `kids` and login signs with `signingKid`.
+ * Lets the functions' keys age past their re-read (each function's container reads them again in the background once
+ * they are ten minutes old, as in Lambda), then waits until the JWKS serves `kids`, login signs with `signingKid`,
+ * and `me` accepts a token of that key (so it has read the new set too).
  */
-async function functionsSee(kids: string[], signingKid: string, signIn: () => Promise<string>) {
+async function functionsSee(
+  kids: string[],
+  signingKid: string,
+  signIn: () => Promise<string>,
+  me: (token: string) => Promise<{ status: number }>,
+) {
   // Each call further ahead than the last: the keys' age counts from when they were last read, on this clock.
   aheadMs += 11 * 60 * 1000
   vi.useFakeTimers({ toFake: ['Date'] })
@@ -102,6 +108,7 @@ async function functionsSee(kids: string[], signingKid: string, signIn: () => Pr
     await vi.waitFor(async () => expect(decodeProtectedHeader(await signIn()).kid).toBe(signingKid), {
       timeout: 10_000,
     })
+    await vi.waitFor(async () => expect((await me(await signIn())).status).toBe(200), { timeout: 10_000 })
   } finally {
     vi.useRealTimers()
   }
@@ -132,6 +139,7 @@ describe('signing key rotation, end to end', () => {
       [second.previous?.kid ?? '', second.current.kid, second.next.kid],
       second.current.kid,
       signIn,
+      me,
     )
     const tokenOfB = await signIn()
     expect(decodeProtectedHeader(tokenOfB).kid).toBe(first.next.kid)
@@ -146,6 +154,7 @@ describe('signing key rotation, end to end', () => {
       [third.previous?.kid ?? '', third.current.kid, third.next.kid],
       third.current.kid,
       signIn,
+      me,
     )
     expect(await publishedKids()).not.toContain(first.current.kid)
     expect(await me(tokenOfA)).toMatchObject({
