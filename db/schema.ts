@@ -35,6 +35,11 @@ export const users = pgTable(
      * password: such an account logs in with what it types, its first 72 bytes checked, until it sets a new password.
      */
     passwordCarriedOver: boolean('password_carried_over').notNull().default(false),
+    /**
+     * Bumped by whatever ends the credential (a password change or reset; later a deactivation or deletion), never by a
+     * rehash of the same password: a login starts a session only while it is still the version it checked.
+     */
+    credentialVersion: integer('credential_version').notNull().default(0),
   },
   (table) => [
     uniqueIndex('users_email_key').on(table.email),

@@ -89,20 +89,15 @@ export function createLoginRepository(db: Database, policy: LoginPolicy, session
     async startSession(session, context) {
       const user = session.user
       // Everything hangs on the session's insert: a retried statement finds the id taken and changes nothing. The
-      // insert needs the account active with the very hash the password was checked against, read under a share lock
-      // on its row: a reset or change that updated the row first makes this login start nothing (and rewrite no
-      // hash); one that comes after waits for this statement, then revokes the session it made.
-      const rehash = session.rehash
-        ? sql`, rehash as (
-            update ${users}
-            set hashed_password = ${session.rehash.hash}, password_carried_over = ${session.rehash.carriedOver}
-            where id = ${user.id} and hashed_password = ${user.hashedPassword} and exists (select 1 from started))`
-        : sql.empty()
+      // insert needs the account active at the credential version the password was checked against, read under a
+      // share lock on its row: a reset or change that updated the row first makes this login start nothing; one that
+      // comes after waits for this statement, then revokes the session it made. Another login's rehash keeps the
+      // version, so concurrent logins never refuse each other; and nothing here writes the row, so none deadlock.
       const result = await db
         .execute<{ started: boolean }>(sql`
           with account as (
             select id from ${users}
-            where id = ${user.id} and is_active and hashed_password = ${user.hashedPassword}
+            where id = ${user.id} and is_active and credential_version = ${user.credentialVersion}
             for share
           ), started as (
             insert into ${sessions} (id, user_id, source_ip, user_agent)
@@ -117,15 +112,25 @@ export function createLoginRepository(db: Database, policy: LoginPolicy, session
             from started
           ), cleared as (
             delete from ${loginAttempts} where email = ${user.email} and exists (select 1 from started)
-          )
-          ${rehash}
-          , login_event as (
+          ), login_event as (
             ${eventInsert('login_success', context, { userId: sql`${user.id}::int`, email: sql`${user.email}`, from: sql`from started` })}
           )
           select exists (select 1 from started)
             or exists (select 1 from ${sessions} where id = ${session.id}::uuid) as started`)
         .catch(rethrowUnavailable)
       return result.rows[0]?.started === true
+    },
+
+    async upgradeHash({ user, hash, carriedOver }) {
+      // The same password, so the version stays; guarded by the hash checked too, so of two logins' rehashes one
+      // writes and the other finds the hash replaced.
+      const result = await db
+        .execute(sql`
+          update ${users} set hashed_password = ${hash}, password_carried_over = ${carriedOver}
+          where id = ${user.id} and credential_version = ${user.credentialVersion}
+            and hashed_password = ${user.hashedPassword}`)
+        .catch(rethrowUnavailable)
+      return (result.rowCount ?? 0) > 0
     },
   } satisfies LoginRepository
 }

@@ -102,7 +102,8 @@ export function createPasswordResetRepository(db: Database, policy: PasswordRese
             where t.token_hash = ${tokenHash} and t.expires_at > now() and u.id = t.user_id and u.is_active
             returning t.user_id
           ), changed as (
-            update ${users} u set hashed_password = ${hash}, password_carried_over = false
+            update ${users} u set hashed_password = ${hash}, password_carried_over = false,
+              credential_version = u.credential_version + 1
             from used where u.id = used.user_id
             returning u.id, u.email, clock_timestamp()::text as changed_at
           ), revoked as (

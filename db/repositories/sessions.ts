@@ -182,8 +182,9 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
 
     async changePassword(change, context) {
       const key = `password_changed:${change.id}`
-      // Compare-and-set on the hash that was verified: of two concurrent changes the second finds it replaced and
-      // changes nothing (its session, if another, is revoked by the first); the users row's lock orders them.
+      // Compare-and-set on the credential version that was verified: of two concurrent changes the second finds it
+      // moved and changes nothing (its session, if another, is revoked by the first); the users row's lock orders
+      // them. A login's rehash keeps the version, so it never turns a right current password into a wrong one.
       const keptLive = change.sessionId
         ? sql`and exists (select 1 from ${sessions} s where s.id = ${change.sessionId}::uuid and s.user_id = u.id and ${live})`
         : sql.empty()
@@ -191,8 +192,10 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
       const result = await db
         .execute<{ changed: boolean; changed_at: string | null }>(sql`
           with changed as (
-            update ${users} u set hashed_password = ${change.hash}, password_carried_over = false
-            where u.id = ${change.user.id} and u.is_active and u.hashed_password = ${change.previousHash} ${keptLive}
+            update ${users} u set hashed_password = ${change.hash}, password_carried_over = false,
+              credential_version = u.credential_version + 1
+            where u.id = ${change.user.id} and u.is_active
+              and u.credential_version = ${change.user.credentialVersion} ${keptLive}
             returning u.id, u.email, clock_timestamp()::text as changed_at
           ), done as (
             select 1 from ${securityEvents} where event_key = ${key}

@@ -14,7 +14,7 @@ import {
   TooManyAttemptsError,
 } from './errors.ts'
 import type { PasswordHasher } from './passwords.ts'
-import type { LoginRepository, MailQueue, NewSession, SessionRepository, UserRepository } from './ports.ts'
+import type { LoginRepository, MailQueue, SessionRepository, UserRepository } from './ports.ts'
 import type { SessionPrincipal } from './principal.ts'
 import {
   type ChangePasswordBody,
@@ -83,41 +83,33 @@ export function createAuthService({ users, logins, sessions, passwords, tokens, 
 
     const sessionId = randomUUID()
     const refresh = tokens.issueRefreshToken()
-    const rehash = await upgradedHash(user, password, needsRehash)
     const [pair, started] = await Promise.all([
       tokenPair(user.id, sessionId, refresh.token),
       logins.startSession(
-        {
-          id: sessionId,
-          user,
-          refreshTokenHash: refresh.hash,
-          refreshTokenExpiresAt: refresh.expiresAt,
-          rehash,
-        },
+        { id: sessionId, user, refreshTokenHash: refresh.hash, refreshTokenExpiresAt: refresh.expiresAt },
         context,
       ),
     ])
     // The password was changed or reset (or the account deactivated) while this one was being checked: the password
     // it checked is no longer the account's, so no session starts on it.
     if (!started) throw new InvalidCredentialsError()
+    await upgradeHash(user, password, needsRehash)
     return pair
   }
 
   /**
-   * The hash to store after a successful login, if any: a stronger one when the stored cost is lower; and for a hash
-   * carried over from the FastAPI backend, a hash of this service's own once the password is shorter than bcrypt's
-   * 72 bytes, so it cannot be the cut-off start of a longer one (the mark then goes). A carried-over password of 72
-   * bytes or more keeps its mark, and its user logs in with all of it, until they set a new password.
+   * After a successful login, a stronger hash when the stored cost is lower; and for a hash carried over from the
+   * FastAPI backend, a hash of this service's own once the password is shorter than bcrypt's 72 bytes, so it cannot
+   * be the cut-off start of a longer one (the mark then goes). A carried-over password of 72 bytes or more keeps its
+   * mark, and its user logs in with all of it, until they set a new password. Best effort: the login has succeeded,
+   * and a rehash that loses to another login's, or fails, is done again at the next one.
    */
-  async function upgradedHash(
-    user: UserRecord,
-    password: string,
-    weaker: boolean,
-  ): Promise<NewSession['rehash']> {
+  async function upgradeHash(user: UserRecord, password: string, weaker: boolean): Promise<void> {
     const fits = Buffer.byteLength(password, 'utf8') < PASSWORD_MAX_BYTES
-    if (user.passwordCarriedOver && fits) return { hash: await passwords.hash(password), carriedOver: false }
-    if (weaker) return { hash: await passwords.hash(password), carriedOver: user.passwordCarriedOver }
-    return undefined
+    const carriedOver = user.passwordCarriedOver && !fits
+    if (!weaker && !(user.passwordCarriedOver && fits)) return
+    // A failure here (the database gone since the session started) is not the login's: the next one rehashes.
+    await logins.upgradeHash({ user, hash: await passwords.hash(password), carriedOver }).catch(() => false)
   }
 
   /** Exchanges a live refresh token of a live session for a new pair; a replayed one revokes its session. */
@@ -218,7 +210,6 @@ export function createAuthService({ users, logins, sessions, passwords, tokens, 
           id: randomUUID(),
           user: stored,
           sessionId,
-          previousHash: stored.hashedPassword,
           hash: await passwords.hash(new_password),
           noticeId,
         },

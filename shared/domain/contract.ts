@@ -24,10 +24,11 @@ export const UserSchema = v.pipe(
 )
 export type PublicUser = v.InferOutput<typeof UserSchema>
 
-/** The `users` columns (record fields) that no response ever carries: a hash, and how it was made. */
+/** The `users` columns (record fields) that no response ever carries: the hash, how it was made, its version. */
 export const PRIVATE_USER_FIELDS = [
   'hashedPassword',
   'passwordCarriedOver',
+  'credentialVersion',
 ] as const satisfies readonly (keyof UserRecord)[]
 
 /** ISO 8601 with an explicit offset (`+00:00`), as the old backend's timezone-aware datetimes were written. */

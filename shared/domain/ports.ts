@@ -52,8 +52,13 @@ export interface NewSession {
   user: UserRecord
   refreshTokenHash: string
   refreshTokenExpiresAt: Date
-  /** A new hash of the password, to store in the same statement, and whether it is still a carried-over one. */
-  rehash?: { hash: string; carriedOver: boolean } | undefined
+}
+
+/** A stronger hash of the password a login just checked, and whether it is still a carried-over one. */
+export interface HashUpgrade {
+  user: UserRecord
+  hash: string
+  carriedOver: boolean
 }
 
 export interface LoginRepository {
@@ -65,10 +70,16 @@ export interface LoginRepository {
   /** The compare failed: audits it, and counts it against the source IP. */
   recordFailure(attempt: LoginAttempt, context: RequestContext): Promise<void>
   /**
-   * One statement: clears the email's count, stores the session and token, upgrades the hash, audits. False when the
-   * account went inactive or its hash changed since the check (a reset or change wins); a retry answers true.
+   * One statement: clears the email's count, stores the session and token, audits. False when the account went
+   * inactive or its credential version moved since the check (a reset or change wins; a rehash does not); a retry
+   * answers true.
    */
   startSession(session: NewSession, context: RequestContext): Promise<boolean>
+  /**
+   * Best effort, after the session started: stores the stronger hash while the credential version and the hash are
+   * still the ones checked (another login's rehash or a change wins); one row, no other lock. False when it did not.
+   */
+  upgradeHash(upgrade: HashUpgrade): Promise<boolean>
 }
 
 export interface SessionRecord {
@@ -79,14 +90,14 @@ export interface SessionRecord {
   userAgent: string | null
 }
 
-/** What a password change stores: the new hash, replacing `previousHash` only if that is still the stored one. */
+/** What a password change stores: the new hash, if the credential is still the version `user` was checked at. */
 export interface PasswordChange {
   /** Made by the service; keys the audit event, so a retried statement records it once. */
   id: string
+  /** The account as the current password was checked against it (its `credentialVersion`). */
   user: UserRecord
   /** The session kept; every other session of the user is revoked (all of them when `null`). */
   sessionId: string | null
-  previousHash: string
   hash: string
   /** The "your password was changed" mail's job id. */
   noticeId: string
@@ -115,8 +126,9 @@ export interface SessionRepository {
   /** One statement: revokes every live session of the user, each with its event. */
   endAll(userId: number, context: RequestContext): Promise<void>
   /**
-   * One statement: new hash (not carried over), other sessions revoked, failed logins cleared, notice queued, audit.
-   * False unless `previousHash` is still stored, the kept session live and the user active; a retry answers true.
+   * One statement: new hash (not carried over), credential version bumped, other sessions revoked, failed logins
+   * cleared, notice queued, audit. False unless the credential is still the version checked, the kept session live
+   * and the user active; a retry answers true.
    */
   changePassword(change: PasswordChange, context: RequestContext): Promise<boolean>
 }

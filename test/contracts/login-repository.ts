@@ -19,12 +19,11 @@ import {
 const attempt = (email: string) => ({ id: randomUUID(), email })
 
 /** A session for the account as it was when its password was checked. */
-const newSession = (user: UserRecord, rehash?: { hash: string; carriedOver: boolean }) => ({
+const newSession = (user: UserRecord) => ({
   id: randomUUID(),
   user,
   refreshTokenHash: newHash('refresh'),
   refreshTokenExpiresAt: inAnHour(),
-  rehash,
 })
 
 /** The numbers and refusals of `count` checks of the email in a row. */
@@ -40,6 +39,47 @@ async function checks(subject: ContractSubject, email: string, count: number) {
 /** The cases every `LoginRepository` passes. */
 export function loginRepositoryContract(name: string, setup: ContractSetup) {
   describe(`LoginRepository: ${name}`, () => {
+    describe('upgradeHash', () => {
+      it('stores the stronger hash and whether it is still carried over, keeping the version', async () => {
+        const subject = setup()
+        const user = await registered(subject)
+        expect(await subject.logins.upgradeHash({ user, hash: 'stronger', carriedOver: true })).toBe(true)
+        const stored = await storedAccount(subject, user.email)
+        expect(stored).toMatchObject({
+          hashedPassword: 'stronger',
+          passwordCarriedOver: true,
+          credentialVersion: user.credentialVersion,
+        })
+        if (!stored) throw new Error('the account is gone')
+        expect(await subject.logins.upgradeHash({ user: stored, hash: 'own', carriedOver: false })).toBe(true)
+        expect(await storedAccount(subject, user.email)).toMatchObject({
+          hashedPassword: 'own',
+          passwordCarriedOver: false,
+        })
+      })
+
+      it("writes nothing once another login's rehash replaced the hash it checked", async () => {
+        const subject = setup()
+        const user = await registered(subject)
+        expect(await subject.logins.upgradeHash({ user, hash: 'first', carriedOver: false })).toBe(true)
+        expect(await subject.logins.upgradeHash({ user, hash: 'second', carriedOver: false })).toBe(false)
+        expect(await storedAccount(subject, user.email)).toMatchObject({ hashedPassword: 'first' })
+      })
+
+      it('writes nothing over a password changed since the check', async () => {
+        const subject = setup()
+        const user = await registered(subject)
+        expect(await subject.sessions.changePassword(change(user, null, 'new'), uniqueContext())).toBe(true)
+        expect(await subject.logins.upgradeHash({ user, hash: 'old-rehashed', carriedOver: false })).toBe(
+          false,
+        )
+        expect(await storedAccount(subject, user.email)).toMatchObject({
+          hashedPassword: 'new',
+          credentialVersion: user.credentialVersion + 1,
+        })
+      })
+    })
+
     describe('begin and recordFailure', () => {
       it('reads the account by email and counts the check, for an unknown email too', async () => {
         const subject = setup()
@@ -192,26 +232,6 @@ export function loginRepositoryContract(name: string, setup: ContractSetup) {
         expect(await checks(subject, user.email, 1)).toEqual([{ number: 1, refused: false }])
       })
 
-      it('stores the rehash given with it, and whether it is still carried over', async () => {
-        const subject = setup()
-        const user = await registered(subject)
-        await subject.logins.startSession(
-          newSession(user, { hash: 'stronger', carriedOver: true }),
-          uniqueContext(),
-        )
-        const stored = await storedAccount(subject, user.email)
-        expect(stored).toMatchObject({ hashedPassword: 'stronger', passwordCarriedOver: true })
-        if (!stored) throw new Error('the account is gone')
-        await subject.logins.startSession(
-          newSession(stored, { hash: 'own', carriedOver: false }),
-          uniqueContext(),
-        )
-        expect(await storedAccount(subject, user.email)).toMatchObject({
-          hashedPassword: 'own',
-          passwordCarriedOver: false,
-        })
-      })
-
       it('starts nothing for an account deactivated since its password was checked', async () => {
         const subject = setup()
         const user = await registered(subject)
@@ -224,13 +244,13 @@ export function loginRepositoryContract(name: string, setup: ContractSetup) {
         ).toBeNull()
       })
 
-      it('starts nothing, and writes no rehash, when the hash was replaced since it was checked', async () => {
+      it('starts nothing when the password was changed since it was checked', async () => {
         const subject = setup()
         const user = await registered(subject)
         expect(await subject.sessions.changePassword(change(user, null, 'replaced'), uniqueContext())).toBe(
           true,
         )
-        const session = newSession(user, { hash: 'old-password-rehashed', carriedOver: false })
+        const session = newSession(user)
         expect(await subject.logins.startSession(session, uniqueContext())).toBe(false)
         expect(await subject.sessions.list(user.id)).toEqual([])
         expect(
@@ -239,10 +259,21 @@ export function loginRepositoryContract(name: string, setup: ContractSetup) {
         expect(await storedAccount(subject, user.email)).toMatchObject({ hashedPassword: 'replaced' })
       })
 
+      it("starts the session after another login's rehash of the same password (the version stays)", async () => {
+        const subject = setup()
+        const user = await registered(subject)
+        expect(await subject.logins.upgradeHash({ user, hash: 'stronger', carriedOver: false })).toBe(true)
+        expect(await storedAccount(subject, user.email)).toMatchObject({
+          hashedPassword: 'stronger',
+          credentialVersion: user.credentialVersion,
+        })
+        expect(await subject.logins.startSession(newSession(user), uniqueContext())).toBe(true)
+      })
+
       it('answers a retry of a stored session true, storing it once', async () => {
         const subject = setup()
         const user = await registered(subject)
-        const session = newSession(user, { hash: 'stronger', carriedOver: false })
+        const session = newSession(user)
         expect(await subject.logins.startSession(session, uniqueContext())).toBe(true)
         expect(await subject.logins.startSession(session, uniqueContext())).toBe(true)
         expect((await subject.sessions.list(user.id)).map((listed) => listed.id)).toEqual([session.id])

@@ -145,7 +145,11 @@ export function passwordResetRepositoryContract(name: string, setup: ContractSet
         }
         const after = await subject.logins.begin({ id: randomUUID(), email: user.email }, uniqueContext())
         expect(after.number).toBe(1)
-        expect(after.user).toMatchObject({ hashedPassword: 'reset-hash', passwordCarriedOver: false })
+        expect(after.user).toMatchObject({
+          hashedPassword: 'reset-hash',
+          passwordCarriedOver: false,
+          credentialVersion: user.credentialVersion + 1,
+        })
         expect(await subject.mailJobs.load(done.noticeId)).toMatchObject({
           id: done.noticeId,
           kind: 'password_changed',

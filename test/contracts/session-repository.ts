@@ -276,16 +276,7 @@ export function sessionRepositoryContract(name: string, setup: ContractSetup) {
       it('clears the carried-over mark', async () => {
         const subject = setup()
         const user = await registered(subject)
-        await subject.logins.startSession(
-          {
-            id: randomUUID(),
-            user,
-            refreshTokenHash: nextToken().hash,
-            refreshTokenExpiresAt: new Date(Date.now() + 60_000),
-            rehash: { hash: 'carried', carriedOver: true },
-          },
-          uniqueContext(),
-        )
+        await subject.logins.upgradeHash({ user, hash: 'carried', carriedOver: true })
         const carried = await storedAccount(subject, user.email)
         if (!carried?.passwordCarriedOver) throw new Error('the account is not carried over')
         expect(await subject.sessions.changePassword(change(carried, null, 'own'), uniqueContext())).toBe(
@@ -306,11 +297,11 @@ export function sessionRepositoryContract(name: string, setup: ContractSetup) {
         for (const session of sessions) expect(await isLive(subject, session)).toBe(false)
       })
 
-      it('changes nothing, and answers false, when the hash checked is no longer the stored one', async () => {
+      it('changes nothing, and answers false, when the credential moved on since the check', async () => {
         const subject = setup()
         const user = await registered(subject)
         const session = await signedIn(subject, user)
-        const stale = { ...change(user, session.sessionId), previousHash: 'not-the-stored-hash' }
+        const stale = change({ ...user, credentialVersion: user.credentialVersion - 1 }, session.sessionId)
         expect(await subject.sessions.changePassword(stale, uniqueContext())).toBe(false)
         expect(await storedAccount(subject, user.email)).toMatchObject({
           hashedPassword: user.hashedPassword,
@@ -359,6 +350,23 @@ export function sessionRepositoryContract(name: string, setup: ContractSetup) {
         expect(await isLive(subject, after)).toBe(true)
         expect(await subject.sessions.changePassword(change(user, null), uniqueContext())).toBe(false)
         expect(await storedAccount(subject, user.email)).toMatchObject({ hashedPassword: 'changed-once' })
+      })
+
+      it("bumps the credential's version, so a login checked before it starts no session", async () => {
+        const subject = setup()
+        const user = await registered(subject)
+        expect(await subject.sessions.changePassword(change(user, null), uniqueContext())).toBe(true)
+        expect(await storedAccount(subject, user.email)).toMatchObject({
+          credentialVersion: user.credentialVersion + 1,
+        })
+      })
+
+      it("succeeds after a login's rehash of the current password (a rehash keeps the version)", async () => {
+        const subject = setup()
+        const user = await registered(subject)
+        expect(await subject.logins.upgradeHash({ user, hash: 'rehashed', carriedOver: false })).toBe(true)
+        expect(await subject.sessions.changePassword(change(user, null, 'new'), uniqueContext())).toBe(true)
+        expect(await storedAccount(subject, user.email)).toMatchObject({ hashedPassword: 'new' })
       })
 
       it('lets one of two concurrent changes of the same hash succeed', async () => {

@@ -169,7 +169,6 @@ export const change = (user: UserRecord, sessionId: string | null, hash = newHas
   id: randomUUID(),
   user,
   sessionId,
-  previousHash: user.hashedPassword,
   hash,
   noticeId: randomUUID(),
 })

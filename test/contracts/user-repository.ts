@@ -31,6 +31,7 @@ export function userRepositoryContract(name: string, setup: ContractSetup) {
         createdAt: expect.any(Date),
         updatedAt: user.createdAt,
         passwordCarriedOver: false,
+        credentialVersion: 0,
       })
       expect(await storedAccount(subject, email)).toEqual(user)
     })

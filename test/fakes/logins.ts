@@ -8,7 +8,7 @@ import {
   origin,
   plusSeconds,
   secondsUntil,
-  storeHash,
+  storeUpgradedHash,
   userRecord,
 } from './state.ts'
 
@@ -96,7 +96,7 @@ export function createMemoryLoginRepository(
       // The retry of a stored session answers as the first did, whatever happened since.
       if (state.sessions.has(session.id)) return true
       const account = state.users.find(
-        (row) => row.id === user.id && row.isActive && row.hashedPassword === user.hashedPassword,
+        (row) => row.id === user.id && row.isActive && row.credentialVersion === user.credentialVersion,
       )
       // A reset, a change or a deactivation committed since the password was checked: nothing starts.
       if (!account) return false
@@ -119,8 +119,19 @@ export function createMemoryLoginRepository(
         retiredAt: null,
       })
       state.loginAttempts.delete(user.email)
-      if (session.rehash) storeHash(account, session.rehash.hash, session.rehash.carriedOver, now)
       audit(state, now, 'login_success', context, { userId: user.id, email: user.email })
+      return true
+    },
+
+    async upgradeHash({ user, hash, carriedOver }) {
+      const account = state.users.find(
+        (row) =>
+          row.id === user.id &&
+          row.credentialVersion === user.credentialVersion &&
+          row.hashedPassword === user.hashedPassword,
+      )
+      if (!account) return false
+      storeUpgradedHash(account, hash, carriedOver, state.clock.now())
       return true
     },
   } satisfies LoginRepository

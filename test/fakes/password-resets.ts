@@ -9,7 +9,7 @@ import {
   queueNotice,
   revokeSessionsOf,
   secondsUntil,
-  storeHash,
+  storeNewPassword,
 } from './state.ts'
 
 /** `db/repositories/password-resets.ts` in memory. */
@@ -80,7 +80,7 @@ export function createMemoryPasswordResetRepository(state: MemoryState, policy: 
       const user = liveLink(tokenHash, now)
       if (!user) return done
       state.passwordResetTokens.delete(user.id)
-      storeHash(user, hash, false, now)
+      storeNewPassword(user, hash, now)
       revokeSessionsOf(state, user.id, now, 'password_reset', null)
       state.loginAttempts.delete(user.email)
       queueNotice(state, noticeId, user.id, now)

@@ -10,7 +10,7 @@ import {
   queueNotice,
   revokeSessionsOf,
   type SessionRow,
-  storeHash,
+  storeNewPassword,
   userRecord,
 } from './state.ts'
 
@@ -132,13 +132,13 @@ export function createMemorySessionRepository(state: MemoryState, policy: Sessio
       const done = hasEvent(state, key)
       const user = findUser(state, change.user.id)
       const kept = change.sessionId ? state.sessions.get(change.sessionId) : undefined
-      // Compare-and-set on the hash that was checked, while the account is active and the kept session live.
+      // Compare-and-set on the credential version checked, while the account is active and the kept session live.
       const applies =
         user?.isActive === true &&
-        user.hashedPassword === change.previousHash &&
+        user.credentialVersion === change.user.credentialVersion &&
         (!change.sessionId || (kept !== undefined && kept.userId === user.id && live(kept, now)))
       if (!user || !applies) return done
-      storeHash(user, change.hash, false, now)
+      storeNewPassword(user, change.hash, now)
       revokeSessionsOf(state, user.id, now, 'password_change', change.sessionId || null)
       state.loginAttempts.delete(user.email)
       queueNotice(state, change.noticeId, user.id, now)

@@ -204,7 +204,16 @@ export function revokeSessionsOf(
 }
 
 /** Stores a new password hash over the account's row (`users_set_updated_at` moves `updated_at`). */
-export function storeHash(user: UserRecord, hash: string, carriedOver: boolean, now: Date): void {
+/** A new password's hash: the credential's version moves on. */
+export function storeNewPassword(user: UserRecord, hash: string, now: Date): void {
+  user.hashedPassword = hash
+  user.passwordCarriedOver = false
+  user.credentialVersion += 1
+  user.updatedAt = now
+}
+
+/** The same password's stronger hash: the version stays. */
+export function storeUpgradedHash(user: UserRecord, hash: string, carriedOver: boolean, now: Date): void {
   user.hashedPassword = hash
   user.passwordCarriedOver = carriedOver
   user.updatedAt = now

@@ -21,6 +21,7 @@ export function userRecord(
     createdAt: at,
     updatedAt: at,
     passwordCarriedOver: false,
+    credentialVersion: 0,
     ...fields,
   }
 }

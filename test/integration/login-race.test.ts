@@ -1,16 +1,22 @@
 /**
  * A login whose password was checked just before a reset or a change of that password committed: the session it
  * would start, and the stronger hash it would write, were made from a password that is no longer the account's. The
- * session's statement starts nothing then, and writes no hash over the new password.
+ * session's statement starts nothing then, and the rehash writes nothing over the new password. And the other way
+ * round: logins of the same right password at once never refuse each other, a pending rehash or not, and a change of
+ * the password racing a login's rehash is never taken for a wrong current password.
  */
 import { randomUUID } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createLoginRepository } from '#db/repositories/logins'
 import { createPasswordResetRepository } from '#db/repositories/password-resets'
+import { handler as changePassword } from '#functions/change-password'
+import { handler as login } from '#functions/login'
+import { handler as me } from '#functions/me'
 import { hashResetToken, newResetToken } from '#shared/domain/password-reset-service'
 import { testDatabase } from '#test/helpers/database'
-import { uniqueEmail } from '#test/helpers/events'
+import { bearerEvent, invoke, jsonEvent, uniqueEmail } from '#test/helpers/events'
+import { loggedIn, registeredUser, type TestUser } from '#test/helpers/users'
 
 const database = testDatabase()
 afterAll(() => database.close())
@@ -30,12 +36,11 @@ async function userWithHash(hash: string) {
   return attempt.user
 }
 
-const newSession = (user: Awaited<ReturnType<typeof userWithHash>>, rehash?: string) => ({
+const newSession = (user: Awaited<ReturnType<typeof userWithHash>>) => ({
   id: randomUUID(),
   user,
   refreshTokenHash: `refresh-${randomUUID()}`,
   refreshTokenExpiresAt: new Date(Date.now() + 3_600_000),
-  rehash: rehash ? { hash: rehash, carriedOver: false } : undefined,
 })
 
 const sessionsOf = async (userId: number) =>
@@ -48,10 +53,14 @@ const storedHash = async (userId: number) =>
 describe('a login checked against a password replaced meanwhile', () => {
   it('starts no session and writes no hash over the new one', async () => {
     const user = await userWithHash('old-hash')
-    // The reset commits between the password check and the session's statement.
-    await database.db.execute(sql`update users set hashed_password = 'new-hash' where id = ${user.id}`)
-    expect(await logins.startSession(newSession(user, 'old-password-rehashed'), CONTEXT)).toBe(false)
+    // The reset commits between the password check and the session's statement: a new hash, a new version.
+    await database.db.execute(
+      sql`update users set hashed_password = 'new-hash', credential_version = credential_version + 1
+        where id = ${user.id}`,
+    )
+    expect(await logins.startSession(newSession(user), CONTEXT)).toBe(false)
     expect(await sessionsOf(user.id)).toEqual([])
+    expect(await logins.upgradeHash({ user, hash: 'old-password-rehashed', carriedOver: false })).toBe(false)
     expect(await storedHash(user.id)).toBe('new-hash')
   })
 
@@ -64,8 +73,9 @@ describe('a login checked against a password replaced meanwhile', () => {
 
   it('starts it, and upgrades the hash, when nothing changed; a retry of that statement answers the same', async () => {
     const user = await userWithHash('checked-hash')
-    const session = newSession(user, 'stronger-hash')
+    const session = newSession(user)
     expect(await logins.startSession(session, CONTEXT)).toBe(true)
+    expect(await logins.upgradeHash({ user, hash: 'stronger-hash', carriedOver: false })).toBe(true)
     expect(await storedHash(user.id)).toBe('stronger-hash')
     // The same statement again (its answer lost): the session is found, nothing is applied twice.
     expect(await logins.startSession(session, CONTEXT)).toBe(true)
@@ -110,5 +120,62 @@ describe('a login that committed while a reset waited for the user row', () => {
       )
     ).rows
     expect(row?.revoked_reason).toBe('password_reset')
+  })
+})
+
+/** Marks the account as carried over from the old backend: its next login with a short password rehashes. */
+const markCarriedOver = (userId: number) =>
+  database.db.execute(sql`update users set password_carried_over = true where id = ${userId}`)
+
+const carriedOver = async (userId: number) =>
+  (
+    await database.db.execute<{ c: boolean }>(
+      sql`select password_carried_over as c from users where id = ${userId}`,
+    )
+  ).rows[0]?.c
+
+const logIn = (user: TestUser) =>
+  invoke(login, jsonEvent('/api/v1/auth/login', { email: user.email, password: user.password }))
+
+describe('logins of the right password at the same moment', () => {
+  it.each([
+    ['with a rehash pending (an account carried over from the old backend)', true],
+    ['with nothing to rehash', false],
+  ])('all succeed, 12 pairs at once, %s', async (_, pending) => {
+    const users = await Promise.all(Array.from({ length: 12 }, () => registeredUser()))
+    if (pending) for (const user of users) await markCarriedOver(user.id)
+    const answers = await Promise.all(users.flatMap((user) => [logIn(user), logIn(user)]))
+    expect(answers.map((answer) => answer.status)).toEqual(Array(24).fill(200))
+    // Each account rehashed once, by one of its two logins; the other found it done.
+    for (const user of users) expect(await carriedOver(user.id)).toBe(false)
+  })
+})
+
+describe('a password change racing a login that rehashes', () => {
+  it('changes the password every time, never answering "Incorrect password"', async () => {
+    for (let round = 0; round < 6; round++) {
+      const user = await registeredUser()
+      const { access_token } = await loggedIn(user)
+      await markCarriedOver(user.id)
+      const change = invoke(
+        changePassword,
+        jsonEvent(
+          '/api/v1/users/me/password',
+          { current_password: user.password, new_password: 'a brand new password' },
+          { headers: { authorization: `Bearer ${access_token}` } },
+        ),
+      )
+      const [changed, racing] = await Promise.all([change, logIn(user)])
+      expect(changed.status).toBe(204)
+      // The login checked the old password: it either finished first (and its session was ended by the change)
+      // or found the credential moved on (401); it never made the change fail.
+      expect([200, 401]).toContain(racing.status)
+      expect((await logIn({ ...user, password: 'a brand new password' })).status).toBe(200)
+      expect((await logIn(user)).status).toBe(401)
+      if (racing.status === 200) {
+        const token = (racing.body as { access_token: string }).access_token
+        expect((await invoke(me, bearerEvent('/api/v1/users/me', token))).status).toBe(401)
+      }
+    }
   })
 })
