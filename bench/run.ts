@@ -16,9 +16,10 @@ import { startLocalSecretsManager } from '#infra/local/secrets-manager'
 import { newSigningKeySet, publishedKeys } from '#shared/domain/signing-keys'
 import { measureBundles } from './bundles.ts'
 import { type ColdStartFigures, type ColdStartScenario, measureColdStart } from './cold-start.ts'
+import { functionEnv } from './function-env.ts'
 import { renderReport } from './report.ts'
 import { measureThroughput, measureWithWrk, type ThroughputFigures, wrkAvailable } from './throughput.ts'
-import { startWorker, stopWorker } from './worker-client.ts'
+import { startWorker, stopWorker, type Worker } from './worker-client.ts'
 
 const { values: options } = parseArgs({
   options: {
@@ -41,16 +42,6 @@ const progress = (message: string) => {
   const now = performance.now()
   process.stderr.write(`bench: ${message} (previous step ${((now - phaseStarted.at) / 1000).toFixed(1)} s)\n`)
   phaseStarted.at = now
-}
-
-/** The environment a function gets, without anything the caller's shell may have set for the service. */
-function functionEnv(settings: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [name, value] of Object.entries(process.env)) {
-    if (/^(DATABASE_|JWT_|ADMIN_|BCRYPT_|ACCESS_TOKEN_|REFRESH_TOKEN_|AWS_|CORS_)/.test(name)) continue
-    env[name] = value
-  }
-  return { ...env, ...settings }
 }
 
 const machine = {
@@ -106,7 +97,7 @@ const inlineEnv = functionEnv({
   BCRYPT_COST: String(BCRYPT_COST),
 })
 
-let worker: ReturnType<typeof startWorker> | undefined
+let worker: Worker | undefined
 try {
   worker = startWorker(inlineEnv)
   const fixture = await worker.reply('ready')
