@@ -5,9 +5,9 @@
  * through the same Neon driver and WebSocket proxy as the local stack. Loopback traffic only.
  */
 
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { bundleEntry } from '#infra/bundling'
 import { toApiGatewayEvent } from '#infra/local/event'
@@ -16,8 +16,9 @@ import { startLocalSecretsManager } from '#infra/local/secrets-manager'
 import { newSigningKeySet, publishedKeys } from '#shared/domain/signing-keys'
 import { measureBundles } from './bundles.ts'
 import { type ColdStartFigures, type ColdStartScenario, measureColdStart } from './cold-start.ts'
+import { benchFigures, gitCommit } from './figures.ts'
 import { functionEnv } from './function-env.ts'
-import { renderReport } from './report.ts'
+import { type BenchRun, renderReport } from './report.ts'
 import { measureThroughput, measureWithWrk, type ThroughputFigures, wrkAvailable } from './throughput.ts'
 import { startWorker, stopWorker, type Worker } from './worker-client.ts'
 
@@ -36,6 +37,7 @@ const COLD_RUNS = Number(options['cold-runs'])
 const THROUGHPUT_REQUESTS = Number(options['throughput-requests'])
 /** The lowest cost the service accepts: the same on both sides of the bcrypt ratios, and the strictest for them. */
 const BCRYPT_COST = 10
+const FIGURES_FILE = join(import.meta.dirname, '..', 'dist', 'bench-figures.json')
 
 const phaseStarted = { at: performance.now() }
 const progress = (message: string) => {
@@ -226,24 +228,27 @@ try {
     )
   }
 
-  process.stdout.write(
-    renderReport({
-      machine: { ...machine, loadAtEnd: loadavg()[0] ?? 0 },
-      settings: {
-        calls: CALLS,
-        warmup: WARMUP,
-        initRuns: INIT_RUNS,
-        coldRuns: COLD_RUNS,
-        bcryptCost: BCRYPT_COST,
-      },
-      seconds: (performance.now() - startedAt) / 1000,
-      bundles,
-      coldStarts,
-      series,
-      defaultCostCompareMs,
-      throughput,
-    }),
-  )
+  const run: BenchRun = {
+    machine: { ...machine, loadAtEnd: loadavg()[0] ?? 0 },
+    settings: {
+      calls: CALLS,
+      warmup: WARMUP,
+      initRuns: INIT_RUNS,
+      coldRuns: COLD_RUNS,
+      bcryptCost: BCRYPT_COST,
+    },
+    seconds: (performance.now() - startedAt) / 1000,
+    bundles,
+    coldStarts,
+    series,
+    defaultCostCompareMs,
+    throughput,
+  }
+  process.stdout.write(renderReport(run))
+  // The figures `npm run bench:cost` prices, beside the report.
+  await mkdir(dirname(FIGURES_FILE), { recursive: true })
+  await writeFile(FIGURES_FILE, `${JSON.stringify(benchFigures(run, gitCommit()), null, 2)}\n`)
+  progress(`figures written to ${FIGURES_FILE}`)
 } finally {
   if (worker) await stopWorker(worker.child)
   await stack.stop()

@@ -19,6 +19,8 @@ export interface ScaleSeries {
   /** Milliseconds per call, in call order. */
   endpointMs: number[]
   floorMs: number[]
+  /** Statements (`pool.query` calls) per endpoint call, in call order; empty during a cleanup's window. */
+  roundTrips: number[]
 }
 
 export type ScaleWorkerRequest =

@@ -15,7 +15,7 @@ import { handler as refresh } from '#functions/refresh'
 import { handler as register } from '#functions/register'
 import { findRoute } from '#functions/routes'
 import { lambdaContext, toApiGatewayEvent } from '#infra/local/event'
-import { apiContainer } from '#shared/app/container'
+import { apiContainer, builtContainers } from '#shared/app/container'
 import { disposeAll } from '#shared/app/memo'
 import { createPasswordHasher } from '#shared/domain/passwords'
 import {
@@ -37,6 +37,21 @@ const RESET_ACCOUNTS = 20
 const { database, config } = await apiContainer()()
 const { pool } = database
 const hasher = createPasswordHasher({ cost: config.BCRYPT_COST })
+
+let roundTrips = 0
+const counted = new WeakSet<object>()
+/** Statements counted as `npm run bench` counts them: every `pool.query` of every function's pool built so far. */
+function countStatements() {
+  for (const { database: built } of builtContainers()) {
+    if (counted.has(built.pool)) continue
+    counted.add(built.pool)
+    const query = built.pool.query.bind(built.pool) as (...args: unknown[]) => Promise<unknown>
+    ;(built.pool as { query: unknown }).query = (...args: unknown[]) => {
+      roundTrips++
+      return query(...args)
+    }
+  }
+}
 
 let sources = 0
 /** A new client address for every request, so no per-address limit is reached by the bench. */
@@ -61,6 +76,7 @@ function event(method: string, path: string, body?: unknown, headers: Record<str
 }
 
 async function call(handler: Handler, request: APIGatewayProxyEventV2, expected: number) {
+  countStatements()
   const response = await handler(request, lambdaContext('bench-scale'))
   if (response.statusCode !== expected) {
     throw new Error(
@@ -177,15 +193,19 @@ async function latency(calls: number, loginCalls: number, warmup: number): Promi
   const results: ScaleSeries[] = []
   for (const endpoint of SCALE_ENDPOINTS) {
     const [floor, nextFloor] = floors[endpoint]
-    const series: ScaleSeries = { endpoint, floor, endpointMs: [], floorMs: [] }
+    const series: ScaleSeries = { endpoint, floor, endpointMs: [], floorMs: [], roundTrips: [] }
     const count = endpoint === 'login' ? loginCalls : calls
     const unrecorded = endpoint === 'login' ? Math.min(warmup, 5) : warmup
     for (let i = 0; i < unrecorded + count; i++) {
-      const endpointMs = await time(await next[endpoint]())
+      const timed = await next[endpoint]()
+      const before = roundTrips
+      const endpointMs = await time(timed)
+      const trips = roundTrips - before
       const floorMs = await time(await nextFloor())
       if (i < unrecorded) continue
       series.endpointMs.push(endpointMs)
       series.floorMs.push(floorMs)
+      series.roundTrips.push(trips)
     }
     results.push(series)
   }
@@ -197,7 +217,7 @@ const windowState = { stop: false, done: Promise.resolve<ScaleSeries[]>([]), sta
 /** The window's endpoints one after another, one at a time, until `windowState.stop`. */
 async function callInTurn(next: Awaited<ReturnType<typeof endpointCalls>>): Promise<ScaleSeries[]> {
   const series = WINDOW_ENDPOINTS.map(
-    (endpoint): ScaleSeries => ({ endpoint, floor: '', endpointMs: [], floorMs: [] }),
+    (endpoint): ScaleSeries => ({ endpoint, floor: '', endpointMs: [], floorMs: [], roundTrips: [] }),
   )
   while (!windowState.stop) {
     for (const item of series) item.endpointMs.push(await time(await next[item.endpoint]()))

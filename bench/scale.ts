@@ -5,7 +5,6 @@
  * the figures as JSON in dist/scale-figures.json, progress on stderr. On a throwaway embedded PostgreSQL reached
  * through the same Neon driver and WebSocket proxy as the local stack; loopback traffic only.
  */
-import { execFileSync } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -18,6 +17,7 @@ import { createPasswordHasher } from '#shared/domain/passwords'
 import { newSigningKeySet } from '#shared/domain/signing-keys'
 import { INTEGER_SETTINGS } from '#shared/platform/settings'
 import { writeSection } from './docs-section.ts'
+import { gitCommit } from './figures.ts'
 import { functionEnv } from './function-env.ts'
 import {
   type LoadStep,
@@ -94,13 +94,7 @@ const logStep = (step: LoadStep) =>
   )
 const pause = (milliseconds: number) => new Promise((done) => setTimeout(done, milliseconds))
 
-const commit = (() => {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
-  } catch {
-    return 'unknown'
-  }
-})()
+const commit = gitCommit()
 const machine = {
   cpus: cpus().length,
   model: cpus()[0]?.model.trim() ?? 'unknown CPU',
