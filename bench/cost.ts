@@ -137,7 +137,7 @@ const { assumptions } = usage
 const lines: string[] = [
   `From \`npm run bench\` at \`${bench.commit}\` (${bench.date.slice(0, 10)}) and \`npm run bench:scale\` at \`${scale.commit}\` ` +
     `(${count(scale.volume.users)} users), on ${bench.machine.cpus} × ${bench.machine.model}. Prices: bench/prices.json, list prices ` +
-    `as published on the dates below${prices.checkedOnline ? '' : ', written down from memory on ' + prices.writtenOn + ' without re-checking them online'}; usage: bench/usage.json.`,
+    `as published on the dates below${prices.checkedOnline ? '' : `, written down from memory on ${prices.writtenOn} without re-checking them online`}; usage: bench/usage.json.`,
   `Billed duration = local median × ${assumptions.lambdaCoreOverBenchCore} × max(1, 1769 MB ÷ memory) + ` +
     `${assumptions.databaseRoundTripMs} ms per database round trip, rounded up to 1 ms; a cold start adds what the bench ` +
     `measured for \`me\` from process start (${count(coldExtraMs)} ms locally, Lambda bills the init phase) and ` +
