@@ -97,6 +97,22 @@ async function loadedUserOf(client: Client): Promise<(expression: string) => str
   return (expression: string) => `(${lo} + ((${expression})::bigint * 7919) % ${hi - lo + 1})::int`
 }
 
+/**
+ * Where the loaded sessions' stale hour lies: every `stride`-th session, spread over the table as sessions end at any
+ * age (one clump at the start of the heap would let the cleanup's scan find them all at once), a third of them of
+ * each way of ending. `liveSession` maps any series number onto a session that is not stale.
+ */
+function sessionLayout(sessions: number, stalePerHour: number) {
+  const stride = Math.max(2, Math.floor(sessions / Math.max(1, stalePerHour)))
+  return {
+    isStale: (g: string) => `(${g} % ${stride} = 0)`,
+    /** 0 revoked, 1 past its age, 2 idle. */
+    kind: (g: string) => `((${g} / ${stride}) % 3)`,
+    liveSession: (expression: string) =>
+      `(select case when h % ${stride} = 0 then h - 1 else h end from (select 1 + ((${expression}) - 1) % ${sessions} as h) s)`,
+  }
+}
+
 export interface LoadStep {
   table: ScaleTable | 'users'
   rows: number
@@ -145,46 +161,49 @@ export async function loadSteadyState(
   )
   const userOf = await loadedUserOf(client)
 
-  // Sessions: the first hour's worth are stale, a third each revoked, past the 30-day age, idle (see the tokens).
-  const staleSessions = Math.min(sessions, stalePerHour.sessions)
+  // Sessions: an hour's worth are stale, spread over the table, a third each revoked, past the 30-day age, idle (see
+  // the tokens).
+  const layout = sessionLayout(sessions, stalePerHour.sessions)
+  const stale = layout.isStale('g')
   await run(
     'sessions',
     `insert into sessions (id, user_id, created_at, last_used_at, source_ip, user_agent, revoked_at, revoked_reason)
      select ${uuidOf(`'s' || g`)}, ${userOf('g')}, created, created + (now() - created) * random(),
        ${sourceIp('g')}, ${userAgent('g')},
-       case when g <= $2 and g % 3 = 0 then now() - random() * interval '1 hour' end,
-       case when g <= $2 and g % 3 = 0 then 'logout' end
+       case when ${stale} and ${layout.kind('g')} = 0 then now() - random() * interval '1 hour' end,
+       case when ${stale} and ${layout.kind('g')} = 0 then 'logout' end
      from generate_series(1, $1::int) g,
-       lateral (select case when g <= $2 and g % 3 = 1
+       lateral (select case when ${stale} and ${layout.kind('g')} = 1
          then now() - interval '30 days' - random() * interval '1 hour'
-         else now() - random() * interval '30 days' end as created) t`,
-    [sessions, staleSessions],
+         else now() - random() * interval '29 days' end as created) t`,
+    [sessions],
   )
   // Each session's current token, alive except for the idle stale sessions (expired within the hour); then retired
-  // tokens of live sessions (a chain), alive until their own expiry, one hour's worth of them expired already.
+  // tokens of live sessions (a chain), alive until their own expiry, one hour's worth of them expired already. A live
+  // session is younger than 29 days and its token lives a day more at least: none ends during a run (a day's backlog
+  // adds tokens to them).
   await run(
     'refresh_tokens',
     `insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
      select ${tokenHash(`'t' || g`)}, ${uuidOf(`'s' || g`)}, expires - interval '7 days', expires
      from generate_series(1, $1::int) g,
-       lateral (select case when g <= $2 and g % 3 = 2
+       lateral (select case when ${stale} and ${layout.kind('g')} = 2
          then now() - random() * interval '1 hour'
-         else now() + interval '1 minute' + random() * interval '7 days' end as expires) t`,
-    [sessions, staleSessions],
+         else now() + interval '1 day' + random() * interval '6 days' end as expires) t`,
+    [sessions],
   )
   const retired = Math.max(0, refreshTokens - sessions)
-  const liveSessions = sessions - staleSessions
-  if (retired > 0 && liveSessions > 0) {
+  if (retired > 0) {
     await run(
       'refresh_tokens',
       `insert into refresh_tokens (token_hash, session_id, created_at, expires_at, retired_at)
-       select ${tokenHash(`'r' || g`)}, ${uuidOf(`'s' || ($3 + 1 + (g - 1) % $4)`)}, expires - interval '7 days',
+       select ${tokenHash(`'r' || g`)}, ${uuidOf(`'s' || ${layout.liveSession('g')}`)}, expires - interval '7 days',
          expires, expires - interval '7 days' + interval '1 minute'
        from generate_series(1, $1::int) g,
          lateral (select case when g <= $2
            then now() - random() * interval '1 hour'
            else now() + random() * interval '7 days' end as expires) t`,
-      [retired, Math.min(retired, stalePerHour.refresh_tokens), staleSessions, liveSessions],
+      [retired, Math.min(retired, stalePerHour.refresh_tokens)],
     )
   }
   await loadSmallTables(run, volume, userOf, '1 hour', 'live')
@@ -310,17 +329,16 @@ export async function loadBacklog(
          else now() + random() * interval '7 days' end as expires) t`,
     [staleSessions],
   )
-  // Expired, retired tokens of the loaded live sessions (those after the first hour's stale ones).
-  const staleLoaded = Math.min(sessions, stalePerHour.sessions)
-  const liveSessions = Math.max(1, sessions - staleLoaded)
+  // Expired, retired tokens of the loaded live sessions.
+  const layout = sessionLayout(sessions, stalePerHour.sessions)
   await run(
     'refresh_tokens',
     `insert into refresh_tokens (token_hash, session_id, created_at, expires_at, retired_at)
-     select ${tokenHash(`'br' || g`)}, ${uuidOf(`'s' || ($2 + 1 + (g - 1) % $3)`)}, expires - interval '7 days',
+     select ${tokenHash(`'br' || g`)}, ${uuidOf(`'s' || ${layout.liveSession('g')}`)}, expires - interval '7 days',
        expires, expires - interval '7 days' + interval '1 minute'
      from generate_series(1, $1::int) g,
        lateral (select now() - random() * interval '1 day' as expires) t`,
-    [stalePerHour.refresh_tokens * 24, staleLoaded, liveSessions],
+    [stalePerHour.refresh_tokens * 24],
   )
   await loadSmallTables(run, volume, userOf, '1 day', 'backlog')
   await run(
