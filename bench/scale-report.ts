@@ -78,8 +78,8 @@ function cleanupRow(name: string, run: CleanupFigures, target: string, met: bool
     count(sum(run.stale)),
     run.failure ? `failed: ${run.failure}` : `${count(deleted)}${byTable ? ` (${byTable})` : ''}`,
     ms(run.ms),
-    run.ms > 0 ? `${count(deleted / (run.ms / 1000))} rows/s` : '',
-    run.complete ? 'yes' : `no (budget ${seconds(run.budgetMs)})`,
+    run.failure || run.ms <= 0 ? '' : `${count(deleted / (run.ms / 1000))} rows/s`,
+    run.complete ? 'yes' : run.failure ? 'no (failed)' : `no (budget ${seconds(run.budgetMs)} spent)`,
     target,
     mark(met),
   ]
