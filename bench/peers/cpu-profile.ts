@@ -1,8 +1,9 @@
 /**
  * Where a Node server's CPU goes, from a V8 CPU profile (`node --cpu-prof`): every sample is charged to the innermost
  * frame on its stack that belongs to a known part (the access log line, the event conversion, the Neon driver, …),
- * so time spent in Node's built-ins counts for the project code that called them. Samples with no known frame on the
- * stack are charged to Node's HTTP and socket work, to the garbage collector, or to "other".
+ * so time spent in Node's built-ins counts for the project code that called them (a socket write under the local
+ * server's reply is the local server's; under the WebSocket client's send, the client's). Samples with no known frame
+ * on the stack are charged to Node's HTTP and socket work, to the garbage collector, or to "other".
  */
 import { readFileSync } from 'node:fs'
 
@@ -76,14 +77,15 @@ const PARTS: (CpuPart & { owns: (url: string) => boolean })[] = [
     owns: (url) =>
       /\/(functions|shared|db)\/[^/]+/.test(url) || url.includes('/@middy/') || url.includes('/valibot/'),
   },
-  {
-    name: "Node's HTTP server and sockets, no project code on the stack (parsing, writes)",
-    lambda:
-      "no (the runtime's own HTTP calls to the Runtime API are of this kind, one GET and one POST per invoke)",
-    inLambda: false,
-    owns: (url) => /^node:(_http_|net|internal\/(http|stream|streams|net|timers)|events|stream)/.test(url),
-  },
 ]
+/** Charged only when no part above has a frame on the stack: Node's own work between requests and sockets. */
+const NODE_IO: CpuPart & { owns: (url: string) => boolean } = {
+  name: "Node's HTTP server and sockets, no project code on the stack (parsing, writes)",
+  lambda:
+    "no (the runtime's own HTTP calls to the Runtime API are of this kind, one GET and one POST per invoke)",
+  inLambda: false,
+  owns: (url) => /^node:(_http_|net|internal\/(http|stream|streams|net|timers)|events|stream)/.test(url),
+}
 const GC: CpuPart = { name: 'garbage collector', lambda: 'yes, in proportion', inLambda: true }
 const PROGRAM: CpuPart = {
   name: 'V8/native, no JavaScript frame ("(program)")',
@@ -120,6 +122,8 @@ export function breakDownProfile(file: string): CpuBreakdown {
       const url = byId.get(at)?.callFrame.url ?? ''
       found = PARTS.find((part) => part.owns(url))
     }
+    for (let at: number | undefined = id; !found && at !== undefined; at = parent.get(at))
+      if (NODE_IO.owns(byId.get(at)?.callFrame.url ?? '')) found = NODE_IO
     const result = found ?? OTHER
     owner.set(id, result)
     return result
