@@ -1,5 +1,6 @@
 import { execFile, spawnSync } from 'node:child_process'
 import { Agent, request } from 'node:http'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { quantile } from './stats.ts'
 
@@ -12,6 +13,10 @@ export interface ThroughputFigures {
   p99Ms: number
   /** wrk when it is installed (as a reviewer measures), else this process's own client. */
   client: 'wrk' | 'node'
+  /** wrk's socket errors (connect, read, write, timeout), summed; requests that never completed are not counted. */
+  socketErrors?: number
+  /** With `post`: requests answered, by status (any status is accepted then, and counted here). */
+  statuses?: Record<number, number>
 }
 
 /** GETs `url` `requests` times, `concurrency` at a time over kept-alive connections; every answer must be 200. */
@@ -76,21 +81,43 @@ function wrkDuration(text: string): number {
 
 /**
  * GETs `url` with wrk, two threads and `concurrency` connections for `seconds`, as a reviewer measures `npm start`: a
- * client written in C costs the 2 cores far less than this process would. Every answer must be 200.
+ * client written in C costs the 2 cores far less than this process would. Every answer must be 200. With `post`,
+ * every request is a POST of the next of those JSON bodies instead (`bench/peers/post.lua`), answers are counted by status, and wrk
+ * waits up to `timeoutSeconds` for an answer (2 s by default), as a slow sign-in may take longer.
  */
 export async function measureWithWrk(options: {
   url: string
   headers: Record<string, string>
   concurrency: number
   seconds: number
+  post?: readonly string[]
+  timeoutSeconds?: number
 }): Promise<ThroughputFigures> {
   const headerArgs = Object.entries(options.headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`])
+  const postArgs = options.post === undefined ? [] : ['-s', join(import.meta.dirname, 'peers', 'post.lua')]
+  const timeoutArgs = options.timeoutSeconds === undefined ? [] : ['--timeout', `${options.timeoutSeconds}s`]
   const { stdout: out } = await promisify(execFile)(
     'wrk',
-    ['-t2', `-c${options.concurrency}`, `-d${options.seconds}s`, '--latency', ...headerArgs, options.url],
-    { encoding: 'utf8' },
+    [
+      '-t2',
+      `-c${options.concurrency}`,
+      `-d${options.seconds}s`,
+      '--latency',
+      ...timeoutArgs,
+      ...postArgs,
+      ...headerArgs,
+      options.url,
+    ],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, ...(options.post === undefined ? {} : { WRK_BODIES: options.post.join('\n') }) },
+    },
   )
-  if (/Non-2xx or 3xx responses/.test(out)) throw new Error(`wrk saw answers other than 200:\n${out}`)
+  if (options.post === undefined && /Non-2xx or 3xx responses/.test(out))
+    throw new Error(`wrk saw answers other than 200:\n${out}`)
+  const statuses = Object.fromEntries(
+    [...out.matchAll(/^status (\d+): (\d+)$/gm)].map(([, status, count]) => [Number(status), Number(count)]),
+  )
   const requests = Number(/(\d+) requests in ([\d.]+)(\w+)/.exec(out)?.[1])
   const elapsed = /requests in ([\d.]+\w+)/.exec(out)?.[1] ?? ''
   const percentile = (p: string) => wrkDuration(new RegExp(`^\\s*${p}%\\s+(\\S+)`, 'm').exec(out)?.[1] ?? '')
@@ -102,5 +129,11 @@ export async function measureWithWrk(options: {
     p50Ms: percentile('50'),
     p99Ms: percentile('99'),
     client: 'wrk',
+    socketErrors: [
+      ...(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)?.slice(1) ?? []),
+    ]
+      .map(Number)
+      .reduce((sum, count) => sum + count, 0),
+    ...(options.post === undefined ? {} : { statuses }),
   }
 }

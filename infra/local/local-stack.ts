@@ -27,6 +27,8 @@ export interface LocalStackOptions {
   databaseUrl?: string | undefined
   /** The PostgreSQL major of a new embedded cluster (an existing one runs on its own); production's by default. */
   major?: PostgresMajor
+  /** Extra server settings for a new embedded PostgreSQL (`-c name=value` pairs), e.g. a benchmark's statistics. */
+  postgresFlags?: readonly string[]
   /** The embedded PostgreSQL's cluster folder, kept across runs; without it, a temporary one that `stop` removes. */
   dataDir?: string | undefined
   /** A WebSocket proxy that runs already (DATABASE_WS_PROXY); otherwise one is started, unless the database is Neon's. */
@@ -157,7 +159,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   try {
     const credentials = dataDir ? await localPasswords(dataDir) : undefined
     if (dataDir && credentials)
-      started.postgres = await startEmbeddedPostgres(dataDir, credentials.passwords, undefined, options.major)
+      started.postgres = await startEmbeddedPostgres(
+        dataDir,
+        credentials.passwords,
+        undefined,
+        options.major,
+        options.postgresFlags,
+      )
     const clusterUrl = started.postgres?.url ?? (options.databaseUrl as string)
     const postgresPort = started.postgres?.port
     const target = new URL(clusterUrl)
@@ -282,6 +290,7 @@ async function startEmbeddedPostgres(
   passwords: LocalPasswords,
   port?: number,
   major?: PostgresMajor,
+  flags?: readonly string[],
 ): Promise<LocalPostgres> {
   await stopStalePostgres(dataDir)
   // The server's last lines, for the error; bounded, as the server goes on logging for as long as it runs.
@@ -298,6 +307,7 @@ async function startEmbeddedPostgres(
       port,
       log: keep,
       ...(major ? { major } : {}),
+      ...(flags ? { flags } : {}),
     })
   } catch (error) {
     const serious = log.filter((line) => /FATAL|PANIC|ERROR|HINT/.test(line))

@@ -62,6 +62,8 @@ export async function startLocalPostgres(options: {
   /** The major version of a new cluster; an existing one runs on its own. Production's by default. */
   major?: PostgresMajor
   port?: number
+  /** Extra server flags, after the stack's own. */
+  flags?: readonly string[]
   log?: (message: string) => void
 }): Promise<LocalPostgres & { major: PostgresMajor }> {
   const port = options.port ?? (await freePort())
@@ -81,7 +83,13 @@ export async function startLocalPostgres(options: {
     authMethod: 'password',
     persistent: options.persistent,
     createPostgresUser: asRoot,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'max_connections=200',
+      ...(options.flags ?? []),
+    ],
     onLog: (message) => options.log?.(message),
     onError: (error) => options.log?.(error instanceof Error ? error.message : String(error)),
   })
