@@ -4,7 +4,6 @@ import { join } from 'node:path'
 import bcrypt from 'bcryptjs'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest'
 import { createDatabase } from '#db/client'
-import { planCutover } from '#db/cutover/planner'
 import { sqlState } from '#db/errors'
 import { handler as cutover } from '#functions/cutover'
 import { handler as migrate } from '#functions/migrate'
@@ -16,6 +15,7 @@ import {
   dropDatabase,
   type LegacyDatabase,
   legacyDatabase,
+  planOn,
   snapshot,
 } from '#test/helpers/legacy-database'
 
@@ -272,11 +272,22 @@ describe('the cutover of the FastAPI database', () => {
         deactivate: 'the others are carried, inactive, as duplicate-<id>@carried.invalid',
       },
       chosen: null,
+      groupCount: 2,
       groups: [
         // The active row wins over a more recently updated inactive one.
-        { value: 'dup@example.org', keep: rowOf(31), others: [{ ...rowOf(30), outcome: null }] },
+        {
+          value: 'dup@example.org',
+          keep: rowOf(31),
+          otherCount: 1,
+          others: [{ ...rowOf(30), outcome: null }],
+        },
         // Both active: the most recently updated.
-        { value: 'john.doe@example.com', keep: rowOf(2), others: [{ ...rowOf(1), outcome: null }] },
+        {
+          value: 'john.doe@example.com',
+          keep: rowOf(2),
+          otherCount: 1,
+          others: [{ ...rowOf(1), outcome: null }],
+        },
       ],
     })
     expect(report.usernameCollisions).toEqual({
@@ -286,13 +297,16 @@ describe('the cutover of the FastAPI database', () => {
         clear: 'the others are carried without a username',
       },
       chosen: null,
-      groups: [{ value: 'john', keep: rowOf(2), others: [{ ...rowOf(1), outcome: null }] }],
+      groupCount: 1,
+      groups: [{ value: 'john', keep: rowOf(2), otherCount: 1, others: [{ ...rowOf(1), outcome: null }] }],
+      tooLongCount: 1,
       tooLong: [{ ...rowOf(12), outcome: null }],
     })
     expect(report.invalidEmails).toEqual({
       decidedBy: 'invalidEmails (--invalid-emails)',
       choices: { deactivate: 'carried, inactive, as invalid-<id>@carried.invalid' },
       chosen: null,
+      rowCount: 1,
       rows: [{ ...rowOf(9), outcome: null }],
     })
     expect(report.conversion).toMatchObject({
@@ -347,7 +361,7 @@ describe('the cutover of the FastAPI database', () => {
       /^cutover refused: the request is not one it takes \(emailCollisions: must be merge or deactivate\)$/,
     )
     await expect(runCutover(database, { apply: true, emailCollision: 'merge' })).rejects.toThrow(
-      /emailCollision: the cutover takes only apply, emailCollisions, usernameCollisions and invalidEmails/,
+      /emailCollision: the cutover takes only apply, emailCollisions, usernameCollisions, invalidEmails and inbound/,
     )
     expect(await snapshot(database.owner)).toEqual(before)
   })
@@ -543,32 +557,30 @@ describe('the cutover of the FastAPI database', () => {
 })
 
 describe('the keeper rule for usernames', () => {
-  const row = (id: number, email: string, username: string | null, updatedAt: string) => ({
-    id,
-    email,
-    username,
-    usernameKey: username?.toLowerCase() ?? null,
-    usernameLength: username?.length ?? 0,
-    active: true,
-    updatedAt,
-    nullFlags: false,
-    bcrypt: true,
+  let database: LegacyDatabase
+  beforeAll(async () => {
+    database = await legacyDatabase('keeper')
   })
+  afterAll(() => dropDatabase(database))
+
   const rows = [
-    row(1, 'dup@example.com', 'Sam', '2020-01-01T00:00:00.000000Z'),
-    row(2, 'DUP@example.com', null, '2025-01-01T00:00:00.000000Z'),
-    row(3, 'sam@example.com', 'sam', '2019-01-01T00:00:00.000000Z'),
+    { id: 1, email: 'dup@example.com', username: 'Sam', updatedAt: '2020-01-01T00:00:00.000000Z' },
+    { id: 2, email: 'DUP@example.com', username: null, updatedAt: '2025-01-01T00:00:00.000000Z' },
+    { id: 3, email: 'sam@example.com', username: 'sam', updatedAt: '2019-01-01T00:00:00.000000Z' },
   ]
 
-  it('gives a contested username to the account that will be active, not to a duplicate the cutover deactivates', () => {
-    const decided = planCutover(rows, { emailCollisions: 'deactivate', usernameCollisions: 'rename' })
+  it('gives a contested username to the account that will be active, not to a duplicate the cutover deactivates', async () => {
+    const decided = await planOn(database, rows, {
+      emailCollisions: 'deactivate',
+      usernameCollisions: 'rename',
+    })
     expect(decided.carry).toEqual([
       { id: 1, email: 'duplicate-1@carried.invalid', username: 'Sam_1', deactivate: true },
       { id: 2, email: 'dup@example.com', username: null, deactivate: false },
       { id: 3, email: 'sam@example.com', username: 'sam', deactivate: false },
     ])
     // Undecided, both are active: the more recently updated keeps it.
-    const open = planCutover(rows, {})
+    const open = await planOn(database, rows, {})
     expect(open.report.usernameCollisions.groups.map((group) => group.keep.id)).toEqual([1])
     expect(open.carry).toEqual([])
   })
