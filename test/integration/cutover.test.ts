@@ -711,3 +711,161 @@ describe('the cutover refuses a database that is not the old one, and fails with
     expect(await snapshot(database.owner)).toEqual(before)
   })
 })
+
+describe('the cutover of a database whose other tables and views reference users', () => {
+  const made: LegacyDatabase[] = []
+  afterAll(async () => {
+    for (const database of made) await dropDatabase(database)
+  })
+
+  /** The old schema, an orders table whose foreign key names users, and views over users (one over another). */
+  async function withReferences(label: string) {
+    const database = await legacyDatabase(label)
+    made.push(database)
+    const hash = await bcrypt.hash('a password', 4)
+    await database.owner.pool.query(`
+      insert into users (id, email, username, hashed_password, is_active, is_superuser, created_at, updated_at) values
+        (1, 'John.Doe@Example.com', 'john', '${hash}', true, false, '2021-01-01', '2023-01-01'),
+        (2, 'john.doe@example.com', null, '${hash}', true, false, '2021-01-01', '2024-01-01'),
+        (3, 'Other@Example.com', 'other', '${hash}', true, false, '2021-01-01', '2021-01-01');
+      create table orders (id serial primary key,
+        user_id integer constraint orders_user_id_fkey references users (id) on delete cascade, item text not null);
+      insert into orders (user_id, item) values (1, 'first'), (2, 'second'), (3, 'third'), (null, 'guest');
+      create view active_users with (security_barrier = true) as
+        select id, email, username from users where is_active;
+      comment on view active_users is 'the accounts that may log in';
+      create view active_user_count as select count(*) as accounts from active_users;
+      create materialized view user_emails as select id, email from users;
+      create unique index user_emails_id on user_emails (id);`)
+    return database
+  }
+
+  const NAMES = [
+    'foreign key orders_user_id_fkey of public.orders (user_id)',
+    'view public.active_users',
+    'view public.active_user_count',
+    'materialized view public.user_emails',
+  ]
+
+  it('reports each of them, and refuses to apply (the default) naming them, changing nothing', async () => {
+    const database = await withReferences('inbound_refuse')
+    const report = await runCutover(database, { emailCollisions: 'merge' })
+    expect(report.inbound).toEqual({
+      decidedBy: 'inbound (--inbound)',
+      choices: {
+        refuse:
+          'the default: the apply refuses, naming them (renamed, the old table would take them along to legacy_users)',
+        repoint:
+          'each foreign key is dropped and added again on the new users table (NOT VALID, then validated), each view recreated over it from its definition, in the same transaction',
+      },
+      chosen: null,
+      foreignKeys: [
+        {
+          name: 'orders_user_id_fkey',
+          table: 'public.orders',
+          columns: ['user_id'],
+          references: 'users(id)',
+          // Row 1 is the duplicate merge leaves behind; the guest order has no user.
+          rowsWithoutCarriedUser: 1,
+          outcome: 'refused: the apply stops while it references users (choose inbound repoint, or drop it)',
+        },
+      ],
+      views: [
+        { name: 'public.active_users', kind: 'view', outcome: expect.stringMatching(/^refused: /) },
+        { name: 'public.active_user_count', kind: 'view', outcome: expect.stringMatching(/^refused: /) },
+        {
+          name: 'public.user_emails',
+          kind: 'materialized view',
+          outcome: expect.stringMatching(/^refused: /),
+        },
+      ],
+    })
+
+    const before = await snapshot(database.owner)
+    const error = (await runCutover(database, { apply: true, emailCollisions: 'merge' }).catch(
+      (caught: unknown) => caught,
+    )) as Error
+    expect(error.message).toBe(
+      `cutover refused: other objects reference users, and would silently follow the old table to legacy_users: ${NAMES.join('; ')}: choose inbound repoint (--inbound=repoint) to move them to the new users table, or drop them first; nothing was changed`,
+    )
+    expect(await snapshot(database.owner)).toEqual(before)
+    const dry = await runScript(database, ['--email-collisions=merge'])
+    expect(dry.stdout).toContain(
+      'Foreign keys and views of other tables that reference users: 4. Decided by --inbound (chosen: refuse, the default)',
+    )
+    expect(dry.stdout).toContain(
+      '  foreign key orders_user_id_fkey of public.orders (user_id) -> users(id), 1 row(s) without a carried user: refused:',
+    )
+  })
+
+  it('refuses to repoint a foreign key whose rows would lose their user to a merge, naming it and how many', async () => {
+    const database = await withReferences('inbound_merged')
+    const before = await snapshot(database.owner)
+    const error = (await runCutover(database, {
+      apply: true,
+      emailCollisions: 'merge',
+      inbound: 'repoint',
+    }).catch((caught: unknown) => caught)) as Error
+    expect(error.message).toBe(
+      'cutover refused: cannot repoint what references users, nothing was changed: foreign key orders_user_id_fkey of public.orders (user_id): 1 of its row(s) reference a user who is not carried (a duplicate emailCollisions merge leaves in legacy_users; it is not reassigned to the row kept): choose emailCollisions deactivate, or move or delete those rows first',
+    )
+    expect(await snapshot(database.owner)).toEqual(before)
+  })
+
+  it('with inbound repoint, moves the foreign key and the views to the new users table in the same transaction', async () => {
+    const database = await withReferences('inbound_repoint')
+    const report = await runCutover(database, {
+      apply: true,
+      emailCollisions: 'deactivate',
+      inbound: 'repoint',
+    })
+    expect(report.inbound.foreignKeys.map((key) => [key.rowsWithoutCarriedUser, key.outcome])).toEqual([
+      [0, 'repointed to the new users table (NOT VALID, then validated)'],
+    ])
+    expect(report.applied?.repointed).toEqual([
+      'foreign key public.orders.orders_user_id_fkey',
+      'view public.active_users',
+      'view public.active_user_count',
+      'materialized view public.user_emails',
+    ])
+
+    const { pool } = database.owner
+    const key = await pool.query(`
+      select confrelid::regclass::text as target, convalidated as validated, confdeltype as on_delete
+      from pg_constraint where conname = 'orders_user_id_fkey'`)
+    expect(key.rows).toEqual([{ target: 'users', validated: true, on_delete: 'c' }])
+    // Nothing references the old table any more: it can be dropped without cascade.
+    const leftBehind = await pool.query(`
+      select count(*)::int as count from pg_depend
+      where refobjid = 'public.legacy_users'::regclass and classid = 'pg_rewrite'::regclass`)
+    expect(leftBehind.rows).toEqual([{ count: 0 }])
+    expect((await pool.query(`select id, email, username from active_users order by id`)).rows).toEqual([
+      { id: 2, email: 'john.doe@example.com', username: null },
+      { id: 3, email: 'other@example.com', username: 'other' },
+    ])
+    expect((await pool.query(`select accounts::int from active_user_count`)).rows).toEqual([{ accounts: 2 }])
+    expect(
+      (await pool.query(`select email from user_emails order by id`)).rows.map((row) => row.email),
+    ).toEqual(['duplicate-1@carried.invalid', 'john.doe@example.com', 'other@example.com'])
+    // Recreated with what it had: its options, its comment, the materialized view's index.
+    const described = await pool.query(`
+      select c.relname as name, c.reloptions as options, obj_description(c.oid, 'pg_class') as comment,
+        (select string_agg(i.indexrelid::regclass::text, ',') from pg_index i where i.indrelid = c.oid) as indexes
+      from pg_class c where c.relname in ('active_users', 'user_emails') order by c.relname`)
+    expect(described.rows).toEqual([
+      {
+        name: 'active_users',
+        options: ['security_barrier=true'],
+        comment: 'the accounts that may log in',
+        indexes: null,
+      },
+      { name: 'user_emails', options: null, comment: null, indexes: 'user_emails_id' },
+    ])
+    // The foreign key holds against the new table: an order for a user who is not there is refused.
+    const state = await pool.query(`insert into orders (user_id, item) values (99, 'nobody')`).then(
+      () => 'inserted',
+      (error: unknown) => sqlState(error),
+    )
+    expect(state).toBe('23503')
+  })
+})
