@@ -150,6 +150,12 @@ export async function findInboundReferences(db: Executor): Promise<InboundRefere
   ]
 }
 
+/** A reference as the operator reads it: `foreign key orders_user_id_fkey of public.orders (user_id)`. */
+export const describeReference = (reference: InboundReference) =>
+  reference.kind === 'foreign key'
+    ? `foreign key ${reference.name} of ${reference.table} (${reference.columns.join(', ')})`
+    : `${reference.kind} ${reference.name}`
+
 /**
  * Counts, for each foreign key to users(id), the rows whose user the plan does not carry (a duplicate `merge` leaves
  * behind, or an id the old table lacks): those would fail its validation on the new table.
@@ -185,9 +191,5 @@ export async function repointInbound(db: Executor, references: InboundReference[
   for (const view of [...views].reverse()) await db.execute(sql.raw(view.drop))
   for (const key of keys) for (const statement of key.repoint) await db.execute(sql.raw(statement))
   for (const view of views) for (const statement of view.recreate) await db.execute(sql.raw(statement))
-  return references.map((reference) =>
-    reference.kind === 'foreign key'
-      ? `foreign key ${reference.table}.${reference.name}`
-      : `${reference.kind} ${reference.name}`,
-  )
+  return references.map(describeReference)
 }

@@ -6,7 +6,7 @@
  * it. Node only holds the report, whose lists are bounded (REPORT_LIST_LIMIT, GROUP_OTHERS_LIMIT) beside whole counts.
  */
 import { type SQL, sql } from 'drizzle-orm'
-import { ASCII_EMAIL, EMAIL_MAX_LENGTH } from '#shared/domain/schemas'
+import { EMAIL_MAX_LENGTH } from '#shared/domain/schemas'
 import type { InboundReference } from './inbound.ts'
 import type { Executor, LegacyTable } from './inspection.ts'
 import {
@@ -160,23 +160,32 @@ export async function createPlanTable(db: Executor): Promise<void> {
 /** The characters JavaScript's String.prototype.trim() removes, which EmailSchema's trim uses. */
 const JS_WHITESPACE =
   '\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff'
-const ASCII_UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'
+/** ASCII_EMAIL's local part. */
+const LOCAL_PART = "^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+$"
+/** ASCII_EMAIL's domain, but for the length of a label and a hyphen at either end of one, checked apart. */
+const DOMAIN = '^[a-z0-9-]+([.][a-z0-9-]+)+$'
+const LABEL_MAX_LENGTH = 63
 
 /**
- * EmailSchema in SQL, over `trimmed` (the email trimmed as JavaScript trims): printable ASCII once trimmed (so no
- * control character and no letter that lower-cases to ASCII, such as the Kelvin sign), lower-cased as ASCII (not by
- * the server's locale), at most EMAIL_MAX_LENGTH, the same address pattern, no `..`, no leading `.`, no `.@`. Its
- * value is the canonical email, or null for an email registration would refuse. test/integration/cutover-planner
- * checks it against EmailSchema itself.
+ * EmailSchema in SQL, over `lowered` (the email trimmed as JavaScript trims, kept only when that is printable ASCII
+ * of at most EMAIL_MAX_LENGTH, then lower-cased as ASCII whatever the server's locale) and its `local_part` and
+ * `domain` either side of the first `@`: ASCII_EMAIL, no `..`, no leading `.`, no `.@`. Its value is the canonical
+ * email, or null for an email registration would refuse. ASCII_EMAIL is written out in plain string checks and
+ * patterns without bounded repetition, which PostgreSQL's regex engine runs about ten times slower (seconds per
+ * million rows); test/integration/cutover-planner.test.ts holds the two to the same answers.
  */
-const canonicalEmail = (trimmed: SQL) => {
-  const lowered = sql`translate(${trimmed}, ${ASCII_UPPER}::text, ${ASCII_UPPER.toLowerCase()}::text)`
-  return sql`case when ${trimmed} ~ '^[ -~]*$' and char_length(${trimmed}) <= ${EMAIL_MAX_LENGTH}::int
-    and ${lowered} ~ ${ASCII_EMAIL.source}::text and strpos(${lowered}, '..') = 0 and left(${lowered}, 1) <> '.'
-    and strpos(${lowered}, '.@') = 0 then ${lowered} end`
-}
+const CANONICAL_EMAIL = sql`case when lowered is not null and strpos(lowered, '@') > 1 and strpos(domain, '@') = 0
+    and local_part ~ ${LOCAL_PART}::text and domain ~ ${DOMAIN}::text
+    and left(domain, 1) <> '-' and right(domain, 1) <> '-' and strpos(domain, '.-') = 0 and strpos(domain, '-.') = 0
+    and (char_length(domain) <= ${LABEL_MAX_LENGTH}::int or (select max(char_length(label))
+      from unnest(string_to_array(domain, '.')) as label) <= ${LABEL_MAX_LENGTH}::int)
+    and strpos(lowered, '..') = 0 and left(lowered, 1) <> '.' and strpos(lowered, '.@') = 0
+  then lowered end`
 
-const BCRYPT_HASH = '^[$]2[abxy]?[$][0-9]{2}[$][./A-Za-z0-9]{53}$'
+/** A bcrypt hash's shape: `$2$`, `$2a$`, `$2b$`, `$2x$` or `$2y$`, a two-digit cost, `$`, then 53 characters. */
+const bcryptShaped = (hash: SQL) =>
+  sql`coalesce(${hash} ~ '^[$]2[abxy]?[$][0-9][0-9][$][./A-Za-z0-9]*$'
+    and char_length(${hash}) = case when substr(${hash}, 3, 1) = '$' then 59 else 60 end, false)`
 
 /**
  * Fills `cutover_plan` from the old table in one statement: every rule but the renames. Email groups rank the rows
@@ -189,19 +198,30 @@ function fillPlan(table: LegacyTable, decisions: Omit<CutoverRequest, 'apply'>):
   return sql`insert into ${PLAN_TABLE} (id, email, username, username_key, username_length, active, updated_at,
       null_flags, bcrypt, canonical, email_rank, email_group_size, fate, new_email, deactivate, active_as_carried,
       too_long, username_rank, username_group_size, changing, new_username)
-    with base as (
+    with source as (
       select l.id, l.email, l.username, lower(l.username) as username_key,
         char_length(l.username) as username_length, coalesce(l.is_active, false) as active,
         coalesce(${table.updatedAt}, ${table.createdAt}) as updated_at,
         (l.is_active is null or l.is_superuser is null) as null_flags,
-        coalesce(l.hashed_password ~ ${BCRYPT_HASH}::text, false) as bcrypt,
-        ${canonicalEmail(sql`btrim(l.email, ${JS_WHITESPACE}::text)`)} as canonical
+        ${bcryptShaped(sql`l.hashed_password`)} as bcrypt, btrim(l.email, ${JS_WHITESPACE}::text) as trimmed
       from public.users l
+      -- Each "offset 0" keeps its subquery whole, so that its values are computed once per row, not once per use.
+      offset 0
+    ), lowered as (
+      select s.*, case when trimmed ~ '^[ -~]*$' and char_length(trimmed) <= ${EMAIL_MAX_LENGTH}::int
+          then lower(trimmed collate "C") end as lowered
+      from source s offset 0
+    ), parted as (
+      select w.*, split_part(lowered, '@', 1) as local_part, substr(lowered, strpos(lowered, '@') + 1) as domain
+      from lowered w offset 0
+    ), base as (
+      select p.*, ${CANONICAL_EMAIL} as canonical from parted p
     ), by_email as (
+      -- Grouped by bytes ("C"): equality is the same, and the sort skips the locale's collation.
       select b.*,
-        case when canonical is not null then row_number() over (partition by canonical
+        case when canonical is not null then row_number() over (partition by canonical collate "C"
           order by active desc, updated_at desc nulls last, id) end as email_rank,
-        case when canonical is not null then count(*) over (partition by canonical) end as email_group_size
+        case when canonical is not null then count(*) over (partition by canonical collate "C") end as email_group_size
       from base b
     ), fated as (
       select e.*, case
@@ -228,9 +248,10 @@ function fillPlan(table: LegacyTable, decisions: Omit<CutoverRequest, 'apply'>):
       from carried_as c
     ), by_username as (
       select f.*,
-        case when contested_key is not null then row_number() over (partition by contested_key
+        case when contested_key is not null then row_number() over (partition by contested_key collate "C"
           order by active_as_carried desc, updated_at desc nulls last, id) end as username_rank,
-        case when contested_key is not null then count(*) over (partition by contested_key) end as username_group_size
+        case when contested_key is not null then count(*) over (partition by contested_key collate "C") end
+          as username_group_size
       from fits f
     )
     select id, email, username, username_key, username_length, active, updated_at, null_flags, bcrypt, canonical,
@@ -487,8 +508,8 @@ async function groups(
 async function assertUnique(db: Executor, key: SQL, what: string) {
   const clash = await db.execute<{ key: string; first: number; second: number }>(sql`
     select key, first, second from (
-      select ${key} as key, id as second, lag(id) over (partition by ${key} order by id) as first,
-        row_number() over (partition by ${key} order by id) as place
+      select ${key} as key, id as second, lag(id) over (partition by ${key} collate "C" order by id) as first,
+        row_number() over (partition by ${key} collate "C" order by id) as place
       from ${PLAN_TABLE} where fate is distinct from 'merged' and ${key} is not null
     ) as keyed where place = 2 order by second limit 1`)
   const [found] = clash.rows

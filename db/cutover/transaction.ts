@@ -10,7 +10,13 @@ import { drizzle } from 'drizzle-orm/neon-serverless'
 import { connectDirect } from '../client.ts'
 import { sqlState } from '../errors.ts'
 import { committedMigrations, MIGRATION_LOCK_KEY } from '../migrate.ts'
-import { countStrandedRows, findInboundReferences, type InboundReference, repointInbound } from './inbound.ts'
+import {
+  countStrandedRows,
+  describeReference,
+  findInboundReferences,
+  type InboundReference,
+  repointInbound,
+} from './inbound.ts'
 import { type Executor, inspectLegacyDatabase, type LegacyTable } from './inspection.ts'
 import { type CutoverReport, createPlanTable, inboundReport, PLAN_TABLE, planCutover } from './planner.ts'
 import { CutoverError, type CutoverRequest, LEGACY_PREFIX, LEGACY_TABLE, refused } from './request.ts'
@@ -98,13 +104,9 @@ async function plan(db: Executor, table: LegacyTable, request: CutoverRequest) {
  */
 function refuseInbound(references: readonly InboundReference[], choice: CutoverRequest['inbound']) {
   if (references.length === 0) return
-  const named = (reference: InboundReference) =>
-    reference.kind === 'foreign key'
-      ? `foreign key ${reference.name} of ${reference.table} (${reference.columns.join(', ')})`
-      : `${reference.kind} ${reference.name}`
   if (choice !== 'repoint')
     throw refused(
-      `other objects reference users, and would silently follow the old table to ${LEGACY_TABLE}: ${references.map(named).join('; ')}: choose inbound repoint (--inbound=repoint) to move them to the new users table, or drop them first; nothing was changed`,
+      `other objects reference users, and would silently follow the old table to ${LEGACY_TABLE}: ${references.map(describeReference).join('; ')}: choose inbound repoint (--inbound=repoint) to move them to the new users table, or drop them first; nothing was changed`,
     )
   const blocked = references.flatMap((reference) => {
     const stranded = reference.kind === 'foreign key' ? reference.rowsWithoutCarriedUser : null
@@ -113,7 +115,7 @@ function refuseInbound(references: readonly InboundReference[], choice: CutoverR
       (stranded
         ? `${stranded} of its row(s) reference a user who is not carried (a duplicate emailCollisions merge leaves in ${LEGACY_TABLE}; it is not reassigned to the row kept): choose emailCollisions deactivate, or move or delete those rows first`
         : undefined)
-    return why ? [`${named(reference)}: ${why}`] : []
+    return why ? [`${describeReference(reference)}: ${why}`] : []
   })
   if (blocked.length > 0)
     throw refused(`cannot repoint what references users, nothing was changed: ${blocked.join('; ')}`)

@@ -15,7 +15,7 @@ const utf8Bytes = (value: string) => Buffer.byteLength(value, 'utf8')
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/
 /** ASCII local part and domain; deliberately stricter than RFC 5322 (no quoted parts, no comments). */
-export const ASCII_EMAIL =
+const ASCII_EMAIL =
   /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/
 
 /** Trimmed and lowercased as a whole: the one canonical form used for uniqueness and every lookup. */

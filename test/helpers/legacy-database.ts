@@ -103,6 +103,8 @@ export interface LegacyRowInput {
   nullFlags?: boolean
   /** false: a hash that is no bcrypt hash. */
   bcrypt?: boolean
+  /** The hash itself, for a test of what counts as one. */
+  hash?: string
 }
 
 /** What the old backend's passlib wrote: the format is all the planner reads. */
@@ -134,7 +136,7 @@ export async function planOn(
         row.id,
         row.email,
         row.username ?? null,
-        row.bcrypt === false ? 'not a bcrypt hash' : BCRYPT_SHAPED,
+        row.hash ?? (row.bcrypt === false ? 'not a bcrypt hash' : BCRYPT_SHAPED),
         row.active ?? true,
         row.nullFlags ? null : false,
         updated,

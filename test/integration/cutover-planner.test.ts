@@ -469,6 +469,12 @@ describe("the planner's email rule, in SQL", () => {
     `${'m'.repeat(243)}@example.com`,
     `long@${'d'.repeat(63)}.com`,
     `long@${'e'.repeat(64)}.com`,
+    `longer@a.${'g'.repeat(63)}.com`,
+    `longer@a.${'h'.repeat(64)}.com`,
+    'no-at-sign.example.com',
+    'dash@example.co-',
+    'dash@example.-co',
+    'dash@ex-ample.c-o',
     'UPPER@EXAMPLE.COM',
     '',
   ]
@@ -488,5 +494,35 @@ describe("the planner's email rule, in SQL", () => {
     // Not a vacuous comparison: both kinds are among them.
     expect(expected.filter((email) => email.startsWith('invalid-')).length).toBeGreaterThan(15)
     expect(expected.filter((email) => !email.startsWith('invalid-')).length).toBeGreaterThan(8)
+  })
+})
+
+describe("the planner's bcrypt shape, in SQL", () => {
+  const tail = (length: number) => 'A./0z'.repeat(11).slice(0, length)
+  const HASHES: [string, boolean][] = [
+    [`$2b$12$${tail(53)}`, true],
+    [`$2a$04$${tail(53)}`, true],
+    [`$2y$10$${tail(53)}`, true],
+    [`$2x$10$${tail(53)}`, true],
+    [`$2$10$${tail(53)}`, true],
+    [`$2b$12$${tail(52)}`, false],
+    [`$2b$12$${tail(54)}`, false],
+    [`$2$10$${tail(54)}`, false],
+    [`$2c$12$${tail(53)}`, false],
+    [`$2b$1$${tail(54)}`, false],
+    [`$2b$12$${tail(52)}!`, false],
+    ['$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA', false],
+    ['', false],
+  ]
+
+  it('counts as no bcrypt hash exactly what is not $2[abxy]$NN$ and 53 characters', async () => {
+    const rows = HASHES.map(([hash], index) => ({
+      ...legacy(index + 1, { email: `h${index}@example.com` }),
+      hash,
+    }))
+    const { report } = await planCutover(rows, {})
+    expect(report.conversion.hashesNotBcrypt).toEqual(
+      HASHES.flatMap(([, bcrypt], index) => (bcrypt ? [] : [index + 1])),
+    )
   })
 })
