@@ -10,7 +10,7 @@ const MAX_LOCK_WAIT_MS = 60_000
 /**
  * Carries the FastAPI backend's users over, once, invoked by an operator (the stack's CutoverDryRunCommand and
  * CutoverApplyCommand outputs). `{"apply": false}` answers the report and changes nothing; `{"apply": true,
- * "emailCollisions": …, "usernameCollisions": …, "invalidEmails": …}` applies it in one transaction, or throws the
+ * "emailCollisions": …, "usernameCollisions": …, "invalidEmails": …, "inbound": …}` applies it in one transaction, or throws the
  * reason (a flag to choose, a database that is not the old one). The report goes to the invoker only: the log line
  * has counts, never an email.
  */
@@ -22,8 +22,9 @@ export const handler = async (event?: unknown, context?: Pick<Context, 'getRemai
   logger.info(report.outcome === 'applied' ? 'cutover applied' : 'cutover dry run', {
     legacyRows: report.legacyRows,
     carried: report.conversion.carried,
-    notCarried: report.conversion.notCarried.length,
-    deactivated: report.conversion.deactivated.length,
+    notCarried: report.conversion.notCarriedCount,
+    deactivated: report.conversion.deactivatedCount,
+    inbound: report.inbound.foreignKeys.length + report.inbound.views.length,
     undecided: report.undecided.length,
   })
   return report

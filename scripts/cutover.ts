@@ -1,6 +1,6 @@
 /**
  * `npm run cutover -- [--apply] [--email-collisions=merge|deactivate] [--username-collisions=rename|clear]
- * [--invalid-emails=deactivate] [--json]`: the cutover function's work from a machine, against the database that
+ * [--invalid-emails=deactivate] [--inbound=refuse|repoint] [--json]`: the cutover function's work from a machine, against the database that
  * DATABASE_MIGRATION_URL (else DATABASE_URL) names, as `migrate` connects; DATABASE_URL is the API's role, which the
  * migrate run after an apply creates or aligns. A plain PostgreSQL is reached through a local WebSocket proxy, as the
  * local stack reaches its own; Neon directly. Without --apply it reports and changes nothing. Prints the report as
@@ -56,7 +56,13 @@ const row = (entry: {
 }) =>
   `#${entry.id} ${JSON.stringify(entry.email)}, username ${entry.username === null ? 'none' : JSON.stringify(entry.username)}, ${entry.active ? 'active' : 'inactive'}, updated ${entry.updatedAt || 'never'}`
 
-const ids = (list: number[]) => (list.length ? list.map((id) => `#${id}`).join(', ') : 'none')
+/** A bounded list beside its whole count. */
+const ids = (list: number[], count: number) =>
+  list.length
+    ? `${count}: ${list.map((id) => `#${id}`).join(', ')}${count > list.length ? `, … (the first ${list.length} shown)` : ''}`
+    : 'none'
+const more = (shown: number, count: number, what: string) =>
+  count > shown ? [`  … and ${count - shown} more ${what} (the first ${shown} shown)`] : []
 
 /** The report for a person: each conflict, the row kept, what becomes of the others and the flag that decides. */
 export function formatCutoverReport(report: CutoverReport): string {
@@ -67,6 +73,7 @@ export function formatCutoverReport(report: CutoverReport): string {
       ? `Cutover applied: ${report.legacyRows} row(s) in the old users table.`
       : `Cutover dry run: ${report.legacyRows} row(s) in the old users table. Nothing was changed.`,
     `Keeper rule: ${report.keeperRule}.`,
+    `Lists: ${report.lists}.`,
   )
   const decision = (
     title: string,
@@ -87,39 +94,59 @@ export function formatCutoverReport(report: CutoverReport): string {
       lines.push(`  ${JSON.stringify(group.value)}`, `    keep  ${row(group.keep)}`)
       for (const other of group.others)
         lines.push(`    other ${row(other)} -> ${outcome(other.outcome, key)}`)
+      if (group.otherCount > group.others.length)
+        lines.push(`    … and ${group.otherCount - group.others.length} more other row(s)`)
     }
   }
 
-  decision(
-    'Email collision groups',
-    'emailCollisions',
-    report.emailCollisions,
-    report.emailCollisions.groups.length,
-  )
-  groups(report.emailCollisions.groups, 'emailCollisions')
+  const emails = report.emailCollisions
+  decision('Email collision groups', 'emailCollisions', emails, emails.groupCount)
+  groups(emails.groups, 'emailCollisions')
+  lines.push(...more(emails.groups.length, emails.groupCount, 'group(s)'))
   const usernames = report.usernameCollisions
   decision(
     'Username collision groups (equal but for case), and usernames over 50 characters',
     'usernameCollisions',
     usernames,
-    usernames.groups.length + usernames.tooLong.length,
+    usernames.groupCount + usernames.tooLongCount,
   )
   groups(usernames.groups, 'usernameCollisions')
+  lines.push(...more(usernames.groups.length, usernames.groupCount, 'group(s)'))
   for (const entry of usernames.tooLong)
     lines.push(`  too long: ${row(entry)} -> ${outcome(entry.outcome, 'usernameCollisions')}`)
-  decision('Invalid emails', 'invalidEmails', report.invalidEmails, report.invalidEmails.rows.length)
-  for (const entry of report.invalidEmails.rows)
+  lines.push(...more(usernames.tooLong.length, usernames.tooLongCount, 'username(s) too long'))
+  const invalid = report.invalidEmails
+  decision('Invalid emails', 'invalidEmails', invalid, invalid.rowCount)
+  for (const entry of invalid.rows)
     lines.push(`  ${row(entry)} -> ${outcome(entry.outcome, 'invalidEmails')}`)
+  lines.push(...more(invalid.rows.length, invalid.rowCount, 'invalid email(s)'))
+  const { inbound } = report
+  decision(
+    'Foreign keys and views of other tables that reference users',
+    'inbound',
+    { ...inbound, chosen: inbound.chosen ?? 'refuse, the default' },
+    inbound.foreignKeys.length + inbound.views.length,
+  )
+  for (const key of inbound.foreignKeys) {
+    const stranded =
+      key.rowsWithoutCarriedUser === null
+        ? ''
+        : `, ${key.rowsWithoutCarriedUser} row(s) without a carried user`
+    lines.push(
+      `  foreign key ${key.name} of ${key.table} (${key.columns.join(', ')}) -> ${key.references}${stranded}: ${key.outcome}`,
+    )
+  }
+  for (const view of inbound.views) lines.push(`  ${view.kind} ${view.name}: ${view.outcome}`)
 
   const { conversion } = report
   lines.push(
     '',
     'Conversion:',
-    `  carried: ${conversion.carried}; not carried (left in legacy_users): ${ids(conversion.notCarried)}`,
-    `  deactivated by this cutover: ${ids(conversion.deactivated)}`,
+    `  carried: ${conversion.carried}; not carried (left in legacy_users): ${ids(conversion.notCarried, conversion.notCarriedCount)}`,
+    `  deactivated by this cutover: ${ids(conversion.deactivated, conversion.deactivatedCount)}`,
     `  emails trimmed and lower-cased: ${conversion.emailsCanonicalized}`,
-    `  is_active or is_superuser NULL, carried as false: ${ids(conversion.nullFlagsCarriedAsFalse)}`,
-    `  no bcrypt hash (cannot log in until the password is reset): ${ids(conversion.hashesNotBcrypt)}`,
+    `  is_active or is_superuser NULL, carried as false: ${ids(conversion.nullFlagsCarriedAsFalse, conversion.nullFlagsCarriedAsFalseCount)}`,
+    `  no bcrypt hash (cannot log in until the password is reset): ${ids(conversion.hashesNotBcrypt, conversion.hashesNotBcryptCount)}`,
     `  timestamps: ${conversion.timestamps}`,
     `  passwords: ${conversion.passwords}`,
   )
@@ -133,6 +160,7 @@ export function formatCutoverReport(report: CutoverReport): string {
       '',
       `Migrations applied in the cutover: ${applied.migrationsInCutover}; by the migrate run after it: ${applied.migrationsAfterCommit ?? 'not run'}.`,
       `New accounts get ids above ${applied.idsContinueAfter}.`,
+      `Repointed to the new users table: ${applied.repointed.length ? applied.repointed.join(', ') : 'nothing'}.`,
       `The old table is kept as ${applied.legacyTable}; ${applied.dropLater}.`,
     )
   }

@@ -1,10 +1,9 @@
 /**
  * What the old database holds, read inside the cutover's transaction: whether it is the FastAPI backend's as it was
- * left (and the connected role may carry it over), its users table's shape, and its rows as the planner takes them.
+ * left (and the connected role may carry it over), and its users table's shape.
  */
 import { type SQL, sql } from 'drizzle-orm'
 import type { NeonDatabase } from 'drizzle-orm/neon-serverless'
-import type { LegacyRow } from './planner.ts'
 import { LEGACY_PREFIX, LEGACY_TABLE, refused } from './request.ts'
 
 /** The old backend's columns, all of which the copy reads. */
@@ -142,37 +141,4 @@ export async function inspectLegacyDatabase(db: Executor): Promise<LegacyTable> 
     renames: related.rows.map(({ kind, schema, name }) => ({ kind, schema, name })),
     constraints: constraints.rows.map((constraint) => constraint.name),
   }
-}
-
-/** The old table's rows, in id order, with what the planner decides on computed as PostgreSQL computes it. */
-export async function readLegacyRows(db: Executor, table: LegacyTable): Promise<LegacyRow[]> {
-  const result = await db.execute<{
-    id: number | string
-    email: string
-    username: string | null
-    username_key: string | null
-    username_length: number | null
-    active: boolean
-    null_flags: boolean
-    updated_at: string
-    bcrypt: boolean
-  }>(sql`
-    select l.id, l.email, l.username, lower(l.username) as username_key,
-      char_length(l.username) as username_length, coalesce(l.is_active, false) as active,
-      (l.is_active is null or l.is_superuser is null) as null_flags,
-      coalesce(to_char(coalesce(${table.updatedAt}, ${table.createdAt}) at time zone 'UTC',
-        'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '') as updated_at,
-      coalesce(l.hashed_password ~ '^[$]2[abxy]?[$][0-9]{2}[$][./A-Za-z0-9]{53}$', false) as bcrypt
-    from public.users l order by l.id`)
-  return result.rows.map((row) => ({
-    id: Number(row.id),
-    email: row.email,
-    username: row.username,
-    usernameKey: row.username_key,
-    usernameLength: row.username_length ?? 0,
-    active: row.active,
-    updatedAt: row.updated_at,
-    nullFlags: row.null_flags,
-    bcrypt: row.bcrypt,
-  }))
 }

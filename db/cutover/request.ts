@@ -1,6 +1,7 @@
 /**
- * What the operator may ask of the cutover (the dry run or the apply, and a choice for each kind of conflict), the
- * names its answers use, and how it refuses. Pure: the planner, the inspection and the transaction all speak it.
+ * What the operator may ask of the cutover (the dry run or the apply, a choice for each kind of conflict, and what
+ * becomes of other objects that reference users), the names its answers use, and how it refuses. No database: the
+ * planner, the inspection and the transaction all speak it.
  */
 import * as v from 'valibot'
 
@@ -10,6 +11,13 @@ export const LEGACY_PREFIX = 'legacy_'
 export const USERNAME_MAX_LENGTH = 50
 /** A reserved top-level domain (RFC 2606): a placeholder address can never reach anyone. */
 export const PLACEHOLDER_DOMAIN = 'carried.invalid'
+/**
+ * The report's lists show at most this many entries (groups in order of value, rows in order of id), each beside its
+ * whole count: the report is the function's answer (at most 6 MB) and is held in memory, whatever the table's size.
+ */
+export const REPORT_LIST_LIMIT = 100
+/** And at most this many of a group's other rows, in keeper order. */
+export const GROUP_OTHERS_LIMIT = 10
 
 /** The operator's choices, each with its flag for `npm run cutover` and what every value does. */
 export const CUTOVER_DECISIONS = {
@@ -36,6 +44,15 @@ export const CUTOVER_DECISIONS = {
       deactivate: `carried, inactive, as invalid-<id>@${PLACEHOLDER_DOMAIN}`,
     },
   },
+  inbound: {
+    flag: '--inbound',
+    what: 'foreign key(s) and view(s) of other tables that reference users',
+    choices: {
+      refuse: `the default: the apply refuses, naming them (renamed, the old table would take them along to ${LEGACY_TABLE})`,
+      repoint:
+        'each foreign key is dropped and added again on the new users table (NOT VALID, then validated), each view recreated over it from its definition, in the same transaction',
+    },
+  },
 } as const
 
 export type CutoverDecision = keyof typeof CUTOVER_DECISIONS
@@ -52,8 +69,9 @@ export const CutoverRequestSchema = v.strictObject(
     emailCollisions: choice<ChoicesOf<'emailCollisions'>>(['merge', 'deactivate']),
     usernameCollisions: choice<ChoicesOf<'usernameCollisions'>>(['rename', 'clear']),
     invalidEmails: choice<ChoicesOf<'invalidEmails'>>(['deactivate']),
+    inbound: choice<ChoicesOf<'inbound'>>(['refuse', 'repoint']),
   },
-  'the cutover takes only apply, emailCollisions, usernameCollisions and invalidEmails',
+  'the cutover takes only apply, emailCollisions, usernameCollisions, invalidEmails and inbound',
 )
 export type CutoverRequest = v.InferOutput<typeof CutoverRequestSchema>
 

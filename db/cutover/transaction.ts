@@ -1,19 +1,25 @@
 /**
- * The cutover's one transaction: the dry run reads and reports in a read-only one; the apply takes the migration
- * lock and the old table's, renames the old table and what belongs to it `legacy_*`, applies and records the
- * committed migrations as `migrate` does, copies the rows the planner carries, and moves the id sequence past every
- * id the old backend handed out. Any error rolls all of it back.
+ * The cutover's one transaction: the dry run plans and reports in a read-only one (the plan goes to a temporary table
+ * made before it); the apply takes the migration lock and the old table's, plans, renames the old table and what
+ * belongs to it `legacy_*`, applies and records the committed migrations as `migrate` does, copies the rows the plan
+ * carries with one insert … select, repoints other tables' foreign keys and views when asked, and moves the id
+ * sequence past every id the old backend handed out. Any error rolls all of it back. No table is read into Node.
  */
 import { sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/neon-serverless'
 import { connectDirect } from '../client.ts'
 import { sqlState } from '../errors.ts'
 import { committedMigrations, MIGRATION_LOCK_KEY } from '../migrate.ts'
-import { type Executor, inspectLegacyDatabase, type LegacyTable, readLegacyRows } from './inspection.ts'
-import { type CarriedRow, type CutoverReport, planCutover } from './planner.ts'
+import {
+  countStrandedRows,
+  describeReference,
+  findInboundReferences,
+  type InboundReference,
+  repointInbound,
+} from './inbound.ts'
+import { type Executor, inspectLegacyDatabase, type LegacyTable } from './inspection.ts'
+import { type CutoverReport, createPlanTable, inboundReport, PLAN_TABLE, planCutover } from './planner.ts'
 import { CutoverError, type CutoverRequest, LEGACY_PREFIX, LEGACY_TABLE, refused } from './request.ts'
-
-const COPY_BATCH_ROWS = 5000
 
 const MEANING: Record<string, string> = {
   '42501': 'permission denied',
@@ -59,6 +65,8 @@ export async function runCutover(options: CutoverOptions): Promise<CutoverReport
     // The copy may run long: no statement timeout, whatever the database's defaults; lock waits are bounded.
     await db.execute(sql`set statement_timeout = 0`)
     await db.execute(sql.raw(`set lock_timeout = ${Math.max(1, Math.trunc(options.lockWaitMs))}`))
+    // Made outside the transaction, so that the read-only dry run may fill it; it goes with the session.
+    await createPlanTable(db)
     await db.execute(
       options.request.apply ? sql`begin` : sql`begin transaction isolation level repeatable read, read only`,
     )
@@ -77,8 +85,40 @@ export async function runCutover(options: CutoverOptions): Promise<CutoverReport
 
 async function dryRun(db: Executor, request: CutoverRequest): Promise<CutoverReport> {
   const table = await step('reading the database', () => inspectLegacyDatabase(db))
-  const rows = await step('reading the users', () => readLegacyRows(db, table))
-  return { outcome: 'dry run', ...planCutover(rows, request).report }
+  const { report } = await plan(db, table, request)
+  return { outcome: 'dry run', ...report }
+}
+
+/** The plan, in the database, and the report of it, with what references users from elsewhere. */
+async function plan(db: Executor, table: LegacyTable, request: CutoverRequest) {
+  const report = await step('planning the users', () => planCutover(db, table, request))
+  const references = await step('finding what references users', async () =>
+    countStrandedRows(db, await findInboundReferences(db)),
+  )
+  return { report: inboundReport(report, references, request.inbound), references }
+}
+
+/**
+ * Refuses an apply that would leave another table's foreign key or a view on the renamed old table (inbound not
+ * `repoint`), or that cannot move one of them, naming each.
+ */
+function refuseInbound(references: readonly InboundReference[], choice: CutoverRequest['inbound']) {
+  if (references.length === 0) return
+  if (choice !== 'repoint')
+    throw refused(
+      `other objects reference users, and would silently follow the old table to ${LEGACY_TABLE}: ${references.map(describeReference).join('; ')}: choose inbound repoint (--inbound=repoint) to move them to the new users table, or drop them first; nothing was changed`,
+    )
+  const blocked = references.flatMap((reference) => {
+    const stranded = reference.kind === 'foreign key' ? reference.rowsWithoutCarriedUser : null
+    const why =
+      reference.cannotRepoint ??
+      (stranded
+        ? `${stranded} of its row(s) reference a user who is not carried (a duplicate emailCollisions merge leaves in ${LEGACY_TABLE}; it is not reassigned to the row kept): choose emailCollisions deactivate, or move or delete those rows first`
+        : undefined)
+    return why ? [`${describeReference(reference)}: ${why}`] : []
+  })
+  if (blocked.length > 0)
+    throw refused(`cannot repoint what references users, nothing was changed: ${blocked.join('; ')}`)
 }
 
 async function apply(db: Executor, options: CutoverOptions): Promise<CutoverReport> {
@@ -107,10 +147,10 @@ async function apply(db: Executor, options: CutoverOptions): Promise<CutoverRepo
   })
   // Read again under the lock: the report the apply acts on is the table as it is now.
   const table = await step('reading the database', () => inspectLegacyDatabase(db))
-  const rows = await step('reading the users', () => readLegacyRows(db, table))
-  const { report, carry } = planCutover(rows, options.request)
+  const { report, references } = await plan(db, table, options.request)
   if (report.undecided.length > 0)
     throw refused(`a conflict has no chosen flag, nothing was changed: ${report.undecided.join('; ')}`)
+  refuseInbound(references, options.request.inbound)
 
   await step(`renaming users and what belongs to it to ${LEGACY_PREFIX}*`, async () => {
     await db.execute(sql`alter table public.users rename to ${sql.identifier(LEGACY_TABLE)}`)
@@ -148,7 +188,8 @@ async function apply(db: Executor, options: CutoverOptions): Promise<CutoverRepo
     })
   }
 
-  await step('copying the users', () => copyCarriedRows(db, table, carry))
+  await step('copying the users', () => copyCarriedRows(db, table, report.conversion.carried))
+  const repointed = await step('repointing what references users', () => repointInbound(db, references))
 
   // Past the highest id and past the old sequence: no id the old backend ever handed out is given again.
   const idsContinueAfter = await step('moving the id sequence', async () => {
@@ -169,27 +210,24 @@ async function apply(db: Executor, options: CutoverOptions): Promise<CutoverRepo
       legacyTable: LEGACY_TABLE,
       migrationsInCutover: inCutover.length,
       idsContinueAfter,
+      repointed,
       dropLater: `once nothing needs the old rows: drop table ${LEGACY_TABLE} (its sequence goes with it) and alembic_version`,
     },
   }
 }
 
-/** Copies the planned rows from the renamed old table into this service's, checking that each one arrived. */
-async function copyCarriedRows(db: Executor, table: LegacyTable, carry: readonly CarriedRow[]) {
-  for (let start = 0; start < carry.length; start += COPY_BATCH_ROWS) {
-    const batch = JSON.stringify(carry.slice(start, start + COPY_BATCH_ROWS))
-    await db.execute(sql`
-      insert into public.users (id, email, username, hashed_password, is_active, is_superuser, created_at,
-        updated_at, password_carried_over)
-      select l.id, p.email, p.username, l.hashed_password, coalesce(l.is_active, false) and not p.deactivate,
-        coalesce(l.is_superuser, false), coalesce(${table.createdAt}, ${table.updatedAt}, now()),
-        coalesce(${table.updatedAt}, ${table.createdAt}, now()), true
-      from jsonb_to_recordset(${batch}::jsonb) as p(id integer, email text, username text, deactivate boolean)
-      join public.${sql.identifier(LEGACY_TABLE)} l on l.id = p.id`)
-  }
-  const copied = await db.execute<{ count: number }>(sql`select count(*)::int as count from public.users`)
-  if (copied.rows[0]?.count !== carry.length)
+/** Copies the planned rows from the renamed old table into this service's in one statement, checking the count. */
+async function copyCarriedRows(db: Executor, table: LegacyTable, planned: number) {
+  const copied = await db.execute(sql`
+    insert into public.users (id, email, username, hashed_password, is_active, is_superuser, created_at,
+      updated_at, password_carried_over)
+    select l.id, p.new_email, p.new_username, l.hashed_password, coalesce(l.is_active, false) and not p.deactivate,
+      coalesce(l.is_superuser, false), coalesce(${table.createdAt}, ${table.updatedAt}, now()),
+      coalesce(${table.updatedAt}, ${table.createdAt}, now()), true
+    from ${PLAN_TABLE} p join public.${sql.identifier(LEGACY_TABLE)} l on l.id = p.id
+    where p.fate is distinct from 'merged'`)
+  if (copied.rowCount !== planned)
     throw new CutoverError(
-      `cutover failed: ${copied.rows[0]?.count ?? 0} rows were copied where ${carry.length} were planned; nothing was changed`,
+      `cutover failed: ${copied.rowCount ?? 0} rows were copied where ${planned} were planned; nothing was changed`,
     )
 }

@@ -1,4 +1,10 @@
+import { sql } from 'drizzle-orm'
+import { drizzle } from 'drizzle-orm/neon-serverless'
 import { inject } from 'vitest'
+import { connectDirect } from '#db/client'
+import { inspectLegacyDatabase } from '#db/cutover/inspection'
+import { type CutoverReport, createPlanTable, PLAN_TABLE, planCutover } from '#db/cutover/planner'
+import type { CutoverRequest } from '#db/cutover/request'
 import { OWNER_ROLE } from '#infra/local/roles'
 import type { TestDatabase } from '#test/helpers/database'
 import { testDatabase } from './database.ts'
@@ -82,5 +88,93 @@ export async function snapshot(db: TestDatabase): Promise<Record<string, unknown
     schemas: schemas.rows[0]?.list,
     rows: rows.rows[0],
     sequence: sequence.rows[0],
+  }
+}
+
+/** A row of the old table for a planner test: what the rules read, the rest filled in. */
+export interface LegacyRowInput {
+  id: number
+  email: string
+  username?: string | null
+  active?: boolean
+  /** Naive UTC, as the old code wrote it; also its created_at. */
+  updatedAt?: string
+  /** is_superuser NULL. */
+  nullFlags?: boolean
+  /** false: a hash that is no bcrypt hash. */
+  bcrypt?: boolean
+  /** The hash itself, for a test of what counts as one. */
+  hash?: string
+}
+
+/** What the old backend's passlib wrote: the format is all the planner reads. */
+const BCRYPT_SHAPED = `$2b$12$${'a'.repeat(53)}`
+
+/** A row carried, as the plan copies it. */
+export interface CarriedRow {
+  id: number
+  email: string
+  username: string | null
+  deactivate: boolean
+}
+
+/**
+ * The cutover's planner run on `rows` in the old database, as the cutover runs it (the plan table made first, then a
+ * read-only transaction, rolled back): its report, and the rows it would copy (none while a choice is open).
+ */
+export async function planOn(
+  database: LegacyDatabase,
+  rows: readonly LegacyRowInput[],
+  decisions: Omit<CutoverRequest, 'apply'>,
+): Promise<{ report: Omit<CutoverReport, 'outcome' | 'applied'>; carry: CarriedRow[] }> {
+  await database.owner.pool.query('truncate users')
+  if (rows.length > 0) {
+    const values: unknown[] = []
+    const tuples = rows.map((row) => {
+      const updated = row.updatedAt ?? '2024-01-01T00:00:00.000000Z'
+      values.push(
+        row.id,
+        row.email,
+        row.username ?? null,
+        row.hash ?? (row.bcrypt === false ? 'not a bcrypt hash' : BCRYPT_SHAPED),
+        row.active ?? true,
+        row.nullFlags ? null : false,
+        updated,
+      )
+      const at = values.length - 7
+      return `($${at + 1}, $${at + 2}, $${at + 3}, $${at + 4}, $${at + 5}, $${at + 6}, $${at + 7}, $${at + 7})`
+    })
+    await database.owner.pool.query(
+      `insert into users (id, email, username, hashed_password, is_active, is_superuser, created_at, updated_at)
+       values ${tuples.join(', ')}`,
+      values,
+    )
+  }
+  const client = await connectDirect(database.ownerUrl, inject('wsProxy'))
+  try {
+    const db = drizzle({ client })
+    await createPlanTable(db)
+    await db.execute(sql`begin transaction isolation level repeatable read, read only`)
+    try {
+      const report = await planCutover(db, await inspectLegacyDatabase(db), decisions)
+      const carry =
+        report.undecided.length > 0
+          ? []
+          : (
+              await db.execute<{
+                id: number
+                email: string
+                username: string | null
+                deactivate: boolean
+              }>(sql`
+                select id, new_email as email, new_username as username, deactivate from ${PLAN_TABLE}
+                where fate is distinct from 'merged' order by id`)
+            ).rows
+      return { report, carry: carry.map((row) => ({ ...row })) }
+    } finally {
+      await db.execute(sql`rollback`)
+    }
+  } finally {
+    await client.end()
   }
 }

@@ -4,7 +4,6 @@ import { join } from 'node:path'
 import bcrypt from 'bcryptjs'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest'
 import { createDatabase } from '#db/client'
-import { planCutover } from '#db/cutover/planner'
 import { sqlState } from '#db/errors'
 import { handler as cutover } from '#functions/cutover'
 import { handler as migrate } from '#functions/migrate'
@@ -16,6 +15,7 @@ import {
   dropDatabase,
   type LegacyDatabase,
   legacyDatabase,
+  planOn,
   snapshot,
 } from '#test/helpers/legacy-database'
 
@@ -272,11 +272,22 @@ describe('the cutover of the FastAPI database', () => {
         deactivate: 'the others are carried, inactive, as duplicate-<id>@carried.invalid',
       },
       chosen: null,
+      groupCount: 2,
       groups: [
         // The active row wins over a more recently updated inactive one.
-        { value: 'dup@example.org', keep: rowOf(31), others: [{ ...rowOf(30), outcome: null }] },
+        {
+          value: 'dup@example.org',
+          keep: rowOf(31),
+          otherCount: 1,
+          others: [{ ...rowOf(30), outcome: null }],
+        },
         // Both active: the most recently updated.
-        { value: 'john.doe@example.com', keep: rowOf(2), others: [{ ...rowOf(1), outcome: null }] },
+        {
+          value: 'john.doe@example.com',
+          keep: rowOf(2),
+          otherCount: 1,
+          others: [{ ...rowOf(1), outcome: null }],
+        },
       ],
     })
     expect(report.usernameCollisions).toEqual({
@@ -286,13 +297,16 @@ describe('the cutover of the FastAPI database', () => {
         clear: 'the others are carried without a username',
       },
       chosen: null,
-      groups: [{ value: 'john', keep: rowOf(2), others: [{ ...rowOf(1), outcome: null }] }],
+      groupCount: 1,
+      groups: [{ value: 'john', keep: rowOf(2), otherCount: 1, others: [{ ...rowOf(1), outcome: null }] }],
+      tooLongCount: 1,
       tooLong: [{ ...rowOf(12), outcome: null }],
     })
     expect(report.invalidEmails).toEqual({
       decidedBy: 'invalidEmails (--invalid-emails)',
       choices: { deactivate: 'carried, inactive, as invalid-<id>@carried.invalid' },
       chosen: null,
+      rowCount: 1,
       rows: [{ ...rowOf(9), outcome: null }],
     })
     expect(report.conversion).toMatchObject({
@@ -347,7 +361,7 @@ describe('the cutover of the FastAPI database', () => {
       /^cutover refused: the request is not one it takes \(emailCollisions: must be merge or deactivate\)$/,
     )
     await expect(runCutover(database, { apply: true, emailCollision: 'merge' })).rejects.toThrow(
-      /emailCollision: the cutover takes only apply, emailCollisions, usernameCollisions and invalidEmails/,
+      /emailCollision: the cutover takes only apply, emailCollisions, usernameCollisions, invalidEmails and inbound/,
     )
     expect(await snapshot(database.owner)).toEqual(before)
   })
@@ -543,32 +557,30 @@ describe('the cutover of the FastAPI database', () => {
 })
 
 describe('the keeper rule for usernames', () => {
-  const row = (id: number, email: string, username: string | null, updatedAt: string) => ({
-    id,
-    email,
-    username,
-    usernameKey: username?.toLowerCase() ?? null,
-    usernameLength: username?.length ?? 0,
-    active: true,
-    updatedAt,
-    nullFlags: false,
-    bcrypt: true,
+  let database: LegacyDatabase
+  beforeAll(async () => {
+    database = await legacyDatabase('keeper')
   })
+  afterAll(() => dropDatabase(database))
+
   const rows = [
-    row(1, 'dup@example.com', 'Sam', '2020-01-01T00:00:00.000000Z'),
-    row(2, 'DUP@example.com', null, '2025-01-01T00:00:00.000000Z'),
-    row(3, 'sam@example.com', 'sam', '2019-01-01T00:00:00.000000Z'),
+    { id: 1, email: 'dup@example.com', username: 'Sam', updatedAt: '2020-01-01T00:00:00.000000Z' },
+    { id: 2, email: 'DUP@example.com', username: null, updatedAt: '2025-01-01T00:00:00.000000Z' },
+    { id: 3, email: 'sam@example.com', username: 'sam', updatedAt: '2019-01-01T00:00:00.000000Z' },
   ]
 
-  it('gives a contested username to the account that will be active, not to a duplicate the cutover deactivates', () => {
-    const decided = planCutover(rows, { emailCollisions: 'deactivate', usernameCollisions: 'rename' })
+  it('gives a contested username to the account that will be active, not to a duplicate the cutover deactivates', async () => {
+    const decided = await planOn(database, rows, {
+      emailCollisions: 'deactivate',
+      usernameCollisions: 'rename',
+    })
     expect(decided.carry).toEqual([
       { id: 1, email: 'duplicate-1@carried.invalid', username: 'Sam_1', deactivate: true },
       { id: 2, email: 'dup@example.com', username: null, deactivate: false },
       { id: 3, email: 'sam@example.com', username: 'sam', deactivate: false },
     ])
     // Undecided, both are active: the more recently updated keeps it.
-    const open = planCutover(rows, {})
+    const open = await planOn(database, rows, {})
     expect(open.report.usernameCollisions.groups.map((group) => group.keep.id)).toEqual([1])
     expect(open.carry).toEqual([])
   })
@@ -697,5 +709,158 @@ describe('the cutover refuses a database that is not the old one, and fails with
     )
     expect(error.cause).toBeUndefined()
     expect(await snapshot(database.owner)).toEqual(before)
+  })
+})
+
+describe('the cutover of a database whose other tables and views reference users', () => {
+  const made: LegacyDatabase[] = []
+  afterAll(async () => {
+    for (const database of made) await dropDatabase(database)
+  })
+
+  /** The old schema, an orders table whose foreign key names users, and views over users (one over another). */
+  async function withReferences(label: string) {
+    const database = await legacyDatabase(label)
+    made.push(database)
+    const hash = await bcrypt.hash('a password', 4)
+    await database.owner.pool.query(`
+      insert into users (id, email, username, hashed_password, is_active, is_superuser, created_at, updated_at) values
+        (1, 'John.Doe@Example.com', 'john', '${hash}', true, false, '2021-01-01', '2023-01-01'),
+        (2, 'john.doe@example.com', null, '${hash}', true, false, '2021-01-01', '2024-01-01'),
+        (3, 'Other@Example.com', 'other', '${hash}', true, false, '2021-01-01', '2021-01-01');
+      create table orders (id serial primary key,
+        user_id integer constraint orders_user_id_fkey references users (id) on delete cascade, item text not null);
+      insert into orders (user_id, item) values (1, 'first'), (2, 'second'), (3, 'third'), (null, 'guest');
+      create view active_users with (security_barrier = true) as
+        select id, email, username from users where is_active;
+      comment on view active_users is 'the accounts that may log in';
+      create view active_user_count as select count(*) as accounts from active_users;
+      create materialized view user_emails as select id, email from users;
+      create unique index user_emails_id on user_emails (id);`)
+    return database
+  }
+
+  const NAMES = [
+    'foreign key orders_user_id_fkey of public.orders (user_id)',
+    'view public.active_users',
+    'view public.active_user_count',
+    'materialized view public.user_emails',
+  ]
+
+  it('reports each of them, and refuses to apply (the default) naming them, changing nothing', async () => {
+    const database = await withReferences('inbound_refuse')
+    const report = await runCutover(database, { emailCollisions: 'merge' })
+    expect(report.inbound).toEqual({
+      decidedBy: 'inbound (--inbound)',
+      choices: {
+        refuse:
+          'the default: the apply refuses, naming them (renamed, the old table would take them along to legacy_users)',
+        repoint:
+          'each foreign key is dropped and added again on the new users table (NOT VALID, then validated), each view recreated over it from its definition, in the same transaction',
+      },
+      chosen: null,
+      foreignKeys: [
+        {
+          name: 'orders_user_id_fkey',
+          table: 'public.orders',
+          columns: ['user_id'],
+          references: 'users(id)',
+          // Row 1 is the duplicate merge leaves behind; the guest order has no user.
+          rowsWithoutCarriedUser: 1,
+          outcome: 'refused: the apply stops while it references users (choose inbound repoint, or drop it)',
+        },
+      ],
+      views: [
+        { name: 'public.active_users', kind: 'view', outcome: expect.stringMatching(/^refused: /) },
+        { name: 'public.active_user_count', kind: 'view', outcome: expect.stringMatching(/^refused: /) },
+        {
+          name: 'public.user_emails',
+          kind: 'materialized view',
+          outcome: expect.stringMatching(/^refused: /),
+        },
+      ],
+    })
+
+    const before = await snapshot(database.owner)
+    const error = (await runCutover(database, { apply: true, emailCollisions: 'merge' }).catch(
+      (caught: unknown) => caught,
+    )) as Error
+    expect(error.message).toBe(
+      `cutover refused: other objects reference users, and would silently follow the old table to legacy_users: ${NAMES.join('; ')}: choose inbound repoint (--inbound=repoint) to move them to the new users table, or drop them first; nothing was changed`,
+    )
+    expect(await snapshot(database.owner)).toEqual(before)
+    const dry = await runScript(database, ['--email-collisions=merge'])
+    expect(dry.stdout).toContain(
+      'Foreign keys and views of other tables that reference users: 4. Decided by --inbound (chosen: refuse, the default)',
+    )
+    expect(dry.stdout).toContain(
+      '  foreign key orders_user_id_fkey of public.orders (user_id) -> users(id), 1 row(s) without a carried user: refused:',
+    )
+  })
+
+  it('refuses to repoint a foreign key whose rows would lose their user to a merge, naming it and how many', async () => {
+    const database = await withReferences('inbound_merged')
+    const before = await snapshot(database.owner)
+    const error = (await runCutover(database, {
+      apply: true,
+      emailCollisions: 'merge',
+      inbound: 'repoint',
+    }).catch((caught: unknown) => caught)) as Error
+    expect(error.message).toBe(
+      'cutover refused: cannot repoint what references users, nothing was changed: foreign key orders_user_id_fkey of public.orders (user_id): 1 of its row(s) reference a user who is not carried (a duplicate emailCollisions merge leaves in legacy_users; it is not reassigned to the row kept): choose emailCollisions deactivate, or move or delete those rows first',
+    )
+    expect(await snapshot(database.owner)).toEqual(before)
+  })
+
+  it('with inbound repoint, moves the foreign key and the views to the new users table in the same transaction', async () => {
+    const database = await withReferences('inbound_repoint')
+    const report = await runCutover(database, {
+      apply: true,
+      emailCollisions: 'deactivate',
+      inbound: 'repoint',
+    })
+    expect(report.inbound.foreignKeys.map((key) => [key.rowsWithoutCarriedUser, key.outcome])).toEqual([
+      [0, 'repointed to the new users table (NOT VALID, then validated)'],
+    ])
+    expect(report.applied?.repointed).toEqual(NAMES)
+
+    const { pool } = database.owner
+    const key = await pool.query(`
+      select confrelid::regclass::text as target, convalidated as validated, confdeltype as on_delete
+      from pg_constraint where conname = 'orders_user_id_fkey'`)
+    expect(key.rows).toEqual([{ target: 'users', validated: true, on_delete: 'c' }])
+    // Nothing references the old table any more: it can be dropped without cascade.
+    const leftBehind = await pool.query(`
+      select count(*)::int as count from pg_depend
+      where refobjid = 'public.legacy_users'::regclass and classid = 'pg_rewrite'::regclass`)
+    expect(leftBehind.rows).toEqual([{ count: 0 }])
+    expect((await pool.query(`select id, email, username from active_users order by id`)).rows).toEqual([
+      { id: 2, email: 'john.doe@example.com', username: null },
+      { id: 3, email: 'other@example.com', username: 'other' },
+    ])
+    expect((await pool.query(`select accounts::int from active_user_count`)).rows).toEqual([{ accounts: 2 }])
+    expect(
+      (await pool.query(`select email from user_emails order by id`)).rows.map((row) => row.email),
+    ).toEqual(['duplicate-1@carried.invalid', 'john.doe@example.com', 'other@example.com'])
+    // Recreated with what it had: its options, its comment, the materialized view's index.
+    const described = await pool.query(`
+      select c.relname as name, c.reloptions as options, obj_description(c.oid, 'pg_class') as comment,
+        (select string_agg(i.indexrelid::regclass::text, ',') from pg_index i where i.indrelid = c.oid) as indexes
+      from pg_class c where c.relname in ('active_users', 'user_emails') order by c.relname`)
+    expect(described.rows).toEqual([
+      {
+        name: 'active_users',
+        options: ['security_barrier=true'],
+        comment: 'the accounts that may log in',
+        indexes: null,
+      },
+      { name: 'user_emails', options: null, comment: null, indexes: 'user_emails_id' },
+    ])
+    // The foreign key holds against the new table: an order for a user who is not there is refused.
+    const state = await pool.query(`insert into orders (user_id, item) values (99, 'nobody')`).then(
+      () => 'inserted',
+      (error: unknown) => sqlState(error),
+    )
+    expect(state).toBe('23503')
   })
 })
