@@ -152,14 +152,20 @@ describe('migrate, on the login roles', () => {
   const limits = migrationLimits(loadSettings())
 
   it("revokes any membership of the API's role but papa_auth_app", async () => {
-    // Left by an earlier setup, say: the cleanup's privileges, granted by the owner that migrate connects as.
+    // A membership left by an earlier setup, say, granted by the owner that migrate connects as.
+    const stray = `stray_${process.pid}`
     const owner = createDatabase({
       url: inject('migrationUrl'),
       wsProxy: inject('wsProxy'),
       connectTimeoutMs: 3000,
       poolMax: 1,
     })
-    await owner.db.execute(sql`grant papa_auth_retention to papa_auth_api`).finally(() => owner.close())
+    try {
+      await owner.db.execute(sql`create role ${sql.identifier(stray)} nologin`)
+      await owner.db.execute(sql`grant ${sql.identifier(stray)} to papa_auth_api`)
+    } finally {
+      await owner.close()
+    }
     await runMigrations({
       url: inject('migrationUrl'),
       wsProxy: inject('wsProxy'),
@@ -170,6 +176,7 @@ describe('migrate, on the login roles', () => {
       select array(select g.rolname::text from pg_auth_members m join pg_roles g on g.oid = m.roleid
         where m.member = (select oid from pg_roles where rolname = 'papa_auth_api')) as groups`)
     expect(rows).toEqual([{ groups: ['papa_auth_app'] }])
+    await admin.db.execute(sql`drop role ${sql.identifier(stray)}`)
   })
 
   it('gives a one-role setup (the owner as the API) server-side timeouts too, in its database only', async () => {
