@@ -200,7 +200,8 @@ export type { PurgeResult } from '#shared/domain/retention'
  * The cleanup function's work (on a schedule in AWS, at start and hourly locally; `npm run bench:scale` calls it
  * too): gives sessions from before `sessions.expires_at` their expiry, then deletes ended sessions, expired tokens,
  * passed limit windows, old mail jobs and audit events older than AUDIT_RETENTION_DAYS, in bounded batches, and ends
- * within `budgetMs` (no batch starts that its statement timeout could carry past it). A table whose purge fails is
+ * within `budgetMs` (no batch starts that its statement timeout could carry past it, unless the budget is shorter
+ * than two statement timeouts: then half of it is kept for the last batch). A table whose purge fails is
  * logged (its class and SQLSTATE, never SQL or parameters) and named in `failed`; the others are cleaned all the
  * same. Connects as the cleanup's own role (DATABASE_CLEANUP_URL, or the database secret's `cleanupUrl`), else as
  * the schema owner (DATABASE_MIGRATION_URL / DATABASE_URL, or `directUrl`): never as the API, which may not delete
@@ -224,10 +225,13 @@ export async function cleanupFromEnvironment(budgetMs: number): Promise<PurgeRes
         sessionMaxAgeSeconds: config.SESSION_MAX_AGE_SECONDS,
         auditRetentionDays: config.AUDIT_RETENTION_DAYS,
       })
-      const lastBatch = statementMs + SERVER_FIRST_GRACE_MS
+      // Time for one more batch at its longest, kept out of the loop's budget; half the budget at most, so a short
+      // run still cleans.
+      const left = budgetMs - (performance.now() - started)
+      const lastBatch = Math.min(statementMs + SERVER_FIRST_GRACE_MS, left / 2)
       return await purgeStaleRows(retention, {
         batchSize: PURGE_BATCH_SIZE,
-        budgetMs: Math.max(0, budgetMs - (performance.now() - started) - lastBatch),
+        budgetMs: Math.max(0, left - lastBatch),
         onFailure: (table, error) => {
           const code = sqlState(error)
           logger.error('cleanup table failed', {
