@@ -18,12 +18,17 @@ interface DriverError {
   constraint?: unknown
 }
 
-/** The driver's own error, unwrapped from drizzle's `DrizzleQueryError` (which carries the SQL and parameters). */
+const SQLSTATE = /^[0-9A-Z]{5}$/
+
+/**
+ * The driver's own error, unwrapped from drizzle's `DrizzleQueryError` (which carries the SQL and parameters) or from
+ * our own `DatabaseUnavailableError` (whose `code` is the domain's, not a SQLSTATE).
+ */
 function driverError(error: unknown): DriverError | undefined {
   let current: unknown = error
   for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
     const candidate = current as DriverError & { cause?: unknown }
-    if (typeof candidate.code === 'string') return candidate
+    if (typeof candidate.code === 'string' && SQLSTATE.test(candidate.code)) return candidate
     current = candidate.cause
   }
   return typeof error === 'object' && error !== null ? (error as DriverError) : undefined
@@ -32,7 +37,7 @@ function driverError(error: unknown): DriverError | undefined {
 /** The five-character SQLSTATE of a database error, wherever drizzle wrapped it; undefined for other errors. */
 export const sqlState = (error: unknown): string | undefined => {
   const code = driverError(error)?.code
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
+  return typeof code === 'string' && SQLSTATE.test(code) ? code : undefined
 }
 
 /** The constraint (or unique index) a violation names, wherever drizzle wrapped the driver's error. */

@@ -30,6 +30,8 @@ export const DATABASE_NAME = 'papa_auth'
 export const DATABASE_ROLE = 'papa_auth_owner'
 /** The login the API functions, seed-admin and cleanup use (`pooledUrl`); migrate grants it `papa_auth_app`. */
 export const DATABASE_API_ROLE = 'papa_auth_api'
+/** The role the cleanup connects as (the database secret's `cleanupUrl`), made by migrate like the API's. */
+export const DATABASE_CLEANUP_ROLE = 'papa_auth_cleanup'
 
 /**
  * The whole service in one stack, wired from its parts (`infra/constructs/`): the database (a Neon project, or an
@@ -160,6 +162,7 @@ export class AuthStack extends Stack {
       databaseName: DATABASE_NAME,
       roleName: DATABASE_ROLE,
       apiRoleName: DATABASE_API_ROLE,
+      cleanupRoleName: DATABASE_CLEANUP_ROLE,
       orgId: config.orgId,
       compute: config.compute,
       deleteOnRemoval: config.deleteOnRemoval,

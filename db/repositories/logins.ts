@@ -88,6 +88,9 @@ export function createLoginRepository(db: Database, policy: LoginPolicy, session
 
     async startSession(session, context) {
       const user = session.user
+      // The session matters until its first token expires (never past its lifetime), or until a rotation or an end
+      // sets that again: its expiry is the token's, for the cleanup's index.
+      const expiry = sql`least(${session.refreshTokenExpiresAt.toISOString()}::timestamptz, now() + ${seconds(sessionPolicy.maxAgeSeconds)})`
       // Everything hangs on the session's insert: a retried statement finds the id taken and changes nothing. The
       // insert needs the account active at the credential version the password was checked against, read under a
       // share lock on its row: a reset or change that updated the row first makes this login start nothing; one that
@@ -100,15 +103,14 @@ export function createLoginRepository(db: Database, policy: LoginPolicy, session
             where id = ${user.id} and is_active and credential_version = ${user.credentialVersion}
             for share
           ), started as (
-            insert into ${sessions} (id, user_id, source_ip, user_agent)
-            select ${session.id}, id, ${context.sourceIp || null}, ${context.userAgent.slice(0, 512) || null}
+            insert into ${sessions} (id, user_id, source_ip, user_agent, expires_at)
+            select ${session.id}, id, ${context.sourceIp || null}, ${context.userAgent.slice(0, 512) || null}, ${expiry}
             from account
             on conflict (id) do nothing
             returning id
           ), first_token as (
             insert into ${refreshTokens} (token_hash, session_id, expires_at)
-            select ${session.refreshTokenHash}, id,
-              least(${session.refreshTokenExpiresAt.toISOString()}::timestamptz, now() + ${seconds(sessionPolicy.maxAgeSeconds)})
+            select ${session.refreshTokenHash}, id, ${expiry}
             from started
           ), cleared as (
             delete from ${loginAttempts} where email = ${user.email} and exists (select 1 from started)

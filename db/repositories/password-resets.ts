@@ -107,7 +107,7 @@ export function createPasswordResetRepository(db: Database, policy: PasswordRese
             from used where u.id = used.user_id
             returning u.id, u.email, clock_timestamp()::text as changed_at
           ), revoked as (
-            update ${sessions} s set revoked_at = now(), revoked_reason = ${ENDED_BY_PASSWORD_RESET}
+            update ${sessions} s set revoked_at = now(), revoked_reason = ${ENDED_BY_PASSWORD_RESET}, expires_at = now()
             from changed where s.user_id = changed.id and s.revoked_at is null
             returning s.id
           ), cleared as (

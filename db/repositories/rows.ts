@@ -52,7 +52,8 @@ const USER_AGENT_MAX = 512
 /**
  * An `insert … select` of one security event, to embed as a CTE in the statement the request makes anyway. `userId`
  * and `email` are SQL expressions over `from` (a FROM clause, or nothing for a single row of parameters). With a
- * `key`, a second insert of the same event (a statement retried after its answer was lost) does nothing.
+ * `key`, a second insert of the same event (a statement retried after its answer was lost) does nothing: the
+ * conflict names the partial unique index's predicate, so it is inferred with or without the full index beside it.
  */
 export function eventInsert(
   type: SecurityEventType,
@@ -66,7 +67,7 @@ export function eventInsert(
   return sql`insert into ${e} (${sql.join(columns, sql`, `)})
     select ${type}, ${row.userId}, ${row.email}, ${context.sourceIp || null}, ${context.userAgent.slice(0, USER_AGENT_MAX) || null}, ${row.key === undefined ? null : row.key}
     ${row.from ?? sql.empty()}
-    ${row.key !== undefined ? sql`on conflict (${sql.identifier(e.eventKey.name)}) do nothing` : sql.empty()}`
+    ${row.key !== undefined ? sql`on conflict (${sql.identifier(e.eventKey.name)}) where ${sql.identifier(e.eventKey.name)} is not null do nothing` : sql.empty()}`
 }
 
 /** An interval of `value` seconds, as a query parameter. */
@@ -94,6 +95,6 @@ export const revokeSessionsBefore = (
   reason: string,
   kept: string | null,
 ): SQL =>
-  sql`update ${sessions} set revoked_at = now(), revoked_reason = ${reason}
+  sql`update ${sessions} set revoked_at = now(), revoked_reason = ${reason}, expires_at = now()
     where user_id = ${userId} and revoked_at is null and created_at < ${changedAt}::timestamptz
     ${kept ? sql`and id <> ${kept}::uuid` : sql.empty()}`

@@ -46,7 +46,7 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
           select session_id from ${refreshTokens}
           where token_hash = ${hash} ${reason === 'reuse' ? sql`and retired_at is not null` : sql.empty()}
         ), revoked as (
-          update ${sessions} set revoked_at = now(), revoked_reason = ${reason}
+          update ${sessions} set revoked_at = now(), revoked_reason = ${reason}, expires_at = now()
           where id in (select session_id from target) and revoked_at is null
           returning id, user_id
         ), revoke_event as (
@@ -73,6 +73,8 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
 
   return {
     async rotate(hash, next, context) {
+      // The successor's expiry, which the session's becomes: it matters as long as its live token does.
+      const expiry = sql`least(${next.expiresAt.toISOString()}::timestamptz, s.created_at + ${maxAge})`
       // `done` finds a successor this very rotation stored already (a retry after a lost answer): answered as then.
       const result = await db
         .execute<{ user_id: number; session_id: string }>(sql`
@@ -83,19 +85,19 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
             select s.user_id, s.id as session_id from ${refreshTokens} t join ${sessions} s on s.id = t.session_id
             where t.token_hash = ${next.hash}
           ), session as (
-            update ${sessions} s set last_used_at = now()
+            update ${sessions} s set last_used_at = now(), expires_at = ${expiry}
             from ${users} u
             where s.id in (select session_id from target) and not exists (select 1 from done)
               and ${live} and u.id = s.user_id and u.is_active
-            returning s.id, s.user_id, s.created_at
+            returning s.id, s.user_id, s.expires_at
           ), retired as (
             update ${refreshTokens} t set retired_at = now()
             from session
             where t.token_hash = ${hash} and t.session_id = session.id and t.retired_at is null
-            returning session.id as session_id, session.user_id, session.created_at
+            returning session.id as session_id, session.user_id, session.expires_at
           ), successor as (
             insert into ${refreshTokens} (token_hash, session_id, expires_at)
-            select ${next.hash}, session_id, least(${next.expiresAt.toISOString()}::timestamptz, created_at + ${maxAge})
+            select ${next.hash}, session_id, expires_at
             from retired
           ), refresh_event as (
             ${eventInsert('refresh', context, { userId: sql`retired.user_id`, email: sql`null`, from: sql`from retired` })}
@@ -155,7 +157,7 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
           with target as (
             select s.id from ${sessions} s where s.id = ${sessionId}::uuid and s.user_id = ${userId}
           ), revoked as (
-            update ${sessions} s set revoked_at = now(), revoked_reason = ${ENDED_BY_USER}
+            update ${sessions} s set revoked_at = now(), revoked_reason = ${ENDED_BY_USER}, expires_at = now()
             where s.id in (select id from target) and s.revoked_at is null
             returning s.id, s.user_id
           ), end_event as (
@@ -170,7 +172,7 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
       await db
         .execute(sql`
           with revoked as (
-            update ${sessions} s set revoked_at = now(), revoked_reason = ${ENDED_BY_USER}
+            update ${sessions} s set revoked_at = now(), revoked_reason = ${ENDED_BY_USER}, expires_at = now()
             where s.user_id = ${userId} and ${live}
             returning s.id, s.user_id
           ), end_event as (
@@ -200,7 +202,7 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
           ), done as (
             select 1 from ${securityEvents} where event_key = ${key}
           ), revoked as (
-            update ${sessions} s set revoked_at = now(), revoked_reason = ${ENDED_BY_PASSWORD_CHANGE}
+            update ${sessions} s set revoked_at = now(), revoked_reason = ${ENDED_BY_PASSWORD_CHANGE}, expires_at = now()
             from changed where s.user_id = changed.id and s.revoked_at is null ${others}
             returning s.id
           ), cleared as (

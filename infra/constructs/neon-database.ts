@@ -51,6 +51,8 @@ export interface NeonDatabaseProps {
    * its password; migrate creates the role with SQL.
    */
   readonly apiRoleName: string
+  /** The role the cleanup function connects as (`cleanupUrl`): picked and created like the API's. */
+  readonly cleanupRoleName: string
   readonly orgId?: string | undefined
   /**
    * The compute's suspend timeout and size (checked here); each unset one is Neon's default at creation and left to
@@ -134,6 +136,7 @@ export class NeonDatabase extends Construct {
       DatabaseName: props.databaseName,
       RoleName: props.roleName,
       ApiRoleName: props.apiRoleName,
+      CleanupRoleName: props.cleanupRoleName,
       ...(props.orgId ? { OrgId: props.orgId } : {}),
       // Only what is given: a stack without these keys keeps exactly the properties (and the compute) it had.
       ...(suspendTimeoutSeconds === undefined

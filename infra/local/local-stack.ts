@@ -13,8 +13,9 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { type MigrationResult, runMigrations } from '#db/migrate'
+import { lambdas } from '#functions/routes'
 import { disposeAll } from '#shared/app/memo'
-import { migrationLimits, serverTimeouts } from '#shared/app/operations'
+import { cleanupTimeouts, migrationLimits, serverTimeouts } from '#shared/app/operations'
 import { loadSettings } from '#shared/platform/config'
 import { type LocalLambda, startLocalLambda } from './lambda-service.ts'
 import { type LocalPostgres, type PostgresMajor, startLocalPostgres } from './postgres.ts'
@@ -45,6 +46,12 @@ export interface LocalStackOptions {
    * process's environment.
    */
   setup: 'migrations' | 'functions'
+  /**
+   * Runs the cleanup function as its schedule does in AWS (setup `functions`): once the stack is up, then every
+   * `everyMs` (an hour for `npm start`), each run with the function's own timeout; a failed run is reported and the
+   * next one comes all the same.
+   */
+  cleanup?: { everyMs: number; onFailure?: (error: unknown) => void }
   /** Serves the API through the local API Gateway server (setup `functions`); port 0, the default, takes a free one. */
   server?: { port?: number; host?: string; corsOrigins?: readonly string[] | undefined }
   /**
@@ -75,6 +82,8 @@ export const LOCAL_PASSWORD_RESET_URL = 'http://localhost:5173/reset-password?to
 export type DatabaseEnv = {
   DATABASE_URL: string
   DATABASE_MIGRATION_URL?: string
+  /** The cleanup's own role, when the API has one of its own too. */
+  DATABASE_CLEANUP_URL?: string
   DATABASE_WS_PROXY?: string
 }
 
@@ -132,6 +141,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     postgres?: LocalPostgres
     server?: Server
     lambda?: LocalLambda
+    cleanup?: { stop(): Promise<void> }
   } = {}
   const embedded = options.databaseUrl === undefined
   const keptDir = embedded ? options.dataDir : undefined
@@ -142,7 +152,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let stopping: Promise<void> | undefined
   const stop = () => {
     stopping ??= (async () => {
-      const { server, proxy, postgres, lambda } = started
+      const { server, proxy, postgres, lambda, cleanup } = started
+      await within(cleanup?.stop(), 5000)
       if (server) {
         server.closeAllConnections()
         await within(new Promise((done) => server.close(done)), 5000)
@@ -180,16 +191,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const urls =
       postgresPort && credentials && wsProxy
         ? await provisionLocalRoles({ port: postgresPort, wsProxy, ...credentials })
-        : { superuserUrl: clusterUrl, ownerUrl: clusterUrl, apiUrl: clusterUrl }
+        : { superuserUrl: clusterUrl, ownerUrl: clusterUrl, apiUrl: clusterUrl, cleanupUrl: clusterUrl }
     const databaseUrl = urls.apiUrl
     const databaseEnv: DatabaseEnv = {
       DATABASE_URL: urls.apiUrl,
       ...(urls.ownerUrl !== urls.apiUrl ? { DATABASE_MIGRATION_URL: urls.ownerUrl } : {}),
+      ...(urls.cleanupUrl !== urls.ownerUrl ? { DATABASE_CLEANUP_URL: urls.cleanupUrl } : {}),
       ...(wsProxy ? { DATABASE_WS_PROXY: wsProxy } : {}),
     }
 
     const { migrations, seed } = await setUp(options.setup, databaseEnv)
     if (options.mail) started.lambda = await startMail(options.mail)
+    if (options.cleanup) {
+      if (options.setup !== 'functions')
+        throw new Error('the local cleanup runs the functions: it needs setup "functions"')
+      started.cleanup = scheduleCleanup(options.cleanup)
+    }
     let server: LocalStack['server']
     if (options.server) {
       started.server = createLocalServer({ corsOrigins: options.server.corsOrigins })
@@ -233,12 +250,14 @@ async function setUp(
     const {
       DATABASE_URL: apiUrl,
       DATABASE_MIGRATION_URL: url = apiUrl,
+      DATABASE_CLEANUP_URL: cleanupUrl,
       DATABASE_WS_PROXY: wsProxy,
     } = databaseEnv
     const settings = loadSettings()
     const api = { url: apiUrl, timeouts: serverTimeouts(settings) }
+    const cleanup = cleanupUrl ? { url: cleanupUrl, timeouts: cleanupTimeouts(settings) } : undefined
     return {
-      migrations: await runMigrations({ url, wsProxy, api, limits: migrationLimits(settings) }),
+      migrations: await runMigrations({ url, wsProxy, api, cleanup, limits: migrationLimits(settings) }),
       seed: undefined,
     }
   }
@@ -246,6 +265,33 @@ async function setUp(
   const migrations = await (await import('#functions/migrate')).handler()
   const seed = await (await import('#functions/seed-admin')).handler()
   return { migrations, seed }
+}
+
+/**
+ * The cleanup function on its schedule, as EventBridge invokes it in AWS: now, then every `everyMs`, never two runs at
+ * once, each handed a Lambda context with the function's timeout. `stop` waits for a run under way.
+ */
+function scheduleCleanup({
+  everyMs,
+  onFailure = (error: unknown) => process.stderr.write(`cleanup failed: ${describeError(error)}\n`),
+}: NonNullable<LocalStackOptions['cleanup']>): { stop(): Promise<void> } {
+  let running: Promise<void> = Promise.resolve()
+  const run = () => {
+    running = running.then(async () => {
+      const ends = Date.now() + lambdas.cleanup.timeoutSeconds * 1000
+      const { handler } = await import('#functions/cleanup')
+      await handler({}, { getRemainingTimeInMillis: () => ends - Date.now() }).catch(onFailure)
+    })
+  }
+  run()
+  const timer = setInterval(run, everyMs)
+  timer.unref()
+  return {
+    stop() {
+      clearInterval(timer)
+      return running
+    },
+  }
 }
 
 /**

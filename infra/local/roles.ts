@@ -1,6 +1,7 @@
 /**
  * The local cluster's roles, split as the deployed database's are: a superuser for tooling only, the schema's owner
- * (migrate connects as it) and the API's role (created by migrate, a member of `papa_auth_app`: rows only, no DDL).
+ * (migrate connects as it), the API's role (created by migrate, a member of `papa_auth_app`: rows only, no DDL) and
+ * the cleanup's (created by migrate too, a member of `papa_auth_retention`: it reads and deletes what it purges).
  * Their passwords are generated for each cluster and kept beside it, readable by the developer alone.
  */
 import { randomBytes } from 'node:crypto'
@@ -12,6 +13,7 @@ import { connectDirect } from '#db/client'
 export const LOCAL_DATABASE = 'papa_auth'
 export const OWNER_ROLE = 'papa_auth_owner'
 export const API_ROLE = 'papa_auth_api'
+export const CLEANUP_ROLE = 'papa_auth_cleanup'
 /** What embedded clusters made before passwords were generated used for their superuser. */
 const LEGACY_SUPERUSER_PASSWORD = 'postgres'
 
@@ -19,6 +21,7 @@ export interface LocalPasswords {
   superuser: string
   owner: string
   api: string
+  cleanup: string
 }
 
 export interface LocalDatabaseUrls {
@@ -26,8 +29,10 @@ export interface LocalDatabaseUrls {
   superuserUrl: string
   /** The schema's owner on `papa_auth`: what migrate connects as. */
   ownerUrl: string
-  /** The API's role on `papa_auth`: what the API functions, seed-admin and cleanup connect as. */
+  /** The API's role on `papa_auth`: what the API functions and seed-admin connect as. */
   apiUrl: string
+  /** The cleanup's role on `papa_auth`: what the cleanup function connects as. */
+  cleanupUrl: string
 }
 
 const newPassword = () => randomBytes(24).toString('base64url')
@@ -41,8 +46,22 @@ export async function localPasswords(
   dataDir: string,
 ): Promise<{ passwords: LocalPasswords; legacy: boolean }> {
   const file = credentialsFile(dataDir)
-  if (existsSync(file)) return { passwords: JSON.parse(await readFile(file, 'utf8')), legacy: false }
-  const passwords = { superuser: newPassword(), owner: newPassword(), api: newPassword() }
+  if (existsSync(file)) {
+    const kept = JSON.parse(await readFile(file, 'utf8')) as Omit<LocalPasswords, 'cleanup'> & {
+      cleanup?: string
+    }
+    if (kept.cleanup) return { passwords: { ...kept, cleanup: kept.cleanup }, legacy: false }
+    // A cluster from before the cleanup had a role: its password is added to the kept ones.
+    const passwords = { ...kept, cleanup: newPassword() }
+    await writeFile(file, `${JSON.stringify(passwords)}\n`, { mode: 0o600 })
+    return { passwords, legacy: false }
+  }
+  const passwords = {
+    superuser: newPassword(),
+    owner: newPassword(),
+    api: newPassword(),
+    cleanup: newPassword(),
+  }
   await writeFile(file, `${JSON.stringify(passwords)}\n`, { mode: 0o600 })
   return { passwords, legacy: existsSync(join(dataDir, 'PG_VERSION')) }
 }
@@ -94,6 +113,7 @@ export async function provisionLocalRoles(options: {
     superuserUrl,
     ownerUrl: url(OWNER_ROLE, passwords.owner, port, LOCAL_DATABASE),
     apiUrl: url(API_ROLE, passwords.api, port, LOCAL_DATABASE),
+    cleanupUrl: url(CLEANUP_ROLE, passwords.cleanup, port, LOCAL_DATABASE),
   }
 }
 

@@ -12,6 +12,8 @@ import { describeError, startLocalStack } from './local-stack.ts'
 import { type MailCatcher, startMailCatcher } from './mail-catcher.ts'
 
 const env = process.env
+/** The cleanup's schedule in AWS (infra/constructs/operator-functions.ts). */
+const CLEANUP_EVERY_MS = 3_600_000
 const root = resolve(import.meta.dirname, '../..')
 const localDir = resolve(root, env.LOCAL_DATA_DIR ?? '.local')
 
@@ -49,6 +51,8 @@ async function main() {
     setup: 'functions',
     server: { port: Number(env.PORT ?? 3000), host: env.HOST ?? '127.0.0.1' },
     mail: { smtpUrl, failureFile: resolve(localDir, 'failed-mail-events.jsonl') },
+    // As the stack's schedule runs it in AWS: hourly (and once at start, so a restarted laptop catches up).
+    cleanup: { everyMs: CLEANUP_EVERY_MS },
   }).catch(async (error: unknown) => {
     await catcher?.stop()
     throw error

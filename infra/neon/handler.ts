@@ -70,6 +70,8 @@ export interface NeonHandlerOptions {
 export interface ConnectionStrings {
   pooledUrl: string
   directUrl: string
+  /** The cleanup's own role, on the pooler; absent for a resource that names none. */
+  cleanupUrl?: string
 }
 
 /** A role's name and password: for the database secret, never for a log, an error or the resource's `Data`. */
@@ -176,10 +178,13 @@ export function createNeonHandler(options: NeonHandlerOptions) {
         work - timing.secretWriteReserveMs,
       )
       const apiRole = hasApiRole(props) ? { name: props.ApiRoleName, password: newPassword() } : undefined
+      const cleanupRole = hasCleanupRole(props)
+        ? { name: props.CleanupRoleName, password: newPassword() }
+        : undefined
       await writeConnectionStrings(
         options.secrets,
         props.DatabaseSecretArn,
-        fromCreatedProject(created, props, apiRole),
+        fromCreatedProject(created, props, apiRole, cleanupRole),
         work,
       )
     } catch (error) {
@@ -253,8 +258,13 @@ export function createNeonHandler(options: NeonHandlerOptions) {
     old: NeonProjectProperties,
     deadline: number,
   ): Promise<NeonResourceResult> {
-    const apiRole = hasApiRole(props)
-      ? await apiRoleLogin(options.secrets, props.DatabaseSecretArn, props.ApiRoleName, deadline)
+    const stored =
+      hasApiRole(props) || hasCleanupRole(props)
+        ? await storedSecret(options.secrets, props.DatabaseSecretArn, deadline)
+        : undefined
+    const apiRole = hasApiRole(props) ? roleLogin(stored, 'pooledUrl', props.ApiRoleName) : undefined
+    const cleanupRole = hasCleanupRole(props)
+      ? roleLogin(stored, 'cleanupUrl', props.CleanupRoleName)
       : undefined
     const neon = await apiFor(props, deadline)
     const project = await readProject(neon, projectId)
@@ -274,7 +284,11 @@ export function createNeonHandler(options: NeonHandlerOptions) {
     await writeConnectionStrings(
       options.secrets,
       props.DatabaseSecretArn,
-      { pooledUrl: pooledUrlFor(pooled, apiRole), directUrl: direct },
+      {
+        pooledUrl: pooledUrlFor(pooled, apiRole),
+        directUrl: direct,
+        ...(cleanupRole ? { cleanupUrl: pooledUrlFor(pooled, cleanupRole) } : {}),
+      },
       deadline,
     )
     logger.info('neon project updated', { projectId })
@@ -564,28 +578,28 @@ const fetchOption = (options: NeonHandlerOptions) => (options.fetch ? { fetch: o
 const hasApiRole = (props: NeonProjectProperties): props is NeonProjectProperties & { ApiRoleName: string } =>
   props.ApiRoleName !== undefined && props.ApiRoleName !== props.RoleName
 
+/** Whether the cleanup connects as a role of its own; a resource from before that role existed names none. */
+const hasCleanupRole = (
+  props: NeonProjectProperties,
+): props is NeonProjectProperties & { CleanupRoleName: string } =>
+  props.CleanupRoleName !== undefined &&
+  props.CleanupRoleName !== props.RoleName &&
+  props.CleanupRoleName !== props.ApiRoleName
+
 /**
  * A new password for the API's role: 192 random bits, far above the 60 Neon asks of a password set with SQL, in
  * base64url, so it goes into a URL as it is.
  */
 const newPassword = () => randomBytes(24).toString('base64url')
 
-/**
- * The API role's login on an existing project: the password the secret already holds for it, kept, because only
- * migrate sets a role's password and it runs only when its version changes (new migrations, a new secretsGeneration),
- * so a new one here would lock the API out. A new password only when the secret holds none for the role: a stack from before the API's role (migrate,
- * new in that deploy, then creates it), or a secret emptied or replaced by hand.
- */
-async function apiRoleLogin(
+/** The database secret's value as stored; undefined only for a secret with no value yet. */
+async function storedSecret(
   secrets: SecretsManagerClient,
   secretArn: string,
-  name: string,
   deadline: number,
-): Promise<RoleLogin> {
-  let value: string | undefined
+): Promise<string | undefined> {
   try {
-    value = (await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }), by(deadline)))
-      .SecretString
+    return (await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }), by(deadline))).SecretString
   } catch (error) {
     // Only a secret with no value yet counts as empty; any other failure (a denial, throttling) must not pass for
     // one, or a passing glitch would replace a password in use.
@@ -594,20 +608,40 @@ async function apiRoleLogin(
         `could not read the connection strings from the secret ${secretArn} (${errorName(error)})`,
       )
     }
+    return undefined
   }
-  const password = storedPassword(value, name)
+}
+
+/**
+ * A role's login on an existing project (the API's in `pooledUrl`, the cleanup's in `cleanupUrl`): the password the
+ * secret already holds for it, kept, because only migrate sets a role's password and it runs only when its version
+ * changes (new migrations, a new secretsGeneration), so a new one here would lock the function out. A new password
+ * only when the secret holds none for the role: a stack from before that role (migrate, new in that deploy, then
+ * creates it), or a secret emptied or replaced by hand.
+ */
+function roleLogin(
+  secretString: string | undefined,
+  field: 'pooledUrl' | 'cleanupUrl',
+  name: string,
+): RoleLogin {
+  const password = storedPassword(secretString, field, name)
   if (password) return { name, password }
-  logger.warn('neon api role gets a new password: migrate must run to set it', { role: name })
+  const which = field === 'pooledUrl' ? 'api' : 'cleanup'
+  logger.warn(`neon ${which} role gets a new password: migrate must run to set it`, { role: name })
   return { name, password: newPassword() }
 }
 
-/** The password of `role` in a stored `pooledUrl`, if that is who it connects as. */
-function storedPassword(secretString: string | undefined, role: string): string | undefined {
+/** The password of `role` in a stored connection string `field`, if that is who it connects as. */
+function storedPassword(
+  secretString: string | undefined,
+  field: 'pooledUrl' | 'cleanupUrl',
+  role: string,
+): string | undefined {
   if (!secretString) return undefined
   try {
-    const { pooledUrl } = JSON.parse(secretString) as { pooledUrl?: unknown }
-    if (typeof pooledUrl !== 'string') return undefined
-    const url = new URL(pooledUrl)
+    const stored = (JSON.parse(secretString) as Record<string, unknown>)[field]
+    if (typeof stored !== 'string') return undefined
+    const url = new URL(stored)
     if (decodeURIComponent(url.username) !== role) return undefined
     return decodeURIComponent(url.password) || undefined
   } catch {
@@ -646,12 +680,13 @@ function apiKeyField(json: string): string {
 
 /**
  * The strings for the new project's database: direct as the owner, pooled (the `-pooler` host) as the API's role when
- * it has one, else as the owner too.
+ * it has one, else as the owner too; and, when the cleanup has a role of its own, pooled as that role.
  */
 export function fromCreatedProject(
   created: CreatedProject,
   props: NeonProjectProperties,
   apiRole?: RoleLogin,
+  cleanupRole?: RoleLogin,
 ): ConnectionStrings {
   const uris = created.connection_uris ?? []
   const match =
@@ -663,7 +698,11 @@ export function fromCreatedProject(
   if (!match) throw new Error(`Neon project ${created.project.id}: the API returned no connection string`)
   const pooled = new URL(match.connection_uri)
   pooled.hostname = poolerHost(match.connection_parameters)
-  return { pooledUrl: pooledUrlFor(pooled.toString(), apiRole), directUrl: match.connection_uri }
+  return {
+    pooledUrl: pooledUrlFor(pooled.toString(), apiRole),
+    directUrl: match.connection_uri,
+    ...(cleanupRole ? { cleanupUrl: pooledUrlFor(pooled.toString(), cleanupRole) } : {}),
+  }
 }
 
 /** The owner's pooled string, as the API's role when it has one; TLS required either way. */

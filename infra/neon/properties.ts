@@ -10,7 +10,10 @@ export interface NeonProjectProperties {
   ApiUrl: string
   /** The name or ARN of the secret that holds the engineer's Neon API key. */
   ApiKeySecretId: string
-  /** The stack's database secret, which receives `{"pooledUrl", "directUrl"}`; Update reads the API's password back. */
+  /**
+   * The stack's database secret, which receives `{"pooledUrl", "directUrl", "cleanupUrl"}`; Update reads the API's and
+   * the cleanup's passwords back.
+   */
   DatabaseSecretArn: string
   ProjectName: string
   /** Neon's region id, e.g. `aws-eu-central-1`. Fixed, like PgVersion, OrgId, DatabaseName and RoleName. */
@@ -25,6 +28,11 @@ export interface NeonProjectProperties {
    * owner serves both strings, as it did.
    */
   ApiRoleName?: string
+  /**
+   * The role the cleanup function connects as (`cleanupUrl`, on the pooler): picked and created like the API's.
+   * Unset on a resource from before it: the secret then holds no `cleanupUrl`, and the cleanup connects as the owner.
+   */
+  CleanupRoleName?: string
   /** The Neon organization to create the project in; required by Neon for a personal API key. */
   OrgId?: string
   /**
@@ -93,6 +101,7 @@ export function parseProperties(raw: Record<string, unknown>): NeonProjectProper
     DatabaseName: text('DatabaseName'),
     RoleName: text('RoleName'),
     ...optional(raw, 'ApiRoleName'),
+    ...optional(raw, 'CleanupRoleName'),
     ...optional(raw, 'OrgId'),
     ...computeProperties(raw),
     DeleteOnRemoval: String(raw.DeleteOnRemoval ?? 'false'),
@@ -144,7 +153,13 @@ export function parseInServiceProperties(raw: Record<string, unknown>): InServic
   }
 }
 
-type OptionalKey = 'ApiRoleName' | 'OrgId' | 'SuspendTimeoutSeconds' | 'MinComputeUnits' | 'MaxComputeUnits'
+type OptionalKey =
+  | 'ApiRoleName'
+  | 'CleanupRoleName'
+  | 'OrgId'
+  | 'SuspendTimeoutSeconds'
+  | 'MinComputeUnits'
+  | 'MaxComputeUnits'
 
 const optional = <K extends OptionalKey>(raw: Record<string, unknown>, key: K): { [P in K]?: string } => {
   const value = raw[key]

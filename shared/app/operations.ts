@@ -2,16 +2,33 @@
 import * as v from 'valibot'
 import { CutoverError, type CutoverReport, parseCutoverRequest, runCutover } from '#db/cutover/index'
 import { sqlState } from '#db/errors'
-import { type MigrationLimits, type MigrationResult, runMigrations, type ServerTimeouts } from '#db/migrate'
+import {
+  MigrationJournalError,
+  type MigrationLimits,
+  MigrationLockTimeoutError,
+  type MigrationResult,
+  MigrationRoleError,
+  runMigrations,
+  type ServerTimeouts,
+} from '#db/migrate'
 import { createRetentionRepository } from '#db/repositories/retention'
 import { createUserRepository } from '#db/repositories/users'
 import { createAdminSeeder, type SeedOutcome } from '#shared/domain/admin'
 import { DomainError } from '#shared/domain/errors'
 import { createPasswordHasher } from '#shared/domain/passwords'
-import { purgeStaleRows } from '#shared/domain/retention'
+import { type PurgeResult, purgeStaleRows } from '#shared/domain/retention'
 import { EmailSchema, NewPasswordSchema } from '#shared/domain/schemas'
+import { SERVER_FIRST_GRACE_MS } from '#shared/platform/budget'
 import { type Config, ConfigError, loadConfig } from '#shared/platform/config'
-import { inlineOrSecret, openDatabase, resolveDatabaseUrl, secretReaderFor } from './resources.ts'
+import { logger } from '#shared/platform/logger'
+import type { SecretReader } from '#shared/platform/secrets'
+import {
+  cleanupDatabaseUrl,
+  inlineOrSecret,
+  openDatabase,
+  resolveDatabaseUrl,
+  secretReaderFor,
+} from './resources.ts'
 
 /**
  * An error an operator function can throw safely. Lambda logs a thrown error whole, and drizzle's carry the SQL and
@@ -23,7 +40,13 @@ const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000
 
 export function operatorError(step: string, error: unknown): Error {
   // Our own errors' messages are written for the operator and carry nothing secret.
-  if (error instanceof ConfigError || error instanceof DomainError)
+  if (
+    error instanceof ConfigError ||
+    error instanceof DomainError ||
+    error instanceof MigrationJournalError ||
+    error instanceof MigrationLockTimeoutError ||
+    error instanceof MigrationRoleError
+  )
     return new Error(`${step} failed: ${error.message}`)
   const name = error instanceof Error ? error.name : typeof error
   const code = sqlState(error)
@@ -36,6 +59,24 @@ export const serverTimeouts = (config: Config): ServerTimeouts => ({
   lockMs: config.DATABASE_LOCK_TIMEOUT_MS,
   idleInTransactionMs: IDLE_IN_TRANSACTION_TIMEOUT_MS,
 })
+
+/** What the server enforces on the cleanup role's statements: a bounded batch's own timeout, the API's lock wait. */
+export const cleanupTimeouts = (config: Config): ServerTimeouts => ({
+  ...serverTimeouts(config),
+  statementMs: config.CLEANUP_STATEMENT_TIMEOUT_MS,
+})
+
+/** The login roles migrate makes or aligns: the API's, and the cleanup's when it has a connection of its own. */
+async function loginRoles(config: Config, secrets: SecretReader | undefined) {
+  const [apiUrl, cleanupUrl] = await Promise.all([
+    resolveDatabaseUrl(config, secrets, 'api'),
+    cleanupDatabaseUrl(config, secrets),
+  ])
+  return {
+    api: { url: apiUrl, timeouts: serverTimeouts(config) },
+    cleanup: cleanupUrl ? { url: cleanupUrl, timeouts: cleanupTimeouts(config) } : undefined,
+  }
+}
 
 /** Outside Lambda (npm start, the tests), how long migrate waits for a concurrent run's lock. */
 const LOCAL_LOCK_WAIT_MS = 60_000
@@ -53,14 +94,14 @@ export async function migrateFromEnvironment(
   try {
     const config = loadConfig(process.env, ['database'])
     const secrets = await secretReaderFor(config)
-    const [url, apiUrl] = await Promise.all([
+    const [url, roles] = await Promise.all([
       resolveDatabaseUrl(config, secrets, 'migrations'),
-      resolveDatabaseUrl(config, secrets, 'api'),
+      loginRoles(config, secrets),
     ])
     return await runMigrations({
       url,
       wsProxy: config.DATABASE_WS_PROXY,
-      api: { url: apiUrl, timeouts: serverTimeouts(config) },
+      ...roles,
       limits: migrationLimits(config, options.lockWaitMs),
     })
   } catch (error) {
@@ -86,9 +127,9 @@ export async function cutoverFromEnvironment(
     const parsed = parseCutoverRequest(request)
     const config = loadConfig(process.env, ['database'])
     const secrets = await secretReaderFor(config)
-    const [url, apiUrl] = await Promise.all([
+    const [url, roles] = await Promise.all([
       resolveDatabaseUrl(config, secrets, 'migrations'),
-      resolveDatabaseUrl(config, secrets, 'api'),
+      loginRoles(config, secrets),
     ])
     const limits = migrationLimits(config, options.lockWaitMs)
     report = await runCutover({
@@ -101,7 +142,7 @@ export async function cutoverFromEnvironment(
       runMigrations({
         url,
         wsProxy: config.DATABASE_WS_PROXY,
-        api: { url: apiUrl, timeouts: serverTimeouts(config) },
+        ...roles,
         limits,
       })
   } catch (error) {
@@ -153,16 +194,28 @@ async function seedAdmin(): Promise<{ outcome: SeedOutcome; email: string }> {
 /** Rows per DELETE: small enough that each statement is quick, large enough that a run keeps up. */
 const PURGE_BATCH_SIZE = 1000
 
+export type { PurgeResult } from '#shared/domain/retention'
+
 /**
- * The cleanup function's work (on a schedule in AWS, at start and hourly locally): deletes expired tokens and
- * sessions, passed limit windows, and audit events older than AUDIT_RETENTION_DAYS, in bounded batches, within
- * `budgetMs`. Reads the database secret only.
+ * The cleanup function's work (on a schedule in AWS, at start and hourly locally; `npm run bench:scale` calls it
+ * too): gives sessions from before `sessions.expires_at` their expiry, then deletes ended sessions, expired tokens,
+ * passed limit windows, old mail jobs and audit events older than AUDIT_RETENTION_DAYS, in bounded batches, and ends
+ * within `budgetMs` (no batch starts that its statement timeout could carry past it, unless the budget is shorter
+ * than two statement timeouts: then half of it is kept for the last batch). A table whose purge fails is
+ * logged (its class and SQLSTATE, never SQL or parameters) and named in `failed`; the others are cleaned all the
+ * same. Connects as the cleanup's own role (DATABASE_CLEANUP_URL, or the database secret's `cleanupUrl`), else as
+ * the schema owner (DATABASE_MIGRATION_URL / DATABASE_URL, or `directUrl`): never as the API, which may not delete
+ * the audit trail. Reads the database secret only.
  */
-export async function cleanupFromEnvironment(budgetMs: number) {
+export async function cleanupFromEnvironment(budgetMs: number): Promise<PurgeResult> {
+  const started = performance.now()
   try {
     const config = loadConfig(process.env, ['database'])
-    const url = await resolveDatabaseUrl(config, await secretReaderFor(config))
-    const database = openDatabase(config, url, 1)
+    const secrets = await secretReaderFor(config)
+    const url =
+      (await cleanupDatabaseUrl(config, secrets)) ?? (await resolveDatabaseUrl(config, secrets, 'migrations'))
+    const statementMs = config.CLEANUP_STATEMENT_TIMEOUT_MS
+    const database = openDatabase(config, url, 1, statementMs)
     try {
       const retention = createRetentionRepository(database.db, {
         loginWindowSeconds: config.LOGIN_WINDOW_SECONDS,
@@ -172,7 +225,22 @@ export async function cleanupFromEnvironment(budgetMs: number) {
         sessionMaxAgeSeconds: config.SESSION_MAX_AGE_SECONDS,
         auditRetentionDays: config.AUDIT_RETENTION_DAYS,
       })
-      return await purgeStaleRows(retention, { batchSize: PURGE_BATCH_SIZE, budgetMs })
+      // Time for one more batch at its longest, kept out of the loop's budget; half the budget at most, so a short
+      // run still cleans.
+      const left = budgetMs - (performance.now() - started)
+      const lastBatch = Math.min(statementMs + SERVER_FIRST_GRACE_MS, left / 2)
+      return await purgeStaleRows(retention, {
+        batchSize: PURGE_BATCH_SIZE,
+        budgetMs: Math.max(0, left - lastBatch),
+        onFailure: (table, error) => {
+          const code = sqlState(error)
+          logger.error('cleanup table failed', {
+            table,
+            error: error instanceof Error ? error.name : typeof error,
+            ...(code ? { sqlState: code } : {}),
+          })
+        },
+      })
     } finally {
       await database.close()
     }

@@ -12,6 +12,7 @@ import { type Config, ConfigError } from '#shared/platform/config'
 import {
   createSecretReader,
   readJsonField,
+  readOptionalJsonField,
   type SecretReader,
   secretsManagerFetcher,
 } from '#shared/platform/secrets'
@@ -89,13 +90,32 @@ export function resolveDatabaseUrl(
   )
 }
 
+/**
+ * The cleanup's own connection string, when one is configured: `DATABASE_CLEANUP_URL`, or the database secret's
+ * `cleanupUrl` (a secret written before the cleanup had a role, or by hand, may hold none).
+ */
+export function cleanupDatabaseUrl(
+  config: Config,
+  secrets: SecretReader | undefined,
+): Promise<string | undefined> {
+  if (config.DATABASE_CLEANUP_URL !== undefined) return Promise.resolve(config.DATABASE_CLEANUP_URL)
+  if (config.DATABASE_URL !== undefined || !config.DATABASE_SECRET_ARN || !secrets)
+    return Promise.resolve(undefined)
+  return readOptionalJsonField(secrets, config.DATABASE_SECRET_ARN, 'cleanupUrl')
+}
+
 /** The one place a database handle is made from the configuration. */
-export const openDatabase = (config: Config, url: string, poolMax = config.DATABASE_POOL_MAX) =>
+export const openDatabase = (
+  config: Config,
+  url: string,
+  poolMax = config.DATABASE_POOL_MAX,
+  statementTimeoutMs = config.DATABASE_QUERY_TIMEOUT_MS,
+) =>
   createDatabase({
     url,
     wsProxy: config.DATABASE_WS_PROXY,
     connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
     // The server's statement_timeout (the same setting) should cancel first, with a definite "rolled back".
-    queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS + SERVER_FIRST_GRACE_MS,
+    queryTimeoutMs: statementTimeoutMs + SERVER_FIRST_GRACE_MS,
     poolMax,
   })

@@ -152,12 +152,20 @@ export type RetentionTable =
   | 'password_reset_tokens'
   | 'mail_outbox'
 
+/** A step of the cleanup: giving old sessions their expiry, or purging one table. */
+export type RetentionStep = 'session_expiry' | RetentionTable
+
 export interface RetentionRepository {
   /**
-   * Deletes up to `limit` rows of `table` that no rule reads any more; how many. The limit keeps each statement
-   * short: callers loop until fewer than `limit` come back.
+   * Deletes up to `limit` rows of `table` that no rule reads any more, found through an index in the order they went
+   * stale; how many. The limit keeps each statement short: callers loop until fewer than `limit` come back.
    */
   purge(table: RetentionTable, limit: number): Promise<number>
+  /**
+   * Sets the expiry of up to `limit` sessions that have none (rows from before the column); how many. Zero once every
+   * session has one: only then does the sessions purge reach every ended session.
+   */
+  fillSessionExpiry(limit: number): Promise<number>
 }
 
 /** The reset requests one email, and one source IP, may make per window. */

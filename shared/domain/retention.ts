@@ -1,7 +1,11 @@
-import type { RetentionRepository, RetentionTable } from './ports.ts'
+import type { RetentionRepository, RetentionStep, RetentionTable } from './ports.ts'
 
-/** Tables in an order where each purge can only make the next one's work smaller (sessions take their tokens). */
-const TABLES: readonly RetentionTable[] = [
+/**
+ * The steps in an order where each can only make the next one's work smaller: old sessions get their expiry before
+ * the sessions purge reads it, and sessions take their tokens with them.
+ */
+const STEPS: readonly RetentionStep[] = [
+  'session_expiry',
   'sessions',
   'refresh_tokens',
   'login_attempts',
@@ -11,10 +15,24 @@ const TABLES: readonly RetentionTable[] = [
   'security_events',
 ]
 
+export interface PurgeResult {
+  /** Rows deleted per table. */
+  deleted: Record<RetentionTable, number>
+  /** Sessions from before `sessions.expires_at` given their expiry. */
+  expiryFilled: number
+  /** Every step ran until nothing was left, and none failed. */
+  complete: boolean
+  /** The steps that failed; the others ran all the same. */
+  failed: RetentionStep[]
+}
+
 /**
- * Deletes what no rule reads any more, a bounded batch at a time so no statement holds locks for long, until each
- * table has nothing left or the time budget is spent (the next run continues). The count deleted per table, and
- * whether everything stale was reached.
+ * Deletes what no rule reads any more, a bounded batch at a time so no statement holds locks for long, within one
+ * time budget shared by every step: each step in turn gets an equal share of what is left (a step that finishes early
+ * leaves its time to the next), then the unfinished ones share what remains, round after round, so no table's
+ * backlog starves the others. A step that fails is reported through `onFailure` and in `failed`, and the run goes on with the next one:
+ * one table's trouble never stops the others' cleaning. A batch started before the deadline is finished; the next
+ * run continues what this one left.
  */
 export async function purgeStaleRows(
   retention: RetentionRepository,
@@ -22,17 +40,44 @@ export async function purgeStaleRows(
     batchSize,
     budgetMs,
     now = () => performance.now(),
-  }: { batchSize: number; budgetMs: number; now?: () => number },
-): Promise<{ deleted: Record<RetentionTable, number>; complete: boolean }> {
+    onFailure = () => {},
+  }: {
+    batchSize: number
+    budgetMs: number
+    now?: () => number
+    onFailure?: (step: RetentionStep, error: unknown) => void
+  },
+): Promise<PurgeResult> {
   const deadline = now() + budgetMs
-  const deleted = Object.fromEntries(TABLES.map((table) => [table, 0])) as Record<RetentionTable, number>
-  for (const table of TABLES) {
-    for (;;) {
-      if (now() >= deadline) return { deleted, complete: false }
-      const count = await retention.purge(table, batchSize)
-      deleted[table] += count
-      if (count < batchSize) break
+  const counts = Object.fromEntries(STEPS.map((step) => [step, 0])) as Record<RetentionStep, number>
+  const failed: RetentionStep[] = []
+  const run = (step: RetentionStep) =>
+    step === 'session_expiry' ? retention.fillSessionExpiry(batchSize) : retention.purge(step, batchSize)
+
+  let pending = [...STEPS]
+  while (pending.length > 0 && now() < deadline) {
+    const steps = pending
+    pending = []
+    for (const [index, step] of steps.entries()) {
+      const until = now() + Math.max(0, deadline - now()) / (steps.length - index)
+      let finished = false
+      try {
+        while (now() < until) {
+          const count = await run(step)
+          counts[step] += count
+          if (count < batchSize) {
+            finished = true
+            break
+          }
+        }
+      } catch (error) {
+        failed.push(step)
+        onFailure(step, error)
+        continue
+      }
+      if (!finished) pending.push(step)
     }
   }
-  return { deleted, complete: true }
+  const { session_expiry: expiryFilled, ...deleted } = counts
+  return { deleted, expiryFilled, complete: pending.length === 0 && failed.length === 0, failed }
 }

@@ -43,6 +43,8 @@ const EnvSchema = v.pipe(
     /** Locally, migrate's own connection (the schema's owner), when the API connects as another role. */
     DATABASE_MIGRATION_URL: v.optional(text),
     DATABASE_SECRET_ARN: v.optional(text),
+    /** The cleanup's own connection (its role, with timeouts of its own); else the database secret's `cleanupUrl`. */
+    DATABASE_CLEANUP_URL: v.optional(text),
     /** Local only: `host:port` of the WebSocket-to-TCP proxy that lets the Neon driver reach a plain Postgres. */
     DATABASE_WS_PROXY: v.optional(text),
     DATABASE_CONNECT_TIMEOUT_MS: integer('DATABASE_CONNECT_TIMEOUT_MS'),
@@ -69,6 +71,7 @@ const EnvSchema = v.pipe(
     REGISTER_RATE_WINDOW_SECONDS: integer('REGISTER_RATE_WINDOW_SECONDS'),
     DATABASE_QUERY_TIMEOUT_MS: integer('DATABASE_QUERY_TIMEOUT_MS'),
     DATABASE_LOCK_TIMEOUT_MS: integer('DATABASE_LOCK_TIMEOUT_MS'),
+    CLEANUP_STATEMENT_TIMEOUT_MS: integer('CLEANUP_STATEMENT_TIMEOUT_MS'),
     MIGRATION_LOCK_TIMEOUT_MS: integer('MIGRATION_LOCK_TIMEOUT_MS'),
     SESSION_MAX_AGE_SECONDS: integer('SESSION_MAX_AGE_SECONDS'),
     AUDIT_RETENTION_DAYS: integer('AUDIT_RETENTION_DAYS'),

@@ -113,6 +113,18 @@ export function secretsManagerFetcher(settings: SecretsManagerSettings): SecretF
   }
 }
 
+/** Reads one field of a JSON secret that may not hold it (the database secret's `cleanupUrl`); undefined then. */
+export async function readOptionalJsonField(
+  reader: SecretReader,
+  secretId: string,
+  field: string,
+): Promise<string | undefined> {
+  const parsed: unknown = JSON.parse(await reader.read(secretId))
+  const value =
+    typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)[field] : undefined
+  return typeof value === 'string' && value !== '' ? value : undefined
+}
+
 /** Reads one field of a JSON secret (the database secret holds `pooledUrl` and `directUrl`). */
 export async function readJsonField(reader: SecretReader, secretId: string, field: string): Promise<string> {
   const parsed: unknown = JSON.parse(await reader.read(secretId))

@@ -22,6 +22,11 @@ export const INTEGER_SETTINGS = {
   DATABASE_QUERY_TIMEOUT_MS: { default: 5000, min: 100, max: 60_000 },
   /** How long a statement waits for a row lock before it gives up (the API role's `lock_timeout`). */
   DATABASE_LOCK_TIMEOUT_MS: { default: 2000, min: 100, max: 60_000 },
+  /**
+   * The cleanup role's `statement_timeout`: each of its statements is a bounded batch found through an index (tens of
+   * milliseconds at a million users), so this only stops one that has gone wrong, without stopping the run.
+   */
+  CLEANUP_STATEMENT_TIMEOUT_MS: { default: 10_000, min: 1000, max: 60_000 },
   /** How long a migration statement waits for a table lock before the deploy fails (never stalling the API). */
   MIGRATION_LOCK_TIMEOUT_MS: { default: 5000, min: 100, max: 600_000 },
   ACCESS_TOKEN_TTL_SECONDS: { default: 900, min: 60, max: 86_400 },

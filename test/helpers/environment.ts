@@ -9,6 +9,7 @@ export const TEST_BCRYPT_COST = 11
 
 process.env.DATABASE_URL = inject('databaseUrl')
 process.env.DATABASE_MIGRATION_URL = inject('migrationUrl')
+process.env.DATABASE_CLEANUP_URL = inject('cleanupUrl')
 process.env.DATABASE_WS_PROXY = inject('wsProxy')
 process.env.JWT_SIGNING_KEYS = inject('signingKeys')
 /** A URL, as the discovery document needs; the issuer's own server is no part of the tests. */

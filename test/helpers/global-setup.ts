@@ -8,6 +8,8 @@ declare module 'vitest' {
     databaseUrl: string
     /** The schema's owner on the same database: what migrate connects as. */
     migrationUrl: string
+    /** The cleanup's role on the same database: what the cleanup function connects as. */
+    cleanupUrl: string
     /** The cluster's superuser: for tests that look at or make databases, never for a function. */
     superuserUrl: string
     wsProxy: string
@@ -23,11 +25,12 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject) {
   const stack = await startLocalStack({ setup: 'migrations' })
-  const { DATABASE_URL, DATABASE_MIGRATION_URL, DATABASE_WS_PROXY } = stack.databaseEnv
-  if (!DATABASE_MIGRATION_URL || !DATABASE_WS_PROXY)
+  const { DATABASE_URL, DATABASE_MIGRATION_URL, DATABASE_CLEANUP_URL, DATABASE_WS_PROXY } = stack.databaseEnv
+  if (!DATABASE_MIGRATION_URL || !DATABASE_CLEANUP_URL || !DATABASE_WS_PROXY)
     throw new Error('the test stack has no role split or proxy')
   project.provide('databaseUrl', DATABASE_URL)
   project.provide('migrationUrl', DATABASE_MIGRATION_URL)
+  project.provide('cleanupUrl', DATABASE_CLEANUP_URL)
   project.provide('superuserUrl', stack.superuserUrl)
   project.provide('wsProxy', DATABASE_WS_PROXY)
   project.provide('signingKeys', JSON.stringify(newSigningKeySet(new Date())))

@@ -93,7 +93,7 @@ function storeSecret(value: string | undefined) {
   databaseSecret = value
   try {
     const strings = JSON.parse(value ?? 'null') as Partial<ConnectionStrings>
-    for (const url of [strings.pooledUrl, strings.directUrl]) {
+    for (const url of [strings.pooledUrl, strings.directUrl, strings.cleanupUrl]) {
       const password = url ? new URL(url).password : ''
       if (password) passwords.add(password).add(decodeURIComponent(password))
     }
@@ -236,6 +236,47 @@ const passwordIn = (url: string) => new URL(url).password
 /** The secrets the handler read, in order. */
 const secretsRead = () =>
   secretsManager.commandCalls(GetSecretValueCommand).map((call) => call.args[0].input.SecretId)
+
+const CLEANUP_ROLE = 'papa_auth_cleanup'
+const WITH_CLEANUP_ROLE = { CleanupRoleName: CLEANUP_ROLE }
+
+describe("the cleanup's role", () => {
+  it('gets a pooled string of its own, with a password of its own, on a new project', async () => {
+    const result = await handler(createEvent(WITH_CLEANUP_ROLE))
+    const [written] = writtenSecrets()
+    const cleanupUrl = new URL(written?.value.cleanupUrl ?? 'postgresql://nobody@nowhere')
+    const pooledUrl = new URL(written?.value.pooledUrl ?? 'postgresql://nobody@nowhere')
+    expect(cleanupUrl.username).toBe(CLEANUP_ROLE)
+    expect(cleanupUrl.password).toMatch(NEW_PASSWORD)
+    expect(cleanupUrl.password).not.toBe(pooledUrl.password)
+    expect(cleanupUrl.host).toBe(pooledUrl.host)
+    expect(cleanupUrl.searchParams.get('sslmode')).toBe('require')
+    expectNothingSecretIn(JSON.stringify(result))
+  })
+
+  it('keeps, on update, the passwords the secret holds for both roles', async () => {
+    const { projectId, written } = await createProject(WITH_CLEANUP_ROLE)
+    await handler(
+      updateEvent(projectId, { ...WITH_CLEANUP_ROLE, ProjectName: 'auth-prod' }, WITH_CLEANUP_ROLE),
+    )
+    expect(writtenSecrets()).toEqual([written])
+  })
+
+  it('gets a password on the update that first names it, the API’s kept: migrate then creates the role', async () => {
+    const { projectId, written } = await createProject()
+    expect(written.value.cleanupUrl).toBeUndefined()
+    await handler(updateEvent(projectId, WITH_CLEANUP_ROLE))
+    const [rewritten] = writtenSecrets()
+    expect(rewritten?.value.pooledUrl).toBe(written.value.pooledUrl)
+    expect(rewritten?.value.directUrl).toBe(written.value.directUrl)
+    const cleanupUrl = new URL(rewritten?.value.cleanupUrl ?? 'postgresql://nobody@nowhere')
+    expect([cleanupUrl.username, cleanupUrl.password]).toEqual([
+      CLEANUP_ROLE,
+      expect.stringMatching(NEW_PASSWORD),
+    ])
+    expect(output.join('')).toContain('neon cleanup role gets a new password')
+  })
+})
 
 describe('create', () => {
   it('creates the project, waits for its operations, and writes the owner’s direct string and the API role’s pooled one', async () => {

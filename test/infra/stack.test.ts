@@ -759,6 +759,8 @@ describe('the Neon database', () => {
       RoleName: DATABASE_ROLE,
       // The API's own login, distinct from the owner the migrations connect as.
       ApiRoleName: 'papa_auth_api',
+      // The cleanup's own login: it may delete the audit trail, which the API may not.
+      CleanupRoleName: 'papa_auth_cleanup',
       DeleteOnRemoval: 'false',
     })
     expect(render(RegionId)).toBe('aws-<AWS::Region>')
