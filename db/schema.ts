@@ -203,6 +203,8 @@ export const mailOutbox = pgTable(
      * of the same job meanwhile (Lambda delivers an event at least once) waits for a later retry instead of sending.
      */
     claimedUntil: timestamp('claimed_until', { withTimezone: true, mode: 'date' }),
+    /** The delivery holding the claim: the same delivery's statement, retried after a lost answer, finds it its own. */
+    claimedBy: uuid('claimed_by'),
     /** When the mail was handed to the mail service; or when the job was settled without a mail (`outcome`). */
     settledAt: timestamp('settled_at', { withTimezone: true, mode: 'date' }),
     /** `sent`, or why no mail went: `superseded` (a newer reset request), `expired`, `inactive`. */

@@ -92,28 +92,32 @@ export function createMailJobRepository(db: Database) {
         .catch(rethrowUnavailable)
     },
 
-    async claim(job, claimSeconds) {
+    async claim(job, claimSeconds, delivery) {
+      // A retry of this very statement (its answer lost) finds the claim its own instead of someone else's.
       const result = await db
         .execute(sql`
-          update ${mailOutbox} set claimed_until = now() + ${seconds(claimSeconds)}
-          where id = ${job.id}::uuid and settled_at is null and (claimed_until is null or claimed_until <= now())
+          update ${mailOutbox} set claimed_until = now() + ${seconds(claimSeconds)}, claimed_by = ${delivery}::uuid
+          where id = ${job.id}::uuid and settled_at is null
+            and (claimed_until is null or claimed_until <= now() or claimed_by = ${delivery}::uuid)
           returning id`)
         .catch(rethrowUnavailable)
       return result.rows.length === 1
     },
 
-    async recordFailure(job) {
+    async recordFailure(job, delivery) {
+      // Only the delivery's own claim: a retried statement finds it released and counts nothing more.
       await db
         .execute(sql`
           with failed as (
-            update ${mailOutbox} set attempts = attempts + 1, claimed_until = null
-            where id = ${job.id}::uuid and settled_at is null
+            update ${mailOutbox} set attempts = attempts + 1, claimed_until = null, claimed_by = null
+            where id = ${job.id}::uuid and settled_at is null and claimed_by = ${delivery}::uuid
             returning user_id
           ), failure_event as (
             ${eventInsert(`${job.kind}_mail_failed`, NO_REQUEST, {
               userId: sql`failed.user_id`,
               email: sql`null`,
               from: sql`from failed`,
+              key: `mail_failed:${delivery}`,
             })}
           )
           select count(*) from failed`)

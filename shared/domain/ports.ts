@@ -244,12 +244,13 @@ export interface MailJobRepository {
   /** Marks the job settled (`sent`, or why not) and audits it; a second call changes nothing. */
   settle(job: MailJob, outcome: 'sent' | MailSkip): Promise<void>
   /**
-   * Claims the job for this delivery for `seconds` (longer than a delivery can run): false while another delivery of
-   * it holds an unexpired claim, or once it is settled.
+   * Claims the job for `delivery` (an id the sender makes for each delivery) for `seconds`, longer than a delivery can
+   * run: false while another delivery holds an unexpired claim, or once it is settled; true again for the same
+   * delivery (a retry after a lost answer).
    */
-  claim(job: MailJob, seconds: number): Promise<boolean>
-  /** Counts a failed attempt to send, releases the claim, and audits it. */
-  recordFailure(job: MailJob): Promise<void>
+  claim(job: MailJob, seconds: number, delivery: string): Promise<boolean>
+  /** Counts a failed attempt of `delivery`, releases its claim, and audits it: once, however often it is sent. */
+  recordFailure(job: MailJob, delivery: string): Promise<void>
 }
 
 /** A plain-text mail. */

@@ -102,23 +102,48 @@ export function mailJobRepositoryContract(name: string, setup: ContractSetup) {
       it('lets one delivery hold a job; a failure releases it', async () => {
         const subject = setup()
         const job = await loadedJob(subject, await requestedReset(subject, (await registered(subject)).email))
-        expect(await subject.mailJobs.claim(job, 60)).toBe(true)
-        expect(await subject.mailJobs.claim(job, 60)).toBe(false)
-        await subject.mailJobs.recordFailure(job)
-        expect(await subject.mailJobs.claim(job, 60)).toBe(true)
+        const delivery = randomUUID()
+        expect(await subject.mailJobs.claim(job, 60, delivery)).toBe(true)
+        expect(await subject.mailJobs.claim(job, 60, randomUUID())).toBe(false)
+        await subject.mailJobs.recordFailure(job, delivery)
+        expect(await subject.mailJobs.claim(job, 60, randomUUID())).toBe(true)
+      })
+
+      it('answers a retried claim (the same delivery, its answer lost) true, and holds it against others', async () => {
+        const subject = setup()
+        const job = await loadedJob(subject, await requestedReset(subject, (await registered(subject)).email))
+        const delivery = randomUUID()
+        expect(await subject.mailJobs.claim(job, 60, delivery)).toBe(true)
+        expect(await subject.mailJobs.claim(job, 60, delivery)).toBe(true)
+        expect(await subject.mailJobs.claim(job, 60, randomUUID())).toBe(false)
+      })
+
+      it("counts a delivery's failure once however often it is sent, and only its own claim's", async () => {
+        const subject = setup()
+        const job = await loadedJob(subject, await requestedReset(subject, (await registered(subject)).email))
+        const delivery = randomUUID()
+        expect(await subject.mailJobs.claim(job, 60, delivery)).toBe(true)
+        await subject.mailJobs.recordFailure(job, randomUUID())
+        expect(await subject.mailJobs.claim(job, 60, randomUUID())).toBe(false)
+        await subject.mailJobs.recordFailure(job, delivery)
+        await subject.mailJobs.recordFailure(job, delivery)
+        expect(await subject.failedAttempts(job.id)).toBe(1)
       })
 
       it('lets a claim lapse after its seconds (0 here)', async () => {
         const subject = setup()
         const job = await loadedJob(subject, await requestedReset(subject, (await registered(subject)).email))
-        expect(await subject.mailJobs.claim(job, 0)).toBe(true)
-        expect(await subject.mailJobs.claim(job, 60)).toBe(true)
+        expect(await subject.mailJobs.claim(job, 0, randomUUID())).toBe(true)
+        expect(await subject.mailJobs.claim(job, 60, randomUUID())).toBe(true)
       })
 
       it('lets one of two concurrent deliveries claim a job', async () => {
         const subject = setup()
         const job = await loadedJob(subject, await requestedReset(subject, (await registered(subject)).email))
-        const answers = await Promise.all([subject.mailJobs.claim(job, 60), subject.mailJobs.claim(job, 60)])
+        const answers = await Promise.all([
+          subject.mailJobs.claim(job, 60, randomUUID()),
+          subject.mailJobs.claim(job, 60, randomUUID()),
+        ])
         expect(answers.sort()).toEqual([false, true])
       })
 
@@ -127,11 +152,11 @@ export function mailJobRepositoryContract(name: string, setup: ContractSetup) {
         const job = await loadedJob(subject, await requestedReset(subject, (await registered(subject)).email))
         await subject.mailJobs.settle(job, 'sent')
         expect(await subject.mailJobs.load(job.id)).toEqual({ ...job, settled: true })
-        expect(await subject.mailJobs.claim(job, 60)).toBe(false)
+        expect(await subject.mailJobs.claim(job, 60, randomUUID())).toBe(false)
         await subject.mailJobs.settle(job, 'superseded')
-        await subject.mailJobs.recordFailure(job)
+        await subject.mailJobs.recordFailure(job, randomUUID())
         expect(await subject.mailJobs.load(job.id)).toEqual({ ...job, settled: true })
-        expect(await subject.mailJobs.claim(job, 0)).toBe(false)
+        expect(await subject.mailJobs.claim(job, 0, randomUUID())).toBe(false)
       })
 
       it('settles a held job without a mail (superseded, expired, inactive)', async () => {
@@ -139,7 +164,7 @@ export function mailJobRepositoryContract(name: string, setup: ContractSetup) {
         const user = await registered(subject)
         for (const outcome of ['superseded', 'expired', 'inactive'] as const) {
           const job = await loadedJob(subject, await requestedReset(subject, user.email))
-          expect(await subject.mailJobs.claim(job, 60)).toBe(true)
+          expect(await subject.mailJobs.claim(job, 60, randomUUID())).toBe(true)
           await subject.mailJobs.settle(job, outcome)
           expect(await subject.mailJobs.load(job.id), outcome).toMatchObject({ settled: true })
         }

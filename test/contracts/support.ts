@@ -26,6 +26,8 @@ export interface ContractSubject {
   mailJobs: MailJobRepository
   /** Deactivates an account, as an operator would: no port does. */
   deactivate(userId: number): Promise<void>
+  /** A mail job's count of failed sends, as stored (no port reads it). */
+  failedAttempts(jobId: string): Promise<number>
   /** The same storage through repositories built with other policies: a setting changed since. */
   withPolicies(overrides: PolicyOverrides): ContractSubject
 }

@@ -65,22 +65,28 @@ export function createMemoryMailJobRepository(state: MemoryState) {
       })
     },
 
-    async claim(job, seconds) {
+    async claim(job, seconds, delivery) {
       const now = state.clock.now()
       const row = state.mailOutbox.get(job.id)
-      if (!row || row.settledAt !== null || (row.claimedUntil !== null && row.claimedUntil > now))
-        return false
+      const heldByAnother = row?.claimedUntil != null && row.claimedUntil > now && row.claimedBy !== delivery
+      if (!row || row.settledAt !== null || heldByAnother) return false
       row.claimedUntil = plusSeconds(now, seconds)
+      row.claimedBy = delivery
       return true
     },
 
-    async recordFailure(job) {
+    async recordFailure(job, delivery) {
       const now = state.clock.now()
       const row = state.mailOutbox.get(job.id)
-      if (!row || row.settledAt !== null) return
+      if (!row || row.settledAt !== null || row.claimedBy !== delivery) return
       row.attempts += 1
       row.claimedUntil = null
-      audit(state, now, `${job.kind}_mail_failed`, NO_REQUEST, { userId: row.userId, email: null })
+      row.claimedBy = null
+      audit(state, now, `${job.kind}_mail_failed`, NO_REQUEST, {
+        userId: row.userId,
+        email: null,
+        key: `mail_failed:${delivery}`,
+      })
     },
   } satisfies MailJobRepository
 }

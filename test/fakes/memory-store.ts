@@ -116,6 +116,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}) {
         createdAt: now(),
         attempts: 0,
         claimedUntil: null,
+        claimedBy: null,
         settledAt: null,
         outcome: null,
         ...fields,

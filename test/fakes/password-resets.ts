@@ -56,6 +56,7 @@ export function createMemoryPasswordResetRepository(state: MemoryState, policy: 
           createdAt: now,
           attempts: 0,
           claimedUntil: null,
+          claimedBy: null,
           settledAt: null,
           outcome: null,
         })

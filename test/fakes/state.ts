@@ -78,6 +78,7 @@ export interface MailOutboxRow {
   createdAt: Date
   attempts: number
   claimedUntil: Date | null
+  claimedBy: string | null
   settledAt: Date | null
   outcome: 'sent' | MailSkip | null
 }
@@ -182,6 +183,7 @@ export function queueNotice(state: MemoryState, noticeId: string, userId: number
     createdAt: now,
     attempts: 0,
     claimedUntil: null,
+    claimedBy: null,
     settledAt: null,
     outcome: null,
   })

@@ -39,6 +39,12 @@ function postgres(policies: Policies): ContractSubject {
     async deactivate(userId) {
       await admin.db.execute(sql`update users set is_active = false where id = ${userId}`)
     },
+    async failedAttempts(jobId) {
+      const { rows } = await admin.db.execute<{ attempts: number }>(
+        sql`select attempts from mail_outbox where id = ${jobId}::uuid`,
+      )
+      return rows[0]?.attempts ?? 0
+    },
     withPolicies: (overrides) => postgres(mergePolicies(policies, overrides)),
   }
 }

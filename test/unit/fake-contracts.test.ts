@@ -27,6 +27,9 @@ function memory(policies: Policies, state?: MemoryState): ContractSubject {
     async deactivate(userId) {
       store.deactivate(userId)
     },
+    async failedAttempts(jobId) {
+      return store.state.mailOutbox.get(jobId)?.attempts ?? 0
+    },
     withPolicies: (overrides) => memory(mergePolicies(policies, overrides), store.state),
   }
 }

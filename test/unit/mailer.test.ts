@@ -48,8 +48,8 @@ function fakes() {
       if (before === null && row?.settledAt) settled.push({ jobId: job.id, outcome })
     },
     claim: store.mailJobs.claim,
-    recordFailure: async (job) => {
-      await store.mailJobs.recordFailure(job)
+    recordFailure: async (job, delivery) => {
+      await store.mailJobs.recordFailure(job, delivery)
       failures.push(job.id)
     },
   }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { hashResetToken, newResetToken, resetLink } from '../password-reset-service.ts'
 import type { MailJobRepository, MailMessage, MailSkip, MailTransport } from '../ports.ts'
 import passwordChanged from './password-changed-mail.ts'
@@ -69,7 +70,8 @@ export function createMailer({
       if (job.settled) return 'already settled'
       // One delivery at a time: another one of the same event (Lambda delivers at least once) waits for a retry,
       // by which time the job is settled, or its claim has lapsed because that delivery died.
-      if (!(await jobs.claim(job, CLAIM_SECONDS))) {
+      const delivery = randomUUID()
+      if (!(await jobs.claim(job, CLAIM_SECONDS, delivery))) {
         throw new MailDeliveryError(`mail ${job.kind} is being sent by another delivery`)
       }
       if (!job.userActive) {
@@ -100,7 +102,7 @@ export function createMailer({
       } catch (error) {
         const reason = failureKind(error)
         // Counted if the database lets it be; the send's failure is what Lambda must see either way.
-        await jobs.recordFailure(job).catch(() => undefined)
+        await jobs.recordFailure(job, delivery).catch(() => undefined)
         throw new MailDeliveryError(`mail ${job.kind} not sent (${reason})`, { cause: error })
       }
       // Sent: a failure to record it must not make Lambda send it again (with a new link, voiding the one sent). The
