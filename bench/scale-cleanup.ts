@@ -11,8 +11,14 @@ process.on('message', async (request: CleanupRequest) => {
   if (request.type === 'stop') process.exit(0)
   const started = performance.now()
   try {
-    const { deleted, complete } = await cleanupFromEnvironment(request.budgetMs)
-    process.send?.({ type: 'ran', ms: performance.now() - started, deleted, complete } satisfies CleanupReply)
+    const { deleted, complete, failed } = await cleanupFromEnvironment(request.budgetMs)
+    process.send?.({
+      type: 'ran',
+      ms: performance.now() - started,
+      deleted,
+      complete,
+      ...(failed.length > 0 ? { failure: `tables failed: ${failed.join(', ')}` } : {}),
+    } satisfies CleanupReply)
   } catch (error) {
     process.send?.({
       type: 'ran',

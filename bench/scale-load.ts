@@ -206,6 +206,7 @@ export async function loadSteadyState(
       [retired, Math.min(retired, stalePerHour.refresh_tokens)],
     )
   }
+  await run('sessions', SESSION_EXPIRY)
   await loadSmallTables(run, volume, userOf, '1 hour', 'live')
 
   // The audit trail: spread evenly over the 400 days of retention and one hour more.
@@ -223,6 +224,18 @@ export async function loadSteadyState(
   )
   return steps
 }
+
+/**
+ * Each loaded session's expiry, as the statements that start, rotate and end sessions set it (and as the cleanup's
+ * backfill leaves rows from before the column): when it was revoked, else the earlier of its lifetime's end and its
+ * latest token's expiry. Loaded data then looks like a table in service, not one awaiting its backfill.
+ */
+const SESSION_EXPIRY = `update sessions s set expires_at = case
+    when s.revoked_at is not null then s.revoked_at
+    else least(s.created_at + interval '30 days', coalesce(
+      (select max(t.expires_at) from refresh_tokens t where t.session_id = s.id), '-infinity'))
+  end
+  where s.expires_at is null`
 
 /**
  * login_attempts, rate_limits, password_reset_tokens and mail_outbox: `mode` `live` loads each table's live rows and
@@ -340,6 +353,7 @@ export async function loadBacklog(
        lateral (select now() - random() * interval '1 day' as expires) t`,
     [stalePerHour.refresh_tokens * 24],
   )
+  await run('sessions', SESSION_EXPIRY)
   await loadSmallTables(run, volume, userOf, '1 day', 'backlog')
   await run(
     'security_events',

@@ -41,9 +41,10 @@ const FUNCTION_MARGIN_MS = 5000
 /** The budget one scheduled run has. */
 export const CLEANUP_BUDGET_MS = lambdas.cleanup.timeoutSeconds * 1000 - FUNCTION_MARGIN_MS
 
-/** The settings the cleanup function gets, from the local stack's: today the API's role and the proxy. */
+/** The settings the cleanup function gets, from the local stack's: its own role's connection, and the proxy. */
 export const cleanupEnvironment = (databaseEnv: Record<string, string | undefined>) => ({
   DATABASE_URL: databaseEnv.DATABASE_URL,
+  DATABASE_CLEANUP_URL: databaseEnv.DATABASE_CLEANUP_URL,
   DATABASE_WS_PROXY: databaseEnv.DATABASE_WS_PROXY,
 })
 
