@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda'
+import type { APIGatewayProxyEventV2 } from 'aws-lambda'
 // The floors, and the parts of `me` measured for the closing note, call the libraries themselves.
 import bcrypt from 'bcryptjs'
 import { eq, sql } from 'drizzle-orm'
@@ -20,16 +20,13 @@ import { handler as logout } from '#functions/logout'
 import { handler as me } from '#functions/me'
 import { handler as refresh } from '#functions/refresh'
 import { handler as register } from '#functions/register'
-import { findRoute } from '#functions/routes'
 import { handler as token } from '#functions/token'
-import { lambdaContext, toApiGatewayEvent } from '#infra/local/event'
 import { createLocalServer } from '#infra/local/server'
-import { apiContainer, builtContainers } from '#shared/app/container'
+import { apiContainer } from '#shared/app/container'
 import { disposeAll } from '#shared/app/memo'
 import { parseSigningKeySet, publishedKeys } from '#shared/domain/signing-keys'
 import { createTokenService, systemClock } from '#shared/domain/tokens'
-
-type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>
+import { apiEvent, callHandler, createStatementCounter, type Handler, jsonEvent } from './handler-calls.ts'
 
 export interface LatencySeries {
   endpoint: string
@@ -59,53 +56,18 @@ const PASSWORD = 'bench-password-1'
 const { database, config } = await apiContainer()()
 const { pool } = database
 
-let roundTrips = 0
-const counted = new WeakSet<object>()
-/**
- * Round trips are counted as the integration tests count them: every statement goes through a pool's `query`; each
- * function has its own container and pool, as in Lambda, so every pool built so far is counted.
- */
-function countStatements() {
-  for (const { database: built } of builtContainers()) {
-    if (counted.has(built.pool)) continue
-    counted.add(built.pool)
-    const query = built.pool.query.bind(built.pool) as (...args: unknown[]) => Promise<unknown>
-    ;(built.pool as { query: unknown }).query = (...args: unknown[]) => {
-      roundTrips++
-      return query(...args)
-    }
-  }
-}
-countStatements()
+const statements = createStatementCounter()
+statements.watch()
 
-let sources = 0
-/** A new client address for every request, so no per-address limit (registrations) is reached by the bench. */
-const sourceIp = () => `10.${(sources >> 16) & 255}.${(sources >> 8) & 255}.${sources++ & 255}`
-
-function event(method: string, path: string, body?: string, headers: Record<string, string> = {}) {
-  const route = findRoute(method, path)
-  return toApiGatewayEvent(
-    { method, url: path, headers: { host: 'bench.local', ...headers }, body, sourceIp: sourceIp() },
-    route ? `${route.method} ${route.path}` : '$default',
-  )
-}
+const event = apiEvent
 const json = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  event('POST', path, JSON.stringify(body), { 'content-type': 'application/json', ...headers })
+  jsonEvent('POST', path, body, headers)
 const form = (path: string, fields: Record<string, string>) =>
   event('POST', path, new URLSearchParams(fields).toString(), {
     'content-type': 'application/x-www-form-urlencoded',
   })
-
-async function call(handler: Handler, request: APIGatewayProxyEventV2, expected: number) {
-  countStatements()
-  const response = await handler(request, lambdaContext('bench'))
-  if (response.statusCode !== expected) {
-    throw new Error(
-      `${request.routeKey} answered ${response.statusCode}, expected ${expected}: ${response.body}`,
-    )
-  }
-  return response.body ? (JSON.parse(response.body) as Record<string, unknown>) : {}
-}
+const call = (handler: Handler, request: APIGatewayProxyEventV2, expected: number) =>
+  callHandler(handler, request, expected, statements)
 
 let unique = 0
 const uniqueEmail = (prefix: string) =>
@@ -157,9 +119,9 @@ async function series(
   }
   for (let i = 0; i < warmup + calls; i++) {
     const endpointCall = step.endpoint()
-    const before = roundTrips
+    const before = statements.total
     const endpointMs = await time(endpointCall)
-    const trips = roundTrips - before
+    const trips = statements.total - before
     const floorMs = await time(step.floor())
     const partMs: number[] = []
     for (const [, run] of parts) partMs.push(await time(run))

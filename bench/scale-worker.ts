@@ -6,18 +6,17 @@
  * Driven over IPC: `latency` (each endpoint, each call followed by its floor), `window-start` / `window-stop` (the
  * cheap endpoints in turn, until told to stop: the API while a cleanup runs), then `stop`.
  */
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda'
+import type { APIGatewayProxyEventV2 } from 'aws-lambda'
 import { handler as listSessions } from '#functions/list-sessions'
 import { handler as login } from '#functions/login'
 import { handler as me } from '#functions/me'
 import { handler as passwordReset } from '#functions/password-reset'
 import { handler as refresh } from '#functions/refresh'
 import { handler as register } from '#functions/register'
-import { findRoute } from '#functions/routes'
-import { lambdaContext, toApiGatewayEvent } from '#infra/local/event'
-import { apiContainer, builtContainers } from '#shared/app/container'
+import { apiContainer } from '#shared/app/container'
 import { disposeAll } from '#shared/app/memo'
 import { createPasswordHasher } from '#shared/domain/passwords'
+import { apiEvent, callHandler, createStatementCounter, type Handler, jsonEvent } from './handler-calls.ts'
 import {
   SCALE_ENDPOINTS,
   SCALE_PASSWORD,
@@ -28,8 +27,6 @@ import {
   WINDOW_ENDPOINTS,
 } from './scale-protocol.ts'
 
-type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>
-
 const send = (reply: ScaleWorkerReply) => process.send?.(reply)
 /** Reset requests rotate over this many accounts, each well under the per-email limit the parent sets. */
 const RESET_ACCOUNTS = 20
@@ -38,53 +35,13 @@ const { database, config } = await apiContainer()()
 const { pool } = database
 const hasher = createPasswordHasher({ cost: config.BCRYPT_COST })
 
-let roundTrips = 0
-const counted = new WeakSet<object>()
-/** Statements counted as `npm run bench` counts them: every `pool.query` of every function's pool built so far. */
-function countStatements() {
-  for (const { database: built } of builtContainers()) {
-    if (counted.has(built.pool)) continue
-    counted.add(built.pool)
-    const query = built.pool.query.bind(built.pool) as (...args: unknown[]) => Promise<unknown>
-    ;(built.pool as { query: unknown }).query = (...args: unknown[]) => {
-      roundTrips++
-      return query(...args)
-    }
-  }
-}
+const statements = createStatementCounter()
 
-let sources = 0
-/** A new client address for every request, so no per-address limit is reached by the bench. */
-const sourceIp = () => `10.${(sources >> 16) & 255}.${(sources >> 8) & 255}.${sources++ & 255}`
-
-function event(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const route = findRoute(method, path)
-  return toApiGatewayEvent(
-    {
-      method,
-      url: path,
-      headers: {
-        host: 'bench.local',
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      sourceIp: sourceIp(),
-    },
-    route ? `${route.method} ${route.path}` : '$default',
-  )
-}
-
-async function call(handler: Handler, request: APIGatewayProxyEventV2, expected: number) {
-  countStatements()
-  const response = await handler(request, lambdaContext('bench-scale'))
-  if (response.statusCode !== expected) {
-    throw new Error(
-      `${request.routeKey} answered ${response.statusCode}, expected ${expected}: ${response.body}`,
-    )
-  }
-  return response.body ? (JSON.parse(response.body) as Record<string, unknown>) : {}
-}
+/** A request; `body`, when given, as JSON. */
+const event = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  body === undefined ? apiEvent(method, path, undefined, headers) : jsonEvent(method, path, body, headers)
+const call = (handler: Handler, request: APIGatewayProxyEventV2, expected: number) =>
+  callHandler(handler, request, expected, statements)
 
 const run = `${process.pid.toString(36)}.${Date.now().toString(36)}`
 const email = (role: string) => `${role}.${run}@bench.local`
@@ -198,9 +155,9 @@ async function latency(calls: number, loginCalls: number, warmup: number): Promi
     const unrecorded = endpoint === 'login' ? Math.min(warmup, 5) : warmup
     for (let i = 0; i < unrecorded + count; i++) {
       const timed = await next[endpoint]()
-      const before = roundTrips
+      const before = statements.total
       const endpointMs = await time(timed)
-      const trips = roundTrips - before
+      const trips = statements.total - before
       const floorMs = await time(await nextFloor())
       if (i < unrecorded) continue
       series.endpointMs.push(endpointMs)
