@@ -1,6 +1,6 @@
 /**
  * The rows `npm run bench:scale` loads, in set-based SQL (one `generate_series` statement per table, run as the
- * cluster's superuser): the volume a deployment holds at steady state under an hourly cleanup, then a day's worth of
+ * cluster's superuser): the volume a deployment holds at steady state under its scheduled cleanup, then a day's worth of
  * stale rows, as if the cleanup had not run for a day. Every count follows from the flags and the retention windows,
  * as `scaleVolume` states them.
  */
@@ -11,6 +11,8 @@ export interface ScaleFlags {
   sessions: number
   refreshTokens: number
   events: number
+  /** Minutes between two cleanup runs (the service's default, `CLEANUP_INTERVAL_MINUTES`): a steady-state run's share. */
+  intervalMinutes: number
 }
 
 /** How long a row of each table lives before the cleanup may delete it, in hours (the service's defaults). */
@@ -36,8 +38,10 @@ export type ScaleTable = keyof typeof LIFETIME_HOURS
 export interface ScaleVolume extends ScaleFlags {
   /** Rows held and still in use, per table, at steady state. */
   live: Record<ScaleTable, number>
-  /** Rows that become stale per hour: live ÷ lifetime (Little's law), so an hourly run finds one hour's worth. */
+  /** Rows that become stale per hour: live ÷ lifetime (Little's law). */
   stalePerHour: Record<ScaleTable, number>
+  /** Rows that become stale between two cleanup runs: what a run at steady state finds. */
+  stalePerRun: Record<ScaleTable, number>
 }
 
 /**
@@ -62,7 +66,13 @@ export function scaleVolume(flags: ScaleFlags): ScaleVolume {
       Math.max(1, Math.round(rows / LIFETIME_HOURS[table as ScaleTable])),
     ]),
   ) as Record<ScaleTable, number>
-  return { ...flags, live, stalePerHour }
+  const stalePerRun = Object.fromEntries(
+    Object.entries(stalePerHour).map(([table, rows]) => [
+      table,
+      Math.max(1, Math.round((rows * flags.intervalMinutes) / 60)),
+    ]),
+  ) as Record<ScaleTable, number>
+  return { ...flags, live, stalePerHour, stalePerRun }
 }
 
 /** The email of loaded user `n` (1-based): a domain no fixture uses, so the loaded rows can be told apart. */
@@ -98,7 +108,7 @@ async function loadedUserOf(client: Client): Promise<(expression: string) => str
 }
 
 /**
- * Where the loaded sessions' stale hour lies: every `stride`-th session, spread over the table as sessions end at any
+ * Where the loaded sessions' stale rows lie: every `stride`-th session, spread over the table as sessions end at any
  * age (one clump at the start of the heap would let the cleanup's scan find them all at once), a third of them of
  * each way of ending. `liveSession` maps any series number onto a session that is not stale.
  */
@@ -133,8 +143,9 @@ async function step(
 
 /**
  * Loads the steady-state volume: users (each with the same bcrypt hash, `passwordHash`), sessions with their refresh
- * token chains, the small tables and the audit trail, each with one hour's worth of rows gone stale since the last
- * hourly cleanup (sessions revoked, past their age or idle; tokens expired; windows passed; events past retention).
+ * token chains, the small tables and the audit trail, each with one interval's worth of rows gone stale since the
+ * last scheduled cleanup (sessions revoked, past their age or idle; tokens expired; windows passed; events past
+ * retention).
  */
 export async function loadSteadyState(
   client: Client,
@@ -148,7 +159,8 @@ export async function loadSteadyState(
     steps.push(done)
     onStep(done)
   }
-  const { users, sessions, refreshTokens, events, stalePerHour } = volume
+  const { users, sessions, refreshTokens, events, stalePerRun, intervalMinutes } = volume
+  const span = `interval '${intervalMinutes} minutes'`
 
   // Users: a third without a username, one in 50 deactivated, signed up over the last 400 days.
   await run(
@@ -161,25 +173,25 @@ export async function loadSteadyState(
   )
   const userOf = await loadedUserOf(client)
 
-  // Sessions: an hour's worth are stale, spread over the table, a third each revoked, past the 30-day age, idle (see
+  // Sessions: an interval's worth are stale, spread over the table, a third each revoked, past the 30-day age, idle (see
   // the tokens).
-  const layout = sessionLayout(sessions, stalePerHour.sessions)
+  const layout = sessionLayout(sessions, stalePerRun.sessions)
   const stale = layout.isStale('g')
   await run(
     'sessions',
     `insert into sessions (id, user_id, created_at, last_used_at, source_ip, user_agent, revoked_at, revoked_reason)
      select ${uuidOf(`'s' || g`)}, ${userOf('g')}, created, created + (now() - created) * random(),
        ${sourceIp('g')}, ${userAgent('g')},
-       case when ${stale} and ${layout.kind('g')} = 0 then now() - random() * interval '1 hour' end,
+       case when ${stale} and ${layout.kind('g')} = 0 then now() - random() * ${span} end,
        case when ${stale} and ${layout.kind('g')} = 0 then 'logout' end
      from generate_series(1, $1::int) g,
        lateral (select case when ${stale} and ${layout.kind('g')} = 1
-         then now() - interval '30 days' - random() * interval '1 hour'
+         then now() - interval '30 days' - random() * ${span}
          else now() - random() * interval '29 days' end as created) t`,
     [sessions],
   )
-  // Each session's current token, alive except for the idle stale sessions (expired within the hour); then retired
-  // tokens of live sessions (a chain), alive until their own expiry, one hour's worth of them expired already. A live
+  // Each session's current token, alive except for the idle stale sessions (expired within the interval); then retired
+  // tokens of live sessions (a chain), alive until their own expiry, one interval's worth of them expired already. A live
   // session is younger than 29 days and its token lives a day more at least: none ends during a run (a day's backlog
   // adds tokens to them).
   await run(
@@ -188,7 +200,7 @@ export async function loadSteadyState(
      select ${tokenHash(`'t' || g`)}, ${uuidOf(`'s' || g`)}, expires - interval '7 days', expires
      from generate_series(1, $1::int) g,
        lateral (select case when ${stale} and ${layout.kind('g')} = 2
-         then now() - random() * interval '1 hour'
+         then now() - random() * ${span}
          else now() + interval '1 day' + random() * interval '6 days' end as expires) t`,
     [sessions],
   )
@@ -201,15 +213,17 @@ export async function loadSteadyState(
          expires, expires - interval '7 days' + interval '1 minute'
        from generate_series(1, $1::int) g,
          lateral (select case when g <= $2
-           then now() - random() * interval '1 hour'
+           then now() - random() * ${span}
            else now() + random() * interval '7 days' end as expires) t`,
-      [retired, Math.min(retired, stalePerHour.refresh_tokens)],
+      [retired, Math.min(retired, stalePerRun.refresh_tokens)],
     )
   }
+  // Statistics first: without them the planner may read every token for every session.
+  await client.query('analyze sessions, refresh_tokens')
   await run('sessions', SESSION_EXPIRY)
-  await loadSmallTables(run, volume, userOf, '1 hour', 'live')
+  await loadSmallTables(run, volume, userOf, 'interval', 'live')
 
-  // The audit trail: spread evenly over the 400 days of retention and one hour more.
+  // The audit trail: spread evenly over the 400 days of retention and one interval more.
   await run(
     'security_events',
     `insert into security_events (type, user_id, email, source_ip, user_agent, created_at, event_key)
@@ -217,7 +231,7 @@ export async function loadSteadyState(
          'register', 'password_reset_requested'])[1 + g % 8],
        ${userOf('g')}, case when g % 8 = 4 then 'student' || (g % ${users}) || '@${LOADED_EMAIL_DOMAIN}' end,
        ${sourceIp('g')}, ${userAgent('g')},
-       now() - (interval '400 days' + interval '1 hour') * (g::float8 / $1),
+       now() - (interval '400 days' + ${span}) * (g::float8 / $1),
        case when g % 8 = 7 then 'reset-requested:' || ${uuidOf(`'e' || g`)} end
      from generate_series(1, $1::int) g`,
     [events],
@@ -245,15 +259,15 @@ async function loadSmallTables(
   run: (table: LoadStep['table'], statement: string, params?: unknown[]) => Promise<void>,
   volume: ScaleVolume,
   userOf: (expression: string) => string,
-  staleFor: '1 hour' | '1 day',
+  staleFor: 'interval' | '1 day',
   mode: 'live' | 'backlog',
 ) {
-  const hours = staleFor === '1 hour' ? 1 : 24
   const prefix = mode === 'live' ? 'l' : 'b'
   const count = (table: ScaleTable) => ({
     live: mode === 'live' ? volume.live[table] : 0,
-    stale: volume.stalePerHour[table] * hours,
+    stale: staleFor === 'interval' ? volume.stalePerRun[table] : volume.stalePerHour[table] * 24,
   })
+  const span = staleFor === 'interval' ? `${volume.intervalMinutes} minutes` : '1 day'
   // Rows 1..live are alive (their window or link still running), the rest passed it within `staleFor`.
   const attempts = count('login_attempts')
   await run(
@@ -263,7 +277,7 @@ async function loadSmallTables(
        case when g <= $1 then now() - random() * interval '15 minutes'
          else now() - interval '15 minutes' - random() * $3::interval end
      from generate_series(1, $2::int) g`,
-    [attempts.live, attempts.live + attempts.stale, staleFor],
+    [attempts.live, attempts.live + attempts.stale, span],
   )
   const limits = count('rate_limits')
   await run(
@@ -273,7 +287,7 @@ async function loadSmallTables(
        case when g <= $1 then now() - random() * interval '1 hour'
          else now() - interval '1 hour' - random() * $3::interval end
      from generate_series(1, $2::int) g`,
-    [limits.live, limits.live + limits.stale, staleFor],
+    [limits.live, limits.live + limits.stale, span],
   )
   // Reset links and their mail jobs, for users of their own (a user holds one link at most).
   const links = count('password_reset_tokens')
@@ -287,7 +301,7 @@ async function loadSmallTables(
        lateral (select case when g <= $1 then now() + random() * interval '30 minutes'
          else now() - random() * $3::interval end as expires) t
      on conflict (user_id) do nothing`,
-    [links.live, links.live + links.stale, staleFor],
+    [links.live, links.live + links.stale, span],
   )
   await run(
     'mail_outbox',
@@ -296,7 +310,7 @@ async function loadSmallTables(
      from generate_series(1, $2::int) g,
        lateral (select case when g <= $1 then now() - random() * interval '30 days'
          else now() - interval '30 days' - random() * $3::interval end as created) t`,
-    [jobs.live, jobs.live + jobs.stale, staleFor],
+    [jobs.live, jobs.live + jobs.stale, span],
   )
 }
 
@@ -343,7 +357,7 @@ export async function loadBacklog(
     [staleSessions],
   )
   // Expired, retired tokens of the loaded live sessions.
-  const layout = sessionLayout(sessions, stalePerHour.sessions)
+  const layout = sessionLayout(sessions, volume.stalePerRun.sessions)
   await run(
     'refresh_tokens',
     `insert into refresh_tokens (token_hash, session_id, created_at, expires_at, retired_at)
@@ -353,6 +367,8 @@ export async function loadBacklog(
        lateral (select now() - random() * interval '1 day' as expires) t`,
     [stalePerHour.refresh_tokens * 24],
   )
+  // Statistics first: without them the planner may read every token for every session.
+  await client.query('analyze sessions, refresh_tokens')
   await run('sessions', SESSION_EXPIRY)
   await loadSmallTables(run, volume, userOf, '1 day', 'backlog')
   await run(

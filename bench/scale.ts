@@ -15,7 +15,7 @@ import { connectDirect } from '#db/client'
 import { startLocalStack } from '#infra/local/local-stack'
 import { createPasswordHasher } from '#shared/domain/passwords'
 import { newSigningKeySet } from '#shared/domain/signing-keys'
-import { INTEGER_SETTINGS } from '#shared/platform/settings'
+import { CLEANUP_INTERVAL_MINUTES, INTEGER_SETTINGS } from '#shared/platform/settings'
 import { writeSection } from './docs-section.ts'
 import { gitCommit } from './figures.ts'
 import { functionEnv } from './function-env.ts'
@@ -73,6 +73,7 @@ const volume = scaleVolume({
     SESSIONS,
   ),
   events: whole('events', flags.events ?? String(USERS * 5), 1),
+  intervalMinutes: CLEANUP_INTERVAL_MINUTES.default,
 })
 const CALLS = whole('calls', flags.calls, 1)
 const LOGIN_CALLS = whole('login-calls', flags['login-calls'], 1)
@@ -174,8 +175,8 @@ try {
     )
     return { ...ran, stale, budgetMs: CLEANUP_BUDGET_MS }
   }
-  progress('one cleanup run at steady state (an hour of stale rows)…')
-  const steadyCleanup = await cleanup(volume.stalePerHour)
+  progress(`one cleanup run at steady state (${volume.intervalMinutes} minutes of stale rows)…`)
+  const steadyCleanup = await cleanup(volume.stalePerRun)
 
   progress('loading a day of stale rows…')
   await loadBacklog(admin, volume, logStep)
@@ -204,6 +205,7 @@ try {
       sessions: volume.sessions,
       refreshTokens: volume.refreshTokens,
       events: volume.events,
+      intervalMinutes: volume.intervalMinutes,
     },
     settings: { calls: CALLS, loginCalls: LOGIN_CALLS, warmup: WARMUP, bcryptCost: BCRYPT_COST },
     seconds: (performance.now() - startedAt) / 1000,

@@ -9,7 +9,7 @@ import { type ComputeSettings, computeUnitsProblem, suspendTimeoutProblem } from
 import { pgVersionProblem, regionProblem } from '#infra/neon/regions'
 import { parseCorsOrigins } from '#shared/http/cors'
 import { ConfigError, loadConfig } from '#shared/platform/config'
-import { INTEGER_SETTINGS, TEXT_DEFAULTS } from '#shared/platform/settings'
+import { CLEANUP_INTERVAL_MINUTES, INTEGER_SETTINGS, TEXT_DEFAULTS } from '#shared/platform/settings'
 
 /** The context as CDK holds it: strings from the command line, JSON values from cdk.json. */
 export type Context = Readonly<Record<string, unknown>>
@@ -67,6 +67,8 @@ export interface AuthStackSettings {
   readonly secretsGeneration: string
   /** Days between two scheduled rotations of the signing keys (`signingKeyRotationDays`). */
   readonly signingKeyRotationDays: number
+  /** Minutes between two cleanup runs (`cleanupIntervalMinutes`): a divisor of an hour, 15 by default. */
+  readonly cleanupIntervalMinutes: number
   readonly database: DatabaseSettings
   /** Password reset mail; unset, none is sent (a reset request is answered 503). */
   readonly mail?: MailSettings | undefined
@@ -133,6 +135,7 @@ export function readSettings(context: Context): AuthStackSettings {
     bcryptCost: bcryptCost(get('bcryptCost')),
     secretsGeneration: text(context, 'secretsGeneration', '1'),
     signingKeyRotationDays: rotationDays(get('signingKeyRotationDays')),
+    cleanupIntervalMinutes: cleanupInterval(get('cleanupIntervalMinutes')),
     limits: limits(get),
     mail: mailSettings(get),
     database:
@@ -216,6 +219,18 @@ function bcryptCost(value: unknown): number {
   if (!Number.isInteger(cost) || cost < min || cost > max)
     throw new Error(`context bcryptCost must be ${min} to ${max}`)
   return cost
+}
+
+/** Context `cleanupIntervalMinutes`: one of `CLEANUP_INTERVAL_MINUTES.allowed`, its default unset. */
+function cleanupInterval(value: unknown): number {
+  const { default: fallback, allowed } = CLEANUP_INTERVAL_MINUTES
+  if (value === undefined) return fallback
+  const minutes = Number(value)
+  if (!(allowed as readonly number[]).includes(minutes))
+    throw new Error(
+      `context cleanupIntervalMinutes must be one of ${allowed.join(', ')}, not ${JSON.stringify(value)}`,
+    )
+  return minutes
 }
 
 /** Context `signingKeyRotationDays`: whole days, 1 to 1000 (Secrets Manager's range); 90 by default. */

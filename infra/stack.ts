@@ -83,6 +83,7 @@ export class AuthStack extends Stack {
       bcryptCost: settings.bcryptCost,
       secretsGeneration,
       logRetention,
+      cleanupIntervalMinutes: settings.cleanupIntervalMinutes,
       migrationsFolder: settings.migrationsFolder,
     })
     this.migration = operators.migration

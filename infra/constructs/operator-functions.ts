@@ -24,6 +24,8 @@ export interface OperatorFunctionsProps {
   readonly bcryptCost: number
   readonly secretsGeneration: string
   readonly logRetention: logs.RetentionDays
+  /** Minutes between two cleanup runs (context `cleanupIntervalMinutes`). */
+  readonly cleanupIntervalMinutes: number
   /** The migrations migrate and cutover carry; the committed ones unless a test says otherwise. */
   readonly migrationsFolder?: string | undefined
 }
@@ -31,7 +33,7 @@ export interface OperatorFunctionsProps {
 /**
  * The functions no route reaches (`invokedBy` in `functions/routes.ts`): `migrate`, run by the deploy through a
  * Trigger before any function that queries the database is updated; `seed-admin` and `cutover`, invoked by an operator
- * (the commands are outputs); `cleanup`, hourly. Each is sized as the table says and reads the database secret.
+ * (the commands are outputs); `cleanup`, every `cleanupIntervalMinutes`. Each is sized as the table says and reads the database secret.
  */
 export class OperatorFunctions extends StackPart {
   readonly migrate: AuthFunction
@@ -93,11 +95,13 @@ export class OperatorFunctions extends StackPart {
       },
     })
 
-    // Deletes what no rule reads any more (expired tokens and sessions, passed windows, old audit events), hourly.
+    // Deletes what no rule reads any more (expired tokens and sessions, passed windows, old audit events), every
+    // `cleanupIntervalMinutes`: the shorter the interval, the smaller each run (docs/performance.md, "At scale").
     this.cleanup = declaredFunction(this, 'cleanup', { logRetention, environment: props.environment })
+    const every = props.cleanupIntervalMinutes
     const schedule = new events.Rule(this, 'CleanupSchedule', {
-      description: 'papa-auth: runs the cleanup function every hour',
-      schedule: events.Schedule.rate(Duration.hours(1)),
+      description: `papa-auth: runs the cleanup function every ${every} minutes`,
+      schedule: events.Schedule.rate(Duration.minutes(every)),
       targets: [new eventTargets.LambdaFunction(this.cleanup.function, { retryAttempts: 2 })],
     })
     keepLogicalIdNamedAfter(schedule, 'AllowEventRule', this.cleanup.function)

@@ -8,12 +8,13 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { newSigningKeySet } from '#shared/domain/signing-keys'
+import { CLEANUP_INTERVAL_MINUTES } from '#shared/platform/settings'
 import { describeError, startLocalStack } from './local-stack.ts'
 import { type MailCatcher, startMailCatcher } from './mail-catcher.ts'
 
 const env = process.env
-/** The cleanup's schedule in AWS (infra/constructs/operator-functions.ts). */
-const CLEANUP_EVERY_MS = 3_600_000
+/** The cleanup's schedule in AWS (context `cleanupIntervalMinutes`, infra/constructs/operator-functions.ts). */
+const CLEANUP_EVERY_MS = CLEANUP_INTERVAL_MINUTES.default * 60_000
 const root = resolve(import.meta.dirname, '../..')
 const localDir = resolve(root, env.LOCAL_DATA_DIR ?? '.local')
 
@@ -51,7 +52,7 @@ async function main() {
     setup: 'functions',
     server: { port: Number(env.PORT ?? 3000), host: env.HOST ?? '127.0.0.1' },
     mail: { smtpUrl, failureFile: resolve(localDir, 'failed-mail-events.jsonl') },
-    // As the stack's schedule runs it in AWS: hourly (and once at start, so a restarted laptop catches up).
+    // As the stack's schedule runs it in AWS: every 15 minutes (and once at start, so a restarted laptop catches up).
     cleanup: { everyMs: CLEANUP_EVERY_MS },
   }).catch(async (error: unknown) => {
     await catcher?.stop()

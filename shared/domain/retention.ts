@@ -33,6 +33,11 @@ export interface PurgeResult {
  * backlog starves the others. A step that fails is reported through `onFailure` and in `failed`, and the run goes on with the next one:
  * one table's trouble never stops the others' cleaning. A batch started before the deadline is finished; the next
  * run continues what this one left.
+ *
+ * A run at steady state is short and goes at full speed. Once a run has deleted for `fullSpeedMs` (a backlog: after
+ * an outage, or a first run on a large table), it yields after each full batch for as long as that batch took, so
+ * the database's writes come in bursts with gaps for the API's statements and its background writer. It still ends
+ * within its budget: a pause never runs past the step's share.
  */
 export async function purgeStaleRows(
   retention: RetentionRepository,
@@ -40,11 +45,16 @@ export async function purgeStaleRows(
     batchSize,
     budgetMs,
     now = () => performance.now(),
+    sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+    fullSpeedMs = Number.POSITIVE_INFINITY,
     onFailure = () => {},
   }: {
     batchSize: number
     budgetMs: number
     now?: () => number
+    sleep?: (ms: number) => Promise<void>
+    /** How long the run deletes without pausing; unset, it never pauses. */
+    fullSpeedMs?: number
     onFailure?: (step: RetentionStep, error: unknown) => void
   },
 ): Promise<PurgeResult> {
@@ -54,6 +64,7 @@ export async function purgeStaleRows(
   const run = (step: RetentionStep) =>
     step === 'session_expiry' ? retention.fillSessionExpiry(batchSize) : retention.purge(step, batchSize)
 
+  let working = 0
   let pending = [...STEPS]
   while (pending.length > 0 && now() < deadline) {
     const steps = pending
@@ -63,12 +74,16 @@ export async function purgeStaleRows(
       let finished = false
       try {
         while (now() < until) {
+          const started = now()
           const count = await run(step)
           counts[step] += count
           if (count < batchSize) {
             finished = true
             break
           }
+          const took = now() - started
+          working += took
+          if (working > fullSpeedMs) await sleep(Math.min(took, Math.max(0, until - now())))
         }
       } catch (error) {
         failed.push(step)

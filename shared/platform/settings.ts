@@ -55,6 +55,14 @@ export const INTEGER_SETTINGS = {
   AUDIT_RETENTION_DAYS: { default: 400, min: 1, max: 3650 },
 } as const satisfies Record<string, IntegerSetting>
 
+/**
+ * How often the cleanup runs (CDK context `cleanupIntervalMinutes`; `npm start` and `npm run bench:scale` use the
+ * default). Each run deletes what became stale since the last one, so the interval sets a run's size: every 15
+ * minutes, a quarter of an hour's rows, a steady-state run well under a second at a million students
+ * (docs/performance.md). A divisor of an hour, so runs fall at the same minutes every hour.
+ */
+export const CLEANUP_INTERVAL_MINUTES = { default: 15, allowed: [5, 10, 15, 20, 30, 60] } as const
+
 /** The defaults of the text settings that have one. */
 export const TEXT_DEFAULTS = {
   /** The `iss` of every access token; the discovery document needs it to be the issuer's URL (`npm start` sets it). */

@@ -682,15 +682,22 @@ describe('the signing keys and their rotation', () => {
 })
 
 describe('the cleanup', () => {
-  it('runs every hour on an EventBridge schedule, with the limits the API runs with', () => {
+  it('runs every 15 minutes on an EventBridge schedule, with the limits the API runs with', () => {
     const [, rule] = onlyOf(app, 'AWS::Events::Rule')
-    expect(rule.Properties).toMatchObject({ ScheduleExpression: 'rate(1 hour)', State: 'ENABLED' })
+    expect(rule.Properties).toMatchObject({ ScheduleExpression: 'rate(15 minutes)', State: 'ENABLED' })
     expect(rule.Properties.Targets).toHaveLength(1)
     expect(render(rule.Properties.Targets[0].Arn)).toBe(`<${logicalIdOf(app, 'cleanup')}.Arn>`)
     const [, permission] = byType(app, 'AWS::Lambda::Permission').find(
       ([, candidate]) => candidate.Properties.Principal === 'events.amazonaws.com',
     ) ?? [undefined, undefined]
     expect(render(permission?.Properties.FunctionName)).toBe(`<${logicalIdOf(app, 'cleanup')}.Arn>`)
+  })
+
+  it('runs as often as context cleanupIntervalMinutes says', () => {
+    const hourly = synthesize({ context: { ...MAIL_CONTEXT, cleanupIntervalMinutes: '60' } })
+    expect(onlyOf(hourly, 'AWS::Events::Rule')[1].Properties.ScheduleExpression).toBe('rate(1 hour)')
+    const often = synthesize({ context: { ...MAIL_CONTEXT, cleanupIntervalMinutes: '5' } })
+    expect(onlyOf(often, 'AWS::Events::Rule')[1].Properties.ScheduleExpression).toBe('rate(5 minutes)')
   })
 })
 

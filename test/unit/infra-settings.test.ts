@@ -43,6 +43,7 @@ const DEFAULTS: AuthStackSettings = {
   bcryptCost: INTEGER_SETTINGS.BCRYPT_COST.default,
   secretsGeneration: '1',
   signingKeyRotationDays: 90,
+  cleanupIntervalMinutes: 15,
   limits: {},
   mail: undefined,
   database: {
@@ -72,6 +73,7 @@ const KEYS = [
   'bcryptCost',
   'secretsGeneration',
   'signingKeyRotationDays',
+  'cleanupIntervalMinutes',
   ...Object.keys(LIMIT_CONTEXT),
   'mailFrom',
   'passwordResetUrl',
@@ -183,6 +185,15 @@ describe('number settings: the ends of each range pass, one step past them fails
         ['1001', 'context signingKeyRotationDays must be a whole number of days from 1 to 1000'],
         ['1.5', 'context signingKeyRotationDays must be a whole number of days from 1 to 1000'],
       ],
+    },
+    {
+      key: 'cleanupIntervalMinutes',
+      read: (settings) => settings.cleanupIntervalMinutes,
+      accepted: [5, 60],
+      refused: ['7', '0', '90', 'hourly'].map((value) => [
+        value,
+        `context cleanupIntervalMinutes must be one of 5, 10, 15, 20, 30, 60, not ${JSON.stringify(value)}`,
+      ]),
     },
     {
       key: 'loginProvisionedConcurrency',
