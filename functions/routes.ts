@@ -87,7 +87,7 @@ export const lambdas = {
   'not-found': apiFunction(256),
   /** Applies the committed migrations; waits for a concurrent run's advisory lock, hence the long timeout. */
   migrate: { memoryMb: 512, timeoutSeconds: 300, invokedBy: 'deploy' },
-  /** Deletes expired tokens and sessions, passed windows and old audit events, in batches, every hour. */
+  /** Deletes expired tokens and sessions, passed windows and old audit events, in batches, every 15 minutes (context `cleanupIntervalMinutes`). */
   cleanup: { memoryMb: 512, timeoutSeconds: 120, invokedBy: 'schedule' },
   /**
    * Sends one mail job's mail (SES in AWS, SMTP locally), invoked asynchronously by the functions that queue mail:

@@ -203,7 +203,7 @@ const PURGE_FULL_SPEED_MS = 1000
 export type { PurgeResult } from '#shared/domain/retention'
 
 /**
- * The cleanup function's work (on a schedule in AWS, at start and hourly locally; `npm run bench:scale` calls it
+ * The cleanup function's work (on a schedule in AWS, at start and every 15 minutes locally; `npm run bench:scale` calls it
  * too): gives sessions from before `sessions.expires_at` their expiry, then deletes ended sessions, expired tokens,
  * passed limit windows, old mail jobs and audit events older than AUDIT_RETENTION_DAYS, in bounded batches, and ends
  * within `budgetMs` (no batch starts that its statement timeout could carry past it, unless the budget is shorter
