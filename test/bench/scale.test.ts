@@ -75,7 +75,7 @@ describe('npm run bench:scale', () => {
 
     // The report: one row per endpoint, both cleanup runs, and a size row per table.
     for (const endpoint of SCALE_ENDPOINTS) expect(run.stdout).toContain(`| \`${endpoint}\``)
-    expect(run.stdout).toContain('| steady state (an hour of stale rows)')
+    expect(run.stdout).toContain("| steady state (15 minutes of stale rows, the run's interval)")
     expect(run.stdout).toContain('| a day of stale rows')
     for (const size of figures.sizes) expect(run.stdout).toContain(`| ${size.table} `)
   }, 180_000)

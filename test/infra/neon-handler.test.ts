@@ -962,7 +962,7 @@ describe('time', () => {
     secrets: new SecretsManagerClient({ region: 'eu-central-1' }),
     retryDelayMs: 1,
     pollIntervalMs: 20,
-    timing: { answerMarginMs: 100, cleanupReserveMs: 600, secretWriteReserveMs: 100, minAttemptMs: 100 },
+    timing: { answerMarginMs: 300, cleanupReserveMs: 600, secretWriteReserveMs: 100, minAttemptMs: 100 },
   })
   /** Lambda's context, with this much time left for the invocation. */
   const invocation = (remainingMs: number) => {
