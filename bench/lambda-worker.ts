@@ -161,7 +161,10 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
 
   // What `me` does besides its one round trip, timed in the same rounds as `me` itself, for the closing note.
   const userId = Number((await call(me, event('GET', '/api/v1/users/me', undefined, bearer), 200)).id)
-  const sessions = createSessionRepository(database.db, { maxAgeSeconds: config.SESSION_MAX_AGE_SECONDS })
+  const sessions = createSessionRepository(database.db, {
+    maxAgeSeconds: config.SESSION_MAX_AGE_SECONDS,
+    reuseIntervalSeconds: config.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS,
+  })
   const { sid } = decodeJwt(fixture.accessToken)
   const sessionId = typeof sid === 'string' ? sid : null
   const keySet = parseSigningKeySet(String(config.JWT_SIGNING_KEYS))

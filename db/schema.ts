@@ -40,6 +40,12 @@ export const users = pgTable(
      * rehash of the same password: a login starts a session only while it is still the version it checked.
      */
     credentialVersion: integer('credential_version').notNull().default(0),
+    /**
+     * When the account's outstanding links were last made void (a password change or reset, "end all sessions"; later
+     * a deactivation or deletion): a reset link requested at or before it never sets a password, and its mail is not
+     * sent. Set in the statement that does the voiding, which deletes the links it finds too.
+     */
+    linksRevokedAt: timestamp('links_revoked_at', { withTimezone: true, mode: 'date' }),
   },
   (table) => [
     uniqueIndex('users_email_key').on(table.email),

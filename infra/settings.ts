@@ -98,6 +98,7 @@ export const LIMIT_CONTEXT = {
   registerRateWindowSeconds: 'REGISTER_RATE_WINDOW_SECONDS',
   accessTokenTtlSeconds: 'ACCESS_TOKEN_TTL_SECONDS',
   refreshTokenTtlSeconds: 'REFRESH_TOKEN_TTL_SECONDS',
+  refreshTokenReuseIntervalSeconds: 'REFRESH_TOKEN_REUSE_INTERVAL_SECONDS',
   sessionMaxAgeSeconds: 'SESSION_MAX_AGE_SECONDS',
   auditRetentionDays: 'AUDIT_RETENTION_DAYS',
   passwordResetTtlSeconds: 'PASSWORD_RESET_TTL_SECONDS',

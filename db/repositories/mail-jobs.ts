@@ -52,6 +52,10 @@ export function createMailJobRepository(db: Database) {
           ), newer as (
             select 1 from ${mailOutbox} o, job
             where o.user_id = job.user_id and o.kind = 'password_reset' and o.created_at > job.created_at
+            -- A password change, a reset or "end all sessions" since the request voids it as a newer request would.
+            union all
+            select 1 from ${users} u, job
+            where u.id = job.user_id and u.links_revoked_at >= job.created_at
           ), issued as (
             insert into ${passwordResetTokens} as t (user_id, token_hash, job_id, requested_at, expires_at)
             select user_id, ${tokenHash}, id, created_at, expires_at from job

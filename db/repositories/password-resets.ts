@@ -13,6 +13,12 @@ import {
 } from '../schema.ts'
 import { eventInsert, passwordChangedNotice, revokeSessionsBefore, seconds } from './rows.ts'
 
+/**
+ * Link `t` of user `u` was requested after the account's links were last made void (a change, a reset, "end all
+ * sessions"): those statements delete the links they find, and this catches one whose mail was being sent meanwhile.
+ */
+const notVoided = sql`t.requested_at > coalesce(u.links_revoked_at, '-infinity')`
+
 /** Why the sessions of a reset ended (`sessions.revoked_reason`). */
 const ENDED_BY_PASSWORD_RESET = 'password_reset'
 
@@ -84,7 +90,7 @@ export function createPasswordResetRepository(db: Database, policy: PasswordRese
         .execute<{ live: boolean }>(sql`
           select exists (
             select 1 from ${passwordResetTokens} t join ${users} u on u.id = t.user_id
-            where t.token_hash = ${tokenHash} and t.expires_at > now() and u.is_active
+            where t.token_hash = ${tokenHash} and t.expires_at > now() and u.is_active and ${notVoided}
           ) as live`)
         .catch(rethrowUnavailable)
       return result.rows[0]?.live === true
@@ -100,10 +106,11 @@ export function createPasswordResetRepository(db: Database, policy: PasswordRese
           ), used as (
             delete from ${passwordResetTokens} t using ${users} u
             where t.token_hash = ${tokenHash} and t.expires_at > now() and u.id = t.user_id and u.is_active
+              and ${notVoided}
             returning t.user_id
           ), changed as (
             update ${users} u set hashed_password = ${hash}, password_carried_over = false,
-              credential_version = u.credential_version + 1
+              credential_version = u.credential_version + 1, links_revoked_at = clock_timestamp()
             from used where u.id = used.user_id
             returning u.id, u.email, clock_timestamp()::text as changed_at
           ), revoked as (

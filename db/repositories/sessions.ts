@@ -3,7 +3,14 @@ import type { SessionPolicy, SessionRepository } from '#shared/domain/ports'
 import type { RequestContext } from '#shared/domain/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
-import { loginAttempts, refreshTokens, securityEvents, sessions, users } from '../schema.ts'
+import {
+  loginAttempts,
+  passwordResetTokens,
+  refreshTokens,
+  securityEvents,
+  sessions,
+  users,
+} from '../schema.ts'
 import {
   eventInsert,
   passwordChangedNotice,
@@ -37,6 +44,14 @@ const endedEvents = (context: RequestContext) =>
 export function createSessionRepository(db: Database, policy: SessionPolicy) {
   const maxAge = seconds(policy.maxAgeSeconds)
   const live = sql`s.revoked_at is null and s.created_at > now() - ${maxAge}`
+  /**
+   * Token `t` may rotate: unretired, or retired within the reuse interval (when there is one). Checked again on the
+   * token's locked row, so a use that waited for a concurrent rotation sees that rotation's `retired_at`.
+   */
+  const rotatable =
+    policy.reuseIntervalSeconds > 0
+      ? sql`(t.retired_at is null or t.retired_at > now() - ${seconds(policy.reuseIntervalSeconds)})`
+      : sql`t.retired_at is null`
 
   /** Revokes the session of the token `hash` (only when that token was retired, for a replay), with its event. */
   const revoke = async (hash: string, reason: RevokeReason, context: RequestContext) => {
@@ -79,8 +94,8 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
       const result = await db
         .execute<{ user_id: number; session_id: string }>(sql`
           with target as (
-            select session_id from ${refreshTokens}
-            where token_hash = ${hash} and retired_at is null and expires_at > now()
+            select session_id from ${refreshTokens} t
+            where t.token_hash = ${hash} and ${rotatable} and t.expires_at > now()
           ), done as (
             select s.user_id, s.id as session_id from ${refreshTokens} t join ${sessions} s on s.id = t.session_id
             where t.token_hash = ${next.hash}
@@ -91,9 +106,10 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
               and ${live} and u.id = s.user_id and u.is_active
             returning s.id, s.user_id, s.expires_at
           ), retired as (
-            update ${refreshTokens} t set retired_at = now()
+            -- Within the reuse interval a retired token keeps its first retirement's time: the interval never grows.
+            update ${refreshTokens} t set retired_at = coalesce(t.retired_at, now())
             from session
-            where t.token_hash = ${hash} and t.session_id = session.id and t.retired_at is null
+            where t.token_hash = ${hash} and t.session_id = session.id and ${rotatable}
             returning session.id as session_id, session.user_id, session.expires_at
           ), successor as (
             insert into ${refreshTokens} (token_hash, session_id, expires_at)
@@ -169,12 +185,17 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
     },
 
     async endAll(userId, context) {
+      // "Log out everywhere" ends what a stolen session could have started too: the account's outstanding reset links.
       await db
         .execute(sql`
           with revoked as (
             update ${sessions} s set revoked_at = now(), revoked_reason = ${ENDED_BY_USER}, expires_at = now()
             where s.user_id = ${userId} and ${live}
             returning s.id, s.user_id
+          ), links_void as (
+            update ${users} set links_revoked_at = clock_timestamp() where id = ${userId}
+          ), voided as (
+            delete from ${passwordResetTokens} where user_id = ${userId}
           ), end_event as (
             ${endedEvents(context)}
           )
@@ -195,7 +216,7 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
         .execute<{ changed: boolean; changed_at: string | null }>(sql`
           with changed as (
             update ${users} u set hashed_password = ${change.hash}, password_carried_over = false,
-              credential_version = u.credential_version + 1
+              credential_version = u.credential_version + 1, links_revoked_at = clock_timestamp()
             where u.id = ${change.user.id} and u.is_active
               and u.credential_version = ${change.user.credentialVersion} ${keptLive}
             returning u.id, u.email, clock_timestamp()::text as changed_at
@@ -207,6 +228,8 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
             returning s.id
           ), cleared as (
             delete from ${loginAttempts} where email in (select email from changed)
+          ), voided as (
+            delete from ${passwordResetTokens} where user_id in (select id from changed)
           ), notice as (
             ${passwordChangedNotice(change.noticeId)}
           ), change_event as (

@@ -88,7 +88,10 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
     throw keys.status === 'rejected' ? keys.reason : (opened as PromiseRejectedResult).reason
   }
   const database = opened.value
-  const sessionPolicy = { maxAgeSeconds: config.SESSION_MAX_AGE_SECONDS }
+  const sessionPolicy = {
+    maxAgeSeconds: config.SESSION_MAX_AGE_SECONDS,
+    reuseIntervalSeconds: config.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS,
+  }
   const passwords = options.passwords?.({ cost: config.BCRYPT_COST }) ?? withoutPasswords
   const auth = createAuthService({
     mail,

@@ -24,11 +24,12 @@ export const UserSchema = v.pipe(
 )
 export type PublicUser = v.InferOutput<typeof UserSchema>
 
-/** The `users` columns (record fields) that no response ever carries: the hash, how it was made, its version. */
+/** The `users` columns (record fields) that no response ever carries: the hash, how it was made, its version, the links' voiding. */
 export const PRIVATE_USER_FIELDS = [
   'hashedPassword',
   'passwordCarriedOver',
   'credentialVersion',
+  'linksRevokedAt',
 ] as const satisfies readonly (keyof UserRecord)[]
 
 /** ISO 8601 with an explicit offset (`+00:00`), as the old backend's timezone-aware datetimes were written. */

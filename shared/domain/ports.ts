@@ -21,6 +21,8 @@ export interface RegistrationPolicy {
 /** A session ends this long after its login, however often it is refreshed. */
 export interface SessionPolicy {
   maxAgeSeconds: number
+  /** How long after its rotation a retired token of a live session still rotates (0: never). */
+  reuseIntervalSeconds: number
 }
 
 export interface UserRepository {
@@ -106,7 +108,9 @@ export interface PasswordChange {
 export interface SessionRepository {
   /**
    * Retires the live token `hash` for its successor; null unless its session is live (not revoked, within its
-   * lifetime) and its user active. Of concurrent uses, one at most succeeds; a retry answers as the rotation did.
+   * lifetime) and its user active. A token retired less than `reuseIntervalSeconds` ago rotates again, to a successor
+   * of its own in the same session (every concurrent use succeeds); with the interval 0, of concurrent uses one at
+   * most succeeds. A retry answers as the rotation did.
    */
   rotate(
     hash: string,

@@ -88,6 +88,7 @@ export type OpenApiSettings = Pick<
   Config,
   | 'ACCESS_TOKEN_TTL_SECONDS'
   | 'REFRESH_TOKEN_TTL_SECONDS'
+  | 'REFRESH_TOKEN_REUSE_INTERVAL_SECONDS'
   | 'BCRYPT_COST'
   | 'LOGIN_MAX_FAILURES'
   | 'LOGIN_WINDOW_SECONDS'
@@ -407,7 +408,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
     refresh: {
       tag: 'auth',
       summary: 'Exchange a refresh token for a new pair',
-      description: 'The token is single use: presenting a retired one again revokes its whole family.',
+      description: reuseRule(settings),
       requestBody: jsonBody('RefreshTokenRequest'),
       responses: {
         '200': tokenResponse('A new token pair; the refresh token sent is now retired.'),
@@ -844,6 +845,15 @@ export function buildOpenApiDocument(
     },
   }
 }
+
+/** The refresh token's single use, and its reuse interval as configured. */
+const reuseRule = (settings: OpenApiSettings) =>
+  settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS > 0
+    ? 'The token is single use, with a reuse interval: presented again within ' +
+      `${duration(settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS)} of its first use while its session is live (two tabs ` +
+      'refreshing at once, a retry after a lost answer), it answers a new pair of the same session; after that, ' +
+      'presenting it revokes its whole family. A logout ends every token of the session at once, whatever the interval.'
+    : 'The token is single use: presenting a retired one again revokes its whole family.'
 
 const infoDescription = (
   tokenPath: string,

@@ -32,6 +32,11 @@ export const INTEGER_SETTINGS = {
   ACCESS_TOKEN_TTL_SECONDS: { default: 900, min: 60, max: 86_400 },
   /** How long a refresh token lives unused (each rotation issues a new one). */
   REFRESH_TOKEN_TTL_SECONDS: { default: 604_800, min: 300, max: 7_776_000 },
+  /**
+   * How long after its rotation a retired refresh token of a live session still refreshes (two tabs at once, a retry
+   * after a lost answer) instead of counting as reuse; 0 turns it off. Bounded as Okta bounds its grace period.
+   */
+  REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: { default: 10, min: 0, max: 60 },
   /** A session ends this long after its login, however often it is refreshed. */
   SESSION_MAX_AGE_SECONDS: { default: 2_592_000, min: 1, max: 31_536_000 },
   /** bcrypt's cost; `shared/domain/passwords.ts` holds a dummy hash for each cost of this range. */

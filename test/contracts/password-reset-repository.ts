@@ -1,11 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
+import type { UserRecord } from '#shared/domain/users'
 import {
   type ContractSetup,
   type ContractSubject,
+  change,
   completion,
+  loadedJob,
+  newHash,
   nextToken,
   registered,
+  requestedReset,
   resetLink,
   signedIn,
   storedAccount,
@@ -184,6 +189,57 @@ export function passwordResetRepositoryContract(name: string, setup: ContractSet
       it('answers an unknown link false', async () => {
         const subject = setup()
         expect(await subject.resets.complete(completion('no-such-link'), uniqueContext())).toBe(false)
+      })
+
+      describe('links die with the password', () => {
+        /** What voids the account's links, each as the service does it. */
+        const voiders: Record<string, (subject: ContractSubject, user: UserRecord) => Promise<void>> = {
+          'a password change': async (subject, user) => {
+            const current = await storedAccount(subject, user.email)
+            if (!current) throw new Error('the account is gone')
+            expect(await subject.sessions.changePassword(change(current, null), uniqueContext())).toBe(true)
+          },
+          'ending every session': (subject, user) => subject.sessions.endAll(user.id, uniqueContext()),
+          // Reactivated at once: the link stays void all the same.
+          'a deactivation': async (subject, user) => {
+            await subject.deactivate(user.id)
+            await subject.reactivate(user.id)
+          },
+          'a reset with a newer link': async (subject, user) => {
+            // The newer request's link replaces the older one; its use must void any mail of the older still unsent.
+            expect(
+              await subject.resets.complete(completion(await resetLink(subject, user)), uniqueContext()),
+            ).toBe(true)
+          },
+        }
+
+        for (const [name, voidLinks] of Object.entries(voiders)) {
+          it(`voids a link stored before ${name}`, async () => {
+            const subject = setup()
+            const user = await registered(subject)
+            const link = await resetLink(subject, user)
+            await voidLinks(subject, user)
+            expect(await subject.resets.isLive(link)).toBe(false)
+            expect(await subject.resets.complete(completion(link), uniqueContext())).toBe(false)
+          })
+
+          it(`issues no link for a request made before ${name}, whose mail was still unsent`, async () => {
+            const subject = setup()
+            const user = await registered(subject)
+            const job = await loadedJob(subject, await requestedReset(subject, user.email))
+            await voidLinks(subject, user)
+            expect(await subject.mailJobs.issueResetToken(job, newHash('late'), 1800)).toBe('superseded')
+          })
+        }
+
+        it('still issues and honours a link requested after the change', async () => {
+          const subject = setup()
+          const user = await registered(subject)
+          await voiders['a password change']?.(subject, user)
+          const link = await resetLink(subject, user)
+          expect(await subject.resets.isLive(link)).toBe(true)
+          expect(await subject.resets.complete(completion(link), uniqueContext())).toBe(true)
+        })
       })
 
       it('lets one of two concurrent completions with one link succeed', async () => {

@@ -67,6 +67,73 @@ export function sessionRepositoryContract(name: string, setup: ContractSetup) {
         expect(answers.filter((answer) => answer !== null)).toHaveLength(1)
       })
 
+      describe('within the reuse interval', () => {
+        const interval = { session: { reuseIntervalSeconds: 10 } }
+
+        it('rotates a token retired less than the interval ago again, in the same session, each successor live', async () => {
+          const subject = setup(interval)
+          const started = await signedIn(subject, await registered(subject))
+          const answer = { userId: started.user.id, sessionId: started.sessionId }
+          const first = nextToken()
+          const again = nextToken()
+          expect(await subject.sessions.rotate(started.refreshHash, first, uniqueContext())).toEqual(answer)
+          expect(await subject.sessions.rotate(started.refreshHash, again, uniqueContext())).toEqual(answer)
+          expect(await subject.sessions.rotate(first.hash, nextToken(), uniqueContext())).toEqual(answer)
+          expect(await subject.sessions.rotate(again.hash, nextToken(), uniqueContext())).toEqual(answer)
+          expect(await subject.sessions.list(started.user.id)).toHaveLength(1)
+        })
+
+        it('lets every one of concurrent uses of a token succeed, each with a successor of its own', async () => {
+          const subject = setup(interval)
+          const started = await signedIn(subject, await registered(subject))
+          const successors = Array.from({ length: 8 }, () => nextToken())
+          const answers = await Promise.all(
+            successors.map((next) => subject.sessions.rotate(started.refreshHash, next, uniqueContext())),
+          )
+          expect(answers).toEqual(
+            successors.map(() => ({ userId: started.user.id, sessionId: started.sessionId })),
+          )
+          for (const next of successors)
+            expect(await subject.sessions.rotate(next.hash, nextToken(), uniqueContext())).not.toBeNull()
+        })
+
+        it('counts the interval from the first retirement: a use after it is reuse, and revokes the session', async () => {
+          const subject = setup(interval)
+          const started = await signedIn(subject, await registered(subject))
+          expect(
+            await subject.sessions.rotate(started.refreshHash, nextToken(), uniqueContext()),
+          ).not.toBeNull()
+          await subject.ageRetirement(started.refreshHash, 6)
+          // A use within the interval does not restart it.
+          expect(
+            await subject.sessions.rotate(started.refreshHash, nextToken(), uniqueContext()),
+          ).not.toBeNull()
+          await subject.ageRetirement(started.refreshHash, 5)
+          expect(await subject.sessions.rotate(started.refreshHash, nextToken(), uniqueContext())).toBeNull()
+          expect(await subject.sessions.revokeIfReplayed(started.refreshHash, uniqueContext())).toBe(true)
+          expect(await isLive(subject, started)).toBe(false)
+        })
+
+        it('refuses every token of an ended session, the interval notwithstanding', async () => {
+          const subject = setup(interval)
+          const started = await signedIn(subject, await registered(subject))
+          const next = nextToken()
+          expect(await subject.sessions.rotate(started.refreshHash, next, uniqueContext())).not.toBeNull()
+          await subject.sessions.revoke(next.hash, uniqueContext())
+          expect(await subject.sessions.rotate(started.refreshHash, nextToken(), uniqueContext())).toBeNull()
+          expect(await subject.sessions.rotate(next.hash, nextToken(), uniqueContext())).toBeNull()
+        })
+
+        it('is off at 0: a retired token never rotates again', async () => {
+          const subject = setup({ session: { reuseIntervalSeconds: 0 } })
+          const started = await signedIn(subject, await registered(subject))
+          expect(
+            await subject.sessions.rotate(started.refreshHash, nextToken(), uniqueContext()),
+          ).not.toBeNull()
+          expect(await subject.sessions.rotate(started.refreshHash, nextToken(), uniqueContext())).toBeNull()
+        })
+      })
+
       it('refuses an unknown token', async () => {
         const subject = setup()
         expect(await subject.sessions.rotate('no-such-token', nextToken(), uniqueContext())).toBeNull()

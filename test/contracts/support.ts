@@ -26,6 +26,10 @@ export interface ContractSubject {
   mailJobs: MailJobRepository
   /** Deactivates an account, as an operator would: no port does. */
   deactivate(userId: number): Promise<void>
+  /** Makes a deactivated account active again, as an operator would. */
+  reactivate(userId: number): Promise<void>
+  /** Moves a retired refresh token's retirement `seconds` into the past, as if that much time had passed. */
+  ageRetirement(refreshHash: string, seconds: number): Promise<void>
   /** A mail job's count of failed sends, as stored (no port reads it). */
   failedAttempts(jobId: string): Promise<number>
   /** The same storage through repositories built with other policies: a setting changed since. */
@@ -48,7 +52,7 @@ export type ContractSetup = (overrides?: PolicyOverrides) => ContractSubject
 export const CONTRACT_POLICIES: Policies = {
   login: { maxFailures: 5, windowSeconds: 900, ipMaxFailures: 50, ipWindowSeconds: 900 },
   registration: { maxPerWindow: 50, windowSeconds: 3600 },
-  session: { maxAgeSeconds: 86_400 },
+  session: { maxAgeSeconds: 86_400, reuseIntervalSeconds: 0 },
   reset: { emailLimit: 5, ipLimit: 50, windowSeconds: 3600, tokenTtlSeconds: 1800 },
 }
 

@@ -231,6 +231,39 @@ describe('a forgotten password, reset by email', () => {
     expect(await confirm(newer, 'second password 2')).toMatchObject({ status: 204 })
   })
 
+  describe('a link mailed before the password or the sessions ended is void afterwards', () => {
+    const voiders: Record<string, (email: string, password: string) => Promise<void>> = {
+      'a password change': async (email, password) => {
+        const { access_token } = await session(email, password)
+        const changed = await call('POST', '/users/me/password', {
+          body: { current_password: password, new_password: 'a changed password 7' },
+          token: access_token,
+        })
+        expect(changed.status).toBe(204)
+      },
+      '"end all sessions"': async (email, password) => {
+        const { access_token } = await session(email, password)
+        expect((await call('DELETE', '/users/me/sessions', { token: access_token })).status).toBe(204)
+      },
+      'a deactivation, even once undone': async (email) => {
+        await database.db.execute(sql`update users set is_active = false where email = ${email}`)
+        await database.db.execute(sql`update users set is_active = true where email = ${email}`)
+      },
+    }
+    for (const [name, voidLinks] of Object.entries(voiders)) {
+      it(`refuses a link mailed before ${name} (400)`, async () => {
+        const email = uniqueEmail()
+        const password = 'first password 1'
+        await register(email, password)
+        expect(await requestReset(email, newAddress())).toMatchObject(ACCEPTED)
+        const token = await newestToken(email)
+        await voidLinks(email, password)
+        expect(await confirm(token, 'taken over password 9')).toMatchObject(DEAD_LINK)
+        expect(await logIn(email, 'taken over password 9')).toMatchObject(WRONG_LOGIN)
+      })
+    }
+  })
+
   it('lets one of many concurrent confirmations with one link through, and its password is the one set', async () => {
     const email = uniqueEmail()
     await register(email, 'first password 1')

@@ -2,7 +2,9 @@
  * The service's v1.1 promises, proved from outside over HTTP against the local stack as `npm start` builds it (an
  * embedded PostgreSQL with the deployed split of roles, the WebSocket proxy, the migrate and seed-admin functions, the
  * local API Gateway server): the exact failed-login lock under concurrency, sessions that a logout or a replay ends
- * whatever the timing, the absolute session lifetime, and token requests that name no email storing nothing.
+ * whatever the timing, the absolute session lifetime, and token requests that name no email storing nothing. The
+ * refresh reuse interval is off here (`REFRESH_TOKEN_REUSE_INTERVAL_SECONDS=0`: every second use of a token is reuse);
+ * test/e2e/refresh-reuse.test.ts holds the same races with it on.
  */
 import { randomBytes } from 'node:crypto'
 import { sql } from 'drizzle-orm'
@@ -47,6 +49,7 @@ beforeAll(async () => {
   process.env.JWT_SECRET = randomBytes(48).toString('base64url')
   process.env.BCRYPT_COST = '10'
   process.env.LOGIN_MAX_FAILURES = String(MAX_FAILURES)
+  process.env.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS = '0'
   stack = await startLocalStack({ setup: 'functions', server: {} })
   if (!stack.server) throw new Error('the stack serves no API')
   api = `${stack.server.url}/api/v1`

@@ -32,7 +32,8 @@ export function createMemoryMailJobRepository(state: MemoryState) {
         (other) =>
           other.userId === row.userId && other.kind === 'password_reset' && other.createdAt > row.createdAt,
       )
-      if (newer) return 'superseded'
+      const voided = findUser(state, row.userId)?.linksRevokedAt
+      if (newer || (voided != null && voided >= row.createdAt)) return 'superseded'
       if (expiresAt <= now) return 'expired'
       // An older request's link never replaces a newer one's, whatever the order their mails are sent in.
       const current = state.passwordResetTokens.get(row.userId)

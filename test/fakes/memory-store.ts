@@ -12,7 +12,7 @@ import { createMemoryLoginRepository } from './logins.ts'
 import { createMemoryMailJobRepository } from './mail-jobs.ts'
 import { createMemoryPasswordResetRepository } from './password-resets.ts'
 import { createMemorySessionRepository } from './sessions.ts'
-import { createMemoryState, type MailOutboxRow, type MemoryState, plusSeconds } from './state.ts'
+import { createMemoryState, type MailOutboxRow, type MemoryState, plusSeconds, voidLinks } from './state.ts'
 import { createMemoryUserRepository } from './users.ts'
 
 export type { MemoryState } from './state.ts'
@@ -51,7 +51,10 @@ export const DEFAULT_POLICIES: StorePolicies = {
     maxPerWindow: setting('REGISTER_RATE_LIMIT'),
     windowSeconds: setting('REGISTER_RATE_WINDOW_SECONDS'),
   },
-  session: { maxAgeSeconds: setting('SESSION_MAX_AGE_SECONDS') },
+  session: {
+    maxAgeSeconds: setting('SESSION_MAX_AGE_SECONDS'),
+    reuseIntervalSeconds: setting('REFRESH_TOKEN_REUSE_INTERVAL_SECONDS'),
+  },
   reset: {
     emailLimit: setting('PASSWORD_RESET_EMAIL_LIMIT'),
     ipLimit: setting('PASSWORD_RESET_IP_LIMIT'),
@@ -105,6 +108,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}) {
     deactivate(userId: number): void {
       const user = state.users.find((row) => row.id === userId)
       if (!user) return
+      // As the users_deactivation_voids trigger (migration 0012): the credential ends, the links are void.
+      if (user.isActive) {
+        user.credentialVersion += 1
+        voidLinks(state, user, now())
+      }
       user.isActive = false
       user.updatedAt = now()
     },

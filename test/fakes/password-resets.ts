@@ -19,7 +19,8 @@ export function createMemoryPasswordResetRepository(state: MemoryState, policy: 
     for (const [userId, link] of state.passwordResetTokens) {
       if (link.tokenHash !== tokenHash) continue
       const user = findUser(state, userId)
-      return link.expiresAt > now && user?.isActive ? user : undefined
+      const voided = user?.linksRevokedAt != null && link.requestedAt <= user.linksRevokedAt
+      return link.expiresAt > now && user?.isActive && !voided ? user : undefined
     }
     return undefined
   }
@@ -81,7 +82,7 @@ export function createMemoryPasswordResetRepository(state: MemoryState, policy: 
       const user = liveLink(tokenHash, now)
       if (!user) return done
       state.passwordResetTokens.delete(user.id)
-      storeNewPassword(user, hash, now)
+      storeNewPassword(state, user, hash, now)
       revokeSessionsOf(state, user.id, now, 'password_reset', null)
       state.loginAttempts.delete(user.email)
       queueNotice(state, noticeId, user.id, now)

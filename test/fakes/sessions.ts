@@ -12,6 +12,7 @@ import {
   type SessionRow,
   storeNewPassword,
   userRecord,
+  voidLinks,
 } from './state.ts'
 
 /** `db/repositories/sessions.ts` in memory. */
@@ -43,11 +44,15 @@ export function createMemorySessionRepository(state: MemoryState, policy: Sessio
       const doneSession = done && state.sessions.get(done.sessionId)
       if (doneSession) return { userId: doneSession.userId, sessionId: doneSession.id }
       const token = state.refreshTokens.get(hash)
-      if (!token || token.retiredAt !== null || token.expiresAt <= now) return null
+      const withinInterval =
+        token?.retiredAt != null &&
+        policy.reuseIntervalSeconds > 0 &&
+        token.retiredAt.getTime() > now.getTime() - policy.reuseIntervalSeconds * 1000
+      if (!token || (token.retiredAt !== null && !withinInterval) || token.expiresAt <= now) return null
       const session = state.sessions.get(token.sessionId)
       if (!session || !live(session, now) || !findUser(state, session.userId)?.isActive) return null
       session.lastUsedAt = now
-      token.retiredAt = now
+      token.retiredAt ??= now
       const sessionEnds = plusSeconds(session.createdAt, policy.maxAgeSeconds)
       state.refreshTokens.set(next.hash, {
         sessionId: session.id,
@@ -124,6 +129,8 @@ export function createMemorySessionRepository(state: MemoryState, policy: Sessio
       const now = state.clock.now()
       for (const session of state.sessions.values())
         if (session.userId === userId && live(session, now)) endSession(session, now, context)
+      const user = findUser(state, userId)
+      if (user) voidLinks(state, user, now)
     },
 
     async changePassword(change, context) {
@@ -138,7 +145,7 @@ export function createMemorySessionRepository(state: MemoryState, policy: Sessio
         user.credentialVersion === change.user.credentialVersion &&
         (!change.sessionId || (kept !== undefined && kept.userId === user.id && live(kept, now)))
       if (!user || !applies) return done
-      storeNewPassword(user, change.hash, now)
+      storeNewPassword(state, user, change.hash, now)
       revokeSessionsOf(state, user.id, now, 'password_change', change.sessionId || null)
       state.loginAttempts.delete(user.email)
       queueNotice(state, change.noticeId, user.id, now)

@@ -205,13 +205,19 @@ export function revokeSessionsOf(
   }
 }
 
-/** Stores a new password hash over the account's row (`users_set_updated_at` moves `updated_at`). */
-/** A new password's hash: the credential's version moves on. */
-export function storeNewPassword(user: UserRecord, hash: string, now: Date): void {
+/** A new password's hash: the credential's version moves on, and the account's outstanding links are void. */
+export function storeNewPassword(state: MemoryState, user: UserRecord, hash: string, now: Date): void {
   user.hashedPassword = hash
   user.passwordCarriedOver = false
   user.credentialVersion += 1
   user.updatedAt = now
+  voidLinks(state, user, now)
+}
+
+/** Makes the account's outstanding reset links void: those stored are deleted, those being sent will not be issued. */
+export function voidLinks(state: MemoryState, user: UserRecord, now: Date): void {
+  user.linksRevokedAt = now
+  state.passwordResetTokens.delete(user.id)
 }
 
 /** The same password's stronger hash: the version stays. */

@@ -22,6 +22,7 @@ export function userRecord(
     updatedAt: at,
     passwordCarriedOver: false,
     credentialVersion: 0,
+    linksRevokedAt: null,
     ...fields,
   }
 }

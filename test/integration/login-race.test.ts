@@ -25,7 +25,7 @@ const CONTEXT = { sourceIp: '192.0.2.201', userAgent: 'vitest' }
 const logins = createLoginRepository(
   database.service,
   { maxFailures: 10, windowSeconds: 900, ipMaxFailures: 300, ipWindowSeconds: 900 },
-  { maxAgeSeconds: 86_400 },
+  { maxAgeSeconds: 86_400, reuseIntervalSeconds: 0 },
 )
 
 async function userWithHash(hash: string) {

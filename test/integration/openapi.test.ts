@@ -161,6 +161,7 @@ describe('the OpenAPI document', () => {
       REGISTER_RATE_WINDOW_SECONDS: '86400',
       ACCESS_TOKEN_TTL_SECONDS: '300',
       REFRESH_TOKEN_TTL_SECONDS: '5400',
+      REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: '30',
       BCRYPT_COST: '13',
       SESSION_MAX_AGE_SECONDS: '172800',
       PASSWORD_RESET_TTL_SECONDS: '600',
@@ -187,6 +188,9 @@ describe('the OpenAPI document', () => {
         'and lives 90 minutes.',
     )
     expect(served.paths[REGISTER]?.post?.description).toContain('bcrypt hash of cost 13.')
+    expect(words(served.paths[REFRESH]?.post?.description)).toContain(
+      'presented again within 30 seconds of its first use while its session is live',
+    )
     expect(PasswordResetLimited?.description).toMatch(
       /^More than 2 reset requests for this email \(any email, with an account or not\) or 40 reset requests from this source address within 2 hours;/,
     )

@@ -39,6 +39,15 @@ function postgres(policies: Policies): ContractSubject {
     async deactivate(userId) {
       await admin.db.execute(sql`update users set is_active = false where id = ${userId}`)
     },
+    async reactivate(userId) {
+      await admin.db.execute(sql`update users set is_active = true where id = ${userId}`)
+    },
+    async ageRetirement(refreshHash, seconds) {
+      await admin.db.execute(
+        sql`update refresh_tokens set retired_at = retired_at - make_interval(secs => ${seconds})
+            where token_hash = ${refreshHash}`,
+      )
+    },
     async failedAttempts(jobId) {
       const { rows } = await admin.db.execute<{ attempts: number }>(
         sql`select attempts from mail_outbox where id = ${jobId}::uuid`,

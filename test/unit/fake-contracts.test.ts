@@ -27,6 +27,14 @@ function memory(policies: Policies, state?: MemoryState): ContractSubject {
     async deactivate(userId) {
       store.deactivate(userId)
     },
+    async reactivate(userId) {
+      const user = store.state.users.find((row) => row.id === userId)
+      if (user) user.isActive = true
+    },
+    async ageRetirement(refreshHash, seconds) {
+      const token = store.state.refreshTokens.get(refreshHash)
+      if (token?.retiredAt) token.retiredAt = new Date(token.retiredAt.getTime() - seconds * 1000)
+    },
     async failedAttempts(jobId) {
       return store.state.mailOutbox.get(jobId)?.attempts ?? 0
     },
