@@ -32,6 +32,7 @@ export function userRepositoryContract(name: string, setup: ContractSetup) {
         updatedAt: user.createdAt,
         passwordCarriedOver: false,
         credentialVersion: 0,
+        linksRevokedAt: null,
       })
       expect(await storedAccount(subject, email)).toEqual(user)
     })
