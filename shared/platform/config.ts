@@ -9,7 +9,7 @@ const integer = (name: keyof typeof INTEGER_SETTINGS) => {
   return v.optional(
     v.pipe(
       v.string(),
-      v.regex(/^\d+$/, `${name} must be a whole number`),
+      v.regex(/^-?\d+$/, `${name} must be a whole number`),
       v.transform(Number),
       v.minValue(min, `${name} must be at least ${min}`),
       v.maxValue(max, `${name} must be at most ${max}`),

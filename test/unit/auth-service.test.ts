@@ -17,7 +17,13 @@ const KEYS = newSigningKeySet(FROZEN)
  */
 function fakes() {
   const clock: Clock = { now: () => FROZEN }
-  const store = createMemoryStore({ clock, login: { maxFailures: 3, windowSeconds: 60 } })
+  // The clock stands still, so a reuse interval would never pass: these cases hold single use strictly (interval 0;
+  // test/contracts/session-repository.ts holds the interval).
+  const store = createMemoryStore({
+    clock,
+    login: { maxFailures: 3, windowSeconds: 60 },
+    session: { reuseIntervalSeconds: 0 },
+  })
   const compares: (string | null)[] = []
   const hashes: string[] = []
   const passwords: PasswordHasher = {
