@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm'
+import { type SQL, sql } from 'drizzle-orm'
 import type { PasswordResetPolicy, PasswordResetRepository } from '#shared/domain/ports'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
@@ -33,30 +33,46 @@ export function createPasswordResetRepository(db: Database, policy: PasswordRese
       const requestedKey = `password_reset_requested:${id}`
       const limitedKey = `password_reset_limited:${id}`
       const expired = sql`r.window_started_at <= now() - ${window}`
-      // Counted first, for every email alike: the request past either limit is refused (and counted, so a flood
-      // does not reopen the window). A retried statement (its answer lost) finds its event and counts nothing again.
+      /** One hit on the fixed window `key`, for each row of `from`; returns the counter as it now stands. */
+      const counted = (key: string, from: SQL) => sql`
+        insert into ${rateLimits} as r (key, hits, window_started_at)
+        select ${key}, 1, now() ${from}
+        on conflict (key) do update set
+          hits = case when ${expired} then 1 else r.hits + 1 end,
+          window_started_at = case when ${expired} then now() else r.window_started_at end
+        returning r.hits, r.window_started_at`
+      // Counted first, for every email alike: the address, then the email only while the address is within its
+      // limit, so a flood of new emails from one address writes no counter past that limit (and one refused by the
+      // address costs its email nothing; it sends no mail either). The request past either limit is refused; only
+      // the one that first went past it in its window is audited, so a flood adds one event per window, not one per
+      // request (its size stays in the address's counter). A retried statement (its answer lost) finds its event
+      // and counts nothing again; one refused past that first one, which left no event, counts once more and is
+      // refused all the same.
       const result = await db
         .execute<{ allowed: boolean; retry_after: number | null }>(sql`
           with fresh as (
             select not exists (
               select 1 from ${securityEvents} where event_key in (${requestedKey}, ${limitedKey})
             ) as fresh
-          ), counted as (
-            insert into ${rateLimits} as r (key, hits, window_started_at)
-            select k.key, 1, now() from (values (${ipKey}), (${byEmail})) as k(key), fresh where fresh.fresh
-            on conflict (key) do update set
-              hits = case when ${expired} then 1 else r.hits + 1 end,
-              window_started_at = case when ${expired} then now() else r.window_started_at end
-            returning r.key, r.hits, r.window_started_at
+          ), by_ip as (
+            ${counted(ipKey, sql`from fresh where fresh.fresh`)}
+          ), by_email as (
+            ${counted(byEmail, sql`from by_ip where by_ip.hits <= ${policy.ipLimit}::int`)}
           ), over as (
-            select ceil(extract(epoch from window_started_at + ${window} - now()))::int as wait from counted
-            where hits > case when key = ${ipKey} then ${policy.ipLimit}::int else ${policy.emailLimit}::int end
+            select hits, ${policy.ipLimit}::int as bound, window_started_at from by_ip
+            where hits > ${policy.ipLimit}::int
+            union all
+            select hits, ${policy.emailLimit}::int, window_started_at from by_email
+            where hits > ${policy.emailLimit}::int
           ), verdict as (
             select case
                 when (select fresh from fresh) then not exists (select 1 from over)
                 else exists (select 1 from ${securityEvents} where event_key = ${requestedKey})
               end as allowed,
-              greatest(1, coalesce((select max(wait) from over), 1)) as retry_after
+              exists (select 1 from over where hits = bound + 1) as first_refused,
+              greatest(1, coalesce(
+                (select max(ceil(extract(epoch from window_started_at + ${window} - now())))::int from over), 1
+              )) as retry_after
           ), account as (
             select u.id from ${users} u, verdict, fresh
             where u.email = ${email} and u.is_active and verdict.allowed and fresh.fresh
@@ -75,7 +91,7 @@ export function createPasswordResetRepository(db: Database, policy: PasswordRese
             ${eventInsert('password_reset_limited', context, {
               userId: sql`null::int`,
               email: sql`${email}`,
-              from: sql`from verdict, fresh where not verdict.allowed and fresh.fresh`,
+              from: sql`from verdict, fresh where not verdict.allowed and verdict.first_refused and fresh.fresh`,
               key: limitedKey,
             })}
           )

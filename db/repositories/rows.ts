@@ -50,10 +50,22 @@ export type SecurityEventType =
 const USER_AGENT_MAX = 512
 
 /**
+ * The email an event stores: the address itself when the event names a user (`userId` not null), else only
+ * `sha256:` and the hex SHA-256 of the canonical address, so a typed address that is no account's (a typo, a
+ * stranger's, a password typed in the wrong field) is not kept in clear for the audit's 400 days. Unkeyed, so an
+ * operator finds an address's events by hashing it: `email = 'sha256:' || encode(sha256(convert_to(lower(trim(
+ * 'Someone@Example.com')), 'UTF8')), 'hex')`. A digest of a guessable address can be confirmed by guessing; it keeps
+ * the trail from being a list of addresses, which is what it is for.
+ */
+export const auditedEmail = (userId: SQL, email: SQL): SQL =>
+  sql`case when ${userId} is null then 'sha256:' || encode(sha256(convert_to(${email}, 'UTF8')), 'hex') else ${email} end`
+
+/**
  * An `insert … select` of one security event, to embed as a CTE in the statement the request makes anyway. `userId`
- * and `email` are SQL expressions over `from` (a FROM clause, or nothing for a single row of parameters). With a
- * `key`, a second insert of the same event (a statement retried after its answer was lost) does nothing: the
- * conflict names the partial unique index's predicate, so it is inferred with or without the full index beside it.
+ * and `email` are SQL expressions over `from` (a FROM clause, or nothing for a single row of parameters); an event
+ * with no user stores the email's digest (`auditedEmail`). With a `key`, a second insert of the same event (a
+ * statement retried after its answer was lost) does nothing: the conflict names the partial unique index's
+ * predicate, so it is inferred with or without the full index beside it.
  */
 export function eventInsert(
   type: SecurityEventType,
@@ -65,7 +77,7 @@ export function eventInsert(
     sql.identifier(column.name),
   )
   return sql`insert into ${e} (${sql.join(columns, sql`, `)})
-    select ${type}, ${row.userId}, ${row.email}, ${context.sourceIp || null}, ${context.userAgent.slice(0, USER_AGENT_MAX) || null}, ${row.key === undefined ? null : row.key}
+    select ${type}, ${row.userId}, ${auditedEmail(row.userId, row.email)}, ${context.sourceIp || null}, ${context.userAgent.slice(0, USER_AGENT_MAX) || null}, ${row.key === undefined ? null : row.key}
     ${row.from ?? sql.empty()}
     ${row.key !== undefined ? sql`on conflict (${sql.identifier(e.eventKey.name)}) where ${sql.identifier(e.eventKey.name)} is not null do nothing` : sql.empty()}`
 }

@@ -202,8 +202,9 @@ export interface ResetCompletion {
 
 export interface PasswordResetRepository {
   /**
-   * One statement, the same work for a known and an unknown email: counts the email's and the IP's limits, queues
-   * mail job `request.id` if both allow it and the account is active, audits. Seconds to wait if refused, else null.
+   * One statement, the same work for a known and an unknown email: counts the IP's limit, then the email's while the
+   * IP is within its own; queues mail job `request.id` if both allow it and the account is active; audits the request
+   * (a refused one only if it is the first past its limit in the window). Seconds to wait if refused, else null.
    */
   request(request: ResetRequest, context: RequestContext): Promise<{ refusedForSeconds: number | null }>
   /** Whether the token's hash names a live link (not expired, its user active). */

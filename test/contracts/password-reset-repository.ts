@@ -99,6 +99,16 @@ export function passwordResetRepositoryContract(name: string, setup: ContractSet
         expect((await request(subject, uniqueEmail(), context)).refused).not.toBeNull()
       })
 
+      it("counts nothing against the email of a request the address's limit refused", async () => {
+        const subject = setup({ reset: { emailLimit: 1, ipLimit: 1, windowSeconds: 600 } })
+        const context = uniqueContext()
+        expect((await request(subject, uniqueEmail(), context)).refused).toBeNull()
+        const email = uniqueEmail()
+        expect((await request(subject, email, context)).refused).not.toBeNull()
+        // The email's first counted request in the window, from another address: so no counter was written for it.
+        expect((await request(subject, email)).refused).toBeNull()
+      })
+
       it('counts a retried request (same id) once, queues its job once, and answers it as before', async () => {
         const subject = setup({ reset: { emailLimit: 1 } })
         const user = await registered(subject)

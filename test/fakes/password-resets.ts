@@ -33,19 +33,20 @@ export function createMemoryPasswordResetRepository(state: MemoryState, policy: 
       // A retried statement (its answer lost) finds its event, counts nothing again, and is answered as before.
       if (hasEvent(state, requestedKey)) return { refusedForSeconds: null }
       if (hasEvent(state, limitedKey)) return { refusedForSeconds: 1 }
-      // Counted first, for every email alike; the request past either limit is refused, and counted all the same.
-      const limits: [string, number][] = [
-        [`password-reset-ip:${context.sourceIp}`, policy.ipLimit],
-        [`password-reset-email:${emailKey}`, policy.emailLimit],
-      ]
-      const waits = limits.flatMap(([key, limit]) => {
-        const row = countHit(state, key, policy.windowSeconds, now)
-        return row.hits > limit
-          ? [secondsUntil(plusSeconds(row.windowStartedAt, policy.windowSeconds), now)]
-          : []
-      })
-      if (waits.length > 0) {
-        audit(state, now, 'password_reset_limited', context, { userId: null, email, key: limitedKey })
+      // Counted first, for every email alike: the address, then the email only while the address is within its
+      // limit. The request past either limit is refused; only the first one past it in its window is audited.
+      const byIp = countHit(state, `password-reset-ip:${context.sourceIp}`, policy.windowSeconds, now)
+      const over: [typeof byIp, number][] = byIp.hits > policy.ipLimit ? [[byIp, policy.ipLimit]] : []
+      if (over.length === 0) {
+        const byEmail = countHit(state, `password-reset-email:${emailKey}`, policy.windowSeconds, now)
+        if (byEmail.hits > policy.emailLimit) over.push([byEmail, policy.emailLimit])
+      }
+      if (over.length > 0) {
+        if (over.some(([row, limit]) => row.hits === limit + 1))
+          audit(state, now, 'password_reset_limited', context, { userId: null, email, key: limitedKey })
+        const waits = over.map(([row]) =>
+          secondsUntil(plusSeconds(row.windowStartedAt, policy.windowSeconds), now),
+        )
         return { refusedForSeconds: Math.max(1, ...waits) }
       }
       const account = state.users.find((user) => user.email === email && user.isActive)

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { MailKind, MailSkip } from '#shared/domain/ports'
 import type { Clock } from '#shared/domain/tokens'
 import type { RequestContext, UserRecord } from '#shared/domain/users'
@@ -138,7 +139,7 @@ export const hasEvent = (state: MemoryState, key: string) =>
 
 /**
  * Appends an audit event; with a `key`, only the first one (`on conflict (event_key) do nothing`). True when it was
- * recorded.
+ * recorded. An event with no user keeps only the email's digest, as `auditedEmail` (db/repositories/rows.ts) stores it.
  */
 export function audit(
   state: MemoryState,
@@ -151,7 +152,10 @@ export function audit(
   state.securityEvents.push({
     type,
     userId: row.userId,
-    email: row.email,
+    email:
+      row.userId === null && row.email !== null
+        ? `sha256:${createHash('sha256').update(row.email, 'utf8').digest('hex')}`
+        : row.email,
     ...origin(context),
     createdAt: now,
     eventKey: row.key ?? null,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { eq, sql } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { loginAttempts, securityEvents, users } from '#db/schema'
@@ -248,9 +249,11 @@ describe('the audit trail', () => {
     }
   })
 
-  it('records failures for unknown emails with no user id', async () => {
+  it("records failures for unknown emails with no user id, and the email's SHA-256 only", async () => {
     const email = uniqueEmail('nobody')
     await invoke(login, jsonEvent(LOGIN, { email, password: 'whatever it is' }))
-    expect(await eventsOf(email)).toMatchObject([{ type: 'login_failure', userId: null, email }])
+    const digest = `sha256:${createHash('sha256').update(email).digest('hex')}`
+    expect(await eventsOf(digest)).toMatchObject([{ type: 'login_failure', userId: null, email: digest }])
+    expect(await eventsOf(email)).toEqual([])
   })
 })
