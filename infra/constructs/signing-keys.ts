@@ -13,8 +13,8 @@ export interface SigningKeysProps {
 }
 
 /**
- * The access tokens' keys: the key set `{current, next, previous}` (private keys included), the published keys
- * (public only), and Secrets Manager's own rotation of the key set, every `rotationDays` and on demand
+ * The access tokens' keys: the key set `{current, next, previous}` (the private keys of `current` and `next`), the
+ * published keys (public only), and Secrets Manager's own rotation of the key set, every `rotationDays` and on demand
  * (`rotate-secret`): a function implementing the four steps (`shared/app/signing-key-rotation.ts`), allowed exactly
  * the protocol's calls on the key set and a write of the published keys.
  */

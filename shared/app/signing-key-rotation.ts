@@ -4,12 +4,17 @@
  * invokes the function once per step. Every step may be invoked again (Secrets Manager retries a failed rotation), so
  * each one checks what is already done before doing it.
  *
- * - createSecret: AWSPENDING = the AWSCURRENT set rotated one place (a placeholder, as at deploy: a new set).
+ * - createSecret: AWSPENDING = the AWSCURRENT set rotated one place (a placeholder, as at deploy: a new set); the
+ *   key that stops signing keeps its public half only, as `previous`.
  * - setSecret: publishes the pending set's public keys in the published-keys secret, before AWSCURRENT moves: the new
  *   `next` is published now and can sign only after the next rotation, which `rotateSigningKeys` refuses until it has
  *   been published for `MIN_PUBLICATION_MS`; the key that signs until this rotation ends stays published (`previous`).
- * - testSecret: every key of the pending set signs and verifies (node:crypto), and keeps the signing key published.
- * - finishSecret: AWSCURRENT moves to the pending version, AWSPENDING comes off it.
+ * - testSecret: every key of the pending set signs and verifies (node:crypto), and keeps the signing key published;
+ *   the set holds the private keys of `current` and `next` and no other.
+ * - finishSecret: AWSCURRENT moves to the pending version, AWSPENDING comes off it, and so does AWSPREVIOUS off the
+ *   version that was current: its set holds the private key of the key that has just stopped signing, which will
+ *   never sign again. A version without a label is deprecated, and Secrets Manager deletes it in time (no call
+ *   deletes one); no labelled version holds that private key from then on.
  */
 import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto'
 import {
@@ -25,6 +30,7 @@ import {
   newSigningKeySet,
   parseSigningKeySet,
   publishedKeys,
+  type RetiredKey,
   rotateSigningKeys,
   type SigningKey,
   type SigningKeySet,
@@ -35,6 +41,7 @@ import { logger } from '#shared/platform/logger'
 
 const CURRENT = 'AWSCURRENT'
 const PENDING = 'AWSPENDING'
+const PREVIOUS = 'AWSPREVIOUS'
 
 export const ROTATION_STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const
 export type RotationStep = (typeof ROTATION_STEPS)[number]
@@ -87,12 +94,15 @@ export function createSigningKeyRotation({
     return result.SecretString
   }
 
-  /** The pending set; refuses anything that is not a key set (never its text: it holds private keys). */
-  const pendingSet = async (secretId: string, token: string): Promise<SigningKeySet> => {
-    const set = parseSigningKeySet(await getValue(secretId, PENDING, token))
+  /** The pending set and its text; refuses anything that is not a key set (never its text: it holds private keys). */
+  const pendingValue = async (secretId: string, token: string) => {
+    const text = await getValue(secretId, PENDING, token)
+    const set = parseSigningKeySet(text)
     if (!set) throw new Error(`the AWSPENDING version ${token} is not a signing key set`)
-    return set
+    return { set, text }
   }
+  const pendingSet = async (secretId: string, token: string): Promise<SigningKeySet> =>
+    (await pendingValue(secretId, token)).set
 
   const kidsOf = (set: SigningKeySet) => ({
     current: set.current.kid,
@@ -151,8 +161,13 @@ export function createSigningKeyRotation({
   }
 
   async function testSecret(secretId: string, token: string): Promise<StepOutcome> {
-    const pending = await pendingSet(secretId, token)
-    for (const key of [pending.current, pending.next, pending.previous]) if (key) assertKeyWorks(key)
+    const { set: pending, text } = await pendingValue(secretId, token)
+    assertKeyWorks(pending.current)
+    assertKeyWorks(pending.next)
+    if (pending.previous) assertKeyId(pending.previous)
+    // What is stored, not what is read (the reader drops a retired key's private key): the two that may sign.
+    if (text.split('-----BEGIN PRIVATE KEY-----').length - 1 !== 2)
+      throw new Error('the pending key set keeps a private key besides those of current and next')
     const kids = new Set(publishedKeys(pending).map((jwk) => jwk.kid))
     if (kids.size !== publishedKeys(pending).length) throw new Error('the pending key set repeats a key id')
     // Until finishSecret, the AWSCURRENT set's `current` signs: it must stay published once this set is.
@@ -162,26 +177,42 @@ export function createSigningKeyRotation({
     return { step: 'testSecret', outcome: 'done', kids: kidsOf(pending) }
   }
 
+  /** The id of the version a stage is on, if any. */
+  const holderOf = (versions: Record<string, string[]>, stage: string) =>
+    Object.keys(versions).find((id) => versions[id]?.includes(stage))
+
+  const takeOff = (secretId: string, stage: string, versionId: string) =>
+    client.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: secretId,
+        VersionStage: stage,
+        RemoveFromVersionId: versionId,
+      }),
+    )
+
+  /**
+   * Also asked again once AWSCURRENT is on the version (by a retry after a failure between its calls): then it takes
+   * off whatever label is still to come off, and answers `already done`.
+   */
   async function finishSecret(secretId: string, token: string): Promise<StepOutcome> {
     const versions = (await describe(secretId)).VersionIdsToStages ?? {}
-    const current = Object.keys(versions).find((id) => versions[id]?.includes(CURRENT))
-    if (current === token) return { step: 'finishSecret', outcome: 'already done' }
-    await client.send(
-      new UpdateSecretVersionStageCommand({
-        SecretId: secretId,
-        VersionStage: CURRENT,
-        MoveToVersionId: token,
-        ...(current ? { RemoveFromVersionId: current } : {}),
-      }),
-    )
-    await client.send(
-      new UpdateSecretVersionStageCommand({
-        SecretId: secretId,
-        VersionStage: PENDING,
-        RemoveFromVersionId: token,
-      }),
-    )
-    return { step: 'finishSecret', outcome: 'done' }
+    const current = holderOf(versions, CURRENT)
+    if (current !== token) {
+      await client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: secretId,
+          VersionStage: CURRENT,
+          MoveToVersionId: token,
+          ...(current ? { RemoveFromVersionId: current } : {}),
+        }),
+      )
+    }
+    // Secrets Manager has put AWSPREVIOUS on the version AWSCURRENT left, whose set holds the private key of the key
+    // that has just stopped signing and will never sign again: the label comes off, so no labelled version holds it.
+    const previous = current !== token ? current : holderOf(versions, PREVIOUS)
+    if (previous && previous !== token) await takeOff(secretId, PREVIOUS, previous)
+    if (versions[token]?.includes(PENDING)) await takeOff(secretId, PENDING, token)
+    return { step: 'finishSecret', outcome: current === token ? 'already done' : 'done' }
   }
 
   const steps: Record<RotationStep, (secretId: string, token: string) => Promise<StepOutcome>> = {
@@ -200,8 +231,10 @@ export function createSigningKeyRotation({
       if (!metadata.RotationEnabled) throw new Error(`secret ${secretId} is not enabled for rotation`)
       const stages = metadata.VersionIdsToStages?.[token]
       if (!stages) throw new Error(`version ${token} has no stage for rotation of ${secretId}`)
-      // The rotation already ended with this version current: nothing left to do, whichever step is asked again.
-      if (stages.includes(CURRENT)) return { step, outcome: 'already done' }
+      // The rotation already ended with this version current: nothing left to do, whichever step is asked again,
+      // but the labels finishSecret takes off after moving AWSCURRENT.
+      if (stages.includes(CURRENT))
+        return step === 'finishSecret' ? finishSecret(secretId, token) : { step, outcome: 'already done' }
       if (!stages.includes(PENDING))
         throw new Error(`version ${token} is not AWSPENDING for rotation of ${secretId}`)
       return steps[step](secretId, token)
@@ -211,11 +244,17 @@ export function createSigningKeyRotation({
 
 const isStep = (step: string): step is RotationStep => (ROTATION_STEPS as readonly string[]).includes(step)
 
-/** A key of the set signs RS256 and its published key verifies it; its id is its public key's thumbprint. */
-function assertKeyWorks(key: SigningKey): void {
+/** A key's id is its public key's thumbprint. */
+function assertKeyId(key: RetiredKey): void {
   const { kty, n, e, kid } = key.publicJwk
   const thumbprint = createHash('sha256').update(JSON.stringify({ e, kty, n })).digest('base64url')
   if (kid !== key.kid || kid !== thumbprint) throw new Error(`key ${key.kid}: its id is not its thumbprint`)
+}
+
+/** A key of the set signs RS256 and its published key verifies it; its id is its public key's thumbprint. */
+function assertKeyWorks(key: SigningKey): void {
+  assertKeyId(key)
+  const { kty, n, e, kid } = key.publicJwk
   const privateKey = createPrivateKey(key.privateKey)
   if ((privateKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048)
     throw new Error(`key ${kid}: an RSA key of at least 2048 bits is required`)

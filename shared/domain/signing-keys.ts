@@ -2,7 +2,8 @@
  * The access tokens' signing keys: a set of three RSA keys kept in one secret. `current` signs; `next` is already
  * published, so every cache (API Gateway keeps a JWKS for up to two hours) knows it long before it signs; `previous`
  * stays published after it stops signing, until every token it signed has expired. A rotation moves each key one
- * place along and makes a new `next`.
+ * place along and makes a new `next`. Only `current` and `next` keep a private key: `previous` will never sign
+ * again, so the set keeps its public half alone, and a set read with one drops it.
  */
 import { createHash, generateKeyPairSync } from 'node:crypto'
 import * as v from 'valibot'
@@ -29,11 +30,17 @@ export interface SigningKey {
   createdAt: string
 }
 
+/** A key that signs no more: its public half, published until the last token it signed has expired. */
+export type RetiredKey = Omit<SigningKey, 'privateKey'>
+
 export interface SigningKeySet {
   current: SigningKey
   next: SigningKey
-  previous: SigningKey | null
+  previous: RetiredKey | null
 }
+
+/** A key's public half, field by field: whatever else the key holds (its private key) is left behind. */
+const retire = ({ kid, publicJwk, createdAt }: RetiredKey): RetiredKey => ({ kid, publicJwk, createdAt })
 
 /**
  * How long a new key is published before it may sign: API Gateway's JWT authorizer caches a key set for up to two
@@ -68,10 +75,11 @@ export class EarlyRotationError extends Error {
 }
 
 /**
- * The set after one rotation: `next` signs, `current` stays published as `previous`, a new `next` is made. Refused
- * until `next` has been published for `MIN_PUBLICATION_MS` (a cache may not know it yet) and for the access tokens'
- * lifetime: `next` was made by the last rotation, when `previous` stopped signing, and this one withdraws `previous`,
- * whose last tokens must have expired by then (two rotations in a row, on demand).
+ * The set after one rotation: `next` signs, `current` stays published as `previous` (its public half: it will never
+ * sign again, so its private key goes), a new `next` is made. Refused until `next` has been published for
+ * `MIN_PUBLICATION_MS` (a cache may not know it yet) and for the access tokens' lifetime: `next` was made by the last
+ * rotation, when `previous` stopped signing, and this one withdraws `previous`, whose last tokens must have expired
+ * by then (two rotations in a row, on demand).
  */
 export function rotateSigningKeys(set: SigningKeySet, now: Date, accessTokenTtlSeconds = 0): SigningKeySet {
   const wait = Math.max(MIN_PUBLICATION_MS, accessTokenTtlSeconds * 1000 + 5 * 60 * 1000)
@@ -82,7 +90,7 @@ export function rotateSigningKeys(set: SigningKeySet, now: Date, accessTokenTtlS
       `the next signing key was published at ${set.next.createdAt}; a cache may not have it yet: rotate after ${ready}`,
     )
   }
-  return { current: set.next, next: generateSigningKey(now), previous: set.current }
+  return { current: set.next, next: generateSigningKey(now), previous: retire(set.current) }
 }
 
 /** Every key a verifier must know: the one that signs, the next one, and the last one while its tokens live. */
@@ -103,10 +111,17 @@ const SigningKeySchema = v.object({
   publicJwk: PublicJwkSchema,
   createdAt: v.pipe(v.string(), v.isoTimestamp()),
 })
+// An object schema keeps only the entries it names: a `previous` written with its private key (by a version before
+// this one) is read without it.
+const RetiredKeySchema = v.object({
+  kid: v.string(),
+  publicJwk: PublicJwkSchema,
+  createdAt: v.pipe(v.string(), v.isoTimestamp()),
+})
 const SigningKeySetSchema = v.object({
   current: SigningKeySchema,
   next: SigningKeySchema,
-  previous: v.nullable(SigningKeySchema),
+  previous: v.nullable(RetiredKeySchema),
 })
 const PublishedKeysSchema = v.object({ keys: v.pipe(v.array(PublicJwkSchema), v.minLength(1)) })
 

@@ -8,6 +8,16 @@
  * only with `Access-Control-Request-Method` too), and ignores CORS headers the integration returns. It answers a
  * preflight itself only when no route takes it; here the `$default` route takes every `OPTIONS` (no route is an
  * OPTIONS route), so `functions/not-found.ts` must answer it 2xx, or the browser refuses the preflight.
+ *
+ * `Vary: Origin`: the gateway's CORS headers depend on the request's `Origin`, and some answers are cacheable (the
+ * JWKS, the discovery document, the docs): a cache must never hand an answer made for one origin (or none) to a
+ * request from another. The gateway adds `Vary` only where it adds its headers, for an allowed origin, so every
+ * function's answer carries `Vary: Origin` itself (`varyOnOrigin`, in the middy stack): allowed, refused or absent
+ * origin, and `*` (the gateway answers `*` only to a request with an `Origin`). Also with no CORS configured: the
+ * functions cannot see the gateway's configuration, and the header then costs a cache at most one entry per origin
+ * (requests without one share an entry). The gateway's own answers (its authorizer's 401, 413, a failed function's
+ * 500) carry no `Vary` for a refused origin, as deployed; none of them is cacheable (no freshness, no status a cache
+ * may store by default).
  */
 export const CORS_POLICY = {
   allowHeaders: ['authorization', 'content-type'],
@@ -44,6 +54,16 @@ export function parseCorsOrigins(list: string | undefined): string[] {
     }
   }
   return origins
+}
+
+/** A `Vary` value that lists `Origin`: the one given, with `origin` added unless it lists it (or `*`) already. */
+export function varyOnOrigin(vary: string | undefined): string {
+  const names = (vary ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '')
+  if (names.some((name) => name === '*' || name.toLowerCase() === 'origin')) return names.join(', ')
+  return [...names, 'origin'].join(', ')
 }
 
 /** The value of `Access-Control-Allow-Origin` for a request's `Origin`, or undefined when it is not allowed. */
@@ -96,6 +116,6 @@ export function withCors(
     Object.entries(headers).filter(([name]) => !name.startsWith('access-control-')),
   )
   const added = corsHeaders(origins, request)
-  if (kept.vary && added.vary) added.vary = `${kept.vary}, ${added.vary}`
+  if (added.vary) added.vary = varyOnOrigin(kept.vary)
   return { ...kept, ...added }
 }

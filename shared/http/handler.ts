@@ -8,6 +8,7 @@ import type { RequestContext } from '#shared/domain/users'
 import { ANSWER_MARGIN_MS, withDeadline } from '#shared/platform/deadline'
 import { logger } from '#shared/platform/logger'
 import { type Authenticator, authenticate, type Callers, type PrincipalOf } from './authentication.ts'
+import { varyOnOrigin } from './cors.ts'
 import { type ErrorStyle, errorResult, PayloadTooLargeError } from './errors.ts'
 import type { HttpResult } from './responses.ts'
 import { type AnySchema, validate } from './validation.ts'
@@ -149,11 +150,13 @@ const BASE_HEADERS = {
 } as const
 
 function serialize(result: HttpResult): APIGatewayProxyStructuredResultV2 {
-  if (result.raw)
-    return { statusCode: result.statusCode, headers: { ...BASE_HEADERS, ...result.headers }, ...result.raw }
+  const merged: Record<string, string> = { ...BASE_HEADERS, ...result.headers }
+  // Every answer, whatever the origin or none: API Gateway's CORS headers depend on it (`shared/http/cors.ts`).
+  const headers = { ...merged, vary: varyOnOrigin(merged.vary) }
+  if (result.raw) return { statusCode: result.statusCode, headers, ...result.raw }
   return {
     statusCode: result.statusCode,
-    headers: { ...BASE_HEADERS, ...result.headers },
+    headers,
     body: result.body === undefined ? '' : JSON.stringify(result.body),
     isBase64Encoded: false,
   }

@@ -576,7 +576,14 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
       description:
         'The sample route behind API Gateway’s JWT authorizer: the gateway verifies the access token (signature by a ' +
         'published key, `iss`, `aud`, `exp`, `nbf`, `iat`) and refuses it with its own 401 before the function runs. ' +
-        'Unlike `/users/me`, a token of a revoked session or an inactive user passes until it expires.',
+        'As API Gateway’s authorizer does, it takes the token in `Authorization` with or without the `Bearer` prefix, ' +
+        'and it knows nothing of sessions: unlike `/users/me`, the token of a session that has ended (a logout, a ' +
+        'session ended from the list or with all of them, a password change or reset) or of a user since deactivated ' +
+        `passes until it expires, up to ${duration(settings.ACCESS_TOKEN_TTL_SECONDS)} after it was issued. A service ` +
+        'behind such a route that does anything sensitive (changes an account, moves money, shows personal data) ' +
+        'should not act on the token alone: it calls `GET /users/me` with it first, which refuses the token of an ' +
+        'ended session or an inactive user; and the deployment keeps the access token lifetime ' +
+        '(`ACCESS_TOKEN_TTL_SECONDS`) short, which bounds the window.',
       responses: {
         '200': response(
           'The claims the gateway verified.',

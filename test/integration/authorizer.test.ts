@@ -20,7 +20,7 @@ import { generateSigningKey, parseSigningKeySet, type SigningKey } from '#shared
 import { JWKS_PATH } from '#shared/http/discovery'
 import { AccessTokenClaimsSchema, GatewayUnauthorizedSchema } from '#shared/http/openapi'
 import { loadSettings } from '#shared/platform/config'
-import { apiEvent, invoke } from '#test/helpers/events'
+import { apiEvent, invoke, jsonEvent } from '#test/helpers/events'
 
 const CLAIMS = `${API_BASE_PATH}/auth/claims`
 /** The functions' own settings: the stack gives the authorizer the same issuer and audience. */
@@ -216,5 +216,18 @@ describe('the default authorizer', () => {
     expect((await get(`Bearer ${await sign(keys.next, accessClaims())}`)).status).toBe(200)
     const foreign = await sign(generateSigningKey(new Date()), accessClaims())
     expect(await get(`Bearer ${foreign}`)).toMatchObject({ status: 401, body: UNAUTHORIZED })
+  })
+
+  it('lets the token of a logged-out session through until it expires, bare or Bearer, where /users/me refuses it', async () => {
+    const { registeredUser, loggedIn } = await import('#test/helpers/users')
+    const { handler: logout } = await import('#functions/logout')
+    const pair = await loggedIn(await registeredUser())
+    const logoutEvent = jsonEvent('/api/v1/auth/logout', { refresh_token: pair.refresh_token })
+    expect((await invoke(logout, logoutEvent)).status).toBe(204)
+
+    // What the OpenAPI document says of /auth/claims: the gateway knows nothing of sessions.
+    for (const authorization of [`Bearer ${pair.access_token}`, pair.access_token])
+      expect((await get(authorization)).status).toBe(200)
+    expect((await get(`Bearer ${pair.access_token}`, `${API_BASE_PATH}/users/me`)).status).toBe(401)
   })
 })

@@ -152,6 +152,20 @@ describe('the OpenAPI document', () => {
     }
   })
 
+  it('says what the gateway’s authorizer lets through on /auth/claims, and what a service behind it should do', () => {
+    const text = String(document.paths[CLAIMS]?.get?.description).replace(/\s+/g, ' ')
+    // As API Gateway does (and test/integration/authorizer.test.ts shows of its emulation): a bare token passes ...
+    expect(text).toContain('with or without the `Bearer` prefix')
+    // ... and so does the token of an ended session, until it expires.
+    expect(text).toMatch(
+      /the token of a session that has ended .* passes until it expires, up to \d+ \w+ after it was issued/,
+    )
+    expect(text).toContain(
+      'it calls `GET /users/me` with it first, which refuses the token of an ended session',
+    )
+    expect(text).toContain('(`ACCESS_TOKEN_TTL_SECONDS`) short')
+  })
+
   it('states the limits and lifetimes configured for the function that serves it', async () => {
     vi.resetModules()
     const settings = {
@@ -199,6 +213,7 @@ describe('the OpenAPI document', () => {
         'email and 40 requests per source address within 2 hours',
     )
     expect(words(served.paths[SESSIONS]?.get?.description)).toContain('(at most 2 days after the login)')
+    expect(words(served.paths[CLAIMS]?.get?.description)).toContain('up to 5 minutes after it was issued.')
     expect(served.paths[LOGIN]?.post).toMatchObject({
       responses: { '200': { content: { 'application/json': { example: { expires_in: 300 } } } } },
     })

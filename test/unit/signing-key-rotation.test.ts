@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto'
-import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import {
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { startLocalSecretsManager } from '#infra/local/secrets-manager'
 import { createSigningKeyRotation, ROTATION_STEPS } from '#shared/app/signing-key-rotation'
 import {
   EarlyRotationError,
+  generateSigningKey,
   MIN_PUBLICATION_MS,
   newSigningKeySet,
   parseSigningKeySet,
@@ -69,6 +75,27 @@ const pendingVersions = () =>
 const callsTo = (operation: string, secretId: string) =>
   fake.calls.filter((call) => call === `${operation} ${secretId}`).length
 
+const PEM = /-----BEGIN PRIVATE KEY-----[^-]+-----END PRIVATE KEY-----\n?/g
+/** Every private key any labelled version of the key set holds (what DescribeSecret lists), as PEM. */
+async function storedPrivateKeys(): Promise<string[]> {
+  const keys = new Set<string>()
+  for (const versionId of Object.keys(fake.stages(SIGNING))) {
+    const { SecretString } = await client.send(
+      new GetSecretValueCommand({ SecretId: SIGNING, VersionId: versionId }),
+    )
+    // JSON escapes a PEM's line breaks; the keys compared as PEM.
+    const text = (SecretString ?? '').replaceAll('\\n', '\n')
+    for (const match of text.match(PEM) ?? []) keys.add(match)
+  }
+  return [...keys].sort()
+}
+const privateKeysOf = (set: SigningKeySet) => [set.current.privateKey, set.next.privateKey].sort()
+const publicHalf = ({ kid, publicJwk, createdAt }: SigningKeySet['current']) => ({
+  kid,
+  publicJwk,
+  createdAt,
+})
+
 describe('the signing keys rotation', () => {
   it('makes the first key set from the placeholder, and publishes its two public keys only', async () => {
     const token = await rotate()
@@ -80,9 +107,8 @@ describe('the signing keys rotation', () => {
     const published = JSON.parse(values.get(PUBLIC) ?? '')
     expect(published).toEqual({ keys: [set.current.publicJwk, set.next.publicJwk] })
     expect(values.get(PUBLIC)).not.toMatch(/PRIVATE KEY|"d":/)
-    // AWSCURRENT on the new version, AWSPREVIOUS on the placeholder, no rotation left in progress.
-    expect(fake.stages(SIGNING)[token]).toEqual(['AWSCURRENT'])
-    expect(Object.values(fake.stages(SIGNING))).toContainEqual(['AWSPREVIOUS'])
+    // AWSCURRENT on the new version, no rotation left in progress, and no label left on the placeholder.
+    expect(fake.stages(SIGNING)).toEqual({ [token]: ['AWSCURRENT'] })
     expect(pendingVersions()).toEqual([])
   })
 
@@ -94,7 +120,7 @@ describe('the signing keys rotation', () => {
 
     const after = currentSet()
     expect(after.current).toEqual(before.next)
-    expect(after.previous).toEqual(before.current)
+    expect(after.previous).toEqual(publicHalf(before.current))
     expect(after.next.kid).not.toBe(before.current.kid)
     expect(after.next.kid).not.toBe(before.next.kid)
     expect(after.next.createdAt).toBe(now.toISOString())
@@ -214,13 +240,146 @@ describe('the signing keys rotation', () => {
   })
 })
 
+describe('the private keys the key set keeps', () => {
+  const HOUR = 3600 * 1000
+  const at = (ms: number) => new Date(START.getTime() + ms)
+
+  it('are those of current and next only, in every labelled version, rotation after rotation', async () => {
+    await rotate()
+    expect(await storedPrivateKeys()).toEqual(privateKeysOf(currentSet()))
+    for (let round = 1; round <= 3; round++) {
+      const before = currentSet()
+      now = at(round * MIN_PUBLICATION_MS)
+      await rotate()
+      const after = currentSet()
+      // The key that stopped signing: published still, its private key gone from the set and from AWSPREVIOUS.
+      expect(after.previous).toEqual(publicHalf(before.current))
+      expect(values.get(SIGNING)).not.toContain(JSON.stringify(before.current.privateKey))
+      expect(publishedKids()).toContain(before.current.kid)
+      expect(await storedPrivateKeys()).toEqual(privateKeysOf(after))
+      expect(Object.values(fake.stages(SIGNING)).flat().sort()).toEqual(['AWSCURRENT'])
+    }
+  })
+
+  it('with a 24-hour access token: a retired key stays published, without its private key, until its tokens expired', async () => {
+    const ttlSeconds = 24 * 3600
+    rotation = createSigningKeyRotation({
+      client,
+      publicKeysSecretId: PUBLIC,
+      accessTokenTtlSeconds: ttlSeconds,
+      now: () => now,
+    })
+    await rotate()
+    const first = currentSet()
+    // The next key has waited out a token's lifetime and the caches: it signs, the first key retires.
+    const wait = ttlSeconds * 1000 + 5 * 60 * 1000
+    now = at(wait)
+    await rotate()
+    const second = currentSet()
+    expect(second.previous).toEqual(publicHalf(first.current))
+    expect(await storedPrivateKeys()).toEqual(privateKeysOf(second))
+    expect(await storedPrivateKeys()).not.toContain(first.current.privateKey)
+
+    // Long after the caches' two hours, but within the lifetime of the first key's last token: refused, so that
+    // key stays published while no version holds its private key.
+    now = at(wait + MIN_PUBLICATION_MS + 20 * HOUR)
+    const token = randomUUID()
+    fake.startRotation(SIGNING, token)
+    await expect(step('createSecret', token)).rejects.toThrow(EarlyRotationError)
+    expect(currentSet()).toEqual(second)
+    expect(publishedKids()).toEqual([second.current.kid, second.next.kid, first.current.kid])
+    expect(await storedPrivateKeys()).toEqual(privateKeysOf(second))
+
+    // Once every token of the first key has expired: withdrawn, and the second retires in its place.
+    now = at(2 * wait)
+    await rotate()
+    const third = currentSet()
+    expect(third.previous).toEqual(publicHalf(second.current))
+    expect(publishedKids()).toEqual([third.current.kid, third.next.kid, second.current.kid])
+    expect(await storedPrivateKeys()).toEqual(privateKeysOf(third))
+  })
+
+  it('drops the private key of a previous key that a set written before kept, at its next rotation', async () => {
+    await rotate()
+    now = at(MIN_PUBLICATION_MS)
+    await rotate()
+    const { current, next } = currentSet()
+    const retired = generateSigningKey(START)
+    // A set as this service wrote it before: `previous` with its private key.
+    values.set(SIGNING, JSON.stringify({ current, next, previous: retired }))
+    expect(currentSet().previous).toEqual(publicHalf(retired))
+
+    now = at(2 * MIN_PUBLICATION_MS)
+    await rotate()
+    expect(await storedPrivateKeys()).toEqual(privateKeysOf(currentSet()))
+    expect(await storedPrivateKeys()).not.toContain(retired.privateKey)
+  })
+
+  it('fails testSecret on a pending set that keeps the private key of its previous key', async () => {
+    await rotate()
+    now = at(MIN_PUBLICATION_MS)
+    const token = randomUUID()
+    fake.startRotation(SIGNING, token)
+    const { current, next } = currentSet()
+    const kept = { current: next, next: newSigningKeySet(now).next, previous: current }
+    await client.send(
+      new PutSecretValueCommand({
+        SecretId: SIGNING,
+        ClientRequestToken: token,
+        SecretString: JSON.stringify(kept),
+        VersionStages: ['AWSPENDING'],
+      }),
+    )
+    await expect(step('testSecret', token)).rejects.toThrow(
+      'the pending key set keeps a private key besides those of current and next',
+    )
+  })
+
+  it('takes the labels off when finishSecret is asked again after failing once AWSCURRENT had moved', async () => {
+    await rotate()
+    now = at(MIN_PUBLICATION_MS)
+    const token = randomUUID()
+    fake.startRotation(SIGNING, token)
+    for (const name of ['createSecret', 'setSecret', 'testSecret']) await step(name, token)
+    // The first call of finishSecret, and then the function failed: AWSPREVIOUS and AWSPENDING are still on.
+    const current = Object.keys(fake.stages(SIGNING)).find((id) =>
+      fake.stages(SIGNING)[id]?.includes('AWSCURRENT'),
+    )
+    await client.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: SIGNING,
+        VersionStage: 'AWSCURRENT',
+        MoveToVersionId: token,
+        RemoveFromVersionId: current,
+      }),
+    )
+    expect(Object.values(fake.stages(SIGNING)).flat().sort()).toEqual([
+      'AWSCURRENT',
+      'AWSPENDING',
+      'AWSPREVIOUS',
+    ])
+
+    expect(await step('finishSecret', token)).toEqual({ step: 'finishSecret', outcome: 'already done' })
+    expect(fake.stages(SIGNING)).toEqual({ [token]: ['AWSCURRENT'] })
+    expect(await storedPrivateKeys()).toEqual(privateKeysOf(currentSet()))
+  })
+})
+
 describe('rotateSigningKeys', () => {
   it('waits, besides the caches, for the last tokens of the key it withdraws to expire', () => {
     const made = new Date('2026-01-01T00:00:00Z')
     const set = newSigningKeySet(made)
     const threeHours = new Date(made.getTime() + 3 * 3600 * 1000)
     // Three hours: past the caches' two hours, so a 15-minute token lifetime allows it ...
-    expect(rotateSigningKeys(set, threeHours, 900).previous?.kid).toBe(set.current.kid)
+    const rotated = rotateSigningKeys(set, threeHours, 900)
+    expect(rotated.previous?.kid).toBe(set.current.kid)
+    // ... and the key that stops signing keeps its public half only: it will never sign again.
+    expect(rotated.previous).toEqual({
+      kid: set.current.kid,
+      publicJwk: set.current.publicJwk,
+      createdAt: set.current.createdAt,
+    })
+    expect(JSON.stringify(rotated)).not.toContain(JSON.stringify(set.current.privateKey))
     // ... but not a 24-hour lifetime: tokens the withdrawn key signed could still be valid.
     expect(() => rotateSigningKeys(set, threeHours, 86_400)).toThrow(EarlyRotationError)
   })
