@@ -96,14 +96,11 @@ describe('loadConfig, integer settings', () => {
     expect(problemsOf({ ...BASE, [name]: value })).toEqual([`${name}: ${problem}`])
   })
 
-  it.each(['', ' 12', '12 ', '1e1', '0x0c', 'twelve', '12abc'])(
-    'refuses "%s" as a whole number',
-    (value) => {
-      expect(problemsOf({ ...BASE, BCRYPT_COST: value })).toEqual([
-        'BCRYPT_COST: BCRYPT_COST must be a whole number',
-      ])
-    },
-  )
+  it.each(['', ' 12', '12 ', '1e1', '0x0c', 'twelve', '12abc'])('refuses "%s" as a whole number', (value) => {
+    expect(problemsOf({ ...BASE, BCRYPT_COST: value })).toEqual([
+      'BCRYPT_COST: BCRYPT_COST must be a whole number',
+    ])
+  })
 })
 
 describe('loadConfig, problems', () => {
