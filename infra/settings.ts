@@ -97,6 +97,7 @@ export const LIMIT_CONTEXT = {
   registerRateLimit: 'REGISTER_RATE_LIMIT',
   registerRateWindowSeconds: 'REGISTER_RATE_WINDOW_SECONDS',
   accessTokenTtlSeconds: 'ACCESS_TOKEN_TTL_SECONDS',
+  adminMaxAuthAgeSeconds: 'ADMIN_MAX_AUTH_AGE_SECONDS',
   refreshTokenTtlSeconds: 'REFRESH_TOKEN_TTL_SECONDS',
   refreshTokenReuseIntervalSeconds: 'REFRESH_TOKEN_REUSE_INTERVAL_SECONDS',
   sessionMaxAgeSeconds: 'SESSION_MAX_AGE_SECONDS',

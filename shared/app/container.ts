@@ -29,6 +29,8 @@ export interface Container {
   resets: PasswordResetService
   /** The principal of a bearer access token: what a `session` or `superuser` route's caller is. */
   authenticate(accessToken: string): Promise<SessionPrincipal>
+  /** For a `superuser` route: refuses a login older than ADMIN_MAX_AUTH_AGE_SECONDS. */
+  requireRecentLogin(principal: SessionPrincipal): void
   /** True when the database answers a trivial query; never throws. */
   databaseReachable(): Promise<boolean>
 }
@@ -95,6 +97,7 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
   const passwords = options.passwords?.({ cost: config.BCRYPT_COST }) ?? withoutPasswords
   const auth = createAuthService({
     mail,
+    adminAuth: { maxAgeSeconds: config.ADMIN_MAX_AUTH_AGE_SECONDS, now: () => systemClock.now() },
     users: createUserRepository(database.db, {
       maxPerWindow: config.REGISTER_RATE_LIMIT,
       windowSeconds: config.REGISTER_RATE_WINDOW_SECONDS,
@@ -137,6 +140,7 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
     auth,
     resets,
     authenticate: auth.authenticate,
+    requireRecentLogin: auth.requireRecentLogin,
     databaseReachable: () => checkDatabase(database.db),
   }
 }

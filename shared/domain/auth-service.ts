@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { INTEGER_SETTINGS } from '#shared/platform/settings'
 import {
   isoWithOffset,
   type PublicSession,
@@ -11,6 +12,7 @@ import {
   InvalidCredentialsError,
   InvalidTokenError,
   SessionNotFoundError,
+  StaleAuthenticationError,
   TooManyAttemptsError,
 } from './errors.ts'
 import type { PasswordHasher } from './passwords.ts'
@@ -36,14 +38,30 @@ export interface AuthDependencies {
   tokens: TokenService
   /** Where the "your password was changed" notice is queued; absent when the deployment sends no mail. */
   mail?: MailQueue | undefined
+  /** How recent a login must be for an admin route (`ADMIN_MAX_AUTH_AGE_SECONDS`), and the clock it is judged by. */
+  adminAuth?: { maxAgeSeconds: number; now: () => Date }
 }
 
 export type AuthService = ReturnType<typeof createAuthService>
 
 /** Registration, login, token rotation and the current user: every rule of the contract that is not HTTP. */
-export function createAuthService({ users, logins, sessions, passwords, tokens, mail }: AuthDependencies) {
-  const tokenPair = async (userId: number, sessionId: string, refreshToken: string): Promise<TokenPair> => ({
-    access_token: await tokens.issueAccessToken({ userId, sessionId }),
+export function createAuthService({
+  users,
+  logins,
+  sessions,
+  passwords,
+  tokens,
+  mail,
+  adminAuth = { maxAgeSeconds: INTEGER_SETTINGS.ADMIN_MAX_AUTH_AGE_SECONDS.default, now: () => new Date() },
+}: AuthDependencies) {
+  /** A pair for the session; `authTime` its login, unset at the login itself (now). */
+  const tokenPair = async (
+    userId: number,
+    sessionId: string,
+    refreshToken: string,
+    authTime?: Date,
+  ): Promise<TokenPair> => ({
+    access_token: await tokens.issueAccessToken({ userId, sessionId, ...(authTime ? { authTime } : {}) }),
     refresh_token: refreshToken,
     token_type: 'bearer',
     expires_in: tokens.accessTokenTtlSeconds,
@@ -121,7 +139,7 @@ export function createAuthService({ users, logins, sessions, passwords, tokens, 
       await sessions.revokeIfReplayed(hash, context)
       throw new InvalidTokenError()
     }
-    return tokenPair(rotated.userId, rotated.sessionId, next.token)
+    return tokenPair(rotated.userId, rotated.sessionId, next.token, rotated.startedAt)
   }
 
   return {
@@ -130,10 +148,20 @@ export function createAuthService({ users, logins, sessions, passwords, tokens, 
      * signature check). What the HTTP layer runs for a `session` or `superuser` route, before the handler.
      */
     async authenticate(accessToken: string): Promise<SessionPrincipal> {
-      const { userId, sessionId } = await tokens.verifyAccessToken(accessToken)
+      const { userId, sessionId, authTime = null } = await tokens.verifyAccessToken(accessToken)
       const user = await sessions.findUser(userId, sessionId)
       if (!user) throw new InvalidTokenError()
-      return { user, sessionId }
+      return { user, sessionId, authTime }
+    },
+
+    /**
+     * An admin route's second check: the token's login (`auth_time`) no older than `ADMIN_MAX_AUTH_AGE_SECONDS`. A
+     * token without the claim (issued before it existed) counts as too old.
+     */
+    requireRecentLogin({ authTime }: SessionPrincipal): void {
+      const { maxAgeSeconds, now } = adminAuth
+      if (!authTime || now().getTime() - authTime.getTime() > maxAgeSeconds * 1000)
+        throw new StaleAuthenticationError(maxAgeSeconds)
     },
 
     async register(

@@ -10,6 +10,7 @@ export type DomainErrorCode =
   | 'NOT_AUTHENTICATED'
   | 'INVALID_TOKEN'
   | 'INSUFFICIENT_PRIVILEGES'
+  | 'STALE_AUTHENTICATION'
   | 'TOO_MANY_ATTEMPTS'
   | 'REGISTRATION_LIMIT'
   | 'DATABASE_UNAVAILABLE'
@@ -76,6 +77,19 @@ export class InsufficientPrivilegesError extends DomainError {
   readonly code = 'INSUFFICIENT_PRIVILEGES'
   constructor() {
     super("The user doesn't have enough privileges")
+  }
+}
+
+/**
+ * A superuser's token from a login older than `ADMIN_MAX_AUTH_AGE_SECONDS` on an admin route (RFC 9470): the client
+ * logs in again and retries with the new token. `maxAgeSeconds` is the age the route accepts.
+ */
+export class StaleAuthenticationError extends DomainError {
+  readonly code = 'STALE_AUTHENTICATION'
+  readonly maxAgeSeconds: number
+  constructor(maxAgeSeconds: number) {
+    super('A more recent login is required')
+    this.maxAgeSeconds = maxAgeSeconds
   }
 }
 

@@ -8,6 +8,8 @@ export interface SessionPrincipal {
   readonly user: UserRecord
   /** The session the access token was issued in; null for a token that names none. */
   readonly sessionId: string | null
+  /** The session's login (the token's `auth_time`); null for a token issued before the claim existed. */
+  readonly authTime: Date | null
 }
 
 /**

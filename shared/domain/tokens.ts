@@ -52,6 +52,11 @@ export interface AccessTokenSubject {
   userId: number
   /** Null for a token that names no session. */
   sessionId: string | null
+  /**
+   * When the user last proved who they are: their session's login (OIDC's `auth_time`, whole seconds). Unset when
+   * issuing, it is now (a login); a verified token without the claim (issued before it existed) has none.
+   */
+  authTime?: Date | null
 }
 
 export interface TokenService {
@@ -187,13 +192,17 @@ export function createTokenService(settings: TokenSettings): TokenService {
   return {
     accessTokenTtlSeconds: settings.accessTokenTtlSeconds,
 
-    async issueAccessToken({ userId, sessionId }) {
+    async issueAccessToken({ userId, sessionId, authTime }) {
       const { signer } = await keysNow()
       // Never a default key: a function without the signing keys cannot sign at all.
       if (!signer) throw new Error('this function has no signing keys')
       const { kid, key } = await signer
       const issuedAt = seconds(settings.clock.now())
-      return new SignJWT({ client_id: settings.clientId, ...(sessionId ? { sid: sessionId } : {}) })
+      return new SignJWT({
+        client_id: settings.clientId,
+        ...(sessionId ? { sid: sessionId } : {}),
+        auth_time: authTime ? seconds(authTime) : issuedAt,
+      })
         .setProtectedHeader({ alg: SIGNING_ALGORITHM, typ: ACCESS_TOKEN_TYPE, kid })
         .setIssuer(settings.issuer)
         .setAudience(settings.audience)
@@ -216,9 +225,15 @@ export function createTokenService(settings: TokenSettings): TokenService {
         if (!Number.isSafeInteger(userId) || userId <= 0 || String(userId) !== payload.sub) {
           throw new InvalidTokenError()
         }
-        const { sid } = payload
+        const { sid, auth_time: authTime } = payload
         if (sid !== undefined && (typeof sid !== 'string' || !isUuid(sid))) throw new InvalidTokenError()
-        return { userId, sessionId: sid ?? null }
+        if (authTime !== undefined && !(Number.isSafeInteger(authTime) && (authTime as number) >= 0))
+          throw new InvalidTokenError()
+        return {
+          userId,
+          sessionId: sid ?? null,
+          authTime: authTime === undefined ? null : new Date((authTime as number) * 1000),
+        }
       } catch {
         // Whatever failed was the token's doing (its encoding, its JSON, its signature's length): the keys are ready.
         throw new InvalidTokenError()

@@ -27,6 +27,8 @@ export type PrincipalOf<C extends Callers> = C extends 'session' | 'superuser'
 /** What the dependencies of a `session` or `superuser` route must offer: the principal of a bearer access token. */
 export interface Authenticator {
   authenticate(accessToken: string): Promise<SessionPrincipal>
+  /** For a `superuser` route: refuses a principal whose login is too old (`StaleAuthenticationError`). */
+  requireRecentLogin(principal: SessionPrincipal): void
 }
 
 /** The bearer token of the `Authorization` header; the scheme name is case-insensitive (RFC 7235 §2.1). */
@@ -49,11 +51,16 @@ export async function authenticate(
   if (callers === 'anyone') return undefined
   if (callers === 'token') return gatewayPrincipal(event)
   const token = bearerToken(event.headers ?? {})
-  const { authenticate } = await authenticator()
+  const { authenticate, requireRecentLogin } = await authenticator()
   // A function declared for a session's callers whose dependencies cannot authenticate is a wiring mistake.
   if (!authenticate) throw new Error(`a ${callers} route needs dependencies that authenticate`)
   const principal = await authenticate(token)
-  if (callers === 'superuser' && !principal.user.isSuperuser) throw new InsufficientPrivilegesError()
+  if (callers === 'superuser') {
+    if (!principal.user.isSuperuser) throw new InsufficientPrivilegesError()
+    if (!requireRecentLogin)
+      throw new Error('a superuser route needs dependencies that check the login’s age')
+    requireRecentLogin(principal)
+  }
   return principal
 }
 

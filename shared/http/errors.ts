@@ -52,6 +52,13 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorRule>> = {
     oauth: { error: 'invalid_grant', description: () => 'The refresh token is invalid, expired or revoked' },
   },
   INSUFFICIENT_PRIVILEGES: { status: 403 },
+  // RFC 9470 §3: the token is valid, but its authentication too old for the route; `max_age` says what it accepts.
+  STALE_AUTHENTICATION: {
+    status: 401,
+    headers: (error) => ({
+      'www-authenticate': `Bearer error="insufficient_user_authentication", error_description="A more recent login is required", max_age="${(error as { maxAgeSeconds?: number }).maxAgeSeconds}"`,
+    }),
+  },
   TOO_MANY_ATTEMPTS: { status: 429, headers: retryAfter },
   REGISTRATION_LIMIT: { status: 429, headers: retryAfter },
   DATABASE_UNAVAILABLE: { status: 503, headers: unavailable, warn: 'database unavailable' },

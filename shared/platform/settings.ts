@@ -30,6 +30,11 @@ export const INTEGER_SETTINGS = {
   /** How long a migration statement waits for a table lock before the deploy fails (never stalling the API). */
   MIGRATION_LOCK_TIMEOUT_MS: { default: 5000, min: 100, max: 600_000 },
   ACCESS_TOKEN_TTL_SECONDS: { default: 900, min: 60, max: 86_400 },
+  /**
+   * How recent a superuser's login must be for an admin route (the access token's `auth_time`): a session kept alive
+   * by refreshing cannot act as admin forever (RFC 9470's `max_age`).
+   */
+  ADMIN_MAX_AUTH_AGE_SECONDS: { default: 3600, min: 60, max: 86_400 },
   /** How long a refresh token lives unused (each rotation issues a new one). */
   REFRESH_TOKEN_TTL_SECONDS: { default: 604_800, min: 300, max: 7_776_000 },
   /**

@@ -206,6 +206,7 @@ export function loginRepositoryContract(name: string, setup: ContractSetup) {
         expect(await subject.sessions.rotate(session.refreshTokenHash, nextToken(), context)).toEqual({
           userId: user.id,
           sessionId: session.id,
+          startedAt: expect.any(Date),
         })
       })
 

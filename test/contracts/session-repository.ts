@@ -28,11 +28,23 @@ export function sessionRepositoryContract(name: string, setup: ContractSetup) {
       it('retires a live token for its successor, which rotates in turn; the retired one does not', async () => {
         const subject = setup()
         const started = await signedIn(subject, await registered(subject))
-        const answer = { userId: started.user.id, sessionId: started.sessionId }
+        const answer = { userId: started.user.id, sessionId: started.sessionId, startedAt: expect.any(Date) }
         const second = nextToken()
         expect(await subject.sessions.rotate(started.refreshHash, second, uniqueContext())).toEqual(answer)
         expect(await subject.sessions.rotate(started.refreshHash, nextToken(), uniqueContext())).toBeNull()
         expect(await subject.sessions.rotate(second.hash, nextToken(), uniqueContext())).toEqual(answer)
+      })
+
+      it("answers when the session started (its login): the access token's auth_time", async () => {
+        const subject = setup()
+        const started = await signedIn(subject, await registered(subject))
+        const [session] = await subject.sessions.list(started.user.id)
+        const first = nextToken()
+        const rotated = await subject.sessions.rotate(started.refreshHash, first, uniqueContext())
+        expect(rotated?.startedAt).toEqual(session?.createdAt)
+        expect((await subject.sessions.rotate(first.hash, nextToken(), uniqueContext()))?.startedAt).toEqual(
+          session?.createdAt,
+        )
       })
 
       it('marks the session used', async () => {
@@ -49,7 +61,7 @@ export function sessionRepositoryContract(name: string, setup: ContractSetup) {
         const subject = setup()
         const started = await signedIn(subject, await registered(subject))
         const next = nextToken()
-        const answer = { userId: started.user.id, sessionId: started.sessionId }
+        const answer = { userId: started.user.id, sessionId: started.sessionId, startedAt: expect.any(Date) }
         expect(await subject.sessions.rotate(started.refreshHash, next, uniqueContext())).toEqual(answer)
         expect(await subject.sessions.rotate(started.refreshHash, next, uniqueContext())).toEqual(answer)
         expect(await subject.sessions.rotate(next.hash, nextToken(), uniqueContext())).toEqual(answer)
@@ -73,7 +85,11 @@ export function sessionRepositoryContract(name: string, setup: ContractSetup) {
         it('rotates a token retired less than the interval ago again, in the same session, each successor live', async () => {
           const subject = setup(interval)
           const started = await signedIn(subject, await registered(subject))
-          const answer = { userId: started.user.id, sessionId: started.sessionId }
+          const answer = {
+            userId: started.user.id,
+            sessionId: started.sessionId,
+            startedAt: expect.any(Date),
+          }
           const first = nextToken()
           const again = nextToken()
           expect(await subject.sessions.rotate(started.refreshHash, first, uniqueContext())).toEqual(answer)
@@ -91,7 +107,11 @@ export function sessionRepositoryContract(name: string, setup: ContractSetup) {
             successors.map((next) => subject.sessions.rotate(started.refreshHash, next, uniqueContext())),
           )
           expect(answers).toEqual(
-            successors.map(() => ({ userId: started.user.id, sessionId: started.sessionId })),
+            successors.map(() => ({
+              userId: started.user.id,
+              sessionId: started.sessionId,
+              startedAt: expect.any(Date),
+            })),
           )
           for (const next of successors)
             expect(await subject.sessions.rotate(next.hash, nextToken(), uniqueContext())).not.toBeNull()

@@ -42,7 +42,8 @@ export function createMemorySessionRepository(state: MemoryState, policy: Sessio
       // A successor this very rotation stored already (a retry after a lost answer): answered as then.
       const done = state.refreshTokens.get(next.hash)
       const doneSession = done && state.sessions.get(done.sessionId)
-      if (doneSession) return { userId: doneSession.userId, sessionId: doneSession.id }
+      if (doneSession)
+        return { userId: doneSession.userId, sessionId: doneSession.id, startedAt: doneSession.createdAt }
       const token = state.refreshTokens.get(hash)
       const withinInterval =
         token?.retiredAt != null &&
@@ -61,7 +62,7 @@ export function createMemorySessionRepository(state: MemoryState, policy: Sessio
         retiredAt: null,
       })
       audit(state, now, 'refresh', context, { userId: session.userId, email: null })
-      return { userId: session.userId, sessionId: session.id }
+      return { userId: session.userId, sessionId: session.id, startedAt: session.createdAt }
     },
 
     async revokeIfReplayed(hash, context) {

@@ -4,7 +4,7 @@
  */
 import * as v from 'valibot'
 import { describe, expect, it, vi } from 'vitest'
-import { InvalidTokenError } from '#shared/domain/errors'
+import { InvalidTokenError, StaleAuthenticationError } from '#shared/domain/errors'
 import type { SessionPrincipal } from '#shared/domain/principal'
 import type { UserRecord } from '#shared/domain/users'
 import type { Callers } from '#shared/http/authentication'
@@ -20,13 +20,24 @@ const user = (isSuperuser: boolean): UserRecord =>
     isSuperuser,
   })
 
-/** Tokens `root` and `plain` name a superuser and a plain user; anything else is refused as the service refuses it. */
+const RECENT = new Date()
+const LONG_AGO = new Date(Date.now() - 2 * 3600_000)
+
+/**
+ * Tokens `root` and `plain` name a superuser and a plain user of a recent login, `stale-root` a superuser whose login
+ * is two hours old; anything else is refused as the service refuses it.
+ */
 const authenticate = vi.fn(async (token: string): Promise<SessionPrincipal> => {
-  if (token === 'root') return { user: user(true), sessionId: 'root-session' }
-  if (token === 'plain') return { user: user(false), sessionId: 'plain-session' }
+  if (token === 'root') return { user: user(true), sessionId: 'root-session', authTime: RECENT }
+  if (token === 'stale-root') return { user: user(true), sessionId: 'root-session', authTime: LONG_AGO }
+  if (token === 'plain') return { user: user(false), sessionId: 'plain-session', authTime: LONG_AGO }
   throw new InvalidTokenError()
 })
-const dependencies = async () => ({ authenticate })
+/** As the auth service judges it, with ADMIN_MAX_AUTH_AGE_SECONDS at an hour. */
+const requireRecentLogin = ({ authTime }: SessionPrincipal) => {
+  if (!authTime || Date.now() - authTime.getTime() > 3600_000) throw new StaleAuthenticationError(3600)
+}
+const dependencies = async () => ({ authenticate, requireRecentLogin })
 
 const echo = async ({ principal }: ParsedEvent<unknown, SessionPrincipal>) =>
   ok({ id: principal.user.id, session: principal.sessionId })
@@ -50,6 +61,17 @@ describe('a route for superusers', () => {
     const answer = await invoke(handler, bearerEvent('/admin', 'plain'))
     expect(answer).toMatchObject({ status: 403, body: NOT_PRIVILEGED })
     expect(answer.headers['www-authenticate']).toBeUndefined()
+  })
+
+  it('answers 401 insufficient_user_authentication with max_age to a superuser whose login is too old (RFC 9470)', async () => {
+    expect(await invoke(handler, bearerEvent('/admin', 'stale-root'))).toMatchObject({
+      status: 401,
+      body: { detail: 'A more recent login is required' },
+      headers: {
+        'www-authenticate':
+          'Bearer error="insufficient_user_authentication", error_description="A more recent login is required", max_age="3600"',
+      },
+    })
   })
 
   it('answers 401 without a token, and 401 invalid_token for a refused one', async () => {

@@ -29,7 +29,7 @@ const ACCESS_TTL = 900
 const REFRESH_TTL = 604_800
 const USER_ID = 42
 const SESSION_ID = '0b9e4a52-6d1c-4c77-9d0e-2f7b0c1d5e6a'
-const SUBJECT = { userId: USER_ID, sessionId: SESSION_ID }
+const SUBJECT = { userId: USER_ID, sessionId: SESSION_ID, authTime: new Date(NOW_SECONDS * 1000) }
 
 /** One set for the file (RSA key generation is slow), rotated once so that it has a previous key too. */
 const FIRST: SigningKeySet = newSigningKeySet(NOW)
@@ -76,6 +76,7 @@ const validClaims = (): JWTPayload => ({
   sub: String(USER_ID),
   client_id: CLIENT_ID,
   sid: SESSION_ID,
+  auth_time: NOW_SECONDS,
   iat: NOW_SECONDS,
   exp: NOW_SECONDS + ACCESS_TTL,
   jti: 'forged-jti',
@@ -123,6 +124,7 @@ describe('access tokens', () => {
       sub: '42',
       client_id: CLIENT_ID,
       sid: SESSION_ID,
+      auth_time: NOW_SECONDS,
       iat: NOW_SECONDS,
       exp: NOW_SECONDS + ACCESS_TTL,
       jti: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
@@ -134,7 +136,11 @@ describe('access tokens', () => {
     const { tokens } = tokenService()
     const token = await tokens.issueAccessToken({ userId: USER_ID, sessionId: null })
     expect(decodeJwt(token)).not.toHaveProperty('sid')
-    expect(await tokens.verifyAccessToken(token)).toEqual({ userId: USER_ID, sessionId: null })
+    expect(await tokens.verifyAccessToken(token)).toEqual({
+      userId: USER_ID,
+      sessionId: null,
+      authTime: SUBJECT.authTime,
+    })
   })
 
   it('verifies with the published keys alone, as a function that does not sign', async () => {
@@ -235,7 +241,29 @@ describe('access tokens', () => {
     expect(await tokenService().tokens.verifyAccessToken(await forge({ without: ['sid'] }))).toEqual({
       userId: USER_ID,
       sessionId: null,
+      authTime: SUBJECT.authTime,
     })
+  })
+
+  it("carries the session's login as auth_time: given, or now at a login", async () => {
+    const { tokens } = tokenService()
+    const loggedIn = new Date((NOW_SECONDS - 5000) * 1000 + 700)
+    const token = await tokens.issueAccessToken({ ...SUBJECT, authTime: loggedIn })
+    expect(decodeJwt(token).auth_time).toBe(NOW_SECONDS - 5000)
+    expect((await tokens.verifyAccessToken(token)).authTime).toEqual(new Date((NOW_SECONDS - 5000) * 1000))
+    expect(
+      decodeJwt(await tokens.issueAccessToken({ userId: USER_ID, sessionId: SESSION_ID })).auth_time,
+    ).toBe(NOW_SECONDS)
+  })
+
+  it('verifies a token from before auth_time existed to no login time; refuses one that is not a time', async () => {
+    expect(
+      (await tokenService().tokens.verifyAccessToken(await forge({ without: ['auth_time'] }))).authTime,
+    ).toBeNull()
+    for (const auth_time of ['1700000000', -1, 1.5])
+      await expect(
+        tokenService().tokens.verifyAccessToken(await forge({ claims: { auth_time } as JWTPayload })),
+      ).rejects.toThrow(InvalidTokenError)
   })
 
   it.each([42, 'not-a-uuid', '', '0B9E4A52-6D1C-4C77-9D0E-2F7B0C1D5E6A'])(
