@@ -5,6 +5,7 @@ import {
   check,
   index,
   integer,
+  jsonb,
   pgTable,
   serial,
   text,
@@ -50,6 +51,9 @@ export const users = pgTable(
   (table) => [
     uniqueIndex('users_email_key').on(table.email),
     uniqueIndex('users_username_lower_key').on(sql`lower(${table.username})`),
+    // The admin search (`q`, the start of an email or username): LIKE 'prefix%' needs the pattern operator class.
+    index('users_email_prefix_idx').using('btree', sql`${table.email} text_pattern_ops`),
+    index('users_username_prefix_idx').using('btree', sql`lower(${table.username}) text_pattern_ops`),
     check('users_email_canonical', sql`${table.email} = lower(btrim(${table.email}))`),
   ],
 )
@@ -147,8 +151,13 @@ export const securityEvents = pgTable(
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     type: varchar('type', { length: 40 }).notNull(),
-    userId: integer('user_id').references(() => users.id, { onDelete: 'set null' }),
+    /** The account the event is about; kept after the account is erased (no foreign key), its email is not. */
+    userId: integer('user_id'),
     email: varchar('email', { length: 254 }),
+    /** The superuser who acted, for an admin action; null for everything else. */
+    actorId: integer('actor_id'),
+    /** What an admin action changed, e.g. `{"is_active": [true, false]}`; null for everything else. */
+    details: jsonb('details'),
     sourceIp: varchar('source_ip', { length: 45 }),
     userAgent: varchar('user_agent', { length: 512 }),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
@@ -157,6 +166,8 @@ export const securityEvents = pgTable(
   },
   (table) => [
     index('security_events_created_at_idx').on(table.createdAt),
+    // An erasure strips the email from the account's events: only those with one are looked up by user.
+    index('security_events_user_email_idx').on(table.userId).where(sql`${table.email} is not null`),
     // Only keyed events need the check; most events have no key. The full index below goes once no deployed code
     // names it in `on conflict (event_key)` without the predicate (docs/deploying.md, "Writing a migration").
     uniqueIndex('security_events_event_key_partial_key')
@@ -199,9 +210,10 @@ export const mailOutbox = pgTable(
   {
     id: uuid('id').primaryKey(),
     kind: varchar('kind', { length: 40 }).notNull(),
-    userId: integer('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    /** The account the mail is for; its pending jobs go with it when it is erased. Null for a notice to an erased one. */
+    userId: integer('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    /** The address of a notice to an account that no longer exists (`account_deleted`), taken before it was erased. */
+    recipient: varchar('recipient', { length: 254 }),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     attempts: integer('attempts').notNull().default(0),
     /**

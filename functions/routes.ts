@@ -9,7 +9,7 @@ import { swaggerUiPaths } from '#shared/http/swagger-ui'
 import { requestBudgetMs } from '#shared/platform/budget'
 import { INTEGER_SETTINGS } from '#shared/platform/settings'
 
-export type HttpMethod = 'GET' | 'POST' | 'DELETE'
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE'
 
 export interface LambdaSpec {
   /** Memory buys CPU as well on Lambda (linear; one full vCPU at 1769 MB). */
@@ -76,6 +76,12 @@ export const lambdas = {
   /** Hashes the new password once. */
   'password-reset-confirm': apiFunction(BCRYPT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
   health: apiFunction(LIGHT_MEMORY_MB, VERIFIES),
+  /** The admin API: superusers find and act on accounts (one statement each, audited). */
+  'admin-list-users': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
+  'admin-get-user': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
+  'admin-update-user': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
+  'admin-end-sessions': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
+  'admin-password-reset': apiFunction(LIGHT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
   /** The sample route behind API Gateway's JWT authorizer: it only echoes the claims the gateway verified. */
   claims: apiFunction(DOCS_MEMORY_MB),
   openapi: apiFunction(DOCS_MEMORY_MB),
@@ -160,6 +166,11 @@ const declared = [
   api('GET', '/users/me/sessions', 'list-sessions', 'session'),
   api('DELETE', '/users/me/sessions', 'end-all-sessions', 'session'),
   api('DELETE', '/users/me/sessions/{id}', 'end-one-session', 'session'),
+  api('GET', '/admin/users', 'admin-list-users', 'superuser'),
+  api('GET', '/admin/users/{id}', 'admin-get-user', 'superuser'),
+  api('PATCH', '/admin/users/{id}', 'admin-update-user', 'superuser'),
+  api('DELETE', '/admin/users/{id}/sessions', 'admin-end-sessions', 'superuser'),
+  api('POST', '/admin/users/{id}/password-reset', 'admin-password-reset', 'superuser'),
   api('GET', '/health', 'health', 'anyone'),
   api('GET', '/auth/claims', 'claims', 'token'),
   route('GET', JWKS_PATH, 'jwks', 'anyone'),

@@ -5,10 +5,12 @@
  */
 import { preloadDriver } from '#db/client'
 import { checkDatabase } from '#db/health'
+import { createAdminRepository } from '#db/repositories/admin-users'
 import { createLoginRepository } from '#db/repositories/logins'
 import { createPasswordResetRepository } from '#db/repositories/password-resets'
 import { createSessionRepository } from '#db/repositories/sessions'
 import { createUserRepository } from '#db/repositories/users'
+import { type AdminService, createAdminService } from '#shared/domain/admin-service'
 import { type AuthService, createAuthService } from '#shared/domain/auth-service'
 import { createPasswordResetService, type PasswordResetService } from '#shared/domain/password-reset-service'
 import type { PasswordHasher } from '#shared/domain/passwords'
@@ -27,6 +29,8 @@ export interface Container {
   auth: AuthService
   /** Forgotten passwords: reset requests and their confirmation. */
   resets: PasswordResetService
+  /** What operators do to accounts (the `/admin` routes). */
+  admin: AdminService
   /** The principal of a bearer access token: what a `session` or `superuser` route's caller is. */
   authenticate(accessToken: string): Promise<SessionPrincipal>
   /** For a `superuser` route: refuses a login older than ADMIN_MAX_AUTH_AGE_SECONDS. */
@@ -134,11 +138,13 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
     passwords,
     mail,
   })
+  const admin = createAdminService({ admin: createAdminRepository(database.db), mail })
   return {
     config,
     database,
     auth,
     resets,
+    admin,
     authenticate: auth.authenticate,
     requireRecentLogin: auth.requireRecentLogin,
     databaseReachable: () => checkDatabase(database.db),

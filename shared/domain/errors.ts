@@ -11,6 +11,9 @@ export type DomainErrorCode =
   | 'INVALID_TOKEN'
   | 'INSUFFICIENT_PRIVILEGES'
   | 'STALE_AUTHENTICATION'
+  | 'USER_NOT_FOUND'
+  | 'LAST_SUPERUSER'
+  | 'USER_INACTIVE'
   | 'TOO_MANY_ATTEMPTS'
   | 'REGISTRATION_LIMIT'
   | 'DATABASE_UNAVAILABLE'
@@ -185,6 +188,30 @@ export class IncorrectPasswordError extends DomainError {
 }
 
 /** No session of the user's own has that id: unknown, another user's, or not an id at all (a plain 404). */
+/** An admin route's `{id}` names no account. */
+export class UserNotFoundError extends DomainError {
+  readonly code = 'USER_NOT_FOUND'
+  constructor() {
+    super('User not found')
+  }
+}
+
+/** An admin change or deletion that would leave the service without an active superuser. */
+export class LastSuperuserError extends DomainError {
+  readonly code = 'LAST_SUPERUSER'
+  constructor() {
+    super('The service must keep at least one active superuser')
+  }
+}
+
+/** An admin action that needs an active account (a reset mail) on a deactivated one. */
+export class UserInactiveError extends DomainError {
+  readonly code = 'USER_INACTIVE'
+  constructor() {
+    super('The user is inactive')
+  }
+}
+
 export class SessionNotFoundError extends DomainError {
   readonly code = 'SESSION_NOT_FOUND'
   constructor() {

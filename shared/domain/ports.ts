@@ -269,3 +269,54 @@ export interface MailMessage {
 export interface MailTransport {
   send(message: MailMessage): Promise<void>
 }
+
+/** Who the admin routes list: a page after a cursor, narrowed by a prefix of email or username and the two flags. */
+export interface AdminUserQuery {
+  limit: number
+  /** The id the previous page ended at (newest first: this page holds smaller ids); null for the first page. */
+  before: number | null
+  /** Lower-case; matches the start of the email or of the username. */
+  prefix: string | null
+  isActive: boolean | null
+  isSuperuser: boolean | null
+}
+
+/** What an admin may change on an account. */
+export interface AdminUserChanges {
+  isActive?: boolean
+  isSuperuser?: boolean
+}
+
+/** Why an admin action did not apply. */
+export type AdminRefusal = 'not_found' | 'last_superuser'
+
+/**
+ * The accounts as operators act on them. Every write is one statement with its audit event (`actorId`, the target,
+ * what changed); none leaves the service without an active superuser (`last_superuser`), however many run at once.
+ */
+export interface AdminRepository {
+  list(query: AdminUserQuery): Promise<{ users: UserRecord[]; more: boolean }>
+  find(userId: number): Promise<UserRecord | null>
+  /**
+   * Applies the changes. A deactivation ends every session of the account in the same statement (and, through the
+   * users table's trigger, its credential and its links); a reactivation restores none of it.
+   */
+  update(
+    actorId: number,
+    userId: number,
+    changes: AdminUserChanges,
+    context: RequestContext,
+  ): Promise<UserRecord | AdminRefusal>
+  /** Ends every live session of the account; false when there is no such account. */
+  endSessions(actorId: number, userId: number, context: RequestContext): Promise<boolean>
+  /**
+   * Queues a reset mail (job `jobId`) for an active account, as the public request does, without its limits; the
+   * mail sender makes the link. `inactive` for a deactivated account.
+   */
+  requestReset(
+    actorId: number,
+    userId: number,
+    jobId: string,
+    context: RequestContext,
+  ): Promise<'queued' | 'inactive' | 'not_found'>
+}

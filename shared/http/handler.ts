@@ -30,8 +30,10 @@ export interface ParsedEvent<TBody = undefined, TPrincipal = undefined> {
   method: string
   path: string
   headers: Readonly<Record<string, string | undefined>>
-  /** The values of the route's `{name}` path segments (`functions/routes.ts`). */
+  /** The values of the route's `{name}` path segments (`functions/routes.ts`); check them with `parseInput`. */
   pathParameters: Readonly<Record<string, string | undefined>>
+  /** The query string's parameters (a repeated one joined by commas, as API Gateway passes it); check them with `parseInput`. */
+  queryStringParameters: Readonly<Record<string, string | undefined>>
   /** API Gateway's source IP and user agent (never `X-Forwarded-For`), for rate limits and the audit trail. */
   context: RequestContext
   requestId: string
@@ -116,6 +118,7 @@ export function httpHandler<TDeps, C extends Callers, TSchema extends AnySchema 
       path: event.requestContext?.http?.path ?? event.rawPath ?? '',
       headers: event.headers ?? {},
       pathParameters: event.pathParameters ?? {},
+      queryStringParameters: event.queryStringParameters ?? {},
       context: {
         sourceIp: event.requestContext?.http?.sourceIp ?? '',
         userAgent: event.requestContext?.http?.userAgent ?? '',

@@ -24,8 +24,25 @@ export function validate(schema: AnySchema, where: 'body' | 'form'): MiddlewareO
   }
 }
 
+/**
+ * The route's path parameters or query string checked against a schema (422 in FastAPI's shape, `loc` starting
+ * `path` or `query`), after the caller was authenticated: what a handler reads from the URL.
+ */
+export function parseInput<TSchema extends AnySchema>(
+  schema: TSchema,
+  input: Readonly<Record<string, string | undefined>> | undefined,
+  where: 'path' | 'query',
+): v.InferOutput<TSchema> {
+  const result = v.safeParse(schema, input ?? {}, { abortEarly: false, abortPipeEarly: true })
+  if (!result.success) throw new ValidationError(toValidationIssues(result.issues, where))
+  return result.output
+}
+
 /** Valibot issues in FastAPI's shape, one entry per field: `{loc: ["body", "email"], msg, type}`. */
-export function toValidationIssues(issues: readonly v.BaseIssue<unknown>[]): ValidationIssue[] {
+export function toValidationIssues(
+  issues: readonly v.BaseIssue<unknown>[],
+  where: 'body' | 'path' | 'query' = 'body',
+): ValidationIssue[] {
   const seen = new Set<string>()
   const result: ValidationIssue[] = []
   for (const issue of issues) {
@@ -35,7 +52,7 @@ export function toValidationIssues(issues: readonly v.BaseIssue<unknown>[]): Val
     seen.add(key)
     const missing = issue.input === undefined && issue.kind === 'schema'
     result.push({
-      loc: ['body', ...path],
+      loc: [where, ...path],
       msg: missing ? 'Field required' : issue.message.replace(/^Invalid \w+: /, ''),
       type: missing ? 'missing' : issueType(issue),
     })
