@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import { INTEGER_SETTINGS } from '#shared/platform/settings'
 import {
   isoWithOffset,
   type PublicSession,
@@ -39,7 +38,7 @@ export interface AuthDependencies {
   /** Where the "your password was changed" notice is queued; absent when the deployment sends no mail. */
   mail?: MailQueue | undefined
   /** How recent a login must be for an admin route (`ADMIN_MAX_AUTH_AGE_SECONDS`), and the clock it is judged by. */
-  adminAuth?: { maxAgeSeconds: number; now: () => Date }
+  adminAuth: { maxAgeSeconds: number; now: () => Date }
 }
 
 export type AuthService = ReturnType<typeof createAuthService>
@@ -52,7 +51,7 @@ export function createAuthService({
   passwords,
   tokens,
   mail,
-  adminAuth = { maxAgeSeconds: INTEGER_SETTINGS.ADMIN_MAX_AUTH_AGE_SECONDS.default, now: () => new Date() },
+  adminAuth,
 }: AuthDependencies) {
   /** A pair for the session; `authTime` its login, unset at the login itself (now). */
   const tokenPair = async (

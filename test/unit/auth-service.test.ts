@@ -48,6 +48,7 @@ function fakes() {
     clock,
   })
   const auth = createAuthService({
+    adminAuth: { maxAgeSeconds: 3600, now: () => FROZEN },
     users: store.users,
     logins: store.logins,
     sessions: store.sessions,

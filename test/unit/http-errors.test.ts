@@ -12,6 +12,7 @@ import {
   InvalidRequestError,
   InvalidResetTokenError,
   InvalidTokenError,
+  LastSuperuserError,
   MailNotConfiguredError,
   MailQueueUnavailableError,
   NotAuthenticatedError,
@@ -20,8 +21,11 @@ import {
   RegistrationLimitError,
   SessionNotFoundError,
   SigningKeysUnavailableError,
+  StaleAuthenticationError,
   TooManyAttemptsError,
   UnsupportedGrantTypeError,
+  UserInactiveError,
+  UserNotFoundError,
   UsernameTakenError,
   ValidationError,
   type ValidationIssue,
@@ -111,6 +115,29 @@ const CASES: Case[] = [
     code: 'INSUFFICIENT_PRIVILEGES',
     error: new InsufficientPrivilegesError(),
     detail: detail(403, "The user doesn't have enough privileges"),
+  },
+  {
+    code: 'STALE_AUTHENTICATION',
+    error: new StaleAuthenticationError(600),
+    detail: detail(401, 'A more recent login is required', {
+      'www-authenticate':
+        'Bearer error="insufficient_user_authentication", error_description="A more recent login is required", max_age="600"',
+    }),
+  },
+  {
+    code: 'USER_NOT_FOUND',
+    error: new UserNotFoundError(),
+    detail: detail(404, 'User not found'),
+  },
+  {
+    code: 'LAST_SUPERUSER',
+    error: new LastSuperuserError(),
+    detail: detail(409, 'The service must keep at least one active superuser'),
+  },
+  {
+    code: 'USER_INACTIVE',
+    error: new UserInactiveError(),
+    detail: detail(409, 'The user is inactive'),
   },
   {
     code: 'TOO_MANY_ATTEMPTS',
