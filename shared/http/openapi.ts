@@ -1,6 +1,12 @@
 import { type ConversionConfig, type JsonSchema, toJsonSchema } from '@valibot/to-json-schema'
 import * as v from 'valibot'
 import {
+  ADMIN_PAGE_DEFAULT,
+  ADMIN_PAGE_MAX,
+  AdminUserListQuerySchema,
+  AdminUserPatchSchema,
+} from '#shared/domain/admin-schemas'
+import {
   HttpErrorSchema,
   HttpValidationErrorSchema,
   OAuthErrorSchema,
@@ -42,6 +48,15 @@ export const AccessTokenClaimsSchema = v.pipe(
     aud: v.string(),
     sub: v.pipe(v.string(), v.description('The user id.')),
     sid: v.pipe(v.string(), v.description('The session the token was issued in.')),
+    auth_time: v.optional(
+      v.pipe(
+        v.string(),
+        v.description(
+          'The login that started the session, seconds since the epoch, as a string: a refreshed token keeps it ' +
+            '(absent from tokens issued before the claim existed).',
+        ),
+      ),
+    ),
     client_id: v.string(),
     iat: v.pipe(v.string(), v.description('Seconds since the epoch, as a string.')),
     exp: v.pipe(v.string(), v.description('Seconds since the epoch, as a string.')),
@@ -67,6 +82,32 @@ export const PasswordResetAcceptedSchema = v.pipe(
     detail: v.literal('If an account with this email exists, a link to reset its password has been sent.'),
   }),
   v.description('The same body for every email, with an account or not.'),
+)
+
+/**
+ * A page of `GET /admin/users`: `UserPage` of shared/domain/admin-service.ts (the tests hold the two together, and the
+ * handler's answers against it).
+ */
+export const UserPageSchema = v.pipe(
+  v.object({
+    items: v.pipe(v.array(UserSchema), v.description('At most `limit` accounts, newest first.')),
+    next_cursor: v.pipe(
+      v.nullable(v.string()),
+      v.description(
+        'Pass it as `cursor`, with the same filters, for the next page; `null` on the last page. Opaque: use it as given.',
+      ),
+    ),
+  }),
+  v.description('One page of accounts.'),
+)
+
+/**
+ * The answer to an operator's reset request: the text of `ADMIN_RESET_ACCEPTED` in `functions/admin-password-reset.ts`
+ * (the tests hold the two together).
+ */
+export const AdminPasswordResetAcceptedSchema = v.pipe(
+  v.object({ detail: v.literal('A link to reset the password has been sent to the account.') }),
+  v.description('The reset mail is queued; it is sent just after the answer.'),
 )
 
 export const HealthSchema = v.object({ status: v.literal('ok') })
@@ -99,6 +140,7 @@ export type OpenApiSettings = Pick<
   | 'PASSWORD_RESET_EMAIL_LIMIT'
   | 'PASSWORD_RESET_IP_LIMIT'
   | 'PASSWORD_RESET_WINDOW_SECONDS'
+  | 'ADMIN_MAX_AUTH_AGE_SECONDS'
 >
 
 /** A JSON object in the document; the generator writes plain data only. */
@@ -282,9 +324,38 @@ const componentResponses = (settings: OpenApiSettings): Record<string, OpenApiOb
     json('HTTPError', { detail: 'Not authenticated' }),
     ['WWW-Authenticate'],
   ),
+  AdminNotAuthenticated: {
+    description:
+      'No `Authorization: Bearer` header (`"Not authenticated"`); a token that is invalid, expired, of the wrong ' +
+      'kind, of a session that has ended, or whose user is gone or inactive (`"Could not validate credentials"`); ' +
+      'or a superuser’s token from a login (`auth_time`: the session’s login, which a refresh does not renew) more ' +
+      `than ${duration(settings.ADMIN_MAX_AUTH_AGE_SECONDS)} ago (\`ADMIN_MAX_AUTH_AGE_SECONDS\`): ` +
+      `\`"A more recent login is required"\`, with \`WWW-Authenticate: ${staleLoginChallenge(settings)}\` ` +
+      '(RFC 9470). Then log in again (the token endpoint or login) and repeat the request with the new access token.',
+    headers: { 'WWW-Authenticate': ref('headers', 'WWW-Authenticate-RecentLogin') },
+    content: {
+      'application/json': {
+        schema: ref('schemas', 'HTTPError'),
+        examples: {
+          notAuthenticated: { summary: 'No token', value: { detail: 'Not authenticated' } },
+          invalidToken: { summary: 'A refused token', value: { detail: 'Could not validate credentials' } },
+          staleLogin: {
+            summary: `A login more than ${duration(settings.ADMIN_MAX_AUTH_AGE_SECONDS)} ago`,
+            value: { detail: 'A more recent login is required' },
+          },
+        },
+      },
+    },
+  },
   InsufficientPrivileges: response(
     'A valid token, but its user is not a superuser.',
     json('HTTPError', { detail: "The user doesn't have enough privileges" }),
+  ),
+  UserNotFound: response('No account has this id.', json('HTTPError', { detail: 'User not found' })),
+  LastSuperuser: response(
+    'The account is the last active superuser: the change would leave the service without one. Promote another ' +
+      'account first. Two such changes at the same moment queue, and the second is refused.',
+    json('HTTPError', { detail: 'The service must keep at least one active superuser' }),
   ),
   TokenRefusedByGateway: response(
     'No token (`WWW-Authenticate: Bearer`), or a malformed, expired, foreign or otherwise refused one ' +
@@ -310,9 +381,21 @@ const componentResponses = (settings: OpenApiSettings): Record<string, OpenApiOb
   ),
 })
 
+/** What an admin route answers a superuser whose login is too old (RFC 9470 §3), as configured. */
+export const staleLoginChallenge = (settings: Pick<OpenApiSettings, 'ADMIN_MAX_AUTH_AGE_SECONDS'>) =>
+  'Bearer error="insufficient_user_authentication", error_description="A more recent login is required", ' +
+  `max_age="${settings.ADMIN_MAX_AUTH_AGE_SECONDS}"`
+
 const COMPONENT_HEADERS: Record<string, OpenApiObject> = {
   'WWW-Authenticate': {
     description: '`Bearer`, or `Bearer error="invalid_token"` when a token was sent (RFC 6750 §3).',
+    schema: { type: 'string' },
+  },
+  'WWW-Authenticate-RecentLogin': {
+    description:
+      '`Bearer` without a token; `Bearer error="invalid_token"` for a refused one (RFC 6750 §3); for a login too ' +
+      'old, `Bearer error="insufficient_user_authentication", error_description="A more recent login is required", ' +
+      'max_age="…"` (RFC 9470 §3), `max_age` being the most seconds since the login an admin route accepts.',
     schema: { type: 'string' },
   },
   'Retry-After': {
@@ -331,6 +414,119 @@ const jsonBody = (schema: string): OpenApiObject => ({
   required: true,
   content: { 'application/json': { schema: ref('schemas', schema) } },
 })
+
+/** A request that queues mail, when no mail is configured or the database or the queue cannot be reached. */
+const MAIL_UNAVAILABLE: OpenApiObject = {
+  description:
+    'This deployment sends no mail (`"Password reset by email is not configured on this server"`, without ' +
+    '`Retry-After`: asking again will not help), or the database or the mail queue cannot be reached ' +
+    '(`"Service temporarily unavailable"`; try again after `Retry-After` seconds).',
+  headers: {
+    'Retry-After': {
+      description: 'With `"Service temporarily unavailable"` only: seconds to wait before trying again.',
+      required: false,
+      schema: { type: 'integer', minimum: 0 },
+    },
+  },
+  content: {
+    'application/json': {
+      schema: ref('schemas', 'HTTPError'),
+      examples: {
+        notConfigured: {
+          summary: 'No mail configured',
+          value: { detail: 'Password reset by email is not configured on this server' },
+        },
+        unavailable: {
+          summary: 'Database or mail queue unreachable',
+          value: { detail: 'Service temporarily unavailable' },
+        },
+      },
+    },
+  },
+}
+
+/** The largest id PostgreSQL's `serial` makes: the largest a path's `id` may be. */
+const MAX_USER_ID = 2_147_483_647
+
+/**
+ * The `id` of an admin route's path. `example` fills Swagger UI's field; the routes that act on an account have none,
+ * so that Execute never acts on an account nobody typed.
+ */
+const userIdParameter = (example?: number): OpenApiObject => ({
+  name: 'id',
+  in: 'path',
+  required: true,
+  description:
+    'The account’s `id`, as `GET /admin/users` lists it: a whole number written plainly (`7`, not `07` or `7.0`); ' +
+    'anything else is 422, an id no account has 404.',
+  schema: { type: 'integer', minimum: 1, maximum: MAX_USER_ID },
+  ...(example === undefined ? {} : { example }),
+})
+
+/** The list's query parameters, each from the valibot schema the function checks them with, `limit` as the number it is. */
+function listParameters(): OpenApiObject[] {
+  const converted = jsonSchema(AdminUserListQuerySchema, 'input').properties as Record<string, OpenApiObject>
+  const query = (name: string, description: string, schema = converted[name]): OpenApiObject => {
+    if (!schema) throw new Error(`no query parameter ${name} to describe`)
+    return { name, in: 'query', required: false, description, schema }
+  }
+  return [
+    query(
+      'limit',
+      `How many accounts a page holds: 1 to ${ADMIN_PAGE_MAX}, ${ADMIN_PAGE_DEFAULT} when absent.`,
+      { type: 'integer', minimum: 1, maximum: ADMIN_PAGE_MAX, default: ADMIN_PAGE_DEFAULT },
+    ),
+    query(
+      'cursor',
+      'The `next_cursor` of the page before, as it was given; absent for the first page. A cursor this service did ' +
+        'not make is 422.',
+    ),
+    query(
+      'q',
+      'The start of an email or a username, without regard to case (trimmed first): `ali` finds ' +
+        '`alice@example.com` and the username `Alice_B`; `%` and `_` match only themselves. Absent: every account.',
+    ),
+    query('is_active', '`true`: active accounts only; `false`: deactivated ones only; absent: both.'),
+    query('is_superuser', '`true`: superusers only; `false`: the others only; absent: both.'),
+  ]
+}
+
+/** A 422 of the admin routes, with an example of each input it is about (`loc` says where). */
+const invalidInput = (
+  description: string,
+  examples: Record<string, { summary: string; loc: (string | number)[]; msg: string; type: string }>,
+): OpenApiObject => ({
+  description,
+  content: {
+    'application/json': {
+      schema: ref('schemas', 'HTTPValidationError'),
+      examples: Object.fromEntries(
+        Object.entries(examples).map(([name, { summary, loc, msg, type }]) => [
+          name,
+          { summary, value: { detail: [{ loc, msg, type }] } },
+        ]),
+      ),
+    },
+  },
+})
+
+const INVALID_USER_ID = {
+  summary: 'An id that is not a whole number',
+  loc: ['path', 'id'],
+  msg: 'Input should be a valid integer',
+  type: 'value_error',
+}
+const INVALID_ID_ONLY = invalidInput('The `id` is not a whole number from 1 to 2147483647.', {
+  id: INVALID_USER_ID,
+})
+
+const EXAMPLE_USER_PAGE = {
+  items: [
+    { ...EXAMPLE_USER, id: 42, email: 'bob@example.com', username: 'bob' },
+    { ...EXAMPLE_USER, id: 41, email: 'carol@example.com', username: null, is_active: false },
+  ],
+  next_cursor: 'dTQx',
+}
 
 interface OperationSpec {
   tag: string
@@ -450,35 +646,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
           }),
         ),
         '429': ref('responses', 'PasswordResetLimited'),
-        '503': {
-          description:
-            'This deployment sends no mail (`"Password reset by email is not configured on this server"`, without ' +
-            '`Retry-After`: asking again will not help), or the database or the mail queue cannot be reached ' +
-            '(`"Service temporarily unavailable"`; try again after `Retry-After` seconds).',
-          headers: {
-            'Retry-After': {
-              description:
-                'With `"Service temporarily unavailable"` only: seconds to wait before trying again.',
-              required: false,
-              schema: { type: 'integer', minimum: 0 },
-            },
-          },
-          content: {
-            'application/json': {
-              schema: ref('schemas', 'HTTPError'),
-              examples: {
-                notConfigured: {
-                  summary: 'No mail configured',
-                  value: { detail: 'Password reset by email is not configured on this server' },
-                },
-                unavailable: {
-                  summary: 'Database or mail queue unreachable',
-                  value: { detail: 'Service temporarily unavailable' },
-                },
-              },
-            },
-          },
-        },
+        '503': MAIL_UNAVAILABLE,
         ...errors(...BODY_ERRORS, '500'),
       },
     },
@@ -570,6 +738,154 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         ...errors(...BODY_ERRORS, '429', '500', '503'),
       },
     },
+    'admin-list-users': {
+      tag: 'admin',
+      summary: 'List and search accounts',
+      description:
+        'Newest first. A page holds `limit` accounts; pass its `next_cursor` as `cursor`, with the same filters, for ' +
+        'the next page, until `next_cursor` is `null`. Accounts added or deleted between two pages never make a ' +
+        'page repeat or skip one. `q`, `is_active` and `is_superuser` combine: an account must match each one given.',
+      parameters: listParameters(),
+      responses: {
+        '200': response('One page of the accounts that match.', json('UserPage', EXAMPLE_USER_PAGE)),
+        '422': invalidInput('A parameter out of its range, or a cursor this service did not make.', {
+          limit: {
+            summary: 'A limit out of range',
+            loc: ['query', 'limit'],
+            msg: `Input should be less than or equal to ${ADMIN_PAGE_MAX}`,
+            type: 'max_value',
+          },
+          cursor: {
+            summary: 'A cursor not made here',
+            loc: ['query', 'cursor'],
+            msg: 'Invalid cursor',
+            type: 'value_error',
+          },
+          flag: {
+            summary: 'A flag that is not true or false',
+            loc: ['query', 'is_active'],
+            msg: 'Input should be a valid boolean: true or false',
+            type: 'picklist_type',
+          },
+        }),
+        ...errors('500', '503'),
+      },
+    },
+    'admin-get-user': {
+      tag: 'admin',
+      summary: 'One account',
+      parameters: [userIdParameter(1)],
+      responses: {
+        '200': response('The account.', json('User', EXAMPLE_USER)),
+        '404': ref('responses', 'UserNotFound'),
+        '422': INVALID_ID_ONLY,
+        ...errors('500', '503'),
+      },
+    },
+    'admin-update-user': {
+      tag: 'admin',
+      summary: 'Deactivate, reactivate, promote or demote an account',
+      description:
+        'Deactivating ends every session of the account in the same statement: its refresh tokens and access ' +
+        'tokens are refused at once, and its reset links are void. Reactivating restores none of that: the user logs ' +
+        'in again. No change may leave the service without an active superuser (409), a superuser’s own demotion ' +
+        'or deactivation included. Setting a flag to the value it has is accepted and changes nothing. Every change ' +
+        'is in the audit trail with the superuser who made it.',
+      parameters: [userIdParameter()],
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: ref('schemas', 'AdminUserUpdate'),
+            examples: {
+              deactivate: { summary: 'Deactivate (every session ends at once)', value: { is_active: false } },
+              reactivate: { summary: 'Reactivate (the user logs in again)', value: { is_active: true } },
+              promote: { summary: 'Make a superuser', value: { is_superuser: true } },
+              demote: { summary: 'No longer a superuser', value: { is_superuser: false } },
+            },
+          },
+        },
+      },
+      responses: {
+        '200': response('The account as it is now.', json('User', { ...EXAMPLE_USER, is_active: false })),
+        '404': ref('responses', 'UserNotFound'),
+        '409': ref('responses', 'LastSuperuser'),
+        '422': invalidInput(
+          'The `id` is not a whole number, or the body has nothing to change or something else.',
+          {
+            id: INVALID_USER_ID,
+            empty: {
+              summary: 'Nothing to change',
+              loc: ['body'],
+              msg: 'Give is_active, is_superuser or both',
+              type: 'value_error',
+            },
+            other: {
+              summary: 'Another field',
+              loc: ['body', 'email'],
+              msg: 'Only is_active and is_superuser may be changed',
+              type: 'strict_object_type',
+            },
+          },
+        ),
+        ...errors('413', '415', '500', '503'),
+      },
+    },
+    'admin-delete-user': {
+      tag: 'admin',
+      summary: 'Delete an account',
+      description:
+        'The same erasure as a user’s own deletion of their account: the email is free again, and every session, ' +
+        'token, link and pending mail of the account is void at once; the address it had is sent a notice when ' +
+        'mail is configured. It cannot be undone. The last active superuser cannot be deleted (409).',
+      parameters: [userIdParameter()],
+      responses: {
+        '204': response('Deleted.'),
+        '404': ref('responses', 'UserNotFound'),
+        '409': ref('responses', 'LastSuperuser'),
+        '422': INVALID_ID_ONLY,
+        ...errors('500', '503'),
+      },
+    },
+    'admin-end-sessions': {
+      tag: 'admin',
+      summary: 'End every session of an account',
+      description:
+        'Its refresh tokens and access tokens are refused at once, and its reset links are void; the account stays ' +
+        'active, and its user logs in again. For a stolen session, or after an operator reset a password by other means.',
+      parameters: [userIdParameter()],
+      responses: {
+        '204': response('Every session of the account ended (none is fine too).'),
+        '404': ref('responses', 'UserNotFound'),
+        '422': INVALID_ID_ONLY,
+        ...errors('500', '503'),
+      },
+    },
+    'admin-password-reset': {
+      tag: 'admin',
+      summary: 'Mail an account a password-reset link',
+      description:
+        'The mail `POST /auth/password-reset` sends: a link to the front-end’s reset page (`PASSWORD_RESET_URL`) ' +
+        `that works for ${duration(settings.PASSWORD_RESET_TTL_SECONDS)}, and only while it is the account’s newest. ` +
+        'Not counted against the reset request limits. The operator never sees the link: only the account’s mailbox does.',
+      parameters: [userIdParameter()],
+      responses: {
+        '202': response(
+          'Queued: the mail is sent just after the answer.',
+          json('AdminPasswordResetAccepted', {
+            detail: 'A link to reset the password has been sent to the account.',
+          }),
+        ),
+        '404': ref('responses', 'UserNotFound'),
+        '409': response(
+          'The account is deactivated: reactivate it first (`PATCH` with `{"is_active": true}`).',
+          json('HTTPError', { detail: 'The user is inactive' }),
+        ),
+        '422': INVALID_ID_ONLY,
+        '503': MAIL_UNAVAILABLE,
+        ...errors('500'),
+      },
+    },
     claims: {
       tag: 'users',
       summary: 'The verified claims of the access token (behind the gateway’s JWT authorizer)',
@@ -593,6 +909,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
             sub: '1',
             sid: '9b2f6c1e-3d4a-4f5b-8c6d-7e8f9a0b1c2d',
             client_id: 'papa-app',
+            auth_time: '1735732500',
             iat: '1735732800',
             exp: '1735733700',
             jti: '0f0e0d0c-0b0a-4908-8706-050403020100',
@@ -702,7 +1019,7 @@ const CALLER_RESPONSES: Record<Callers, Record<string, OpenApiObject>> = {
   anyone: {},
   session: { '401': ref('responses', 'NotAuthenticated') },
   superuser: {
-    '401': ref('responses', 'NotAuthenticated'),
+    '401': ref('responses', 'AdminNotAuthenticated'),
     '403': ref('responses', 'InsufficientPrivileges'),
   },
   token: { '401': ref('responses', 'TokenRefusedByGateway') },
@@ -782,6 +1099,13 @@ export function buildOpenApiDocument(
     tags: [
       { name: 'auth', description: 'Accounts, tokens and password resets' },
       { name: 'users', description: 'The authenticated user' },
+      {
+        name: 'admin',
+        description:
+          'Operators find accounts and act on them. Superusers only (403 for anyone else), with a login at most ' +
+          `${duration(settings.ADMIN_MAX_AUTH_AGE_SECONDS)} old (\`ADMIN_MAX_AUTH_AGE_SECONDS\`; past it, 401 ` +
+          '`insufficient_user_authentication`: log in again). Every action is in the audit trail with its actor.',
+      },
       { name: 'health', description: 'Operations' },
       { name: 'keys', description: 'The issuer’s public keys and discovery document, at its URL' },
     ],
@@ -812,6 +1136,20 @@ export function buildOpenApiDocument(
           current_password: 'The account’s password now.',
           new_password: NEW_PASSWORD,
         }),
+        UserPage: userPageSchema(),
+        AdminUserUpdate: withPropertyDescriptions(
+          jsonSchema(AdminUserPatchSchema, 'input', {
+            minProperties: 1,
+            description: 'At least one of the two; any other field is refused (422).',
+          }),
+          {
+            is_active:
+              '`false` deactivates: every session of the account ends at once and its logins are refused; ' +
+              '`true` reactivates.',
+            is_superuser: '`true` makes the account a superuser; `false` takes it away.',
+          },
+        ),
+        AdminPasswordResetAccepted: jsonSchema(AdminPasswordResetAcceptedSchema, 'ignore'),
         Session: jsonSchema(SessionSchema, 'ignore'),
         SessionList: { type: 'array', items: ref('schemas', 'Session') },
         TokenForm: withPropertyDescriptions(
@@ -851,6 +1189,14 @@ export function buildOpenApiDocument(
       },
     },
   }
+}
+
+/** `UserPage`, its items the `User` schema by reference. */
+function userPageSchema(): OpenApiObject {
+  const schema = jsonSchema(UserPageSchema, 'ignore')
+  const properties = schema.properties as Record<string, OpenApiObject>
+  properties.items = { ...properties.items, items: ref('schemas', 'User') }
+  return schema
 }
 
 /** The refresh token's single use, and its reuse interval as configured. */

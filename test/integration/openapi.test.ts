@@ -11,8 +11,14 @@ import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormatsPlugin from 'ajv-formats'
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
 import { sql } from 'drizzle-orm'
-import type * as v from 'valibot'
+import * as v from 'valibot'
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, inject, it, vi } from 'vitest'
+import { runMigrations } from '#db/migrate'
+import { handler as adminEndSessions } from '#functions/admin-end-sessions'
+import { handler as adminGetUser } from '#functions/admin-get-user'
+import { handler as adminListUsers } from '#functions/admin-list-users'
+import { ADMIN_RESET_ACCEPTED, handler as adminPasswordReset } from '#functions/admin-password-reset'
+import { handler as adminUpdateUser } from '#functions/admin-update-user'
 import { handler as changePassword } from '#functions/change-password'
 import { handler as claims } from '#functions/claims'
 import { handler as endSessions } from '#functions/end-all-sessions'
@@ -33,22 +39,33 @@ import { handler as register } from '#functions/register'
 import { API_BASE_PATH, routes } from '#functions/routes'
 import { handler as token } from '#functions/token'
 import { authorizeJwt } from '#infra/local/authorizer'
-import { fromApiGatewayResult, lambdaContext } from '#infra/local/event'
+import { fromApiGatewayResult, lambdaContext, toApiGatewayEvent } from '#infra/local/event'
 import { freePort } from '#infra/local/postgres'
 import { startLocalSecretsManager } from '#infra/local/secrets-manager'
 import { disposeAll } from '#shared/app/memo'
+import { migrationLimits } from '#shared/app/operations'
+import {
+  ADMIN_PAGE_MAX,
+  AdminUserListQuerySchema,
+  AdminUserPatchSchema,
+  UserIdSchema,
+} from '#shared/domain/admin-schemas'
+import type { UserPage } from '#shared/domain/admin-service'
 import type { PublicUser, TokenPair, TokenPairSchema, UserSchema } from '#shared/domain/contract'
 import { hashResetToken, newResetToken } from '#shared/domain/password-reset-service'
 import { publishedKeys } from '#shared/domain/signing-keys'
 import { DISCOVERY_PATH, JWKS_PATH } from '#shared/http/discovery'
 import {
+  type AdminPasswordResetAcceptedSchema,
   buildOpenApiDocument,
   type OpenApiDocument,
   type OpenApiObject,
   type PasswordResetAcceptedSchema,
+  staleLoginChallenge,
+  type UserPageSchema,
 } from '#shared/http/openapi'
 import { loadSettings } from '#shared/platform/config'
-import { testDatabase } from '#test/helpers/database'
+import { superuserOn, testDatabase } from '#test/helpers/database'
 import { apiEvent, formEvent, jsonEvent, uniqueEmail, uniqueUsername } from '#test/helpers/events'
 import { testSigningKeys } from '#test/helpers/keys'
 
@@ -182,6 +199,7 @@ describe('the OpenAPI document', () => {
       PASSWORD_RESET_EMAIL_LIMIT: '2',
       PASSWORD_RESET_IP_LIMIT: '40',
       PASSWORD_RESET_WINDOW_SECONDS: '7200',
+      ADMIN_MAX_AUTH_AGE_SECONDS: '2700',
     }
     for (const [key, value] of Object.entries(settings)) vi.stubEnv(key, value)
     const { handler } = await import('#functions/openapi')
@@ -217,9 +235,16 @@ describe('the OpenAPI document', () => {
     expect(served.paths[LOGIN]?.post).toMatchObject({
       responses: { '200': { content: { 'application/json': { example: { expires_in: 300 } } } } },
     })
+    expect(words(served.components.responses.AdminNotAuthenticated?.description)).toContain(
+      'more than 45 minutes ago (`ADMIN_MAX_AUTH_AGE_SECONDS`)',
+    )
+    expect(served.components.responses.AdminNotAuthenticated?.description).toContain('max_age="2700"')
+    expect(words(served.tags.find((tag) => tag.name === 'admin')?.description)).toContain(
+      'with a login at most 45 minutes old',
+    )
     // Nothing is left of the defaults the text used to state as fixed.
     expect(words(JSON.stringify(served))).not.toMatch(
-      /\b10 consecutive|15 minutes|7 days|20 registration|\b900\b|30 minutes|30 days|\b5 requests|\b100 requests|\b1 hour\b/,
+      /\b10 consecutive|15 minutes|7 days|20 registration|\b900\b|30 minutes|30 days|\b5 requests|\b100 requests|\b1 hour\b|max_age="3600"/,
     )
   })
 
@@ -232,7 +257,142 @@ describe('the OpenAPI document', () => {
     expect(json(reply)).toEqual({ detail: 'Internal Server Error' })
   })
 
+  it('documents each admin operation for superusers, with its parameters and every answer', () => {
+    const answers: Record<string, string[]> = {
+      'admin-list-users': ['200', '401', '403', '422', '500', '503'],
+      'admin-get-user': ['200', '401', '403', '404', '422', '500', '503'],
+      'admin-update-user': ['200', '401', '403', '404', '409', '413', '415', '422', '500', '503'],
+      'admin-delete-user': ['204', '401', '403', '404', '409', '422', '500', '503'],
+      'admin-end-sessions': ['204', '401', '403', '404', '422', '500', '503'],
+      'admin-password-reset': ['202', '401', '403', '404', '409', '422', '500', '503'],
+    }
+    const adminRoutes = routes.filter((route) => route.callers === 'superuser')
+    expect(adminRoutes.map((route) => route.function)).toEqual(
+      expect.arrayContaining(Object.keys(answers).filter(routed)),
+    )
+    for (const route of adminRoutes) {
+      const name = `${route.method} ${route.path}`
+      const operation = document.paths[route.path]?.[route.method.toLowerCase()] as OpenApiObject
+      expect(operation, name).toMatchObject({
+        tags: ['admin'],
+        operationId: route.function,
+        summary: expect.any(String),
+        security: [{ OAuth2PasswordBearer: [] }, { BearerAuth: [] }],
+      })
+      const responses = operation.responses as Record<string, OpenApiObject>
+      expect(Object.keys(responses), name).toEqual(answers[route.function])
+      expect(responses['401'], name).toEqual({ $ref: '#/components/responses/AdminNotAuthenticated' })
+      expect(responses['403'], name).toEqual({ $ref: '#/components/responses/InsufficientPrivileges' })
+      const parameters = (operation.parameters ?? []) as OpenApiObject[]
+      for (const parameter of parameters)
+        expect(parameter.description, `${name} ${parameter.name}`).toEqual(expect.any(String))
+      if (route.path.endsWith('/admin/users')) {
+        expect(parameters.map((parameter) => [parameter.name, parameter.in, parameter.required])).toEqual([
+          ['limit', 'query', false],
+          ['cursor', 'query', false],
+          ['q', 'query', false],
+          ['is_active', 'query', false],
+          ['is_superuser', 'query', false],
+        ])
+        expect(responses['200']).toMatchObject({
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/UserPage' } } },
+        })
+      } else {
+        expect(parameters).toEqual([
+          expect.objectContaining({
+            name: 'id',
+            in: 'path',
+            required: true,
+            schema: { type: 'integer', minimum: 1, maximum: 2_147_483_647 },
+          }),
+        ])
+        expect(responses['404'], name).toEqual({ $ref: '#/components/responses/UserNotFound' })
+      }
+    }
+    expect(document.paths[ADMIN_USER]?.patch?.requestBody).toMatchObject({
+      required: true,
+      content: {
+        'application/json': {
+          schema: { $ref: '#/components/schemas/AdminUserUpdate' },
+          examples: { deactivate: { value: { is_active: false } } },
+        },
+      },
+    })
+    expect(document.tags.map((tag) => tag.name)).toContain('admin')
+  })
+
+  it('states the recent-login rule of the admin routes: their 401, its challenge and max_age as configured', () => {
+    const words = (text: unknown) => String(text).replace(/\s+/g, ' ')
+    const unauthenticated = document.components.responses.AdminNotAuthenticated as OpenApiObject
+    expect(words(unauthenticated.description)).toContain(
+      'a superuser’s token from a login (`auth_time`: the session’s login, which a refresh does not renew) more ' +
+        'than 1 hour ago (`ADMIN_MAX_AUTH_AGE_SECONDS`): `"A more recent login is required"`, with ' +
+        '`WWW-Authenticate: Bearer error="insufficient_user_authentication", error_description="A more recent ' +
+        'login is required", max_age="3600"` (RFC 9470)',
+    )
+    expect(unauthenticated).toMatchObject({
+      headers: { 'WWW-Authenticate': { $ref: '#/components/headers/WWW-Authenticate-RecentLogin' } },
+      content: {
+        'application/json': {
+          examples: {
+            notAuthenticated: { value: { detail: 'Not authenticated' } },
+            invalidToken: { value: { detail: 'Could not validate credentials' } },
+            staleLogin: { value: { detail: 'A more recent login is required' } },
+          },
+        },
+      },
+    })
+    expect(words(document.tags.find((tag) => tag.name === 'admin')?.description)).toContain(
+      'with a login at most 1 hour old (`ADMIN_MAX_AUTH_AGE_SECONDS`',
+    )
+    // The routes of a session keep their own 401, which knows nothing of logins' age.
+    expect(document.paths[ME]?.get?.responses).toMatchObject({
+      '401': { $ref: '#/components/responses/NotAuthenticated' },
+    })
+  })
+
+  it('documents the ranges the admin functions check: the id, the page size', () => {
+    const accepts = (schema: unknown, value: number) => ajv.compile(schema as object)(value)
+    const idSchema = (operationOf(document, ADMIN_USER, 'get').parameters as OpenApiObject[])[0]?.schema
+    for (const id of [1, 7, 2_147_483_647, 0, -1, 2_147_483_648, 1.5])
+      expect(accepts(idSchema, id), String(id)).toBe(v.safeParse(UserIdSchema, String(id)).success)
+    const limitSchema = (operationOf(document, ADMIN_USERS, 'get').parameters as OpenApiObject[])[0]?.schema
+    for (const limit of [1, 50, ADMIN_PAGE_MAX, 0, ADMIN_PAGE_MAX + 1])
+      expect(accepts(limitSchema, limit), String(limit)).toBe(
+        v.safeParse(AdminUserListQuerySchema, { limit: String(limit) }).success,
+      )
+    // Each example body of the update is one the function takes.
+    const examples = (
+      operationOf(document, ADMIN_USER, 'patch').requestBody as {
+        content: Record<string, { examples: Record<string, { value: unknown }> }>
+      }
+    ).content['application/json']?.examples
+    expect(Object.keys(examples ?? {}).length).toBeGreaterThan(0)
+    for (const [name, { value }] of Object.entries(examples ?? {}))
+      expect(v.safeParse(AdminUserPatchSchema, value).success, name).toBe(true)
+  })
+
+  it('gives only examples that their schemas accept, by a check that does refuse a wrong one', () => {
+    expect(invalidExamples(document)).toEqual([])
+    expect(countExamples(document)).toBeGreaterThan(40)
+    const broken = structuredClone(document)
+    const { responses } = operationOf(broken, ADMIN_USERS, 'get') as {
+      responses: Record<string, { content: Record<string, OpenApiObject> }>
+    }
+    Object.assign(responses['200']?.content['application/json'] ?? {}, {
+      example: { items: [], next_cursor: 5 },
+    })
+    expect(invalidExamples(broken)).toEqual([`GET ${ADMIN_USERS} 200 application/json example`])
+  })
+
   it('describes response schemas whose types are the ones the service returns', () => {
+    expectTypeOf<v.InferOutput<typeof UserPageSchema>>().toEqualTypeOf<UserPage>()
+    expectTypeOf<Readonly<v.InferOutput<typeof AdminPasswordResetAcceptedSchema>>>().toEqualTypeOf<
+      typeof ADMIN_RESET_ACCEPTED
+    >()
+    expect(document.components.schemas.AdminPasswordResetAccepted).toMatchObject({
+      properties: { detail: { const: ADMIN_RESET_ACCEPTED.detail } },
+    })
     expectTypeOf<v.InferOutput<typeof UserSchema>>().toEqualTypeOf<PublicUser>()
     expectTypeOf<v.InferOutput<typeof TokenPairSchema>>().toEqualTypeOf<TokenPair>()
     // The reset request's one body is the handler's constant, word for word.
@@ -294,6 +454,52 @@ function documentedResponse(key: string): OpenApiObject {
   return resolve(response)
 }
 
+/** A document's operation, which must be there. */
+function operationOf(doc: OpenApiDocument, path: string, method: string): OpenApiObject {
+  const operation = doc.paths[path]?.[method]
+  if (!operation) throw new Error(`${method.toUpperCase()} ${path} is not documented`)
+  return operation
+}
+
+/** Each example of a document (parameters', request bodies', responses'), where it is, and the schema it illustrates. */
+function* examplesOf(doc: OpenApiDocument): Generator<{ where: string; schema: unknown; value: unknown }> {
+  const responses = doc.components.responses
+  const resolved = (object: OpenApiObject) =>
+    typeof object.$ref === 'string' ? (responses[object.$ref.split('/').pop() ?? ''] ?? {}) : object
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, operation] of Object.entries(item)) {
+      const name = `${method.toUpperCase()} ${path}`
+      for (const parameter of (operation.parameters ?? []) as OpenApiObject[]) {
+        if (parameter.example !== undefined)
+          yield { where: `${name} ${parameter.name}`, schema: parameter.schema, value: parameter.example }
+      }
+      const bodies = [
+        ...(operation.requestBody ? [['request', operation.requestBody] as const] : []),
+        ...Object.entries(operation.responses as Record<string, OpenApiObject>),
+      ]
+      for (const [status, body] of bodies) {
+        const content = (resolved(body as OpenApiObject).content ?? {}) as Record<string, OpenApiObject>
+        for (const [mediaType, media] of Object.entries(content)) {
+          const at = `${name} ${status} ${mediaType}`
+          if (media.example !== undefined)
+            yield { where: `${at} example`, schema: media.schema, value: media.example }
+          for (const [key, example] of Object.entries(
+            (media.examples ?? {}) as Record<string, { value: unknown }>,
+          ))
+            yield { where: `${at} examples.${key}`, schema: media.schema, value: example.value }
+        }
+      }
+    }
+  }
+}
+
+/** The examples of a document that their (closed) schemas refuse: what Swagger UI would show or send wrongly. */
+const invalidExamples = (doc: OpenApiDocument) =>
+  [...examplesOf(doc)]
+    .filter(({ schema, value }) => !ajv.compile(closed(schema) as object)(value))
+    .map(({ where }) => where)
+const countExamples = (doc: OpenApiDocument) => [...examplesOf(doc)].length
+
 function expectMatchesDocumentation(documented: OpenApiObject, reply: Reply) {
   if (!reply.gateway) expect(reply.headers['x-content-type-options']).toBe('nosniff')
   const content = documented.content as Record<string, { schema: unknown }> | undefined
@@ -323,11 +529,19 @@ function expectMatchesDocumentation(documented: OpenApiObject, reply: Reply) {
 interface Fixtures {
   email: string
   username: string
+  /** The plain user's id: the account the admin scenarios look at. */
+  userId: number
   accessToken: string
   refreshTokens: string[]
 }
-const fixtures: Fixtures = { email: '', username: '', accessToken: '', refreshTokens: [] }
+const fixtures: Fixtures = { email: '', username: '', userId: 0, accessToken: '', refreshTokens: [] }
 let lockedOutEmail = ''
+
+/** A superuser of a fresh login, and another whose login is two hours old (its token refreshed since). */
+const admin = { id: 0, token: '', staleToken: '' }
+/** Arranges rows no endpoint makes: a superuser, a login aged. */
+const database = testDatabase()
+afterAll(() => database.close())
 
 beforeAll(async () => {
   fixtures.email = uniqueEmail('openapi')
@@ -337,6 +551,7 @@ beforeAll(async () => {
     jsonEvent(REGISTER, { email: fixtures.email, password: PASSWORD, username: fixtures.username }),
   )
   expect(created.status).toBe(201)
+  fixtures.userId = Number(json(created).id)
   for (let pair = 0; pair < 2; pair++) {
     const reply = json(await call(login, jsonEvent(LOGIN, { email: fixtures.email, password: PASSWORD })))
     // The first session's: the second is logged out by a scenario, which ends its access tokens too.
@@ -359,7 +574,24 @@ beforeAll(async () => {
     )
     expect((await call(register, event)).status).toBe(201)
   }
+
+  const superuser = await promoted(await freshSession())
+  admin.id = superuser.id
+  admin.token = superuser.accessToken
+  const aged = await promoted(await freshSession())
+  await database.db.execute(
+    sql`update sessions set created_at = now() - interval '2 hours' where user_id = ${aged.id}`,
+  )
+  const refreshed = await call(refresh, jsonEvent(REFRESH, { refresh_token: aged.refreshToken }))
+  expect(refreshed.status).toBe(200)
+  admin.staleToken = String(json(refreshed).access_token)
 }, 120_000)
+
+/** The account of a session made a superuser, as an operator's SQL makes the first one. */
+async function promoted<T extends { id: number }>(account: T): Promise<T> {
+  await database.db.execute(sql`update users set is_superuser = true where id = ${account.id}`)
+  return account
+}
 
 const textBody = (path: string, body: string) =>
   apiEvent('POST', path, body, { headers: { 'content-type': 'text/plain' } })
@@ -382,7 +614,20 @@ const freshHandlers = {
   'change-password': () => import('#functions/change-password'),
   'password-reset': () => import('#functions/password-reset'),
   'password-reset-confirm': () => import('#functions/password-reset-confirm'),
+  'admin-list-users': () => import('#functions/admin-list-users'),
+  'admin-get-user': () => import('#functions/admin-get-user'),
+  'admin-update-user': () => import('#functions/admin-update-user'),
+  'admin-end-sessions': () => import('#functions/admin-end-sessions'),
+  'admin-password-reset': () => import('#functions/admin-password-reset'),
+  'admin-delete-user': () => functionModule('admin-delete-user'),
 }
+
+/**
+ * A function's module by name, for a function whose route the table may not have yet (`admin-delete-user`): its
+ * operation is documented, and its scenarios run, from the moment the route exists.
+ */
+const functionModule = (name: string): Promise<{ handler: Handler }> =>
+  import(/* @vite-ignore */ `#functions/${name}`)
 
 /** `calls` requests (a fresh event each) to one cold-started handler; the last one's answer. */
 async function coldCall(
@@ -533,12 +778,405 @@ const withDetail = (detail: string) => async (reply: Promise<Reply>) => {
 }
 
 /** A new account, logged in once: for the scenarios that end sessions or change the password. */
-async function freshSession(): Promise<{ email: string; accessToken: string }> {
+async function freshSession(): Promise<{
+  id: number
+  email: string
+  accessToken: string
+  refreshToken: string
+}> {
   const email = uniqueEmail('sessions')
-  expect((await call(register, jsonEvent(REGISTER, { email, password: PASSWORD }))).status).toBe(201)
+  const registered = await call(register, jsonEvent(REGISTER, { email, password: PASSWORD }))
+  expect(registered.status).toBe(201)
   const reply = json(await call(login, jsonEvent(LOGIN, { email, password: PASSWORD })))
-  return { email, accessToken: String(reply.access_token) }
+  return {
+    id: Number(json(registered).id),
+    email,
+    accessToken: String(reply.access_token),
+    refreshToken: String(reply.refresh_token),
+  }
 }
+
+const ADMIN_USERS = `${API_BASE_PATH}/admin/users`
+const ADMIN_USER = `${ADMIN_USERS}/{id}`
+const ADMIN_SESSIONS = `${ADMIN_USER}/sessions`
+const ADMIN_RESET = `${ADMIN_USER}/password-reset`
+/** An id no account has: the largest a `serial` makes. */
+const UNKNOWN_USER_ID = 2_147_483_647
+
+/** A request to an admin route, as API Gateway passes it: by default the superuser's, about the plain user. */
+function adminEvent(
+  method: string,
+  template: string,
+  {
+    id = fixtures.userId,
+    query = '',
+    token = admin.token,
+    body,
+    contentType = 'application/json',
+  }: {
+    id?: number | string
+    query?: string
+    /** `null`: no `Authorization` header. */
+    token?: string | null
+    body?: unknown
+    contentType?: string
+  } = {},
+): APIGatewayProxyEventV2 {
+  const path = template.replace('{id}', String(id))
+  const raw = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)
+  return toApiGatewayEvent(
+    {
+      method,
+      url: query === '' ? path : `${path}?${query}`,
+      headers: {
+        host: 'api.test',
+        ...(token === null ? {} : withToken(token)),
+        ...(raw === undefined ? {} : { 'content-type': contentType }),
+      },
+      body: raw,
+      sourceIp: '198.18.22.22',
+    },
+    `${method} ${template}`,
+  )
+}
+
+/** The reply, after checking its body is the example `name` its documented response gives. */
+const asExample = (key: string, name: string) => async (reply: Promise<Reply>) => {
+  const answered = await reply
+  const media = (documentedResponse(key).content as Record<string, OpenApiObject>)['application/json']
+  const examples = media?.examples as Record<string, { value: unknown }> | undefined
+  expect(examples?.[name], `${key} example ${name}`).toBeDefined()
+  expect(json(answered)).toEqual(examples?.[name]?.value)
+  return answered
+}
+
+/** The reply, after checking it is RFC 9470's answer to a login too old, with `max_age` as configured. */
+const staleLogin = (key: string) => async (reply: Promise<Reply>) => {
+  const answered = await asExample(key, 'staleLogin')(reply)
+  expect(answered.headers['www-authenticate']).toBe(staleLoginChallenge(config))
+  expect(answered.headers['www-authenticate']).toContain(`max_age="${config.ADMIN_MAX_AUTH_AGE_SECONDS}"`)
+  return answered
+}
+
+let lone: Promise<{ env: Record<string, string>; id: number; token: string }> | undefined
+let loneDatabase: string | undefined
+/**
+ * A database of its own, migrated, whose one active superuser is logged in: the shared test database has other
+ * superusers (seed-admin's, this file's), so only here is an account the last one.
+ */
+const loneSuperuser = () =>
+  (lone ??= (async () => {
+    loneDatabase = `openapi_${process.pid}_${Date.now().toString(36)}`
+    await database.db.execute(sql.raw(`create database "${loneDatabase}"`))
+    const url = superuserOn(loneDatabase)
+    await runMigrations({ url, wsProxy: inject('wsProxy'), limits: migrationLimits(config) })
+    const env = { DATABASE_URL: url }
+    const email = uniqueEmail('lone')
+    const registered = await coldCall('register', env, () =>
+      jsonEvent(REGISTER, { email, password: PASSWORD }),
+    )
+    const own = testDatabase(url)
+    try {
+      await own.db.execute(
+        sql`update users set is_superuser = true where id = ${Number(json(registered).id)}`,
+      )
+    } finally {
+      await own.close()
+    }
+    const pair = json(await coldCall('login', env, () => jsonEvent(LOGIN, { email, password: PASSWORD })))
+    return { env, id: Number(json(registered).id), token: String(pair.access_token) }
+  })())
+afterAll(async () => {
+  if (loneDatabase)
+    await database.db.execute(sql.raw(`drop database if exists "${loneDatabase}" with (force)`))
+})
+
+type AdminFunction = Extract<keyof typeof freshHandlers, `admin-${string}`>
+
+/** A handler of the module graph this file imported, or, for one whose route may be missing, loaded on first use. */
+const adminHandlers: Record<AdminFunction, Handler> = {
+  'admin-list-users': adminListUsers,
+  'admin-get-user': adminGetUser,
+  'admin-update-user': adminUpdateUser,
+  'admin-end-sessions': adminEndSessions,
+  'admin-password-reset': adminPasswordReset,
+  'admin-delete-user': async (event, context) =>
+    (await functionModule('admin-delete-user')).handler(event, context),
+}
+
+/** What every admin route answers before its own work: the refusals of its callers, a bad or unknown id, a fault. */
+function callerScenarios(name: AdminFunction, method: string, template: string, body?: unknown): Scenario[] {
+  const handler = adminHandlers[name]
+  const key = (status: number) => `${method} ${template} ${status}`
+  const event = (options: Parameters<typeof adminEvent>[2] = {}) =>
+    adminEvent(method, template, { body, ...options })
+  const withId = template.includes('{id}')
+  // The reset looks the account up only where mail is configured; without it, it is 503 whatever the id.
+  const mailed = name === 'admin-password-reset'
+  return [
+    {
+      key: key(401),
+      label: 'no Authorization header',
+      run: () => asExample(key(401), 'notAuthenticated')(call(handler, event({ token: null }))),
+    },
+    {
+      key: key(401),
+      label: 'a superuser’s login more than ADMIN_MAX_AUTH_AGE_SECONDS ago',
+      run: () => staleLogin(key(401))(call(handler, event({ token: admin.staleToken }))),
+    },
+    {
+      key: key(403),
+      label: 'a plain user',
+      run: () => call(handler, event({ token: fixtures.accessToken })),
+    },
+    {
+      key: key(500),
+      label: 'broken configuration',
+      run: () => coldCall(name, brokenConfig, () => event()),
+    },
+    {
+      key: key(503),
+      label: 'database down',
+      run: async () =>
+        coldCall(name, { ...(await databaseDown()), ...(mailed ? mailQueue() : {}) }, () => event()),
+    },
+    ...(withId
+      ? [
+          {
+            key: key(404),
+            label: 'an id no account has',
+            run: () =>
+              mailed
+                ? coldCall(name, mailQueue(), () => event({ id: UNKNOWN_USER_ID }))
+                : call(handler, event({ id: UNKNOWN_USER_ID })),
+          },
+          {
+            key: key(422),
+            label: 'an id that is not a whole number',
+            run: () => asExample(key(422), 'id')(call(handler, event({ id: '7.0' }))),
+          },
+        ]
+      : []),
+  ]
+}
+
+/** Whether the route table routes a function (one may be documented before its route exists). */
+const routed = (name: string) => routes.some((route) => route.function === name)
+
+/** Scenarios of the admin routes, each route's own and its callers' refusals; `admin-delete-user`'s once it is routed. */
+const adminScenarios: Scenario[] = [
+  ...callerScenarios('admin-list-users', 'GET', ADMIN_USERS),
+  {
+    key: `GET ${ADMIN_USERS} 200`,
+    label: 'a page and its cursor',
+    run: async () => {
+      const reply = await call(adminListUsers, adminEvent('GET', ADMIN_USERS, { query: 'limit=2' }))
+      const page = json(reply) as unknown as UserPage
+      expect(page.items).toHaveLength(2)
+      expect(page.next_cursor).toEqual(expect.any(String))
+      return call(
+        adminListUsers,
+        adminEvent('GET', ADMIN_USERS, { query: `limit=2&cursor=${page.next_cursor}&is_active=true` }),
+      )
+    },
+  },
+  {
+    key: `GET ${ADMIN_USERS} 200`,
+    label: 'a search',
+    run: async () => {
+      const reply = await call(
+        adminListUsers,
+        adminEvent('GET', ADMIN_USERS, { query: `q=${encodeURIComponent(fixtures.email.toUpperCase())}` }),
+      )
+      expect((json(reply) as unknown as UserPage).items.map((user) => user.id)).toEqual([fixtures.userId])
+      return reply
+    },
+  },
+  {
+    key: `GET ${ADMIN_USERS} 422`,
+    label: 'a limit out of range',
+    run: () =>
+      asExample(
+        `GET ${ADMIN_USERS} 422`,
+        'limit',
+      )(call(adminListUsers, adminEvent('GET', ADMIN_USERS, { query: `limit=${ADMIN_PAGE_MAX + 1}` }))),
+  },
+  {
+    key: `GET ${ADMIN_USERS} 422`,
+    label: 'a cursor not made here',
+    run: () =>
+      asExample(
+        `GET ${ADMIN_USERS} 422`,
+        'cursor',
+      )(call(adminListUsers, adminEvent('GET', ADMIN_USERS, { query: 'cursor=nope!' }))),
+  },
+  {
+    key: `GET ${ADMIN_USERS} 422`,
+    label: 'a flag that is not true or false',
+    run: () =>
+      asExample(
+        `GET ${ADMIN_USERS} 422`,
+        'flag',
+      )(call(adminListUsers, adminEvent('GET', ADMIN_USERS, { query: 'is_active=yes' }))),
+  },
+
+  ...callerScenarios('admin-get-user', 'GET', ADMIN_USER),
+  {
+    key: `GET ${ADMIN_USER} 200`,
+    label: 'an account',
+    run: () => call(adminGetUser, adminEvent('GET', ADMIN_USER)),
+  },
+
+  ...callerScenarios('admin-update-user', 'PATCH', ADMIN_USER, { is_active: true }),
+  {
+    key: `PATCH ${ADMIN_USER} 200`,
+    label: 'a deactivation',
+    run: async () => {
+      const { id } = await freshSession()
+      return call(adminUpdateUser, adminEvent('PATCH', ADMIN_USER, { id, body: { is_active: false } }))
+    },
+  },
+  {
+    key: `PATCH ${ADMIN_USER} 200`,
+    label: 'a promotion and a demotion',
+    run: async () => {
+      const { id } = await freshSession()
+      expect(
+        (await call(adminUpdateUser, adminEvent('PATCH', ADMIN_USER, { id, body: { is_superuser: true } })))
+          .status,
+      ).toBe(200)
+      return call(adminUpdateUser, adminEvent('PATCH', ADMIN_USER, { id, body: { is_superuser: false } }))
+    },
+  },
+  {
+    key: `PATCH ${ADMIN_USER} 409`,
+    label: 'the last active superuser demoting itself',
+    run: async () => {
+      const { env, id, token } = await loneSuperuser()
+      return coldCall('admin-update-user', env, () =>
+        adminEvent('PATCH', ADMIN_USER, { id, token, body: { is_superuser: false } }),
+      )
+    },
+  },
+  {
+    key: `PATCH ${ADMIN_USER} 413`,
+    label: 'body too large',
+    run: () =>
+      call(adminUpdateUser, adminEvent('PATCH', ADMIN_USER, { body: { is_active: true, note: tooLarge } })),
+  },
+  {
+    key: `PATCH ${ADMIN_USER} 415`,
+    label: 'text body',
+    run: () =>
+      call(
+        adminUpdateUser,
+        adminEvent('PATCH', ADMIN_USER, { body: '{"is_active":true}', contentType: 'text/plain' }),
+      ),
+  },
+  {
+    key: `PATCH ${ADMIN_USER} 422`,
+    label: 'nothing to change',
+    run: () =>
+      asExample(
+        `PATCH ${ADMIN_USER} 422`,
+        'empty',
+      )(call(adminUpdateUser, adminEvent('PATCH', ADMIN_USER, { body: {} }))),
+  },
+  {
+    key: `PATCH ${ADMIN_USER} 422`,
+    label: 'another field',
+    run: () =>
+      asExample(
+        `PATCH ${ADMIN_USER} 422`,
+        'other',
+      )(call(adminUpdateUser, adminEvent('PATCH', ADMIN_USER, { body: { email: 'x@example.com' } }))),
+  },
+
+  ...callerScenarios('admin-end-sessions', 'DELETE', ADMIN_SESSIONS),
+  {
+    key: `DELETE ${ADMIN_SESSIONS} 204`,
+    label: 'an account with a session',
+    run: async () => {
+      const { id, accessToken } = await freshSession()
+      const reply = await call(adminEndSessions, adminEvent('DELETE', ADMIN_SESSIONS, { id }))
+      expect((await call(me, bearer(`Bearer ${accessToken}`))).status).toBe(401)
+      return reply
+    },
+  },
+
+  ...callerScenarios('admin-password-reset', 'POST', ADMIN_RESET),
+  {
+    key: `POST ${ADMIN_RESET} 202`,
+    label: 'an active account',
+    run: async () => {
+      const before = invocations.length
+      const reply = await coldCall('admin-password-reset', mailQueue(), () =>
+        adminEvent('POST', ADMIN_RESET, { id: fixtures.userId }),
+      )
+      expect(json(reply)).toEqual(ADMIN_RESET_ACCEPTED)
+      expect(invocations.slice(before)).toEqual([{ job: expect.stringMatching(/^[0-9a-f-]{36}$/) }])
+      return reply
+    },
+  },
+  {
+    key: `POST ${ADMIN_RESET} 409`,
+    label: 'a deactivated account',
+    run: async () => {
+      const { id } = await freshSession()
+      await database.db.execute(sql`update users set is_active = false where id = ${id}`)
+      return withDetail('The user is inactive')(
+        coldCall('admin-password-reset', mailQueue(), () => adminEvent('POST', ADMIN_RESET, { id })),
+      )
+    },
+  },
+  {
+    key: `POST ${ADMIN_RESET} 503`,
+    label: 'no mail configured',
+    run: () =>
+      withoutRetryAfter(
+        withDetail('Password reset by email is not configured on this server')(
+          call(adminPasswordReset, adminEvent('POST', ADMIN_RESET)),
+        ),
+      ),
+  },
+  {
+    key: `POST ${ADMIN_RESET} 503`,
+    label: 'the mail queue unreachable',
+    run: async () =>
+      withDetail('Service temporarily unavailable')(
+        coldCall('admin-password-reset', mailQueue(`http://127.0.0.1:${await freePort()}`), () =>
+          adminEvent('POST', ADMIN_RESET),
+        ),
+      ),
+  },
+
+  ...(routed('admin-delete-user')
+    ? [
+        ...callerScenarios('admin-delete-user', 'DELETE', ADMIN_USER),
+        {
+          key: `DELETE ${ADMIN_USER} 204`,
+          label: 'an account',
+          run: async () => {
+            const { id, accessToken } = await freshSession()
+            const reply = await call(
+              adminHandlers['admin-delete-user'],
+              adminEvent('DELETE', ADMIN_USER, { id }),
+            )
+            expect((await call(me, bearer(`Bearer ${accessToken}`))).status).toBe(401)
+            return reply
+          },
+        },
+        {
+          key: `DELETE ${ADMIN_USER} 409`,
+          label: 'the last active superuser deleting itself',
+          run: async () => {
+            const { env, id, token } = await loneSuperuser()
+            return coldCall('admin-delete-user', env, () => adminEvent('DELETE', ADMIN_USER, { id, token }))
+          },
+        },
+      ]
+    : []),
+]
 
 const scenarios: Scenario[] = [
   { key: `POST ${REGISTER} 201`, label: 'a new account', run: () => call(register, register201()) },
@@ -1035,6 +1673,7 @@ const scenarios: Scenario[] = [
     label: 'a forged token (the gateway answers)',
     run: () => throughGateway('a.b.c'),
   },
+  ...adminScenarios,
 ]
 
 /** `GET /auth/claims` as API Gateway serves it: its JWT authorizer (as the local server emulates it), then the function. */
@@ -1085,6 +1724,38 @@ describe('every documented response is what the handler answers', () => {
     )
     expect([...new Set(scenarios.map((scenario) => scenario.key))].sort()).toEqual(documented.sort())
   })
+})
+
+describe('Swagger UI’s Try it out on the admin operations', () => {
+  const adminRoutes = routes.filter((route) => route.callers === 'superuser')
+  it.each(adminRoutes.map((route) => [`${route.method} ${route.path}`, route] as const))(
+    '%s: Execute with what the page fills in is accepted',
+    async (_name, route) => {
+      const operation = operationOf(document, route.path, route.method.toLowerCase())
+      // Where the page fills in no id (the routes that act on an account), the operator types one.
+      const typed = (await freshSession()).id
+      let id: number | string = typed
+      const query = new URLSearchParams()
+      for (const parameter of (operation.parameters ?? []) as OpenApiObject[]) {
+        const filled = parameter.example ?? (parameter.schema as OpenApiObject).default
+        if (parameter.in === 'path') id = filled === undefined ? typed : String(filled)
+        else if (filled !== undefined) query.set(String(parameter.name), String(filled))
+      }
+      // The page fills in the body's first example.
+      const media = (operation.requestBody as { content: Record<string, OpenApiObject> } | undefined)
+        ?.content['application/json']
+      const body =
+        media?.example ??
+        Object.values((media?.examples ?? {}) as Record<string, { value: unknown }>)[0]?.value
+      const name = route.function as AdminFunction
+      const event = () => adminEvent(route.method, route.path, { id, query: query.toString(), body })
+      const reply =
+        name === 'admin-password-reset'
+          ? await coldCall(name, mailQueue(), event)
+          : await call(adminHandlers[name], event())
+      expect([200, 202, 204, 404], `${reply.status} ${reply.raw.toString('utf8')}`).toContain(reply.status)
+    },
+  )
 })
 
 afterAll(() => disposeAll())
