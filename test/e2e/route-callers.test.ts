@@ -1,14 +1,18 @@
 /**
  * Every route's declared callers (`functions/routes.ts`), checked against what the local stack answers over HTTP:
- * without a token, with a plain user's, and with a superuser's. One walk over the route table, so a new route is
- * covered by being declared. The OpenAPI document's security and 401/403 answers must say the same.
+ * without a token, with a plain user's, with a superuser's, and, on a superuser's route, with a superuser's whose
+ * login is too old. One walk over the route table, so a new route is covered by being declared. The OpenAPI
+ * document's security and 401/403 answers must say the same.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
+import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { DatabaseHandle } from '#db/client'
 import { type Route, routes } from '#functions/routes'
 import { type LocalStack, startLocalStack } from '#infra/local/local-stack'
 import type { OpenApiDocument } from '#shared/http/openapi'
 import { uniqueEmail } from '#test/helpers/events'
+import { stackDatabase } from '#test/helpers/local-stack'
 
 const ADMIN_EMAIL = 'admin@example.com'
 const ADMIN_PASSWORD = randomBytes(18).toString('base64url')
@@ -18,6 +22,7 @@ let stack: LocalStack
 let origin: string
 let document: OpenApiDocument
 let plainEmail: string
+let database: DatabaseHandle
 
 beforeAll(async () => {
   process.env.ADMIN_EMAIL = ADMIN_EMAIL
@@ -26,6 +31,7 @@ beforeAll(async () => {
   stack = await startLocalStack({ setup: 'functions', server: {} })
   if (!stack.server) throw new Error('the stack serves no API')
   origin = stack.server.url
+  database = stackDatabase(stack)
   document = (await (await fetch(`${origin}/api/v1/openapi.json`)).json()) as OpenApiDocument
   plainEmail = uniqueEmail('plain')
   const registered = await post('/api/v1/auth/register', { email: plainEmail, password: PASSWORD })
@@ -33,6 +39,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  await database?.close()
   await stack?.stop()
 })
 
@@ -50,6 +57,31 @@ async function accessToken(email: string, password: string): Promise<string> {
   expect(answer.status).toBe(200)
   return ((await answer.json()) as { access_token: string }).access_token
 }
+
+let stale: Promise<string> | undefined
+/**
+ * The superuser's access token from a login two hours ago, renewed by a refresh since: valid, but too old for an admin
+ * route (`ADMIN_MAX_AUTH_AGE_SECONDS`, an hour by default). Its own session, so no other login ages.
+ */
+const staleAdminToken = () =>
+  (stale ??= (async () => {
+    const answer = await post('/api/v1/auth/login', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD })
+    const { access_token, refresh_token } = (await answer.json()) as {
+      access_token: string
+      refresh_token: string
+    }
+    const { sid } = JSON.parse(
+      Buffer.from(access_token.split('.')[1] ?? '', 'base64url').toString('utf8'),
+    ) as {
+      sid: string
+    }
+    await database.db.execute(
+      sql`update sessions set created_at = now() - interval '2 hours' where id = ${sid}`,
+    )
+    const refreshed = await post('/api/v1/auth/refresh', { refresh_token })
+    expect(refreshed.status).toBe(200)
+    return ((await refreshed.json()) as { access_token: string }).access_token
+  })())
 
 /** The route asked as a client would, its path parameters filled with ids that exist nowhere. */
 async function ask(route: Route, token?: string) {
@@ -89,7 +121,7 @@ const NOT_PRIVILEGED = { detail: "The user doesn't have enough privileges" }
 describe('who may call each route, as declared', () => {
   it('walks a table that has a route of every kind of caller the API serves now', () => {
     const kinds = new Set(routes.map((route) => route.callers))
-    expect([...kinds].sort()).toEqual(expect.arrayContaining(['anyone', 'session', 'token']))
+    expect([...kinds].sort()).toEqual(expect.arrayContaining(['anyone', 'session', 'superuser', 'token']))
   })
 
   it.each(routes.map((route) => [`${route.method} ${route.path} (${route.callers})`, route] as const))(
@@ -119,6 +151,17 @@ describe('who may call each route, as declared', () => {
           const answer = await ask(route, await admin())
           expect([401, 403]).not.toContain(answer.status)
           expectAnsweredAsDocumented(route, answer.status)
+          // A superuser, but of a login too old: RFC 9470's answer, as the document states it with its max_age.
+          const tooOld = await ask(route, await staleAdminToken())
+          expect(tooOld).toMatchObject({ status: 401, body: { detail: 'A more recent login is required' } })
+          const challenge = tooOld.headers.get('www-authenticate') ?? ''
+          expect(challenge).toMatch(
+            /^Bearer error="insufficient_user_authentication", error_description="A more recent login is required", max_age="\d+"$/,
+          )
+          expect(String(document.components.responses.AdminNotAuthenticated?.description)).toContain(
+            challenge,
+          )
+          expectAnsweredAsDocumented(route, tooOld.status)
           break
         }
         case 'token': {
@@ -141,11 +184,14 @@ describe('who may call each route, as declared', () => {
       const refusal = (status: string) => JSON.stringify(documented?.responses[status] ?? {})
       // The refusals the HTTP layer gives before the handler runs: a route's own 401 (a wrong password) is another.
       expect(refusal('401'), name).toEqual(
-        route.callers === 'session' || route.callers === 'superuser'
+        route.callers === 'session'
           ? '{"$ref":"#/components/responses/NotAuthenticated"}'
-          : route.callers === 'token'
-            ? '{"$ref":"#/components/responses/TokenRefusedByGateway"}'
-            : expect.not.stringContaining('#/components/responses/'),
+          : route.callers === 'superuser'
+            ? // The session's refusals, and a login too old for an admin route.
+              '{"$ref":"#/components/responses/AdminNotAuthenticated"}'
+            : route.callers === 'token'
+              ? '{"$ref":"#/components/responses/TokenRefusedByGateway"}'
+              : expect.not.stringContaining('#/components/responses/'),
       )
       expect(refusal('403'), name).toBe(
         route.callers === 'superuser' ? '{"$ref":"#/components/responses/InsufficientPrivileges"}' : '{}',
