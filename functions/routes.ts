@@ -80,6 +80,7 @@ export const lambdas = {
   'admin-list-users': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
   'admin-get-user': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
   'admin-update-user': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
+  'admin-delete-user': apiFunction(LIGHT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
   'admin-end-sessions': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
   'admin-password-reset': apiFunction(LIGHT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
   /** The sample route behind API Gateway's JWT authorizer: it only echoes the claims the gateway verified. */
@@ -169,6 +170,7 @@ const declared = [
   api('GET', '/admin/users', 'admin-list-users', 'superuser'),
   api('GET', '/admin/users/{id}', 'admin-get-user', 'superuser'),
   api('PATCH', '/admin/users/{id}', 'admin-update-user', 'superuser'),
+  api('DELETE', '/admin/users/{id}', 'admin-delete-user', 'superuser'),
   api('DELETE', '/admin/users/{id}/sessions', 'admin-end-sessions', 'superuser'),
   api('POST', '/admin/users/{id}/password-reset', 'admin-password-reset', 'superuser'),
   api('GET', '/health', 'health', 'anyone'),

@@ -50,6 +50,11 @@ export interface AuthStackSettings {
   readonly adminEmail: string
   readonly corsOrigins: readonly string[]
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number }
+  /**
+   * The routes declared `callers: 'superuser'` (`adminThrottleRateLimit`, `adminThrottleBurstLimit`): each gets these
+   * instead of `throttle`, never more than it.
+   */
+  readonly adminThrottle: { readonly rateLimit: number; readonly burstLimit: number }
   readonly logRetention: logs.RetentionDays
   /** Deploy the routes marked `docs` (OpenAPI, Swagger UI). */
   readonly docs: boolean
@@ -84,6 +89,8 @@ export interface AuthStackSettings {
 export const DEFAULT_STACK_NAME = 'PapaAuth'
 /** The upper bound of `loginProvisionedConcurrency`: each unit is three environments, counted against the account. */
 export const MAX_PROVISIONED_CONCURRENCY = 100
+/** The admin routes' throttling unless context says otherwise: an operator's pace, far below a student's app. */
+export const ADMIN_THROTTLE_DEFAULTS = { rateLimit: 5, burstLimit: 10 } as const
 
 /**
  * The limits and lifetimes a platform engineer may set as context, by context key: each the camelCase of its
@@ -123,13 +130,15 @@ export const stackNameOf = (context: Context): string => text(context, 'stackNam
 export function readSettings(context: Context): AuthStackSettings {
   const get = (key: string) => given(context, key)
   const databaseSecretName = get('databaseSecretName')
+  const throttle = {
+    rateLimit: positiveNumber('throttleRateLimit', get('throttleRateLimit'), 50),
+    burstLimit: positiveNumber('throttleBurstLimit', get('throttleBurstLimit'), 100),
+  }
   return {
     adminEmail: text(context, 'adminEmail', 'admin@example.com'),
     corsOrigins: origins(get('corsOrigins')),
-    throttle: {
-      rateLimit: positiveNumber('throttleRateLimit', get('throttleRateLimit'), 50),
-      burstLimit: positiveNumber('throttleBurstLimit', get('throttleBurstLimit'), 100),
-    },
+    throttle,
+    adminThrottle: adminThrottle(get, throttle),
     logRetention: retention(get('logRetentionDays')),
     docs: flag('docs', get('docs')),
     jwtIssuer: issuerUrl(get('jwtIssuer')),
@@ -173,6 +182,47 @@ function positiveNumber(key: string, value: unknown, fallback: number): number {
   const number = Number(value)
   if (!Number.isFinite(number) || number <= 0) throw new Error(`context ${key} must be a positive number`)
   return number
+}
+
+/**
+ * Context `adminThrottleRateLimit` (a positive number) and `adminThrottleBurstLimit` (a whole number: CloudFormation's
+ * route setting takes an integer). A route setting replaces the stage default for its route, so a value above the
+ * stage's would throttle the admin routes less than the others, the opposite of what it is for: refused. Unset, each
+ * is its default, or the stage's own when that is lower.
+ */
+function adminThrottle(
+  get: (key: string) => unknown,
+  stage: AuthStackSettings['throttle'],
+): AuthStackSettings['adminThrottle'] {
+  const limit = (key: string, stageKey: string, fallback: number, stageValue: number) => {
+    const value = positiveNumber(key, get(key), Math.min(fallback, stageValue))
+    if (value > stageValue)
+      throw new Error(
+        `context ${key} (${value}) is above ${stageKey} (${stageValue}): the admin routes' limits may not exceed every other route's; lower ${key} or raise ${stageKey}`,
+      )
+    return value
+  }
+  const rateLimit = limit(
+    'adminThrottleRateLimit',
+    'throttleRateLimit',
+    ADMIN_THROTTLE_DEFAULTS.rateLimit,
+    stage.rateLimit,
+  )
+  const burstLimit = limit(
+    'adminThrottleBurstLimit',
+    'throttleBurstLimit',
+    ADMIN_THROTTLE_DEFAULTS.burstLimit,
+    stage.burstLimit,
+  )
+  if (!Number.isInteger(burstLimit)) {
+    const given = get('adminThrottleBurstLimit')
+    throw new Error(
+      given === undefined
+        ? `context adminThrottleBurstLimit must be a whole number, and unset it is throttleBurstLimit's ${burstLimit}: set it`
+        : `context adminThrottleBurstLimit must be a whole number, not ${JSON.stringify(given)}`,
+    )
+  }
+  return { rateLimit, burstLimit }
 }
 
 /** A list from cdk.json (an array) or the command line (`-c corsOrigins=https://a.example,https://b.example`). */

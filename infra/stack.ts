@@ -70,6 +70,7 @@ export class AuthStack extends Stack {
       secrets: { database: database.secret, signingKeys: keys.signingKeys, publicKeys: keys.publicKeys },
       corsOrigins: settings.corsOrigins,
       throttle: settings.throttle,
+      adminThrottle: settings.adminThrottle,
       jwtIssuer: settings.jwtIssuer,
       jwtAudience: settings.jwtAudience,
       provisionedConcurrency: settings.loginProvisionedConcurrency ?? 0,

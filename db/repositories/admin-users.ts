@@ -1,5 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm'
-import type { AdminRepository, AdminUserChanges } from '#shared/domain/ports'
+import type { AdminRepository, AdminUserChanges, AdminUserQuery } from '#shared/domain/ports'
 import type { RequestContext } from '#shared/domain/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
@@ -33,27 +33,30 @@ function adminEvent(
 /** `like` pattern of a prefix: its own `%`, `_` and `\` match only themselves. */
 const prefixPattern = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
 
+/**
+ * The statement of one page of the admin list: keyset on the id, newest first, so a page never repeats or skips an
+ * account because others were added or deleted meanwhile; one row more than asked says whether there is a next page.
+ * Each side of a prefix is served by its pattern index (users_email_prefix_idx, users_username_prefix_idx).
+ */
+export function listStatement({ limit, before, prefix, isActive, isSuperuser }: AdminUserQuery): SQL {
+  const filters: SQL[] = []
+  if (before !== null) filters.push(sql`u.id < ${before}`)
+  if (prefix !== null) {
+    const pattern = prefixPattern(prefix)
+    filters.push(sql`(u.email like ${pattern} or lower(u.username) like ${pattern})`)
+  }
+  if (isActive !== null) filters.push(sql`u.is_active = ${isActive}`)
+  if (isSuperuser !== null) filters.push(sql`u.is_superuser = ${isSuperuser}`)
+  const where = filters.length > 0 ? sql`where ${sql.join(filters, sql` and `)}` : sql.empty()
+  return sql`select ${userColumns('u')} from ${users} u ${where} order by u.id desc limit ${limit + 1}`
+}
+
 /** The accounts as operators act on them (the `/admin` routes). */
 export function createAdminRepository(db: Database) {
   return {
-    async list({ limit, before, prefix, isActive, isSuperuser }) {
-      const filters: SQL[] = []
-      if (before !== null) filters.push(sql`u.id < ${before}`)
-      if (prefix !== null) {
-        const pattern = prefixPattern(prefix)
-        // Each side served by its pattern index (users_email_prefix_idx, users_username_prefix_idx).
-        filters.push(sql`(u.email like ${pattern} or lower(u.username) like ${pattern})`)
-      }
-      if (isActive !== null) filters.push(sql`u.is_active = ${isActive}`)
-      if (isSuperuser !== null) filters.push(sql`u.is_superuser = ${isSuperuser}`)
-      const where = filters.length > 0 ? sql`where ${sql.join(filters, sql` and `)}` : sql.empty()
-      // Keyset on the id, newest first: a page never repeats or skips an account because others were added or
-      // deleted meanwhile. One row more than asked says whether there is a next page.
-      const result = await db
-        .execute<UserRow>(
-          sql`select ${userColumns('u')} from ${users} u ${where} order by u.id desc limit ${limit + 1}`,
-        )
-        .catch(rethrowUnavailable)
+    async list(query) {
+      const { limit } = query
+      const result = await db.execute<UserRow>(listStatement(query)).catch(rethrowUnavailable)
       const rows = result.rows.map(toUserRecord)
       return { users: rows.slice(0, limit), more: rows.length > limit }
     },

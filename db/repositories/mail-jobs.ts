@@ -16,15 +16,17 @@ export function createMailJobRepository(db: Database) {
         .execute<{
           id: string
           kind: MailKind
-          user_id: number
+          user_id: number | null
           email: string
           is_active: boolean
           created_at: Date | string
           settled: boolean
         }>(sql`
-          select o.id, o.kind, o.user_id, u.email, u.is_active, o.created_at, o.settled_at is not null as settled
-          from ${mailOutbox} o join ${users} u on u.id = o.user_id
-          where o.id = ${jobId}::uuid`)
+          select o.id, o.kind, o.user_id, coalesce(o.recipient, u.email) as email,
+            coalesce(u.is_active, o.recipient is not null) as is_active, o.created_at,
+            o.settled_at is not null as settled
+          from ${mailOutbox} o left join ${users} u on u.id = o.user_id
+          where o.id = ${jobId}::uuid and (u.id is not null or o.recipient is not null)`)
         .catch(rethrowUnavailable)
       const row = result.rows[0]
       return row

@@ -12,9 +12,11 @@ import {
   fallbackRoute,
   type LambdaSpec,
   lambdas,
+  type Route,
   routes,
 } from '#functions/routes'
 import { CORS_POLICY } from '#shared/http/cors'
+import { AdminRoutes } from './admin-routes.ts'
 import { type AuthFunction, bindSecret, declaredFunction, functionId } from './auth-function.ts'
 import { StackPart } from './stack-part.ts'
 
@@ -40,6 +42,8 @@ export interface AuthApiProps {
   }
   readonly corsOrigins: readonly string[]
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number }
+  /** The throttling of each route declared `callers: 'superuser'`, in place of `throttle`. */
+  readonly adminThrottle: { readonly rateLimit: number; readonly burstLimit: number }
   /** The access tokens' issuer when it is not the API's own URL (a custom domain mapped to this API). */
   readonly jwtIssuer?: string | undefined
   readonly jwtAudience: string
@@ -51,7 +55,8 @@ export interface AuthApiProps {
 /**
  * The HTTP API: a route and a function per entry of `functions/routes.ts` (the `docs` ones only with the docs
  * context), everything else to `not-found`, the JWT authorizer on the routes declared `callers: 'token'`, and the
- * `$default` stage, throttled and access-logged.
+ * `$default` stage, throttled and access-logged; the routes declared `callers: 'superuser'` throttled lower, with an
+ * alarm on their 5xx (`AdminRoutes`).
  */
 export class AuthApi extends StackPart {
   /** The function behind each route, by its name in `functions/routes.ts`, `not-found` included. */
@@ -62,6 +67,8 @@ export class AuthApi extends StackPart {
   readonly issuer: string
   readonly httpApi: apigw.HttpApi
   readonly stage: apigw.HttpStage
+  /** The admin routes' throttling, metrics and 5xx alarm; none when no deployed route is declared for superusers. */
+  readonly adminRoutes: AdminRoutes | undefined
 
   constructor(scope: Construct, id: string, props: AuthApiProps) {
     super(scope, id)
@@ -128,6 +135,7 @@ export class AuthApi extends StackPart {
       jwtAudience: [props.jwtAudience],
     })
     const integrations = new Map<FunctionName, HttpLambdaIntegration>()
+    const adminRoutes: { route: Route; resource: apigw.HttpRoute }[] = []
     for (const route of deployed) {
       const fn = this.functions.get(route.function)
       if (!fn) throw new Error(`no function ${route.function}`)
@@ -135,12 +143,13 @@ export class AuthApi extends StackPart {
         integrations.get(route.function) ??
         new HttpLambdaIntegration(`${functionId(route.function)}Integration`, fn.entryPoint)
       integrations.set(route.function, integration)
-      this.httpApi.addRoutes({
+      const [resource] = this.httpApi.addRoutes({
         path: route.path,
         methods: [apigw.HttpMethod[route.method]],
         integration,
         ...(route.callers === 'token' ? { authorizer } : {}),
       })
+      if (route.callers === 'superuser' && resource) adminRoutes.push({ route, resource })
     }
     Validations.of(this.httpApi).acknowledge({
       id: 'AwsSolutions-APIG4',
@@ -175,6 +184,15 @@ export class AuthApi extends StackPart {
         ),
       },
     })
+    this.adminRoutes =
+      adminRoutes.length > 0
+        ? new AdminRoutes(this, 'AdminRoutes', {
+            httpApi: this.httpApi,
+            stage: this.stage,
+            routes: adminRoutes,
+            throttle: props.adminThrottle,
+          })
+        : undefined
 
     new CfnOutput(this, 'ApiUrl', {
       description: 'The API base URL (the $default stage: no stage prefix)',

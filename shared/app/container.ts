@@ -6,6 +6,7 @@
 import { preloadDriver } from '#db/client'
 import { checkDatabase } from '#db/health'
 import { createAdminRepository } from '#db/repositories/admin-users'
+import { createErasureRepository } from '#db/repositories/erasure'
 import { createLoginRepository } from '#db/repositories/logins'
 import { createPasswordResetRepository } from '#db/repositories/password-resets'
 import { createSessionRepository } from '#db/repositories/sessions'
@@ -138,7 +139,11 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
     passwords,
     mail,
   })
-  const admin = createAdminService({ admin: createAdminRepository(database.db), mail })
+  const admin = createAdminService({
+    admin: createAdminRepository(database.db),
+    erasure: createErasureRepository(database.db),
+    mail,
+  })
   return {
     config,
     database,

@@ -8,12 +8,13 @@ import {
   UserNotFoundError,
   ValidationError,
 } from './errors.ts'
-import type { AdminRepository, MailQueue } from './ports.ts'
+import type { AdminRepository, ErasureRepository, MailQueue } from './ports.ts'
 import type { SessionPrincipal } from './principal.ts'
 import type { RequestContext } from './users.ts'
 
 export interface AdminDependencies {
   admin: AdminRepository
+  erasure: ErasureRepository
   /** Where a reset mail is queued; absent when the deployment sends no mail (the reset is then refused, 503). */
   mail?: MailQueue | undefined
 }
@@ -45,7 +46,7 @@ export function decodeCursor(cursor: string): number {
  * What operators do to accounts: find them, change their flags, end their sessions, send them a reset link. Every
  * action is taken by the principal a superuser route authenticated, and audited with its id by the repository.
  */
-export function createAdminService({ admin, mail }: AdminDependencies) {
+export function createAdminService({ admin, erasure, mail }: AdminDependencies) {
   return {
     async listUsers(query: AdminUserListQuery): Promise<UserPage> {
       const { users, more } = await admin.list({
@@ -91,6 +92,23 @@ export function createAdminService({ admin, mail }: AdminDependencies) {
       context: RequestContext,
     ): Promise<void> {
       if (!(await admin.endSessions(actor.id, userId, context))) throw new UserNotFoundError()
+    },
+
+    /**
+     * Erases the account, as its user's own deletion does (the same statement): the email free again, every session,
+     * token, link and pending mail of it void, a notice to the address it had (sent when mail is configured).
+     */
+    async deleteUser(
+      { user: actor }: SessionPrincipal,
+      userId: number,
+      context: RequestContext,
+    ): Promise<void> {
+      const noticeId = randomUUID()
+      const outcome = await erasure.erase({ userId, actorId: actor.id, noticeId }, context)
+      if (outcome === 'not_found') throw new UserNotFoundError()
+      if (outcome === 'last_superuser') throw new LastSuperuserError()
+      // The account is gone whether or not the notice goes: a failure to hand it on is not the erasure's.
+      await mail?.notify(noticeId).catch(() => undefined)
     },
 
     /** Mails the account a reset link, as the public request does (the same job, the same sender), unlimited. */

@@ -221,13 +221,14 @@ export interface MailQueue {
   notify(jobId: string): Promise<void>
 }
 
-export type MailKind = 'password_reset' | 'password_changed'
+export type MailKind = 'password_reset' | 'password_changed' | 'account_deleted'
 
 /** A mail to send, as its job row describes it. */
 export interface MailJob {
   id: string
   kind: MailKind
-  userId: number
+  /** Null for a notice to an account that no longer exists (`account_deleted`). */
+  userId: number | null
   email: string
   userActive: boolean
   createdAt: Date
@@ -319,4 +320,22 @@ export interface AdminRepository {
     jobId: string,
     context: RequestContext,
   ): Promise<'queued' | 'inactive' | 'not_found'>
+}
+
+/**
+ * The one erasure of an account, for every way to leave (the user's deletion, the mailed link, an operator's
+ * `DELETE /admin/users/{id}`): one statement.
+ */
+export interface ErasureRepository {
+  /**
+   * Deletes the account's row, so its email, username and hash are gone and the email is free for a new account with a
+   * new id; its sessions, refresh tokens, reset links and pending mail jobs go with it (cascades), its failed-login
+   * count too. Its audit events keep the id and lose any email. A notice (job `noticeId`) is queued to the address it
+   * had, taken before the erasure. Refused (`last_superuser`) for the last active superuser. A retry of the same
+   * erasure (same `noticeId`) answers `erased` again.
+   */
+  erase(
+    request: { userId: number; actorId: number | null; noticeId: string },
+    context: RequestContext,
+  ): Promise<'erased' | 'not_found' | 'last_superuser'>
 }

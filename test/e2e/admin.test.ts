@@ -176,7 +176,7 @@ describe('finding accounts', () => {
     expect(first.items.map((user) => user.id)).toEqual(newestFirst.slice(0, 3))
     expect(first.next_cursor).toEqual(expect.any(String))
     // One account of the next page goes, and a new one arrives, between two pages.
-    await database.db.execute(sql`delete from users where id = ${newestFirst[4]}`)
+    expect((await send('DELETE', `/admin/users/${newestFirst[4]}`, { token: admin })).status).toBe(204)
     await account(prefix)
 
     const second = (
@@ -297,6 +297,63 @@ describe('acting on an account', () => {
         .status,
     ).toBe(200)
     expect((await events(user.id)).map((event) => event.type)).toEqual(['admin_password_reset_requested'])
+  })
+})
+
+describe('deleting an account', () => {
+  it('erases it at once: tokens refused, the email free for a new account with a new id, a notice mailed', async () => {
+    const { user, pair } = await account()
+    await send('POST', '/auth/login', { body: { email: user.email, password: 'a wrong password' } })
+    expect((await send('DELETE', `/admin/users/${user.id}`, { token: admin })).status).toBe(204)
+    // Nothing of the account is left but its audit events.
+    const leftovers = await database.db.execute(
+      sql`select 1 from sessions where user_id = ${user.id}
+          union all select 1 from login_attempts where email = ${user.email}
+          union all select 1 from mail_outbox where user_id = ${user.id}`,
+    )
+    expect(leftovers.rows).toEqual([])
+
+    expect(await send('GET', '/users/me', { token: pair.access_token })).toMatchObject(INVALID)
+    expect(
+      await send('POST', '/auth/refresh', { body: { refresh_token: pair.refresh_token } }),
+    ).toMatchObject(INVALID)
+    expect(
+      (await send('POST', '/auth/login', { body: { email: user.email, password: PASSWORD } })).status,
+    ).toBe(401)
+    expect((await send('GET', `/admin/users/${user.id}`, { token: admin })).status).toBe(404)
+    expect((await send('DELETE', `/admin/users/${user.id}`, { token: admin })).status).toBe(404)
+
+    await stack.lambda?.idle()
+    const notice = await catcher.waitFor(user.email, (mail) => mail.subject.includes('deleted'))
+    expect(notice.subject).toContain('account was deleted')
+
+    const again = await send('POST', '/auth/register', { body: { email: user.email, password: PASSWORD } })
+    expect(again.status).toBe(201)
+    expect((again.body as User).id).not.toBe(user.id)
+
+    // The audit trail keeps the id and what happened, never the address.
+    const rows = (
+      await database.db.execute<{ type: string; email: string | null; actor_id: number | null }>(
+        sql`select type, email, actor_id from security_events where user_id = ${user.id} order by id`,
+      )
+    ).rows
+    expect(rows.map((row) => row.type)).toEqual(expect.arrayContaining(['register', 'account_deleted']))
+    expect(rows.every((row) => row.email === null)).toBe(true)
+    expect(rows.filter((row) => row.type === 'account_deleted')).toEqual([
+      { type: 'account_deleted', email: null, actor_id: adminId },
+    ])
+  })
+
+  it('refuses to delete the last active superuser (409)', async () => {
+    const others = await database.db.execute<{ id: number }>(
+      sql`select id from users where is_superuser and is_active and id <> ${adminId}`,
+    )
+    await database.db.execute(
+      sql`update users set is_superuser = false where is_superuser and id <> ${adminId}`,
+    )
+    expect(await send('DELETE', `/admin/users/${adminId}`, { token: admin })).toMatchObject(LAST_SUPERUSER)
+    for (const { id } of others.rows)
+      await database.db.execute(sql`update users set is_superuser = true where id = ${id}`)
   })
 })
 

@@ -9,14 +9,15 @@ export function createMemoryMailJobRepository(state: MemoryState) {
   return {
     async load(jobId) {
       const row = state.mailOutbox.get(jobId)
-      const user = row && findUser(state, row.userId)
-      if (!row || !user) return null
+      const user = row?.userId == null ? undefined : findUser(state, row.userId)
+      const email = row?.recipient ?? user?.email
+      if (!row || email === undefined) return null
       return {
         id: row.id,
         kind: row.kind,
         userId: row.userId,
-        email: user.email,
-        userActive: user.isActive,
+        email,
+        userActive: user?.isActive ?? true,
         createdAt: row.createdAt,
         settled: row.settledAt !== null,
       }
@@ -25,8 +26,10 @@ export function createMemoryMailJobRepository(state: MemoryState) {
     async issueResetToken(job, tokenHash, ttlSeconds) {
       const now = state.clock.now()
       // Read from the job's own row, never from the caller's copy of it.
-      const row = state.mailOutbox.get(job.id)
-      if (!row) return 'superseded'
+      const found = state.mailOutbox.get(job.id)
+      // Only a reset job of an account issues a link.
+      if (!found || found.userId === null) return 'superseded'
+      const row = { ...found, userId: found.userId }
       const expiresAt = plusSeconds(row.createdAt, ttlSeconds)
       const newer = [...state.mailOutbox.values()].some(
         (other) =>

@@ -75,7 +75,9 @@ export interface PasswordResetTokenRow {
 export interface MailOutboxRow {
   id: string
   kind: MailKind
-  userId: number
+  /** Null for a notice to an erased account, whose address is `recipient`. */
+  userId: number | null
+  recipient?: string | null
   createdAt: Date
   attempts: number
   claimedUntil: Date | null

@@ -1,14 +1,25 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { App, Validations } from 'aws-cdk-lib'
+import { App, Stack, Validations } from 'aws-cdk-lib'
 import { Match } from 'aws-cdk-lib/assertions'
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2'
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations'
+import * as lambda from 'aws-cdk-lib/aws-lambda'
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import { AwsSolutionsChecks } from 'cdk-nag'
 import type { IConstruct } from 'constructs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fallbackRoute, lambdas, operatorFunctions, routes } from '#functions/routes'
+import {
+  API_BASE_PATH,
+  fallbackRoute,
+  lambdas,
+  operatorFunctions,
+  type Route,
+  routes,
+} from '#functions/routes'
 import { MIGRATIONS_FOLDER } from '#infra/bundling'
+import { AdminRoutes, MAX_ALARM_METRICS } from '#infra/constructs/admin-routes'
 import { PROVISIONED_FUNCTIONS } from '#infra/constructs/http-api'
 import { hashFolder } from '#infra/constructs/operator-functions'
 import { fromApiGatewayResult, lambdaContext } from '#infra/local/event'
@@ -23,6 +34,9 @@ import { functionNamed, MAIL_CONTEXT, type Resource, type Synthesized, synthesiz
 
 const apiRoutes = routes.filter((route) => !route.docs)
 const docsRoutes = routes.filter((route) => route.docs)
+/** The admin routes, as routes.ts declares them: the only ones with their own throttling and alarm. */
+const superuserRoutes = routes.filter((route) => route.callers === 'superuser')
+const keyOf = (route: Pick<Route, 'method' | 'path'>) => `${route.method} ${route.path}`
 /** Functions that query the database, so must not be updated before the migrations ran. */
 const databaseReaders = [
   ...new Set(
@@ -186,6 +200,146 @@ describe('the API', () => {
   })
 })
 
+/** The alarm on the admin routes' 5xx: the one alarm of the stack on a metric math expression. */
+const adminAlarmOf = (synthesized: Synthesized): [string, Resource] => {
+  const found = byType(synthesized, 'AWS::CloudWatch::Alarm').filter(([, alarm]) => alarm.Properties.Metrics)
+  expect(found).toHaveLength(1)
+  return found[0] as [string, Resource]
+}
+
+describe('the admin routes', () => {
+  it('are the routes declared for superusers: PATCH among them, each deployed', () => {
+    expect(superuserRoutes.map(keyOf)).toEqual(
+      expect.arrayContaining([`GET ${API_BASE_PATH}/admin/users`, `PATCH ${API_BASE_PATH}/admin/users/{id}`]),
+    )
+    const deployed = byType(app, 'AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties.RouteKey)
+    expect(deployed).toEqual(expect.arrayContaining(superuserRoutes.map(keyOf)))
+  })
+
+  it('get a route setting each, and no other route does: lower throttling than the stage, detailed metrics', () => {
+    const [, stage] = onlyOf(app, 'AWS::ApiGatewayV2::Stage')
+    const settings = stage.Properties.RouteSettings as Record<string, unknown>
+    expect(Object.keys(settings).sort()).toEqual(superuserRoutes.map(keyOf).sort())
+    for (const [key, value] of Object.entries(settings))
+      expect(value, key).toEqual({
+        ThrottlingRateLimit: 5,
+        ThrottlingBurstLimit: 10,
+        DetailedMetricsEnabled: true,
+      })
+    // The other routes keep the stage's default, which has no detailed metrics.
+    expect(stage.Properties.DefaultRouteSettings).toEqual({
+      ThrottlingRateLimit: 50,
+      ThrottlingBurstLimit: 100,
+    })
+  })
+
+  it('exist before the stage that names them (API Gateway refuses a setting for a route it cannot find)', () => {
+    const [, stage] = onlyOf(app, 'AWS::ApiGatewayV2::Stage')
+    const routeIds = byType(app, 'AWS::ApiGatewayV2::Route')
+      .filter(([, route]) => superuserRoutes.map(keyOf).includes(route.Properties.RouteKey))
+      .map(([id]) => id)
+    expect(routeIds).toHaveLength(superuserRoutes.length)
+    expect(stage.DependsOn).toEqual(expect.arrayContaining(routeIds))
+  })
+
+  it('raise one alarm on a 5xx from any of them in five minutes, each route’s 5xx filled with 0 and summed', () => {
+    const [alarmId, alarm] = adminAlarmOf(app)
+    const [apiId] = onlyOf(app, 'AWS::ApiGatewayV2::Api')
+    const { Metrics: metrics, ...rest } = alarm.Properties
+    expect(rest).toEqual({
+      AlarmDescription: expect.stringMatching(/^papa-auth: an admin route .* answered 5xx/),
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    })
+    const [expression, ...reads] = metrics as {
+      Id: string
+      Expression?: string
+      ReturnData: boolean
+      MetricStat?: {
+        Metric: { Namespace: string; MetricName: string; Dimensions: unknown[] }
+        Period: number
+        Stat: string
+      }
+    }[]
+    expect(expression).toMatchObject({ ReturnData: true })
+    expect(expression?.Expression?.split(' + ').sort()).toEqual(
+      reads.map(({ Id }) => `FILL(${Id}, 0)`).sort(),
+    )
+    // One read per admin route: API Gateway's per-route 5xx (namespace, metric and dimensions as AWS documents them).
+    expect(reads.map((read) => read.MetricStat)).toEqual(
+      expect.arrayContaining(
+        superuserRoutes.map((route) => ({
+          Metric: {
+            Namespace: 'AWS/ApiGateway',
+            MetricName: '5xx',
+            Dimensions: [
+              { Name: 'ApiId', Value: { Ref: apiId } },
+              { Name: 'Method', Value: route.method },
+              { Name: 'Resource', Value: route.path },
+              { Name: 'Stage', Value: '$default' },
+            ],
+          },
+          Period: 300,
+          Stat: 'Sum',
+        })),
+      ),
+    )
+    expect(reads).toHaveLength(superuserRoutes.length)
+    for (const read of reads) expect(read.ReturnData).toBe(false)
+    expect(app.outputs.AdminServerErrorsAlarmName?.Value).toEqual({ Ref: alarmId })
+  })
+
+  it('fail the synth when they outgrow what one alarm can read', () => {
+    const stack = new Stack(new App(), 'Bare')
+    const httpApi = new apigw.HttpApi(stack, 'Api', { createDefaultStage: false })
+    const stage = new apigw.HttpStage(stack, 'Stage', { httpApi, stageName: '$default' })
+    const fn = new lambda.Function(stack, 'Fn', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('export const handler = async () => ({})'),
+    })
+    const integration = new HttpLambdaIntegration('Integration', fn)
+    const adminRoutes = (count: number, prefix: string) =>
+      Array.from({ length: count }, (_, index) => {
+        const route: Route = {
+          method: 'GET',
+          path: `/admin/${prefix}/${index}`,
+          function: 'admin-list-users',
+          callers: 'superuser',
+        }
+        const [resource] = httpApi.addRoutes({
+          path: route.path,
+          methods: [apigw.HttpMethod.GET],
+          integration,
+        })
+        if (!resource) throw new Error('no route')
+        return { route, resource }
+      })
+    const throttle = { rateLimit: 5, burstLimit: 10 }
+    expect(
+      () =>
+        new AdminRoutes(stack, 'TooMany', {
+          httpApi,
+          stage,
+          routes: adminRoutes(MAX_ALARM_METRICS + 1, 'many'),
+          throttle,
+        }),
+    ).toThrow(
+      `${MAX_ALARM_METRICS + 1} admin routes, and one alarm reads at most ${MAX_ALARM_METRICS} metrics`,
+    )
+    expect(
+      new AdminRoutes(stack, 'Enough', {
+        httpApi,
+        stage,
+        routes: adminRoutes(MAX_ALARM_METRICS, 'enough'),
+        throttle,
+      }).serverErrorsAlarm,
+    ).toBeDefined()
+  })
+})
+
 describe('the JWT authorizer', () => {
   const protectedRoutes = apiRoutes.filter((route) => route.callers === 'token')
   const apiEndpoint = (synthesized: Synthesized) => ({
@@ -315,6 +469,15 @@ describe('CORS, with origins configured', () => {
       AllowCredentials: CORS_POLICY.allowCredentials,
       MaxAge: CORS_POLICY.maxAgeSeconds,
     })
+  })
+
+  it('allows every method a route declares, PATCH included, and OPTIONS for the preflight itself', () => {
+    const [, api] = onlyOf(corsApp, 'AWS::ApiGatewayV2::Api')
+    const declared = [...new Set(routes.map((route) => route.method))]
+    expect(declared).toContain('PATCH')
+    expect(api.Properties.CorsConfiguration.AllowMethods).toEqual(
+      expect.arrayContaining([...declared, 'OPTIONS']),
+    )
   })
 
   it('sends every preflight to a $default route without authorizer, whose function answers it 204', async () => {
@@ -472,6 +635,12 @@ describe('secrets', () => {
       'password-reset': [database, published],
       'password-reset-confirm': [database, published],
       health: [database, published],
+      'admin-list-users': [database, published],
+      'admin-get-user': [database, published],
+      'admin-update-user': [database, published],
+      'admin-delete-user': [database, published],
+      'admin-end-sessions': [database, published],
+      'admin-password-reset': [database, published],
       jwks: [published],
       'openid-configuration': [],
       claims: [],
@@ -1215,6 +1384,8 @@ describe('context', () => {
         corsOrigins: 'https://app.example.com, http://localhost:5173',
         throttleRateLimit: '5',
         throttleBurstLimit: '10',
+        adminThrottleRateLimit: '2',
+        adminThrottleBurstLimit: '4',
         logRetentionDays: '7',
         jwtIssuer: 'https://issuer.example',
         jwtAudience: 'audience.example',
@@ -1227,7 +1398,7 @@ describe('context', () => {
       const [, api] = onlyOf(custom, 'AWS::ApiGatewayV2::Api')
       expect(api.Properties.CorsConfiguration).toMatchObject({
         AllowOrigins: ['https://app.example.com', 'http://localhost:5173'],
-        AllowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+        AllowMethods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
         AllowHeaders: ['authorization', 'content-type'],
         ExposeHeaders: ['retry-after', 'www-authenticate'],
         AllowCredentials: false,
@@ -1238,6 +1409,12 @@ describe('context', () => {
         ThrottlingRateLimit: 5,
         ThrottlingBurstLimit: 10,
       })
+      for (const settings of Object.values(stage.Properties.RouteSettings))
+        expect(settings).toEqual({
+          ThrottlingRateLimit: 2,
+          ThrottlingBurstLimit: 4,
+          DetailedMetricsEnabled: true,
+        })
       for (const [, logGroup] of byType(custom, 'AWS::Logs::LogGroup')) {
         expect(logGroup.Properties.RetentionInDays).toBe(7)
       }
@@ -1267,6 +1444,9 @@ describe('context', () => {
   })
 
   it('fails the synth with a readable message on a bad value', () => {
+    expect(() => synthesize({ context: { adminThrottleRateLimit: '60' } })).toThrow(
+      /adminThrottleRateLimit \(60\) is above throttleRateLimit \(50\)/,
+    )
     expect(() => synthesize({ context: { logRetentionDays: '31' } })).toThrow(
       /logRetentionDays must be one of/,
     )
@@ -1402,7 +1582,9 @@ describe('password reset mail', () => {
   })
 
   it('raises an alarm when a job is in MailFailures, and when send-mail fails', () => {
-    const alarms = byType(app, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties)
+    const alarms = byType(app, 'AWS::CloudWatch::Alarm')
+      .map(([, alarm]) => alarm.Properties)
+      .filter((alarm) => alarm.Namespace !== undefined)
     const [queueId] = queueOf(app)
     const common = {
       ComparisonOperator: 'GreaterThanThreshold',
@@ -1433,7 +1615,12 @@ describe('password reset mail', () => {
   })
 
   it('lets exactly the functions that queue mail invoke send-mail, by the name they are given, and nothing else', () => {
-    expect(mailQueuers).toEqual(['change-password', 'password-reset', 'password-reset-confirm'])
+    expect(mailQueuers).toEqual([
+      'admin-password-reset',
+      'change-password',
+      'password-reset',
+      'password-reset-confirm',
+    ])
     const arn = `<${sendMailId()}.Arn>`
     const invokers = [...allowed(app, 'lambda:InvokeFunction')].filter(([, arns]) =>
       arns.some((candidate) => candidate.startsWith(arn.slice(0, -1))),
@@ -1562,8 +1749,10 @@ describe('password reset mail', () => {
 
     it('deploys no mail sender, no queue, no alarm and no SES or invoke grant; no function is told of a mailer', () => {
       expect(noMail.stack.functions.has('send-mail')).toBe(false)
-      for (const type of ['AWS::SQS::Queue', 'AWS::Lambda::EventInvokeConfig', 'AWS::CloudWatch::Alarm'])
+      for (const type of ['AWS::SQS::Queue', 'AWS::Lambda::EventInvokeConfig'])
         expect(byType(noMail, type), type).toEqual([])
+      // The admin routes' alarm is all that is left.
+      expect(byType(noMail, 'AWS::CloudWatch::Alarm').map(([id]) => id)).toEqual([adminAlarmOf(noMail)[0]])
       const text = JSON.stringify(noMail.resources)
       expect(text).not.toContain('MAILER_FUNCTION_NAME')
       expect(text).not.toContain('"ses:')

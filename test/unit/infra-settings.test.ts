@@ -2,6 +2,7 @@ import * as logs from 'aws-cdk-lib/aws-logs'
 import { describe, expect, it } from 'vitest'
 import { NEON_PG_VERSIONS, NEON_REGIONS } from '#infra/neon/regions'
 import {
+  ADMIN_THROTTLE_DEFAULTS,
   type AuthStackSettings,
   type Context,
   LIMIT_CONTEXT,
@@ -36,6 +37,7 @@ const DEFAULTS: AuthStackSettings = {
   adminEmail: 'admin@example.com',
   corsOrigins: [],
   throttle: { rateLimit: 50, burstLimit: 100 },
+  adminThrottle: { rateLimit: 5, burstLimit: 10 },
   logRetention: logs.RetentionDays.ONE_MONTH,
   docs: false,
   jwtIssuer: undefined,
@@ -66,6 +68,8 @@ const KEYS = [
   'corsOrigins',
   'throttleRateLimit',
   'throttleBurstLimit',
+  'adminThrottleRateLimit',
+  'adminThrottleBurstLimit',
   'logRetentionDays',
   'docs',
   'jwtIssuer',
@@ -153,6 +157,33 @@ describe('number settings: the ends of each range pass, one step past them fails
       read: (settings) => settings.throttle.burstLimit,
       accepted: [1, 5000],
       refused: [['-1', 'context throttleBurstLimit must be a positive number']],
+    },
+    {
+      key: 'adminThrottleRateLimit',
+      read: (settings) => settings.adminThrottle.rateLimit,
+      // Up to the stage's own rate (50 by default).
+      accepted: [0.5, 1, 50],
+      refused: [
+        ['0', 'context adminThrottleRateLimit must be a positive number'],
+        ['slow', 'context adminThrottleRateLimit must be a positive number'],
+        [
+          '50.5',
+          "context adminThrottleRateLimit (50.5) is above throttleRateLimit (50): the admin routes' limits may not exceed every other route's; lower adminThrottleRateLimit or raise throttleRateLimit",
+        ],
+      ],
+    },
+    {
+      key: 'adminThrottleBurstLimit',
+      read: (settings) => settings.adminThrottle.burstLimit,
+      accepted: [1, 100],
+      refused: [
+        ['-1', 'context adminThrottleBurstLimit must be a positive number'],
+        ['2.5', 'context adminThrottleBurstLimit must be a whole number, not "2.5"'],
+        [
+          '101',
+          "context adminThrottleBurstLimit (101) is above throttleBurstLimit (100): the admin routes' limits may not exceed every other route's; lower adminThrottleBurstLimit or raise throttleBurstLimit",
+        ],
+      ],
     },
     {
       key: 'logRetentionDays',
@@ -252,6 +283,43 @@ describe('number settings: the ends of each range pass, one step past them fails
       LOGIN_MAX_FAILURES: 5,
       AUDIT_RETENTION_DAYS: 90,
     })
+  })
+})
+
+describe('the admin routes’ throttling', () => {
+  it('is lower than the stage’s by default, and set apart from it', () => {
+    expect(ADMIN_THROTTLE_DEFAULTS).toEqual({ rateLimit: 5, burstLimit: 10 })
+    const { throttle, adminThrottle } = readSettings({})
+    expect(adminThrottle.rateLimit).toBeLessThan(throttle.rateLimit)
+    expect(adminThrottle.burstLimit).toBeLessThan(throttle.burstLimit)
+    expect(readSettings({ throttleRateLimit: 20, throttleBurstLimit: 40 }).adminThrottle).toEqual(
+      ADMIN_THROTTLE_DEFAULTS,
+    )
+  })
+
+  it('may rise with the stage’s, never above it; unset under a lower stage, it is the stage’s', () => {
+    expect(
+      readSettings({
+        throttleRateLimit: 500,
+        throttleBurstLimit: 1000,
+        adminThrottleRateLimit: 500,
+        adminThrottleBurstLimit: 1000,
+      }).adminThrottle,
+    ).toEqual({ rateLimit: 500, burstLimit: 1000 })
+    expect(readSettings({ throttleRateLimit: '2', throttleBurstLimit: '4' }).adminThrottle).toEqual({
+      rateLimit: 2,
+      burstLimit: 4,
+    })
+    expect(refusal({ throttleRateLimit: '2', adminThrottleRateLimit: '3' })).toBe(
+      "context adminThrottleRateLimit (3) is above throttleRateLimit (2): the admin routes' limits may not exceed every other route's; lower adminThrottleRateLimit or raise throttleRateLimit",
+    )
+    expect(refusal({ throttleBurstLimit: '4', adminThrottleBurstLimit: '5' })).toMatch(
+      /^context adminThrottleBurstLimit \(5\) is above throttleBurstLimit \(4\)/,
+    )
+    // A fractional stage burst cannot be a route's (an integer in CloudFormation): the admin burst must be given.
+    expect(refusal({ throttleBurstLimit: '2.5' })).toBe(
+      "context adminThrottleBurstLimit must be a whole number, and unset it is throttleBurstLimit's 2.5: set it",
+    )
   })
 })
 

@@ -64,7 +64,8 @@ function fakes() {
   const mailer = createMailer({ jobs: repository, transport, settings: SETTINGS })
   /** Stores a job, and its recipient's account as the job describes it. */
   const addJob = (job: Partial<MailJob> & Pick<MailJob, 'id'>) => {
-    const { userId = 1, email = 'user@example.com', userActive = true } = job
+    const { email = 'user@example.com', userActive = true } = job
+    const userId = job.userId ?? 1
     const account = store.state.users.find((user) => user.id === userId)
     if (account) account.isActive = userActive
     else store.addUser({ id: userId, email, isActive: userActive })

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { hashResetToken, newResetToken, resetLink } from '../password-reset-service.ts'
 import type { MailJobRepository, MailMessage, MailSkip, MailTransport } from '../ports.ts'
+import accountDeleted from './account-deleted-mail.ts'
 import passwordChanged from './password-changed-mail.ts'
 import passwordReset from './reset-link-mail.ts'
 
@@ -92,7 +93,7 @@ export function createMailer({
           minutes: String(Math.floor(settings.resetTtlSeconds / 60)),
         })
       } else {
-        content = renderMail(passwordChanged, {
+        content = renderMail(job.kind === 'account_deleted' ? accountDeleted : passwordChanged, {
           product: settings.productName,
           time: utcMinute(job.createdAt),
         })
