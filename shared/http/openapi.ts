@@ -835,9 +835,11 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
       tag: 'admin',
       summary: 'Delete an account',
       description:
-        'The same erasure as a user’s own deletion of their account: the email is free again, and every session, ' +
-        'token, link and pending mail of the account is void at once; the address it had is sent a notice when ' +
-        'mail is configured. It cannot be undone. The last active superuser cannot be deleted (409).',
+        'The same erasure as a user’s own deletion of their account, in one statement: the account’s row goes with ' +
+        'every session, token, reset link and pending mail of it (its tokens are refused at once), its audit events ' +
+        'keep no email, the email is free to register again, and the address it had is sent a notice when mail is ' +
+        'configured. It cannot be undone. The last active superuser cannot be deleted (409), a superuser’s own ' +
+        'account included.',
       parameters: [userIdParameter()],
       responses: {
         '204': response('Deleted.'),
