@@ -1,5 +1,5 @@
 import bcrypt from 'bcryptjs'
-import { eq } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { users } from '#db/schema'
 import { handler as login } from '#functions/login'
@@ -183,7 +183,7 @@ describe('POST /auth/token (OAuth 2.0)', () => {
     })
   })
 
-  it('exchanges a refresh token with the refresh_token grant, and refuses it the second time', async () => {
+  it('exchanges a refresh token with the refresh_token grant, and refuses it past the reuse interval', async () => {
     const user = await registeredUser()
     const first = await invoke(token, formEvent(TOKEN, { username: user.email, password: user.password }))
     const refreshToken = (first.body as TokenPairBody).refresh_token
@@ -193,6 +193,16 @@ describe('POST /auth/token (OAuth 2.0)', () => {
     )
     expect(exchanged).toMatchObject({ status: 200, body: TOKEN_PAIR })
     expect((exchanged.body as TokenPairBody).refresh_token).not.toBe(refreshToken)
+    // Presented again within REFRESH_TOKEN_REUSE_INTERVAL_SECONDS (a retry): a new pair; past it: refused.
+    const retried = await invoke(
+      token,
+      formEvent(TOKEN, { grant_type: 'refresh_token', refresh_token: refreshToken }),
+    )
+    expect(retried).toMatchObject({ status: 200, body: TOKEN_PAIR })
+    await database.db.execute(
+      sql`update refresh_tokens set retired_at = retired_at - interval '1 minute' where retired_at is not null
+          and session_id in (select s.id from sessions s join users u on u.id = s.user_id where u.email = ${user.email})`,
+    )
     const replayed = await invoke(
       token,
       formEvent(TOKEN, { grant_type: 'refresh_token', refresh_token: refreshToken }),
