@@ -473,6 +473,7 @@ describe('the API bundles', () => {
   })
 
   it('register and password-reset-confirm refuse a password on the blocklist, read from beside them', async () => {
+    setDatabaseSecret('api')
     const why = {
       msg: 'This password is on a list of common and breached passwords, which attackers try first; choose another',
       type: 'value_error',
