@@ -127,7 +127,10 @@ const DESCRIBED_IN_WORDS = new Set(['check', 'trim', 'to_lower_case', 'transform
 const EMAIL =
   `Trimmed and lowercased as a whole, then an ASCII address of at most ${EMAIL_MAX_LENGTH} characters. ` +
   'Accounts are unique in that form: `Alice@Example.COM` and `alice@example.com` are one account.'
-const NEW_PASSWORD = `${PASSWORD_MIN_BYTES} to ${PASSWORD_MAX_BYTES} bytes of UTF-8, kept exactly as typed (never trimmed or normalised).`
+const NEW_PASSWORD =
+  `${PASSWORD_MIN_BYTES} to ${PASSWORD_MAX_BYTES} bytes of UTF-8, kept exactly as typed (never trimmed or normalised). ` +
+  'A password on the service’s blocklist (the 100,000 most common passwords of a public list of breached ones, ' +
+  'compared lower-cased) is refused with 422 and a `msg` that says so.'
 const PASSWORD =
   'Any value other than the account’s password, whatever its length, is simply a wrong password.'
 const USERNAME = 'Optional: 3 to 50 characters of `A-Z a-z 0-9 _ . -`, unique regardless of case.'
