@@ -1,5 +1,6 @@
-import { sql } from 'drizzle-orm'
+import { type SQL, sql } from 'drizzle-orm'
 import {
+  type AnyPgColumn,
   bigserial,
   boolean,
   check,
@@ -13,6 +14,20 @@ import {
   uuid,
   varchar,
 } from 'drizzle-orm/pg-core'
+
+/**
+ * The cost of a stored hash that bcrypt compares in full (`$2a$`, `$2b$` or `$2y$`, a cost of 04 to 31, 60 characters),
+ * as its two digits; null for any other string. The pattern of `costOf` in `shared/domain/passwords.ts` (held to it by
+ * `test/integration/password-cost.test.ts`). Two digits order as their numbers, so `max()` of it is the highest cost.
+ */
+export const PASSWORD_COST_PATTERN = '^[$]2[aby][$](0[4-9]|[12][0-9]|3[01])[$][./A-Za-z0-9]{53}$'
+
+/**
+ * The expression `users_password_cost_idx` indexes, spelled once: a query finds the index only when it spells its
+ * expression the same way, the pattern a literal (a parameter would not match it).
+ */
+export const passwordCostOf = (hash: SQL | AnyPgColumn) =>
+  sql`substring(${hash}, ${sql.raw(`'${PASSWORD_COST_PATTERN}'`)})`
 
 /**
  * The seed's `users` table, column for column, so an existing table can be carried over. Emails are stored in
@@ -50,6 +65,8 @@ export const users = pgTable(
   (table) => [
     uniqueIndex('users_email_key').on(table.email),
     uniqueIndex('users_username_lower_key').on(sql`lower(${table.username})`),
+    // The highest stored cost in one lookup: what every password check is made to cost (shared/domain/passwords.ts).
+    index('users_password_cost_idx').on(passwordCostOf(table.hashedPassword)),
     check('users_email_canonical', sql`${table.email} = lower(btrim(${table.email}))`),
   ],
 )

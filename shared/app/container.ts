@@ -6,12 +6,13 @@
 import { preloadDriver } from '#db/client'
 import { checkDatabase } from '#db/health'
 import { createLoginRepository } from '#db/repositories/logins'
+import { createPasswordCostRepository } from '#db/repositories/password-costs'
 import { createPasswordResetRepository } from '#db/repositories/password-resets'
 import { createSessionRepository } from '#db/repositories/sessions'
 import { createUserRepository } from '#db/repositories/users'
 import { type AuthService, createAuthService } from '#shared/domain/auth-service'
 import { createPasswordResetService, type PasswordResetService } from '#shared/domain/password-reset-service'
-import type { PasswordHasher } from '#shared/domain/passwords'
+import type { PasswordHasher, PasswordHasherSettings } from '#shared/domain/passwords'
 import type { SessionPrincipal } from '#shared/domain/principal'
 import { createTokenService, systemClock } from '#shared/domain/tokens'
 import { type Config, loadConfig, type Need } from '#shared/platform/config'
@@ -41,7 +42,7 @@ export interface ContainerOptions {
    * bcrypt (`createPasswordHasher`), passed by the functions that check or hash a password: only their bundles carry
    * it, and the others' cold starts do not evaluate it.
    */
-  passwords?: (settings: { cost: number }) => PasswordHasher
+  passwords?: (settings: PasswordHasherSettings) => PasswordHasher
 }
 
 const containers = new Set<Container>()
@@ -92,7 +93,12 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
     maxAgeSeconds: config.SESSION_MAX_AGE_SECONDS,
     reuseIntervalSeconds: config.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS,
   }
-  const passwords = options.passwords?.({ cost: config.BCRYPT_COST }) ?? withoutPasswords
+  // The hasher reads the highest stored cost (cached for minutes): every check it runs costs a compare at that cost.
+  const passwords =
+    options.passwords?.({
+      cost: config.BCRYPT_COST,
+      storedCosts: createPasswordCostRepository(database.db),
+    }) ?? withoutPasswords
   const auth = createAuthService({
     mail,
     users: createUserRepository(database.db, {

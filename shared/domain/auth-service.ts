@@ -52,8 +52,9 @@ export function createAuthService({ users, logins, sessions, passwords, tokens, 
   /**
    * A password check under the failed-login lock, for every path that checks one: the attempt is counted before the
    * password is looked at, so no more than the limit of checks run per email and window however many arrive at once;
-   * past it, or past the source IP's limit, it is refused unchecked (429). Otherwise exactly one bcrypt compare,
-   * whatever the outcome, so unknown emails and wrong passwords look alike. The account, when the password is its
+   * past it, or past the source IP's limit, it is refused unchecked (429). Otherwise the bcrypt work of one compare at
+   * the highest cost of any stored hash (or `BCRYPT_COST` if higher), whatever the account, its hash's cost and the
+   * outcome (`passwords.ts`), so unknown emails and wrong passwords look alike. The account, when the password is its
    * own and `accepts` it; else the failure is counted and `refusal` thrown.
    */
   async function checkPassword(
@@ -98,16 +99,18 @@ export function createAuthService({ users, logins, sessions, passwords, tokens, 
   }
 
   /**
-   * After a successful login, a stronger hash when the stored cost is lower; and for a hash carried over from the
-   * FastAPI backend, a hash of this service's own once the password is shorter than bcrypt's 72 bytes, so it cannot
-   * be the cut-off start of a longer one (the mark then goes). A carried-over password of 72 bytes or more keeps its
-   * mark, and its user logs in with all of it, until they set a new password. Best effort: the login has succeeded,
-   * and a rehash that loses to another login's, or fails, is done again at the next one.
+   * After a successful login, a hash at `BCRYPT_COST` when the stored one has another cost: lower, or higher (the
+   * setting lowered, or carried over), as every check costs what the costliest stored hash does, so none should stay
+   * above the setting past its account's next login. And for a hash carried over from the FastAPI backend, a hash of
+   * this service's own once the password is shorter than bcrypt's 72 bytes, so it cannot be the cut-off start of a
+   * longer one (the mark then goes). A carried-over password of 72 bytes or more keeps its mark, and its user logs in
+   * with all of it, until they set a new password. Best effort: the login has succeeded, and a rehash that loses to
+   * another login's, or fails, is done again at the next one.
    */
-  async function upgradeHash(user: UserRecord, password: string, weaker: boolean): Promise<void> {
+  async function upgradeHash(user: UserRecord, password: string, otherCost: boolean): Promise<void> {
     const fits = Buffer.byteLength(password, 'utf8') < PASSWORD_MAX_BYTES
     const carriedOver = user.passwordCarriedOver && !fits
-    if (!weaker && !(user.passwordCarriedOver && fits)) return
+    if (!otherCost && !(user.passwordCarriedOver && fits)) return
     // A failure here (the database gone since the session started) is not the login's: the next one rehashes.
     await logins.upgradeHash({ user, hash: await passwords.hash(password), carriedOver }).catch(() => false)
   }

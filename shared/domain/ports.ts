@@ -35,6 +35,15 @@ export interface UserRepository {
   insertSuperuser(user: NewUser, context: RequestContext): Promise<{ user: UserRecord; created: boolean }>
 }
 
+/** The costs of the stored password hashes, which every password check is made to pay alike (`passwords.ts`). */
+export interface PasswordCostRepository {
+  /**
+   * The highest cost among the stored hashes that bcrypt compares in full; null when there is none. One index
+   * lookup, whatever the number of accounts.
+   */
+  highestStoredCost(): Promise<number | null>
+}
+
 /** A password check, reserved before the compare. */
 export interface LoginAttempt {
   /** Made by the service; a retried statement with the same id counts once. */
@@ -56,7 +65,7 @@ export interface NewSession {
   refreshTokenExpiresAt: Date
 }
 
-/** A stronger hash of the password a login just checked, and whether it is still a carried-over one. */
+/** A hash at the current cost of the password a login just checked, and whether it is still a carried-over one. */
 export interface HashUpgrade {
   user: UserRecord
   hash: string
@@ -78,7 +87,7 @@ export interface LoginRepository {
    */
   startSession(session: NewSession, context: RequestContext): Promise<boolean>
   /**
-   * Best effort, after the session started: stores the stronger hash while the credential version and the hash are
+   * Best effort, after the session started: stores the new hash while the credential version and the hash are
    * still the ones checked (another login's rehash or a change wins); one row, no other lock. False when it did not.
    */
   upgradeHash(upgrade: HashUpgrade): Promise<boolean>
