@@ -99,6 +99,7 @@ export const LIMIT_CONTEXT = {
   accessTokenTtlSeconds: 'ACCESS_TOKEN_TTL_SECONDS',
   refreshTokenTtlSeconds: 'REFRESH_TOKEN_TTL_SECONDS',
   sessionMaxAgeSeconds: 'SESSION_MAX_AGE_SECONDS',
+  maxSessionsPerUser: 'MAX_SESSIONS_PER_USER',
   auditRetentionDays: 'AUDIT_RETENTION_DAYS',
   passwordResetTtlSeconds: 'PASSWORD_RESET_TTL_SECONDS',
   passwordResetEmailLimit: 'PASSWORD_RESET_EMAIL_LIMIT',
