@@ -75,7 +75,7 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
   // While the first secret is on its way, the database driver loads what its connection will need.
   const secrets = await secretReaderFor(config, preloadDriver)
   // The connection opens as soon as its string is known, while the keys may still be on their way: during init, it
-  // overlaps the rest of the cold start (for register, the whole bcrypt hash), and on Neon starts waking the compute.
+  // overlaps the rest of the cold start, and on Neon starts waking the compute.
   const opening = resolveDatabaseUrl(config, secrets).then((url) => {
     const opened = openDatabase(config, url)
     opened.warm()
@@ -88,7 +88,10 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
     throw keys.status === 'rejected' ? keys.reason : (opened as PromiseRejectedResult).reason
   }
   const database = opened.value
-  const sessionPolicy = { maxAgeSeconds: config.SESSION_MAX_AGE_SECONDS }
+  const sessionPolicy = {
+    maxAgeSeconds: config.SESSION_MAX_AGE_SECONDS,
+    maxPerUser: config.MAX_SESSIONS_PER_USER,
+  }
   const passwords = options.passwords?.({ cost: config.BCRYPT_COST }) ?? withoutPasswords
   const auth = createAuthService({
     mail,

@@ -51,7 +51,10 @@ export const DEFAULT_POLICIES: StorePolicies = {
     maxPerWindow: setting('REGISTER_RATE_LIMIT'),
     windowSeconds: setting('REGISTER_RATE_WINDOW_SECONDS'),
   },
-  session: { maxAgeSeconds: setting('SESSION_MAX_AGE_SECONDS') },
+  session: {
+    maxAgeSeconds: setting('SESSION_MAX_AGE_SECONDS'),
+    maxPerUser: setting('MAX_SESSIONS_PER_USER'),
+  },
   reset: {
     emailLimit: setting('PASSWORD_RESET_EMAIL_LIMIT'),
     ipLimit: setting('PASSWORD_RESET_IP_LIMIT'),
