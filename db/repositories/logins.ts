@@ -220,10 +220,11 @@ export function createLoginRepository(db: Database, policy: LoginPolicy, session
         .catch(rethrowUnavailable)
       const row = result.rows[0]
       if (row?.contended) {
-        // Every login that took its turn before this one has committed: this snapshot sees their sessions.
+        // Every login that took its turn before this one has committed: this snapshot sees their sessions. Best
+        // effort: the session has started either way, and the user's next login ends what this one could not.
         await db
           .execute(sql`with ${pastCap(user.id, sessionPolicy.maxPerUser, context, sql`true`)} select 1`)
-          .catch(rethrowUnavailable)
+          .catch(() => undefined)
       }
       return row?.started === true
     },
