@@ -93,10 +93,9 @@ export interface LoginRepository {
   /**
    * Clears the email's count, gives the attempt's place back to its source IP, stores the session and token, ends
    * the user's oldest live sessions past `maxPerUser`, audits: one statement, and a second one only when a
-   * concurrent login of the same user committed meanwhile (so that the cap holds for both; best effort, the next login
-   * ends what it could not). False when the account
-   * went inactive or its credential version moved since the check (a reset or change wins; a rehash does not); a
-   * retry answers true.
+   * concurrent login of the same user committed meanwhile, so that the cap holds for both (best effort: the next
+   * login ends what it could not). False when the account went inactive or its credential version moved since the
+   * check (a reset or change wins; a rehash does not); a retry answers true.
    */
   startSession(session: NewSession, context: RequestContext): Promise<boolean>
   /**
