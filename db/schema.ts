@@ -144,13 +144,19 @@ export const loginAttempts = pgTable(
   (table) => [index('login_attempts_window_started_at_idx').on(table.windowStartedAt)],
 )
 
-/** Fixed-window counters, keyed by what is limited (`register:<source ip>`, `login-failures:<source ip>`). */
+/**
+ * Fixed-window counters, keyed by what is limited (`register:<source ip>`, `login-failures:<source ip>`); and
+ * `logins:<user id>`, the counter a user's logins take turns on, so that each ends the sessions past the cap after
+ * the one before it.
+ */
 export const rateLimits = pgTable(
   'rate_limits',
   {
     key: varchar('key', { length: 100 }).primaryKey(),
     hits: integer('hits').notNull(),
     windowStartedAt: timestamp('window_started_at', { withTimezone: true, mode: 'date' }).notNull(),
+    /** The latest hits' ids where a hit has one (registrations), so a statement retried after a lost answer counts once. */
+    recentHits: uuid('recent_hits').array().notNull().default(sql`'{}'::uuid[]`),
   },
   (table) => [index('rate_limits_window_started_at_idx').on(table.windowStartedAt)],
 )

@@ -76,7 +76,7 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
   // While the first secret is on its way, the database driver loads what its connection will need.
   const secrets = await secretReaderFor(config, preloadDriver)
   // The connection opens as soon as its string is known, while the keys may still be on their way: during init, it
-  // overlaps the rest of the cold start (for register, the whole bcrypt hash), and on Neon starts waking the compute.
+  // overlaps the rest of the cold start, and on Neon starts waking the compute.
   const opening = resolveDatabaseUrl(config, secrets).then((url) => {
     const opened = openDatabase(config, url)
     opened.warm()
@@ -92,6 +92,7 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
   const sessionPolicy = {
     maxAgeSeconds: config.SESSION_MAX_AGE_SECONDS,
     reuseIntervalSeconds: config.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS,
+    maxPerUser: config.MAX_SESSIONS_PER_USER,
   }
   // The hasher reads the highest stored cost (cached for minutes): every check it runs costs a compare at that cost.
   const passwords =

@@ -10,11 +10,12 @@ import {
   IncorrectPasswordError,
   InvalidCredentialsError,
   InvalidTokenError,
+  RegistrationLimitError,
   SessionNotFoundError,
   TooManyAttemptsError,
 } from './errors.ts'
 import type { PasswordHasher } from './passwords.ts'
-import type { LoginRepository, MailQueue, SessionRepository, UserRepository } from './ports.ts'
+import type { LoginAttempt, LoginRepository, MailQueue, SessionRepository, UserRepository } from './ports.ts'
 import type { SessionPrincipal } from './principal.ts'
 import {
   type ChangePasswordBody,
@@ -29,7 +30,7 @@ import type { RequestContext, UserRecord } from './users.ts'
 export type { PublicSession, TokenPair } from './contract.ts'
 
 export interface AuthDependencies {
-  users: Pick<UserRepository, 'register'>
+  users: Pick<UserRepository, 'reserveRegistration' | 'register'>
   logins: LoginRepository
   sessions: SessionRepository
   passwords: PasswordHasher
@@ -50,21 +51,27 @@ export function createAuthService({ users, logins, sessions, passwords, tokens, 
   })
 
   /**
-   * A password check under the failed-login lock, for every path that checks one: the attempt is counted before the
-   * password is looked at, so no more than the limit of checks run per email and window however many arrive at once;
-   * past it, or past the source IP's limit, it is refused unchecked (429). Otherwise the bcrypt work of one compare at
-   * the highest cost of any stored hash (or `BCRYPT_COST` if higher), whatever the account, its hash's cost and the
-   * outcome (`passwords.ts`), so unknown emails and wrong passwords look alike. The account, when the password is its
-   * own and `accepts` it; else the failure is counted and `refusal` thrown.
+   * A password check under the failed-login limits, for every path that checks one: the attempt is counted against
+   * the email and the source IP before the password is looked at, so no more than each limit of checks run per
+   * window however many arrive at once; past either, it is refused unchecked (429). Otherwise the bcrypt work of one
+   * compare at the highest cost of any stored hash (or `BCRYPT_COST` if higher), whatever the account, its hash's cost
+   * and the outcome (`passwords.ts`), so unknown emails and wrong passwords look alike. The account, when the password
+   * is its own and `accepts` it (the caller then gives the address its place back: successes never count against
+   * it); else the failure is recorded and `refusal` thrown.
    */
   async function checkPassword(
     email: string,
     password: string,
     context: RequestContext,
     { accepts, refusal }: { accepts: (user: UserRecord) => boolean; refusal: () => Error },
-  ): Promise<{ user: UserRecord; needsRehash: boolean }> {
+  ): Promise<{ user: UserRecord; needsRehash: boolean; attempt: LoginAttempt }> {
     const attempt = await logins.begin({ id: randomUUID(), email }, context)
-    if (attempt.refusedForSeconds !== null) throw new TooManyAttemptsError(attempt.refusedForSeconds)
+    if (attempt.refusedForSeconds !== null) {
+      // Only when the email's lock refused it after all (first attempts on a new email racing): a place it took from
+      // the address goes back, as no compare ran. Best effort: the answer is the refusal either way.
+      if (attempt.reservation !== null) await logins.release(attempt, context).catch(() => undefined)
+      throw new TooManyAttemptsError(attempt.refusedForSeconds)
+    }
     const { user } = attempt
     const check = await passwords.verify(password, user?.hashedPassword ?? null, {
       carriedOver: user?.passwordCarriedOver === true,
@@ -73,11 +80,11 @@ export function createAuthService({ users, logins, sessions, passwords, tokens, 
       await logins.recordFailure(attempt, context)
       throw refusal()
     }
-    return { user, needsRehash: check.needsRehash }
+    return { user, needsRehash: check.needsRehash, attempt }
   }
 
   async function login(email: string, password: string, context: RequestContext): Promise<TokenPair> {
-    const { user, needsRehash } = await checkPassword(email, password, context, {
+    const { user, needsRehash, attempt } = await checkPassword(email, password, context, {
       accepts: (account) => account.isActive,
       refusal: () => new InvalidCredentialsError(),
     })
@@ -87,7 +94,13 @@ export function createAuthService({ users, logins, sessions, passwords, tokens, 
     const [pair, started] = await Promise.all([
       tokenPair(user.id, sessionId, refresh.token),
       logins.startSession(
-        { id: sessionId, user, refreshTokenHash: refresh.hash, refreshTokenExpiresAt: refresh.expiresAt },
+        {
+          id: sessionId,
+          user,
+          reservation: attempt.reservation,
+          refreshTokenHash: refresh.hash,
+          refreshTokenExpiresAt: refresh.expiresAt,
+        },
         context,
       ),
     ])
@@ -139,10 +152,16 @@ export function createAuthService({ users, logins, sessions, passwords, tokens, 
       return { user, sessionId }
     },
 
+    /**
+     * Counted against the source IP first, in a statement of its own: a registration the limit refuses costs no
+     * hash, and one the insert refuses (a taken email or username) stays counted, so neither can be probed freely.
+     */
     async register(
       { email, password, username }: RegisterBody,
       context: RequestContext,
     ): Promise<PublicUser> {
+      const { refusedForSeconds } = await users.reserveRegistration(randomUUID(), context)
+      if (refusedForSeconds !== null) throw new RegistrationLimitError(refusedForSeconds)
       const hashedPassword = await passwords.hash(password)
       return toPublicUser(
         await users.register({ email, username: username ?? null, hashedPassword }, context),
@@ -193,20 +212,23 @@ export function createAuthService({ users, logins, sessions, passwords, tokens, 
     },
 
     /**
-     * Checks the current password as a login does (counted before the compare, so the failed-login lock bounds it
-     * too, and a wrong one counts towards it), then stores the new hash and revokes every other session. Of two
-     * concurrent changes at most one succeeds: the other finds the hash it checked replaced, and is answered as a
-     * wrong password without being counted.
+     * Checks the current password as a login does (counted before the compare, so the failed-login limits bound it
+     * too, and a wrong one counts towards them; a right one gives the address its place back), then stores the new
+     * hash and revokes every other session. Of two concurrent changes at most one succeeds: the other finds the hash
+     * it checked replaced, and is answered as a wrong password without being counted.
      */
     async changePassword(
       { user, sessionId }: SessionPrincipal,
       { current_password, new_password }: ChangePasswordBody,
       context: RequestContext,
     ): Promise<void> {
-      const { user: stored } = await checkPassword(user.email, current_password, context, {
+      const { user: stored, attempt } = await checkPassword(user.email, current_password, context, {
         accepts: (account) => account.id === user.id,
         refusal: () => new IncorrectPasswordError(),
       })
+      // Before the change, which clears the email's recent attempts that make the release count once. Best effort:
+      // a place not given back only counts against the address until its window ends.
+      await logins.release(attempt, context).catch(() => undefined)
       const noticeId = randomUUID()
       const changed = await sessions.changePassword(
         {

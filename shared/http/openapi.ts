@@ -95,6 +95,7 @@ export type OpenApiSettings = Pick<
   | 'REGISTER_RATE_LIMIT'
   | 'REGISTER_RATE_WINDOW_SECONDS'
   | 'SESSION_MAX_AGE_SECONDS'
+  | 'MAX_SESSIONS_PER_USER'
   | 'PASSWORD_RESET_TTL_SECONDS'
   | 'PASSWORD_RESET_EMAIL_LIMIT'
   | 'PASSWORD_RESET_IP_LIMIT'
@@ -519,7 +520,8 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
       description:
         'A session starts at each login and lives while its refresh tokens are renewed (at most ' +
         `${duration(settings.SESSION_MAX_AGE_SECONDS)} after the login). ` +
-        '`current` marks the session of the access token sent; `ip` and `user_agent` are those of its login.',
+        `A user holds at most ${count(settings.MAX_SESSIONS_PER_USER, 'live session')}: a login past that ends the ` +
+        'oldest. `current` marks the session of the access token sent; `ip` and `user_agent` are those of its login.',
       responses: {
         '200': response('The live sessions, newest first.', json('SessionList', [EXAMPLE_SESSION])),
         ...errors('500', '503'),
