@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { fallbackRoute, operatorFunctions, routes } from '#functions/routes'
@@ -14,6 +14,11 @@ export interface BundleFigures {
   /** Every JavaScript file the function ships (chunks included, source maps and data files not). */
   rawBytes: number
   gzipBytes: number
+  /**
+   * The other files it ships beside them, source maps left out: read at run time, not at init (Swagger UI's assets,
+   * the migrations, the password blocklist's filter).
+   */
+  dataBytes: number
   /**
    * Median wall time of a fresh `node` that imports the bundle and exits, configured as deployed (secrets named by
    * ARN): the container build that the import starts loads the SDK before the import is over.
@@ -45,7 +50,7 @@ const IMPORT_PROBE = [
   'process.exit(0)',
 ].join(';')
 
-function javascriptBytes(outdir: string): { raw: number; gzip: number } {
+function javascriptBytes(outdir: string): { raw: number; gzip: number; data: number } {
   let raw = 0
   let gzip = 0
   for (const file of readdirSync(outdir)) {
@@ -54,7 +59,13 @@ function javascriptBytes(outdir: string): { raw: number; gzip: number } {
     raw += content.length
     gzip += gzipSync(content).length
   }
-  return { raw, gzip }
+  let data = 0
+  for (const entry of readdirSync(outdir, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name)
+    const isTopLevelScript = entry.parentPath === outdir && /\.(mjs|js|cjs)$/.test(entry.name)
+    if (entry.isFile() && !isTopLevelScript && !entry.name.endsWith('.map')) data += statSync(path).size
+  }
+  return { raw, gzip, data }
 }
 
 interface Timing {
@@ -119,17 +130,19 @@ export function measureBundles(options: {
     kind: 'baseline',
     rawBytes: 0,
     gzipBytes: 0,
+    dataBytes: 0,
     ...summary('node -e 0'),
     packages: [],
   }
   const bundles = built.map((subject): BundleFigures => {
-    const { raw, gzip } = javascriptBytes(subject.outdir)
+    const { raw, gzip, data } = javascriptBytes(subject.outdir)
     const map = JSON.parse(readFileSync(subject.bundle.sourceMap, 'utf8'))
     return {
       name: subject.name,
       kind: subject.kind,
       rawBytes: raw,
       gzipBytes: gzip,
+      dataBytes: data,
       ...summary(subject.name),
       ...(options.inlineFor.includes(subject.name) ? { inline: summary(`${subject.name} (inline)`) } : {}),
       packages: packageSizesFromSourceMap(map, readFileSync(subject.bundle.file, 'utf8')),

@@ -73,12 +73,17 @@ let unique = 0
 const uniqueEmail = (prefix: string) =>
   `${prefix}.${process.pid}.${Date.now().toString(36)}.${unique++}@bench.local`
 
-/** One registered user whose password every login uses, and a first token pair. */
+/**
+ * One registered user whose password every login uses, and a first token pair; and another account for the timed
+ * logins alone, so that their sessions never take the first pair's past MAX_SESSIONS_PER_USER.
+ */
 async function prepare() {
   const email = uniqueEmail('login')
   await call(register, json('/api/v1/auth/register', { email, password: PASSWORD }), 201)
   const pair = await call(login, json('/api/v1/auth/login', { email, password: PASSWORD }), 200)
-  return { email, accessToken: String(pair.access_token) }
+  const loginEmail = uniqueEmail('logins')
+  await call(register, json('/api/v1/auth/register', { email: loginEmail, password: PASSWORD }), 201)
+  return { email, loginEmail, accessToken: String(pair.access_token) }
 }
 
 const fixture = await prepare()
@@ -164,6 +169,7 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
   const sessions = createSessionRepository(database.db, {
     maxAgeSeconds: config.SESSION_MAX_AGE_SECONDS,
     reuseIntervalSeconds: config.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS,
+    maxPerUser: config.MAX_SESSIONS_PER_USER,
   })
   const { sid } = decodeJwt(fixture.accessToken)
   const sessionId = typeof sid === 'string' ? sid : null
@@ -313,7 +319,7 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
     )),
   )
 
-  const stored = await pool.query('select hashed_password from users where email = $1', [fixture.email])
+  const stored = await pool.query('select hashed_password from users where email = $1', [fixture.loginEmail])
   const storedHash = String((stored.rows[0] as { hashed_password: string }).hashed_password)
   results.push(
     ...(await series(
@@ -321,7 +327,7 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
       `bcrypt compare (cost ${cost})`,
       {
         endpoint: () => {
-          const request = json('/api/v1/auth/login', { email: fixture.email, password: PASSWORD })
+          const request = json('/api/v1/auth/login', { email: fixture.loginEmail, password: PASSWORD })
           return () => call(login, request, 200)
         },
         floor: () => () => bcrypt.compare(PASSWORD, storedHash),
@@ -334,7 +340,7 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
           () =>
             pool.query(
               'select id, email, username, hashed_password, is_active, is_superuser, created_at, updated_at from users where email = $1',
-              [fixture.email],
+              [fixture.loginEmail],
             ),
         ],
         [

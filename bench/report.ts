@@ -95,7 +95,7 @@ function bundleRows(run: BenchRun): Row[] {
     rows.push({
       area: 'bundle',
       subject: api ? `\`${bundle.name}\`` : `\`${bundle.name}\` (not behind the API)`,
-      measured: `${kb(bundle.rawBytes)} (gzip ${kb(bundle.gzipBytes)}); init ${ms(bundle.initMs)}${bundle.inline ? ` (${ms(bundle.inline.initMs)} with inline secrets)` : ''}`,
+      measured: `${kb(bundle.rawBytes)} (gzip ${kb(bundle.gzipBytes)})${bundle.dataBytes > 0 ? ` + ${kb(bundle.dataBytes)} of data files` : ''}; init ${ms(bundle.initMs)}${bundle.inline ? ` (${ms(bundle.inline.initMs)} with inline secrets)` : ''}`,
       baseline: `node -e 0: ${ms(node.initMs)}`,
       ratio: signed(net),
       target: api ? `≤ ${TARGETS.bundleBytes / 1000} KB; init ≤ +${TARGETS.initOverNodeMs} ms` : 'none',

@@ -97,6 +97,8 @@ const inlineEnv = functionEnv({
   ...stack.databaseEnv,
   JWT_SIGNING_KEYS: signingKeys,
   BCRYPT_COST: String(BCRYPT_COST),
+  // The timed logins of one account (calls + warmup) stay under it: none pays for ending an older session.
+  MAX_SESSIONS_PER_USER: '1000',
 })
 
 let worker: Worker | undefined

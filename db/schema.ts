@@ -1,5 +1,6 @@
-import { sql } from 'drizzle-orm'
+import { type SQL, sql } from 'drizzle-orm'
 import {
+  type AnyPgColumn,
   bigserial,
   boolean,
   check,
@@ -14,6 +15,20 @@ import {
   uuid,
   varchar,
 } from 'drizzle-orm/pg-core'
+
+/**
+ * The cost of a stored hash that bcrypt compares in full (`$2a$`, `$2b$` or `$2y$`, a cost of 04 to 31, 60 characters),
+ * as its two digits; null for any other string. The pattern of `costOf` in `shared/domain/passwords.ts` (held to it by
+ * `test/integration/password-cost.test.ts`). Two digits order as their numbers, so `max()` of it is the highest cost.
+ */
+export const PASSWORD_COST_PATTERN = '^[$]2[aby][$](0[4-9]|[12][0-9]|3[01])[$][./A-Za-z0-9]{53}$'
+
+/**
+ * The expression `users_password_cost_idx` indexes, spelled once: a query finds the index only when it spells its
+ * expression the same way, the pattern a literal (a parameter would not match it).
+ */
+export const passwordCostOf = (hash: SQL | AnyPgColumn) =>
+  sql`substring(${hash}, ${sql.raw(`'${PASSWORD_COST_PATTERN}'`)})`
 
 /**
  * The seed's `users` table, column for column, so an existing table can be carried over. Emails are stored in
@@ -54,6 +69,8 @@ export const users = pgTable(
     // The admin search (`q`, the start of an email or username): LIKE 'prefix%' needs the pattern operator class.
     index('users_email_prefix_idx').using('btree', sql`${table.email} text_pattern_ops`),
     index('users_username_prefix_idx').using('btree', sql`lower(${table.username}) text_pattern_ops`),
+    // The highest stored cost in one lookup: what every password check is made to cost (shared/domain/passwords.ts).
+    index('users_password_cost_idx').on(passwordCostOf(table.hashedPassword)),
     check('users_email_canonical', sql`${table.email} = lower(btrim(${table.email}))`),
   ],
 )
@@ -131,13 +148,19 @@ export const loginAttempts = pgTable(
   (table) => [index('login_attempts_window_started_at_idx').on(table.windowStartedAt)],
 )
 
-/** Fixed-window counters, keyed by what is limited (`register:<source ip>`, `login-failures:<source ip>`). */
+/**
+ * Fixed-window counters, keyed by what is limited (`register:<source ip>`, `login-failures:<source ip>`); and
+ * `logins:<user id>`, the counter a user's logins take turns on, so that each ends the sessions past the cap after
+ * the one before it.
+ */
 export const rateLimits = pgTable(
   'rate_limits',
   {
     key: varchar('key', { length: 100 }).primaryKey(),
     hits: integer('hits').notNull(),
     windowStartedAt: timestamp('window_started_at', { withTimezone: true, mode: 'date' }).notNull(),
+    /** The latest hits' ids where a hit has one (registrations), so a statement retried after a lost answer counts once. */
+    recentHits: uuid('recent_hits').array().notNull().default(sql`'{}'::uuid[]`),
   },
   (table) => [index('rate_limits_window_started_at_idx').on(table.windowStartedAt)],
 )

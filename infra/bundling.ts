@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname, join, relative, resolve, sep } from 'node:path'
+import { basename, dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { BuildOptions } from 'esbuild'
 import {
@@ -27,17 +27,44 @@ export interface Bundle {
   sourceMap: string
 }
 
-/** Files a bundle carries besides its code, as absolute source folders and paths inside the bundle. */
-function extraFiles(name: string, options: BundleOptions): { from: string; to: string }[] {
-  if (name === 'migrate') return [{ from: options.migrationsFolder ?? MIGRATIONS_FOLDER, to: 'migrations' }]
+/**
+ * The password blocklist's module, which reads its Bloom filter from beside itself at the first check: in a bundle,
+ * beside `index.mjs`. Named by path, as infra/ imports nothing from shared/domain.
+ */
+export const PASSWORD_BLOCKLIST = {
+  module: 'shared/domain/password-blocklist/password-blocklist.ts',
+  filter: 'shared/domain/password-blocklist/common-passwords.bloom',
+}
+
+/**
+ * Files a bundle carries besides its code, as absolute source folders and paths inside the bundle. `sources`: the
+ * modules the bundle's code came from (its source map's), so that only a bundle that can check a new password
+ * carries the blocklist, and every such bundle does.
+ */
+function extraFiles(
+  name: string,
+  options: BundleOptions,
+  sources: readonly string[],
+): { from: string; to: string }[] {
+  const files: { from: string; to: string }[] = []
+  if (sources.includes(PASSWORD_BLOCKLIST.module)) {
+    files.push({
+      from: join(repositoryRoot, PASSWORD_BLOCKLIST.filter),
+      to: basename(PASSWORD_BLOCKLIST.filter),
+    })
+  }
+  if (name === 'migrate')
+    files.push({ from: options.migrationsFolder ?? MIGRATIONS_FOLDER, to: 'migrations' })
   // Swagger UI's assets, served by the docs function itself (no CDN); shared/http/swagger-ui.ts reads them from there.
   if (name === 'docs') {
-    return Object.keys(SWAGGER_UI_DIST_FILES).map((file) => ({
-      from: join(swaggerUiDistDirectory(), file),
-      to: `${BUNDLED_SWAGGER_UI_DIRECTORY}/${file}`,
-    }))
+    for (const file of Object.keys(SWAGGER_UI_DIST_FILES)) {
+      files.push({
+        from: join(swaggerUiDistDirectory(), file),
+        to: `${BUNDLED_SWAGGER_UI_DIRECTORY}/${file}`,
+      })
+    }
   }
-  return []
+  return files
 }
 
 /**
@@ -47,7 +74,8 @@ function extraFiles(name: string, options: BundleOptions): { from: string; to: s
  */
 export function bundleFunction(name: string, outdir: string, options: BundleOptions = {}): Bundle {
   const bundle = bundleEntry(join('functions', `${name}.ts`), outdir)
-  for (const extra of extraFiles(name, options)) {
+  const { sources } = JSON.parse(readFileSync(bundle.sourceMap, 'utf8')) as { sources: string[] }
+  for (const extra of extraFiles(name, options, sources)) {
     cpSync(extra.from, join(outdir, extra.to), { recursive: true })
   }
   return bundle

@@ -108,6 +108,7 @@ export const LIMIT_CONTEXT = {
   refreshTokenTtlSeconds: 'REFRESH_TOKEN_TTL_SECONDS',
   refreshTokenReuseIntervalSeconds: 'REFRESH_TOKEN_REUSE_INTERVAL_SECONDS',
   sessionMaxAgeSeconds: 'SESSION_MAX_AGE_SECONDS',
+  maxSessionsPerUser: 'MAX_SESSIONS_PER_USER',
   auditRetentionDays: 'AUDIT_RETENTION_DAYS',
   passwordResetTtlSeconds: 'PASSWORD_RESET_TTL_SECONDS',
   passwordResetEmailLimit: 'PASSWORD_RESET_EMAIL_LIMIT',

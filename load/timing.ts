@@ -3,6 +3,9 @@
  * either (the contract: same status, body, headers, and time within noise). Interleaves, in one run:
  * - a login for an unknown email against one with a wrong password, on `login` and on the token endpoint's password
  *   grant (bcrypt at the service's default cost);
+ * - the same on `login` for accounts whose stored hash has another cost than `BCRYPT_COST` (`--stored-cost`; by
+ *   default two below it, as after raising the setting; above it, as for passlib's `$2b$12$` hashes carried over or
+ *   hashes made before the setting was lowered, every check of the run then costs a compare at that cost);
  * - a password-reset request for an unknown email against one for an active account, which really queues a mail job
  *   and has the mail sent (the stack's mail option: its local Lambda runs the mail sender, which sends to MailDev).
  *   The local Lambda runs the sender in this process, where in AWS it runs in a container of its own; so the reset
@@ -17,10 +20,13 @@
 import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
+import { sql } from 'drizzle-orm'
+import { createDatabase } from '#db/client'
 import { findRoute } from '#functions/routes'
 import { fromApiGatewayResult, lambdaContext, toApiGatewayEvent } from '#infra/local/event'
 import { startLocalStack } from '#infra/local/local-stack'
 import { startMailCatcher } from '#infra/local/mail-catcher'
+import { createPasswordHasher } from '#shared/domain/passwords'
 import { newSigningKeySet } from '#shared/domain/signing-keys'
 import { INTEGER_SETTINGS } from '#shared/platform/settings'
 import { median, ms, quantile } from '../bench/stats.ts'
@@ -33,6 +39,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '40' },
     warmup: { type: 'string', default: '5' },
     'bcrypt-cost': { type: 'string', default: '12' },
+    'stored-cost': { type: 'string' },
     tolerance: { type: 'string', default: '10' },
     'reset-repeats': { type: 'string', default: '3' },
   },
@@ -40,6 +47,12 @@ const { values: flags } = parseArgs({
 const ROUNDS = Math.max(30, Number(flags.rounds))
 const WARMUP = Math.max(0, Number(flags.warmup))
 const BCRYPT_COST = Number(flags['bcrypt-cost'])
+/** The cost of the stored hashes of the accounts of the `login, stored cost` pair. */
+const STORED_COST = Number(flags['stored-cost'] ?? BCRYPT_COST - 2)
+if (!Number.isInteger(STORED_COST) || STORED_COST < 4 || STORED_COST > 14)
+  throw new Error('--stored-cost must be a whole number from 4 to 14')
+/** What every check of the run costs: a compare at the highest of BCRYPT_COST and the stored costs. */
+const TARGET_COST = Math.max(BCRYPT_COST, STORED_COST)
 const TOLERANCE = Number(flags.tolerance) / 100
 /** Each reset request is a few milliseconds against a login's hundreds: more of them per round steady their medians. */
 const RESET_REPEATS = Math.max(1, Number(flags['reset-repeats']))
@@ -123,19 +136,46 @@ try {
   let unique = 0
   const freshEmail = (kind: string) => `${kind}.${process.pid}.${unique++}@timing.example.com`
   const accountsNeeded = Math.ceil((2 * (ROUNDS + WARMUP)) / FAILURES_PER_ACCOUNT)
-  progress(`registering ${accountsNeeded} accounts (bcrypt cost ${BCRYPT_COST})…`)
-  const accounts: { email: string; failures: number }[] = []
-  for (let i = 0; i < accountsNeeded; i++) {
-    const email = freshEmail('known')
-    const answer = await invoke(
-      register,
-      event('/api/v1/auth/register', JSON.stringify({ email, password: PASSWORD }), 'application/json'),
-    )
-    if (answer.statusCode !== 201) throw new Error(`register answered ${answer.statusCode}: ${answer.body}`)
-    accounts.push({ email, failures: 0 })
+  const storedAccountsNeeded = Math.ceil((ROUNDS + WARMUP) / FAILURES_PER_ACCOUNT)
+  progress(
+    `registering ${accountsNeeded} + ${storedAccountsNeeded} accounts (bcrypt cost ${BCRYPT_COST}), ` +
+      `the second ones' hashes then replaced by hashes of cost ${STORED_COST}…`,
+  )
+  type Account = { email: string; failures: number }
+  const registerAccounts = async (count: number, kind: string) => {
+    const made: Account[] = []
+    for (let i = 0; i < count; i++) {
+      const email = freshEmail(kind)
+      const answer = await invoke(
+        register,
+        event('/api/v1/auth/register', JSON.stringify({ email, password: PASSWORD }), 'application/json'),
+      )
+      if (answer.statusCode !== 201) throw new Error(`register answered ${answer.statusCode}: ${answer.body}`)
+      made.push({ email, failures: 0 })
+    }
+    return made
   }
-  const wrongPasswordAccount = () => {
-    const account = accounts.find((candidate) => candidate.failures < FAILURES_PER_ACCOUNT)
+  const accounts = await registerAccounts(accountsNeeded, 'known')
+  const storedAccounts = await registerAccounts(storedAccountsNeeded, 'known-stored')
+  // As an earlier BCRYPT_COST or the FastAPI backend left them; before any login, so every function's first check
+  // reads the highest stored cost with these in.
+  const direct = createDatabase({
+    url: stack.databaseEnv.DATABASE_URL,
+    wsProxy: stack.databaseEnv.DATABASE_WS_PROXY,
+    connectTimeoutMs: 3000,
+    poolMax: 1,
+  })
+  try {
+    const storedHasher = createPasswordHasher({ cost: STORED_COST })
+    for (const { email } of storedAccounts) {
+      const hash = await storedHasher.hash(PASSWORD)
+      await direct.db.execute(sql`update users set hashed_password = ${hash} where email = ${email}`)
+    }
+  } finally {
+    await direct.close()
+  }
+  const wrongPasswordAccount = (pool: Account[]) => {
+    const account = pool.find((candidate) => candidate.failures < FAILURES_PER_ACCOUNT)
     if (!account) throw new Error('out of accounts')
     account.failures++
     return account.email
@@ -153,6 +193,8 @@ try {
     name: string
     /** What the request for the known email is. */
     known: string
+    /** The login pairs: the accounts whose stored hash has `--stored-cost`, not `BCRYPT_COST`. */
+    stored?: boolean
     /** The reset pairs: how the relay hands the mail sender its invocation. */
     relay?: RelayMode
     /** Whether the pair decides the run's verdict. */
@@ -161,6 +203,12 @@ try {
   const pairs: Pair[] = [
     { name: 'login', known: 'wrong password', judged: true },
     { name: 'token', known: 'wrong password', judged: true },
+    {
+      name: `login, stored cost ${STORED_COST}`,
+      known: `wrong password, hash of cost ${STORED_COST}`,
+      stored: true,
+      judged: true,
+    },
     { name: 'password-reset, sender deferred', known: 'active account', relay: 'deferred', judged: true },
     {
       name: 'password-reset, sender concurrent',
@@ -191,9 +239,12 @@ try {
       }
     }
     // A new email for every unknown-email attempt: one address never collects enough failures to lock.
-    const email = side === 'unknown' ? freshEmail('unknown') : wrongPasswordAccount()
+    const email =
+      side === 'unknown'
+        ? freshEmail('unknown')
+        : wrongPasswordAccount(pair.stored ? storedAccounts : accounts)
     const password = side === 'unknown' ? PASSWORD : 'a wrong password'
-    return pair.name === 'login'
+    return pair.name.startsWith('login')
       ? {
           handler: login,
           event: event('/api/v1/auth/login', JSON.stringify({ email, password }), 'application/json'),
@@ -284,7 +335,8 @@ try {
       '## Timing: unknown email against a known account',
       '',
       `${machine}; load average ${loadBefore.toFixed(2)} before, ${(loadavg()[0] ?? 0).toFixed(2)} after.`,
-      `bcrypt cost ${BCRYPT_COST}; ${ROUNDS} rounds after ${WARMUP} of warm-up, each round the ${round.length} requests ` +
+      `BCRYPT_COST ${BCRYPT_COST}; the stored pair's hashes of cost ${STORED_COST}, so every check costs a compare at ` +
+        `cost ${TARGET_COST}; ${ROUNDS} rounds after ${WARMUP} of warm-up, each round the ${round.length} requests ` +
         `(each reset kind ${RESET_REPEATS} times) in a new random order, one at a time, through the real handlers ` +
         '(API Gateway events) on an embedded PostgreSQL, the next request only once the mail sender is idle. Logins: ' +
         `a new email for every unknown-email request, ${FAILURES_PER_ACCOUNT} failures at most per registered account. ` +

@@ -148,6 +148,7 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
     },
 
     async list(userId) {
+      // Bounded by the cap a login enforces, also while more live than it (sessions started before it was lowered).
       const result = await db
         .execute<{
           id: string
@@ -158,7 +159,8 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
         }>(sql`
           select s.id, s.created_at, s.last_used_at, s.source_ip, s.user_agent from ${sessions} s
           where s.user_id = ${userId} and ${live}
-          order by s.created_at desc, s.id`)
+          order by s.created_at desc, s.id
+          limit ${policy.maxPerUser}`)
         .catch(rethrowUnavailable)
       return result.rows.map((row) => ({
         id: row.id,

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { EmailTakenError, RegistrationLimitError, UsernameTakenError } from '#shared/domain/errors'
+import { EmailTakenError, UsernameTakenError } from '#shared/domain/errors'
 import type { RegistrationPolicy, UserRepository } from '#shared/domain/ports'
 import type { NewUser, UserRecord } from '#shared/domain/users'
 import type { Database } from '../client.ts'
@@ -8,11 +8,12 @@ import { rateLimits, users } from '../schema.ts'
 import { eventInsert, seconds, toUserRecord, type UserRow, userColumns } from './rows.ts'
 
 type RegisterRow = Partial<UserRow> & {
-  hits: number | null
-  retry_after: number | null
   email_taken: boolean
   username_taken: boolean
 }
+
+/** How many registration ids an address's row remembers, so that a retried reservation is not counted twice. */
+const REMEMBERED_REGISTRATIONS = 32
 
 /**
  * The username's unique index is the one conflict an insert cannot name beside the email's: its violation is a taken
@@ -51,40 +52,52 @@ export function createUserRepository(
   }
 
   return {
-    async register(user, context) {
+    async reserveRegistration(id, context) {
       const key = `register:${context.sourceIp}`
-      const expired = sql`${r}.window_started_at <= now() - ${window}`
+      const seen = sql`${id}::uuid = any(r.recent_hits)`
+      const expired = sql`r.window_started_at <= now() - ${window}`
+      // Counted whatever follows (the hash, then an insert that may find the email or username taken), and past the
+      // limit too, so the refusal's Retry-After is the window's. A retried statement finds its id and counts nothing.
+      const result = await db
+        .execute<{ hits: number; retry_after: number }>(sql`
+          insert into ${r} as r (key, hits, window_started_at, recent_hits)
+          values (${key}, 1, now(), array[${id}::uuid])
+          on conflict (key) do update set
+            hits = case when ${seen} then r.hits when ${expired} then 1 else r.hits + 1 end,
+            window_started_at = case when not ${seen} and ${expired} then now() else r.window_started_at end,
+            recent_hits = case when ${seen} then r.recent_hits
+              else (array_append(r.recent_hits, ${id}::uuid))[greatest(1, cardinality(r.recent_hits) + 2 - ${REMEMBERED_REGISTRATIONS}):] end
+          returning hits, ceil(extract(epoch from window_started_at + ${window} - now()))::int as retry_after`)
+        .catch(rethrowUnavailable)
+      const row = result.rows[0]
+      if (!row) throw new Error('the registration was not counted')
+      return { refusedForSeconds: row.hits > policy.maxPerWindow ? Math.max(1, row.retry_after) : null }
+    },
+
+    async register(user, context) {
       // The checks below read the statement's snapshot, which sees every account committed before it began; a
-      // registration that commits meanwhile is caught by ON CONFLICT and resolved by afterConflict.
+      // registration that commits meanwhile is caught by ON CONFLICT and resolved by afterConflict. The address's
+      // count was taken before the hash (reserveRegistration), apart: a taken username, whose unique violation
+      // aborts this statement, does not undo it.
       const result = await db
         .execute<RegisterRow>(sql`
-          with already as (${ours(user)}), limited as (
-            insert into ${r} (key, hits, window_started_at)
-            select ${key}, 1, now() where not exists (select 1 from already)
-            on conflict (key) do update set
-              hits = case when ${expired} then 1 else ${r}.hits + 1 end,
-              window_started_at = case when ${expired} then now() else ${r}.window_started_at end
-            returning hits, ceil(extract(epoch from window_started_at + ${window} - now()))::int as retry_after
-          ), created as (
+          with already as (${ours(user)}), created as (
             insert into ${users} (email, username, hashed_password)
-            select ${user.email}, ${user.username}, ${user.hashedPassword} from limited where hits <= ${policy.maxPerWindow}
+            select ${user.email}, ${user.username}, ${user.hashedPassword} where not exists (select 1 from already)
             on conflict (email) do nothing
             returning ${userColumns('users')}
           ), register_event as (
             ${eventInsert('register', context, { userId: sql`created.id`, email: sql`created.email`, from: sql`from created` })}
           )
-          select account.*, limited.hits, limited.retry_after,
+          select account.*,
             exists (select 1 from ${users} where email = ${user.email}) as email_taken,
             exists (select 1 from ${users} where lower(username) = lower(${user.username}::varchar)) as username_taken
           from (select 1) one
-          left join limited on true
           left join (select * from created union all select * from already) account on true`)
         .catch(usernameTakenOrUnavailable)
       const row = result.rows[0]
       if (!row) throw new Error('register returned no row')
       if (row.id != null) return toUserRecord(row as UserRow)
-      if (row.hits !== null && row.hits > policy.maxPerWindow)
-        throw new RegistrationLimitError(Math.max(1, row.retry_after ?? 1))
       if (row.email_taken) throw new EmailTakenError()
       if (row.username_taken) throw new UsernameTakenError()
       return afterConflict(user)

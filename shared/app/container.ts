@@ -8,13 +8,14 @@ import { checkDatabase } from '#db/health'
 import { createAdminRepository } from '#db/repositories/admin-users'
 import { createErasureRepository } from '#db/repositories/erasure'
 import { createLoginRepository } from '#db/repositories/logins'
+import { createPasswordCostRepository } from '#db/repositories/password-costs'
 import { createPasswordResetRepository } from '#db/repositories/password-resets'
 import { createSessionRepository } from '#db/repositories/sessions'
 import { createUserRepository } from '#db/repositories/users'
 import { type AdminService, createAdminService } from '#shared/domain/admin-service'
 import { type AuthService, createAuthService } from '#shared/domain/auth-service'
 import { createPasswordResetService, type PasswordResetService } from '#shared/domain/password-reset-service'
-import type { PasswordHasher } from '#shared/domain/passwords'
+import type { PasswordHasher, PasswordHasherSettings } from '#shared/domain/passwords'
 import type { SessionPrincipal } from '#shared/domain/principal'
 import { createTokenService, systemClock } from '#shared/domain/tokens'
 import { type Config, loadConfig, type Need } from '#shared/platform/config'
@@ -48,7 +49,7 @@ export interface ContainerOptions {
    * bcrypt (`createPasswordHasher`), passed by the functions that check or hash a password: only their bundles carry
    * it, and the others' cold starts do not evaluate it.
    */
-  passwords?: (settings: { cost: number }) => PasswordHasher
+  passwords?: (settings: PasswordHasherSettings) => PasswordHasher
 }
 
 const containers = new Set<Container>()
@@ -82,7 +83,7 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
   // While the first secret is on its way, the database driver loads what its connection will need.
   const secrets = await secretReaderFor(config, preloadDriver)
   // The connection opens as soon as its string is known, while the keys may still be on their way: during init, it
-  // overlaps the rest of the cold start (for register, the whole bcrypt hash), and on Neon starts waking the compute.
+  // overlaps the rest of the cold start, and on Neon starts waking the compute.
   const opening = resolveDatabaseUrl(config, secrets).then((url) => {
     const opened = openDatabase(config, url)
     opened.warm()
@@ -98,8 +99,14 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
   const sessionPolicy = {
     maxAgeSeconds: config.SESSION_MAX_AGE_SECONDS,
     reuseIntervalSeconds: config.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS,
+    maxPerUser: config.MAX_SESSIONS_PER_USER,
   }
-  const passwords = options.passwords?.({ cost: config.BCRYPT_COST }) ?? withoutPasswords
+  // The hasher reads the highest stored cost (cached for minutes): every check it runs costs a compare at that cost.
+  const passwords =
+    options.passwords?.({
+      cost: config.BCRYPT_COST,
+      storedCosts: createPasswordCostRepository(database.db),
+    }) ?? withoutPasswords
   const auth = createAuthService({
     mail,
     adminAuth: { maxAgeSeconds: config.ADMIN_MAX_AUTH_AGE_SECONDS, now: () => systemClock.now() },

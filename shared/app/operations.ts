@@ -177,7 +177,11 @@ async function seedAdmin(): Promise<{ outcome: SeedOutcome; email: string }> {
   ])
   const email = v.safeParse(EmailSchema, config.ADMIN_EMAIL)
   if (!email.success) throw new ConfigError(['ADMIN_EMAIL is not a valid email address'])
-  if (!v.is(NewPasswordSchema, password)) throw new ConfigError(['the admin password must be 8 to 72 bytes'])
+  if (!v.is(NewPasswordSchema, password)) {
+    throw new ConfigError([
+      'the admin password must be 8 to 72 bytes and not on the blocklist of common passwords',
+    ])
+  }
 
   const database = openDatabase(config, url, 1)
   try {

@@ -10,12 +10,13 @@ import {
   IncorrectPasswordError,
   InvalidCredentialsError,
   InvalidTokenError,
+  RegistrationLimitError,
   SessionNotFoundError,
   StaleAuthenticationError,
   TooManyAttemptsError,
 } from './errors.ts'
 import type { PasswordHasher } from './passwords.ts'
-import type { LoginRepository, MailQueue, SessionRepository, UserRepository } from './ports.ts'
+import type { LoginAttempt, LoginRepository, MailQueue, SessionRepository, UserRepository } from './ports.ts'
 import type { SessionPrincipal } from './principal.ts'
 import {
   type ChangePasswordBody,
@@ -30,7 +31,7 @@ import type { RequestContext, UserRecord } from './users.ts'
 export type { PublicSession, TokenPair } from './contract.ts'
 
 export interface AuthDependencies {
-  users: Pick<UserRepository, 'register'>
+  users: Pick<UserRepository, 'reserveRegistration' | 'register'>
   logins: LoginRepository
   sessions: SessionRepository
   passwords: PasswordHasher
@@ -67,20 +68,27 @@ export function createAuthService({
   })
 
   /**
-   * A password check under the failed-login lock, for every path that checks one: the attempt is counted before the
-   * password is looked at, so no more than the limit of checks run per email and window however many arrive at once;
-   * past it, or past the source IP's limit, it is refused unchecked (429). Otherwise exactly one bcrypt compare,
-   * whatever the outcome, so unknown emails and wrong passwords look alike. The account, when the password is its
-   * own and `accepts` it; else the failure is counted and `refusal` thrown.
+   * A password check under the failed-login limits, for every path that checks one: the attempt is counted against
+   * the email and the source IP before the password is looked at, so no more than each limit of checks run per
+   * window however many arrive at once; past either, it is refused unchecked (429). Otherwise the bcrypt work of one
+   * compare at the highest cost of any stored hash (or `BCRYPT_COST` if higher), whatever the account, its hash's cost
+   * and the outcome (`passwords.ts`), so unknown emails and wrong passwords look alike. The account, when the password
+   * is its own and `accepts` it (the caller then gives the address its place back: successes never count against
+   * it); else the failure is recorded and `refusal` thrown.
    */
   async function checkPassword(
     email: string,
     password: string,
     context: RequestContext,
     { accepts, refusal }: { accepts: (user: UserRecord) => boolean; refusal: () => Error },
-  ): Promise<{ user: UserRecord; needsRehash: boolean }> {
+  ): Promise<{ user: UserRecord; needsRehash: boolean; attempt: LoginAttempt }> {
     const attempt = await logins.begin({ id: randomUUID(), email }, context)
-    if (attempt.refusedForSeconds !== null) throw new TooManyAttemptsError(attempt.refusedForSeconds)
+    if (attempt.refusedForSeconds !== null) {
+      // Only when the email's lock refused it after all (first attempts on a new email racing): a place it took from
+      // the address goes back, as no compare ran. Best effort: the answer is the refusal either way.
+      if (attempt.reservation !== null) await logins.release(attempt, context).catch(() => undefined)
+      throw new TooManyAttemptsError(attempt.refusedForSeconds)
+    }
     const { user } = attempt
     const check = await passwords.verify(password, user?.hashedPassword ?? null, {
       carriedOver: user?.passwordCarriedOver === true,
@@ -89,11 +97,11 @@ export function createAuthService({
       await logins.recordFailure(attempt, context)
       throw refusal()
     }
-    return { user, needsRehash: check.needsRehash }
+    return { user, needsRehash: check.needsRehash, attempt }
   }
 
   async function login(email: string, password: string, context: RequestContext): Promise<TokenPair> {
-    const { user, needsRehash } = await checkPassword(email, password, context, {
+    const { user, needsRehash, attempt } = await checkPassword(email, password, context, {
       accepts: (account) => account.isActive,
       refusal: () => new InvalidCredentialsError(),
     })
@@ -103,7 +111,13 @@ export function createAuthService({
     const [pair, started] = await Promise.all([
       tokenPair(user.id, sessionId, refresh.token),
       logins.startSession(
-        { id: sessionId, user, refreshTokenHash: refresh.hash, refreshTokenExpiresAt: refresh.expiresAt },
+        {
+          id: sessionId,
+          user,
+          reservation: attempt.reservation,
+          refreshTokenHash: refresh.hash,
+          refreshTokenExpiresAt: refresh.expiresAt,
+        },
         context,
       ),
     ])
@@ -115,16 +129,18 @@ export function createAuthService({
   }
 
   /**
-   * After a successful login, a stronger hash when the stored cost is lower; and for a hash carried over from the
-   * FastAPI backend, a hash of this service's own once the password is shorter than bcrypt's 72 bytes, so it cannot
-   * be the cut-off start of a longer one (the mark then goes). A carried-over password of 72 bytes or more keeps its
-   * mark, and its user logs in with all of it, until they set a new password. Best effort: the login has succeeded,
-   * and a rehash that loses to another login's, or fails, is done again at the next one.
+   * After a successful login, a hash at `BCRYPT_COST` when the stored one has another cost: lower, or higher (the
+   * setting lowered, or carried over), as every check costs what the costliest stored hash does, so none should stay
+   * above the setting past its account's next login. And for a hash carried over from the FastAPI backend, a hash of
+   * this service's own once the password is shorter than bcrypt's 72 bytes, so it cannot be the cut-off start of a
+   * longer one (the mark then goes). A carried-over password of 72 bytes or more keeps its mark, and its user logs in
+   * with all of it, until they set a new password. Best effort: the login has succeeded, and a rehash that loses to
+   * another login's, or fails, is done again at the next one.
    */
-  async function upgradeHash(user: UserRecord, password: string, weaker: boolean): Promise<void> {
+  async function upgradeHash(user: UserRecord, password: string, otherCost: boolean): Promise<void> {
     const fits = Buffer.byteLength(password, 'utf8') < PASSWORD_MAX_BYTES
     const carriedOver = user.passwordCarriedOver && !fits
-    if (!weaker && !(user.passwordCarriedOver && fits)) return
+    if (!otherCost && !(user.passwordCarriedOver && fits)) return
     // A failure here (the database gone since the session started) is not the login's: the next one rehashes.
     await logins.upgradeHash({ user, hash: await passwords.hash(password), carriedOver }).catch(() => false)
   }
@@ -163,10 +179,16 @@ export function createAuthService({
         throw new StaleAuthenticationError(maxAgeSeconds)
     },
 
+    /**
+     * Counted against the source IP first, in a statement of its own: a registration the limit refuses costs no
+     * hash, and one the insert refuses (a taken email or username) stays counted, so neither can be probed freely.
+     */
     async register(
       { email, password, username }: RegisterBody,
       context: RequestContext,
     ): Promise<PublicUser> {
+      const { refusedForSeconds } = await users.reserveRegistration(randomUUID(), context)
+      if (refusedForSeconds !== null) throw new RegistrationLimitError(refusedForSeconds)
       const hashedPassword = await passwords.hash(password)
       return toPublicUser(
         await users.register({ email, username: username ?? null, hashedPassword }, context),
@@ -217,20 +239,23 @@ export function createAuthService({
     },
 
     /**
-     * Checks the current password as a login does (counted before the compare, so the failed-login lock bounds it
-     * too, and a wrong one counts towards it), then stores the new hash and revokes every other session. Of two
-     * concurrent changes at most one succeeds: the other finds the hash it checked replaced, and is answered as a
-     * wrong password without being counted.
+     * Checks the current password as a login does (counted before the compare, so the failed-login limits bound it
+     * too, and a wrong one counts towards them; a right one gives the address its place back), then stores the new
+     * hash and revokes every other session. Of two concurrent changes at most one succeeds: the other finds the hash
+     * it checked replaced, and is answered as a wrong password without being counted.
      */
     async changePassword(
       { user, sessionId }: SessionPrincipal,
       { current_password, new_password }: ChangePasswordBody,
       context: RequestContext,
     ): Promise<void> {
-      const { user: stored } = await checkPassword(user.email, current_password, context, {
+      const { user: stored, attempt } = await checkPassword(user.email, current_password, context, {
         accepts: (account) => account.id === user.id,
         refusal: () => new IncorrectPasswordError(),
       })
+      // Before the change, which clears the email's recent attempts that make the release count once. Best effort:
+      // a place not given back only counts against the address until its window ends.
+      await logins.release(attempt, context).catch(() => undefined)
       const noticeId = randomUUID()
       const changed = await sessions.changePassword(
         {

@@ -18,21 +18,38 @@ export interface RegistrationPolicy {
   windowSeconds: number
 }
 
-/** A session ends this long after its login, however often it is refreshed. */
+/** A session ends this long after its login, however often it is refreshed; a user holds at most `maxPerUser`. */
 export interface SessionPolicy {
   maxAgeSeconds: number
   /** How long after its rotation a retired token of a live session still rotates (0: never). */
   reuseIntervalSeconds: number
+  /** Live sessions per user: a login past it ends the oldest; the list shows at most this many. */
+  maxPerUser: number
 }
 
 export interface UserRepository {
   /**
-   * One statement: counts the IP's attempt, inserts unless the email or username is taken, audits. Throws
-   * `EmailTakenError`, `UsernameTakenError` or `RegistrationLimitError`; a retry answers the stored user.
+   * One statement, before the password is hashed: counts registration `id` against the source IP (a retry with the
+   * same id counts once). Seconds until the address may try again when it is past its limit, else null. Committed
+   * apart from the insert, so a registration the insert refuses (a taken email or username) stays counted.
+   */
+  reserveRegistration(id: string, context: RequestContext): Promise<{ refusedForSeconds: number | null }>
+  /**
+   * One statement: inserts unless the email or username is taken, audits. Throws `EmailTakenError` or
+   * `UsernameTakenError`; a retry answers the stored user.
    */
   register(user: NewUser, context: RequestContext): Promise<UserRecord>
   /** One statement: inserts the superuser unless the email exists; answers that email's account either way. */
   insertSuperuser(user: NewUser, context: RequestContext): Promise<{ user: UserRecord; created: boolean }>
+}
+
+/** The costs of the stored password hashes, which every password check is made to pay alike (`passwords.ts`). */
+export interface PasswordCostRepository {
+  /**
+   * The highest cost among the stored hashes that bcrypt compares in full; null when there is none. One index
+   * lookup, whatever the number of accounts.
+   */
+  highestStoredCost(): Promise<number | null>
 }
 
 /** A password check, reserved before the compare. */
@@ -45,6 +62,11 @@ export interface LoginAttempt {
   refusedForSeconds: number | null
   /** Its place among the email's checks in the window (1 is the first); the one at the limit starts the lock. */
   number: number
+  /**
+   * The source IP's window this attempt holds a place in (its start, as the database wrote it), so that a check that
+   * succeeds, or one the email's lock refused after all, can give it back; null when it holds none.
+   */
+  reservation: string | null
 }
 
 /** What a successful login stores: a session and its first refresh token. */
@@ -52,11 +74,13 @@ export interface NewSession {
   /** Made by the service; a retried statement with the same id stores the session once. */
   id: string
   user: UserRecord
+  /** The checked attempt's place in its source IP's window (`LoginAttempt.reservation`): a success gives it back. */
+  reservation: string | null
   refreshTokenHash: string
   refreshTokenExpiresAt: Date
 }
 
-/** A stronger hash of the password a login just checked, and whether it is still a carried-over one. */
+/** A hash at the current cost of the password a login just checked, and whether it is still a carried-over one. */
 export interface HashUpgrade {
   user: UserRecord
   hash: string
@@ -65,20 +89,28 @@ export interface HashUpgrade {
 
 export interface LoginRepository {
   /**
-   * Counts the check and reads the account in one statement, before the compare, so at most `maxFailures` checks
-   * run per email and window under any concurrency; refused past either limit.
+   * Counts the check against the email and its source IP and reads the account in one statement, before the compare,
+   * so at most `maxFailures` checks run per email and window, and `ipMaxFailures` per address and window, under any
+   * concurrency; refused past either limit (an attempt the email's lock refuses takes no place of the address's).
    */
   begin(attempt: { id: string; email: string }, context: RequestContext): Promise<LoginAttempt>
-  /** The compare failed: audits it, and counts it against the source IP. */
+  /** The compare failed: audits it (its place in the source IP's count, taken by `begin`, stays taken). */
   recordFailure(attempt: LoginAttempt, context: RequestContext): Promise<void>
   /**
-   * One statement: clears the email's count, stores the session and token, audits. False when the account went
-   * inactive or its credential version moved since the check (a reset or change wins; a rehash does not); a retry
-   * answers true.
+   * Gives the attempt's place in its source IP's window back (a check that succeeded, or that was refused unchecked
+   * after taking one): once, however often it is sent; nothing once the window has started over.
+   */
+  release(attempt: LoginAttempt, context: RequestContext): Promise<void>
+  /**
+   * Clears the email's count, gives the attempt's place back to its source IP, stores the session and token, ends
+   * the user's oldest live sessions past `maxPerUser`, audits: one statement, and a second one only when a
+   * concurrent login of the same user committed meanwhile, so that the cap holds for both (best effort: the next
+   * login ends what it could not). False when the account went inactive or its credential version moved since the
+   * check (a reset or change wins; a rehash does not); a retry answers true.
    */
   startSession(session: NewSession, context: RequestContext): Promise<boolean>
   /**
-   * Best effort, after the session started: stores the stronger hash while the credential version and the hash are
+   * Best effort, after the session started: stores the new hash while the credential version and the hash are
    * still the ones checked (another login's rehash or a change wins); one row, no other lock. False when it did not.
    */
   upgradeHash(upgrade: HashUpgrade): Promise<boolean>
@@ -123,7 +155,7 @@ export interface SessionRepository {
   revoke(hash: string, context: RequestContext): Promise<void>
   /** The user of an access token: active, and, when the token names a session, that session still live. */
   findUser(userId: number, sessionId: string | null): Promise<UserRecord | null>
-  /** The user's live sessions, newest first. */
+  /** The user's live sessions, newest first: at most `maxPerUser` of them. */
   list(userId: number): Promise<SessionRecord[]>
   /** One statement: revokes and audits; false when the user has no such session, true (and no event) if ended. */
   end(userId: number, sessionId: string, context: RequestContext): Promise<boolean>

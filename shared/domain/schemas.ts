@@ -1,5 +1,6 @@
 import * as v from 'valibot'
 import { InvalidCredentialsError, InvalidRequestError, UnsupportedGrantTypeError } from './errors.ts'
+import { BLOCKLISTED_PASSWORD_MESSAGE, isBlocklisted } from './password-blocklist/password-blocklist.ts'
 
 /** A UUID in its canonical (lower-case) form, as this service makes session ids. */
 export const isUuid = (value: string): boolean =>
@@ -34,17 +35,25 @@ export const EmailSchema = v.pipe(
   ),
 )
 
-/** A new password: 8 to 72 bytes of UTF-8, kept exactly as typed (no trimming, no normalisation). */
-export const NewPasswordSchema = v.pipe(
-  v.string('Input should be a valid string'),
-  v.check(
-    (value) => utf8Bytes(value) >= PASSWORD_MIN_BYTES,
-    `String should have at least ${PASSWORD_MIN_BYTES} bytes`,
-  ),
-  v.check(
-    (value) => utf8Bytes(value) <= PASSWORD_MAX_BYTES,
-    `String should have at most ${PASSWORD_MAX_BYTES} bytes`,
-  ),
+const TOO_SHORT = `String should have at least ${PASSWORD_MIN_BYTES} bytes`
+const TOO_LONG = `String should have at most ${PASSWORD_MAX_BYTES} bytes`
+
+/**
+ * A new password (register, reset, change, the seeded admin's): 8 to 72 bytes of UTF-8, kept exactly as typed (no
+ * trimming, no normalisation), and not on the blocklist of common and breached passwords (compared lower-cased; asked
+ * only once the length is right).
+ *
+ * Only the bundles of the functions that set a password may carry the blocklist (infra/bundling.ts puts its filter
+ * beside those whose code reaches it): esbuild does not take valibot's own side-effect-free marks, so this schema and
+ * the bodies that hold it are marked pure, call by call, and a bundle that never uses them leaves them, and the
+ * blocklist, out (a template literal in an argument would count as a side effect: the messages are constants).
+ * test/infra/bundles.test.ts names the bundles that carry it.
+ */
+export const NewPasswordSchema = /* @__PURE__ */ v.pipe(
+  /* @__PURE__ */ v.string('Input should be a valid string'),
+  /* @__PURE__ */ v.check((value: string) => utf8Bytes(value) >= PASSWORD_MIN_BYTES, TOO_SHORT),
+  /* @__PURE__ */ v.check((value: string) => utf8Bytes(value) <= PASSWORD_MAX_BYTES, TOO_LONG),
+  /* @__PURE__ */ v.check((value: string) => !isBlocklisted(value), BLOCKLISTED_PASSWORD_MESSAGE),
 )
 
 /** A password being checked: any non-empty string; a wrong one of any length is just a wrong password. */
@@ -55,14 +64,14 @@ export const UsernameSchema = v.pipe(
   v.regex(/^[A-Za-z0-9_.-]{3,50}$/, 'String should be 3 to 50 characters of A-Z a-z 0-9 _ . -'),
 )
 
-export const RegisterBodySchema = v.object({
+export const RegisterBodySchema = /* @__PURE__ */ v.object({
   email: EmailSchema,
   password: NewPasswordSchema,
-  username: v.nullish(UsernameSchema),
+  username: /* @__PURE__ */ v.nullish(UsernameSchema),
 })
 export type RegisterBody = v.InferOutput<typeof RegisterBodySchema>
 
-export const ChangePasswordBodySchema = v.object({
+export const ChangePasswordBodySchema = /* @__PURE__ */ v.object({
   current_password: PasswordSchema,
   new_password: NewPasswordSchema,
 })
@@ -131,7 +140,7 @@ export function toTokenRequest(form: TokenForm): TokenRequest {
 export const PasswordResetBodySchema = v.object({ email: EmailSchema })
 export type PasswordResetBody = v.InferOutput<typeof PasswordResetBodySchema>
 
-export const PasswordResetConfirmBodySchema = v.object({
+export const PasswordResetConfirmBodySchema = /* @__PURE__ */ v.object({
   token: OpaqueTokenSchema,
   new_password: NewPasswordSchema,
 })

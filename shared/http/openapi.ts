@@ -136,6 +136,7 @@ export type OpenApiSettings = Pick<
   | 'REGISTER_RATE_LIMIT'
   | 'REGISTER_RATE_WINDOW_SECONDS'
   | 'SESSION_MAX_AGE_SECONDS'
+  | 'MAX_SESSIONS_PER_USER'
   | 'PASSWORD_RESET_TTL_SECONDS'
   | 'PASSWORD_RESET_EMAIL_LIMIT'
   | 'PASSWORD_RESET_IP_LIMIT'
@@ -169,7 +170,10 @@ const DESCRIBED_IN_WORDS = new Set(['check', 'trim', 'to_lower_case', 'transform
 const EMAIL =
   `Trimmed and lowercased as a whole, then an ASCII address of at most ${EMAIL_MAX_LENGTH} characters. ` +
   'Accounts are unique in that form: `Alice@Example.COM` and `alice@example.com` are one account.'
-const NEW_PASSWORD = `${PASSWORD_MIN_BYTES} to ${PASSWORD_MAX_BYTES} bytes of UTF-8, kept exactly as typed (never trimmed or normalised).`
+const NEW_PASSWORD =
+  `${PASSWORD_MIN_BYTES} to ${PASSWORD_MAX_BYTES} bytes of UTF-8, kept exactly as typed (never trimmed or normalised). ` +
+  'A password on the service’s blocklist (the 100,000 most common passwords of a public list of breached ones, ' +
+  'compared lower-cased) is refused with 422 and a `msg` that says so.'
 const PASSWORD =
   'Any value other than the account’s password, whatever its length, is simply a wrong password.'
 const USERNAME = 'Optional: 3 to 50 characters of `A-Z a-z 0-9 _ . -`, unique regardless of case.'
@@ -684,7 +688,8 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
       description:
         'A session starts at each login and lives while its refresh tokens are renewed (at most ' +
         `${duration(settings.SESSION_MAX_AGE_SECONDS)} after the login). ` +
-        '`current` marks the session of the access token sent; `ip` and `user_agent` are those of its login.',
+        `A user holds at most ${count(settings.MAX_SESSIONS_PER_USER, 'live session')}: a login past that ends the ` +
+        'oldest. `current` marks the session of the access token sent; `ip` and `user_agent` are those of its login.',
       responses: {
         '200': response('The live sessions, newest first.', json('SessionList', [EXAMPLE_SESSION])),
         ...errors('500', '503'),

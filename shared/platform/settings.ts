@@ -44,6 +44,8 @@ export const INTEGER_SETTINGS = {
   REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: { default: 10, min: 0, max: 60 },
   /** A session ends this long after its login, however often it is refreshed. */
   SESSION_MAX_AGE_SECONDS: { default: 2_592_000, min: 1, max: 31_536_000 },
+  /** Live sessions one user may hold: a login past it ends their oldest; the sessions list shows at most this many. */
+  MAX_SESSIONS_PER_USER: { default: 100, min: 1, max: 1000 },
   /** bcrypt's cost; `shared/domain/passwords.ts` holds a dummy hash for each cost of this range. */
   BCRYPT_COST: { default: 12, min: 10, max: 14 },
   LOGIN_MAX_FAILURES: { default: 10, min: 1, max: 1000 },

@@ -19,9 +19,10 @@ import {
 const attempt = (email: string) => ({ id: randomUUID(), email })
 
 /** A session for the account as it was when its password was checked. */
-const newSession = (user: UserRecord) => ({
+const newSession = (user: UserRecord, reservation: string | null = null) => ({
   id: randomUUID(),
   user,
+  reservation,
   refreshTokenHash: newHash('refresh'),
   refreshTokenExpiresAt: inAnHour(),
 })
@@ -91,6 +92,7 @@ export function loginRepositoryContract(name: string, setup: ContractSetup) {
           user,
           refusedForSeconds: null,
           number: 1,
+          reservation: expect.any(String),
         })
         const unknown = attempt(uniqueEmail('nobody'))
         expect(await subject.logins.begin(unknown, context)).toEqual({
@@ -98,6 +100,7 @@ export function loginRepositoryContract(name: string, setup: ContractSetup) {
           user: null,
           refusedForSeconds: null,
           number: 1,
+          reservation: expect.any(String),
         })
       })
 
@@ -153,7 +156,7 @@ export function loginRepositoryContract(name: string, setup: ContractSetup) {
         ])
       })
 
-      it('refuses the source address past its failures, for the seconds left, whatever the email', async () => {
+      it('refuses the source address past its checks, for the seconds left, whatever the email', async () => {
         const subject = setup({ login: { ipMaxFailures: 2, ipWindowSeconds: 600 } })
         const context = uniqueContext()
         for (let index = 0; index < 2; index++) {
@@ -162,6 +165,7 @@ export function loginRepositoryContract(name: string, setup: ContractSetup) {
           await subject.logins.recordFailure(failed, context)
         }
         const refused = await subject.logins.begin(attempt(uniqueEmail()), context)
+        expect(refused).toMatchObject({ number: 0, reservation: null })
         expect(refused.refusedForSeconds).toBeGreaterThanOrEqual(1)
         expect(refused.refusedForSeconds).toBeLessThanOrEqual(600)
         // Another address is not refused.
@@ -170,19 +174,75 @@ export function loginRepositoryContract(name: string, setup: ContractSetup) {
         ).toBeNull()
       })
 
-      it('counts only recorded failures against the address, and a retried record once', async () => {
+      it('takes the address its place before the compare: at most ipMaxFailures of many concurrent checks run', async () => {
+        const subject = setup({ login: { ipMaxFailures: 3 } })
+        const context = uniqueContext()
+        const answers = await Promise.all(
+          Array.from({ length: 12 }, () => subject.logins.begin(attempt(uniqueEmail()), context)),
+        )
+        const checked = answers.filter((answer) => answer.refusedForSeconds === null)
+        expect(checked).toHaveLength(3)
+        expect(checked.every((answer) => answer.reservation !== null)).toBe(true)
+        expect(answers.filter((answer) => answer.reservation === null)).toHaveLength(9)
+      })
+
+      it('counts a failure once on the address: recording it, even twice, takes no second place', async () => {
         const subject = setup({ login: { ipMaxFailures: 2 } })
         const context = uniqueContext()
-        for (let index = 0; index < 3; index++) {
-          expect((await subject.logins.begin(attempt(uniqueEmail()), context)).refusedForSeconds).toBeNull()
-        }
         const failed = await subject.logins.begin(attempt(uniqueEmail()), context)
         await subject.logins.recordFailure(failed, context)
         await subject.logins.recordFailure(failed, context)
-        const second = await subject.logins.begin(attempt(uniqueEmail()), context)
-        expect(second.refusedForSeconds).toBeNull()
-        await subject.logins.recordFailure(second, context)
+        expect((await subject.logins.begin(attempt(uniqueEmail()), context)).refusedForSeconds).toBeNull()
         expect((await subject.logins.begin(attempt(uniqueEmail()), context)).refusedForSeconds).not.toBeNull()
+      })
+
+      it('counts a retried reservation (same attempt id) once on the address, and answers its place again', async () => {
+        const subject = setup({ login: { ipMaxFailures: 2 } })
+        const context = uniqueContext()
+        const first = attempt(uniqueEmail())
+        const answer = await subject.logins.begin(first, context)
+        expect(await subject.logins.begin(first, context)).toEqual(answer)
+        expect((await subject.logins.begin(attempt(uniqueEmail()), context)).refusedForSeconds).toBeNull()
+        expect((await subject.logins.begin(attempt(uniqueEmail()), context)).refusedForSeconds).not.toBeNull()
+      })
+
+      it("takes no place of the address for an attempt the email's lock refuses", async () => {
+        const subject = setup({ login: { maxFailures: 1, ipMaxFailures: 3 } })
+        const context = uniqueContext()
+        const email = uniqueEmail()
+        expect(await subject.logins.begin(attempt(email), context)).toMatchObject({ refusedForSeconds: null })
+        for (let index = 0; index < 3; index++) {
+          const locked = await subject.logins.begin(attempt(email), context)
+          expect(locked).toMatchObject({ number: index + 2, reservation: null })
+          expect(locked.refusedForSeconds).not.toBeNull()
+        }
+        for (let index = 0; index < 2; index++) {
+          expect((await subject.logins.begin(attempt(uniqueEmail()), context)).refusedForSeconds).toBeNull()
+        }
+        expect((await subject.logins.begin(attempt(uniqueEmail()), context)).refusedForSeconds).not.toBeNull()
+      })
+
+      it('gives a place back on release, once however often it is sent', async () => {
+        const subject = setup({ login: { ipMaxFailures: 2 } })
+        const context = uniqueContext()
+        const first = await subject.logins.begin(attempt(uniqueEmail()), context)
+        await subject.logins.begin(attempt(uniqueEmail()), context)
+        await subject.logins.release(first, context)
+        await subject.logins.release(first, context)
+        expect((await subject.logins.begin(attempt(uniqueEmail()), context)).refusedForSeconds).toBeNull()
+        expect((await subject.logins.begin(attempt(uniqueEmail()), context)).refusedForSeconds).not.toBeNull()
+      })
+
+      it('gives nothing back to a window that has started over since the place was taken', async () => {
+        const subject = setup({ login: { ipMaxFailures: 1, ipWindowSeconds: 0 } })
+        const context = uniqueContext()
+        const old = await subject.logins.begin(attempt(uniqueEmail()), context)
+        // A window of 0 seconds has passed: this check starts a new one, and fills it.
+        const current = await subject.logins.begin(attempt(uniqueEmail()), context)
+        expect(current.reservation).not.toBe(old.reservation)
+        await subject.logins.release(old, context)
+        const later = subject.withPolicies({ login: { ipMaxFailures: 1, ipWindowSeconds: 600 } })
+        expect((await later.logins.begin(attempt(uniqueEmail()), context)).refusedForSeconds).not.toBeNull()
       })
     })
 
@@ -223,6 +283,70 @@ export function loginRepositoryContract(name: string, setup: ContractSetup) {
           userAgent: null,
         })
         expect(listed.find((session) => session.id === chatty.id)?.userAgent).toBe('x'.repeat(512))
+      })
+
+      it('gives the checked attempt its place in the address back, in the window it was taken in', async () => {
+        const subject = setup({ login: { ipMaxFailures: 2 } })
+        const user = await registered(subject)
+        const context = uniqueContext()
+        const checked = await subject.logins.begin(attempt(user.email), context)
+        const other = await subject.logins.begin(attempt(uniqueEmail()), context)
+        expect(other.refusedForSeconds).toBeNull()
+        if (!checked.user) throw new Error('no account')
+        const session = newSession(checked.user, checked.reservation)
+        expect(await subject.logins.startSession(session, context)).toBe(true)
+        // A retry of the statement gives nothing back twice.
+        expect(await subject.logins.startSession(session, context)).toBe(true)
+        expect((await subject.logins.begin(attempt(uniqueEmail()), context)).refusedForSeconds).toBeNull()
+        expect((await subject.logins.begin(attempt(uniqueEmail()), context)).refusedForSeconds).not.toBeNull()
+      })
+
+      it('ends the oldest live sessions past maxPerUser, keeping the newest and the new one', async () => {
+        const subject = setup({ session: { maxPerUser: 3 } })
+        const user = await registered(subject)
+        const started: string[] = []
+        for (let index = 0; index < 5; index++) started.push((await signedIn(subject, user)).sessionId)
+        expect((await subject.sessions.list(user.id)).map((session) => session.id)).toEqual(
+          started.slice(2).reverse(),
+        )
+        for (const [index, sessionId] of started.entries()) {
+          expect(await subject.sessions.findUser(user.id, sessionId)).toEqual(index < 2 ? null : user)
+        }
+        // Another user's sessions are not counted.
+        const other = await registered(subject)
+        const theirs = await signedIn(subject, other)
+        expect(await subject.sessions.findUser(other.id, theirs.sessionId)).toEqual(other)
+      })
+
+      it('counts only live sessions towards the cap: ended ones leave room', async () => {
+        const subject = setup({ session: { maxPerUser: 2 } })
+        const user = await registered(subject)
+        const first = await signedIn(subject, user)
+        const second = await signedIn(subject, user)
+        await subject.sessions.end(user.id, second.sessionId, uniqueContext())
+        const third = await signedIn(subject, user)
+        expect((await subject.sessions.list(user.id)).map((session) => session.id)).toEqual([
+          third.sessionId,
+          first.sessionId,
+        ])
+      })
+
+      it('never leaves more than maxPerUser live sessions after concurrent logins', async () => {
+        const subject = setup({ session: { maxPerUser: 3 } })
+        const user = await registered(subject)
+        const started: string[] = []
+        for (let index = 0; index < 3; index++) started.push((await signedIn(subject, user)).sessionId)
+        for (let round = 0; round < 4; round++) {
+          const concurrent = await Promise.all(Array.from({ length: 3 }, () => signedIn(subject, user)))
+          started.push(...concurrent.map((session) => session.sessionId))
+          const live = []
+          for (const sessionId of started) {
+            if (await subject.sessions.findUser(user.id, sessionId)) live.push(sessionId)
+          }
+          expect(live).toHaveLength(3)
+          // The ones kept are the newest: the last round's.
+          expect(live.sort()).toEqual(concurrent.map((session) => session.sessionId).sort())
+        }
       })
 
       it("clears the email's failed-check count", async () => {

@@ -298,6 +298,18 @@ export function sessionRepositoryContract(name: string, setup: ContractSetup) {
         ])
       })
 
+      it('lists at most maxPerUser sessions, the newest, even when more live (the cap lowered since)', async () => {
+        const subject = setup({ session: { maxPerUser: 100 } })
+        const user = await registered(subject)
+        const started = []
+        for (let index = 0; index < 4; index++) started.push((await signedIn(subject, user)).sessionId)
+        const lowered = subject.withPolicies({ session: { maxPerUser: 2 } })
+        expect((await lowered.sessions.list(user.id)).map((session) => session.id)).toEqual(
+          started.slice(2).reverse(),
+        )
+        expect(await subject.sessions.list(user.id)).toHaveLength(4)
+      })
+
       it("ends one of the user's sessions, true again when repeated; the others live on", async () => {
         const subject = setup()
         const user = await registered(subject)

@@ -52,7 +52,7 @@ export type ContractSetup = (overrides?: PolicyOverrides) => ContractSubject
 export const CONTRACT_POLICIES: Policies = {
   login: { maxFailures: 5, windowSeconds: 900, ipMaxFailures: 50, ipWindowSeconds: 900 },
   registration: { maxPerWindow: 50, windowSeconds: 3600 },
-  session: { maxAgeSeconds: 86_400, reuseIntervalSeconds: 0 },
+  session: { maxAgeSeconds: 86_400, reuseIntervalSeconds: 0, maxPerUser: 100 },
   reset: { emailLimit: 5, ipLimit: 50, windowSeconds: 3600, tokenTtlSeconds: 1800 },
 }
 
@@ -116,6 +116,7 @@ export async function signedIn(
   const session = {
     id: randomUUID(),
     user: attempt.user,
+    reservation: attempt.reservation,
     refreshTokenHash: newHash('refresh'),
     refreshTokenExpiresAt: options.expiresAt ?? inAnHour(),
   }

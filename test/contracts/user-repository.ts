@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { EmailTakenError, RegistrationLimitError, UsernameTakenError } from '#shared/domain/errors'
+import { EmailTakenError, UsernameTakenError } from '#shared/domain/errors'
 import {
   type ContractSetup,
   newHash,
@@ -69,51 +70,79 @@ export function userRepositoryContract(name: string, setup: ContractSetup) {
       await expect(registered(subject, { username: null })).resolves.toMatchObject({ username: null })
     })
 
-    it('answers a retry (same email, same hash) with the stored account, not counting it again', async () => {
-      const subject = setup({ registration: { maxPerWindow: 2 } })
+    it('answers a retry (same email, same hash) with the stored account, storing it once', async () => {
+      const subject = setup()
       const context = uniqueContext()
       const user = { email: uniqueEmail(), username: uniqueUsername(), hashedPassword: newHash() }
       const stored = await subject.users.register(user, context)
       expect(await subject.users.register(user, context)).toEqual(stored)
       expect(await subject.users.register(user, context)).toEqual(stored)
-      // Only the first was counted: the second account of the address is still within its limit of two.
-      await registered(subject, {}, context)
-      await expect(registered(subject, {}, context)).rejects.toBeInstanceOf(RegistrationLimitError)
+      expect(await storedAccount(subject, user.email)).toEqual(stored)
     })
 
-    it("refuses the address's registration past its limit, for the seconds left of its window, storing nothing", async () => {
+    it("refuses the address's registration past its limit, for the seconds left of its window", async () => {
       const subject = setup({ registration: { maxPerWindow: 2, windowSeconds: 600 } })
       const context = uniqueContext()
-      await registered(subject, {}, context)
-      await registered(subject, {}, context)
-      const email = uniqueEmail()
-      const refusal = await registered(subject, { email }, context).catch((error: unknown) => error)
-      expect(refusal).toBeInstanceOf(RegistrationLimitError)
-      const { retryAfterSeconds } = refusal as RegistrationLimitError
-      expect(retryAfterSeconds).toBeGreaterThanOrEqual(1)
-      expect(retryAfterSeconds).toBeLessThanOrEqual(600)
-      expect(await storedAccount(subject, email)).toBeNull()
-      // Another address is not limited; the refused email was never stored.
-      await expect(registered(subject, { email })).resolves.toMatchObject({ email })
+      expect(await subject.users.reserveRegistration(randomUUID(), context)).toEqual({
+        refusedForSeconds: null,
+      })
+      expect(await subject.users.reserveRegistration(randomUUID(), context)).toEqual({
+        refusedForSeconds: null,
+      })
+      const { refusedForSeconds } = await subject.users.reserveRegistration(randomUUID(), context)
+      expect(refusedForSeconds).toBeGreaterThanOrEqual(1)
+      expect(refusedForSeconds).toBeLessThanOrEqual(600)
+      // Another address is not limited.
+      expect(await subject.users.reserveRegistration(randomUUID(), uniqueContext())).toEqual({
+        refusedForSeconds: null,
+      })
     })
 
-    it('counts a taken email against the limit, and past the limit answers the limit, not whether it is taken', async () => {
+    it('counts a retried reservation (same id) once', async () => {
       const subject = setup({ registration: { maxPerWindow: 2 } })
       const context = uniqueContext()
-      const holder = await registered(subject, {}, context)
+      const id = randomUUID()
+      for (let index = 0; index < 3; index++) {
+        expect(await subject.users.reserveRegistration(id, context)).toEqual({ refusedForSeconds: null })
+      }
+      expect(await subject.users.reserveRegistration(randomUUID(), context)).toEqual({
+        refusedForSeconds: null,
+      })
+      expect(
+        (await subject.users.reserveRegistration(randomUUID(), context)).refusedForSeconds,
+      ).not.toBeNull()
+    })
+
+    it('keeps the count of a registration the insert refuses (a taken username or email): register undoes nothing', async () => {
+      const subject = setup({ registration: { maxPerWindow: 2 } })
+      const context = uniqueContext()
+      const holder = await registered(subject, { username: uniqueUsername() })
+      expect(await subject.users.reserveRegistration(randomUUID(), context)).toEqual({
+        refusedForSeconds: null,
+      })
+      await expect(
+        registered(subject, { username: holder.username?.toUpperCase() ?? null }, context),
+      ).rejects.toBeInstanceOf(UsernameTakenError)
+      expect(await subject.users.reserveRegistration(randomUUID(), context)).toEqual({
+        refusedForSeconds: null,
+      })
       await expect(registered(subject, { email: holder.email }, context)).rejects.toBeInstanceOf(
         EmailTakenError,
       )
-      await expect(registered(subject, { email: holder.email }, context)).rejects.toBeInstanceOf(
-        RegistrationLimitError,
-      )
+      expect(
+        (await subject.users.reserveRegistration(randomUUID(), context)).refusedForSeconds,
+      ).not.toBeNull()
     })
 
     it('starts the count over once the window has passed (a window of 0 seconds)', async () => {
       const subject = setup({ registration: { maxPerWindow: 1, windowSeconds: 0 } })
       const context = uniqueContext()
-      await registered(subject, {}, context)
-      await expect(registered(subject, {}, context)).resolves.toMatchObject({ isActive: true })
+      expect(await subject.users.reserveRegistration(randomUUID(), context)).toEqual({
+        refusedForSeconds: null,
+      })
+      expect(await subject.users.reserveRegistration(randomUUID(), context)).toEqual({
+        refusedForSeconds: null,
+      })
     })
 
     it('of two registrations of one email at once, stores one and refuses the other with EmailTakenError', async () => {
@@ -154,7 +183,7 @@ export function userRepositoryContract(name: string, setup: ContractSetup) {
       expect(seeded).toEqual({ created: false, user })
     })
 
-    it('does not count a superuser against the registration limit', async () => {
+    it('does not count a superuser, nor a registration, against the registration limit', async () => {
       const subject = setup({ registration: { maxPerWindow: 1 } })
       const context = uniqueContext()
       await subject.users.insertSuperuser(
@@ -162,6 +191,9 @@ export function userRepositoryContract(name: string, setup: ContractSetup) {
         context,
       )
       await expect(registered(subject, {}, context)).resolves.toMatchObject({ isSuperuser: false })
+      expect(await subject.users.reserveRegistration(randomUUID(), context)).toEqual({
+        refusedForSeconds: null,
+      })
     })
   })
 }

@@ -24,9 +24,11 @@ const STATEMENTS = {
   startSession: 'insert into "sessions" (id, user_id',
   /** sessions.ts `rotate`: the session's row is updated first, then the token retired and its successor stored. */
   rotate: 'update "sessions" s set last_used_at',
-  /** users.ts `register`: the rate limit, the user and the register event, in one. */
+  /** users.ts `register`: the user and the register event, in one. */
   register: 'insert into "users" (email, username, hashed_password)',
-  /** logins.ts `begin`: the attempt counted before its compare. */
+  /** users.ts `reserveRegistration`: the address's count, before the hash. */
+  reserveRegistration: 'window_started_at, recent_hits)',
+  /** logins.ts `begin`: the attempt counted on the email and the address before its compare. */
   begin: 'insert into "login_attempts" as a',
   /** password-resets.ts `request`: the limits counted and the mail job queued, in one. */
   resetRequest: "'password_reset', id from account",
@@ -224,6 +226,38 @@ describe('an answer lost after the commit', () => {
       { hits: 1 },
     ])
     expect((await logIn(email, 'correct horse battery')).status).toBe(200)
+  })
+
+  it("counts a registration once when the answer to the address's count is lost", async () => {
+    const email = uniqueEmail('lost-reservation')
+    const sourceIp = newSourceIp()
+
+    const { result } = await withLostAnswer(STATEMENTS.reserveRegistration, () =>
+      invoke(
+        register,
+        jsonEvent('/api/v1/auth/register', { email, password: 'correct horse battery' }, { sourceIp }),
+      ),
+    )
+
+    expect(result).toMatchObject({ status: 201, body: { email } })
+    expect(await rows(sql`select hits from rate_limits where key = ${`register:${sourceIp}`}`)).toEqual([
+      { hits: 1 },
+    ])
+  })
+
+  it("gives a right password's place back to the address once when the answer to its reservation is lost", async () => {
+    const email = uniqueEmail('lost-success')
+    await registered(email, 'correct horse battery')
+    const sourceIp = newSourceIp()
+
+    const { result } = await withLostAnswer(STATEMENTS.begin, () =>
+      logIn(email, 'correct horse battery', sourceIp),
+    )
+
+    expect(result).toMatchObject({ status: 200, body: TOKEN_PAIR })
+    expect(await rows(sql`select hits from rate_limits where key = ${`login-failures:${sourceIp}`}`)).toEqual(
+      [{ hits: 0 }],
+    )
   })
 
   it('counts a wrong password once when the answer to its reservation is lost', async () => {

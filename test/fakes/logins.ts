@@ -7,6 +7,7 @@ import {
   type MemoryState,
   origin,
   plusSeconds,
+  type SessionRow,
   secondsUntil,
   storeUpgradedHash,
   userRecord,
@@ -22,6 +23,8 @@ export function createMemoryLoginRepository(
   sessionPolicy: SessionPolicy,
 ) {
   const ipKey = (sourceIp: string) => `login-failures:${sourceIp}`
+  const live = (row: SessionRow, now: Date) =>
+    row.revokedAt === null && row.createdAt > plusSeconds(now, -sessionPolicy.maxAgeSeconds)
 
   /** Reserves the attempt `id` on the email's row: counted once, the lock started by the check at the limit. */
   function reserve(email: string, id: string, now: Date): LoginAttemptRow {
@@ -51,32 +54,68 @@ export function createMemoryLoginRepository(
     return row
   }
 
+  /** Whether the email's row refuses a new attempt unchecked: its lock is on. */
+  function locked(row: LoginAttemptRow | undefined, now: Date): boolean {
+    if (!row) return false
+    const expired =
+      row.lockedUntil === null
+        ? row.windowStartedAt <= plusSeconds(now, -policy.windowSeconds)
+        : row.lockedUntil <= now
+    return !expired && row.failures >= policy.maxFailures
+  }
+
+  /** Takes a place in the address's window, unless it is full: the window's start, or null. */
+  function takePlace(key: string, now: Date): Date | null {
+    const ip = state.rateLimits.get(key)
+    if (
+      ip &&
+      ip.windowStartedAt > plusSeconds(now, -policy.ipWindowSeconds) &&
+      ip.hits >= policy.ipMaxFailures
+    )
+      return null
+    return countHit(state, key, policy.ipWindowSeconds, now).windowStartedAt
+  }
+
+  /** Gives a place back to the window it was taken in (none once the window has started over). */
+  function givePlace(key: string, reservation: string): void {
+    const ip = state.rateLimits.get(key)
+    if (ip && ip.windowStartedAt.toISOString() === reservation) ip.hits = Math.max(0, ip.hits - 1)
+  }
+
   return {
     async begin({ id, email }, context) {
       const now = state.clock.now()
       const account = state.users.find((user) => user.email === email)
       const user = account ? userRecord(account) : null
-      const ip = state.rateLimits.get(ipKey(context.sourceIp))
-      if (
-        ip &&
-        ip.windowStartedAt > plusSeconds(now, -policy.ipWindowSeconds) &&
-        ip.hits >= policy.ipMaxFailures
-      ) {
-        const retryAfter = secondsUntil(plusSeconds(ip.windowStartedAt, policy.ipWindowSeconds), now)
-        return { id, email, user, refusedForSeconds: Math.max(1, retryAfter), number: 0 }
+      const key = ipKey(context.sourceIp)
+      const existing = state.loginAttempts.get(email)
+      const seen = existing?.recentAttempts.includes(id) === true
+      let placeTaken: Date | null = null
+      if (!seen && !locked(existing, now)) {
+        placeTaken = takePlace(key, now)
+        if (placeTaken === null) {
+          const ip = state.rateLimits.get(key)
+          const retryAfter = ip
+            ? secondsUntil(plusSeconds(ip.windowStartedAt, policy.ipWindowSeconds), now)
+            : policy.ipWindowSeconds
+          return { id, email, user, refusedForSeconds: Math.max(1, retryAfter), number: 0, reservation: null }
+        }
       }
       const row = reserve(email, id, now)
       const refusedForSeconds =
         row.failures > policy.maxFailures
           ? Math.max(1, row.lockedUntil ? secondsUntil(row.lockedUntil, now) : 1)
           : null
-      return { id, email, user, refusedForSeconds, number: row.failures }
+      // A retry of a checked attempt: its place was taken by the first run.
+      const held = seen && refusedForSeconds === null ? state.rateLimits.get(key)?.windowStartedAt : undefined
+      const reservation = (placeTaken ?? held)?.toISOString() ?? null
+      return { id, email, user, refusedForSeconds, number: row.failures, reservation }
     },
 
     async recordFailure(attempt, context) {
       const now = state.clock.now()
       const userId = attempt.user?.id ?? null
-      // Keyed by the attempt: a retried statement records nothing and counts nothing.
+      // Keyed by the attempt: a retried statement records nothing.
       if (
         !audit(state, now, 'login_failure', context, {
           userId,
@@ -87,7 +126,15 @@ export function createMemoryLoginRepository(
         return
       if (attempt.number === policy.maxFailures)
         audit(state, now, 'lockout', context, { userId, email: attempt.email })
-      countHit(state, ipKey(context.sourceIp), policy.ipWindowSeconds, now)
+    },
+
+    async release(attempt, context) {
+      if (attempt.reservation === null) return
+      const row = state.loginAttempts.get(attempt.email)
+      // The id leaves the email's recent attempts as the place goes back: a retry gives nothing back twice.
+      if (!row?.recentAttempts.includes(attempt.id)) return
+      row.recentAttempts = row.recentAttempts.filter((id) => id !== attempt.id)
+      givePlace(ipKey(context.sourceIp), attempt.reservation)
     },
 
     async startSession(session, context) {
@@ -118,7 +165,21 @@ export function createMemoryLoginRepository(
         expiresAt: earliest(session.refreshTokenExpiresAt, sessionEnds),
         retiredAt: null,
       })
+      // The user's oldest live sessions past the cap end, this one kept.
+      const others = [...state.sessions.values()]
+        .filter((row) => row.userId === account.id && row.id !== session.id && live(row, now))
+        .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? -1 : 1))
+      for (const ended of others.slice(sessionPolicy.maxPerUser - 1)) {
+        ended.revokedAt = now
+        ended.revokedReason = 'session_limit'
+        audit(state, now, 'session_ended', context, {
+          userId: ended.userId,
+          email: null,
+          key: `session_ended:${ended.id}`,
+        })
+      }
       state.loginAttempts.delete(user.email)
+      if (session.reservation !== null) givePlace(ipKey(context.sourceIp), session.reservation)
       audit(state, now, 'login_success', context, { userId: user.id, email: user.email })
       return true
     },

@@ -54,6 +54,7 @@ export const DEFAULT_POLICIES: StorePolicies = {
   session: {
     maxAgeSeconds: setting('SESSION_MAX_AGE_SECONDS'),
     reuseIntervalSeconds: setting('REFRESH_TOKEN_REUSE_INTERVAL_SECONDS'),
+    maxPerUser: setting('MAX_SESSIONS_PER_USER'),
   },
   reset: {
     emailLimit: setting('PASSWORD_RESET_EMAIL_LIMIT'),

@@ -109,6 +109,7 @@ export function createMemorySessionRepository(state: MemoryState, policy: Sessio
         .sort(
           (a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
         )
+        .slice(0, policy.maxPerUser)
         .map((session) => ({
           id: session.id,
           createdAt: session.createdAt,

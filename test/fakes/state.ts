@@ -53,6 +53,8 @@ export interface LoginAttemptRow {
 export interface RateLimitRow {
   hits: number
   windowStartedAt: Date
+  /** The latest hits' ids, where a hit has one (registrations). */
+  recentHits?: string[]
 }
 
 export interface SecurityEventRow {

@@ -5,13 +5,13 @@ import { createServer, type IncomingHttpHeaders } from 'node:http'
 import { isBuiltin } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda'
 import { buildSync } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { committedMigrations } from '#db/migrate'
 import { DOCS_PAGE_PATH, OPENAPI_PATH, routes } from '#functions/routes'
-import { bundleFunction, repositoryRoot } from '#infra/bundling'
+import { bundleFunction, PASSWORD_BLOCKLIST, repositoryRoot } from '#infra/bundling'
 import { fromApiGatewayResult } from '#infra/local/event'
 import { API_ROLE, OWNER_ROLE } from '#infra/local/roles'
 import { startLocalSecretsManager } from '#infra/local/secrets-manager'
@@ -346,6 +346,25 @@ describe('each synthesized bundle', () => {
   })
 })
 
+describe('the password blocklist', () => {
+  it('ships beside exactly the bundles whose code checks a new password; login, token, refresh and me carry neither', () => {
+    const carriers: string[] = []
+    for (const name of synthesized.stack.functions.keys()) {
+      const dir = isolatedBundle(name)
+      const { sources } = JSON.parse(readFileSync(join(dir, 'index.mjs.map'), 'utf8')) as {
+        sources: string[]
+      }
+      const filter = existsSync(join(dir, basename(PASSWORD_BLOCKLIST.filter)))
+      expect(filter, name).toBe(sources.includes(PASSWORD_BLOCKLIST.module))
+      if (filter) carriers.push(name)
+    }
+    // The OpenAPI document is generated from the same schemas, so its bundle carries them; it never checks a password.
+    expect(carriers.sort()).toEqual(
+      ['change-password', 'openapi', 'password-reset-confirm', 'register', 'seed-admin'].sort(),
+    )
+  })
+})
+
 describe('the migrate bundle', () => {
   it('applies the migrations it carries to an empty database, over the direct URL, then finds none left', async () => {
     setDatabaseSecret('migrate')
@@ -453,6 +472,30 @@ describe('the API bundles', () => {
     expect(response.reads.sort()).toEqual([secretArn('DatabaseSecret'), secretArn('PublicKeys')].sort())
   })
 
+  it('register and password-reset-confirm refuse a password on the blocklist, read from beside them', async () => {
+    setDatabaseSecret('api')
+    const why = {
+      msg: 'This password is on a list of common and breached passwords, which attackers try first; choose another',
+      type: 'value_error',
+    }
+    const registered = await request(
+      'register',
+      jsonEvent(auth('register'), { email: uniqueEmail('bundle'), password: 'Password123' }),
+    )
+    expect(registered).toMatchObject({
+      status: 422,
+      body: { detail: [{ loc: ['body', 'password'], ...why }] },
+    })
+    const confirmed = await request(
+      'password-reset-confirm',
+      jsonEvent(auth('password-reset/confirm'), { token: 'any token', new_password: 'iloveyou1' }),
+    )
+    expect(confirmed).toMatchObject({
+      status: 422,
+      body: { detail: [{ loc: ['body', 'new_password'], ...why }] },
+    })
+  })
+
   it('login gives the seeded admin a token pair', async () => {
     const response = await request(
       'login',
@@ -494,6 +537,23 @@ describe('the API bundles', () => {
       ),
     )
     expect(wrong).toMatchObject({ status: 400, body: { detail: 'Incorrect password' } })
+    // A new password on the blocklist: refused before the current one is checked.
+    const common = await request(
+      'change-password',
+      jsonEvent(
+        '/api/v1/users/me/password',
+        { current_password: 'not the password', new_password: 'qwertyuiop' },
+        { headers: { authorization: `Bearer ${tokens.access}` } },
+      ),
+    )
+    expect(common).toMatchObject({
+      status: 422,
+      body: {
+        detail: [
+          { loc: ['body', 'new_password'], msg: expect.stringMatching(/^This password is on a list/) },
+        ],
+      },
+    })
     // No token: 401 before any session is touched.
     const anonymous = await request('end-all-sessions', apiEvent('DELETE', '/api/v1/users/me/sessions'))
     expect(anonymous.status).toBe(401)

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
+import bcrypt from 'bcryptjs'
 import { eq, sql } from 'drizzle-orm'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { loginAttempts, securityEvents, users } from '#db/schema'
 import { handler as login } from '#functions/login'
 import { handler as logout } from '#functions/logout'
@@ -16,6 +17,7 @@ const TOKEN = '/api/v1/auth/token'
 const REGISTER = '/api/v1/auth/register'
 const database = testDatabase()
 afterAll(() => database.close())
+afterEach(() => vi.restoreAllMocks())
 
 const LOCKED = { status: 429, body: { detail: 'Too many failed login attempts' } }
 const loginWith = (email: string, password: string) => invoke(login, jsonEvent(LOGIN, { email, password }))
@@ -134,11 +136,14 @@ describe('the registration limit per source IP', () => {
         headers: { 'x-forwarded-for': '192.0.2.1' },
       },
     )
+    // The real bcryptjs, watched: a refusal is decided before the password is hashed.
+    const hash = vi.spyOn(bcrypt, 'hash')
     const limited = await invoke(register, spoofed)
     expect(limited).toMatchObject({
       status: 429,
       body: { detail: 'Too many registrations from this address' },
     })
+    expect(hash).not.toHaveBeenCalled()
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0)
     const [row] = await database.db.select().from(users).where(eq(users.email, refusedEmail))
     expect(row).toBeUndefined()
@@ -152,6 +157,40 @@ describe('the registration limit per source IP', () => {
       ),
     )
     expect(elsewhere.status).toBe(201)
+  }, 120_000)
+
+  it('counts registrations refused for a taken username: 20 probes from one address, then 429 unhashed', async () => {
+    const taken = `probed_${Date.now().toString(36)}`
+    const holder = jsonEvent(
+      REGISTER,
+      { email: uniqueEmail('holder'), password: 'correct horse', username: taken },
+      { sourceIp: '198.51.100.27' },
+    )
+    expect((await invoke(register, holder)).status).toBe(201)
+    const prober = '198.51.100.28'
+    const probe = () =>
+      invoke(
+        register,
+        jsonEvent(
+          REGISTER,
+          { email: uniqueEmail('probe'), password: 'correct horse', username: taken.toUpperCase() },
+          { sourceIp: prober },
+        ),
+      )
+    for (let attempt = 0; attempt < 20; attempt++) {
+      expect(await probe()).toMatchObject({
+        status: 400,
+        body: { detail: 'User with this username already exists' },
+      })
+    }
+    const hash = vi.spyOn(bcrypt, 'hash')
+    const limited = await probe()
+    expect(limited).toMatchObject({
+      status: 429,
+      body: { detail: 'Too many registrations from this address' },
+    })
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0)
+    expect(hash).not.toHaveBeenCalled()
   }, 120_000)
 
   it('gives exactly one account for parallel registrations of case and whitespace variants of one email', async () => {

@@ -25,7 +25,7 @@ const CONTEXT = { sourceIp: '192.0.2.201', userAgent: 'vitest' }
 const logins = createLoginRepository(
   database.service,
   { maxFailures: 10, windowSeconds: 900, ipMaxFailures: 300, ipWindowSeconds: 900 },
-  { maxAgeSeconds: 86_400, reuseIntervalSeconds: 0 },
+  { maxAgeSeconds: 86_400, reuseIntervalSeconds: 0, maxPerUser: 100 },
 )
 
 async function userWithHash(hash: string) {
@@ -39,6 +39,7 @@ async function userWithHash(hash: string) {
 const newSession = (user: Awaited<ReturnType<typeof userWithHash>>) => ({
   id: randomUUID(),
   user,
+  reservation: null,
   refreshTokenHash: `refresh-${randomUUID()}`,
   refreshTokenExpiresAt: new Date(Date.now() + 3_600_000),
 })

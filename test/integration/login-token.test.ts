@@ -1,6 +1,7 @@
 import bcrypt from 'bcryptjs'
-import { eq } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
+import { createPasswordCostRepository } from '#db/repositories/password-costs'
 import { users } from '#db/schema'
 import { handler as login } from '#functions/login'
 import { handler as me } from '#functions/me'
@@ -78,28 +79,16 @@ describe('POST /auth/login', () => {
     expect(unknown.headers).toEqual(wrong.headers)
   })
 
-  it('runs exactly one bcrypt compare for an unknown email, against a hash of the current cost', async () => {
+  it('runs exactly one bcrypt compare for an unknown email, against a dummy of the target cost', async () => {
+    // The target: BCRYPT_COST, or the highest stored cost above it (test/integration/password-cost.test.ts).
+    const highest = await createPasswordCostRepository(database.service).highestStoredCost()
     const compare = vi.spyOn(bcrypt, 'compare')
     const hash = vi.spyOn(bcrypt, 'hash')
     await invoke(login, jsonEvent(LOGIN, { email: uniqueEmail('nobody'), password: 'some password' }))
     expect(compare).toHaveBeenCalledTimes(1)
     expect(hash).not.toHaveBeenCalled()
     const [, dummyHash] = compare.mock.calls[0] as [string, string]
-    expect(bcrypt.getRounds(dummyHash)).toBe(TEST_BCRYPT_COST)
-  })
-
-  it('verifies a hash made by the seed backend (passlib, $2b$12$) and upgrades none of a higher cost', async () => {
-    const user = await registeredUser()
-    // "secret-password" hashed by libxcrypt's bcrypt, the same $2b$ format passlib writes through its bcrypt backend.
-    const legacyHash = '$2b$12$HTpjSvQuqc3A3O/qlEHpjeqJLwUNXyf8Y2iOBv0jtHE2T4c0QxrSa'
-    await database.db.update(users).set({ hashedPassword: legacyHash }).where(eq(users.id, user.id))
-    const response = await invoke(login, jsonEvent(LOGIN, { email: user.email, password: 'secret-password' }))
-    expect(response.status).toBe(200)
-    const [row] = await database.db
-      .select({ hash: users.hashedPassword })
-      .from(users)
-      .where(eq(users.id, user.id))
-    expect(row?.hash).toBe(legacyHash)
+    expect(bcrypt.getRounds(dummyHash)).toBe(Math.max(TEST_BCRYPT_COST, highest ?? 0))
   })
 
   it('rehashes a stored hash of lower cost at the next successful login, and only then', async () => {
@@ -183,7 +172,7 @@ describe('POST /auth/token (OAuth 2.0)', () => {
     })
   })
 
-  it('exchanges a refresh token with the refresh_token grant, and refuses it the second time', async () => {
+  it('exchanges a refresh token with the refresh_token grant, and refuses it past the reuse interval', async () => {
     const user = await registeredUser()
     const first = await invoke(token, formEvent(TOKEN, { username: user.email, password: user.password }))
     const refreshToken = (first.body as TokenPairBody).refresh_token
@@ -193,6 +182,16 @@ describe('POST /auth/token (OAuth 2.0)', () => {
     )
     expect(exchanged).toMatchObject({ status: 200, body: TOKEN_PAIR })
     expect((exchanged.body as TokenPairBody).refresh_token).not.toBe(refreshToken)
+    // Presented again within REFRESH_TOKEN_REUSE_INTERVAL_SECONDS (a retry): a new pair; past it: refused.
+    const retried = await invoke(
+      token,
+      formEvent(TOKEN, { grant_type: 'refresh_token', refresh_token: refreshToken }),
+    )
+    expect(retried).toMatchObject({ status: 200, body: TOKEN_PAIR })
+    await database.db.execute(
+      sql`update refresh_tokens set retired_at = retired_at - interval '1 minute' where retired_at is not null
+          and session_id in (select s.id from sessions s join users u on u.id = s.user_id where u.email = ${user.email})`,
+    )
     const replayed = await invoke(
       token,
       formEvent(TOKEN, { grant_type: 'refresh_token', refresh_token: refreshToken }),

@@ -196,6 +196,7 @@ describe('the OpenAPI document', () => {
       REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: '30',
       BCRYPT_COST: '13',
       SESSION_MAX_AGE_SECONDS: '172800',
+      MAX_SESSIONS_PER_USER: '7',
       PASSWORD_RESET_TTL_SECONDS: '600',
       PASSWORD_RESET_EMAIL_LIMIT: '2',
       PASSWORD_RESET_IP_LIMIT: '40',
@@ -233,6 +234,9 @@ describe('the OpenAPI document', () => {
     )
     expect(words(served.paths[SESSIONS]?.get?.description)).toContain('(at most 2 days after the login)')
     expect(words(served.paths[CLAIMS]?.get?.description)).toContain('up to 5 minutes after it was issued.')
+    expect(words(served.paths[SESSIONS]?.get?.description)).toContain(
+      'A user holds at most 7 live sessions: a login past that ends the oldest.',
+    )
     expect(served.paths[LOGIN]?.post).toMatchObject({
       responses: { '200': { content: { 'application/json': { example: { expires_in: 300 } } } } },
     })

@@ -1,5 +1,5 @@
 import { eq, inArray } from 'drizzle-orm'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { refreshTokens, sessions, users } from '#db/schema'
 import { handler as logout } from '#functions/logout'
 import { handler as me } from '#functions/me'
@@ -7,6 +7,12 @@ import { handler as refresh } from '#functions/refresh'
 import { testDatabase } from '#test/helpers/database'
 import { apiEvent, bearerEvent, invoke, jsonEvent } from '#test/helpers/events'
 import { loggedIn, registeredUser, type TokenPairBody } from '#test/helpers/users'
+
+// Strict single use here (the reuse interval off, before the functions read their settings at import): these cases
+// are the replays and races of a token used twice; test/e2e/refresh-reuse.test.ts holds them with the interval on.
+vi.hoisted(() => {
+  process.env.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS = '0'
+})
 
 const REFRESH = '/api/v1/auth/refresh'
 const LOGOUT = '/api/v1/auth/logout'

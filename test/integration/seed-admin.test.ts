@@ -87,4 +87,10 @@ describe('seed-admin', () => {
     vi.stubEnv('ADMIN_PASSWORD', 'short')
     await expect(seedAdmin()).rejects.toThrow(/8 to 72 bytes/)
   })
+
+  it('refuses an admin password on the blocklist, as registration does', async () => {
+    vi.stubEnv('ADMIN_EMAIL', uniqueEmail('admin'))
+    vi.stubEnv('ADMIN_PASSWORD', 'Password123')
+    await expect(seedAdmin()).rejects.toThrow(/not on the blocklist of common passwords/)
+  })
 })

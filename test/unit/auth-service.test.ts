@@ -1,10 +1,17 @@
 import { describe, expect, it } from 'vitest'
 import { createAuthService } from '#shared/domain/auth-service'
-import { InvalidCredentialsError, InvalidTokenError, TooManyAttemptsError } from '#shared/domain/errors'
+import {
+  IncorrectPasswordError,
+  InvalidCredentialsError,
+  InvalidTokenError,
+  RegistrationLimitError,
+  TooManyAttemptsError,
+  UsernameTakenError,
+} from '#shared/domain/errors'
 import type { PasswordHasher } from '#shared/domain/passwords'
 import { newSigningKeySet, publishedKeys } from '#shared/domain/signing-keys'
 import { type Clock, createTokenService } from '#shared/domain/tokens'
-import { createMemoryStore } from '#test/fakes/memory-store'
+import { createMemoryStore, type MemoryStoreOptions } from '#test/fakes/memory-store'
 
 const FROZEN = new Date('2026-01-01T00:00:00Z')
 const CONTEXT = { sourceIp: '198.51.100.1', userAgent: 'vitest' }
@@ -15,14 +22,15 @@ const KEYS = newSigningKeySet(FROZEN)
  * checks per email (the one past it refused for the 60 s of its window), so the service's rules are tested in
  * isolation. `rows` are the stored accounts; `tokens` and `sessions` the stored refresh tokens and sessions.
  */
-function fakes() {
+function fakes(options: Omit<MemoryStoreOptions, 'clock' | 'state'> = {}) {
   const clock: Clock = { now: () => FROZEN }
   // The clock stands still, so a reuse interval would never pass: these cases hold single use strictly (interval 0;
   // test/contracts/session-repository.ts holds the interval).
   const store = createMemoryStore({
+    ...options,
     clock,
-    login: { maxFailures: 3, windowSeconds: 60 },
-    session: { reuseIntervalSeconds: 0 },
+    login: { maxFailures: 3, windowSeconds: 60, ...options.login },
+    session: { reuseIntervalSeconds: 0, ...options.session },
   })
   const compares: (string | null)[] = []
   const hashes: string[] = []
@@ -56,7 +64,7 @@ function fakes() {
     tokens: tokenService,
   })
   const { users: rows, refreshTokens: tokens, sessions } = store.state
-  return { auth, rows, compares, hashes, tokens, sessions }
+  return { auth, rows, compares, hashes, tokens, sessions, store }
 }
 
 describe('auth service', () => {
@@ -168,5 +176,52 @@ describe('auth service', () => {
       new TooManyAttemptsError(60),
     )
     expect(compares).toHaveLength(comparesBefore)
+  })
+
+  it("refuses a registration past the address's limit before hashing its password", async () => {
+    const { auth, hashes, rows } = fakes({ registration: { maxPerWindow: 1 } })
+    await auth.register({ email: 'a@example.com', password: 'correct horse', username: null }, CONTEXT)
+    await expect(
+      auth.register({ email: 'b@example.com', password: 'other horse', username: null }, CONTEXT),
+    ).rejects.toBeInstanceOf(RegistrationLimitError)
+    expect(hashes).toEqual(['correct horse'])
+    expect(rows).toHaveLength(1)
+  })
+
+  it('counts a registration refused for a taken username against the address', async () => {
+    const { auth } = fakes({ registration: { maxPerWindow: 2 } })
+    const other = { ...CONTEXT, sourceIp: '198.51.100.2' }
+    await auth.register({ email: 'a@example.com', password: 'correct horse', username: 'taken' }, other)
+    for (const email of ['b@example.com', 'c@example.com']) {
+      await expect(
+        auth.register({ email, password: 'correct horse', username: 'TAKEN' }, CONTEXT),
+      ).rejects.toBeInstanceOf(UsernameTakenError)
+    }
+    await expect(
+      auth.register({ email: 'd@example.com', password: 'correct horse', username: 'TAKEN' }, CONTEXT),
+    ).rejects.toBeInstanceOf(RegistrationLimitError)
+  })
+
+  it('gives the address its place back for a right password (login, token, change), never for a wrong one', async () => {
+    const { auth } = fakes({ login: { ipMaxFailures: 2 } })
+    const elsewhere = { ...CONTEXT, sourceIp: '198.51.100.3' }
+    await auth.register({ email: 'a@example.com', password: 'correct horse', username: null }, elsewhere)
+    let password = 'correct horse'
+    for (let round = 0; round < 3; round++) {
+      const pair = await auth.token({ grantType: 'password', email: 'a@example.com', password }, CONTEXT)
+      const principal = await auth.authenticate(pair.access_token)
+      const next = `new horse ${round}`
+      await auth.changePassword(principal, { current_password: password, new_password: next }, CONTEXT)
+      password = next
+    }
+    const pair = await auth.login('a@example.com', password, CONTEXT)
+    const principal = await auth.authenticate(pair.access_token)
+    await expect(
+      auth.changePassword(principal, { current_password: 'wrong', new_password: 'x' }, CONTEXT),
+    ).rejects.toBeInstanceOf(IncorrectPasswordError)
+    await expect(auth.login('nobody@example.com', 'wrong', CONTEXT)).rejects.toBeInstanceOf(
+      InvalidCredentialsError,
+    )
+    await expect(auth.login('a@example.com', password, CONTEXT)).rejects.toBeInstanceOf(TooManyAttemptsError)
   })
 })

@@ -110,6 +110,15 @@ describe('validate', () => {
       issue: issue('password', 'String should have at most 72 bytes', 'value_error'),
     },
     {
+      why: 'a password on the blocklist of common passwords',
+      body: { email: 'a@example.com', password: 'Password123' },
+      issue: issue(
+        'password',
+        'This password is on a list of common and breached passwords, which attackers try first; choose another',
+        'value_error',
+      ),
+    },
+    {
       why: 'a username with a space',
       body: { email: 'a@example.com', password: PASSWORD, username: 'al ice' },
       issue: issue('username', 'String should be 3 to 50 characters of A-Z a-z 0-9 _ . -', 'value_error'),
