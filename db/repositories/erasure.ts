@@ -6,7 +6,7 @@ import { rethrowUnavailable } from '../errors.ts'
 const USER_AGENT_MAX = 512
 
 /**
- * Erases accounts through `erase_account` (migration 0015): the API's role may not delete users or rewrite the audit
+ * Erases accounts through `erase_account` (migration 0017): the API's role may not delete users or rewrite the audit
  * trail itself, only run the one function that does exactly the erasure.
  */
 export function createErasureRepository(db: Database) {

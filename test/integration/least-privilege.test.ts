@@ -68,7 +68,7 @@ describe("the API's database role", () => {
     ['clear failed logins', sql`delete from login_attempts where false`],
     ['use a reset link up', sql`delete from password_reset_tokens where false`],
     ['append to the audit trail', sql`insert into security_events (type) select 'nothing' where false`],
-    // The one way it erases an account (migration 0015): the function, not a delete of its own.
+    // The one way it erases an account (migration 0017): the function, not a delete of its own.
     [
       'erase an account through erase_account',
       sql`select erase_account(-1, null, gen_random_uuid(), null, null)`,
