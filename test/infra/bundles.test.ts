@@ -517,6 +517,62 @@ describe('the API bundles', () => {
     expect(response.body).toMatchObject({ email: 'admin@example.com', is_superuser: true })
   })
 
+  it('the admin bundles answer the seeded superuser: list, read, change, and 404 for an unknown account', async () => {
+    const asAdmin = { headers: { authorization: `Bearer ${tokens.access}` } }
+    const me = await request('me', bearerEvent('/api/v1/users/me', tokens.access))
+    const adminId = (me.body as { id: number }).id
+    const listed = await request(
+      'admin-list-users',
+      bearerEvent('/api/v1/admin/users?is_superuser=true', tokens.access),
+    )
+    expect(listed).toMatchObject({
+      status: 200,
+      body: { items: [{ email: 'admin@example.com' }], next_cursor: null },
+    })
+    expect(
+      await request('admin-get-user', bearerEvent(`/api/v1/admin/users/${adminId}`, tokens.access)),
+    ).toMatchObject({ status: 200, body: { id: adminId, is_superuser: true } })
+    const unchanged = await request(
+      'admin-update-user',
+      apiEvent('PATCH', `/api/v1/admin/users/${adminId}`, JSON.stringify({ is_superuser: true }), {
+        headers: { ...asAdmin.headers, 'content-type': 'application/json' },
+      }),
+    )
+    expect(unchanged).toMatchObject({
+      status: 200,
+      body: { id: adminId, is_superuser: true, is_active: true },
+    })
+    // The only superuser may not step down, nor be erased.
+    const demoted = await request(
+      'admin-update-user',
+      apiEvent('PATCH', `/api/v1/admin/users/${adminId}`, JSON.stringify({ is_superuser: false }), {
+        headers: { ...asAdmin.headers, 'content-type': 'application/json' },
+      }),
+    )
+    expect(demoted.status).toBe(409)
+    expect(
+      (
+        await request(
+          'admin-delete-user',
+          apiEvent('DELETE', `/api/v1/admin/users/${adminId}`, undefined, asAdmin),
+        )
+      ).status,
+    ).toBe(409)
+    const unknown = '/api/v1/admin/users/2147483000'
+    expect(
+      (await request('admin-end-sessions', apiEvent('DELETE', `${unknown}/sessions`, undefined, asAdmin)))
+        .status,
+    ).toBe(404)
+    expect((await request('admin-delete-user', apiEvent('DELETE', unknown, undefined, asAdmin))).status).toBe(
+      404,
+    )
+    const reset = await request(
+      'admin-password-reset',
+      apiEvent('POST', `${unknown}/password-reset`, undefined, asAdmin),
+    )
+    expect([404, 503]).toContain(reset.status)
+  })
+
   it('sessions lists the admin session, the current one marked; end-one-session and end-all-sessions answer', async () => {
     const listed = await request('list-sessions', bearerEvent('/api/v1/users/me/sessions', tokens.access))
     expect(listed).toMatchObject({ status: 200, body: [{ current: true }] })

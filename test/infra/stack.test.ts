@@ -1616,6 +1616,7 @@ describe('password reset mail', () => {
 
   it('lets exactly the functions that queue mail invoke send-mail, by the name they are given, and nothing else', () => {
     expect(mailQueuers).toEqual([
+      'admin-delete-user',
       'admin-password-reset',
       'change-password',
       'password-reset',
