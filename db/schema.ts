@@ -62,6 +62,11 @@ export const users = pgTable(
      * sent. Set in the statement that does the voiding, which deletes the links it finds too.
      */
     linksRevokedAt: timestamp('links_revoked_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * The address proved to be the user's: a code mailed to it confirmed, or a reset completed through a mailed link.
+     * False for every account that existed before (and every one carried over): none loses access by it.
+     */
+    emailVerified: boolean('email_verified').notNull().default(false),
   },
   (table) => [
     uniqueIndex('users_email_key').on(table.email),

@@ -59,9 +59,15 @@ export function createAuthService({
     userId: number,
     sessionId: string,
     refreshToken: string,
+    emailVerified: boolean,
     authTime?: Date,
   ): Promise<TokenPair> => ({
-    access_token: await tokens.issueAccessToken({ userId, sessionId, ...(authTime ? { authTime } : {}) }),
+    access_token: await tokens.issueAccessToken({
+      userId,
+      sessionId,
+      emailVerified,
+      ...(authTime ? { authTime } : {}),
+    }),
     refresh_token: refreshToken,
     token_type: 'bearer',
     expires_in: tokens.accessTokenTtlSeconds,
@@ -109,7 +115,7 @@ export function createAuthService({
     const sessionId = randomUUID()
     const refresh = tokens.issueRefreshToken()
     const [pair, started] = await Promise.all([
-      tokenPair(user.id, sessionId, refresh.token),
+      tokenPair(user.id, sessionId, refresh.token, user.emailVerified),
       logins.startSession(
         {
           id: sessionId,
@@ -154,7 +160,7 @@ export function createAuthService({
       await sessions.revokeIfReplayed(hash, context)
       throw new InvalidTokenError()
     }
-    return tokenPair(rotated.userId, rotated.sessionId, next.token, rotated.startedAt)
+    return tokenPair(rotated.userId, rotated.sessionId, next.token, rotated.emailVerified, rotated.startedAt)
   }
 
   return {

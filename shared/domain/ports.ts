@@ -148,7 +148,7 @@ export interface SessionRepository {
     hash: string,
     next: { hash: string; expiresAt: Date },
     context: RequestContext,
-  ): Promise<{ userId: number; sessionId: string; startedAt: Date } | null>
+  ): Promise<{ userId: number; sessionId: string; startedAt: Date; emailVerified: boolean } | null>
   /** Revokes the session of a token that was already retired (a replay); true when it was one. */
   revokeIfReplayed(hash: string, context: RequestContext): Promise<boolean>
   /** Revokes the session `hash` belongs to, whatever state that token is in (logout). */

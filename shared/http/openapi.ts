@@ -57,6 +57,15 @@ export const AccessTokenClaimsSchema = v.pipe(
         ),
       ),
     ),
+    email_verified: v.optional(
+      v.pipe(
+        v.picklist(['true', 'false']),
+        v.description(
+          'Whether the user’s address was verified when the token was issued, as a string (absent from tokens ' +
+            'issued before the claim existed).',
+        ),
+      ),
+    ),
     client_id: v.string(),
     iat: v.pipe(v.string(), v.description('Seconds since the epoch, as a string.')),
     exp: v.pipe(v.string(), v.description('Seconds since the epoch, as a string.')),
@@ -267,6 +276,7 @@ const EXAMPLE_USER: PublicUser = {
   username: 'alice',
   is_active: true,
   is_superuser: false,
+  email_verified: true,
   created_at: '2025-01-01T12:00:00.000+00:00',
   updated_at: '2025-01-01T12:00:00.000+00:00',
 }
@@ -917,6 +927,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
             sid: '9b2f6c1e-3d4a-4f5b-8c6d-7e8f9a0b1c2d',
             client_id: 'papa-app',
             auth_time: '1735732500',
+            email_verified: 'true',
             iat: '1735732800',
             exp: '1735733700',
             jti: '0f0e0d0c-0b0a-4908-8706-050403020100',
