@@ -245,6 +245,22 @@ export function createAuthService({
     },
 
     /**
+     * The caller's current password checked as a login checks it (the same limits and lock: counted before the
+     * compare, a wrong one counts, a right one gives the address its place back); `IncorrectPasswordError` if wrong.
+     */
+    async verifyOwnPassword(
+      { user }: SessionPrincipal,
+      password: string,
+      context: RequestContext,
+    ): Promise<void> {
+      const { attempt } = await checkPassword(user.email, password, context, {
+        accepts: (account) => account.id === user.id,
+        refusal: () => new IncorrectPasswordError(),
+      })
+      await logins.release(attempt, context).catch(() => undefined)
+    },
+
+    /**
      * Checks the current password as a login does (counted before the compare, so the failed-login limits bound it
      * too, and a wrong one counts towards them; a right one gives the address its place back), then stores the new
      * hash and revokes every other session. Of two concurrent changes at most one succeeds: the other finds the hash
