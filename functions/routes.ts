@@ -59,7 +59,8 @@ const SIGNS = ['database', 'public-keys', 'signing-keys'] as const
 
 /** Every function, by the name of its entry file under `functions/` (also its logical name in the stack). */
 export const lambdas = {
-  register: apiFunction(BCRYPT_MEMORY_MB, VERIFIES),
+  /** With `EMAIL_VERIFICATION=required`, queues the first code's mail too. */
+  register: apiFunction(BCRYPT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
   login: apiFunction(BCRYPT_MEMORY_MB, SIGNS),
   token: apiFunction(BCRYPT_MEMORY_MB, SIGNS),
   refresh: apiFunction(LIGHT_MEMORY_MB, SIGNS),

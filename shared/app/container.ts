@@ -112,6 +112,7 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
     }) ?? withoutPasswords
   const auth = createAuthService({
     mail,
+    emailVerification: config.EMAIL_VERIFICATION,
     adminAuth: { maxAgeSeconds: config.ADMIN_MAX_AUTH_AGE_SECONDS, now: () => systemClock.now() },
     users: createUserRepository(database.db, {
       maxPerWindow: config.REGISTER_RATE_LIMIT,

@@ -7,6 +7,7 @@ import {
   toPublicUser,
 } from './contract.ts'
 import {
+  EmailNotVerifiedError,
   IncorrectPasswordError,
   InvalidCredentialsError,
   InvalidTokenError,
@@ -40,6 +41,8 @@ export interface AuthDependencies {
   mail?: MailQueue | undefined
   /** How recent a login must be for an admin route (`ADMIN_MAX_AUTH_AGE_SECONDS`), and the clock it is judged by. */
   adminAuth: { maxAgeSeconds: number; now: () => Date }
+  /** `EMAIL_VERIFICATION`: with `required`, the right password of an unverified account starts no session (403). */
+  emailVerification?: 'optional' | 'required'
 }
 
 export type AuthService = ReturnType<typeof createAuthService>
@@ -53,6 +56,7 @@ export function createAuthService({
   tokens,
   mail,
   adminAuth,
+  emailVerification = 'optional',
 }: AuthDependencies) {
   /** A pair for the session; `authTime` its login, unset at the login itself (now). */
   const tokenPair = async (
@@ -111,6 +115,12 @@ export function createAuthService({
       accepts: (account) => account.isActive,
       refusal: () => new InvalidCredentialsError(),
     })
+    if (emailVerification === 'required' && !user.emailVerified) {
+      // The right password: a success, which clears the email's count as a login's does; only then is it said (a
+      // wrong password was answered 401 above, so this tells nothing to someone without it).
+      await logins.succeeded(attempt, context).catch(() => undefined)
+      throw new EmailNotVerifiedError()
+    }
 
     const sessionId = randomUUID()
     const refresh = tokens.issueRefreshToken()
@@ -257,7 +267,7 @@ export function createAuthService({
         accepts: (account) => account.id === user.id,
         refusal: () => new IncorrectPasswordError(),
       })
-      await logins.release(attempt, context).catch(() => undefined)
+      await logins.succeeded(attempt, context).catch(() => undefined)
     },
 
     /**

@@ -102,6 +102,12 @@ export interface LoginRepository {
    */
   release(attempt: LoginAttempt, context: RequestContext): Promise<void>
   /**
+   * A check that succeeded without a session (the right password of an account whose address is unverified, or the
+   * caller's own before an email change): the address's place back, and the email's count cleared as a login's
+   * success clears it, while the attempt is still among its recent ones. Once, however often it is sent.
+   */
+  succeeded(attempt: LoginAttempt, context: RequestContext): Promise<void>
+  /**
    * Clears the email's count, gives the attempt's place back to its source IP, stores the session and token, ends
    * the user's oldest live sessions past `maxPerUser`, audits: one statement, and a second one only when a
    * concurrent login of the same user committed meanwhile, so that the cap holds for both (best effort: the next

@@ -1628,6 +1628,7 @@ describe('password reset mail', () => {
       'email-verification',
       'password-reset',
       'password-reset-confirm',
+      'register',
     ])
     const arn = `<${sendMailId()}.Arn>`
     const invokers = [...allowed(app, 'lambda:InvokeFunction')].filter(([, arns]) =>
