@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm'
 import type { PasswordResetPolicy, PasswordResetRepository } from '#shared/domain/ports'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
-import { loginAttempts, passwordResetTokens, securityEvents, sessions, users } from '../schema.ts'
+import { emailCodes, loginAttempts, passwordResetTokens, securityEvents, sessions, users } from '../schema.ts'
 import { limitedMailRequest } from './mail-requests.ts'
 import { eventInsert, passwordChangedNotice, revokeSessionsBefore } from './rows.ts'
 
@@ -58,8 +58,10 @@ export function createPasswordResetRepository(db: Database, policy: PasswordRese
               and ${notVoided}
             returning t.user_id
           ), changed as (
+            -- The link came by mail: the mailbox is the user's, so the address is verified.
             update ${users} u set hashed_password = ${hash}, password_carried_over = false,
-              credential_version = u.credential_version + 1, links_revoked_at = clock_timestamp()
+              credential_version = u.credential_version + 1, links_revoked_at = clock_timestamp(),
+              email_verified = true
             from used where u.id = used.user_id
             returning u.id, u.email, clock_timestamp()::text as changed_at
           ), revoked as (
@@ -68,6 +70,8 @@ export function createPasswordResetRepository(db: Database, policy: PasswordRese
             returning s.id
           ), cleared as (
             delete from ${loginAttempts} where email in (select email from changed)
+          ), codes_voided as (
+            delete from ${emailCodes} where user_id in (select id from changed)
           ), notice as (
             ${passwordChangedNotice(noticeId)}
           ), reset_event as (

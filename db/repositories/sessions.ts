@@ -4,6 +4,7 @@ import type { RequestContext } from '#shared/domain/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
 import {
+  emailCodes,
   loginAttempts,
   passwordResetTokens,
   refreshTokens,
@@ -213,6 +214,8 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
             update ${users} set links_revoked_at = clock_timestamp() where id = ${userId}
           ), voided as (
             delete from ${passwordResetTokens} where user_id = ${userId}
+          ), codes_voided as (
+            delete from ${emailCodes} where user_id = ${userId}
           ), end_event as (
             ${endedEvents(context)}
           )
@@ -247,6 +250,8 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
             delete from ${loginAttempts} where email in (select email from changed)
           ), voided as (
             delete from ${passwordResetTokens} where user_id in (select id from changed)
+          ), codes_voided as (
+            delete from ${emailCodes} where user_id in (select id from changed)
           ), notice as (
             ${passwordChangedNotice(change.noticeId)}
           ), change_event as (

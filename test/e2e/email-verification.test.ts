@@ -304,6 +304,81 @@ describe('email verification by a mailed code', () => {
   })
 })
 
+describe('codes die with the credential, as reset links do', () => {
+  /** Each voider given the account's email and password; the code was mailed before it. */
+  const voiders: Record<string, (email: string, password: string) => Promise<void>> = {
+    'a password change': async (email, password) => {
+      const { access_token } = await session(email, password)
+      const changed = await call('POST', '/users/me/password', {
+        body: { current_password: password, new_password: 'a changed password 7' },
+        token: access_token,
+      })
+      expect(changed.status).toBe(204)
+    },
+    '"end all sessions"': async (email, password) => {
+      const { access_token } = await session(email, password)
+      expect((await call('DELETE', '/users/me/sessions', { token: access_token })).status).toBe(204)
+    },
+    'a deactivation, even once undone': async (email) => {
+      await database.db.execute(sql`update users set is_active = false where email = ${email}`)
+      await database.db.execute(sql`update users set is_active = true where email = ${email}`)
+    },
+  }
+  for (const [name, voidCodes] of Object.entries(voiders)) {
+    it(`refuses and deletes a code mailed before ${name}`, async () => {
+      const email = uniqueEmail()
+      const password = 'first password 1'
+      await register(email, password)
+      await requestCode(email)
+      const code = await newestCode(email)
+      await voidCodes(email, password)
+      expect(
+        await rows(
+          sql`select 1 from email_codes c join users u on u.id = c.user_id where u.email = ${email}`,
+        ),
+      ).toEqual([])
+      expect(await confirmCode(email, code)).toMatchObject(BAD_CODE)
+    })
+  }
+
+  it('deletes the codes with an erased account', async () => {
+    const email = uniqueEmail()
+    await register(email, 'first password 1')
+    await requestCode(email)
+    await newestCode(email)
+    const [user] = await rows<{ id: number }>(sql`select id from users where email = ${email}`)
+    await database.db.execute(
+      sql`select erase_account(${user?.id}::int, null, gen_random_uuid(), '127.0.0.1', 'test')`,
+    )
+    expect(await rows(sql`select 1 from email_codes where user_id = ${user?.id}`)).toEqual([])
+  })
+
+  it('a reset through a mailed link verifies the address and deletes a pending code', async () => {
+    const email = uniqueEmail()
+    await register(email, 'first password 1')
+    await requestCode(email)
+    const code = await newestCode(email)
+    expect(await call('POST', '/auth/password-reset', { body: { email }, from: newAddress() })).toMatchObject(
+      {
+        status: 202,
+      },
+    )
+    const resetMail = await catcher.waitFor(email, (mail) => mail.subject.includes('Reset'))
+    const token = /token=([A-Za-z0-9_-]+)/.exec(resetMail.text)?.[1] ?? ''
+    expect(
+      await call('POST', '/auth/password-reset/confirm', {
+        body: { token, new_password: 'second password 2' },
+      }),
+    ).toMatchObject({ status: 204 })
+    expect(await confirmCode(email, code)).toMatchObject(BAD_CODE)
+    const { access_token } = await session(email, 'second password 2')
+    expect(claims(access_token).email_verified).toBe(true)
+    expect((await call('GET', '/users/me', { token: access_token })).body).toMatchObject({
+      email_verified: true,
+    })
+  })
+})
+
 describe('email change', () => {
   const requestChange = (token: string, new_email: string, current_password: string) =>
     call('POST', '/users/me/email', { body: { new_email, current_password }, token, from: newAddress() })
