@@ -62,6 +62,11 @@ export const users = pgTable(
      * sent. Set in the statement that does the voiding, which deletes the links it finds too.
      */
     linksRevokedAt: timestamp('links_revoked_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * The address proved to be the user's: a code mailed to it confirmed, or a reset completed through a mailed link.
+     * False for every account that existed before (and every one carried over): none loses access by it.
+     */
+    emailVerified: boolean('email_verified').notNull().default(false),
   },
   (table) => [
     uniqueIndex('users_email_key').on(table.email),
@@ -220,6 +225,35 @@ export const passwordResetTokens = pgTable(
   (table) => [
     uniqueIndex('password_reset_tokens_token_hash_key').on(table.tokenHash),
     index('password_reset_tokens_expires_at_idx').on(table.expiresAt),
+  ],
+)
+
+/**
+ * The pending 6-digit codes: an address to verify (`verify`) or to move to (`change`, with the new address). Only the
+ * code's hash is stored (made by the mail sender, which alone ever holds the code); one row per user and purpose, so
+ * a newer code replaces an older one. A wrong guess counts a try in the statement that checks it; the fifth deletes
+ * the code. Deleted, like reset links, by whatever ends the credential (a password change or reset, "end all
+ * sessions", a deactivation, a deletion).
+ */
+export const emailCodes = pgTable(
+  'email_codes',
+  {
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    purpose: varchar('purpose', { length: 10 }).notNull(),
+    codeHash: text('code_hash').notNull(),
+    /** The address a `change` code moves the account to; null for `verify`. */
+    newEmail: varchar('new_email', { length: 254 }),
+    jobId: uuid('job_id').notNull(),
+    requestedAt: timestamp('requested_at', { withTimezone: true, mode: 'date' }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+    tries: integer('tries').notNull().default(0),
+  },
+  (table) => [
+    uniqueIndex('email_codes_user_purpose_key').on(table.userId, table.purpose),
+    index('email_codes_expires_at_idx').on(table.expiresAt),
+    check('email_codes_purpose', sql`${table.purpose} in ('verify', 'change')`),
   ],
 )
 

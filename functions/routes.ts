@@ -59,7 +59,8 @@ const SIGNS = ['database', 'public-keys', 'signing-keys'] as const
 
 /** Every function, by the name of its entry file under `functions/` (also its logical name in the stack). */
 export const lambdas = {
-  register: apiFunction(BCRYPT_MEMORY_MB, VERIFIES),
+  /** With `EMAIL_VERIFICATION=required`, queues the first code's mail too. */
+  register: apiFunction(BCRYPT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
   login: apiFunction(BCRYPT_MEMORY_MB, SIGNS),
   token: apiFunction(BCRYPT_MEMORY_MB, SIGNS),
   refresh: apiFunction(LIGHT_MEMORY_MB, SIGNS),
@@ -75,6 +76,14 @@ export const lambdas = {
   'password-reset': apiFunction(LIGHT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
   /** Hashes the new password once. */
   'password-reset-confirm': apiFunction(BCRYPT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
+  /** Counts the request and queues the code's mail job: the same work for any email, and no bcrypt. */
+  'email-verification': apiFunction(LIGHT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
+  /** One statement: the code checked (a try counted) and the address marked verified. */
+  'email-verification-confirm': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
+  /** Checks the current password (one bcrypt run), then queues the code to the new address. */
+  'email-change': apiFunction(BCRYPT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
+  /** One statement: the code checked, the account moved, other sessions ended; the old address's notice queued. */
+  'email-change-confirm': apiFunction(LIGHT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
   health: apiFunction(LIGHT_MEMORY_MB, VERIFIES),
   /** The admin API: superusers find and act on accounts (one statement each, audited). */
   'admin-list-users': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
@@ -162,6 +171,10 @@ const declared = [
   api('POST', '/auth/logout', 'logout', 'anyone'),
   api('POST', '/auth/password-reset', 'password-reset', 'anyone'),
   api('POST', '/auth/password-reset/confirm', 'password-reset-confirm', 'anyone'),
+  api('POST', '/auth/email-verification', 'email-verification', 'anyone'),
+  api('POST', '/auth/email-verification/confirm', 'email-verification-confirm', 'anyone'),
+  api('POST', '/users/me/email', 'email-change', 'session'),
+  api('POST', '/users/me/email/confirm', 'email-change-confirm', 'session'),
   api('GET', '/users/me', 'me', 'session'),
   api('POST', '/users/me/password', 'change-password', 'session'),
   api('GET', '/users/me/sessions', 'list-sessions', 'session'),

@@ -9,7 +9,12 @@ import { type ComputeSettings, computeUnitsProblem, suspendTimeoutProblem } from
 import { pgVersionProblem, regionProblem } from '#infra/neon/regions'
 import { parseCorsOrigins } from '#shared/http/cors'
 import { ConfigError, loadConfig } from '#shared/platform/config'
-import { CLEANUP_INTERVAL_MINUTES, INTEGER_SETTINGS, TEXT_DEFAULTS } from '#shared/platform/settings'
+import {
+  CLEANUP_INTERVAL_MINUTES,
+  EMAIL_VERIFICATION_MODES,
+  INTEGER_SETTINGS,
+  TEXT_DEFAULTS,
+} from '#shared/platform/settings'
 
 /** The context as CDK holds it: strings from the command line, JSON values from cdk.json. */
 export type Context = Readonly<Record<string, unknown>>
@@ -66,6 +71,8 @@ export interface AuthStackSettings {
   readonly jwtIssuer?: string | undefined
   readonly jwtAudience: string
   readonly bcryptCost: number
+  /** `EMAIL_VERIFICATION` of the API's functions (context `emailVerification`): `optional` unless told. */
+  readonly emailVerification: (typeof EMAIL_VERIFICATION_MODES)[number]
   /** The service's limits and lifetimes given as context (the rest keep their defaults), by setting name. */
   readonly limits: Partial<Record<LimitSetting, number>>
   /** Changing it replaces every warm container, so each function reads its secrets again (after a rotation). */
@@ -145,6 +152,7 @@ export function readSettings(context: Context): AuthStackSettings {
     jwtIssuer: issuerUrl(get('jwtIssuer')),
     jwtAudience: text(context, 'jwtAudience', TEXT_DEFAULTS.JWT_AUDIENCE),
     bcryptCost: bcryptCost(get('bcryptCost')),
+    emailVerification: emailVerification(get('emailVerification')),
     secretsGeneration: text(context, 'secretsGeneration', '1'),
     signingKeyRotationDays: rotationDays(get('signingKeyRotationDays')),
     cleanupIntervalMinutes: cleanupInterval(get('cleanupIntervalMinutes')),
@@ -170,6 +178,14 @@ export function readSettings(context: Context): AuthStackSettings {
 function text(context: Context, key: string, fallback: string): string {
   const value = given(context, key)
   return value === undefined ? fallback : String(value)
+}
+
+function emailVerification(value: unknown): (typeof EMAIL_VERIFICATION_MODES)[number] {
+  if (value === undefined) return TEXT_DEFAULTS.EMAIL_VERIFICATION
+  const mode = EMAIL_VERIFICATION_MODES.find((allowed) => allowed === value)
+  if (!mode)
+    throw new Error(`context emailVerification must be optional or required, not ${JSON.stringify(value)}`)
+  return mode
 }
 
 function flag(key: string, value: unknown): boolean {

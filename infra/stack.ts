@@ -61,6 +61,7 @@ export class AuthStack extends Stack {
     const environment = {
       JWT_AUDIENCE: settings.jwtAudience,
       BCRYPT_COST: String(settings.bcryptCost),
+      EMAIL_VERIFICATION: settings.emailVerification,
       SECRETS_GENERATION: secretsGeneration,
       ...Object.fromEntries(Object.entries(settings.limits).map(([name, value]) => [name, String(value)])),
     }

@@ -11,6 +11,8 @@
  *   The local Lambda runs the sender in this process, where in AWS it runs in a container of its own; so the reset
  *   pair is measured twice, the sender invoked at once (`concurrent`, the local stack as it is) and held until the
  *   request is measured (`deferred`, as deployed: the send cannot share the request's CPU). See `invoke-relay.ts`.
+ * - an email-verification code request for an unknown email against one for an active, unverified account (which
+ *   queues a job and has the code mailed), the sender deferred as above.
  * Every sample is taken with nothing else running: held calls are handed on and the local Lambda is idle before the
  * next request. Through the real handlers with API Gateway-shaped events, on a throwaway embedded PostgreSQL reached
  * through the Neon driver and the WebSocket proxy. Prints the medians and their ratio per pair, met when within the
@@ -99,18 +101,25 @@ try {
     BCRYPT_COST: String(BCRYPT_COST),
     AWS_ENDPOINT_URL_LAMBDA: relay.endpoint,
   })
-  const [{ handler: register }, { handler: login }, { handler: token }, { handler: passwordReset }] =
-    (await Promise.all([
-      import('#functions/register'),
-      import('#functions/login'),
-      import('#functions/token'),
-      import('#functions/password-reset'),
-    ])) as { handler: Handler }[] as [
-      { handler: Handler },
-      { handler: Handler },
-      { handler: Handler },
-      { handler: Handler },
-    ]
+  const [
+    { handler: register },
+    { handler: login },
+    { handler: token },
+    { handler: passwordReset },
+    { handler: emailVerification },
+  ] = (await Promise.all([
+    import('#functions/register'),
+    import('#functions/login'),
+    import('#functions/token'),
+    import('#functions/password-reset'),
+    import('#functions/email-verification'),
+  ])) as { handler: Handler }[] as [
+    { handler: Handler },
+    { handler: Handler },
+    { handler: Handler },
+    { handler: Handler },
+    { handler: Handler },
+  ]
 
   let requests = 0
   const event = (path: string, body: string, contentType: string) => {
@@ -187,6 +196,11 @@ try {
   const unknownEmails = accounts.map(() => freshEmail('unknown'))
   const activeAccount = () => (accounts[resetsOfKnown++ % accounts.length] as { email: string }).email
   const unknownEmail = () => unknownEmails[resetsOfUnknown++ % unknownEmails.length] as string
+  // The code requests: the same accounts (registered, never verified) and unknown emails, in turn of their own.
+  let codesOfKnown = 0
+  let codesOfUnknown = 0
+  const unverifiedAccount = () => (accounts[codesOfKnown++ % accounts.length] as { email: string }).email
+  const unknownCodeEmail = () => unknownEmails[codesOfUnknown++ % unknownEmails.length] as string
 
   /** A pair to compare: the same request for an unknown email and for an email that has an account. */
   interface Pair {
@@ -195,8 +209,10 @@ try {
     known: string
     /** The login pairs: the accounts whose stored hash has `--stored-cost`, not `BCRYPT_COST`. */
     stored?: boolean
-    /** The reset pairs: how the relay hands the mail sender its invocation. */
+    /** The reset and code pairs: how the relay hands the mail sender its invocation. */
     relay?: RelayMode
+    /** The mailed request the pair makes (with `relay`): a reset link's, or a verification code's. */
+    mails?: 'reset' | 'code'
     /** Whether the pair decides the run's verdict. */
     judged: boolean
   }
@@ -209,12 +225,26 @@ try {
       stored: true,
       judged: true,
     },
-    { name: 'password-reset, sender deferred', known: 'active account', relay: 'deferred', judged: true },
+    {
+      name: 'password-reset, sender deferred',
+      known: 'active account',
+      relay: 'deferred',
+      mails: 'reset',
+      judged: true,
+    },
     {
       name: 'password-reset, sender concurrent',
       known: 'active account',
       relay: 'concurrent',
+      mails: 'reset',
       judged: false,
+    },
+    {
+      name: 'email-verification, sender deferred',
+      known: 'unverified account',
+      relay: 'deferred',
+      mails: 'code',
+      judged: true,
     },
   ]
   type Side = 'unknown' | 'known'
@@ -231,6 +261,13 @@ try {
   )
   const request = (kind: Kind) => {
     const { pair, side } = kind
+    if (pair.mails === 'code') {
+      const email = side === 'unknown' ? unknownCodeEmail() : unverifiedAccount()
+      return {
+        handler: emailVerification,
+        event: event('/api/v1/auth/email-verification', JSON.stringify({ email }), 'application/json'),
+      }
+    }
     if (pair.relay) {
       const email = side === 'unknown' ? unknownEmail() : activeAccount()
       return {
@@ -287,7 +324,7 @@ try {
   // Every reset for an active account queued a job that was mailed; no unknown email got anything. MailDev may still
   // be storing the last mail it accepted: a few seconds' grace.
   let caught = await catcher.messages()
-  for (let wait = 0; wait < 50 && caught.length < resetsOfKnown; wait++) {
+  for (let wait = 0; wait < 50 && caught.length < resetsOfKnown + codesOfKnown; wait++) {
     await new Promise((done) => setTimeout(done, 100))
     caught = await catcher.messages()
   }
@@ -295,7 +332,12 @@ try {
   const toUnknown = caught.filter((mail) =>
     mail.to.some(({ address }) => address.startsWith('unknown.')),
   ).length
-  const mailed = resetMails === resetsOfKnown && toUnknown === 0 && lambda.failures.length === 0
+  const codeMails = caught.filter((mail) => mail.subject.includes('verification code')).length
+  const mailed =
+    resetMails === resetsOfKnown &&
+    codeMails === codesOfKnown &&
+    toUnknown === 0 &&
+    lambda.failures.length === 0
 
   const kindOf = (pair: Pair, side: Side) =>
     kinds.find((kind) => kind.pair === pair && kind.side === side) as Kind
@@ -349,6 +391,7 @@ try {
       ...rows,
       '',
       `Mail: ${resetsOfKnown} reset requests for active accounts, ${resetMails} reset mails caught by MailDev; ` +
+        `${codesOfKnown} code requests for unverified accounts, ${codeMails} code mails caught; ` +
         `${toUnknown} to an unknown email; ${lambda.failures.length} failed sends${mailed ? '' : ' (**not as expected**)'}.`,
       '',
       'The mail sender at work after the answer, until the local Lambda was idle (deferred: from its invocation on):',

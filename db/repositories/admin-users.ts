@@ -3,7 +3,7 @@ import type { AdminRepository, AdminUserChanges, AdminUserQuery } from '#shared/
 import type { RequestContext } from '#shared/domain/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
-import { mailOutbox, passwordResetTokens, securityEvents, sessions, users } from '../schema.ts'
+import { emailCodes, mailOutbox, passwordResetTokens, securityEvents, sessions, users } from '../schema.ts'
 import { toUserRecord, type UserRow, userColumns } from './rows.ts'
 
 /** Why an admin ended a session (`sessions.revoked_reason`). */
@@ -136,6 +136,8 @@ export function createAdminRepository(db: Database) {
             update ${users} u set links_revoked_at = clock_timestamp() from target where u.id = target.id
           ), voided as (
             delete from ${passwordResetTokens} t using target where t.user_id = target.id
+          ), codes_voided as (
+            delete from ${emailCodes} c using target where c.user_id = target.id
           ), end_event as (
             ${adminEvent('admin_sessions_ended', actorId, context, {
               target: sql`target.id`,

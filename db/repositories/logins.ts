@@ -157,6 +157,19 @@ export function createLoginRepository(db: Database, policy: LoginPolicy, session
         .catch(rethrowUnavailable)
     },
 
+    async succeeded(attempt, context) {
+      await db
+        .execute(sql`
+          with mine as (
+            delete from ${loginAttempts} where email = ${attempt.email} and ${attempt.id}::uuid = any(recent_attempts)
+            returning email
+          )
+          update ${rateLimits} set hits = greatest(hits - 1, 0)
+          where key = ${ipKey(context.sourceIp)} and window_started_at = ${attempt.reservation}::timestamptz
+            and exists (select 1 from mine)`)
+        .catch(rethrowUnavailable)
+    },
+
     async startSession(session, context) {
       const user = session.user
       // The session matters until its first token expires (never past its lifetime), or until a rotation or an end

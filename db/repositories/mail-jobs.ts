@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm'
 import type { MailJobRepository, MailKind } from '#shared/domain/ports'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
-import { mailOutbox, passwordResetTokens, users } from '../schema.ts'
+import { emailCodes, mailOutbox, passwordResetTokens, users } from '../schema.ts'
 import { eventInsert, seconds } from './rows.ts'
 
 /** Jobs run by no request: their events name no source address or user agent. */
@@ -66,6 +66,44 @@ export function createMailJobRepository(db: Database) {
               token_hash = excluded.token_hash, job_id = excluded.job_id,
               requested_at = excluded.requested_at, expires_at = excluded.expires_at
             where t.requested_at <= excluded.requested_at
+            returning 1
+          )
+          select case
+              when exists (select 1 from issued) then 'issued'
+              when exists (select 1 from newer) then 'superseded'
+              when exists (select 1 from job where expires_at <= now()) then 'expired'
+              else 'superseded'
+            end as outcome`)
+        .catch(rethrowUnavailable)
+      return result.rows[0]?.outcome ?? 'superseded'
+    },
+
+    async issueEmailCode(job, purpose, codeHash, ttlSeconds) {
+      // As a reset link's: a newer request of the same kind, or the account's links voided since, supersedes it; an
+      // older code never replaces a newer one. A verification code for an address verified meanwhile is not sent.
+      const result = await db
+        .execute<{ outcome: 'issued' | 'superseded' | 'expired' }>(sql`
+          with job as (
+            select o.id, o.user_id, o.kind, o.recipient, o.created_at,
+              o.created_at + ${seconds(ttlSeconds)} as expires_at
+            from ${mailOutbox} o where o.id = ${job.id}::uuid
+          ), newer as (
+            select 1 from ${mailOutbox} o, job
+            where o.user_id = job.user_id and o.kind = job.kind and o.created_at > job.created_at
+            union all
+            select 1 from ${users} u, job
+            where u.id = job.user_id and (u.links_revoked_at >= job.created_at
+              or (${purpose} = 'verify' and u.email_verified))
+          ), issued as (
+            insert into ${emailCodes} as c (user_id, purpose, code_hash, new_email, job_id, requested_at, expires_at)
+            select user_id, ${purpose}, ${codeHash}, case when ${purpose} = 'change' then recipient end, id,
+              created_at, expires_at
+            from job
+            where expires_at > now() and not exists (select 1 from newer)
+            on conflict (user_id, purpose) do update set
+              code_hash = excluded.code_hash, new_email = excluded.new_email, job_id = excluded.job_id,
+              requested_at = excluded.requested_at, expires_at = excluded.expires_at, tries = 0
+            where c.requested_at <= excluded.requested_at
             returning 1
           )
           select case

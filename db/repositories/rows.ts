@@ -45,6 +45,13 @@ export type SecurityEventType =
   | 'password_reset_requested'
   | 'password_reset_limited'
   | 'password_reset_completed'
+  | 'email_verification_requested'
+  | 'email_verification_limited'
+  | 'email_verified'
+  | 'email_change_requested'
+  | 'email_change_limited'
+  | 'email_changed'
+  | 'email_code_failed'
   | `${MailKind}_mail_${'sent' | 'failed' | MailSkip}`
 
 const USER_AGENT_MAX = 512

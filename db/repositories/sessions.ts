@@ -4,6 +4,7 @@ import type { RequestContext } from '#shared/domain/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
 import {
+  emailCodes,
   loginAttempts,
   passwordResetTokens,
   refreshTokens,
@@ -92,26 +93,33 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
       const expiry = sql`least(${next.expiresAt.toISOString()}::timestamptz, s.created_at + ${maxAge})`
       // `done` finds a successor this very rotation stored already (a retry after a lost answer): answered as then.
       const result = await db
-        .execute<{ user_id: number; session_id: string; started_at: Date | string }>(sql`
+        .execute<{
+          user_id: number
+          session_id: string
+          started_at: Date | string
+          email_verified: boolean
+        }>(sql`
           with target as (
             select session_id from ${refreshTokens} t
             where t.token_hash = ${hash} and ${rotatable} and t.expires_at > now()
           ), done as (
-            select s.user_id, s.id as session_id, s.created_at from ${refreshTokens} t
+            select s.user_id, s.id as session_id, s.created_at, u.email_verified from ${refreshTokens} t
             join ${sessions} s on s.id = t.session_id
+            join ${users} u on u.id = s.user_id
             where t.token_hash = ${next.hash}
           ), session as (
             update ${sessions} s set last_used_at = now(), expires_at = ${expiry}
             from ${users} u
             where s.id in (select session_id from target) and not exists (select 1 from done)
               and ${live} and u.id = s.user_id and u.is_active
-            returning s.id, s.user_id, s.expires_at, s.created_at
+            returning s.id, s.user_id, s.expires_at, s.created_at, u.email_verified
           ), retired as (
             -- Within the reuse interval a retired token keeps its first retirement's time: the interval never grows.
             update ${refreshTokens} t set retired_at = coalesce(t.retired_at, now())
             from session
             where t.token_hash = ${hash} and t.session_id = session.id and ${rotatable}
-            returning session.id as session_id, session.user_id, session.expires_at, session.created_at
+            returning session.id as session_id, session.user_id, session.expires_at, session.created_at,
+              session.email_verified
           ), successor as (
             insert into ${refreshTokens} (token_hash, session_id, expires_at)
             select ${next.hash}, session_id, expires_at
@@ -119,12 +127,17 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
           ), refresh_event as (
             ${eventInsert('refresh', context, { userId: sql`retired.user_id`, email: sql`null`, from: sql`from retired` })}
           )
-          select user_id, session_id, created_at as started_at from retired
-          union all select user_id, session_id, created_at from done`)
+          select user_id, session_id, created_at as started_at, email_verified from retired
+          union all select user_id, session_id, created_at, email_verified from done`)
         .catch(rethrowUnavailable)
       const row = result.rows[0]
       return row
-        ? { userId: row.user_id, sessionId: row.session_id, startedAt: new Date(row.started_at) }
+        ? {
+            userId: row.user_id,
+            sessionId: row.session_id,
+            startedAt: new Date(row.started_at),
+            emailVerified: row.email_verified === true,
+          }
         : null
     },
 
@@ -201,6 +214,8 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
             update ${users} set links_revoked_at = clock_timestamp() where id = ${userId}
           ), voided as (
             delete from ${passwordResetTokens} where user_id = ${userId}
+          ), codes_voided as (
+            delete from ${emailCodes} where user_id = ${userId}
           ), end_event as (
             ${endedEvents(context)}
           )
@@ -235,6 +250,8 @@ export function createSessionRepository(db: Database, policy: SessionPolicy) {
             delete from ${loginAttempts} where email in (select email from changed)
           ), voided as (
             delete from ${passwordResetTokens} where user_id in (select id from changed)
+          ), codes_voided as (
+            delete from ${emailCodes} where user_id in (select id from changed)
           ), notice as (
             ${passwordChangedNotice(change.noticeId)}
           ), change_event as (

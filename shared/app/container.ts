@@ -6,6 +6,7 @@
 import { preloadDriver } from '#db/client'
 import { checkDatabase } from '#db/health'
 import { createAdminRepository } from '#db/repositories/admin-users'
+import { createEmailCodeRepository } from '#db/repositories/email-codes'
 import { createErasureRepository } from '#db/repositories/erasure'
 import { createLoginRepository } from '#db/repositories/logins'
 import { createPasswordCostRepository } from '#db/repositories/password-costs'
@@ -14,6 +15,7 @@ import { createSessionRepository } from '#db/repositories/sessions'
 import { createUserRepository } from '#db/repositories/users'
 import { type AdminService, createAdminService } from '#shared/domain/admin-service'
 import { type AuthService, createAuthService } from '#shared/domain/auth-service'
+import { createEmailCodeService, type EmailCodeService } from '#shared/domain/email-code-service'
 import { createPasswordResetService, type PasswordResetService } from '#shared/domain/password-reset-service'
 import type { PasswordHasher, PasswordHasherSettings } from '#shared/domain/passwords'
 import type { SessionPrincipal } from '#shared/domain/principal'
@@ -31,6 +33,7 @@ export interface Container {
   auth: AuthService
   /** Forgotten passwords: reset requests and their confirmation. */
   resets: PasswordResetService
+  codes: EmailCodeService
   /** What operators do to accounts (the `/admin` routes). */
   admin: AdminService
   /** The principal of a bearer access token: what a `session` or `superuser` route's caller is. */
@@ -109,6 +112,7 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
     }) ?? withoutPasswords
   const auth = createAuthService({
     mail,
+    emailVerification: config.EMAIL_VERIFICATION,
     adminAuth: { maxAgeSeconds: config.ADMIN_MAX_AUTH_AGE_SECONDS, now: () => systemClock.now() },
     users: createUserRepository(database.db, {
       maxPerWindow: config.REGISTER_RATE_LIMIT,
@@ -146,6 +150,15 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
     passwords,
     mail,
   })
+  const codes = createEmailCodeService({
+    codes: createEmailCodeRepository(database.db, {
+      emailLimit: config.PASSWORD_RESET_EMAIL_LIMIT,
+      ipLimit: config.PASSWORD_RESET_IP_LIMIT,
+      windowSeconds: config.PASSWORD_RESET_WINDOW_SECONDS,
+    }),
+    mail,
+    checkOwnPassword: auth.verifyOwnPassword,
+  })
   const admin = createAdminService({
     admin: createAdminRepository(database.db),
     erasure: createErasureRepository(database.db),
@@ -156,6 +169,7 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
     database,
     auth,
     resets,
+    codes,
     admin,
     authenticate: auth.authenticate,
     requireRecentLogin: auth.requireRecentLogin,

@@ -7,6 +7,7 @@ import {
   toPublicUser,
 } from './contract.ts'
 import {
+  EmailNotVerifiedError,
   IncorrectPasswordError,
   InvalidCredentialsError,
   InvalidTokenError,
@@ -40,6 +41,8 @@ export interface AuthDependencies {
   mail?: MailQueue | undefined
   /** How recent a login must be for an admin route (`ADMIN_MAX_AUTH_AGE_SECONDS`), and the clock it is judged by. */
   adminAuth: { maxAgeSeconds: number; now: () => Date }
+  /** `EMAIL_VERIFICATION`: with `required`, the right password of an unverified account starts no session (403). */
+  emailVerification?: 'optional' | 'required'
 }
 
 export type AuthService = ReturnType<typeof createAuthService>
@@ -53,15 +56,22 @@ export function createAuthService({
   tokens,
   mail,
   adminAuth,
+  emailVerification = 'optional',
 }: AuthDependencies) {
   /** A pair for the session; `authTime` its login, unset at the login itself (now). */
   const tokenPair = async (
     userId: number,
     sessionId: string,
     refreshToken: string,
+    emailVerified: boolean,
     authTime?: Date,
   ): Promise<TokenPair> => ({
-    access_token: await tokens.issueAccessToken({ userId, sessionId, ...(authTime ? { authTime } : {}) }),
+    access_token: await tokens.issueAccessToken({
+      userId,
+      sessionId,
+      emailVerified,
+      ...(authTime ? { authTime } : {}),
+    }),
     refresh_token: refreshToken,
     token_type: 'bearer',
     expires_in: tokens.accessTokenTtlSeconds,
@@ -105,11 +115,17 @@ export function createAuthService({
       accepts: (account) => account.isActive,
       refusal: () => new InvalidCredentialsError(),
     })
+    if (emailVerification === 'required' && !user.emailVerified) {
+      // The right password: a success, which clears the email's count as a login's does; only then is it said (a
+      // wrong password was answered 401 above, so this tells nothing to someone without it).
+      await logins.succeeded(attempt, context).catch(() => undefined)
+      throw new EmailNotVerifiedError()
+    }
 
     const sessionId = randomUUID()
     const refresh = tokens.issueRefreshToken()
     const [pair, started] = await Promise.all([
-      tokenPair(user.id, sessionId, refresh.token),
+      tokenPair(user.id, sessionId, refresh.token, user.emailVerified),
       logins.startSession(
         {
           id: sessionId,
@@ -154,7 +170,7 @@ export function createAuthService({
       await sessions.revokeIfReplayed(hash, context)
       throw new InvalidTokenError()
     }
-    return tokenPair(rotated.userId, rotated.sessionId, next.token, rotated.startedAt)
+    return tokenPair(rotated.userId, rotated.sessionId, next.token, rotated.emailVerified, rotated.startedAt)
   }
 
   return {
@@ -236,6 +252,22 @@ export function createAuthService({
     /** Ends every session of the caller, their own included. */
     async endAllSessions({ user }: SessionPrincipal, context: RequestContext): Promise<void> {
       await sessions.endAll(user.id, context)
+    },
+
+    /**
+     * The caller's current password checked as a login checks it (the same limits and lock: counted before the
+     * compare, a wrong one counts, a right one gives the address its place back); `IncorrectPasswordError` if wrong.
+     */
+    async verifyOwnPassword(
+      { user }: SessionPrincipal,
+      password: string,
+      context: RequestContext,
+    ): Promise<void> {
+      const { attempt } = await checkPassword(user.email, password, context, {
+        accepts: (account) => account.id === user.id,
+        refusal: () => new IncorrectPasswordError(),
+      })
+      await logins.succeeded(attempt, context).catch(() => undefined)
     },
 
     /**

@@ -15,6 +15,12 @@ export const UserSchema = v.pipe(
     username: v.nullable(v.string()),
     is_active: v.boolean(),
     is_superuser: v.boolean(),
+    email_verified: v.pipe(
+      v.boolean(),
+      v.description(
+        'The address was proved to be the user’s (a mailed code confirmed, or a reset through a mailed link).',
+      ),
+    ),
     created_at: v.pipe(v.string(), v.isoTimestamp()),
     updated_at: v.pipe(v.string(), v.isoTimestamp()),
   }),
@@ -42,6 +48,7 @@ export const toPublicUser = (user: UserRecord): PublicUser => ({
   username: user.username,
   is_active: user.isActive,
   is_superuser: user.isSuperuser,
+  email_verified: user.emailVerified,
   created_at: isoWithOffset(user.createdAt),
   updated_at: isoWithOffset(user.updatedAt),
 })

@@ -28,6 +28,9 @@ export type DomainErrorCode =
   | 'INVALID_RESET_TOKEN'
   | 'MAIL_NOT_CONFIGURED'
   | 'MAIL_QUEUE_UNAVAILABLE'
+  | 'EMAIL_CODE_LIMIT'
+  | 'INVALID_EMAIL_CODE'
+  | 'EMAIL_NOT_VERIFIED'
 
 export abstract class DomainError extends Error {
   abstract readonly code: DomainErrorCode
@@ -232,6 +235,30 @@ export class InvalidResetTokenError extends DomainError {
   readonly code = 'INVALID_RESET_TOKEN'
   constructor() {
     super('Invalid or expired password reset token')
+  }
+}
+
+/** Past the per-email or per-IP limit of code requests (the password reset's limits, counted apart). */
+export class EmailCodeLimitError extends RateLimitError {
+  readonly code = 'EMAIL_CODE_LIMIT'
+  constructor(retryAfterSeconds: number) {
+    super('Too many code requests', retryAfterSeconds)
+  }
+}
+
+/** A code that is wrong, expired, used, replaced by a newer one or out of tries, or none pending: one answer. */
+export class InvalidEmailCodeError extends DomainError {
+  readonly code = 'INVALID_EMAIL_CODE'
+  constructor() {
+    super('Invalid or expired code')
+  }
+}
+
+/** `EMAIL_VERIFICATION=required`: the right password of an account whose address is not verified yet. */
+export class EmailNotVerifiedError extends DomainError {
+  readonly code = 'EMAIL_NOT_VERIFIED'
+  constructor() {
+    super('Email not verified')
   }
 }
 

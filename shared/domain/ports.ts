@@ -102,6 +102,12 @@ export interface LoginRepository {
    */
   release(attempt: LoginAttempt, context: RequestContext): Promise<void>
   /**
+   * A check that succeeded without a session (the right password of an account whose address is unverified, or the
+   * caller's own before an email change): the address's place back, and the email's count cleared as a login's
+   * success clears it, while the attempt is still among its recent ones. Once, however often it is sent.
+   */
+  succeeded(attempt: LoginAttempt, context: RequestContext): Promise<void>
+  /**
    * Clears the email's count, gives the attempt's place back to its source IP, stores the session and token, ends
    * the user's oldest live sessions past `maxPerUser`, audits: one statement, and a second one only when a
    * concurrent login of the same user committed meanwhile, so that the cap holds for both (best effort: the next
@@ -148,7 +154,7 @@ export interface SessionRepository {
     hash: string,
     next: { hash: string; expiresAt: Date },
     context: RequestContext,
-  ): Promise<{ userId: number; sessionId: string; startedAt: Date } | null>
+  ): Promise<{ userId: number; sessionId: string; startedAt: Date; emailVerified: boolean } | null>
   /** Revokes the session of a token that was already retired (a replay); true when it was one. */
   revokeIfReplayed(hash: string, context: RequestContext): Promise<boolean>
   /** Revokes the session `hash` belongs to, whatever state that token is in (logout). */
@@ -248,12 +254,66 @@ export interface PasswordResetRepository {
   complete(completion: ResetCompletion, context: RequestContext): Promise<boolean>
 }
 
+/** What a code is for: the account's address to verify, or a new address to move the account to. */
+export type EmailCodePurpose = 'verify' | 'change'
+
+/** A code request for the account's own address (verification) or a new one (change), counted before any lookup. */
+export interface EmailCodeRequest {
+  /** Made by the service: the mail job's id, and the key of the request's event. */
+  id: string
+  /** The address the code goes to. */
+  email: string
+  /** Its SHA-256, the key of its limit. */
+  emailKey: string
+}
+
+export interface EmailCodeRepository {
+  /**
+   * One statement, the same work for any email, as a reset request: counted per source IP and per email; mail job
+   * `id` queued only for an active, unverified account of that address. Seconds to wait if refused, else null.
+   */
+  requestVerification(
+    request: EmailCodeRequest,
+    context: RequestContext,
+  ): Promise<{ refusedForSeconds: number | null }>
+  /**
+   * One statement: the account `userId`'s code to move to `request.email`, counted as a verification request; no
+   * job when the new address is already an account's. Seconds to wait if refused, else null.
+   */
+  requestChange(
+    userId: number,
+    request: EmailCodeRequest,
+    context: RequestContext,
+  ): Promise<{ refusedForSeconds: number | null }>
+  /**
+   * One statement: checks `code` against the live verification code of the active account `email`; a match uses it
+   * up and marks the address verified (the user as it now is); a miss counts a try, and the fifth deletes the code.
+   * Null for a miss or no live code.
+   */
+  confirmVerification(email: string, code: string, context: RequestContext): Promise<UserRecord | null>
+  /**
+   * One statement: checks `code` against the user's live change code; a match moves the account to the new address,
+   * verified, ends every other session and queues the old address's notice (`noticeId`). 'taken' when the new address
+   * became another account's meanwhile (the code stays used up); null for a miss or no live code.
+   */
+  confirmChange(
+    change: { userId: number; sessionId: string | null; code: string; noticeId: string },
+    context: RequestContext,
+  ): Promise<UserRecord | 'taken' | null>
+}
+
 /** Hands a queued mail job to the mail sender, off the request's path (in AWS an asynchronous Lambda invocation). */
 export interface MailQueue {
   notify(jobId: string): Promise<void>
 }
 
-export type MailKind = 'password_reset' | 'password_changed' | 'account_deleted'
+export type MailKind =
+  | 'password_reset'
+  | 'password_changed'
+  | 'account_deleted'
+  | 'email_verification'
+  | 'email_change'
+  | 'email_changed'
 
 /** A mail to send, as its job row describes it. */
 export interface MailJob {
@@ -279,6 +339,17 @@ export interface MailJobRepository {
    * else why not: a newer request exists, or the request outlived a link (its mail would carry a dead one).
    */
   issueResetToken(job: MailJob, tokenHash: string, ttlSeconds: number): Promise<'issued' | MailSkip>
+  /**
+   * Stores a code's hash for the job's user and purpose over an older code (never a newer one's), live `ttlSeconds`
+   * from the request; else why not, as `issueResetToken`. A verification code for an address verified meanwhile is
+   * superseded.
+   */
+  issueEmailCode(
+    job: MailJob,
+    purpose: EmailCodePurpose,
+    codeHash: string,
+    ttlSeconds: number,
+  ): Promise<'issued' | MailSkip>
   /** Marks the job settled (`sent`, or why not) and audits it; a second call changes nothing. */
   settle(job: MailJob, outcome: 'sent' | MailSkip): Promise<void>
   /**

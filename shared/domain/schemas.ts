@@ -137,6 +137,24 @@ export function toTokenRequest(form: TokenForm): TokenRequest {
   throw new UnsupportedGrantTypeError()
 }
 
+/** A code as typed: any short text; one that is not the code is answered as a wrong code (400), a try counted. */
+const EmailCodeSchema = v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(32))
+
+export const EmailVerificationBodySchema = v.object({ email: EmailSchema })
+export type EmailVerificationBody = v.InferOutput<typeof EmailVerificationBodySchema>
+
+export const EmailVerificationConfirmBodySchema = v.object({ email: EmailSchema, code: EmailCodeSchema })
+export type EmailVerificationConfirmBody = v.InferOutput<typeof EmailVerificationConfirmBodySchema>
+
+export const EmailChangeBodySchema = /* @__PURE__ */ v.object({
+  new_email: EmailSchema,
+  current_password: PasswordSchema,
+})
+export type EmailChangeBody = v.InferOutput<typeof EmailChangeBodySchema>
+
+export const EmailChangeConfirmBodySchema = v.object({ code: EmailCodeSchema })
+export type EmailChangeConfirmBody = v.InferOutput<typeof EmailChangeConfirmBodySchema>
+
 export const PasswordResetBodySchema = v.object({ email: EmailSchema })
 export type PasswordResetBody = v.InferOutput<typeof PasswordResetBodySchema>
 

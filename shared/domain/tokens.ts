@@ -57,6 +57,8 @@ export interface AccessTokenSubject {
    * issuing, it is now (a login); a verified token without the claim (issued before it existed) has none.
    */
   authTime?: Date | null
+  /** The user's address verified (OIDC's `email_verified`), when issuing; a verified token's claim is not read back. */
+  emailVerified?: boolean
 }
 
 export interface TokenService {
@@ -192,7 +194,7 @@ export function createTokenService(settings: TokenSettings): TokenService {
   return {
     accessTokenTtlSeconds: settings.accessTokenTtlSeconds,
 
-    async issueAccessToken({ userId, sessionId, authTime }) {
+    async issueAccessToken({ userId, sessionId, authTime, emailVerified = false }) {
       const { signer } = await keysNow()
       // Never a default key: a function without the signing keys cannot sign at all.
       if (!signer) throw new Error('this function has no signing keys')
@@ -202,6 +204,7 @@ export function createTokenService(settings: TokenSettings): TokenService {
         client_id: settings.clientId,
         ...(sessionId ? { sid: sessionId } : {}),
         auth_time: authTime ? seconds(authTime) : issuedAt,
+        email_verified: emailVerified,
       })
         .setProtectedHeader({ alg: SIGNING_ALGORITHM, typ: ACCESS_TOKEN_TYPE, kid })
         .setIssuer(settings.issuer)

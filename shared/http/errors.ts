@@ -85,6 +85,12 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorRule>> = {
   USER_INACTIVE: { status: 409 },
   PASSWORD_RESET_LIMIT: { status: 429, headers: retryAfter },
   INVALID_RESET_TOKEN: { status: 400 },
+  EMAIL_CODE_LIMIT: { status: 429, headers: retryAfter },
+  INVALID_EMAIL_CODE: { status: 400 },
+  EMAIL_NOT_VERIFIED: {
+    status: 403,
+    oauth: { error: 'invalid_grant', description: () => 'Email not verified' },
+  },
   MAIL_NOT_CONFIGURED: { status: 503, warn: 'password reset requested, but no mail is configured' },
   MAIL_QUEUE_UNAVAILABLE: { status: 503, headers: unavailable, warn: 'mail queue unavailable' },
   PAYLOAD_TOO_LARGE: { status: 413, detail: () => 'Request body too large' },

@@ -20,6 +20,10 @@ import {
 import {
   ChangePasswordBodySchema,
   EMAIL_MAX_LENGTH,
+  EmailChangeBodySchema,
+  EmailChangeConfirmBodySchema,
+  EmailVerificationBodySchema,
+  EmailVerificationConfirmBodySchema,
   LoginBodySchema,
   PASSWORD_MAX_BYTES,
   PASSWORD_MIN_BYTES,
@@ -57,6 +61,15 @@ export const AccessTokenClaimsSchema = v.pipe(
         ),
       ),
     ),
+    email_verified: v.optional(
+      v.pipe(
+        v.picklist(['true', 'false']),
+        v.description(
+          'Whether the user’s address was verified when the token was issued, as a string (absent from tokens ' +
+            'issued before the claim existed).',
+        ),
+      ),
+    ),
     client_id: v.string(),
     iat: v.pipe(v.string(), v.description('Seconds since the epoch, as a string.')),
     exp: v.pipe(v.string(), v.description('Seconds since the epoch, as a string.')),
@@ -82,6 +95,27 @@ export const PasswordResetAcceptedSchema = v.pipe(
     detail: v.literal('If an account with this email exists, a link to reset its password has been sent.'),
   }),
   v.description('The same body for every email, with an account or not.'),
+)
+
+/**
+ * The one answer to every accepted code request, whatever the email: `EMAIL_VERIFICATION_ACCEPTED` of
+ * `functions/email-verification.ts` (the tests hold the two together).
+ */
+export const EmailVerificationAcceptedSchema = v.pipe(
+  v.object({
+    detail: v.literal('If an account with this email needs verifying, a code has been sent to it.'),
+  }),
+  v.description('The same body for every email: with an account or not, verified or not.'),
+)
+
+/** The answer to an accepted email change: `EMAIL_CHANGE_ACCEPTED` of `functions/email-change.ts`. */
+export const EmailChangeAcceptedSchema = v.pipe(
+  v.object({
+    detail: v.literal(
+      'A code has been sent to the new address. The email changes once the code is confirmed.',
+    ),
+  }),
+  v.description('Nothing has changed yet: the account keeps its address until the code is confirmed.'),
 )
 
 /**
@@ -267,6 +301,7 @@ const EXAMPLE_USER: PublicUser = {
   username: 'alice',
   is_active: true,
   is_superuser: false,
+  email_verified: true,
   created_at: '2025-01-01T12:00:00.000+00:00',
   updated_at: '2025-01-01T12:00:00.000+00:00',
 }
@@ -321,6 +356,18 @@ const componentResponses = (settings: OpenApiSettings): Record<string, OpenApiOb
       `within ${duration(settings.PASSWORD_RESET_WINDOW_SECONDS)}; try again after \`Retry-After\` seconds.`,
     json('HTTPError', { detail: 'Too many password reset requests' }),
     ['Retry-After'],
+  ),
+  EmailCodeLimited: response(
+    `More than ${count(settings.PASSWORD_RESET_EMAIL_LIMIT, 'code request')} for this email (any email, with an ` +
+      `account or not) or ${count(settings.PASSWORD_RESET_IP_LIMIT, 'code request')} from this source address ` +
+      `within ${duration(settings.PASSWORD_RESET_WINDOW_SECONDS)}; try again after \`Retry-After\` seconds.`,
+    json('HTTPError', { detail: 'Too many code requests' }),
+    ['Retry-After'],
+  ),
+  InvalidEmailCode: response(
+    'The code is wrong, expired (a code works a quarter of an hour), used, replaced by a newer one or out of tries (5 wrong ' +
+      'guesses void it), or none is pending: one answer for all of them.',
+    json('HTTPError', { detail: 'Invalid or expired code' }),
   ),
   NotAuthenticated: response(
     'No `Authorization: Bearer` header (`"Not authenticated"`), or a token that is invalid, expired, of the ' +
@@ -674,6 +721,79 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         ...errors(...BODY_ERRORS, '500', '503'),
       },
     },
+    'email-verification': {
+      tag: 'auth',
+      summary: 'Ask for a code that verifies an account’s email',
+      description:
+        'Answered with one fixed body (202) whether or not the address has an account, is active or is verified ' +
+        'already, and in the same time; an active account with an unverified address is mailed a 6-digit code, ' +
+        'valid a quarter of an hour; only the newest one works. No sign-in needed. Limited as the password reset is, counted apart.',
+      requestBody: jsonBody('EmailVerificationRequest'),
+      responses: {
+        '202': response(
+          'Accepted: the same body for every email. The mail, if any, is sent after the answer.',
+          json('EmailVerificationAccepted', {
+            detail: 'If an account with this email needs verifying, a code has been sent to it.',
+          }),
+        ),
+        '429': ref('responses', 'EmailCodeLimited'),
+        '503': MAIL_UNAVAILABLE,
+        ...errors(...BODY_ERRORS, '500'),
+      },
+    },
+    'email-verification-confirm': {
+      tag: 'auth',
+      summary: 'Verify an account’s email with the mailed code',
+      description:
+        'A wrong code counts a try; the fifth wrong one voids the code. The access tokens issued from now on ' +
+        'carry `email_verified: true`.',
+      requestBody: jsonBody('EmailVerificationConfirm'),
+      responses: {
+        '200': response('Verified: the account as it now is.', json('User', EXAMPLE_USER)),
+        '400': ref('responses', 'InvalidEmailCode'),
+        ...errors(...BODY_ERRORS, '500', '503'),
+      },
+    },
+    'email-change': {
+      tag: 'users',
+      summary: 'Ask to move the current user to a new email',
+      description:
+        'The current password is checked as a login checks it (a wrong one counts towards the failed-login lock). A ' +
+        '6-digit code, valid a quarter of an hour, is mailed to the new address; nothing changes until it is confirmed: the ' +
+        'old address still signs in and still gets reset mail. An address that is already an account’s gets no code.',
+      requestBody: jsonBody('EmailChange'),
+      responses: {
+        '202': response(
+          'Accepted: the code is on its way to the new address.',
+          json('EmailChangeAccepted', {
+            detail: 'A code has been sent to the new address. The email changes once the code is confirmed.',
+          }),
+        ),
+        '400': response(
+          'The current password is wrong.',
+          json('HTTPError', { detail: 'Incorrect password' }),
+        ),
+        '503': MAIL_UNAVAILABLE,
+        ...errors(...BODY_ERRORS, '429', '500'),
+      },
+    },
+    'email-change-confirm': {
+      tag: 'users',
+      summary: 'Confirm the new email with the code mailed to it',
+      description:
+        'The account moves to the new address, verified; the old address is mailed a notice and every other ' +
+        'session is ended (the one of the access token sent is kept).',
+      requestBody: jsonBody('EmailChangeConfirm'),
+      responses: {
+        '200': response('Moved: the account as it now is.', json('User', EXAMPLE_USER)),
+        '400': response(
+          'The code is wrong, expired, used, replaced or out of tries (`"Invalid or expired code"`), or the new ' +
+            'address became another account’s meanwhile (`"User with this email already exists"`).',
+          json('HTTPError', { detail: 'Invalid or expired code' }),
+        ),
+        ...errors(...BODY_ERRORS, '500', '503'),
+      },
+    },
     me: {
       tag: 'users',
       summary: 'The current user',
@@ -917,6 +1037,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
             sid: '9b2f6c1e-3d4a-4f5b-8c6d-7e8f9a0b1c2d',
             client_id: 'papa-app',
             auth_time: '1735732500',
+            email_verified: 'true',
             iat: '1735732800',
             exp: '1735733700',
             jti: '0f0e0d0c-0b0a-4908-8706-050403020100',
@@ -1138,6 +1259,22 @@ export function buildOpenApiDocument(
         PasswordResetConfirm: withPropertyDescriptions(jsonSchema(PasswordResetConfirmBodySchema, 'input'), {
           token: 'The token of the reset link, as the front-end’s page received it in its URL.',
           new_password: NEW_PASSWORD,
+        }),
+        EmailVerificationRequest: withPropertyDescriptions(jsonSchema(EmailVerificationBodySchema, 'input'), {
+          email: `${EMAIL} Any valid address is accepted, with an account or not.`,
+        }),
+        EmailVerificationAccepted: jsonSchema(EmailVerificationAcceptedSchema, 'ignore'),
+        EmailVerificationConfirm: withPropertyDescriptions(
+          jsonSchema(EmailVerificationConfirmBodySchema, 'input'),
+          { email: 'The account’s email, in any case.', code: 'The 6-digit code of the mail.' },
+        ),
+        EmailChange: withPropertyDescriptions(jsonSchema(EmailChangeBodySchema, 'input'), {
+          new_email: `${EMAIL} The address to move the account to.`,
+          current_password: 'The account’s password now.',
+        }),
+        EmailChangeAccepted: jsonSchema(EmailChangeAcceptedSchema, 'ignore'),
+        EmailChangeConfirm: withPropertyDescriptions(jsonSchema(EmailChangeConfirmBodySchema, 'input'), {
+          code: 'The 6-digit code mailed to the new address.',
         }),
         PasswordChange: withPropertyDescriptions(jsonSchema(ChangePasswordBodySchema, 'input'), {
           current_password: 'The account’s password now.',

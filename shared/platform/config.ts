@@ -1,6 +1,6 @@
 import * as v from 'valibot'
 
-import { INTEGER_SETTINGS, TEXT_DEFAULTS } from './settings.ts'
+import { EMAIL_VERIFICATION_MODES, INTEGER_SETTINGS, TEXT_DEFAULTS } from './settings.ts'
 
 export { INTEGER_SETTINGS, TEXT_DEFAULTS }
 
@@ -87,6 +87,10 @@ const EnvSchema = v.pipe(
     /** The sender of every mail, `Name <address>` or an address; in AWS an address of the SES identity. */
     MAIL_FROM: v.optional(text),
     PRODUCT_NAME: v.optional(text, TEXT_DEFAULTS.PRODUCT_NAME),
+    EMAIL_VERIFICATION: v.optional(
+      v.picklist(EMAIL_VERIFICATION_MODES, 'EMAIL_VERIFICATION must be optional or required'),
+      TEXT_DEFAULTS.EMAIL_VERIFICATION,
+    ),
     /** Local (or any SMTP relay): `smtp://host:port`; without it mail goes through Amazon SES. */
     SMTP_URL: v.optional(
       v.pipe(text, v.regex(/^smtps?:\/\//i, 'SMTP_URL must start with smtp:// or smtps://')),

@@ -84,4 +84,12 @@ export const TEXT_DEFAULTS = {
   JWT_CLIENT_ID: 'papa-app',
   /** The product's name in the mail the service sends ("Reset your … password"). */
   PRODUCT_NAME: 'Past Questions',
+  /**
+   * `optional`: an unverified address signs in as ever (front-ends of the old backend see no change). `required`:
+   * registration mails a code at once, and the right password of an unverified account is answered 403.
+   */
+  EMAIL_VERIFICATION: 'optional',
 } as const
+
+/** The values `EMAIL_VERIFICATION` (CDK context `emailVerification`) accepts. */
+export const EMAIL_VERIFICATION_MODES = ['optional', 'required'] as const

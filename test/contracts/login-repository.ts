@@ -267,6 +267,7 @@ export function loginRepositoryContract(name: string, setup: ContractSetup) {
           userId: user.id,
           sessionId: session.id,
           startedAt: expect.any(Date),
+          emailVerified: false,
         })
       })
 

@@ -28,7 +28,12 @@ export function sessionRepositoryContract(name: string, setup: ContractSetup) {
       it('retires a live token for its successor, which rotates in turn; the retired one does not', async () => {
         const subject = setup()
         const started = await signedIn(subject, await registered(subject))
-        const answer = { userId: started.user.id, sessionId: started.sessionId, startedAt: expect.any(Date) }
+        const answer = {
+          userId: started.user.id,
+          sessionId: started.sessionId,
+          startedAt: expect.any(Date),
+          emailVerified: false,
+        }
         const second = nextToken()
         expect(await subject.sessions.rotate(started.refreshHash, second, uniqueContext())).toEqual(answer)
         expect(await subject.sessions.rotate(started.refreshHash, nextToken(), uniqueContext())).toBeNull()
@@ -61,7 +66,12 @@ export function sessionRepositoryContract(name: string, setup: ContractSetup) {
         const subject = setup()
         const started = await signedIn(subject, await registered(subject))
         const next = nextToken()
-        const answer = { userId: started.user.id, sessionId: started.sessionId, startedAt: expect.any(Date) }
+        const answer = {
+          userId: started.user.id,
+          sessionId: started.sessionId,
+          startedAt: expect.any(Date),
+          emailVerified: false,
+        }
         expect(await subject.sessions.rotate(started.refreshHash, next, uniqueContext())).toEqual(answer)
         expect(await subject.sessions.rotate(started.refreshHash, next, uniqueContext())).toEqual(answer)
         expect(await subject.sessions.rotate(next.hash, nextToken(), uniqueContext())).toEqual(answer)
@@ -89,6 +99,7 @@ export function sessionRepositoryContract(name: string, setup: ContractSetup) {
             userId: started.user.id,
             sessionId: started.sessionId,
             startedAt: expect.any(Date),
+            emailVerified: false,
           }
           const first = nextToken()
           const again = nextToken()
@@ -111,6 +122,7 @@ export function sessionRepositoryContract(name: string, setup: ContractSetup) {
               userId: started.user.id,
               sessionId: started.sessionId,
               startedAt: expect.any(Date),
+              emailVerified: false,
             })),
           )
           for (const next of successors)

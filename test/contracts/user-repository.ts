@@ -34,6 +34,7 @@ export function userRepositoryContract(name: string, setup: ContractSetup) {
         passwordCarriedOver: false,
         credentialVersion: 0,
         linksRevokedAt: null,
+        emailVerified: false,
       })
       expect(await storedAccount(subject, email)).toEqual(user)
     })

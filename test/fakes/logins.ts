@@ -137,6 +137,13 @@ export function createMemoryLoginRepository(
       givePlace(ipKey(context.sourceIp), attempt.reservation)
     },
 
+    async succeeded(attempt, context) {
+      const row = state.loginAttempts.get(attempt.email)
+      if (!row?.recentAttempts.includes(attempt.id)) return
+      state.loginAttempts.delete(attempt.email)
+      if (attempt.reservation !== null) givePlace(ipKey(context.sourceIp), attempt.reservation)
+    },
+
     async startSession(session, context) {
       const now = state.clock.now()
       const { user } = session

@@ -79,6 +79,11 @@ export function createMemoryMailJobRepository(state: MemoryState) {
       return true
     },
 
+    async issueEmailCode() {
+      // Codes are held to their promises against PostgreSQL only (test/e2e/email-verification.test.ts).
+      throw new Error('email codes are not kept in memory')
+    },
+
     async recordFailure(job, delivery) {
       const now = state.clock.now()
       const row = state.mailOutbox.get(job.id)

@@ -43,7 +43,12 @@ export function createMemorySessionRepository(state: MemoryState, policy: Sessio
       const done = state.refreshTokens.get(next.hash)
       const doneSession = done && state.sessions.get(done.sessionId)
       if (doneSession)
-        return { userId: doneSession.userId, sessionId: doneSession.id, startedAt: doneSession.createdAt }
+        return {
+          userId: doneSession.userId,
+          sessionId: doneSession.id,
+          startedAt: doneSession.createdAt,
+          emailVerified: findUser(state, doneSession.userId)?.emailVerified === true,
+        }
       const token = state.refreshTokens.get(hash)
       const withinInterval =
         token?.retiredAt != null &&
@@ -62,7 +67,12 @@ export function createMemorySessionRepository(state: MemoryState, policy: Sessio
         retiredAt: null,
       })
       audit(state, now, 'refresh', context, { userId: session.userId, email: null })
-      return { userId: session.userId, sessionId: session.id, startedAt: session.createdAt }
+      return {
+        userId: session.userId,
+        sessionId: session.id,
+        startedAt: session.createdAt,
+        emailVerified: findUser(state, session.userId)?.emailVerified === true,
+      }
     },
 
     async revokeIfReplayed(hash, context) {

@@ -23,6 +23,7 @@ export function userRecord(
     passwordCarriedOver: false,
     credentialVersion: 0,
     linksRevokedAt: null,
+    emailVerified: false,
     ...fields,
   }
 }

@@ -792,6 +792,63 @@ describe('password reset by mail: the bundles that queue it and the one that sen
     expect((await invokeBundle('send-mail', handedOver(before))).result).toEqual({ outcome: 'no job' })
     expect(aws.mails).toHaveLength(mails)
   })
+
+  it('email-verification hands a job to send-mail, which mails a code through SES; the confirm bundle verifies', async () => {
+    const address = uniqueEmail('verify')
+    expect(
+      (
+        await request(
+          'register',
+          jsonEvent('/api/v1/auth/register', { email: address, password: 'a password 1' }),
+        )
+      ).status,
+    ).toBe(201)
+    const before = aws.invocations.length
+    const requested = await request(
+      'email-verification',
+      jsonEvent('/api/v1/auth/email-verification', { email: address }),
+    )
+    expect(requested.status).toBe(202)
+    const mails = aws.mails.length
+    expect((await invokeBundle('send-mail', handedOver(before))).result).toEqual({ outcome: 'sent' })
+    const mail = sent(aws.mails[mails] as AwsCall)
+    expect(mail.to).toEqual([address])
+    const code = /^(\d{6})\r?$/m.exec(mail.raw)?.[1]
+    expect(code).toBeDefined()
+    const confirmed = await request(
+      'email-verification-confirm',
+      jsonEvent('/api/v1/auth/email-verification/confirm', { email: address, code }),
+    )
+    expect(confirmed).toMatchObject({ status: 200, body: { email: address, email_verified: true } })
+
+    // The change: a code to the new address, then the account moved and the old address told.
+    const login = await request(
+      'login',
+      jsonEvent('/api/v1/auth/login', { email: address, password: 'a password 1' }),
+    )
+    const access = (login.body as { access_token: string }).access_token
+    const asUser = { headers: { authorization: `Bearer ${access}` } }
+    const next = uniqueEmail('moved')
+    const changeBefore = aws.invocations.length
+    const asked = await request(
+      'email-change',
+      jsonEvent('/api/v1/users/me/email', { new_email: next, current_password: 'a password 1' }, asUser),
+    )
+    expect(asked.status).toBe(202)
+    const changeMails = aws.mails.length
+    expect((await invokeBundle('send-mail', handedOver(changeBefore))).result).toEqual({ outcome: 'sent' })
+    const changeMail = sent(aws.mails[changeMails] as AwsCall)
+    expect(changeMail.to).toEqual([next])
+    const changeCode = /^(\d{6})\r?$/m.exec(changeMail.raw)?.[1]
+    const noticeBefore = aws.invocations.length
+    const moved = await request(
+      'email-change-confirm',
+      jsonEvent('/api/v1/users/me/email/confirm', { code: changeCode }, asUser),
+    )
+    expect(moved).toMatchObject({ status: 200, body: { email: next, email_verified: true } })
+    expect((await invokeBundle('send-mail', handedOver(noticeBefore))).result).toEqual({ outcome: 'sent' })
+    expect(sent(aws.mails[changeMails + 1] as AwsCall).to).toEqual([address])
+  })
 })
 
 describe('the signing keys rotation bundle', () => {

@@ -634,6 +634,10 @@ describe('secrets', () => {
       'change-password': [database, published],
       'password-reset': [database, published],
       'password-reset-confirm': [database, published],
+      'email-verification': [database, published],
+      'email-verification-confirm': [database, published],
+      'email-change': [database, published],
+      'email-change-confirm': [database, published],
       health: [database, published],
       'admin-list-users': [database, published],
       'admin-get-user': [database, published],
@@ -1619,8 +1623,12 @@ describe('password reset mail', () => {
       'admin-delete-user',
       'admin-password-reset',
       'change-password',
+      'email-change',
+      'email-change-confirm',
+      'email-verification',
       'password-reset',
       'password-reset-confirm',
+      'register',
     ])
     const arn = `<${sendMailId()}.Arn>`
     const invokers = [...allowed(app, 'lambda:InvokeFunction')].filter(([, arns]) =>

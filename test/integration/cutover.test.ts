@@ -426,9 +426,9 @@ describe('the cutover of the FastAPI database', () => {
       })
     })
 
-    it('converts each row: canonical emails, resolved usernames, timestamps converted from UTC, flags coalesced', async () => {
+    it('converts each row: canonical emails, resolved usernames, timestamps converted from UTC, flags coalesced, unverified', async () => {
       const { rows } = await database.owner.pool.query(`
-        select id, email, username, is_active, is_superuser, password_carried_over,
+        select id, email, username, is_active, is_superuser, password_carried_over, email_verified,
           to_char(created_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') as created,
           to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') as updated
         from users order by id`)
@@ -448,6 +448,8 @@ describe('the cutover of the FastAPI database', () => {
           is_active: active,
           is_superuser: superuser,
           password_carried_over: true,
+          // Nothing proved the old backend's addresses: the code or a reset link verifies them later.
+          email_verified: false,
           created: utc(created),
           updated: utc(updated),
         }

@@ -60,6 +60,7 @@ describe('GET /users/me', () => {
         username: null,
         is_active: true,
         is_superuser: false,
+        email_verified: false,
         created_at: expect.any(String),
         updated_at: expect.any(String),
       })

@@ -22,6 +22,10 @@ import { ADMIN_RESET_ACCEPTED, handler as adminPasswordReset } from '#functions/
 import { handler as adminUpdateUser } from '#functions/admin-update-user'
 import { handler as changePassword } from '#functions/change-password'
 import { handler as claims } from '#functions/claims'
+import { EMAIL_CHANGE_ACCEPTED, handler as emailChange } from '#functions/email-change'
+import { handler as emailChangeConfirm } from '#functions/email-change-confirm'
+import { EMAIL_VERIFICATION_ACCEPTED, handler as emailVerification } from '#functions/email-verification'
+import { handler as emailVerificationConfirm } from '#functions/email-verification-confirm'
 import { handler as endSessions } from '#functions/end-all-sessions'
 import { handler as endSession } from '#functions/end-one-session'
 import { handler as health } from '#functions/health'
@@ -53,6 +57,7 @@ import {
 } from '#shared/domain/admin-schemas'
 import type { UserPage } from '#shared/domain/admin-service'
 import type { PublicUser, TokenPair, TokenPairSchema, UserSchema } from '#shared/domain/contract'
+import { hashEmailCode } from '#shared/domain/email-code-service'
 import { hashResetToken, newResetToken } from '#shared/domain/password-reset-service'
 import { publishedKeys } from '#shared/domain/signing-keys'
 import { DISCOVERY_PATH, JWKS_PATH } from '#shared/http/discovery'
@@ -91,6 +96,10 @@ const SESSION = `${SESSIONS}/{id}`
 const CHANGE_PASSWORD = '/api/v1/users/me/password'
 const PASSWORD_RESET = '/api/v1/auth/password-reset'
 const PASSWORD_RESET_CONFIRM = '/api/v1/auth/password-reset/confirm'
+const EMAIL_VERIFICATION = '/api/v1/auth/email-verification'
+const EMAIL_VERIFICATION_CONFIRM = '/api/v1/auth/email-verification/confirm'
+const EMAIL_CHANGE = '/api/v1/users/me/email'
+const EMAIL_CHANGE_CONFIRM = '/api/v1/users/me/email/confirm'
 const PASSWORD = 'correct horse battery'
 
 interface Reply {
@@ -617,6 +626,10 @@ const freshHandlers = {
   'change-password': () => import('#functions/change-password'),
   'password-reset': () => import('#functions/password-reset'),
   'password-reset-confirm': () => import('#functions/password-reset-confirm'),
+  'email-verification': () => import('#functions/email-verification'),
+  'email-verification-confirm': () => import('#functions/email-verification-confirm'),
+  'email-change': () => import('#functions/email-change'),
+  'email-change-confirm': () => import('#functions/email-change-confirm'),
   'admin-list-users': () => import('#functions/admin-list-users'),
   'admin-get-user': () => import('#functions/admin-get-user'),
   'admin-update-user': () => import('#functions/admin-update-user'),
@@ -689,6 +702,31 @@ async function queuedReset(email: string): Promise<Reply> {
   expect(invocations.slice(before)).toEqual([{ job: expect.stringMatching(/^[0-9a-f-]{36}$/) }])
   return reply
 }
+
+/** A live code of `purpose` for the account `userId`, stored as the mail sender stores one (its hash). */
+async function liveEmailCode(userId: number, purpose: 'verify' | 'change', newEmail: string | null = null) {
+  const code = '123456'
+  const database = testDatabase()
+  try {
+    await database.db.execute(sql`
+      insert into email_codes (user_id, purpose, code_hash, new_email, job_id, requested_at, expires_at)
+      values (${userId}, ${purpose}, ${hashEmailCode(userId, code)}, ${newEmail}, gen_random_uuid(), now(),
+        now() + interval '30 seconds')`)
+  } finally {
+    await database.close()
+  }
+  return code
+}
+
+const verificationEvent = (email = fixtures.email) => jsonEvent(EMAIL_VERIFICATION, { email })
+const verificationConfirmEvent = (body: unknown = { email: fixtures.email, code: '000000' }) =>
+  jsonEvent(EMAIL_VERIFICATION_CONFIRM, body)
+const emailChangeEvent = (
+  token: string,
+  body: unknown = { new_email: uniqueEmail('moved'), current_password: PASSWORD },
+) => jsonEvent(EMAIL_CHANGE, body, { headers: withToken(token) })
+const emailChangeConfirmEvent = (token: string, body: unknown = { code: '000000' }) =>
+  jsonEvent(EMAIL_CHANGE_CONFIRM, body, { headers: withToken(token) })
 
 /** A live reset link's token for a new account, stored as the mail sender stores one (its hash, 30 s to live). */
 async function liveResetToken(): Promise<string> {
@@ -1606,6 +1644,280 @@ const scenarios: Scenario[] = [
     key: `POST ${PASSWORD_RESET_CONFIRM} 503`,
     label: 'database down',
     run: async () => coldCall('password-reset-confirm', await databaseDown(), () => confirmEvent()),
+  },
+
+  {
+    key: `POST ${EMAIL_VERIFICATION} 202`,
+    label: 'an unverified account’s email',
+    run: async () => {
+      const { email } = await freshSession()
+      const before = invocations.length
+      const reply = coldCall('email-verification', mailQueue(), () => verificationEvent(email))
+      await reply
+      expect(invocations.slice(before)).toHaveLength(1)
+      return withDetail(EMAIL_VERIFICATION_ACCEPTED.detail)(reply)
+    },
+  },
+  {
+    key: `POST ${EMAIL_VERIFICATION} 202`,
+    label: 'an unknown email',
+    run: () =>
+      withDetail(EMAIL_VERIFICATION_ACCEPTED.detail)(
+        coldCall('email-verification', mailQueue(), () => verificationEvent(uniqueEmail('nobody'))),
+      ),
+  },
+  {
+    key: `POST ${EMAIL_VERIFICATION} 413`,
+    label: 'body too large',
+    run: () => call(emailVerification, jsonEvent(EMAIL_VERIFICATION, { email: tooLarge })),
+  },
+  {
+    key: `POST ${EMAIL_VERIFICATION} 415`,
+    label: 'text body',
+    run: () => call(emailVerification, textBody(EMAIL_VERIFICATION, '{}')),
+  },
+  {
+    key: `POST ${EMAIL_VERIFICATION} 422`,
+    label: 'not an email',
+    run: () => call(emailVerification, jsonEvent(EMAIL_VERIFICATION, { email: 'nope' })),
+  },
+  {
+    key: `POST ${EMAIL_VERIFICATION} 429`,
+    label: 'past the per-email limit',
+    run: () => {
+      const email = uniqueEmail('codes')
+      return coldCall(
+        'email-verification',
+        mailQueue(),
+        () => verificationEvent(email),
+        config.PASSWORD_RESET_EMAIL_LIMIT + 1,
+      )
+    },
+  },
+  {
+    key: `POST ${EMAIL_VERIFICATION} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('email-verification', brokenConfig, () => verificationEvent()),
+  },
+  {
+    key: `POST ${EMAIL_VERIFICATION} 503`,
+    label: 'no mail configured',
+    run: () => withoutRetryAfter(call(emailVerification, verificationEvent())),
+  },
+  {
+    key: `POST ${EMAIL_VERIFICATION} 503`,
+    label: 'database down',
+    run: async () =>
+      coldCall('email-verification', { ...(await databaseDown()), ...mailQueue() }, () =>
+        verificationEvent(),
+      ),
+  },
+
+  {
+    key: `POST ${EMAIL_VERIFICATION_CONFIRM} 200`,
+    label: 'a live code',
+    run: async () => {
+      const { id, email } = await freshSession()
+      const code = await liveEmailCode(id, 'verify')
+      const reply = await call(emailVerificationConfirm, verificationConfirmEvent({ email, code }))
+      expect(json(reply)).toMatchObject({ email, email_verified: true })
+      return reply
+    },
+  },
+  {
+    key: `POST ${EMAIL_VERIFICATION_CONFIRM} 400`,
+    label: 'no pending code',
+    run: () =>
+      withDetail('Invalid or expired code')(call(emailVerificationConfirm, verificationConfirmEvent())),
+  },
+  {
+    key: `POST ${EMAIL_VERIFICATION_CONFIRM} 413`,
+    label: 'body too large',
+    run: () =>
+      call(emailVerificationConfirm, verificationConfirmEvent({ email: fixtures.email, code: tooLarge })),
+  },
+  {
+    key: `POST ${EMAIL_VERIFICATION_CONFIRM} 415`,
+    label: 'text body',
+    run: () => call(emailVerificationConfirm, textBody(EMAIL_VERIFICATION_CONFIRM, '{}')),
+  },
+  {
+    key: `POST ${EMAIL_VERIFICATION_CONFIRM} 422`,
+    label: 'no code',
+    run: () => call(emailVerificationConfirm, verificationConfirmEvent({ email: fixtures.email })),
+  },
+  {
+    key: `POST ${EMAIL_VERIFICATION_CONFIRM} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('email-verification-confirm', brokenConfig, () => verificationConfirmEvent()),
+  },
+  {
+    key: `POST ${EMAIL_VERIFICATION_CONFIRM} 503`,
+    label: 'database down',
+    run: async () =>
+      coldCall('email-verification-confirm', await databaseDown(), () => verificationConfirmEvent()),
+  },
+
+  {
+    key: `POST ${EMAIL_CHANGE} 202`,
+    label: 'the right password',
+    run: async () => {
+      const { accessToken } = await freshSession()
+      return withDetail(EMAIL_CHANGE_ACCEPTED.detail)(
+        coldCall('email-change', mailQueue(), () => emailChangeEvent(accessToken)),
+      )
+    },
+  },
+  {
+    key: `POST ${EMAIL_CHANGE} 400`,
+    label: 'a wrong password',
+    run: async () => {
+      const { accessToken } = await freshSession()
+      return withDetail('Incorrect password')(
+        coldCall('email-change', mailQueue(), () =>
+          emailChangeEvent(accessToken, {
+            new_email: uniqueEmail('moved'),
+            current_password: 'wrong password',
+          }),
+        ),
+      )
+    },
+  },
+  {
+    key: `POST ${EMAIL_CHANGE} 401`,
+    label: 'no Authorization header',
+    run: () =>
+      call(emailChange, jsonEvent(EMAIL_CHANGE, { new_email: uniqueEmail(), current_password: PASSWORD })),
+  },
+  {
+    key: `POST ${EMAIL_CHANGE} 413`,
+    label: 'body too large',
+    run: () =>
+      call(
+        emailChange,
+        emailChangeEvent(fixtures.accessToken, { new_email: uniqueEmail(), current_password: tooLarge }),
+      ),
+  },
+  {
+    key: `POST ${EMAIL_CHANGE} 415`,
+    label: 'text body',
+    run: () =>
+      call(
+        emailChange,
+        apiEvent('POST', EMAIL_CHANGE, '{}', {
+          headers: { 'content-type': 'text/plain', ...withToken(fixtures.accessToken) },
+        }),
+      ),
+  },
+  {
+    key: `POST ${EMAIL_CHANGE} 422`,
+    label: 'not an email',
+    run: () =>
+      call(
+        emailChange,
+        emailChangeEvent(fixtures.accessToken, { new_email: 'nope', current_password: PASSWORD }),
+      ),
+  },
+  {
+    key: `POST ${EMAIL_CHANGE} 429`,
+    label: 'locked out by failed logins',
+    run: async () => {
+      const { email, accessToken } = await freshSession()
+      for (let attempt = 0; attempt < config.LOGIN_MAX_FAILURES; attempt++) {
+        await call(login, jsonEvent(LOGIN, { email, password: 'wrong password' }))
+      }
+      return coldCall('email-change', mailQueue(), () => emailChangeEvent(accessToken))
+    },
+  },
+  {
+    key: `POST ${EMAIL_CHANGE} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('email-change', brokenConfig, () => emailChangeEvent(fixtures.accessToken)),
+  },
+  {
+    key: `POST ${EMAIL_CHANGE} 503`,
+    label: 'no mail configured',
+    run: () => withoutRetryAfter(call(emailChange, emailChangeEvent(fixtures.accessToken))),
+  },
+  {
+    key: `POST ${EMAIL_CHANGE} 503`,
+    label: 'database down',
+    run: async () =>
+      coldCall('email-change', { ...(await databaseDown()), ...mailQueue() }, () =>
+        emailChangeEvent(fixtures.accessToken),
+      ),
+  },
+
+  {
+    key: `POST ${EMAIL_CHANGE_CONFIRM} 200`,
+    label: 'a live code',
+    run: async () => {
+      const { id, accessToken } = await freshSession()
+      const next = uniqueEmail('moved')
+      const code = await liveEmailCode(id, 'change', next)
+      const reply = await call(emailChangeConfirm, emailChangeConfirmEvent(accessToken, { code }))
+      expect(json(reply)).toMatchObject({ email: next, email_verified: true })
+      return reply
+    },
+  },
+  {
+    key: `POST ${EMAIL_CHANGE_CONFIRM} 400`,
+    label: 'no pending code',
+    run: () =>
+      withDetail('Invalid or expired code')(
+        call(emailChangeConfirm, emailChangeConfirmEvent(fixtures.accessToken)),
+      ),
+  },
+  {
+    key: `POST ${EMAIL_CHANGE_CONFIRM} 400`,
+    label: 'the new address taken meanwhile',
+    run: async () => {
+      const { id, accessToken } = await freshSession()
+      const code = await liveEmailCode(id, 'change', fixtures.email)
+      return withDetail('User with this email already exists')(
+        call(emailChangeConfirm, emailChangeConfirmEvent(accessToken, { code })),
+      )
+    },
+  },
+  {
+    key: `POST ${EMAIL_CHANGE_CONFIRM} 401`,
+    label: 'no Authorization header',
+    run: () => call(emailChangeConfirm, jsonEvent(EMAIL_CHANGE_CONFIRM, { code: '123456' })),
+  },
+  {
+    key: `POST ${EMAIL_CHANGE_CONFIRM} 413`,
+    label: 'body too large',
+    run: () => call(emailChangeConfirm, emailChangeConfirmEvent(fixtures.accessToken, { code: tooLarge })),
+  },
+  {
+    key: `POST ${EMAIL_CHANGE_CONFIRM} 415`,
+    label: 'text body',
+    run: () =>
+      call(
+        emailChangeConfirm,
+        apiEvent('POST', EMAIL_CHANGE_CONFIRM, '{}', {
+          headers: { 'content-type': 'text/plain', ...withToken(fixtures.accessToken) },
+        }),
+      ),
+  },
+  {
+    key: `POST ${EMAIL_CHANGE_CONFIRM} 422`,
+    label: 'no code',
+    run: () => call(emailChangeConfirm, emailChangeConfirmEvent(fixtures.accessToken, {})),
+  },
+  {
+    key: `POST ${EMAIL_CHANGE_CONFIRM} 500`,
+    label: 'broken configuration',
+    run: () =>
+      coldCall('email-change-confirm', brokenConfig, () => emailChangeConfirmEvent(fixtures.accessToken)),
+  },
+  {
+    key: `POST ${EMAIL_CHANGE_CONFIRM} 503`,
+    label: 'database down',
+    run: async () =>
+      coldCall('email-change-confirm', await databaseDown(), () =>
+        emailChangeConfirmEvent(fixtures.accessToken),
+      ),
   },
 
   { key: `GET ${HEALTH} 200`, label: 'database up', run: () => call(health, apiEvent('GET', HEALTH)) },

@@ -30,6 +30,7 @@ describe('POST /auth/register', () => {
       username,
       is_active: true,
       is_superuser: false,
+      email_verified: false,
       created_at: expect.stringMatching(ISO_WITH_OFFSET),
       updated_at: expect.stringMatching(ISO_WITH_OFFSET),
     })

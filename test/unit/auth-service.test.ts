@@ -84,6 +84,7 @@ describe('auth service', () => {
       username: null,
       is_active: true,
       is_superuser: false,
+      email_verified: false,
       created_at: '2026-01-01T00:00:00.000+00:00',
       updated_at: '2026-01-01T00:00:00.000+00:00',
     })

@@ -43,6 +43,7 @@ const DEFAULTS: AuthStackSettings = {
   jwtIssuer: undefined,
   jwtAudience: TEXT_DEFAULTS.JWT_AUDIENCE,
   bcryptCost: INTEGER_SETTINGS.BCRYPT_COST.default,
+  emailVerification: 'optional',
   secretsGeneration: '1',
   signingKeyRotationDays: 90,
   cleanupIntervalMinutes: 15,
@@ -205,6 +206,15 @@ describe('number settings: the ends of each range pass, one step past them fails
         ['9', 'context bcryptCost must be 10 to 14'],
         ['15', 'context bcryptCost must be 10 to 14'],
         ['12.5', 'context bcryptCost must be 10 to 14'],
+      ],
+    },
+    {
+      key: 'emailVerification',
+      read: (settings) => settings.emailVerification,
+      accepted: ['optional', 'required'],
+      refused: [
+        ['Required', 'context emailVerification must be optional or required, not "Required"'],
+        ['off', 'context emailVerification must be optional or required, not "off"'],
       ],
     },
     {

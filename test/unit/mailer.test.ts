@@ -47,6 +47,7 @@ function fakes() {
       await store.mailJobs.settle(job, outcome)
       if (before === null && row?.settledAt) settled.push({ jobId: job.id, outcome })
     },
+    issueEmailCode: store.mailJobs.issueEmailCode,
     claim: store.mailJobs.claim,
     recordFailure: async (job, delivery) => {
       await store.mailJobs.recordFailure(job, delivery)

@@ -125,6 +125,7 @@ describe('access tokens', () => {
       client_id: CLIENT_ID,
       sid: SESSION_ID,
       auth_time: NOW_SECONDS,
+      email_verified: false,
       iat: NOW_SECONDS,
       exp: NOW_SECONDS + ACCESS_TTL,
       jti: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
@@ -254,6 +255,16 @@ describe('access tokens', () => {
     expect(
       decodeJwt(await tokens.issueAccessToken({ userId: USER_ID, sessionId: SESSION_ID })).auth_time,
     ).toBe(NOW_SECONDS)
+  })
+
+  it('carries email_verified (OIDC) as issued, false unless told', async () => {
+    const { tokens } = tokenService()
+    expect(decodeJwt(await tokens.issueAccessToken({ ...SUBJECT, emailVerified: true })).email_verified).toBe(
+      true,
+    )
+    expect(
+      decodeJwt(await tokens.issueAccessToken({ ...SUBJECT, emailVerified: false })).email_verified,
+    ).toBe(false)
   })
 
   it('verifies a token from before auth_time existed to no login time; refuses one that is not a time', async () => {

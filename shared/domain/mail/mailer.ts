@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto'
+import { EMAIL_CODE_TTL_SECONDS, hashEmailCode, newEmailCode } from '../email-code-service.ts'
 import { hashResetToken, newResetToken, resetLink } from '../password-reset-service.ts'
 import type { MailJobRepository, MailMessage, MailSkip, MailTransport } from '../ports.ts'
 import accountDeleted from './account-deleted-mail.ts'
+import emailChange from './email-change-mail.ts'
+import emailChanged from './email-changed-mail.ts'
+import emailVerification from './email-verification-mail.ts'
 import passwordChanged from './password-changed-mail.ts'
 import passwordReset from './reset-link-mail.ts'
 
@@ -92,8 +96,33 @@ export function createMailer({
           link: resetLink(settings.resetUrl, token),
           minutes: String(Math.floor(settings.resetTtlSeconds / 60)),
         })
+      } else if ((job.kind === 'email_verification' || job.kind === 'email_change') && job.userId !== null) {
+        // As a reset token: the code is made here and only its hash stored, so it exists nowhere but in the mail.
+        const code = newEmailCode()
+        const purpose = job.kind === 'email_change' ? 'change' : 'verify'
+        const issued = await jobs.issueEmailCode(
+          job,
+          purpose,
+          hashEmailCode(job.userId, code),
+          EMAIL_CODE_TTL_SECONDS,
+        )
+        if (issued !== 'issued') {
+          await jobs.settle(job, issued)
+          return issued
+        }
+        content = renderMail(purpose === 'change' ? emailChange : emailVerification, {
+          product: settings.productName,
+          code,
+          minutes: String(Math.floor(EMAIL_CODE_TTL_SECONDS / 60)),
+        })
       } else {
-        content = renderMail(job.kind === 'account_deleted' ? accountDeleted : passwordChanged, {
+        const notice =
+          job.kind === 'account_deleted'
+            ? accountDeleted
+            : job.kind === 'email_changed'
+              ? emailChanged
+              : passwordChanged
+        content = renderMail(notice, {
           product: settings.productName,
           time: utcMinute(job.createdAt),
         })
