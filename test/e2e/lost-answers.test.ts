@@ -30,8 +30,8 @@ const STATEMENTS = {
   reserveRegistration: 'window_started_at, recent_hits)',
   /** logins.ts `begin`: the attempt counted on the email and the address before its compare. */
   begin: 'insert into "login_attempts" as a',
-  /** password-resets.ts `request`: the limits counted and the mail job queued, in one. */
-  resetRequest: "'password_reset', id from account",
+  /** mail-requests.ts (a reset request): the limits counted and the mail job queued, in one. */
+  resetRequest: 'insert into "mail_outbox" (id, kind, user_id, recipient)',
   /** password-resets.ts `complete`: the link used up, the password changed, sessions revoked, the notice queued. */
   resetComplete: 'delete from "password_reset_tokens" t using',
 }
