@@ -3,32 +3,23 @@ import type { AdminRepository, AdminUserChanges, AdminUserQuery } from '#shared/
 import type { RequestContext } from '#shared/domain/users'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
-import { emailCodes, mailOutbox, passwordResetTokens, securityEvents, sessions, users } from '../schema.ts'
-import { toUserRecord, type UserRow, userColumns } from './rows.ts'
+import { emailCodes, mailOutbox, passwordResetTokens, sessions, users } from '../schema.ts'
+import { eventInsert, type SecurityEventType, toUserRecord, type UserRow, userColumns } from './rows.ts'
 
 /** Why an admin ended a session (`sessions.revoked_reason`). */
 const ENDED_BY_ADMIN = 'admin'
 const ENDED_BY_DEACTIVATION = 'deactivated'
-const USER_AGENT_MAX = 512
-
-export type AdminEventType = 'admin_user_updated' | 'admin_sessions_ended' | 'admin_password_reset_requested'
 
 /**
  * One admin action's audit event, for each row of `from`: the target (`user_id`), the superuser who acted
- * (`actor_id`) and what changed (`details`, JSON), with the request's address and agent. No email: the id is enough,
- * and an erasure would have to find it again.
+ * (`actor_id`) and what changed (`details`, JSON). No email: the id is enough, and an erasure would have to find it.
  */
-function adminEvent(
-  type: AdminEventType,
+const adminEvent = (
+  type: SecurityEventType,
   actorId: number,
   context: RequestContext,
   { target, details, from }: { target: SQL; details: SQL; from: SQL },
-): SQL {
-  return sql`insert into ${securityEvents} (type, user_id, actor_id, details, source_ip, user_agent)
-    select ${type}, ${target}, ${actorId}, ${details}, ${context.sourceIp || null},
-      ${context.userAgent.slice(0, USER_AGENT_MAX) || null}
-    ${from}`
-}
+): SQL => eventInsert(type, context, { userId: target, email: sql`null`, from, actorId, details })
 
 /** `like` pattern of a prefix: its own `%`, `_` and `\` match only themselves. */
 const prefixPattern = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`

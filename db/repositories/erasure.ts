@@ -2,8 +2,7 @@ import { sql } from 'drizzle-orm'
 import type { ErasureRepository } from '#shared/domain/ports'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
-
-const USER_AGENT_MAX = 512
+import { auditedRequest } from './rows.ts'
 
 /**
  * Erases accounts through `erase_account` (migration 0017): the API's role may not delete users or rewrite the audit
@@ -12,10 +11,11 @@ const USER_AGENT_MAX = 512
 export function createErasureRepository(db: Database) {
   return {
     async erase({ userId, actorId, noticeId }, context) {
+      const { sourceIp, userAgent } = auditedRequest(context)
       const result = await db
         .execute<{ outcome: 'erased' | 'not_found' | 'last_superuser' }>(
           sql`select erase_account(${userId}::int, ${actorId}::int, ${noticeId}::uuid,
-            ${context.sourceIp || null}::varchar, ${context.userAgent.slice(0, USER_AGENT_MAX) || null}::varchar) as outcome`,
+            ${sourceIp}::varchar, ${userAgent}::varchar) as outcome`,
         )
         .catch(rethrowUnavailable)
       return result.rows[0]?.outcome ?? 'not_found'

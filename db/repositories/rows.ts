@@ -52,9 +52,18 @@ export type SecurityEventType =
   | 'email_change_limited'
   | 'email_changed'
   | 'email_code_failed'
+  | 'admin_user_updated'
+  | 'admin_sessions_ended'
+  | 'admin_password_reset_requested'
   | `${MailKind}_mail_${'sent' | 'failed' | MailSkip}`
 
 const USER_AGENT_MAX = 512
+
+/** The request's source address and user agent as the audit trail stores them (the agent cut to its column). */
+export const auditedRequest = (context: RequestContext) => ({
+  sourceIp: context.sourceIp || null,
+  userAgent: context.userAgent.slice(0, USER_AGENT_MAX) || null,
+})
 
 /**
  * The email an event stores: the address itself when the event names a user (`userId` not null), else only
@@ -77,14 +86,23 @@ export const auditedEmail = (userId: SQL, email: SQL): SQL =>
 export function eventInsert(
   type: SecurityEventType,
   context: RequestContext,
-  row: { userId: SQL; email: SQL; from?: SQL; key?: SQL | string },
+  row: {
+    userId: SQL
+    email: SQL
+    from?: SQL
+    key?: SQL | string
+    /** An admin action's superuser (`actor_id`) and what it changed (`details`, JSON). */
+    actorId?: number
+    details?: SQL
+  },
 ): SQL {
   const e = securityEvents
-  const columns = [e.type, e.userId, e.email, e.sourceIp, e.userAgent, e.eventKey].map((column) =>
-    sql.identifier(column.name),
+  const columns = [e.type, e.userId, e.email, e.sourceIp, e.userAgent, e.eventKey, e.actorId, e.details].map(
+    (column) => sql.identifier(column.name),
   )
+  const { sourceIp, userAgent } = auditedRequest(context)
   return sql`insert into ${e} (${sql.join(columns, sql`, `)})
-    select ${type}, ${row.userId}, ${auditedEmail(row.userId, row.email)}, ${context.sourceIp || null}, ${context.userAgent.slice(0, USER_AGENT_MAX) || null}, ${row.key === undefined ? null : row.key}
+    select ${type}, ${row.userId}, ${auditedEmail(row.userId, row.email)}, ${sourceIp}, ${userAgent}, ${row.key === undefined ? null : row.key}, ${row.actorId ?? null}::int, ${row.details ?? sql`null`}::jsonb
     ${row.from ?? sql.empty()}
     ${row.key !== undefined ? sql`on conflict (${sql.identifier(e.eventKey.name)}) where ${sql.identifier(e.eventKey.name)} is not null do nothing` : sql.empty()}`
 }
