@@ -2,9 +2,12 @@ import { type SQL, sql } from 'drizzle-orm'
 import type { LoginPolicy, LoginRepository, SessionPolicy } from '#shared/domain/ports'
 import type { RequestContext } from '#shared/domain/users'
 import type { Database } from '../client.ts'
-import { rethrowUnavailable } from '../errors.ts'
+import { rethrowUnavailable, sqlState } from '../errors.ts'
 import { loginAttempts, rateLimits, refreshTokens, sessions, users } from '../schema.ts'
 import { eventInsert, seconds, toUserRecord, type UserRow, userColumns } from './rows.ts'
+
+/** PostgreSQL's lock_not_available: no lock within the role's `lock_timeout`. */
+const LOCK_NOT_AVAILABLE = '55P03'
 
 /** How many attempt ids a row remembers, so that a retried reservation is not counted twice. */
 const REMEMBERED_ATTEMPTS = 32
@@ -110,7 +113,14 @@ export function createLoginRepository(db: Database, policy: LoginPolicy, session
                 then (select window_started_at::text from held)
             end as reservation
           from gate left join attempt on true left join ${users} u on u.email = ${email}`)
-        .catch(rethrowUnavailable)
+        .catch((error: unknown) => {
+          // No place within lock_timeout: the email's row (or the address's) is held by a queue of attempts arriving
+          // at once. Refused unchecked, as past the limit (nothing was counted: the statement rolled back), not a 503.
+          if (sqlState(error) === LOCK_NOT_AVAILABLE) return 'queued' as const
+          return rethrowUnavailable(error)
+        })
+      if (result === 'queued')
+        return { id, email, user: null, refusedForSeconds: 1, number: 0, reservation: null }
       const row = result.rows[0]
       return {
         id,
