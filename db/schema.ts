@@ -229,6 +229,31 @@ export const passwordResetTokens = pgTable(
 )
 
 /**
+ * The one live account-deletion link of a user (`POST /auth/account-deletion`), kept as a reset link is: only the
+ * SHA-256 hash of its token, a newer request's link replacing the row, used up by the erasure it confirms (which
+ * deletes the account and so the row), ended by `expires_at`, and void once the account's links are (a password
+ * change or reset, "end all sessions", a deactivation: `users.links_revoked_at`). A table of its own rather than a
+ * `purpose` beside the reset links: a reset link can never confirm a deletion, nor the other way round, by
+ * construction, and neither's statements change.
+ */
+export const accountDeletionTokens = pgTable(
+  'account_deletion_tokens',
+  {
+    userId: integer('user_id')
+      .primaryKey()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull(),
+    jobId: uuid('job_id').notNull(),
+    requestedAt: timestamp('requested_at', { withTimezone: true, mode: 'date' }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (table) => [
+    uniqueIndex('account_deletion_tokens_token_hash_key').on(table.tokenHash),
+    index('account_deletion_tokens_expires_at_idx').on(table.expiresAt),
+  ],
+)
+
+/**
  * The pending 6-digit codes: an address to verify (`verify`) or to move to (`change`, with the new address). Only the
  * code's hash is stored (made by the mail sender, which alone ever holds the code); one row per user and purpose, so
  * a newer code replaces an older one. A wrong guess counts a try in the statement that checks it; the fifth deletes

@@ -84,6 +84,12 @@ export const lambdas = {
   'email-change': apiFunction(BCRYPT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
   /** One statement: the code checked, the account moved, other sessions ended; the old address's notice queued. */
   'email-change-confirm': apiFunction(LIGHT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
+  /** Checks the current password (one bcrypt run), then the one erasure; queues the notice. */
+  'delete-account': apiFunction(BCRYPT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
+  /** Counts the request and queues the link's mail job: the same work for any email, and no bcrypt. */
+  'account-deletion': apiFunction(LIGHT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
+  /** One statement: the link checked under the account's lock, then the erasure; queues the notice. */
+  'account-deletion-confirm': apiFunction(LIGHT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
   health: apiFunction(LIGHT_MEMORY_MB, VERIFIES),
   /** The admin API: superusers find and act on accounts (one statement each, audited). */
   'admin-list-users': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
@@ -175,7 +181,10 @@ const declared = [
   api('POST', '/auth/email-verification/confirm', 'email-verification-confirm', 'anyone'),
   api('POST', '/users/me/email', 'email-change', 'session'),
   api('POST', '/users/me/email/confirm', 'email-change-confirm', 'session'),
+  api('POST', '/auth/account-deletion', 'account-deletion', 'anyone'),
+  api('POST', '/auth/account-deletion/confirm', 'account-deletion-confirm', 'anyone'),
   api('GET', '/users/me', 'me', 'session'),
+  api('DELETE', '/users/me', 'delete-account', 'session'),
   api('POST', '/users/me/password', 'change-password', 'session'),
   api('GET', '/users/me/sessions', 'list-sessions', 'session'),
   api('DELETE', '/users/me/sessions', 'end-all-sessions', 'session'),

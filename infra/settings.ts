@@ -36,7 +36,8 @@ export type DatabaseSettings =
   | { readonly kind: 'existing'; readonly secretName: string }
 
 /**
- * Password reset mail: context `mailFrom` and `passwordResetUrl` (both, or neither), `sesIdentity`, `productName`.
+ * Password reset mail: context `mailFrom` and `passwordResetUrl` (both, or neither), `sesIdentity`, `productName`;
+ * `accountDeletionUrl` for deletion links.
  * Unset, the stack sends no mail: no mail sender, and a reset request is answered 503.
  */
 export interface MailSettings {
@@ -48,6 +49,11 @@ export interface MailSettings {
   readonly sesIdentity: string
   /** The front end's reset page, `{token}` standing for the token (`PASSWORD_RESET_URL`). */
   readonly passwordResetUrl: string
+  /**
+   * The front end's account-deletion page, `{token}` standing for the token (`ACCOUNT_DELETION_URL`, context
+   * `accountDeletionUrl`): without it no deletion link is mailed (`DELETE /users/me` works all the same).
+   */
+  readonly accountDeletionUrl?: string | undefined
   readonly productName: string
 }
 
@@ -328,6 +334,7 @@ function limits(get: (key: string) => unknown): Partial<Record<LimitSetting, num
 const MAIL_SETTING_CONTEXT = {
   MAIL_FROM: 'mailFrom',
   PASSWORD_RESET_URL: 'passwordResetUrl',
+  ACCOUNT_DELETION_URL: 'accountDeletionUrl',
   PRODUCT_NAME: 'productName',
 } as const
 
@@ -351,8 +358,13 @@ function mailSettings(get: (key: string) => unknown): MailSettings | undefined {
   const resetUrl = trimmed('passwordResetUrl')
   const identity = trimmed('sesIdentity')
   const product = trimmed('productName')
+  const deletionUrl = trimmed('accountDeletionUrl')
   if (from === undefined && resetUrl === undefined) {
-    const stray = [identity && 'sesIdentity', product && 'productName'].filter(Boolean)
+    const stray = [
+      identity && 'sesIdentity',
+      product && 'productName',
+      deletionUrl && 'accountDeletionUrl',
+    ].filter(Boolean)
     if (stray.length > 0)
       throw new Error(
         `context ${stray.join(' and ')} given without mailFrom and passwordResetUrl: set those two to send password reset mail`,
@@ -368,7 +380,15 @@ function mailSettings(get: (key: string) => unknown): MailSettings | undefined {
   // once at most), here and in the function.
   let checked: ReturnType<typeof loadConfig>
   try {
-    checked = loadConfig({ MAIL_FROM: from, PASSWORD_RESET_URL: resetUrl, PRODUCT_NAME: product }, [])
+    checked = loadConfig(
+      {
+        MAIL_FROM: from,
+        PASSWORD_RESET_URL: resetUrl,
+        ACCOUNT_DELETION_URL: deletionUrl,
+        PRODUCT_NAME: product,
+      },
+      [],
+    )
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     throw new Error(
@@ -406,6 +426,7 @@ function mailSettings(get: (key: string) => unknown): MailSettings | undefined {
     fromAddress: mailbox,
     sesIdentity,
     passwordResetUrl: checked.PASSWORD_RESET_URL ?? resetUrl,
+    ...(deletionUrl === undefined ? {} : { accountDeletionUrl: checked.ACCOUNT_DELETION_URL ?? deletionUrl }),
     productName: checked.PRODUCT_NAME,
   }
 }

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm'
 import type { MailJobRepository, MailKind } from '#shared/domain/ports'
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
-import { emailCodes, mailOutbox, passwordResetTokens, users } from '../schema.ts'
+import { accountDeletionTokens, emailCodes, mailOutbox, passwordResetTokens, users } from '../schema.ts'
 import { eventInsert, seconds } from './rows.ts'
 
 /** Jobs run by no request: their events name no source address or user agent. */
@@ -42,7 +42,8 @@ export function createMailJobRepository(db: Database) {
         : null
     },
 
-    async issueResetToken(job, tokenHash, ttlSeconds) {
+    async issueLinkToken(job, tokenHash, ttlSeconds) {
+      const links = job.kind === 'account_deletion' ? accountDeletionTokens : passwordResetTokens
       // Everything is read from the job's own row (its request time to the microsecond), in one statement: a newer
       // request of the user's voids this one, and an older link never replaces a newer one, whatever the order in
       // which their mails are sent.
@@ -53,13 +54,13 @@ export function createMailJobRepository(db: Database) {
             from ${mailOutbox} o where o.id = ${job.id}::uuid
           ), newer as (
             select 1 from ${mailOutbox} o, job
-            where o.user_id = job.user_id and o.kind = 'password_reset' and o.created_at > job.created_at
+            where o.user_id = job.user_id and o.kind = ${job.kind} and o.created_at > job.created_at
             -- A password change, a reset or "end all sessions" since the request voids it as a newer request would.
             union all
             select 1 from ${users} u, job
             where u.id = job.user_id and u.links_revoked_at >= job.created_at
           ), issued as (
-            insert into ${passwordResetTokens} as t (user_id, token_hash, job_id, requested_at, expires_at)
+            insert into ${links} as t (user_id, token_hash, job_id, requested_at, expires_at)
             select user_id, ${tokenHash}, id, created_at, expires_at from job
             where expires_at > now() and not exists (select 1 from newer)
             on conflict (user_id) do update set
@@ -120,8 +121,11 @@ export function createMailJobRepository(db: Database) {
       await db
         .execute(sql`
           with settled as (
+            -- A notice to an erased account (no user) keeps its address only until it is settled: then nothing of
+            -- the account's email is left anywhere.
             update ${mailOutbox} set settled_at = now(), outcome = ${outcome},
-              attempts = attempts + ${outcome === 'sent' ? 1 : 0}
+              attempts = attempts + ${outcome === 'sent' ? 1 : 0},
+              recipient = case when user_id is null then null else recipient end
             where id = ${job.id}::uuid and settled_at is null
             returning id, user_id
           ), settle_event as (

@@ -17,7 +17,7 @@ export interface LimitedMailRequest {
   /** The counters' prefix: `${keyPrefix}-ip:…`, `${keyPrefix}-email:…`. */
   keyPrefix: string
   /** The events' prefix: `${event}_requested`, `${event}_limited`. */
-  event: 'password_reset' | 'email_verification' | 'email_change'
+  event: 'password_reset' | 'email_verification' | 'email_change' | 'account_deletion'
   job: MailKind
   /** Which account (`u`, of `users`) gets a job, if any: a condition over `u`. */
   account: SQL

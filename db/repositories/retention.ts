@@ -3,6 +3,8 @@ import type { RetentionPolicy, RetentionRepository, RetentionTable } from '#shar
 import type { Database } from '../client.ts'
 import { rethrowUnavailable } from '../errors.ts'
 import {
+  accountDeletionTokens,
+  emailCodes,
   loginAttempts,
   mailOutbox,
   passwordResetTokens,
@@ -62,6 +64,19 @@ export function createRetentionRepository(db: Database, policy: RetentionPolicy)
     },
     password_reset_tokens: {
       table: sql`${passwordResetTokens}`,
+      key: sql`user_id`,
+      column: sql`expires_at`,
+      bound: sql`now()`,
+    },
+    account_deletion_tokens: {
+      table: sql`${accountDeletionTokens}`,
+      key: sql`user_id`,
+      column: sql`expires_at`,
+      bound: sql`now()`,
+    },
+    email_codes: {
+      // By user (the unique index's first column): the outer check deletes only that user's expired codes.
+      table: sql`${emailCodes}`,
       key: sql`user_id`,
       column: sql`expires_at`,
       bound: sql`now()`,

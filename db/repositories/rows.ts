@@ -55,6 +55,8 @@ export type SecurityEventType =
   | 'admin_user_updated'
   | 'admin_sessions_ended'
   | 'admin_password_reset_requested'
+  | 'account_deletion_requested'
+  | 'account_deletion_limited'
   | `${MailKind}_mail_${'sent' | 'failed' | MailSkip}`
 
 const USER_AGENT_MAX = 512

@@ -29,6 +29,8 @@ export interface MailSenderProps {
 export class MailSender extends StackPart {
   readonly sender: AuthFunction
   readonly failures: sqs.Queue
+  /** The deletion page, when deletion links are mailed: the functions that queue mail are told, so a request knows. */
+  private readonly accountDeletionUrl: string | undefined
 
   constructor(scope: Construct, id: string, props: MailSenderProps) {
     super(scope, id)
@@ -38,12 +40,19 @@ export class MailSender extends StackPart {
         'papa-auth:reset-url-http',
         'context passwordResetUrl is http: every reset link, token included, travels unencrypted. Use https outside local development.',
       )
+    if (mail.accountDeletionUrl !== undefined && /^http:/i.test(mail.accountDeletionUrl))
+      Annotations.of(Stack.of(this)).addWarningV2(
+        'papa-auth:deletion-url-http',
+        'context accountDeletionUrl is http: every deletion link, token included, travels unencrypted. Use https outside local development.',
+      )
+    this.accountDeletionUrl = mail.accountDeletionUrl
 
     this.sender = declaredFunction(this, 'send-mail', {
       logRetention: props.logRetention,
       environment: {
         MAIL_FROM: mail.from,
         PASSWORD_RESET_URL: mail.passwordResetUrl,
+        ...(mail.accountDeletionUrl === undefined ? {} : { ACCOUNT_DELETION_URL: mail.accountDeletionUrl }),
         PRODUCT_NAME: mail.productName,
         SECRETS_GENERATION: props.secretsGeneration,
         // The link's lifetime, which the mail states and the token is issued with; the API functions get it too.
@@ -125,12 +134,15 @@ export class MailSender extends StackPart {
   }
 
   /**
-   * Lets a function that queues mail hand its jobs to the sender: the sender's name in `MAILER_FUNCTION_NAME`, and
+   * Lets a function that queues mail hand its jobs to the sender: the sender's name in `MAILER_FUNCTION_NAME` (and the
+   * deletion page in `ACCOUNT_DELETION_URL`, so a deletion-link request knows whether a link can be mailed), and
    * leave to invoke the unqualified function, which is what it invokes (`grantInvoke` would add `<arn>:*`, every
    * version and alias).
    */
   allowQueuing(queuer: AuthFunction): void {
     queuer.function.addEnvironment('MAILER_FUNCTION_NAME', this.sender.function.functionName)
+    if (this.accountDeletionUrl !== undefined)
+      queuer.function.addEnvironment('ACCOUNT_DELETION_URL', this.accountDeletionUrl)
     queuer.function.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['lambda:InvokeFunction'],

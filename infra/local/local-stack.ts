@@ -65,6 +65,8 @@ export interface LocalStackOptions {
     from?: string | undefined
     /** The front-end's reset page with `{token}`; PASSWORD_RESET_URL, else a local front-end's page by default. */
     resetUrl?: string | undefined
+    /** The front-end's account-deletion page with `{token}`; ACCOUNT_DELETION_URL, else a local front-end's page. */
+    deletionUrl?: string | undefined
     /** The waits before the two retries of a failed send (Lambda: about a minute and two). */
     retryDelaysMs?: readonly number[]
     /** Where failed events are appended (JSON lines), as Lambda hands them to the failure destination. */
@@ -74,6 +76,8 @@ export interface LocalStackOptions {
 
 /** The reset page of a front-end on its dev server (Vite's default port), unless PASSWORD_RESET_URL says otherwise. */
 export const LOCAL_PASSWORD_RESET_URL = 'http://localhost:5173/reset-password?token={token}'
+/** The account-deletion page of the same local front-end, unless ACCOUNT_DELETION_URL says otherwise. */
+export const LOCAL_ACCOUNT_DELETION_URL = 'http://localhost:5173/delete-account?token={token}'
 
 /**
  * A function's settings for a database: where it is (the API's role; migrate's own, the schema owner, when it is
@@ -310,6 +314,7 @@ async function startMail(mail: NonNullable<LocalStackOptions['mail']>): Promise<
   env.SMTP_URL = mail.smtpUrl
   env.MAIL_FROM = mail.from ?? env.MAIL_FROM ?? `"${loadSettings().PRODUCT_NAME}" <no-reply@localhost>`
   env.PASSWORD_RESET_URL = mail.resetUrl ?? env.PASSWORD_RESET_URL ?? LOCAL_PASSWORD_RESET_URL
+  env.ACCOUNT_DELETION_URL = mail.deletionUrl ?? env.ACCOUNT_DELETION_URL ?? LOCAL_ACCOUNT_DELETION_URL
   return lambda
 }
 

@@ -75,6 +75,7 @@ async function main() {
       ? `  Mail: ${catcher.webUrl}   (every mail the API sends, caught by MailDev; SMTP ${new URL(catcher.smtpUrl).host})`
       : `  Mail: sent through ${new URL(smtpUrl).host} (SMTP_URL)`,
     `  Reset links: ${env.PASSWORD_RESET_URL}   (PASSWORD_RESET_URL, your front-end's page)`,
+    `  Deletion links: ${env.ACCOUNT_DELETION_URL}   (ACCOUNT_DELETION_URL, your front-end's page)`,
   ]
   if (adminPassword.fresh && created) {
     lines.push(

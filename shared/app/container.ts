@@ -13,6 +13,10 @@ import { createPasswordCostRepository } from '#db/repositories/password-costs'
 import { createPasswordResetRepository } from '#db/repositories/password-resets'
 import { createSessionRepository } from '#db/repositories/sessions'
 import { createUserRepository } from '#db/repositories/users'
+import {
+  type AccountDeletionService,
+  createAccountDeletionService,
+} from '#shared/domain/account-deletion-service'
 import { type AdminService, createAdminService } from '#shared/domain/admin-service'
 import { type AuthService, createAuthService } from '#shared/domain/auth-service'
 import { createEmailCodeService, type EmailCodeService } from '#shared/domain/email-code-service'
@@ -36,6 +40,8 @@ export interface Container {
   codes: EmailCodeService
   /** What operators do to accounts (the `/admin` routes). */
   admin: AdminService
+  /** A user deleting their own account, from the app or by a mailed link. */
+  deletion: AccountDeletionService
   /** The principal of a bearer access token: what a `session` or `superuser` route's caller is. */
   authenticate(accessToken: string): Promise<SessionPrincipal>
   /** For a `superuser` route: refuses a login older than ADMIN_MAX_AUTH_AGE_SECONDS. */
@@ -159,10 +165,17 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
     mail,
     checkOwnPassword: auth.verifyOwnPassword,
   })
-  const admin = createAdminService({
-    admin: createAdminRepository(database.db),
-    erasure: createErasureRepository(database.db),
+  const erasure = createErasureRepository(database.db, {
+    emailLimit: config.PASSWORD_RESET_EMAIL_LIMIT,
+    ipLimit: config.PASSWORD_RESET_IP_LIMIT,
+    windowSeconds: config.PASSWORD_RESET_WINDOW_SECONDS,
+  })
+  const admin = createAdminService({ admin: createAdminRepository(database.db), erasure, mail })
+  const deletion = createAccountDeletionService({
+    erasure,
+    checkOwnPassword: auth.verifyOwnPassword,
     mail,
+    linksEnabled: config.ACCOUNT_DELETION_URL !== undefined,
   })
   return {
     config,
@@ -171,6 +184,7 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
     resets,
     codes,
     admin,
+    deletion,
     authenticate: auth.authenticate,
     requireRecentLogin: auth.requireRecentLogin,
     databaseReachable: () => checkDatabase(database.db),

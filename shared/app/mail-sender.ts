@@ -29,6 +29,7 @@ export const mailSender = once(
         productName: config.PRODUCT_NAME,
         resetUrl: config.PASSWORD_RESET_URL as string,
         resetTtlSeconds: config.PASSWORD_RESET_TTL_SECONDS,
+        deletionUrl: config.ACCOUNT_DELETION_URL,
       },
     })
     return {

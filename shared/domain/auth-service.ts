@@ -262,12 +262,13 @@ export function createAuthService({
       { user }: SessionPrincipal,
       password: string,
       context: RequestContext,
-    ): Promise<void> {
-      const { attempt } = await checkPassword(user.email, password, context, {
+    ): Promise<UserRecord> {
+      const { user: stored, attempt } = await checkPassword(user.email, password, context, {
         accepts: (account) => account.id === user.id,
         refusal: () => new IncorrectPasswordError(),
       })
       await logins.succeeded(attempt, context).catch(() => undefined)
+      return stored
     },
 
     /**

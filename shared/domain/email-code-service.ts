@@ -32,7 +32,7 @@ export interface EmailCodeDependencies {
    * The current password checked as a login checks it (the failed-login limits and lock): the account when it is
    * the caller's, else `IncorrectPasswordError`. `auth-service`'s `checkPassword`.
    */
-  checkOwnPassword(principal: SessionPrincipal, password: string, context: RequestContext): Promise<void>
+  checkOwnPassword(principal: SessionPrincipal, password: string, context: RequestContext): Promise<unknown>
 }
 
 export type EmailCodeService = ReturnType<typeof createEmailCodeService>

@@ -31,6 +31,8 @@ export type DomainErrorCode =
   | 'EMAIL_CODE_LIMIT'
   | 'INVALID_EMAIL_CODE'
   | 'EMAIL_NOT_VERIFIED'
+  | 'ACCOUNT_DELETION_LIMIT'
+  | 'INVALID_DELETION_TOKEN'
 
 export abstract class DomainError extends Error {
   abstract readonly code: DomainErrorCode
@@ -238,6 +240,22 @@ export class InvalidResetTokenError extends DomainError {
   }
 }
 
+/** Past the password reset's per-email or per-IP limits in deletion-link requests (counted apart from resets). */
+export class AccountDeletionLimitError extends RateLimitError {
+  readonly code = 'ACCOUNT_DELETION_LIMIT'
+  constructor(retryAfterSeconds: number) {
+    super('Too many account deletion requests', retryAfterSeconds)
+  }
+}
+
+/** A deletion link that is used, expired, voided (a newer request, a password change) or unknown: one answer. */
+export class InvalidDeletionTokenError extends DomainError {
+  readonly code = 'INVALID_DELETION_TOKEN'
+  constructor() {
+    super('Invalid or expired account deletion token')
+  }
+}
+
 /** Past the per-email or per-IP limit of code requests (the password reset's limits, counted apart). */
 export class EmailCodeLimitError extends RateLimitError {
   readonly code = 'EMAIL_CODE_LIMIT'
@@ -268,8 +286,9 @@ export class EmailNotVerifiedError extends DomainError {
  */
 export class MailNotConfiguredError extends DomainError {
   readonly code = 'MAIL_NOT_CONFIGURED'
-  constructor() {
-    super('Password reset by email is not configured on this server')
+  /** `feature`: what the refused request would have mailed (`Account deletion` needs `ACCOUNT_DELETION_URL` too). */
+  constructor(feature: 'Password reset' | 'Account deletion' = 'Password reset') {
+    super(`${feature} by email is not configured on this server`)
   }
 }
 

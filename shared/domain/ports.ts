@@ -192,6 +192,8 @@ export type RetentionTable =
   | 'rate_limits'
   | 'security_events'
   | 'password_reset_tokens'
+  | 'account_deletion_tokens'
+  | 'email_codes'
   | 'mail_outbox'
 
 /** A step of the cleanup: giving old sessions their expiry, or purging one table. */
@@ -310,6 +312,7 @@ export interface MailQueue {
 export type MailKind =
   | 'password_reset'
   | 'password_changed'
+  | 'account_deletion'
   | 'account_deleted'
   | 'email_verification'
   | 'email_change'
@@ -335,13 +338,14 @@ export interface MailJobRepository {
   /** The job with its recipient; null when there is none (a request for an unknown email queues nothing). */
   load(jobId: string): Promise<MailJob | null>
   /**
-   * Stores the token's hash over the user's older link (never a newer one's), live `ttlSeconds` from the request;
-   * else why not: a newer request exists, or the request outlived a link (its mail would carry a dead one).
+   * Stores the token's hash of a mailed link (a `password_reset` or an `account_deletion` job's, each kind in its own
+   * table) over the user's older link of that kind (never a newer one's), live `ttlSeconds` from the request; else why
+   * not: a newer request exists, or the request outlived a link (its mail would carry a dead one).
    */
-  issueResetToken(job: MailJob, tokenHash: string, ttlSeconds: number): Promise<'issued' | MailSkip>
+  issueLinkToken(job: MailJob, tokenHash: string, ttlSeconds: number): Promise<'issued' | MailSkip>
   /**
    * Stores a code's hash for the job's user and purpose over an older code (never a newer one's), live `ttlSeconds`
-   * from the request; else why not, as `issueResetToken`. A verification code for an address verified meanwhile is
+   * from the request; else why not, as `issueLinkToken`. A verification code for an address verified meanwhile is
    * superseded.
    */
   issueEmailCode(
@@ -427,18 +431,39 @@ export interface AdminRepository {
 
 /**
  * The one erasure of an account, for every way to leave (the user's deletion, the mailed link, an operator's
- * `DELETE /admin/users/{id}`): one statement.
+ * `DELETE /admin/users/{id}`): one statement each, all through the database's `erase_account`.
  */
 export interface ErasureRepository {
   /**
    * Deletes the account's row, so its email, username and hash are gone and the email is free for a new account with a
-   * new id; its sessions, refresh tokens, reset links and pending mail jobs go with it (cascades), its failed-login
-   * count too. Its audit events keep the id and lose any email. A notice (job `noticeId`) is queued to the address it
-   * had, taken before the erasure. Refused (`last_superuser`) for the last active superuser. A retry of the same
-   * erasure (same `noticeId`) answers `erased` again.
+   * new id; its sessions, refresh tokens, reset and deletion links, codes and pending mail jobs go with it (cascades),
+   * its failed-login count too. Its audit events keep the id and lose any email. A notice (job `noticeId`) is queued
+   * to the address it had, taken before the erasure. Refused (`last_superuser`) for the last active superuser. With
+   * `checked` (a user deleting their own account), only while the password is still the one checked
+   * (`credentialVersion`) and the request's session (if its token named one) is live, read under the account's lock:
+   * else `stale`. A retry of the same erasure (same
+   * `noticeId`) answers `erased` again.
    */
   erase(
-    request: { userId: number; actorId: number | null; noticeId: string },
+    request: {
+      userId: number
+      actorId: number | null
+      noticeId: string
+      checked?: { sessionId: string | null; credentialVersion: number }
+    },
     context: RequestContext,
-  ): Promise<'erased' | 'not_found' | 'last_superuser'>
+  ): Promise<'erased' | 'not_found' | 'last_superuser' | 'stale'>
+  /**
+   * The erasure a mailed deletion link confirms: the link (by its token's hash) checked under the account's lock (live,
+   * unexpired, not voided since its request, the account active), then `erase`. `invalid` for any dead link.
+   */
+  eraseByLink(
+    request: { tokenHash: string; noticeId: string },
+    context: RequestContext,
+  ): Promise<'erased' | 'invalid' | 'last_superuser'>
+  /**
+   * A request for a deletion link, as a reset request (`PasswordResetRepository.request`), counted apart: the same
+   * work for a known and an unknown email, mail job `request.id` queued only for an active account.
+   */
+  requestLink(request: ResetRequest, context: RequestContext): Promise<{ refusedForSeconds: number | null }>
 }

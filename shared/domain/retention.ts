@@ -11,6 +11,8 @@ const STEPS: readonly RetentionStep[] = [
   'login_attempts',
   'rate_limits',
   'password_reset_tokens',
+  'account_deletion_tokens',
+  'email_codes',
   'mail_outbox',
   'security_events',
 ]

@@ -163,3 +163,13 @@ export const PasswordResetConfirmBodySchema = /* @__PURE__ */ v.object({
   new_password: NewPasswordSchema,
 })
 export type PasswordResetConfirmBody = v.InferOutput<typeof PasswordResetConfirmBodySchema>
+
+/** `DELETE /users/me`: the account's current password, checked as a login checks it. */
+export const DeleteAccountBodySchema = /* @__PURE__ */ v.object({ current_password: PasswordSchema })
+export type DeleteAccountBody = v.InferOutput<typeof DeleteAccountBodySchema>
+
+export const AccountDeletionBodySchema = v.object({ email: EmailSchema })
+export type AccountDeletionBody = v.InferOutput<typeof AccountDeletionBodySchema>
+
+export const AccountDeletionConfirmBodySchema = v.object({ token: OpaqueTokenSchema })
+export type AccountDeletionConfirmBody = v.InferOutput<typeof AccountDeletionConfirmBodySchema>

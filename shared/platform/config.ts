@@ -24,17 +24,15 @@ const text = v.pipe(v.string(), v.trim(), v.nonEmpty())
  * Where a reset link points: the front-end's page, `{token}` standing for the token, or, without it, the page the
  * token is added to as its `token` query parameter (never the request's Host).
  */
-const resetUrl = v.pipe(
-  text,
-  v.check(
-    (value) => /^https?:\/\/[^/?#\s]+/i.test(value) && URL.canParse(value.replace('{token}', 'x')),
-    'PASSWORD_RESET_URL must be an absolute http(s) URL',
-  ),
-  v.check(
-    (value) => value.split('{token}').length <= 2,
-    'PASSWORD_RESET_URL may contain {token} once at most',
-  ),
-)
+const linkUrl = (name: string) =>
+  v.pipe(
+    text,
+    v.check(
+      (value) => /^https?:\/\/[^/?#\s]+/i.test(value) && URL.canParse(value.replace('{token}', 'x')),
+      `${name} must be an absolute http(s) URL`,
+    ),
+    v.check((value) => value.split('{token}').length <= 2, `${name} may contain {token} once at most`),
+  )
 
 /** Every setting a function may read, with its default. Secrets come either inline or as a Secrets Manager ARN. */
 const EnvSchema = v.pipe(
@@ -83,7 +81,12 @@ const EnvSchema = v.pipe(
     PASSWORD_RESET_IP_LIMIT: integer('PASSWORD_RESET_IP_LIMIT'),
     PASSWORD_RESET_WINDOW_SECONDS: integer('PASSWORD_RESET_WINDOW_SECONDS'),
     /** The front-end's reset page, e.g. `https://app.example.com/reset-password?token={token}`. */
-    PASSWORD_RESET_URL: v.optional(resetUrl),
+    PASSWORD_RESET_URL: v.optional(linkUrl('PASSWORD_RESET_URL')),
+    /**
+     * The front-end's account-deletion page (the web page app stores ask for), as PASSWORD_RESET_URL; without it, no
+     * deletion link is mailed (`POST /auth/account-deletion` answers 503), and `DELETE /users/me` works as ever.
+     */
+    ACCOUNT_DELETION_URL: v.optional(linkUrl('ACCOUNT_DELETION_URL')),
     /** The sender of every mail, `Name <address>` or an address; in AWS an address of the SES identity. */
     MAIL_FROM: v.optional(text),
     PRODUCT_NAME: v.optional(text, TEXT_DEFAULTS.PRODUCT_NAME),

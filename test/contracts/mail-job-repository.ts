@@ -29,12 +29,12 @@ export function mailJobRepositoryContract(name: string, setup: ContractSetup) {
       })
     })
 
-    describe('issueResetToken', () => {
+    describe('issueLinkToken', () => {
       it("issues the job's link, live for the link's lifetime", async () => {
         const subject = setup()
         const job = await loadedJob(subject, await requestedReset(subject, (await registered(subject)).email))
         const link = newHash('link')
-        expect(await subject.mailJobs.issueResetToken(job, link, TTL)).toBe('issued')
+        expect(await subject.mailJobs.issueLinkToken(job, link, TTL)).toBe('issued')
         expect(await subject.resets.isLive(link)).toBe(true)
       })
 
@@ -43,10 +43,10 @@ export function mailJobRepositoryContract(name: string, setup: ContractSetup) {
         const user = await registered(subject)
         const older = await loadedJob(subject, await requestedReset(subject, user.email))
         const olderLink = newHash('older')
-        expect(await subject.mailJobs.issueResetToken(older, olderLink, TTL)).toBe('issued')
+        expect(await subject.mailJobs.issueLinkToken(older, olderLink, TTL)).toBe('issued')
         const newer = await loadedJob(subject, await requestedReset(subject, user.email))
         const newerLink = newHash('newer')
-        expect(await subject.mailJobs.issueResetToken(newer, newerLink, TTL)).toBe('issued')
+        expect(await subject.mailJobs.issueLinkToken(newer, newerLink, TTL)).toBe('issued')
         expect(await subject.resets.isLive(olderLink)).toBe(false)
         expect(await subject.resets.isLive(newerLink)).toBe(true)
       })
@@ -57,11 +57,11 @@ export function mailJobRepositoryContract(name: string, setup: ContractSetup) {
         const older = await loadedJob(subject, await requestedReset(subject, user.email))
         const newer = await loadedJob(subject, await requestedReset(subject, user.email))
         const olderLink = newHash('older')
-        expect(await subject.mailJobs.issueResetToken(older, olderLink, TTL)).toBe('superseded')
+        expect(await subject.mailJobs.issueLinkToken(older, olderLink, TTL)).toBe('superseded')
         expect(await subject.resets.isLive(olderLink)).toBe(false)
         const newerLink = newHash('newer')
-        expect(await subject.mailJobs.issueResetToken(newer, newerLink, TTL)).toBe('issued')
-        expect(await subject.mailJobs.issueResetToken(older, newHash('late'), TTL)).toBe('superseded')
+        expect(await subject.mailJobs.issueLinkToken(newer, newerLink, TTL)).toBe('issued')
+        expect(await subject.mailJobs.issueLinkToken(older, newHash('late'), TTL)).toBe('superseded')
         expect(await subject.resets.isLive(newerLink)).toBe(true)
       })
 
@@ -69,7 +69,7 @@ export function mailJobRepositoryContract(name: string, setup: ContractSetup) {
         const subject = setup()
         const job = await loadedJob(subject, await requestedReset(subject, (await registered(subject)).email))
         const link = newHash('link')
-        expect(await subject.mailJobs.issueResetToken(job, link, 0)).toBe('expired')
+        expect(await subject.mailJobs.issueLinkToken(job, link, 0)).toBe('expired')
         expect(await subject.resets.isLive(link)).toBe(false)
       })
 
@@ -80,9 +80,9 @@ export function mailJobRepositoryContract(name: string, setup: ContractSetup) {
         const newer = await loadedJob(subject, await requestedReset(subject, user.email))
         // A copy dated before the older request, and before a link's lifetime: the row is neither.
         const backdated = { ...newer, createdAt: new Date(older.createdAt.getTime() - 2 * TTL * 1000) }
-        expect(await subject.mailJobs.issueResetToken(backdated, newHash('link'), TTL)).toBe('issued')
+        expect(await subject.mailJobs.issueLinkToken(backdated, newHash('link'), TTL)).toBe('issued')
         expect(
-          await subject.mailJobs.issueResetToken({ ...older, createdAt: new Date() }, newHash(), TTL),
+          await subject.mailJobs.issueLinkToken({ ...older, createdAt: new Date() }, newHash(), TTL),
         ).toBe('superseded')
       })
 
@@ -91,8 +91,8 @@ export function mailJobRepositoryContract(name: string, setup: ContractSetup) {
         const job = await loadedJob(subject, await requestedReset(subject, (await registered(subject)).email))
         const failed = newHash('failed')
         const resent = newHash('resent')
-        expect(await subject.mailJobs.issueResetToken(job, failed, TTL)).toBe('issued')
-        expect(await subject.mailJobs.issueResetToken(job, resent, TTL)).toBe('issued')
+        expect(await subject.mailJobs.issueLinkToken(job, failed, TTL)).toBe('issued')
+        expect(await subject.mailJobs.issueLinkToken(job, resent, TTL)).toBe('issued')
         expect(await subject.resets.isLive(failed)).toBe(false)
         expect(await subject.resets.isLive(resent)).toBe(true)
       })

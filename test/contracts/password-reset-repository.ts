@@ -238,7 +238,7 @@ export function passwordResetRepositoryContract(name: string, setup: ContractSet
             const user = await registered(subject)
             const job = await loadedJob(subject, await requestedReset(subject, user.email))
             await voidLinks(subject, user)
-            expect(await subject.mailJobs.issueResetToken(job, newHash('late'), 1800)).toBe('superseded')
+            expect(await subject.mailJobs.issueLinkToken(job, newHash('late'), 1800)).toBe('superseded')
           })
         }
 

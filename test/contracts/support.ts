@@ -154,7 +154,7 @@ export async function loadedJob(subject: ContractSubject, jobId: string): Promis
 export async function resetLink(subject: ContractSubject, user: UserRecord): Promise<string> {
   const job = await loadedJob(subject, await requestedReset(subject, user.email))
   const tokenHash = newHash('reset')
-  const outcome = await subject.mailJobs.issueResetToken(
+  const outcome = await subject.mailJobs.issueLinkToken(
     job,
     tokenHash,
     CONTRACT_POLICIES.reset.tokenTtlSeconds,

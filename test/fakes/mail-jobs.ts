@@ -23,7 +23,7 @@ export function createMemoryMailJobRepository(state: MemoryState) {
       }
     },
 
-    async issueResetToken(job, tokenHash, ttlSeconds) {
+    async issueLinkToken(job, tokenHash, ttlSeconds) {
       const now = state.clock.now()
       // Read from the job's own row, never from the caller's copy of it.
       const found = state.mailOutbox.get(job.id)

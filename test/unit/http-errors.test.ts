@@ -222,7 +222,7 @@ const CASES: Case[] = [
     code: 'MAIL_NOT_CONFIGURED',
     error: new MailNotConfiguredError(),
     detail: detail(503, 'Password reset by email is not configured on this server'),
-    warn: 'password reset requested, but no mail is configured',
+    warn: 'mail requested, but no mail is configured',
   },
   {
     code: 'MAIL_QUEUE_UNAVAILABLE',

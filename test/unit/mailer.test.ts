@@ -35,8 +35,8 @@ function fakes() {
   const settleFailures: unknown[] = []
   const repository: MailJobRepository = {
     load: store.mailJobs.load,
-    issueResetToken: async (job, tokenHash, ttlSeconds) => {
-      const outcome = await store.mailJobs.issueResetToken(job, tokenHash, ttlSeconds)
+    issueLinkToken: async (job, tokenHash, ttlSeconds) => {
+      const outcome = await store.mailJobs.issueLinkToken(job, tokenHash, ttlSeconds)
       if (outcome === 'issued') issued.push({ jobId: job.id, tokenHash, ttlSeconds })
       return outcome
     },

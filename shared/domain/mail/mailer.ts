@@ -3,6 +3,7 @@ import { EMAIL_CODE_TTL_SECONDS, hashEmailCode, newEmailCode } from '../email-co
 import { hashResetToken, newResetToken, resetLink } from '../password-reset-service.ts'
 import type { MailJobRepository, MailMessage, MailSkip, MailTransport } from '../ports.ts'
 import accountDeleted from './account-deleted-mail.ts'
+import accountDeletion from './account-deletion-mail.ts'
 import emailChange from './email-change-mail.ts'
 import emailChanged from './email-changed-mail.ts'
 import emailVerification from './email-verification-mail.ts'
@@ -14,6 +15,11 @@ export interface MailerSettings {
   /** The front-end's reset page, `{token}` standing for the token. */
   resetUrl: string
   resetTtlSeconds: number
+  /**
+   * The front-end's account-deletion page, `{token}` standing for the token (`ACCOUNT_DELETION_URL`); a deletion link
+   * lives as long as a reset link. Without it no deletion job is ever queued.
+   */
+  deletionUrl?: string | undefined
 }
 
 /** A template's placeholders, filled; the first line (`Subject: …`) is the subject. */
@@ -84,16 +90,19 @@ export function createMailer({
         return 'inactive'
       }
       let content: Omit<MailMessage, 'to'>
-      if (job.kind === 'password_reset') {
+      if (job.kind === 'password_reset' || job.kind === 'account_deletion') {
+        const page = job.kind === 'password_reset' ? settings.resetUrl : settings.deletionUrl
+        // Queued only where the page is configured; a job left from before it was unset mails no dead link.
+        if (page === undefined) throw new MailDeliveryError(`mail ${job.kind} has no page configured`)
         const token = newResetToken()
-        const issued = await jobs.issueResetToken(job, hashResetToken(token), settings.resetTtlSeconds)
+        const issued = await jobs.issueLinkToken(job, hashResetToken(token), settings.resetTtlSeconds)
         if (issued !== 'issued') {
           await jobs.settle(job, issued)
           return issued
         }
-        content = renderMail(passwordReset, {
+        content = renderMail(job.kind === 'password_reset' ? passwordReset : accountDeletion, {
           product: settings.productName,
-          link: resetLink(settings.resetUrl, token),
+          link: resetLink(page, token),
           minutes: String(Math.floor(settings.resetTtlSeconds / 60)),
         })
       } else if ((job.kind === 'email_verification' || job.kind === 'email_change') && job.userId !== null) {
