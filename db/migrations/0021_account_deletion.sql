@@ -49,6 +49,12 @@ BEGIN
   UPDATE security_events SET email = NULL WHERE user_id = p_user_id AND email IS NOT NULL;
   DELETE FROM login_attempts WHERE email = v_email;
   DELETE FROM users WHERE id = p_user_id;
+  -- An account carried over from the FastAPI backend has its old row (and any duplicate merged into it) in the
+  -- cutover's legacy_users until an operator drops that table: it goes too. Owned by this function's owner, as the
+  -- cutover requires of the old table.
+  IF to_regclass('legacy_users') IS NOT NULL THEN
+    EXECUTE 'DELETE FROM legacy_users WHERE id = $1 OR lower(btrim(email)) = $2' USING p_user_id, v_email;
+  END IF;
   INSERT INTO security_events (type, user_id, actor_id, source_ip, user_agent, event_key)
     VALUES ('account_deleted', p_user_id, p_actor_id, p_source_ip, p_user_agent, v_key)
     ON CONFLICT (event_key) WHERE event_key IS NOT NULL DO NOTHING;

@@ -10,7 +10,7 @@ import { handler as cutover } from '#functions/cutover'
 import { handler as migrate } from '#functions/migrate'
 import { repositoryRoot } from '#infra/bundling'
 import { testDatabase } from '#test/helpers/database'
-import { invoke, jsonEvent } from '#test/helpers/events'
+import { apiEvent, bearerEvent, invoke, jsonEvent } from '#test/helpers/events'
 import {
   ALEMBIC_DDL,
   dropDatabase,
@@ -195,12 +195,17 @@ async function runCutover(database: LegacyDatabase, event: unknown) {
 async function coldHandlers(database: LegacyDatabase) {
   vi.resetModules()
   vi.stubEnv('DATABASE_URL', database.apiUrl)
-  const [login, register] = await Promise.all(
-    ['login', 'register'].map(
+  const [login, register, deleteAccount, me] = await Promise.all(
+    ['login', 'register', 'delete-account', 'me'].map(
       async (name) => ((await import(`../../functions/${name}.ts`)) as { handler: Handler }).handler,
     ),
   )
-  return { login: login as Handler, register: register as Handler }
+  return {
+    login: login as Handler,
+    register: register as Handler,
+    deleteAccount: deleteAccount as Handler,
+    me: me as Handler,
+  }
 }
 
 const NODE = existsSync(join(repositoryRoot, 'node_modules/.bin/node'))
@@ -544,6 +549,43 @@ describe('the cutover of the FastAPI database', () => {
       expect(response.status).toBe(201)
       expect((response.body as { id: number }).id).toBe(OLD_SEQUENCE + 1)
     })
+
+    it('deletes a carried account like any other, its old row and merged duplicate with it', async () => {
+      const { login, deleteAccount, me } = await coldHandlers(database)
+      const pair = (
+        await invoke(
+          login,
+          jsonEvent('/api/v1/auth/login', {
+            email: 'john.doe@example.com',
+            password: 'the second john password',
+          }),
+        )
+      ).body as { access_token: string }
+      const bearer = { authorization: `Bearer ${pair.access_token}` }
+      const deleted = await invoke(
+        deleteAccount,
+        apiEvent(
+          'DELETE',
+          '/api/v1/users/me',
+          JSON.stringify({ current_password: 'the second john password' }),
+          {
+            headers: { ...bearer, 'content-type': 'application/json' },
+          },
+        ),
+      )
+      expect(deleted.status).toBe(204)
+      expect((await invoke(me, bearerEvent('/api/v1/users/me', pair.access_token))).status).toBe(401)
+      const left = await database.owner.pool.query(`
+        select (select count(*)::int from users where id = 2) as users,
+          (select count(*)::int from legacy_users where lower(email) like '%john.doe%') as legacy,
+          (select count(*)::int from security_events where email ilike '%john.doe%') as events`)
+      expect(left.rows[0]).toEqual({ users: 0, legacy: 0, events: 0 })
+      // Another carried account is untouched, in both tables.
+      const kept = await database.owner.pool.query(`
+        select (select count(*)::int from users where email = 'mixed@case.com') as users,
+          (select count(*)::int from legacy_users where lower(btrim(email)) = 'mixed@case.com') as legacy`)
+      expect(kept.rows[0]).toEqual({ users: 1, legacy: 1 })
+    }, 60_000)
 
     it('leaves migrate nothing to apply', async () => {
       vi.stubEnv('DATABASE_MIGRATION_URL', database.ownerUrl)
