@@ -15,10 +15,11 @@ GRANT SELECT, DELETE ON "account_deletion_tokens" TO papa_auth_retention;--> sta
 -- The erasure of 0017, for a user's own deletion too: given the session the request came with and the credential
 -- version its password was checked against, it erases only while both still hold, read under the account's lock (a
 -- password change or reset, a deactivation or "end all sessions" that committed first makes it answer 'stale'; one
--- that comes after finds no account). Without them (an operator's deletion, a mailed link), as before.
+-- that comes after finds no account). Without them (an operator's deletion, a mailed link), as before. The notice is
+-- queued only where mail is sent (`p_notify`): a deployment without mail keeps no address of an erased account.
 CREATE OR REPLACE FUNCTION "erase_account"(
   "p_user_id" integer, "p_actor_id" integer, "p_notice_id" uuid, "p_source_ip" varchar, "p_user_agent" varchar,
-  "p_session_id" uuid, "p_credential_version" integer
+  "p_session_id" uuid, "p_credential_version" integer, "p_notify" boolean
 ) RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_key text := 'account_deleted:' || p_notice_id;
@@ -44,8 +45,10 @@ BEGIN
     AND NOT EXISTS (SELECT 1 FROM users WHERE is_superuser AND is_active AND id <> p_user_id) THEN
     RETURN 'last_superuser';
   END IF;
-  INSERT INTO mail_outbox (id, kind, user_id, recipient)
-    VALUES (p_notice_id, 'account_deleted', NULL, v_email) ON CONFLICT (id) DO NOTHING;
+  IF p_notify THEN
+    INSERT INTO mail_outbox (id, kind, user_id, recipient)
+      VALUES (p_notice_id, 'account_deleted', NULL, v_email) ON CONFLICT (id) DO NOTHING;
+  END IF;
   UPDATE security_events SET email = NULL WHERE user_id = p_user_id AND email IS NOT NULL;
   DELETE FROM login_attempts WHERE email = v_email;
   DELETE FROM users WHERE id = p_user_id;
@@ -67,18 +70,18 @@ $$;
 CREATE OR REPLACE FUNCTION "erase_account"(
   "p_user_id" integer, "p_actor_id" integer, "p_notice_id" uuid, "p_source_ip" varchar, "p_user_agent" varchar
 ) RETURNS text LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-  SELECT erase_account(p_user_id, p_actor_id, p_notice_id, p_source_ip, p_user_agent, NULL::uuid, NULL::integer);
+  SELECT erase_account(p_user_id, p_actor_id, p_notice_id, p_source_ip, p_user_agent, NULL::uuid, NULL::integer, true);
 $$;
 --> statement-breakpoint
-REVOKE ALL ON FUNCTION "erase_account"(integer, integer, uuid, varchar, varchar, uuid, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "erase_account"(integer, integer, uuid, varchar, varchar, uuid, integer, boolean) FROM PUBLIC;
 --> statement-breakpoint
-GRANT EXECUTE ON FUNCTION "erase_account"(integer, integer, uuid, varchar, varchar, uuid, integer) TO papa_auth_app;
+GRANT EXECUTE ON FUNCTION "erase_account"(integer, integer, uuid, varchar, varchar, uuid, integer, boolean) TO papa_auth_app;
 --> statement-breakpoint
 -- A mailed deletion link, confirmed: the link's account locked as the erasure locks it, the link checked again under
 -- that lock (live, not expired, not voided since it was requested, the account active), then the same erasure. Of two
 -- confirmations of one link, the second finds the account gone: 'invalid'. The link goes with the account's row.
 CREATE OR REPLACE FUNCTION "erase_account_by_link"(
-  "p_token_hash" text, "p_notice_id" uuid, "p_source_ip" varchar, "p_user_agent" varchar
+  "p_token_hash" text, "p_notice_id" uuid, "p_source_ip" varchar, "p_user_agent" varchar, "p_notify" boolean
 ) RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_user_id integer;
@@ -98,13 +101,13 @@ BEGIN
   IF NOT FOUND THEN
     RETURN 'invalid';
   END IF;
-  RETURN erase_account(v_user_id, NULL, p_notice_id, p_source_ip, p_user_agent, NULL, NULL);
+  RETURN erase_account(v_user_id, NULL, p_notice_id, p_source_ip, p_user_agent, NULL, NULL, p_notify);
 END;
 $$;
 --> statement-breakpoint
-REVOKE ALL ON FUNCTION "erase_account_by_link"(text, uuid, varchar, varchar) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "erase_account_by_link"(text, uuid, varchar, varchar, boolean) FROM PUBLIC;
 --> statement-breakpoint
-GRANT EXECUTE ON FUNCTION "erase_account_by_link"(text, uuid, varchar, varchar) TO papa_auth_app;
+GRANT EXECUTE ON FUNCTION "erase_account_by_link"(text, uuid, varchar, varchar, boolean) TO papa_auth_app;
 --> statement-breakpoint
 -- No event keeps the email of an erased account: the erasure strips the ones it sees, and this catches one written
 -- after it by a statement that read the account before it was gone (a failed login racing the deletion). Read with

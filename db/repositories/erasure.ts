@@ -15,24 +15,24 @@ export function createErasureRepository(
   policy: Pick<PasswordResetPolicy, 'emailLimit' | 'ipLimit' | 'windowSeconds'>,
 ) {
   return {
-    async erase({ userId, actorId, noticeId, checked }, context) {
+    async erase({ userId, actorId, noticeId, notify, checked }, context) {
       const { sourceIp, userAgent } = auditedRequest(context)
       const result = await db
         .execute<{ outcome: 'erased' | 'not_found' | 'last_superuser' | 'stale' }>(
           sql`select erase_account(${userId}::int, ${actorId}::int, ${noticeId}::uuid,
             ${sourceIp}::varchar, ${userAgent}::varchar, ${checked?.sessionId ?? null}::uuid,
-            ${checked?.credentialVersion ?? null}::int) as outcome`,
+            ${checked?.credentialVersion ?? null}::int, ${notify}::boolean) as outcome`,
         )
         .catch(rethrowUnavailable)
       return result.rows[0]?.outcome ?? 'not_found'
     },
 
-    async eraseByLink({ tokenHash, noticeId }, context) {
+    async eraseByLink({ tokenHash, noticeId, notify }, context) {
       const { sourceIp, userAgent } = auditedRequest(context)
       const result = await db
         .execute<{ outcome: 'erased' | 'invalid' | 'last_superuser' | 'not_found' }>(
           sql`select erase_account_by_link(${tokenHash}, ${noticeId}::uuid, ${sourceIp}::varchar,
-            ${userAgent}::varchar) as outcome`,
+            ${userAgent}::varchar, ${notify}::boolean) as outcome`,
         )
         .catch(rethrowUnavailable)
       const outcome = result.rows[0]?.outcome

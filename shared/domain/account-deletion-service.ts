@@ -58,6 +58,7 @@ export function createAccountDeletionService({
           userId: checked.id,
           actorId: null,
           noticeId,
+          notify: mail !== undefined,
           checked: { sessionId: principal.sessionId, credentialVersion: checked.credentialVersion },
         },
         context,
@@ -85,7 +86,10 @@ export function createAccountDeletionService({
     /** Erases the account of a live deletion link, using it up; one answer for every dead link. */
     async confirm(token: string, context: RequestContext): Promise<void> {
       const noticeId = randomUUID()
-      const outcome = await erasure.eraseByLink({ tokenHash: hashResetToken(token), noticeId }, context)
+      const outcome = await erasure.eraseByLink(
+        { tokenHash: hashResetToken(token), noticeId, notify: mail !== undefined },
+        context,
+      )
       if (outcome === 'last_superuser') throw new LastSuperuserError()
       if (outcome === 'invalid') throw new InvalidDeletionTokenError()
       await notify(noticeId)

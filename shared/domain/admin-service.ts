@@ -104,7 +104,10 @@ export function createAdminService({ admin, erasure, mail }: AdminDependencies) 
       context: RequestContext,
     ): Promise<void> {
       const noticeId = randomUUID()
-      const outcome = await erasure.erase({ userId, actorId: actor.id, noticeId }, context)
+      const outcome = await erasure.erase(
+        { userId, actorId: actor.id, noticeId, notify: mail !== undefined },
+        context,
+      )
       if (outcome === 'not_found') throw new UserNotFoundError()
       if (outcome === 'last_superuser') throw new LastSuperuserError()
       // The account is gone whether or not the notice goes: a failure to hand it on is not the erasure's.

@@ -449,6 +449,8 @@ export interface ErasureRepository {
       userId: number
       actorId: number | null
       noticeId: string
+      /** Whether to queue the notice (mail is configured): else no address of the account is kept anywhere. */
+      notify: boolean
       checked?: { sessionId: string | null; credentialVersion: number }
     },
     context: RequestContext,
@@ -458,7 +460,7 @@ export interface ErasureRepository {
    * unexpired, not voided since its request, the account active), then `erase`. `invalid` for any dead link.
    */
   eraseByLink(
-    request: { tokenHash: string; noticeId: string },
+    request: { tokenHash: string; noticeId: string; notify: boolean },
     context: RequestContext,
   ): Promise<'erased' | 'invalid' | 'last_superuser'>
   /**
