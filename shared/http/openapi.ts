@@ -18,7 +18,10 @@ import {
   ValidationIssueSchema,
 } from '#shared/domain/contract'
 import {
+  AccountDeletionBodySchema,
+  AccountDeletionConfirmBodySchema,
   ChangePasswordBodySchema,
+  DeleteAccountBodySchema,
   EMAIL_MAX_LENGTH,
   EmailChangeBodySchema,
   EmailChangeConfirmBodySchema,
@@ -109,6 +112,14 @@ export const EmailVerificationAcceptedSchema = v.pipe(
 )
 
 /** The answer to an accepted email change: `EMAIL_CHANGE_ACCEPTED` of `functions/email-change.ts`. */
+/** The one answer to every accepted deletion-link request: `ACCOUNT_DELETION_ACCEPTED` in `functions/account-deletion.ts`. */
+export const AccountDeletionAcceptedSchema = v.pipe(
+  v.object({
+    detail: v.literal('If an account with this email exists, a link to delete it has been sent.'),
+  }),
+  v.description('The same body for every email, with an account or not.'),
+)
+
 export const EmailChangeAcceptedSchema = v.pipe(
   v.object({
     detail: v.literal(
@@ -357,6 +368,14 @@ const componentResponses = (settings: OpenApiSettings): Record<string, OpenApiOb
     json('HTTPError', { detail: 'Too many password reset requests' }),
     ['Retry-After'],
   ),
+  AccountDeletionLimited: response(
+    `More than ${count(settings.PASSWORD_RESET_EMAIL_LIMIT, 'deletion-link request')} for this email (any email, ` +
+      `with an account or not) or ${count(settings.PASSWORD_RESET_IP_LIMIT, 'deletion-link request')} from this ` +
+      `source address within ${duration(settings.PASSWORD_RESET_WINDOW_SECONDS)}; try again after \`Retry-After\` ` +
+      'seconds.',
+    json('HTTPError', { detail: 'Too many account deletion requests' }),
+    ['Retry-After'],
+  ),
   EmailCodeLimited: response(
     `More than ${count(settings.PASSWORD_RESET_EMAIL_LIMIT, 'code request')} for this email (any email, with an ` +
       `account or not) or ${count(settings.PASSWORD_RESET_IP_LIMIT, 'code request')} from this source address ` +
@@ -466,10 +485,13 @@ const jsonBody = (schema: string): OpenApiObject => ({
   content: { 'application/json': { schema: ref('schemas', schema) } },
 })
 
-/** A request that queues mail, when no mail is configured or the database or the queue cannot be reached. */
-const MAIL_UNAVAILABLE: OpenApiObject = {
+/**
+ * A request that queues mail, when no mail is configured or the database or the queue cannot be reached; `feature` is
+ * what the 503's text names.
+ */
+const mailUnavailable = (feature = 'Password reset'): OpenApiObject => ({
   description:
-    'This deployment sends no mail (`"Password reset by email is not configured on this server"`, without ' +
+    `This deployment sends no mail (\`"${feature} by email is not configured on this server"\`, without ` +
     '`Retry-After`: asking again will not help), or the database or the mail queue cannot be reached ' +
     '(`"Service temporarily unavailable"`; try again after `Retry-After` seconds).',
   headers: {
@@ -485,7 +507,7 @@ const MAIL_UNAVAILABLE: OpenApiObject = {
       examples: {
         notConfigured: {
           summary: 'No mail configured',
-          value: { detail: 'Password reset by email is not configured on this server' },
+          value: { detail: `${feature} by email is not configured on this server` },
         },
         unavailable: {
           summary: 'Database or mail queue unreachable',
@@ -494,7 +516,8 @@ const MAIL_UNAVAILABLE: OpenApiObject = {
       },
     },
   },
-}
+})
+const MAIL_UNAVAILABLE = mailUnavailable()
 
 /** The largest id PostgreSQL's `serial` makes: the largest a path's `id` may be. */
 const MAX_USER_ID = 2_147_483_647
@@ -790,6 +813,75 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
           'The code is wrong, expired, used, replaced or out of tries (`"Invalid or expired code"`), or the new ' +
             'address became another account’s meanwhile (`"User with this email already exists"`).',
           json('HTTPError', { detail: 'Invalid or expired code' }),
+        ),
+        ...errors(...BODY_ERRORS, '500', '503'),
+      },
+    },
+    'delete-account': {
+      tag: 'users',
+      summary: 'Delete the current user’s account',
+      description:
+        'Final and immediate: the email, username and password hash are erased, every session, refresh token, ' +
+        'reset or deletion link and code of the account is refused from now on, and a notice is mailed to the ' +
+        'address it had. The email is free to register again, as a new account with a new id. The audit trail ' +
+        'keeps the id and what happened, never the email or username. The current password is checked as a login ' +
+        'checks it (a wrong one counts towards the failed-login lock). A JSON body on `DELETE` is what the contract ' +
+        'names: API Gateway passes it, and `fetch`, axios, OkHttp, URLSession and curl send it; a client library ' +
+        'that cannot must set the body and its `Content-Length` by hand. The app-store rules (Apple 5.1.1(v), ' +
+        'Google Play) ask for this inside the app; `POST /auth/account-deletion` serves the web page they also ask for.',
+      requestBody: jsonBody('AccountDeletion'),
+      responses: {
+        '204': response('The account is gone; its tokens are refused from now on.'),
+        '400': response(
+          'The current password is wrong (counted as a failed login).',
+          json('HTTPError', { detail: 'Incorrect password' }),
+        ),
+        '409': response(
+          'The account is the last active superuser: promote another first (`PATCH /admin/users/{id}`).',
+          json('HTTPError', { detail: 'The service must keep at least one active superuser' }),
+        ),
+        ...errors(...BODY_ERRORS, '429', '500', '503'),
+      },
+    },
+    'account-deletion': {
+      tag: 'auth',
+      summary: 'Ask for an account-deletion link by email (the web page app stores ask for)',
+      description:
+        'For a deletion page on the web, and for a user who cannot sign in any more. As `POST /auth/password-reset`: ' +
+        'one fixed body (202) whether or not the address has an account, and in the same time; an active account is ' +
+        'mailed a link to the front-end’s deletion page (the deployment’s `ACCOUNT_DELETION_URL`) carrying a ' +
+        `single-use token, live for ${duration(settings.PASSWORD_RESET_TTL_SECONDS)}; only the newest one works, and ` +
+        'a password change voids it. Limited as the reset is, counted apart.',
+      requestBody: jsonBody('AccountDeletionRequest'),
+      responses: {
+        '202': response(
+          'Accepted: the same body for every email. The mail, if any, is sent after the answer.',
+          json('AccountDeletionAccepted', {
+            detail: 'If an account with this email exists, a link to delete it has been sent.',
+          }),
+        ),
+        '429': ref('responses', 'AccountDeletionLimited'),
+        '503': mailUnavailable('Account deletion'),
+        ...errors(...BODY_ERRORS, '500'),
+      },
+    },
+    'account-deletion-confirm': {
+      tag: 'auth',
+      summary: 'Delete an account with the token of a deletion link',
+      description:
+        'The token is the one the mailed link carries (its `{token}`). The account is erased as by ' +
+        '`DELETE /users/me`, and a notice is mailed to the address it had. The link works once.',
+      requestBody: jsonBody('AccountDeletionConfirm'),
+      responses: {
+        '204': response('The account is gone.'),
+        '400': response(
+          'The token is used, expired, voided (by a newer request or a password change) or unknown: one answer for ' +
+            'all of them.',
+          json('HTTPError', { detail: 'Invalid or expired account deletion token' }),
+        ),
+        '409': response(
+          'The account is the last active superuser.',
+          json('HTTPError', { detail: 'The service must keep at least one active superuser' }),
         ),
         ...errors(...BODY_ERRORS, '500', '503'),
       },
@@ -1260,6 +1352,19 @@ export function buildOpenApiDocument(
           token: 'The token of the reset link, as the front-end’s page received it in its URL.',
           new_password: NEW_PASSWORD,
         }),
+        AccountDeletion: withPropertyDescriptions(jsonSchema(DeleteAccountBodySchema, 'input'), {
+          current_password: 'The account’s password now.',
+        }),
+        AccountDeletionRequest: withPropertyDescriptions(jsonSchema(AccountDeletionBodySchema, 'input'), {
+          email: `${EMAIL} Any valid address is accepted, with an account or not.`,
+        }),
+        AccountDeletionAccepted: jsonSchema(AccountDeletionAcceptedSchema, 'ignore'),
+        AccountDeletionConfirm: withPropertyDescriptions(
+          jsonSchema(AccountDeletionConfirmBodySchema, 'input'),
+          {
+            token: 'The token of the deletion link, as the front-end’s page received it in its URL.',
+          },
+        ),
         EmailVerificationRequest: withPropertyDescriptions(jsonSchema(EmailVerificationBodySchema, 'input'), {
           email: `${EMAIL} Any valid address is accepted, with an account or not.`,
         }),

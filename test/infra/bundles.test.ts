@@ -849,6 +849,69 @@ describe('password reset by mail: the bundles that queue it and the one that sen
     expect((await invokeBundle('send-mail', handedOver(noticeBefore))).result).toEqual({ outcome: 'sent' })
     expect(sent(aws.mails[changeMails + 1] as AwsCall).to).toEqual([address])
   })
+
+  it('account-deletion hands a job to send-mail, which mails a link through SES; the confirm bundle erases the account', async () => {
+    const address = uniqueEmail('leave-link')
+    expect(
+      (
+        await request(
+          'register',
+          jsonEvent('/api/v1/auth/register', { email: address, password: 'a password 1' }),
+        )
+      ).status,
+    ).toBe(201)
+    const before = aws.invocations.length
+    const requested = await request(
+      'account-deletion',
+      jsonEvent('/api/v1/auth/account-deletion', { email: address }),
+    )
+    expect(requested.status).toBe(202)
+    const mails = aws.mails.length
+    expect((await invokeBundle('send-mail', handedOver(before))).result).toEqual({ outcome: 'sent' })
+    const mail = sent(aws.mails[mails] as AwsCall)
+    expect(mail.to).toEqual([address])
+    // The raw message is quoted-printable: soft line breaks and `=` escaped.
+    const text = mail.raw.replace(/=\r?\n/g, '').replace(/=3D/g, '=')
+    const token = /https:\/\/app\.example\.com\/delete-account\?token=([\w-]+)/.exec(text)?.[1]
+    expect(token).toBeDefined()
+    const noticeBefore = aws.invocations.length
+    const confirmed = await request(
+      'account-deletion-confirm',
+      jsonEvent('/api/v1/auth/account-deletion/confirm', { token }),
+    )
+    expect(confirmed.status).toBe(204)
+    expect((await invokeBundle('send-mail', handedOver(noticeBefore))).result).toEqual({ outcome: 'sent' })
+    expect(sent(aws.mails[mails + 1] as AwsCall).to).toEqual([address])
+    expect(
+      (await request('login', jsonEvent('/api/v1/auth/login', { email: address, password: 'a password 1' })))
+        .status,
+    ).toBe(401)
+  })
+
+  it('delete-account erases the caller’s own account with its password', async () => {
+    const address = uniqueEmail('leave-app')
+    expect(
+      (
+        await request(
+          'register',
+          jsonEvent('/api/v1/auth/register', { email: address, password: 'a password 1' }),
+        )
+      ).status,
+    ).toBe(201)
+    const login = await request(
+      'login',
+      jsonEvent('/api/v1/auth/login', { email: address, password: 'a password 1' }),
+    )
+    const access = (login.body as { access_token: string }).access_token
+    const deleted = await request(
+      'delete-account',
+      apiEvent('DELETE', '/api/v1/users/me', JSON.stringify({ current_password: 'a password 1' }), {
+        headers: { authorization: `Bearer ${access}`, 'content-type': 'application/json' },
+      }),
+    )
+    expect(deleted.status).toBe(204)
+    expect((await request('me', bearerEvent('/api/v1/users/me', access))).status).toBe(401)
+  })
 })
 
 describe('the signing keys rotation bundle', () => {

@@ -559,10 +559,16 @@ describe('the functions', () => {
       ADMIN_EMAIL: 'admin@example.com',
     })
     expect(Object.keys(variables('not-found'))).toEqual(['NODE_OPTIONS'])
+    // The deletion page is told to the functions that queue mail, so a deletion-link request knows it can be mailed.
+    expect(variables('account-deletion')).toMatchObject({
+      ACCOUNT_DELETION_URL: 'https://app.example.com/delete-account?token={token}',
+    })
+    expect(variables('me').ACCOUNT_DELETION_URL).toBeUndefined()
     expect(variables('send-mail')).toEqual({
       NODE_OPTIONS: '--enable-source-maps',
       MAIL_FROM: 'Past Questions <no-reply@mail.example.com>',
       PASSWORD_RESET_URL: 'https://app.example.com/reset-password?token={token}',
+      ACCOUNT_DELETION_URL: 'https://app.example.com/delete-account?token={token}',
       PRODUCT_NAME: 'Past Questions',
       SECRETS_GENERATION: '1',
       DATABASE_SECRET_ARN: { Ref: secretId(app, 'DatabaseSecret') },
@@ -638,6 +644,9 @@ describe('secrets', () => {
       'email-verification-confirm': [database, published],
       'email-change': [database, published],
       'email-change-confirm': [database, published],
+      'delete-account': [database, published],
+      'account-deletion': [database, published],
+      'account-deletion-confirm': [database, published],
       health: [database, published],
       'admin-list-users': [database, published],
       'admin-get-user': [database, published],
@@ -1620,9 +1629,12 @@ describe('password reset mail', () => {
 
   it('lets exactly the functions that queue mail invoke send-mail, by the name they are given, and nothing else', () => {
     expect(mailQueuers).toEqual([
+      'account-deletion',
+      'account-deletion-confirm',
       'admin-delete-user',
       'admin-password-reset',
       'change-password',
+      'delete-account',
       'email-change',
       'email-change-confirm',
       'email-verification',

@@ -17,6 +17,7 @@ const CDK_JSON_CONTEXT = (
 export const MAIL_CONTEXT = {
   mailFrom: 'Past Questions <no-reply@mail.example.com>',
   passwordResetUrl: 'https://app.example.com/reset-password?token={token}',
+  accountDeletionUrl: 'https://app.example.com/delete-account?token={token}',
 } as const
 
 /** One resource of a synthesized template, loosely typed: the tests read what they check. */

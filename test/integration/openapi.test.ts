@@ -14,6 +14,8 @@ import { sql } from 'drizzle-orm'
 import * as v from 'valibot'
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, inject, it, vi } from 'vitest'
 import { runMigrations } from '#db/migrate'
+import { ACCOUNT_DELETION_ACCEPTED } from '#functions/account-deletion'
+import { handler as accountDeletionConfirm } from '#functions/account-deletion-confirm'
 import { handler as adminDeleteUser } from '#functions/admin-delete-user'
 import { handler as adminEndSessions } from '#functions/admin-end-sessions'
 import { handler as adminGetUser } from '#functions/admin-get-user'
@@ -22,6 +24,7 @@ import { ADMIN_RESET_ACCEPTED, handler as adminPasswordReset } from '#functions/
 import { handler as adminUpdateUser } from '#functions/admin-update-user'
 import { handler as changePassword } from '#functions/change-password'
 import { handler as claims } from '#functions/claims'
+import { handler as deleteAccount } from '#functions/delete-account'
 import { EMAIL_CHANGE_ACCEPTED, handler as emailChange } from '#functions/email-change'
 import { handler as emailChangeConfirm } from '#functions/email-change-confirm'
 import { EMAIL_VERIFICATION_ACCEPTED, handler as emailVerification } from '#functions/email-verification'
@@ -100,6 +103,8 @@ const EMAIL_VERIFICATION = '/api/v1/auth/email-verification'
 const EMAIL_VERIFICATION_CONFIRM = '/api/v1/auth/email-verification/confirm'
 const EMAIL_CHANGE = '/api/v1/users/me/email'
 const EMAIL_CHANGE_CONFIRM = '/api/v1/users/me/email/confirm'
+const ACCOUNT_DELETION = '/api/v1/auth/account-deletion'
+const ACCOUNT_DELETION_CONFIRM = '/api/v1/auth/account-deletion/confirm'
 const PASSWORD = 'correct horse battery'
 
 interface Reply {
@@ -636,6 +641,9 @@ const freshHandlers = {
   'admin-end-sessions': () => import('#functions/admin-end-sessions'),
   'admin-password-reset': () => import('#functions/admin-password-reset'),
   'admin-delete-user': () => import('#functions/admin-delete-user'),
+  'delete-account': () => import('#functions/delete-account'),
+  'account-deletion': () => import('#functions/account-deletion'),
+  'account-deletion-confirm': () => import('#functions/account-deletion-confirm'),
 }
 
 /** `calls` requests (a fresh event each) to one cold-started handler; the last one's answer. */
@@ -797,6 +805,33 @@ const changePasswordEvent = (
   body: unknown = { current_password: PASSWORD, new_password: 'a new password' },
 ) => jsonEvent(CHANGE_PASSWORD, body, { headers: withToken(token) })
 const UNKNOWN_SESSION = '00000000-0000-4000-8000-000000000000'
+const deleteAccountEvent = (token: string, body: unknown = { current_password: PASSWORD }) =>
+  apiEvent('DELETE', ME, typeof body === 'string' ? body : JSON.stringify(body), {
+    headers: { 'content-type': 'application/json', ...withToken(token) },
+  })
+const deletionLinkEvent = (email = fixtures.email) => jsonEvent(ACCOUNT_DELETION, { email })
+const deletionConfirmEvent = (body: unknown = { token: 'not-a-token' }) =>
+  jsonEvent(ACCOUNT_DELETION_CONFIRM, body)
+/** Deletion links are mailed only where the front-end's deletion page is configured. */
+const deletionLinks = () => ({
+  ...mailQueue(),
+  ACCOUNT_DELETION_URL: 'https://app.example.test/delete?token={token}',
+})
+
+/** A live deletion link's token for account `userId`, stored as the mail sender stores one (on `url`'s database). */
+async function liveDeletionToken(userId: number, url?: string): Promise<string> {
+  const token = newResetToken()
+  const database = testDatabase(url)
+  try {
+    await database.db.execute(sql`
+      insert into account_deletion_tokens (user_id, token_hash, job_id, requested_at, expires_at)
+      values (${userId}, ${hashResetToken(token)}, gen_random_uuid(), now(), now() + interval '30 seconds')`)
+  } finally {
+    await database.close()
+  }
+  return token
+}
+
 const resetEvent = (email = fixtures.email) => jsonEvent(PASSWORD_RESET, { email })
 const confirmEvent = (body: unknown = { token: 'not-a-token', new_password: 'a new password' }) =>
   jsonEvent(PASSWORD_RESET_CONFIRM, body)
@@ -1535,6 +1570,215 @@ const scenarios: Scenario[] = [
     label: 'database down',
     run: async () =>
       coldCall('change-password', await databaseDown(), () => changePasswordEvent(fixtures.accessToken)),
+  },
+
+  {
+    key: `DELETE ${ME} 204`,
+    label: 'the right password',
+    run: async () => {
+      const { accessToken } = await freshSession()
+      const reply = await call(deleteAccount, deleteAccountEvent(accessToken))
+      expect((await call(me, bearer(`Bearer ${accessToken}`))).status).toBe(401)
+      return reply
+    },
+  },
+  {
+    key: `DELETE ${ME} 400`,
+    label: 'a wrong password',
+    run: async () => {
+      const { accessToken } = await freshSession()
+      return withDetail('Incorrect password')(
+        call(deleteAccount, deleteAccountEvent(accessToken, { current_password: 'wrong password' })),
+      )
+    },
+  },
+  {
+    key: `DELETE ${ME} 401`,
+    label: 'no Authorization header',
+    run: () =>
+      call(
+        deleteAccount,
+        apiEvent('DELETE', ME, JSON.stringify({ current_password: PASSWORD }), {
+          headers: { 'content-type': 'application/json' },
+        }),
+      ),
+  },
+  {
+    key: `DELETE ${ME} 409`,
+    label: 'the last active superuser',
+    run: async () => {
+      const { env, token } = await loneSuperuser()
+      return coldCall('delete-account', env, () => deleteAccountEvent(token))
+    },
+  },
+  {
+    key: `DELETE ${ME} 413`,
+    label: 'body too large',
+    run: () => call(deleteAccount, deleteAccountEvent(fixtures.accessToken, { current_password: tooLarge })),
+  },
+  {
+    key: `DELETE ${ME} 415`,
+    label: 'text body',
+    run: () =>
+      call(
+        deleteAccount,
+        apiEvent('DELETE', ME, '{}', {
+          headers: { 'content-type': 'text/plain', ...withToken(fixtures.accessToken) },
+        }),
+      ),
+  },
+  {
+    key: `DELETE ${ME} 422`,
+    label: 'no password',
+    run: () => call(deleteAccount, deleteAccountEvent(fixtures.accessToken, {})),
+  },
+  {
+    key: `DELETE ${ME} 429`,
+    label: 'locked out by failed logins',
+    run: async () => {
+      const { email, accessToken } = await freshSession()
+      for (let attempt = 0; attempt < config.LOGIN_MAX_FAILURES; attempt++) {
+        await call(login, jsonEvent(LOGIN, { email, password: 'wrong password' }))
+      }
+      return call(deleteAccount, deleteAccountEvent(accessToken))
+    },
+  },
+  {
+    key: `DELETE ${ME} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('delete-account', brokenConfig, () => deleteAccountEvent(fixtures.accessToken)),
+  },
+  {
+    key: `DELETE ${ME} 503`,
+    label: 'database down',
+    run: async () =>
+      coldCall('delete-account', await databaseDown(), () => deleteAccountEvent(fixtures.accessToken)),
+  },
+
+  {
+    key: `POST ${ACCOUNT_DELETION} 202`,
+    label: 'an account’s email',
+    run: () =>
+      withDetail(ACCOUNT_DELETION_ACCEPTED.detail)(
+        coldCall('account-deletion', deletionLinks(), () => deletionLinkEvent(fixtures.email)),
+      ),
+  },
+  {
+    key: `POST ${ACCOUNT_DELETION} 202`,
+    label: 'an unknown email',
+    run: () =>
+      withDetail(ACCOUNT_DELETION_ACCEPTED.detail)(
+        coldCall('account-deletion', deletionLinks(), () => deletionLinkEvent(uniqueEmail('nobody'))),
+      ),
+  },
+  {
+    key: `POST ${ACCOUNT_DELETION} 413`,
+    label: 'body too large',
+    run: () => coldCall('account-deletion', deletionLinks(), () => deletionLinkEvent(tooLarge)),
+  },
+  {
+    key: `POST ${ACCOUNT_DELETION} 415`,
+    label: 'text body',
+    run: () => coldCall('account-deletion', deletionLinks(), () => textBody(ACCOUNT_DELETION, '{}')),
+  },
+  {
+    key: `POST ${ACCOUNT_DELETION} 422`,
+    label: 'not an email',
+    run: () => coldCall('account-deletion', deletionLinks(), () => deletionLinkEvent('nope')),
+  },
+  {
+    key: `POST ${ACCOUNT_DELETION} 429`,
+    label: 'past the per-email limit',
+    run: () => {
+      const email = uniqueEmail('deletions')
+      return withDetail('Too many account deletion requests')(
+        coldCall(
+          'account-deletion',
+          deletionLinks(),
+          () => deletionLinkEvent(email),
+          config.PASSWORD_RESET_EMAIL_LIMIT + 1,
+        ),
+      )
+    },
+  },
+  {
+    key: `POST ${ACCOUNT_DELETION} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('account-deletion', brokenConfig, () => deletionLinkEvent()),
+  },
+  {
+    key: `POST ${ACCOUNT_DELETION} 503`,
+    label: 'mail, but no deletion page configured',
+    run: () =>
+      withoutRetryAfter(
+        withDetail('Account deletion by email is not configured on this server')(
+          coldCall('account-deletion', mailQueue(), () => deletionLinkEvent()),
+        ),
+      ),
+  },
+  {
+    key: `POST ${ACCOUNT_DELETION} 503`,
+    label: 'database down',
+    run: async () =>
+      coldCall('account-deletion', { ...(await databaseDown()), ...deletionLinks() }, () =>
+        deletionLinkEvent(),
+      ),
+  },
+
+  {
+    key: `POST ${ACCOUNT_DELETION_CONFIRM} 204`,
+    label: 'a live link’s token',
+    run: async () => {
+      const { id, accessToken } = await freshSession()
+      const reply = await call(
+        accountDeletionConfirm,
+        deletionConfirmEvent({ token: await liveDeletionToken(id) }),
+      )
+      expect((await call(me, bearer(`Bearer ${accessToken}`))).status).toBe(401)
+      return reply
+    },
+  },
+  {
+    key: `POST ${ACCOUNT_DELETION_CONFIRM} 400`,
+    label: 'an unknown token',
+    run: () =>
+      withDetail('Invalid or expired account deletion token')(
+        call(accountDeletionConfirm, deletionConfirmEvent()),
+      ),
+  },
+  {
+    key: `POST ${ACCOUNT_DELETION_CONFIRM} 409`,
+    label: 'the last active superuser’s link',
+    run: async () => {
+      const { env, id } = await loneSuperuser()
+      const token = await liveDeletionToken(id, env.DATABASE_URL)
+      return coldCall('account-deletion-confirm', env, () => deletionConfirmEvent({ token }))
+    },
+  },
+  {
+    key: `POST ${ACCOUNT_DELETION_CONFIRM} 413`,
+    label: 'body too large',
+    run: () => call(accountDeletionConfirm, deletionConfirmEvent({ token: tooLarge })),
+  },
+  {
+    key: `POST ${ACCOUNT_DELETION_CONFIRM} 415`,
+    label: 'text body',
+    run: () => call(accountDeletionConfirm, textBody(ACCOUNT_DELETION_CONFIRM, '{}')),
+  },
+  {
+    key: `POST ${ACCOUNT_DELETION_CONFIRM} 422`,
+    label: 'no token',
+    run: () => call(accountDeletionConfirm, deletionConfirmEvent({})),
+  },
+  {
+    key: `POST ${ACCOUNT_DELETION_CONFIRM} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('account-deletion-confirm', brokenConfig, () => deletionConfirmEvent()),
+  },
+  {
+    key: `POST ${ACCOUNT_DELETION_CONFIRM} 503`,
+    label: 'database down',
+    run: async () => coldCall('account-deletion-confirm', await databaseDown(), () => deletionConfirmEvent()),
   },
 
   {

@@ -14,11 +14,11 @@ describe('routes no function serves', () => {
   })
 
   it('answers 405 with Allow for a known path and another method', async () => {
-    const response = await invoke(notFound, apiEvent('DELETE', '/api/v1/users/me'))
+    const response = await invoke(notFound, apiEvent('PATCH', '/api/v1/users/me'))
     expect(response).toMatchObject({
       status: 405,
       body: { detail: 'Method Not Allowed' },
-      headers: { allow: 'GET' },
+      headers: { allow: 'GET, DELETE' },
     })
     const login = await invoke(notFound, apiEvent('GET', '/api/v1/auth/login'))
     expect(login).toMatchObject({ status: 405, headers: { allow: 'POST' } })

@@ -2,6 +2,7 @@ import { createError } from '@middy/util'
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest'
 import * as domainErrors from '#shared/domain/errors'
 import {
+  AccountDeletionLimitError,
   ConflictingAdminError,
   DatabaseUnavailableError,
   DomainError,
@@ -11,6 +12,7 @@ import {
   IncorrectPasswordError,
   InsufficientPrivilegesError,
   InvalidCredentialsError,
+  InvalidDeletionTokenError,
   InvalidEmailCodeError,
   InvalidRequestError,
   InvalidResetTokenError,
@@ -201,6 +203,16 @@ const CASES: Case[] = [
     code: 'INVALID_RESET_TOKEN',
     error: new InvalidResetTokenError(),
     detail: detail(400, 'Invalid or expired password reset token'),
+  },
+  {
+    code: 'ACCOUNT_DELETION_LIMIT',
+    error: new AccountDeletionLimitError(5),
+    detail: detail(429, 'Too many account deletion requests', RETRY_IN_5),
+  },
+  {
+    code: 'INVALID_DELETION_TOKEN',
+    error: new InvalidDeletionTokenError(),
+    detail: detail(400, 'Invalid or expired account deletion token'),
   },
   {
     code: 'EMAIL_CODE_LIMIT',
