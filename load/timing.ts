@@ -13,10 +13,12 @@
  *   request is measured (`deferred`, as deployed: the send cannot share the request's CPU). See `invoke-relay.ts`.
  * - an email-verification code request for an unknown email against one for an active, unverified account (which
  *   queues a job and has the code mailed), the sender deferred as above.
+ * - an account-deletion link request for an unknown email against one for an active account (which queues a job and
+ *   has the link mailed; nothing is deleted), the sender deferred as above.
  * Every sample is taken with nothing else running: held calls are handed on and the local Lambda is idle before the
  * next request. Through the real handlers with API Gateway-shaped events, on a throwaway embedded PostgreSQL reached
  * through the Neon driver and the WebSocket proxy. Prints the medians and their ratio per pair, met when within the
- * tolerance and answered identically; exits 1 when login, token or the deferred reset pair is not met, or when a
+ * tolerance and answered identically; exits 1 when a judged pair (login, token, the deferred mail pairs) is not met, or when a
  * known request's mail was not sent.
  */
 import { cpus, loadavg } from 'node:os'
@@ -107,13 +109,16 @@ try {
     { handler: token },
     { handler: passwordReset },
     { handler: emailVerification },
+    { handler: accountDeletion },
   ] = (await Promise.all([
     import('#functions/register'),
     import('#functions/login'),
     import('#functions/token'),
     import('#functions/password-reset'),
     import('#functions/email-verification'),
+    import('#functions/account-deletion'),
   ])) as { handler: Handler }[] as [
+    { handler: Handler },
     { handler: Handler },
     { handler: Handler },
     { handler: Handler },
@@ -201,6 +206,11 @@ try {
   let codesOfUnknown = 0
   const unverifiedAccount = () => (accounts[codesOfKnown++ % accounts.length] as { email: string }).email
   const unknownCodeEmail = () => unknownEmails[codesOfUnknown++ % unknownEmails.length] as string
+  // The deletion-link requests: the same accounts and unknown emails again, in turn of their own.
+  let deletionsOfKnown = 0
+  let deletionsOfUnknown = 0
+  const deletionAccount = () => (accounts[deletionsOfKnown++ % accounts.length] as { email: string }).email
+  const unknownDeletionEmail = () => unknownEmails[deletionsOfUnknown++ % unknownEmails.length] as string
 
   /** A pair to compare: the same request for an unknown email and for an email that has an account. */
   interface Pair {
@@ -211,8 +221,8 @@ try {
     stored?: boolean
     /** The reset and code pairs: how the relay hands the mail sender its invocation. */
     relay?: RelayMode
-    /** The mailed request the pair makes (with `relay`): a reset link's, or a verification code's. */
-    mails?: 'reset' | 'code'
+    /** The mailed request the pair makes (with `relay`): a reset link's, a verification code's, a deletion link's. */
+    mails?: 'reset' | 'code' | 'deletion'
     /** Whether the pair decides the run's verdict. */
     judged: boolean
   }
@@ -246,6 +256,13 @@ try {
       mails: 'code',
       judged: true,
     },
+    {
+      name: 'account-deletion, sender deferred',
+      known: 'active account',
+      relay: 'deferred',
+      mails: 'deletion',
+      judged: true,
+    },
   ]
   type Side = 'unknown' | 'known'
   interface Kind {
@@ -266,6 +283,13 @@ try {
       return {
         handler: emailVerification,
         event: event('/api/v1/auth/email-verification', JSON.stringify({ email }), 'application/json'),
+      }
+    }
+    if (pair.mails === 'deletion') {
+      const email = side === 'unknown' ? unknownDeletionEmail() : deletionAccount()
+      return {
+        handler: accountDeletion,
+        event: event('/api/v1/auth/account-deletion', JSON.stringify({ email }), 'application/json'),
       }
     }
     if (pair.relay) {
@@ -324,7 +348,7 @@ try {
   // Every reset for an active account queued a job that was mailed; no unknown email got anything. MailDev may still
   // be storing the last mail it accepted: a few seconds' grace.
   let caught = await catcher.messages()
-  for (let wait = 0; wait < 50 && caught.length < resetsOfKnown + codesOfKnown; wait++) {
+  for (let wait = 0; wait < 50 && caught.length < resetsOfKnown + codesOfKnown + deletionsOfKnown; wait++) {
     await new Promise((done) => setTimeout(done, 100))
     caught = await catcher.messages()
   }
@@ -333,9 +357,11 @@ try {
     mail.to.some(({ address }) => address.startsWith('unknown.')),
   ).length
   const codeMails = caught.filter((mail) => mail.subject.includes('verification code')).length
+  const deletionMails = caught.filter((mail) => mail.subject.startsWith('Delete your')).length
   const mailed =
     resetMails === resetsOfKnown &&
     codeMails === codesOfKnown &&
+    deletionMails === deletionsOfKnown &&
     toUnknown === 0 &&
     lambda.failures.length === 0
 
@@ -392,6 +418,7 @@ try {
       '',
       `Mail: ${resetsOfKnown} reset requests for active accounts, ${resetMails} reset mails caught by MailDev; ` +
         `${codesOfKnown} code requests for unverified accounts, ${codeMails} code mails caught; ` +
+        `${deletionsOfKnown} deletion-link requests for active accounts, ${deletionMails} deletion mails caught; ` +
         `${toUnknown} to an unknown email; ${lambda.failures.length} failed sends${mailed ? '' : ' (**not as expected**)'}.`,
       '',
       'The mail sender at work after the answer, until the local Lambda was idle (deferred: from its invocation on):',
