@@ -82,6 +82,7 @@ const KEYS = [
   ...Object.keys(LIMIT_CONTEXT),
   'mailFrom',
   'passwordResetUrl',
+  'accountDeletionUrl',
   'sesIdentity',
   'productName',
   'databaseSecretName',
@@ -446,6 +447,18 @@ describe('password reset mail', () => {
     expect(refusal({ passwordResetUrl: MAIL.passwordResetUrl })).toMatch(/^context mailFrom is missing/)
     expect(refusal({ sesIdentity: 'example.com', productName: 'Papa' })).toBe(
       'context sesIdentity and productName given without mailFrom and passwordResetUrl: set those two to send password reset mail',
+    )
+  })
+
+  it('takes a deletion page beside them, by the same rule, and refuses one without mail', () => {
+    const accountDeletionUrl = 'https://app.example.com/delete-account?token={token}'
+    expect(readSettings({ ...MAIL, accountDeletionUrl }).mail).toMatchObject({ accountDeletionUrl })
+    expect(readSettings(MAIL).mail?.accountDeletionUrl).toBeUndefined()
+    expect(refusal({ accountDeletionUrl })).toBe(
+      'context accountDeletionUrl given without mailFrom and passwordResetUrl: set those two to send password reset mail',
+    )
+    expect(refusal({ ...MAIL, accountDeletionUrl: 'delete?token={token}' })).toMatch(
+      /^context accountDeletionUrl: ACCOUNT_DELETION_URL must be an absolute http\(s\) URL/,
     )
   })
 
