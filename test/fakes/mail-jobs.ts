@@ -27,26 +27,27 @@ export function createMemoryMailJobRepository(state: MemoryState) {
       const now = state.clock.now()
       // Read from the job's own row, never from the caller's copy of it.
       const found = state.mailOutbox.get(job.id)
-      // Only a reset job of an account issues a link.
+      // Only a link job (a reset's, a deletion's) of an account issues a link, into its kind's own table.
       if (!found || found.userId === null) return 'superseded'
+      const links =
+        found.kind === 'account_deletion' ? state.accountDeletionTokens : state.passwordResetTokens
       const row = { ...found, userId: found.userId }
       const expiresAt = plusSeconds(row.createdAt, ttlSeconds)
       const newer = [...state.mailOutbox.values()].some(
-        (other) =>
-          other.userId === row.userId && other.kind === 'password_reset' && other.createdAt > row.createdAt,
+        (other) => other.userId === row.userId && other.kind === row.kind && other.createdAt > row.createdAt,
       )
       const voided = findUser(state, row.userId)?.linksRevokedAt
       if (newer || (voided != null && voided >= row.createdAt)) return 'superseded'
       if (expiresAt <= now) return 'expired'
       // An older request's link never replaces a newer one's, whatever the order their mails are sent in.
-      const current = state.passwordResetTokens.get(row.userId)
+      const current = links.get(row.userId)
       if (current && current.requestedAt > row.createdAt) return 'superseded'
-      for (const [userId, link] of state.passwordResetTokens)
+      for (const [userId, link] of links)
         if (userId !== row.userId && link.tokenHash === tokenHash)
           throw new Error(
             'duplicate key value violates unique constraint "password_reset_tokens_token_hash_key"',
           )
-      state.passwordResetTokens.set(row.userId, {
+      links.set(row.userId, {
         tokenHash,
         jobId: row.id,
         requestedAt: row.createdAt,

@@ -22,6 +22,8 @@ export interface MemoryState {
   securityEvents: SecurityEventRow[]
   /** A user's one live link, by user id. */
   passwordResetTokens: Map<number, PasswordResetTokenRow>
+  /** A user's one live account-deletion link, by user id (a table of its own, as in PostgreSQL). */
+  accountDeletionTokens: Map<number, PasswordResetTokenRow>
   mailOutbox: Map<string, MailOutboxRow>
 }
 
@@ -112,6 +114,7 @@ export function createMemoryState(clock: Clock = tickingClock()): MemoryState {
     rateLimits: new Map(),
     securityEvents: [],
     passwordResetTokens: new Map(),
+    accountDeletionTokens: new Map(),
     mailOutbox: new Map(),
   }
 }
@@ -226,6 +229,7 @@ export function storeNewPassword(state: MemoryState, user: UserRecord, hash: str
 export function voidLinks(state: MemoryState, user: UserRecord, now: Date): void {
   user.linksRevokedAt = now
   state.passwordResetTokens.delete(user.id)
+  state.accountDeletionTokens.delete(user.id)
 }
 
 /** The same password's stronger hash: the version stays. */

@@ -11,6 +11,7 @@ const SETTINGS = {
   productName: 'Acme Exams',
   resetUrl: 'https://app.example.com/reset-password?token={token}',
   resetTtlSeconds: 1800,
+  deletionUrl: 'https://app.example.com/delete-account?token={token}',
 }
 const sha256Base64url = (value: string) => createHash('sha256').update(value, 'utf8').digest('base64url')
 
@@ -63,6 +64,12 @@ function fakes() {
     },
   }
   const mailer = createMailer({ jobs: repository, transport, settings: SETTINGS })
+  /** The same sender where no deletion page is configured. */
+  const withoutDeletionPage = createMailer({
+    jobs: repository,
+    transport,
+    settings: { ...SETTINGS, deletionUrl: undefined },
+  })
   /** Stores a job, and its recipient's account as the job describes it. */
   const addJob = (job: Partial<MailJob> & Pick<MailJob, 'id'>) => {
     const { email = 'user@example.com', userActive = true } = job
@@ -80,7 +87,19 @@ function fakes() {
       outcome: job.settled ? 'sent' : null,
     })
   }
-  return { mailer, addJob, issued, settled, failures, sent, sendFailures, claimed, settleFailures }
+  return {
+    mailer,
+    withoutDeletionPage,
+    addJob,
+    issued,
+    settled,
+    failures,
+    sent,
+    sendFailures,
+    claimed,
+    settleFailures,
+    store,
+  }
 }
 
 /** The token a reset mail carries, read back from the link in its text. */
@@ -167,6 +186,30 @@ describe('mailer: reset mail', () => {
     expect(await mailer.deliver('job-1')).toBe('already settled')
     expect(sent).toHaveLength(1)
     expect(issued).toHaveLength(1)
+  })
+})
+
+describe('mailer: account-deletion mail', () => {
+  it('mails a link to the deletion page, its hash stored apart from reset links', async () => {
+    const { mailer, addJob, issued, sent, store } = fakes()
+    addJob({ id: 'reset-1' })
+    addJob({ id: 'delete-1', kind: 'account_deletion' })
+    expect(await mailer.deliver('reset-1')).toBe('sent')
+    expect(await mailer.deliver('delete-1')).toBe('sent')
+    expect(sent[1]?.subject).toBe('Delete your Acme Exams account')
+    const token =
+      /https:\/\/app\.example\.com\/delete-account\?token=(\S+)/.exec(sent[1]?.text ?? '')?.[1] ?? ''
+    expect(issued[1]).toEqual({ jobId: 'delete-1', tokenHash: sha256Base64url(token), ttlSeconds: 1800 })
+    // Each kind in its own table: the deletion link did not replace the reset link, nor the other way round.
+    expect(store.state.passwordResetTokens.get(1)?.jobId).toBe('reset-1')
+    expect(store.state.accountDeletionTokens.get(1)?.jobId).toBe('delete-1')
+  })
+
+  it('sends no dead link where no deletion page is configured: the job fails, unsettled, for a retry', async () => {
+    const { withoutDeletionPage, addJob, issued, sent, settled } = fakes()
+    addJob({ id: 'delete-1', kind: 'account_deletion' })
+    await expect(withoutDeletionPage.deliver('delete-1')).rejects.toThrow(MailDeliveryError)
+    expect([sent, issued, settled]).toEqual([[], [], []])
   })
 })
 
