@@ -5,6 +5,7 @@
  */
 import { preloadDriver } from '#db/client'
 import { checkDatabase } from '#db/health'
+import { createAccountExportRepository } from '#db/repositories/account-export'
 import { createAdminRepository } from '#db/repositories/admin-users'
 import { createEmailCodeRepository } from '#db/repositories/email-codes'
 import { createErasureRepository } from '#db/repositories/erasure'
@@ -13,6 +14,7 @@ import { createPasswordCostRepository } from '#db/repositories/password-costs'
 import { createPasswordResetRepository } from '#db/repositories/password-resets'
 import { createSessionRepository } from '#db/repositories/sessions'
 import { createUserRepository } from '#db/repositories/users'
+import { type AccountExportService, createAccountExportService } from '#shared/domain/account-export'
 import { type AdminService, createAdminService } from '#shared/domain/admin-service'
 import { type AuthService, createAuthService } from '#shared/domain/auth-service'
 import { createEmailCodeService, type EmailCodeService } from '#shared/domain/email-code-service'
@@ -36,6 +38,8 @@ export interface Container {
   codes: EmailCodeService
   /** What operators do to accounts (the `/admin` routes). */
   admin: AdminService
+  /** A user's copy of their own data. */
+  exports: AccountExportService
   /** The principal of a bearer access token: what a `session` or `superuser` route's caller is. */
   authenticate(accessToken: string): Promise<SessionPrincipal>
   /** For a `superuser` route: refuses a login older than ADMIN_MAX_AUTH_AGE_SECONDS. */
@@ -164,6 +168,10 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
     erasure: createErasureRepository(database.db),
     mail,
   })
+  const exports = createAccountExportService({
+    exports: createAccountExportRepository(database.db),
+    clock: systemClock,
+  })
   return {
     config,
     database,
@@ -171,6 +179,7 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
     resets,
     codes,
     admin,
+    exports,
     authenticate: auth.authenticate,
     requireRecentLogin: auth.requireRecentLogin,
     databaseReachable: () => checkDatabase(database.db),

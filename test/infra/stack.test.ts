@@ -631,6 +631,7 @@ describe('secrets', () => {
       'list-sessions': [database, published],
       'end-one-session': [database, published],
       'end-all-sessions': [database, published],
+      'export-account': [database, published],
       'change-password': [database, published],
       'password-reset': [database, published],
       'password-reset-confirm': [database, published],
