@@ -1405,7 +1405,7 @@ describe('context', () => {
         AllowOrigins: ['https://app.example.com', 'http://localhost:5173'],
         AllowMethods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
         AllowHeaders: ['authorization', 'content-type'],
-        ExposeHeaders: ['retry-after', 'www-authenticate'],
+        ExposeHeaders: ['retry-after', 'www-authenticate', 'content-disposition'],
         AllowCredentials: false,
         MaxAge: 600,
       })
