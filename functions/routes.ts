@@ -70,6 +70,8 @@ export const lambdas = {
   'list-sessions': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
   'end-one-session': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
   'end-all-sessions': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
+  /** The user's copy of their data: one read-only statement, an answer of at most a few MB. */
+  'export-account': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
   /** Checks the current password and hashes the new one: two bcrypt runs. */
   'change-password': apiFunction(BCRYPT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
   /** Counts the request and queues the mail job: the same work for any email, and no bcrypt. */
@@ -189,6 +191,7 @@ const declared = [
   api('GET', '/users/me/sessions', 'list-sessions', 'session'),
   api('DELETE', '/users/me/sessions', 'end-all-sessions', 'session'),
   api('DELETE', '/users/me/sessions/{id}', 'end-one-session', 'session'),
+  api('GET', '/users/me/export', 'export-account', 'session'),
   api('GET', '/admin/users', 'admin-list-users', 'superuser'),
   api('GET', '/admin/users/{id}', 'admin-get-user', 'superuser'),
   api('PATCH', '/admin/users/{id}', 'admin-update-user', 'superuser'),

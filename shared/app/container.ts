@@ -5,6 +5,7 @@
  */
 import { preloadDriver } from '#db/client'
 import { checkDatabase } from '#db/health'
+import { createAccountExportRepository } from '#db/repositories/account-export'
 import { createAdminRepository } from '#db/repositories/admin-users'
 import { createEmailCodeRepository } from '#db/repositories/email-codes'
 import { createErasureRepository } from '#db/repositories/erasure'
@@ -17,6 +18,7 @@ import {
   type AccountDeletionService,
   createAccountDeletionService,
 } from '#shared/domain/account-deletion-service'
+import { type AccountExportService, createAccountExportService } from '#shared/domain/account-export'
 import { type AdminService, createAdminService } from '#shared/domain/admin-service'
 import { type AuthService, createAuthService } from '#shared/domain/auth-service'
 import { createEmailCodeService, type EmailCodeService } from '#shared/domain/email-code-service'
@@ -42,6 +44,8 @@ export interface Container {
   admin: AdminService
   /** A user deleting their own account, from the app or by a mailed link. */
   deletion: AccountDeletionService
+  /** A user's copy of their own data. */
+  exports: AccountExportService
   /** The principal of a bearer access token: what a `session` or `superuser` route's caller is. */
   authenticate(accessToken: string): Promise<SessionPrincipal>
   /** For a `superuser` route: refuses a login older than ADMIN_MAX_AUTH_AGE_SECONDS. */
@@ -177,6 +181,10 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
     mail,
     linksEnabled: config.ACCOUNT_DELETION_URL !== undefined,
   })
+  const exports = createAccountExportService({
+    exports: createAccountExportRepository(database.db),
+    clock: systemClock,
+  })
   return {
     config,
     database,
@@ -185,6 +193,7 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
     codes,
     admin,
     deletion,
+    exports,
     authenticate: auth.authenticate,
     requireRecentLogin: auth.requireRecentLogin,
     databaseReachable: () => checkDatabase(database.db),

@@ -84,6 +84,137 @@ export const SessionSchema = v.object({
 })
 export type PublicSession = v.InferOutput<typeof SessionSchema>
 
+/** A session of the account as its export lists it: live or ended, for as long as the service keeps it. */
+export const ExportedSessionSchema = v.object({
+  id: v.pipe(v.string(), v.uuid()),
+  created_at: v.pipe(v.string(), v.isoTimestamp(), v.description('The login that started it.')),
+  last_used_at: v.pipe(v.string(), v.isoTimestamp(), v.description('Its latest refresh.')),
+  expires_at: v.pipe(
+    v.nullable(v.pipe(v.string(), v.isoTimestamp())),
+    v.description(
+      'When it stops mattering: its live refresh token’s expiry, or when it ended; null for a session older than ' +
+        'the column.',
+    ),
+  ),
+  revoked_at: v.pipe(
+    v.nullable(v.pipe(v.string(), v.isoTimestamp())),
+    v.description('When it was ended; null if it was not (it is live, or it expired).'),
+  ),
+  revoked_reason: v.pipe(
+    v.nullable(v.string()),
+    v.description(
+      'Why it was ended: `logout`, `reuse` (a used refresh token presented again), `user` (ended from the list), ' +
+        '`password_change`, `password_reset`, `email_changed`, `session_limit` (a newer login past the cap), ' +
+        '`admin`, `deactivated`.',
+    ),
+  ),
+  source_ip: v.pipe(v.nullable(v.string()), v.description('The source address of its login.')),
+  user_agent: v.pipe(v.nullable(v.string()), v.description('The user agent of its login.')),
+  current: v.pipe(v.boolean(), v.description('The session of the access token that asked for the export.')),
+})
+export type ExportedSession = v.InferOutput<typeof ExportedSessionSchema>
+
+/** What an administrator's action on the account changed, as its event records it. */
+export const AdminDetailsSchema = v.object({
+  is_active: v.optional(
+    v.pipe(
+      v.strictTuple([v.boolean(), v.boolean()]),
+      v.description('Deactivated or reactivated: `[before, after]`.'),
+    ),
+  ),
+  is_superuser: v.optional(
+    v.pipe(
+      v.strictTuple([v.boolean(), v.boolean()]),
+      v.description('Made or unmade a superuser: `[before, after]`.'),
+    ),
+  ),
+  sessions_ended: v.optional(
+    v.pipe(v.number(), v.integer(), v.description('How many of the account’s sessions it ended.')),
+  ),
+  job_id: v.optional(v.pipe(v.string(), v.uuid(), v.description('The reset mail it queued.'))),
+})
+
+/** An event of the account's audit trail as its export lists it. */
+export const ExportedSecurityEventSchema = v.object({
+  type: v.pipe(
+    v.string(),
+    v.description(
+      'What happened: `register`, `login_success`, `login_failure`, `lockout`, `refresh`, `logout`, ' +
+        '`session_ended`, `password_changed`, `password_reset_requested`, `email_verified`, `admin_user_updated`, ' +
+        '`password_reset_mail_sent`, … (the service’s audit event types).',
+    ),
+  ),
+  created_at: v.pipe(v.string(), v.isoTimestamp()),
+  source_ip: v.pipe(
+    v.nullable(v.string()),
+    v.description(
+      'The source address of the request that caused it (anyone’s: a failed login or a reset request for the ' +
+        'account’s address may come from someone else); null for another administrator’s action and for what the ' +
+        'service did on its own (a mail sent).',
+    ),
+  ),
+  user_agent: v.pipe(
+    v.nullable(v.string()),
+    v.description('That request’s user agent, null as `source_ip` is.'),
+  ),
+  email: v.pipe(
+    v.nullable(v.string()),
+    v.description(
+      'The account’s address as the event recorded it (an earlier one, before a change); often null.',
+    ),
+  ),
+  by_administrator: v.pipe(
+    v.boolean(),
+    v.description(
+      'An administrator did it. Which one, and from where, is theirs and not in the export (unless it was the ' +
+        'account’s own user, acting as one).',
+    ),
+  ),
+  details: v.pipe(
+    v.nullable(AdminDetailsSchema),
+    v.description('What an administrator’s action changed; null for every other event.'),
+  ),
+})
+export type ExportedSecurityEvent = v.InferOutput<typeof ExportedSecurityEventSchema>
+
+const perKind = (description: string, entry: v.GenericSchema<unknown, number | boolean>) =>
+  v.pipe(v.object({ sessions: entry, security_events: entry }), v.description(description))
+
+/**
+ * The answer of `GET /users/me/export`: everything the service holds about the caller's account (GDPR articles 15 and
+ * 20), as one JSON document. `format` and `version` name the shape; a change that is not additive raises `version`.
+ */
+export const AccountExportSchema = v.pipe(
+  v.object({
+    format: v.literal('papa-auth.account-export'),
+    version: v.literal(1),
+    exported_at: v.pipe(v.string(), v.isoTimestamp()),
+    user: UserSchema,
+    sessions: v.pipe(
+      v.array(ExportedSessionSchema),
+      v.description('The account’s sessions, live and ended, newest first.'),
+    ),
+    security_events: v.pipe(
+      v.array(ExportedSecurityEventSchema),
+      v.description('The account’s own audit events, newest first.'),
+    ),
+    limits: perKind(
+      'The most sessions and events an export holds (the newest ones).',
+      v.pipe(v.number(), v.integer()),
+    ),
+    truncated: perKind(
+      '`true` where older entries exist than the export holds: past its limit, or past its share of the ' +
+        'answer’s size.',
+      v.boolean(),
+    ),
+  }),
+  v.description(
+    'A copy of the account’s data: the user, its sessions and its own audit events. Never a password, a hash or a ' +
+      'token, and nothing of another account.',
+  ),
+)
+export type AccountExport = v.InferOutput<typeof AccountExportSchema>
+
 export const HttpErrorSchema = v.pipe(
   v.object({ detail: v.string() }),
   v.description('An error, in the old backend (FastAPI) shape.'),

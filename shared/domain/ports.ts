@@ -469,3 +469,52 @@ export interface ErasureRepository {
    */
   requestLink(request: ResetRequest, context: RequestContext): Promise<{ refusedForSeconds: number | null }>
 }
+
+/** A session as an account's export reads it: every stored one of the user, live or ended. */
+export interface ExportedSessionRecord {
+  id: string
+  createdAt: Date
+  lastUsedAt: Date
+  expiresAt: Date | null
+  revokedAt: Date | null
+  revokedReason: string | null
+  sourceIp: string | null
+  userAgent: string | null
+}
+
+/** An audit event of the user's own (`user_id`), as an account's export reads it. */
+export interface ExportedEventRecord {
+  type: string
+  createdAt: Date
+  /** Null for an action of another user (an administrator's): their address and agent are theirs. */
+  sourceIp: string | null
+  userAgent: string | null
+  email: string | null
+  /** The event records an administrator's action (its `actor_id`, never read). */
+  byAdministrator: boolean
+  /** What an administrator's action changed on the account (its flags, a count, the reset mail's job id); else null. */
+  details: unknown
+}
+
+/** What an export reads: the newest rows of each kind, at most so many, and the event types it leaves out. */
+export interface AccountExportQuery {
+  sessions: number
+  securityEvents: number
+  withheldEventTypes: readonly string[]
+}
+
+/** An account's data as its owner may read it; read-only. */
+export interface AccountExportRepository {
+  /**
+   * One statement, one snapshot: the user's newest sessions and own audit events (`user_id` the user's, none of the
+   * withheld types), newest first, at most as many as asked, and whether older ones exist.
+   */
+  read(
+    userId: number,
+    query: AccountExportQuery,
+  ): Promise<{
+    sessions: ExportedSessionRecord[]
+    securityEvents: ExportedEventRecord[]
+    more: { sessions: boolean; securityEvents: boolean }
+  }>
+}

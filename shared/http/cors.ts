@@ -24,8 +24,9 @@ export const CORS_POLICY = {
   allowMethods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
   // Tokens travel in the Authorization header, never in cookies: the browser needs no credentials mode.
   allowCredentials: false,
-  // So that a front end can read why it was refused and when to retry (429, 503, 401).
-  exposeHeaders: ['retry-after', 'www-authenticate'],
+  // So that a front end can read why it was refused and when to retry (429, 503, 401), and the name a download
+  // (the account export) offers its file under.
+  exposeHeaders: ['retry-after', 'www-authenticate', 'content-disposition'],
   maxAgeSeconds: 600,
 } as const
 

@@ -1,12 +1,22 @@
 import { type ConversionConfig, type JsonSchema, toJsonSchema } from '@valibot/to-json-schema'
 import * as v from 'valibot'
 import {
+  EXPORT_BUDGET_BYTES,
+  EXPORT_LIMITS,
+  exportFileName,
+  WITHHELD_EVENT_TYPES,
+} from '#shared/domain/account-export'
+import {
   ADMIN_PAGE_DEFAULT,
   ADMIN_PAGE_MAX,
   AdminUserListQuerySchema,
   AdminUserPatchSchema,
 } from '#shared/domain/admin-schemas'
 import {
+  type AccountExport,
+  AccountExportSchema,
+  ExportedSecurityEventSchema,
+  ExportedSessionSchema,
   HttpErrorSchema,
   HttpValidationErrorSchema,
   OAuthErrorSchema,
@@ -187,6 +197,7 @@ export type OpenApiSettings = Pick<
   | 'PASSWORD_RESET_IP_LIMIT'
   | 'PASSWORD_RESET_WINDOW_SECONDS'
   | 'ADMIN_MAX_AUTH_AGE_SECONDS'
+  | 'AUDIT_RETENTION_DAYS'
 >
 
 /** A JSON object in the document; the generator writes plain data only. */
@@ -324,6 +335,68 @@ const EXAMPLE_SESSION: PublicSession = {
   ip: '203.0.113.7',
   user_agent: 'Mozilla/5.0',
   current: true,
+}
+
+const EXAMPLE_EXPORT: AccountExport = {
+  format: 'papa-auth.account-export',
+  version: 1,
+  exported_at: '2025-01-02T09:00:00.000+00:00',
+  user: EXAMPLE_USER,
+  sessions: [
+    {
+      id: EXAMPLE_SESSION.id,
+      created_at: EXAMPLE_SESSION.created_at,
+      last_used_at: EXAMPLE_SESSION.last_used_at,
+      expires_at: '2025-01-09T08:30:00.000+00:00',
+      revoked_at: null,
+      revoked_reason: null,
+      source_ip: EXAMPLE_SESSION.ip,
+      user_agent: EXAMPLE_SESSION.user_agent,
+      current: true,
+    },
+    {
+      id: '3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f',
+      created_at: '2024-12-20T18:00:00.000+00:00',
+      last_used_at: '2024-12-21T07:45:00.000+00:00',
+      expires_at: '2024-12-22T10:00:00.000+00:00',
+      revoked_at: '2024-12-22T10:00:00.000+00:00',
+      revoked_reason: 'logout',
+      source_ip: '198.51.100.23',
+      user_agent: 'Mozilla/5.0 (iPhone)',
+      current: false,
+    },
+  ],
+  security_events: [
+    {
+      type: 'login_success',
+      created_at: '2025-01-01T12:00:00.000+00:00',
+      source_ip: '203.0.113.7',
+      user_agent: 'Mozilla/5.0',
+      email: EXAMPLE_USER.email,
+      by_administrator: false,
+      details: null,
+    },
+    {
+      type: 'admin_sessions_ended',
+      created_at: '2024-12-22T10:00:00.000+00:00',
+      source_ip: null,
+      user_agent: null,
+      email: null,
+      by_administrator: true,
+      details: { sessions_ended: 1 },
+    },
+    {
+      type: 'register',
+      created_at: '2024-12-20T17:58:00.000+00:00',
+      source_ip: '198.51.100.23',
+      user_agent: 'Mozilla/5.0 (iPhone)',
+      email: EXAMPLE_USER.email,
+      by_administrator: false,
+      details: null,
+    },
+  ],
+  limits: { sessions: EXPORT_LIMITS.sessions, security_events: EXPORT_LIMITS.securityEvents },
+  truncated: { sessions: false, security_events: false },
 }
 
 const exampleTokens = (settings: OpenApiSettings) => ({
@@ -474,8 +547,16 @@ const COMPONENT_HEADERS: Record<string, OpenApiObject> = {
   },
   Allow: { description: 'The methods this path takes, comma-separated.', schema: { type: 'string' } },
   'Cache-Control': {
-    description: 'Responses that carry tokens are never stored.',
+    description: 'Responses that carry tokens or an account’s data are never stored.',
     schema: { const: 'no-store' },
+  },
+  'Content-Disposition': {
+    description:
+      'A download: `attachment; filename="account-export-<user id>-<YYYY-MM-DD>.json"`, the day (UTC) it was made.',
+    schema: {
+      type: 'string',
+      pattern: '^attachment; filename="account-export-[0-9]+-[0-9]{4}-[0-9]{2}-[0-9]{2}[.]json"$',
+    },
   },
   Pragma: { description: 'As `Cache-Control`, for HTTP/1.0 caches.', schema: { const: 'no-cache' } },
 }
@@ -904,6 +985,32 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         'oldest. `current` marks the session of the access token sent; `ip` and `user_agent` are those of its login.',
       responses: {
         '200': response('The live sessions, newest first.', json('SessionList', [EXAMPLE_SESSION])),
+        ...errors('500', '503'),
+      },
+    },
+    'export-account': {
+      tag: 'users',
+      summary: 'Download everything the service holds about the current user',
+      description:
+        'The right of access and to data portability (GDPR articles 15 and 20): one JSON document, offered as a ' +
+        'file (`Content-Disposition: attachment`), with the account, its sessions (live and ended, as long as they ' +
+        'are kept) and its own audit events (kept ' +
+        `${count(settings.AUDIT_RETENTION_DAYS, 'day')}), each newest first. At most ` +
+        `${EXPORT_LIMITS.sessions.toLocaleString('en-US')} sessions and ` +
+        `${EXPORT_LIMITS.securityEvents.toLocaleString('en-US')} events, and at most ` +
+        `${(EXPORT_BUDGET_BYTES.sessions / 1e6).toString()} MB and ${(EXPORT_BUDGET_BYTES.securityEvents / 1e6).toString()} MB ` +
+        'of them, so that the answer always fits a function’s response; `truncated` says where older ones were left ' +
+        'out. Never a password, a hash or a token, and nothing of another account: not which administrator acted on ' +
+        'the account, nor from where; and none of the events whose existence would tell whether an address asked ' +
+        'for in an email change is someone’s account (' +
+        `${WITHHELD_EVENT_TYPES.map((type) => `\`${type}\``).join(', ')}). \`format\` and \`version\` name ` +
+        'the shape: a change that is not additive comes with a new version.',
+      responses: {
+        '200': response(
+          `The export, as the file \`${exportFileName(1, new Date('2025-01-02T09:00:00Z'))}\`.`,
+          json('AccountExport', EXAMPLE_EXPORT),
+          ['Content-Disposition', 'Cache-Control'],
+        ),
         ...errors('500', '503'),
       },
     },
@@ -1400,6 +1507,9 @@ export function buildOpenApiDocument(
         ),
         AdminPasswordResetAccepted: jsonSchema(AdminPasswordResetAcceptedSchema, 'ignore'),
         Session: jsonSchema(SessionSchema, 'ignore'),
+        AccountExport: accountExportSchema(),
+        ExportedSession: jsonSchema(ExportedSessionSchema, 'ignore'),
+        ExportedSecurityEvent: jsonSchema(ExportedSecurityEventSchema, 'ignore'),
         SessionList: { type: 'array', items: ref('schemas', 'Session') },
         TokenForm: withPropertyDescriptions(
           jsonSchema(TokenFormSchema, 'input', {
@@ -1438,6 +1548,19 @@ export function buildOpenApiDocument(
       },
     },
   }
+}
+
+/** `AccountExport`, its user, sessions and events by reference. */
+function accountExportSchema(): OpenApiObject {
+  const schema = jsonSchema(AccountExportSchema, 'ignore')
+  const properties = schema.properties as Record<string, OpenApiObject>
+  properties.user = ref('schemas', 'User')
+  properties.sessions = { ...properties.sessions, items: ref('schemas', 'ExportedSession') }
+  properties.security_events = {
+    ...properties.security_events,
+    items: ref('schemas', 'ExportedSecurityEvent'),
+  }
+  return schema
 }
 
 /** `UserPage`, its items the `User` schema by reference. */

@@ -20,7 +20,13 @@ const runs = existsSync(CHROMIUM) || process.env.CI === 'true'
 
 /** What the page's script reports of one `fetch`: its outcome as the front end sees it. */
 type Outcome =
-  | { ok: true; status: number; body: unknown; wwwAuthenticate: string | null }
+  | {
+      ok: true
+      status: number
+      body: unknown
+      wwwAuthenticate: string | null
+      contentDisposition: string | null
+    }
   | { ok: false; error: string }
 
 /** A static front end: one empty page, on a port of its own, hence an origin of its own. */
@@ -50,6 +56,7 @@ const fetchFrom = (
           status: response.status,
           body: text === '' ? undefined : JSON.parse(text),
           wwwAuthenticate: response.headers.get('www-authenticate'),
+          contentDisposition: response.headers.get('content-disposition'),
         }
       } catch (error) {
         return { ok: false, error: String(error) }
@@ -123,6 +130,19 @@ describe.skipIf(!runs)('a front end on another origin, in Chromium', () => {
     // The exposed headers reach the script: it can tell an expired token from a network failure.
     const stale = await fetchFrom(page, `${api}/users/me`, { headers: { authorization: 'Bearer stale' } })
     expect(stale).toMatchObject({ ok: true, status: 401, wwwAuthenticate: expect.stringMatching(/^Bearer/) })
+
+    // The account export's file name, which the page gives its download.
+    const exported = await fetchFrom(page, `${api}/users/me/export`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect(exported).toMatchObject({
+      ok: true,
+      status: 200,
+      body: { user: { email: user.email } },
+      contentDisposition: expect.stringMatching(
+        /^attachment; filename="account-export-\d+-[\d-]{10}\.json"$/,
+      ),
+    })
     await page.close()
   })
 

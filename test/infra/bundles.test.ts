@@ -616,6 +616,29 @@ describe('the API bundles', () => {
     expect(anonymous.status).toBe(401)
   })
 
+  it('export-account answers the admin’s own data as a download, and 401 without a token', async () => {
+    const exported = await request('export-account', bearerEvent('/api/v1/users/me/export', tokens.access))
+    expect(exported).toMatchObject({
+      status: 200,
+      headers: {
+        'content-type': 'application/json',
+        'cache-control': 'no-store',
+        'content-disposition': expect.stringMatching(
+          /^attachment; filename="account-export-\d+-\d{4}-\d{2}-\d{2}\.json"$/,
+        ),
+      },
+      body: {
+        format: 'papa-auth.account-export',
+        user: { email: 'admin@example.com' },
+        sessions: expect.arrayContaining([expect.objectContaining({ current: true })]),
+        security_events: expect.arrayContaining([expect.objectContaining({ type: 'admin_seeded' })]),
+      },
+    })
+    expect(exported.reads.sort()).toEqual([secretArn('DatabaseSecret'), secretArn('PublicKeys')].sort())
+    const anonymous = await request('export-account', apiEvent('GET', '/api/v1/users/me/export'))
+    expect(anonymous.status).toBe(401)
+  })
+
   it('refresh rotates the refresh token', async () => {
     const response = await request('refresh', jsonEvent(auth('refresh'), { refresh_token: tokens.refresh }))
     expect(response.status).toBe(200)

@@ -637,6 +637,7 @@ describe('secrets', () => {
       'list-sessions': [database, published],
       'end-one-session': [database, published],
       'end-all-sessions': [database, published],
+      'export-account': [database, published],
       'change-password': [database, published],
       'password-reset': [database, published],
       'password-reset-confirm': [database, published],
@@ -1413,7 +1414,7 @@ describe('context', () => {
         AllowOrigins: ['https://app.example.com', 'http://localhost:5173'],
         AllowMethods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
         AllowHeaders: ['authorization', 'content-type'],
-        ExposeHeaders: ['retry-after', 'www-authenticate'],
+        ExposeHeaders: ['retry-after', 'www-authenticate', 'content-disposition'],
         AllowCredentials: false,
         MaxAge: 600,
       })

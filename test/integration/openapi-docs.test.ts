@@ -142,7 +142,7 @@ describe('CORS on the local server, as API Gateway applies it', () => {
     expect(allowed.status).toBe(200)
     expect(corsHeaders(allowed)).toEqual({
       'access-control-allow-origin': FRONT_END,
-      'access-control-expose-headers': 'retry-after,www-authenticate',
+      'access-control-expose-headers': 'retry-after,www-authenticate,content-disposition',
       vary: 'origin',
     })
     // Refused, and the answer still says it depends on the Origin: a cache may not hand it to FRONT_END.

@@ -31,6 +31,7 @@ import { EMAIL_VERIFICATION_ACCEPTED, handler as emailVerification } from '#func
 import { handler as emailVerificationConfirm } from '#functions/email-verification-confirm'
 import { handler as endSessions } from '#functions/end-all-sessions'
 import { handler as endSession } from '#functions/end-one-session'
+import { handler as exportAccount } from '#functions/export-account'
 import { handler as health } from '#functions/health'
 import { handler as jwks } from '#functions/jwks'
 import { handler as sessions } from '#functions/list-sessions'
@@ -52,6 +53,7 @@ import { freePort } from '#infra/local/postgres'
 import { startLocalSecretsManager } from '#infra/local/secrets-manager'
 import { disposeAll } from '#shared/app/memo'
 import { migrationLimits } from '#shared/app/operations'
+import { type AccountExportService, EXPORT_LIMITS, WITHHELD_EVENT_TYPES } from '#shared/domain/account-export'
 import {
   ADMIN_PAGE_MAX,
   AdminUserListQuerySchema,
@@ -59,7 +61,13 @@ import {
   UserIdSchema,
 } from '#shared/domain/admin-schemas'
 import type { UserPage } from '#shared/domain/admin-service'
-import type { PublicUser, TokenPair, TokenPairSchema, UserSchema } from '#shared/domain/contract'
+import type {
+  AccountExportSchema,
+  PublicUser,
+  TokenPair,
+  TokenPairSchema,
+  UserSchema,
+} from '#shared/domain/contract'
 import { hashEmailCode } from '#shared/domain/email-code-service'
 import { hashResetToken, newResetToken } from '#shared/domain/password-reset-service'
 import { publishedKeys } from '#shared/domain/signing-keys'
@@ -96,6 +104,7 @@ const HEALTH = '/api/v1/health'
 const CLAIMS = `${API_BASE_PATH}/auth/claims`
 const SESSIONS = '/api/v1/users/me/sessions'
 const SESSION = `${SESSIONS}/{id}`
+const EXPORT = '/api/v1/users/me/export'
 const CHANGE_PASSWORD = '/api/v1/users/me/password'
 const PASSWORD_RESET = '/api/v1/auth/password-reset'
 const PASSWORD_RESET_CONFIRM = '/api/v1/auth/password-reset/confirm'
@@ -402,7 +411,40 @@ describe('the OpenAPI document', () => {
     expect(invalidExamples(broken)).toEqual([`GET ${ADMIN_USERS} 200 application/json example`])
   })
 
+  it('documents the account export as a download: its file name, its shape by reference, its bounds as declared', () => {
+    const operation = operationOf(document, EXPORT, 'get')
+    expect(operation).toMatchObject({
+      operationId: 'export-account',
+      security: [{ OAuth2PasswordBearer: [] }, { BearerAuth: [] }],
+      responses: {
+        '200': {
+          headers: {
+            'Content-Disposition': { $ref: '#/components/headers/Content-Disposition' },
+            'Cache-Control': { $ref: '#/components/headers/Cache-Control' },
+          },
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/AccountExport' } } },
+        },
+        '401': { $ref: '#/components/responses/NotAuthenticated' },
+      },
+    })
+    expect(document.components.schemas.AccountExport?.properties).toMatchObject({
+      user: { $ref: '#/components/schemas/User' },
+      sessions: { items: { $ref: '#/components/schemas/ExportedSession' } },
+      security_events: { items: { $ref: '#/components/schemas/ExportedSecurityEvent' } },
+    })
+    const text = String(operation.description).replace(/\s+/g, ' ')
+    expect(text).toContain(
+      `At most ${EXPORT_LIMITS.sessions.toLocaleString('en-US')} sessions and ` +
+        `${EXPORT_LIMITS.securityEvents.toLocaleString('en-US')} events`,
+    )
+    expect(text).toContain(`(kept ${config.AUDIT_RETENTION_DAYS} days)`)
+    for (const type of WITHHELD_EVENT_TYPES) expect(text).toContain(`\`${type}\``)
+  })
+
   it('describes response schemas whose types are the ones the service returns', () => {
+    expectTypeOf<v.InferOutput<typeof AccountExportSchema>>().toEqualTypeOf<
+      Awaited<ReturnType<AccountExportService['exportAccount']>>['body']
+    >()
     expectTypeOf<v.InferOutput<typeof UserPageSchema>>().toEqualTypeOf<UserPage>()
     expectTypeOf<Readonly<v.InferOutput<typeof AdminPasswordResetAcceptedSchema>>>().toEqualTypeOf<
       typeof ADMIN_RESET_ACCEPTED
@@ -628,6 +670,7 @@ const freshHandlers = {
   'list-sessions': () => import('#functions/list-sessions'),
   'end-one-session': () => import('#functions/end-one-session'),
   'end-all-sessions': () => import('#functions/end-all-sessions'),
+  'export-account': () => import('#functions/export-account'),
   'change-password': () => import('#functions/change-password'),
   'password-reset': () => import('#functions/password-reset'),
   'password-reset-confirm': () => import('#functions/password-reset-confirm'),
@@ -798,6 +841,8 @@ const sessionsEvent = (token = fixtures.accessToken) =>
   apiEvent('GET', SESSIONS, undefined, { headers: withToken(token) })
 const endSessionEvent = (id: string, token = fixtures.accessToken) =>
   apiEvent('DELETE', `${SESSIONS}/${id}`, undefined, { headers: withToken(token) })
+const exportEvent = (token = fixtures.accessToken) =>
+  apiEvent('GET', EXPORT, undefined, { headers: withToken(token) })
 const endSessionsEvent = (token: string) =>
   apiEvent('DELETE', SESSIONS, undefined, { headers: withToken(token) })
 const changePasswordEvent = (
@@ -1436,6 +1481,36 @@ const scenarios: Scenario[] = [
     key: `GET ${SESSIONS} 503`,
     label: 'database down',
     run: async () => coldCall('list-sessions', await databaseDown(), () => sessionsEvent()),
+  },
+
+  {
+    key: `GET ${EXPORT} 200`,
+    label: 'a valid access token',
+    run: async () => {
+      const reply = await call(exportAccount, exportEvent())
+      expect(json(reply)).toMatchObject({ user: { id: fixtures.userId, email: fixtures.email } })
+      return reply
+    },
+  },
+  {
+    key: `GET ${EXPORT} 401`,
+    label: 'no Authorization header',
+    run: () => call(exportAccount, apiEvent('GET', EXPORT)),
+  },
+  {
+    key: `GET ${EXPORT} 401`,
+    label: 'an invalid token',
+    run: () => call(exportAccount, exportEvent('not.a.jwt')),
+  },
+  {
+    key: `GET ${EXPORT} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('export-account', brokenConfig, () => exportEvent()),
+  },
+  {
+    key: `GET ${EXPORT} 503`,
+    label: 'database down',
+    run: async () => coldCall('export-account', await databaseDown(), () => exportEvent()),
   },
 
   {

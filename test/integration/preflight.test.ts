@@ -101,7 +101,7 @@ describe('a preflight, routed as the deployed API routes it', () => {
     expect(request).toMatchObject({ status: 404, raw: '{"detail":"Not Found"}' })
     expect(corsPart(request.headers)).toEqual({
       'access-control-allow-origin': FRONT_END,
-      'access-control-expose-headers': 'retry-after,www-authenticate',
+      'access-control-expose-headers': 'retry-after,www-authenticate,content-disposition',
       vary: 'origin',
     })
   })
@@ -172,7 +172,7 @@ describe('a preflight over HTTP, through the local server', () => {
     expect(answer.headers['www-authenticate']).toBe('Bearer')
     expect(corsPart(answer.headers)).toEqual({
       'access-control-allow-origin': FRONT_END,
-      'access-control-expose-headers': 'retry-after,www-authenticate',
+      'access-control-expose-headers': 'retry-after,www-authenticate,content-disposition',
       vary: 'origin',
     })
   })

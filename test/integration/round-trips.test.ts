@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { handler as exportAccount } from '#functions/export-account'
 import { handler as login } from '#functions/login'
 import { handler as logout } from '#functions/logout'
 import { handler as me } from '#functions/me'
@@ -97,5 +98,15 @@ describe('database round trips per request', () => {
       ).toBe(204),
     )
     expect([rotated, loggedOut]).toEqual([1, 1])
+  })
+
+  it('export: 2, the caller’s session checked, then its sessions and events in one statement', async () => {
+    const { access_token } = await loggedIn(await registeredUser())
+    const trips = await countRoundTrips(async () => {
+      expect((await invoke(exportAccount, bearerEvent('/api/v1/users/me/export', access_token))).status).toBe(
+        200,
+      )
+    })
+    expect(trips).toBe(2)
   })
 })

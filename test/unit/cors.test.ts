@@ -65,7 +65,7 @@ describe('API Gateway’s CORS over a function’s answer', () => {
     expect(withCors([FRONT_END], get(FRONT_END), FROM_FUNCTION)).toEqual({
       'content-type': 'application/json',
       'access-control-allow-origin': FRONT_END,
-      'access-control-expose-headers': 'retry-after,www-authenticate',
+      'access-control-expose-headers': 'retry-after,www-authenticate,content-disposition',
       vary: 'origin',
     })
     expect(withCors([FRONT_END], get(FRONT_END), { vary: 'accept-encoding' }).vary).toBe(
@@ -80,7 +80,7 @@ describe('API Gateway’s CORS over a function’s answer', () => {
     expect(withCors(['*'], get(OTHER_ORIGIN), FROM_FUNCTION)).toEqual({
       ...FROM_FUNCTION,
       'access-control-allow-origin': '*',
-      'access-control-expose-headers': 'retry-after,www-authenticate',
+      'access-control-expose-headers': 'retry-after,www-authenticate,content-disposition',
     })
   })
 
