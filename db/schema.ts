@@ -194,8 +194,13 @@ export const securityEvents = pgTable(
   },
   (table) => [
     index('security_events_created_at_idx').on(table.createdAt),
-    // An erasure strips the email from the account's events: only those with one are looked up by user.
-    index('security_events_user_email_idx').on(table.userId).where(sql`${table.email} is not null`),
+    // A user's own events, newest first: the export reads them in this order (a bounded range), and an erasure finds
+    // those with an email among them.
+    index('security_events_user_created_idx').on(
+      table.userId,
+      table.createdAt.desc().nullsFirst(),
+      table.id.desc().nullsFirst(),
+    ),
     // Only keyed events need the check; most events have no key. The full index below goes once no deployed code
     // names it in `on conflict (event_key)` without the predicate (docs/deploying.md, "Writing a migration").
     uniqueIndex('security_events_event_key_partial_key')

@@ -38,38 +38,45 @@ const notOneOf = (column: SQL, values: readonly string[]): SQL =>
         sql`, `,
       )})`
 
+/**
+ * The export's one statement, for `userId` within `query`'s bounds: each kind one row past its limit, which says that
+ * older ones exist; aggregated as JSON so that both come back in one row, from one snapshot. Only rows whose
+ * `user_id` is the user's: another user's id is never read. An administrator's address and agent are theirs
+ * (`actor_id` another user): left out, as is `actor_id`. Each kind a bounded range of an index on
+ * (`user_id`, `created_at` desc): `test/integration/export-plan.test.ts`.
+ */
+export const exportStatement = (userId: number, query: Parameters<AccountExportRepository['read']>[1]): SQL =>
+  sql`
+  select
+    (select coalesce(json_agg(json_build_object(
+        'id', s.id, 'created_at', s.created_at, 'last_used_at', s.last_used_at, 'expires_at', s.expires_at,
+        'revoked_at', s.revoked_at, 'revoked_reason', s.revoked_reason, 'source_ip', s.source_ip,
+        'user_agent', s.user_agent
+      ) order by s.created_at desc, s.id), '[]'::json)
+    from (
+      select id, created_at, last_used_at, expires_at, revoked_at, revoked_reason, source_ip, user_agent
+      from ${sessions} where user_id = ${userId}
+      order by created_at desc, id limit ${query.sessions + 1}
+    ) s) as sessions,
+    (select coalesce(json_agg(json_build_object(
+        'type', e.type, 'created_at', e.created_at, 'source_ip', e.source_ip, 'user_agent', e.user_agent,
+        'email', e.email, 'by_administrator', e.by_administrator, 'details', e.details
+      ) order by e.created_at desc, e.id desc), '[]'::json)
+    from (
+      select id, type, created_at, email, details, actor_id is not null as by_administrator,
+        case when actor_id is null or actor_id = user_id then source_ip end as source_ip,
+        case when actor_id is null or actor_id = user_id then user_agent end as user_agent
+      from ${securityEvents}
+      where user_id = ${userId} and ${notOneOf(sql`type`, query.withheldEventTypes)}
+      order by created_at desc, id desc limit ${query.securityEvents + 1}
+    ) e) as security_events`
+
 /** An account's data as its owner may read it: one read-only statement. */
 export function createAccountExportRepository(db: Database) {
   return {
     async read(userId, query) {
-      // Each kind one row past its limit, which says that older ones exist; aggregated as JSON so that both come
-      // back in one row, from one snapshot. Only rows whose `user_id` is the user's: another user's id is never read.
-      // An administrator's address and agent are theirs (`actor_id` another user): left out, as is `actor_id`.
       const result = await db
-        .execute<{ sessions: SessionJson[]; security_events: EventJson[] }>(sql`
-          select
-            (select coalesce(json_agg(json_build_object(
-                'id', s.id, 'created_at', s.created_at, 'last_used_at', s.last_used_at, 'expires_at', s.expires_at,
-                'revoked_at', s.revoked_at, 'revoked_reason', s.revoked_reason, 'source_ip', s.source_ip,
-                'user_agent', s.user_agent
-              ) order by s.created_at desc, s.id), '[]'::json)
-            from (
-              select id, created_at, last_used_at, expires_at, revoked_at, revoked_reason, source_ip, user_agent
-              from ${sessions} where user_id = ${userId}
-              order by created_at desc, id limit ${query.sessions + 1}
-            ) s) as sessions,
-            (select coalesce(json_agg(json_build_object(
-                'type', e.type, 'created_at', e.created_at, 'source_ip', e.source_ip, 'user_agent', e.user_agent,
-                'email', e.email, 'by_administrator', e.by_administrator, 'details', e.details
-              ) order by e.created_at desc, e.id desc), '[]'::json)
-            from (
-              select id, type, created_at, email, details, actor_id is not null as by_administrator,
-                case when actor_id is null or actor_id = user_id then source_ip end as source_ip,
-                case when actor_id is null or actor_id = user_id then user_agent end as user_agent
-              from ${securityEvents}
-              where user_id = ${userId} and ${notOneOf(sql`type`, query.withheldEventTypes)}
-              order by created_at desc, id desc limit ${query.securityEvents + 1}
-            ) e) as security_events`)
+        .execute<{ sessions: SessionJson[]; security_events: EventJson[] }>(exportStatement(userId, query))
         .catch(rethrowUnavailable)
       const row = result.rows[0]
       const sessionRows = row?.sessions ?? []
