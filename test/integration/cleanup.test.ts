@@ -243,6 +243,12 @@ describe('the cleanup at volume', () => {
       values ('register:old', 5, now() - interval '2 days')`)
     await db.execute(sql`insert into password_reset_tokens (user_id, token_hash, job_id, requested_at, expires_at)
       values (${userId}, 'old', ${randomUUID()}, now() - interval '1 day', now() - interval '23 hours')`)
+    await db.execute(sql`insert into account_deletion_tokens (user_id, token_hash, job_id, requested_at, expires_at)
+      values (${userId}, 'old', ${randomUUID()}, now() - interval '1 day', now() - interval '23 hours')`)
+    // An expired code and a live one: only the first goes.
+    await db.execute(sql`insert into email_codes (user_id, purpose, code_hash, job_id, requested_at, expires_at)
+      values (${userId}, 'verify', 'old', ${randomUUID()}, now() - interval '1 hour', now() - interval '45 minutes'),
+        (${userId}, 'change', 'live', ${randomUUID()}, now(), now() + interval '15 minutes')`)
     await db.execute(sql`insert into mail_outbox (id, kind, user_id, created_at)
       values (${randomUUID()}, 'password_reset', ${userId}, now() - interval '31 days')`)
     await db.execute(
@@ -271,10 +277,16 @@ describe('the cleanup at volume', () => {
           login_attempts: 1,
           rate_limits: 1,
           password_reset_tokens: 1,
+          account_deletion_tokens: 1,
+          email_codes: 1,
           mail_outbox: 1,
           security_events: 1,
         },
       })
+      const codes = await db.execute<{ code_hash: string }>(
+        sql`select code_hash from email_codes where user_id = ${userId}`,
+      )
+      expect(codes.rows).toEqual([{ code_hash: 'live' }])
       expect(failures).toEqual([
         { step: 'session_expiry', sqlState: '55P03' },
         { step: 'sessions', sqlState: '55P03' },
