@@ -15,9 +15,12 @@ const cfnLintBinary = ['cfn-lint', join(homedir(), '.pyenv', 'shims', 'cfn-lint'
 if (!cfnLintBinary) process.stderr.write('cfn-lint not found: the template lint tests are skipped\n')
 
 let app: Synthesized
+/** The templates beside the fully configured one: the default (no context), and alarms sent to the operator's topic. */
+const variants: Record<string, Synthesized> = {}
 beforeAll(() => {
   // Everything the stack can deploy: the documentation routes, CORS, the mail sender with its queue and alarms, the
-  // login path's provisioned concurrency (versions and aliases) and the Neon compute's settings.
+  // login path's provisioned concurrency (versions and aliases), the Neon compute's settings and an address the
+  // alarm topic mails.
   app = synthesize({
     context: {
       docs: 'true',
@@ -27,25 +30,40 @@ beforeAll(() => {
       neonSuspendTimeoutSeconds: '-1',
       neonMinComputeUnits: '0.5',
       neonMaxComputeUnits: '2',
+      alarmEmail: 'ops@example.com',
     },
   })
+  variants.default = synthesize()
+  variants['alarms to the operator’s topic'] = synthesize({
+    context: { alarmTopicArn: 'arn:aws:sns:eu-central-1:123456789012:ops-alarms' },
+  })
 })
-afterAll(() => app?.remove())
+afterAll(() => {
+  app?.remove()
+  for (const synthesized of Object.values(variants)) synthesized.remove()
+})
+
+/** cfn-lint's findings on a synthesized template, W3005 aside. */
+function findings(synthesized: Synthesized): { lines: string[]; status: number | null } {
+  const template = join(synthesized.outdir, `${synthesized.stack.artifactId}.template.json`)
+  // W3005: a function's explicit DependsOn on its role, which its GetAtt already implies; CDK emits it so the role's
+  // policy exists before the function: a redundant dependency, not a fault.
+  const result = spawnSync(
+    cfnLintBinary as string,
+    ['--format', 'parseable', '--ignore-checks', 'W3005', '--', template],
+    { encoding: 'utf8' },
+  )
+  return { lines: result.stdout.trim().split('\n').filter(Boolean), status: result.status }
+}
 
 describe.runIf(cfnLintBinary !== undefined)('cfn-lint on the synthesized template', () => {
   it('finds no error and no warning (but W3005, which CDK writes for every function)', () => {
-    const template = join(app.outdir, `${app.stack.artifactId}.template.json`)
-    // W3005: a function's explicit DependsOn on its role, which its GetAtt already implies; CDK emits it so the role's
-    // policy exists before the function: a redundant dependency, not a fault.
-    const result = spawnSync(
-      cfnLintBinary as string,
-      ['--format', 'parseable', '--ignore-checks', 'W3005', '--', template],
-      {
-        encoding: 'utf8',
-      },
-    )
-    expect(result.stdout.trim().split('\n').filter(Boolean)).toEqual([])
-    expect(result.status).toBe(0)
+    expect(findings(app)).toEqual({ lines: [], status: 0 })
+  })
+
+  it('finds none in the default template, nor with alarms sent to the operator’s topic', () => {
+    for (const [name, synthesized] of Object.entries(variants))
+      expect(findings(synthesized), name).toEqual({ lines: [], status: 0 })
   })
 
   it('would report a broken template (the check can fail)', () => {
