@@ -341,21 +341,26 @@ export class Monitoring extends StackPart {
               each.function.metricThrottles({ label: name, statistic: cloudwatch.Stats.SUM, period: PERIOD }),
             ),
           ),
-          graph(
-            'Login path: provisioned concurrency',
-            provisioned.flatMap(([name, alias]) => [
-              alias.metric('ProvisionedConcurrencyUtilization', {
-                label: `${name} utilization`,
-                statistic: cloudwatch.Stats.MAXIMUM,
-                period: PERIOD,
-              }),
-              alias.metric('ProvisionedConcurrencySpilloverInvocations', {
-                label: `${name} spillover (served cold)`,
-                statistic: cloudwatch.Stats.SUM,
-                period: PERIOD,
-              }),
-            ]),
-          ),
+          // With `loginProvisionedConcurrency` only: the `live` aliases, and the requests that found them all busy.
+          ...(provisioned.length > 0
+            ? [
+                graph(
+                  'Login path: provisioned concurrency',
+                  provisioned.flatMap(([name, alias]) => [
+                    alias.metric('ProvisionedConcurrencyUtilization', {
+                      label: `${name} utilization`,
+                      statistic: cloudwatch.Stats.MAXIMUM,
+                      period: PERIOD,
+                    }),
+                    alias.metric('ProvisionedConcurrencySpilloverInvocations', {
+                      label: `${name} spillover (served cold)`,
+                      statistic: cloudwatch.Stats.SUM,
+                      period: PERIOD,
+                    }),
+                  ]),
+                ),
+              ]
+            : []),
         ],
         [
           lambdaGraph('Migrate and cleanup', [

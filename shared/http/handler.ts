@@ -53,7 +53,8 @@ interface HandlerOptions<TSchema extends AnySchema | undefined, C extends Caller
   errors?: ErrorStyle
   /**
    * What the function's answers count as in the service's metrics (`shared/http/metrics.ts`), carried by their access
-   * log; by the body when it depends on the request (the token endpoint's grant).
+   * log; by the body when it depends on the request (the token endpoint's grant). The function is given the parsed
+   * body of every answer, a refused one's too, which its schema may not have validated: it reads it defensively.
    */
   counts?: CountedAs | ((body: Body<TSchema>) => CountedAs | undefined)
 }
@@ -100,6 +101,7 @@ export function httpHandler<TDeps, C extends Callers, TSchema extends AnySchema 
   const principals = new WeakMap<HttpEvent, PrincipalOf<C>>()
 
   const stack = middy<HttpEvent, APIGatewayProxyStructuredResultV2, Error, Context>()
+    // Widened to any parsed body: the access log sees refused requests too (see `counts`).
     .use(responses(options.errors ?? 'detail', options.counts as Counts | undefined))
     .use(httpHeaderNormalizer())
     .use(bodyLimit())
