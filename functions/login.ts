@@ -10,5 +10,6 @@ const login = async ({ body, context }: ParsedEvent<LoginBody>, { auth }: Contai
 export const handler = httpHandler(login, {
   callers: callersOf('login'),
   body: LoginBodySchema,
+  counts: 'login',
   dependencies: apiContainer({ signs: true, passwords: createPasswordHasher }),
 })

@@ -15,5 +15,6 @@ const confirmReset = async (
 export const handler = httpHandler(confirmReset, {
   callers: callersOf('password-reset-confirm'),
   body: PasswordResetConfirmBodySchema,
+  counts: 'password-reset-confirm',
   dependencies: apiContainer({ passwords: createPasswordHasher }),
 })

@@ -16,5 +16,6 @@ const requestReset = async ({ body, context }: ParsedEvent<PasswordResetBody>, {
 export const handler = httpHandler(requestReset, {
   callers: callersOf('password-reset'),
   body: PasswordResetBodySchema,
+  counts: 'password-reset',
   dependencies: apiContainer(),
 })

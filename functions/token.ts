@@ -1,6 +1,6 @@
 import { apiContainer, type Container } from '#shared/app/container'
 import { createPasswordHasher } from '#shared/domain/passwords'
-import { type TokenForm, TokenFormSchema, toTokenRequest } from '#shared/domain/schemas'
+import { grantTypeOf, type TokenForm, TokenFormSchema, toTokenRequest } from '#shared/domain/schemas'
 import { httpHandler, ok, type ParsedEvent, TOKEN_RESPONSE_HEADERS } from '#shared/http/handler'
 import { callersOf } from './routes.ts'
 
@@ -11,5 +11,7 @@ export const handler = httpHandler(token, {
   callers: callersOf('token'),
   form: TokenFormSchema,
   errors: 'oauth',
+  // The password grant is a login; the refresh grant renews a session, as /auth/refresh does, and counts as none.
+  counts: (form) => (grantTypeOf(form) === 'password' ? 'login' : undefined),
   dependencies: apiContainer({ signs: true, passwords: createPasswordHasher }),
 })

@@ -57,6 +57,15 @@ export interface MailSettings {
   readonly productName: string
 }
 
+/**
+ * Where the alarms go (context `alarmEmail` or `alarmTopicArn`, one or neither): a topic the stack creates, with the
+ * address subscribed when one is given (none: subscribe to the `AlarmTopicArn` output yourself), or an existing
+ * topic of the operator's, which the stack publishes to and creates none.
+ */
+export type AlarmSettings =
+  | { readonly topic: 'created'; readonly email?: string | undefined }
+  | { readonly topic: 'existing'; readonly topicArn: string }
+
 export interface AuthStackSettings {
   readonly adminEmail: string
   readonly corsOrigins: readonly string[]
@@ -90,6 +99,8 @@ export interface AuthStackSettings {
   readonly database: DatabaseSettings
   /** Password reset mail; unset, none is sent (a reset request is answered 503). */
   readonly mail?: MailSettings | undefined
+  /** Where every alarm, and a failed rotation of the signing keys, is sent (`alarmEmail`, `alarmTopicArn`). */
+  readonly alarms: AlarmSettings
   /**
    * Execution environments kept initialized for each function of the login path (`PROVISIONED_FUNCTIONS`), served
    * through their `live` alias (`loginProvisionedConcurrency`). 0, the default: none, no alias, no version.
@@ -164,6 +175,7 @@ export function readSettings(context: Context): AuthStackSettings {
     cleanupIntervalMinutes: cleanupInterval(get('cleanupIntervalMinutes')),
     limits: limits(get),
     mail: mailSettings(get),
+    alarms: alarmSettings(get),
     database:
       typeof databaseSecretName === 'string'
         ? { kind: 'existing', secretName: existingDatabase(get, databaseSecretName) }
@@ -429,6 +441,41 @@ function mailSettings(get: (key: string) => unknown): MailSettings | undefined {
     ...(deletionUrl === undefined ? {} : { accountDeletionUrl: checked.ACCOUNT_DELETION_URL ?? deletionUrl }),
     productName: checked.PRODUCT_NAME,
   }
+}
+
+/**
+ * An SNS topic's ARN, as `alarmTopicArn` takes it: a standard topic (a FIFO topic, `.fifo`, delivers to SQS queues
+ * only, and needs a message group id CloudWatch and EventBridge do not send), in any partition.
+ */
+const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}$/
+
+/** Context `alarmEmail` (an address to subscribe to the topic the stack creates) or `alarmTopicArn`, not both. */
+function alarmSettings(get: (key: string) => unknown): AlarmSettings {
+  const trimmed = (key: string) => {
+    const value = get(key)
+    const text = value === undefined ? '' : String(value).trim()
+    return text === '' ? undefined : text
+  }
+  const email = trimmed('alarmEmail')
+  const topicArn = trimmed('alarmTopicArn')
+  if (email !== undefined && topicArn !== undefined)
+    throw new Error(
+      'context alarmEmail and alarmTopicArn are both given: the address is subscribed to a topic the stack creates, and with alarmTopicArn it creates none. Subscribe the address to your topic instead, or drop alarmTopicArn.',
+    )
+  if (topicArn !== undefined) {
+    if (/\.fifo$/i.test(topicArn))
+      throw new Error(
+        `context alarmTopicArn must be a standard topic, not a FIFO one (${JSON.stringify(topicArn)}): CloudWatch alarms and EventBridge publish no message group id, and a FIFO topic delivers to SQS queues only`,
+      )
+    if (!TOPIC_ARN.test(topicArn))
+      throw new Error(
+        `context alarmTopicArn must be an SNS topic's ARN, arn:<partition>:sns:<region>:<account>:<name>, not ${JSON.stringify(topicArn)}`,
+      )
+    return { topic: 'existing', topicArn }
+  }
+  if (email !== undefined && !SENDER_ADDRESS.test(email))
+    throw new Error(`context alarmEmail must be one email address, not ${JSON.stringify(email)}`)
+  return { topic: 'created', email }
 }
 
 /** The secret of a database the stack does not create; the Neon compute context would do nothing there, so is refused. */

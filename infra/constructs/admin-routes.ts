@@ -3,13 +3,11 @@ import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2'
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch'
 import type { Construct, IConstruct } from 'constructs'
 import type { Route } from '#functions/routes'
+import { addRouteSettings } from './route-settings.ts'
 import { StackPart } from './stack-part.ts'
 
 /** CloudWatch's hard limit on the metrics one metric math alarm reads (CloudWatch User Guide, "Limits"). */
 export const MAX_ALARM_METRICS = 10
-
-/** API Gateway's key for a route, `GET /api/v1/admin/users`: what the stage's `RouteSettings` are keyed by. */
-export const routeKey = (route: Pick<Route, 'method' | 'path'>): string => `${route.method} ${route.path}`
 
 export interface AdminRoutesProps {
   readonly httpApi: apigw.IHttpApi
@@ -24,7 +22,7 @@ export interface AdminRoutesProps {
  * context) and API Gateway's detailed (per-route) metrics, and one alarm on their 5xx answers.
  */
 export class AdminRoutes extends StackPart {
-  /** Raised by one 5xx from any admin route in five minutes. It has no action: subscribe to it (docs/deploying.md). */
+  /** Raised by one 5xx from any admin route in five minutes; the stack's monitoring sends it to the alarm topic. */
   readonly serverErrorsAlarm: cloudwatch.Alarm
 
   constructor(scope: Construct, id: string, props: AdminRoutesProps) {
@@ -37,22 +35,19 @@ export class AdminRoutes extends StackPart {
       )
 
     // A route setting replaces the stage's default for its route, all of it: the throttling and the detailed metrics
-    // (which the alarm reads) are both given here. The key is the route key; the property is plain JSON to CDK, so
-    // its names are CloudFormation's.
-    const cfnStage = stage.node.defaultChild as apigw.CfnStage
-    cfnStage.routeSettings = Object.fromEntries(
-      routes.map(({ route }) => [
-        routeKey(route),
-        {
+    // (which the alarm reads) are both given here.
+    addRouteSettings(
+      stage,
+      routes.map(({ route, resource }) => ({
+        route,
+        resource,
+        setting: {
           ThrottlingRateLimit: throttle.rateLimit,
           ThrottlingBurstLimit: throttle.burstLimit,
           DetailedMetricsEnabled: true,
         },
-      ]),
+      })),
     )
-    // API Gateway refuses a stage whose RouteSettings name a route that does not exist yet ("Unable to find Route by
-    // key"): the stage is created and updated after the routes it names.
-    stage.node.addDependency(...routes.map(({ resource }) => resource))
 
     // API Gateway's detailed metrics of an HTTP API carry the dimensions ApiId, Method, Resource (the route's path) and
     // Stage (developerguide/http-api-metrics.html). A route without requests in a period has no data point, so each
@@ -94,7 +89,7 @@ export class AdminRoutes extends StackPart {
 
     new CfnOutput(this, 'AdminServerErrorsAlarmName', {
       description:
-        'The alarm on the admin routes’ 5xx answers: subscribe to it (docs/deploying.md, The admin routes)',
+        'The alarm on the admin routes’ 5xx answers, sent to the alarm topic (docs/deploying.md, The admin routes)',
       value: this.serverErrorsAlarm.alarmName,
     })
   }

@@ -18,6 +18,7 @@ import {
 import { CORS_POLICY } from '#shared/http/cors'
 import { AdminRoutes } from './admin-routes.ts'
 import { type AuthFunction, bindSecret, declaredFunction, functionId } from './auth-function.ts'
+import { addRouteSettings, routeKey } from './route-settings.ts'
 import { StackPart } from './stack-part.ts'
 
 /**
@@ -69,9 +70,13 @@ export class AuthApi extends StackPart {
   readonly stage: apigw.HttpStage
   /** The admin routes' throttling, metrics and 5xx alarm; none when no deployed route is declared for superusers. */
   readonly adminRoutes: AdminRoutes | undefined
+  /** Every deployed route's resource, by its route key. */
+  private readonly routeResources = new Map<string, apigw.HttpRoute>()
+  private readonly throttle: AuthApiProps['throttle']
 
   constructor(scope: Construct, id: string, props: AuthApiProps) {
     super(scope, id)
+    this.throttle = props.throttle
     // The fallback only maps a path to 404 or 405: it reads no secret and never touches the database.
     const notFound = declaredFunction(this, fallbackRoute.function, { logRetention: props.logRetention })
     this.functions.set(fallbackRoute.function, notFound)
@@ -149,6 +154,7 @@ export class AuthApi extends StackPart {
         integration,
         ...(route.callers === 'token' ? { authorizer } : {}),
       })
+      if (resource) this.routeResources.set(routeKey(route), resource)
       if (route.callers === 'superuser' && resource) adminRoutes.push({ route, resource })
     }
     Validations.of(this.httpApi).acknowledge({
@@ -202,5 +208,26 @@ export class AuthApi extends StackPart {
       description: "The access tokens' iss: other services verify them with <issuer>/.well-known/jwks.json",
       value: this.issuer,
     })
+  }
+
+  /**
+   * Turns on API Gateway's per-route metrics for a deployed route (namespace `AWS/ApiGateway`, dimensions `ApiId`,
+   * `Stage`, `Method`, `Resource`), at the stage's own throttling: the route's latency and answers as its callers see
+   * them, which the latency alarms read. Each route so watched is a few metrics more on the bill.
+   */
+  enableDetailedMetrics(route: Pick<Route, 'method' | 'path'>): void {
+    const resource = this.routeResources.get(routeKey(route))
+    if (!resource) throw new Error(`no deployed route ${routeKey(route)}`)
+    addRouteSettings(this.stage, [
+      {
+        route,
+        resource,
+        setting: {
+          ThrottlingRateLimit: this.throttle.rateLimit,
+          ThrottlingBurstLimit: this.throttle.burstLimit,
+          DetailedMetricsEnabled: true,
+        },
+      },
+    ])
   }
 }

@@ -29,6 +29,8 @@ export interface MailSenderProps {
 export class MailSender extends StackPart {
   readonly sender: AuthFunction
   readonly failures: sqs.Queue
+  /** A job in MailFailures, and send-mail failing; the stack's monitoring sends them to the alarm topic. */
+  readonly alarms: readonly cloudwatch.Alarm[]
   /** The deletion page, when deletion links are mailed: the functions that queue mail are told, so a request knows. */
   private readonly accountDeletionUrl: string | undefined
 
@@ -101,7 +103,7 @@ export class MailSender extends StackPart {
       onFailure: new SqsDestination(this.failures),
     })
 
-    new cloudwatch.Alarm(this, 'MailFailuresAlarm', {
+    const queued = new cloudwatch.Alarm(this, 'MailFailuresAlarm', {
       alarmDescription:
         'papa-auth: a mail job failed every attempt and is in the MailFailures queue; redrive it (docs/deploying.md, Mail)',
       metric: this.failures.metricApproximateNumberOfMessagesVisible({
@@ -111,17 +113,20 @@ export class MailSender extends StackPart {
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
+      // SQS stops sending a queue's metrics after hours without activity: no data is an empty queue.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     })
-    new cloudwatch.Alarm(this, 'SendMailErrorsAlarm', {
+    const failing = new cloudwatch.Alarm(this, 'SendMailErrorsAlarm', {
       alarmDescription:
         'papa-auth: send-mail failed (SES refused or unreachable, or the database); Lambda retries it twice, then MailFailures',
       metric: fn.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
+      // Lambda sends Errors only for a period with invocations: no data is no mail sent, and none failed.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     })
+    this.alarms = [queued, failing]
 
     new CfnOutput(this, 'MailFailuresQueueUrl', {
       description: 'The mail jobs that failed every attempt, to read and redrive (docs/deploying.md, Mail)',

@@ -118,9 +118,12 @@ export type TokenRequest =
   | { grantType: 'password'; email: string; password: string }
   | { grantType: 'refresh_token'; refreshToken: string }
 
+/** The grant a token form asks for: `password` when it names none. */
+export const grantTypeOf = (form: TokenForm): string => form.grant_type ?? 'password'
+
 /** The token request a valid form describes; RFC 6749 §5.2 errors for anything else. */
 export function toTokenRequest(form: TokenForm): TokenRequest {
-  const grantType = form.grant_type ?? 'password'
+  const grantType = grantTypeOf(form)
   if (grantType === 'password') {
     if (form.username === undefined) throw new InvalidRequestError('username is required')
     if (form.password === undefined) throw new InvalidRequestError('password is required')

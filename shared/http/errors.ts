@@ -115,7 +115,7 @@ const hasCode = (error: Error): error is DomainError | PayloadTooLargeError =>
   error instanceof DomainError || error instanceof PayloadTooLargeError
 
 /** The table's code for an error: its own, or what middy's parsers and timeout mean by theirs. */
-function codeOf(error: unknown): ErrorCode | undefined {
+export function codeOf(error: unknown): ErrorCode | undefined {
   if (!(error instanceof Error)) return undefined
   if (hasCode(error)) return error.code
   if (error.name === 'TimeoutError') return 'TIMEOUT'

@@ -9,7 +9,8 @@ import { ANSWER_MARGIN_MS, withDeadline } from '#shared/platform/deadline'
 import { logger } from '#shared/platform/logger'
 import { type Authenticator, authenticate, type Callers, type PrincipalOf } from './authentication.ts'
 import { varyOnOrigin } from './cors.ts'
-import { type ErrorStyle, errorResult, PayloadTooLargeError } from './errors.ts'
+import { codeOf, type ErrorStyle, errorResult, PayloadTooLargeError } from './errors.ts'
+import { answerMetrics, type CountedAs } from './metrics.ts'
 import type { HttpResult } from './responses.ts'
 import { type AnySchema, validate } from './validation.ts'
 
@@ -50,6 +51,12 @@ interface HandlerOptions<TSchema extends AnySchema | undefined, C extends Caller
   form?: TSchema
   /** `oauth` answers client errors the RFC 6749 §5.2 way (`{"error": …}`), as the token endpoint must. */
   errors?: ErrorStyle
+  /**
+   * What the function's answers count as in the service's metrics (`shared/http/metrics.ts`), carried by their access
+   * log; by the body when it depends on the request (the token endpoint's grant). The function is given the parsed
+   * body of every answer, a refused one's too, which its schema may not have validated: it reads it defensively.
+   */
+  counts?: CountedAs | ((body: Body<TSchema>) => CountedAs | undefined)
 }
 
 interface WithDependencies<TDeps> {
@@ -94,7 +101,8 @@ export function httpHandler<TDeps, C extends Callers, TSchema extends AnySchema 
   const principals = new WeakMap<HttpEvent, PrincipalOf<C>>()
 
   const stack = middy<HttpEvent, APIGatewayProxyStructuredResultV2, Error, Context>()
-    .use(responses(options.errors ?? 'detail'))
+    // Widened to any parsed body: the access log sees refused requests too (see `counts`).
+    .use(responses(options.errors ?? 'detail', options.counts as Counts | undefined))
     .use(httpHeaderNormalizer())
     .use(bodyLimit())
     .use({
@@ -165,19 +173,42 @@ function serialize(result: HttpResult): APIGatewayProxyStructuredResultV2 {
   }
 }
 
-/** Outermost middleware: times the request, maps errors, and writes one access log line. */
+type Counts = CountedAs | ((body: unknown) => CountedAs | undefined)
+
+/** What an answer counts as; a body that was never parsed (refused before) is none of the function's answers. */
+function countedAs(counts: Counts | undefined, body: unknown): CountedAs | undefined {
+  if (typeof counts !== 'function') return counts
+  return typeof body === 'object' && body !== null ? counts(body) : undefined
+}
+
+/**
+ * Outermost middleware: times the request, maps errors, and writes one access log line, which carries the answer's
+ * count when the function's answers count (`counts`).
+ */
 function responses(
   style: ErrorStyle,
+  counts: Counts | undefined,
 ): MiddlewareObj<HttpEvent, APIGatewayProxyStructuredResultV2, Error, Context> {
   const started = new WeakMap<object, number>()
   const accessLog = (request: HttpRequest) => {
     const start = started.get(request) ?? performance.now()
-    logger.info('request', {
-      requestId: request.context.awsRequestId,
-      route: request.event.routeKey,
-      status: request.response?.statusCode,
-      durationMs: Math.round((performance.now() - start) * 10) / 10,
-    })
+    const status = request.response?.statusCode
+    const counted = countedAs(counts, request.event.body)
+    const code = request.error ? codeOf(request.error) : undefined
+    const metrics =
+      counted && status !== undefined
+        ? answerMetrics(counted, { status, code }, request.context.functionName, Date.now())
+        : undefined
+    logger.info(
+      'request',
+      {
+        requestId: request.context.awsRequestId,
+        route: request.event.routeKey,
+        status,
+        durationMs: Math.round((performance.now() - start) * 10) / 10,
+      },
+      metrics,
+    )
   }
   return {
     before: (request) => {

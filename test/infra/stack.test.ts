@@ -200,12 +200,17 @@ describe('the API', () => {
   })
 })
 
-/** The alarm on the admin routes' 5xx: the one alarm of the stack on a metric math expression. */
+/** The alarm on the admin routes' 5xx. */
 const adminAlarmOf = (synthesized: Synthesized): [string, Resource] => {
-  const found = byType(synthesized, 'AWS::CloudWatch::Alarm').filter(([, alarm]) => alarm.Properties.Metrics)
+  const found = byType(synthesized, 'AWS::CloudWatch::Alarm').filter(([id]) =>
+    id.startsWith('AdminServerErrorsAlarm'),
+  )
   expect(found).toHaveLength(1)
   return found[0] as [string, Resource]
 }
+
+/** The alarm topic the stack creates. */
+const alarmTopicOf = (synthesized: Synthesized) => onlyOf(synthesized, 'AWS::SNS::Topic')[0]
 
 describe('the admin routes', () => {
   it('are the routes declared for superusers: PATCH among them, each deployed', () => {
@@ -216,11 +221,13 @@ describe('the admin routes', () => {
     expect(deployed).toEqual(expect.arrayContaining(superuserRoutes.map(keyOf)))
   })
 
-  it('get a route setting each, and no other route does: lower throttling than the stage, detailed metrics', () => {
+  it('get a route setting each: lower throttling than the stage, detailed metrics', () => {
     const [, stage] = onlyOf(app, 'AWS::ApiGatewayV2::Stage')
     const settings = stage.Properties.RouteSettings as Record<string, unknown>
-    expect(Object.keys(settings).sort()).toEqual(superuserRoutes.map(keyOf).sort())
-    for (const [key, value] of Object.entries(settings))
+    // Beside them, only the two routes whose latency is alarmed on (see 'alarms' below).
+    const watched = [`POST ${API_BASE_PATH}/auth/login`, `GET ${API_BASE_PATH}/users/me`]
+    expect(Object.keys(settings).sort()).toEqual([...superuserRoutes.map(keyOf), ...watched].sort())
+    for (const [key, value] of Object.entries(settings).filter(([key]) => !watched.includes(key)))
       expect(value, key).toEqual({
         ThrottlingRateLimit: 5,
         ThrottlingBurstLimit: 10,
@@ -252,6 +259,8 @@ describe('the admin routes', () => {
       Threshold: 1,
       EvaluationPeriods: 1,
       TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: alarmTopicOf(app) }],
+      OKActions: [{ Ref: alarmTopicOf(app) }],
     })
     const [expression, ...reads] = metrics as {
       Id: string
@@ -866,7 +875,7 @@ describe('the signing keys and their rotation', () => {
 
 describe('the cleanup', () => {
   it('runs every 15 minutes on an EventBridge schedule, with the limits the API runs with', () => {
-    const [, rule] = onlyOf(app, 'AWS::Events::Rule')
+    const [, rule] = onlyOfPrefix(app, 'AWS::Events::Rule', 'CleanupSchedule')
     expect(rule.Properties).toMatchObject({ ScheduleExpression: 'rate(15 minutes)', State: 'ENABLED' })
     expect(rule.Properties.Targets).toHaveLength(1)
     expect(render(rule.Properties.Targets[0].Arn)).toBe(`<${logicalIdOf(app, 'cleanup')}.Arn>`)
@@ -878,9 +887,13 @@ describe('the cleanup', () => {
 
   it('runs as often as context cleanupIntervalMinutes says', () => {
     const hourly = synthesize({ context: { ...MAIL_CONTEXT, cleanupIntervalMinutes: '60' } })
-    expect(onlyOf(hourly, 'AWS::Events::Rule')[1].Properties.ScheduleExpression).toBe('rate(1 hour)')
+    expect(
+      onlyOfPrefix(hourly, 'AWS::Events::Rule', 'CleanupSchedule')[1].Properties.ScheduleExpression,
+    ).toBe('rate(1 hour)')
     const often = synthesize({ context: { ...MAIL_CONTEXT, cleanupIntervalMinutes: '5' } })
-    expect(onlyOf(often, 'AWS::Events::Rule')[1].Properties.ScheduleExpression).toBe('rate(5 minutes)')
+    expect(onlyOfPrefix(often, 'AWS::Events::Rule', 'CleanupSchedule')[1].Properties.ScheduleExpression).toBe(
+      'rate(5 minutes)',
+    )
   })
 })
 
@@ -1423,10 +1436,11 @@ describe('context', () => {
         ThrottlingRateLimit: 5,
         ThrottlingBurstLimit: 10,
       })
-      for (const settings of Object.values(stage.Properties.RouteSettings))
-        expect(settings).toEqual({
-          ThrottlingRateLimit: 2,
-          ThrottlingBurstLimit: 4,
+      for (const [key, settings] of Object.entries(stage.Properties.RouteSettings))
+        expect(settings, key).toEqual({
+          // The two routes whose latency is alarmed on keep the stage's throttling; the admin routes have theirs.
+          ThrottlingRateLimit: /\/(auth\/login|users\/me)$/.test(key) ? 5 : 2,
+          ThrottlingBurstLimit: /\/(auth\/login|users\/me)$/.test(key) ? 10 : 4,
           DetailedMetricsEnabled: true,
         })
       for (const [, logGroup] of byType(custom, 'AWS::Logs::LogGroup')) {
@@ -1597,8 +1611,8 @@ describe('password reset mail', () => {
 
   it('raises an alarm when a job is in MailFailures, and when send-mail fails', () => {
     const alarms = byType(app, 'AWS::CloudWatch::Alarm')
+      .filter(([id]) => /^(MailFailuresAlarm|SendMailErrorsAlarm)/.test(id))
       .map(([, alarm]) => alarm.Properties)
-      .filter((alarm) => alarm.Namespace !== undefined)
     const [queueId] = queueOf(app)
     const common = {
       ComparisonOperator: 'GreaterThanThreshold',
@@ -1773,8 +1787,10 @@ describe('password reset mail', () => {
       expect(noMail.stack.functions.has('send-mail')).toBe(false)
       for (const type of ['AWS::SQS::Queue', 'AWS::Lambda::EventInvokeConfig'])
         expect(byType(noMail, type), type).toEqual([])
-      // The admin routes' alarm is all that is left.
-      expect(byType(noMail, 'AWS::CloudWatch::Alarm').map(([id]) => id)).toEqual([adminAlarmOf(noMail)[0]])
+      expect(
+        byType(noMail, 'AWS::CloudWatch::Alarm').filter(([id]) => /Mail/.test(id)),
+        'mail alarms',
+      ).toEqual([])
       const text = JSON.stringify(noMail.resources)
       expect(text).not.toContain('MAILER_FUNCTION_NAME')
       expect(text).not.toContain('"ses:')
@@ -1831,3 +1847,472 @@ describe('cdk-nag', () => {
     for (const [id, reason] of acknowledged) expect(reason.length, id).toBeGreaterThan(40)
   })
 })
+
+describe('alarms someone receives', () => {
+  const OPERATOR_TOPIC = 'arn:aws:sns:eu-central-1:123456789012:ops-alarms'
+  /** Everything the stack can deploy, with an address to page. */
+  let full: Synthesized
+  /** No context at all: the stack's own topic, subscribed by no one. */
+  let bare: Synthesized
+  /** The operator's topic instead of the stack's. */
+  let operators: Synthesized
+  beforeAll(() => {
+    full = synthesize({
+      context: {
+        ...MAIL_CONTEXT,
+        docs: 'true',
+        loginProvisionedConcurrency: '2',
+        alarmEmail: 'ops@example.com',
+      },
+    })
+    bare = synthesize()
+    operators = synthesize({ context: { ...MAIL_CONTEXT, alarmTopicArn: OPERATOR_TOPIC } })
+  }, 180_000)
+  afterAll(() => {
+    full?.remove()
+    bare?.remove()
+    operators?.remove()
+  })
+
+  const alarms = (synthesized: Synthesized) => byType(synthesized, 'AWS::CloudWatch::Alarm')
+  /** The one alarm whose logical ID starts with `prefix`, its properties. */
+  const alarmOf = (synthesized: Synthesized, prefix: string) => {
+    const found = alarms(synthesized).filter(([id]) => id.startsWith(prefix))
+    expect(found, prefix).toHaveLength(1)
+    return (found[0] as [string, Resource])[1].Properties
+  }
+  const lambdaMetric = (synthesized: Synthesized, name: string, metric: string) => ({
+    Namespace: 'AWS/Lambda',
+    MetricName: metric,
+    Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalIdOf(synthesized, name) } }],
+    Statistic: 'Sum',
+  })
+
+  describe('the topic', () => {
+    it('is the stack’s own by default: encrypted with a rotated key of its own, subscribed by no one, its ARN an output', () => {
+      const [topicId, topic] = onlyOf(bare, 'AWS::SNS::Topic')
+      const [keyId, key] = onlyOf(bare, 'AWS::KMS::Key')
+      expect(topic.Properties).toEqual({
+        DisplayName: 'PapaAuth alarms',
+        KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
+      })
+      expect(key.Properties).toMatchObject({ EnableKeyRotation: true, PendingWindowInDays: 7 })
+      expect(byType(bare, 'AWS::SNS::Subscription')).toEqual([])
+      expect(bare.outputs.AlarmTopicArn?.Value).toEqual({ Ref: topicId })
+    })
+
+    it('subscribes the alarmEmail address by email', () => {
+      const [, subscription] = onlyOf(full, 'AWS::SNS::Subscription')
+      expect(subscription.Properties).toEqual({
+        Protocol: 'email',
+        Endpoint: 'ops@example.com',
+        TopicArn: { Ref: alarmTopicOf(full) },
+      })
+      // The address is in the subscription only: no output prints it.
+      expect(JSON.stringify(full.outputs)).not.toContain('ops@example.com')
+    })
+
+    it('refuses every request without TLS, lets only this account’s alarms and this stack’s rule publish', () => {
+      const [, policy] = onlyOf(full, 'AWS::SNS::TopicPolicy')
+      const topic = { Ref: alarmTopicOf(full) }
+      expect(policy.Properties.Topics).toEqual([topic])
+      const [ruleId] = onlyOfPrefix(full, 'AWS::Events::Rule', 'SigningKeysRotationFailed')
+      expect(policy.Properties.PolicyDocument.Statement).toEqual([
+        {
+          Sid: 'AllowPublishThroughSSLOnly',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 'sns:Publish',
+          Resource: topic,
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        },
+        {
+          Sid: 'AlarmsOfThisAccountPublish',
+          Effect: 'Allow',
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+          Action: 'sns:Publish',
+          Resource: topic,
+          Condition: {
+            StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+            ArnLike: { 'aws:SourceArn': expect.anything() },
+          },
+        },
+        {
+          Sid: 'RuleOfThisStackPublishes',
+          Effect: 'Allow',
+          Principal: { Service: 'events.amazonaws.com' },
+          Action: 'sns:Publish',
+          Resource: topic,
+          Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId, 'Arn'] } } },
+        },
+      ])
+      const cloudwatch = policy.Properties.PolicyDocument.Statement[1]
+      expect(render(cloudwatch.Condition.ArnLike['aws:SourceArn'])).toBe(
+        'arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*',
+      )
+    })
+
+    it('lets CloudWatch and EventBridge encrypt with the key, as SNS does for what they publish, and nothing more', () => {
+      const [, key] = onlyOf(full, 'AWS::KMS::Key')
+      const statements = key.Properties.KeyPolicy.Statement as Record<string, unknown>[]
+      // The account's own administration of the key (CDK's default), and the two publishers.
+      expect(statements).toHaveLength(2)
+      expect(statements[1]).toEqual({
+        Sid: 'AlarmsAndEventsPublishEncrypted',
+        Effect: 'Allow',
+        Principal: { Service: ['cloudwatch.amazonaws.com', 'events.amazonaws.com'] },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        Resource: '*',
+      })
+    })
+
+    it('is the operator’s with alarmTopicArn: no topic, key, policy or subscription of the stack’s, and its ARN everywhere', () => {
+      for (const type of [
+        'AWS::SNS::Topic',
+        'AWS::KMS::Key',
+        'AWS::SNS::TopicPolicy',
+        'AWS::SNS::Subscription',
+      ])
+        expect(byType(operators, type), type).toEqual([])
+      expect(operators.outputs.AlarmTopicArn?.Value).toBe(OPERATOR_TOPIC)
+      for (const [id, alarm] of alarms(operators)) {
+        expect(alarm.Properties.AlarmActions, id).toEqual([OPERATOR_TOPIC])
+        expect(alarm.Properties.OKActions, id).toEqual([OPERATOR_TOPIC])
+      }
+      const [, rule] = onlyOfPrefix(operators, 'AWS::Events::Rule', 'SigningKeysRotationFailed')
+      expect(rule.Properties.Targets[0].Arn).toBe(OPERATOR_TOPIC)
+    })
+
+    it('must be in the stack’s region: a template rule checks it when the stack has none, the synth when it has one', () => {
+      const template = JSON.parse(
+        readFileSync(join(operators.outdir, `${operators.stack.artifactId}.template.json`), 'utf8'),
+      ) as { Rules: Record<string, { Assertions: { Assert: unknown; AssertDescription: string }[] }> }
+      expect(template.Rules.AlarmTopicInTheStackRegion?.Assertions).toEqual([
+        {
+          Assert: { 'Fn::Equals': ['eu-central-1', { Ref: 'AWS::Region' }] },
+          AssertDescription:
+            'context alarmTopicArn names a topic in eu-central-1: CloudWatch alarms and EventBridge rules publish only to a topic in their own region.',
+        },
+      ])
+      const bound = (region: string) => {
+        const outdir = mkdtempSync(join(tmpdir(), 'papa-auth-cdk-'))
+        try {
+          const boundApp = new App({
+            outdir,
+            context: { 'aws:cdk:bundling-stacks': [], alarmTopicArn: OPERATOR_TOPIC },
+          })
+          const previous = process.env.CDK_DEFAULT_REGION
+          process.env.CDK_DEFAULT_REGION = region
+          try {
+            defineApp(boundApp)
+          } finally {
+            if (previous === undefined) delete process.env.CDK_DEFAULT_REGION
+            else process.env.CDK_DEFAULT_REGION = previous
+          }
+          return boundApp.synth().stacks[0]?.template as { Rules?: Record<string, unknown> }
+        } finally {
+          rmSync(outdir, { recursive: true, force: true })
+        }
+      }
+      expect(() => bound('us-east-1')).toThrow(
+        "context alarmTopicArn names a topic in eu-central-1: CloudWatch alarms and EventBridge rules publish only to a topic in their own region, and the stack's is us-east-1",
+      )
+      expect(bound('eu-central-1').Rules?.AlarmTopicInTheStackRegion).toBeUndefined()
+    }, 120_000)
+  })
+
+  describe('the alarms', () => {
+    const LOGIN_PATH = ['Login', 'Token', 'Refresh']
+    const EXPECTED = [
+      'AdminServerErrorsAlarm',
+      'ApiServerErrorRateAlarm',
+      ...LOGIN_PATH.flatMap((name) => [`${name}ErrorsAlarm`, `${name}ThrottlesAlarm`]),
+      'LoginLatencyAlarm',
+      'MeLatencyAlarm',
+      'MigrateErrorsAlarm',
+      'CleanupErrorsAlarm',
+      'SigningKeysRotationAlertUndeliveredAlarm',
+    ]
+    const idsOf = (synthesized: Synthesized) =>
+      alarms(synthesized)
+        .map(([id]) => id.replace(/[0-9A-F]{8}$/, ''))
+        .sort()
+
+    it('are these, the mail sender’s two with mail', () => {
+      expect(idsOf(bare)).toEqual([...EXPECTED].sort())
+      expect(idsOf(full)).toEqual([...EXPECTED, 'MailFailuresAlarm', 'SendMailErrorsAlarm'].sort())
+    })
+
+    it('each tell the topic when they go off and when they recover, say what they mean, and how missing data counts', () => {
+      for (const synthesized of [bare, full]) {
+        const topic = { Ref: alarmTopicOf(synthesized) }
+        for (const [id, alarm] of alarms(synthesized)) {
+          expect(alarm.Properties.AlarmActions, id).toEqual([topic])
+          expect(alarm.Properties.OKActions, id).toEqual([topic])
+          expect(alarm.Properties.InsufficientDataActions, id).toBeUndefined()
+          expect(alarm.Properties.AlarmDescription, id).toMatch(/^papa-auth: .{40,}/)
+          expect(['notBreaching', 'ignore'], id).toContain(alarm.Properties.TreatMissingData)
+        }
+      }
+    })
+
+    it('page on the API’s 5xx above 5 % of its requests in five minutes, once at least 5 failed', () => {
+      const [apiId] = onlyOf(full, 'AWS::ApiGatewayV2::Api')
+      const stageMetric = (name: string) => ({
+        Metric: {
+          Namespace: 'AWS/ApiGateway',
+          MetricName: name,
+          Dimensions: [
+            { Name: 'ApiId', Value: { Ref: apiId } },
+            { Name: 'Stage', Value: '$default' },
+          ],
+        },
+        Period: 300,
+        Stat: 'Sum',
+      })
+      const { AlarmActions, OKActions, AlarmDescription, ...rest } = alarmOf(full, 'ApiServerErrorRateAlarm')
+      expect(rest).toEqual({
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 5,
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+        Metrics: [
+          {
+            Id: 'expr_1',
+            Expression: 'IF(FILL(errors, 0) >= 5, 100 * FILL(errors, 0) / FILL(requests, 1), 0)',
+            Label: 'API: 5xx, % of requests',
+            ReturnData: true,
+          },
+          { Id: 'errors', MetricStat: stageMetric('5xx'), ReturnData: false },
+          { Id: 'requests', MetricStat: stageMetric('Count'), ReturnData: false },
+        ],
+      })
+    })
+
+    it('page on any error or throttle of login, token and refresh, alias invocations included', () => {
+      for (const synthesized of [bare, full])
+        for (const name of PROVISIONED_FUNCTIONS)
+          for (const [metric, suffix] of [
+            ['Errors', 'ErrorsAlarm'],
+            ['Throttles', 'ThrottlesAlarm'],
+          ] as const) {
+            const prefix = `${name.charAt(0).toUpperCase()}${name.slice(1)}${suffix}`
+            expect(alarmOf(synthesized, prefix), prefix).toMatchObject({
+              ...lambdaMetric(synthesized, name, metric),
+              Period: 300,
+              ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+              Threshold: 1,
+              EvaluationPeriods: 1,
+              TreatMissingData: 'notBreaching',
+            })
+          }
+      // With provisioned concurrency the routes invoke the `live` alias; the function's own metrics (no Resource
+      // dimension) sum every version and alias, so the alarms read the same metric.
+      expect(byType(full, 'AWS::Lambda::Alias')).toHaveLength(PROVISIONED_FUNCTIONS.length)
+    })
+
+    it('page on the p99 latency of login and /users/me, per route, in 2 of 3 periods with at least 50 requests', () => {
+      const [apiId] = onlyOf(full, 'AWS::ApiGatewayV2::Api')
+      for (const [prefix, method, path, threshold] of [
+        ['LoginLatencyAlarm', 'POST', `${API_BASE_PATH}/auth/login`, 3000],
+        ['MeLatencyAlarm', 'GET', `${API_BASE_PATH}/users/me`, 1500],
+      ] as const) {
+        const routeMetric = (name: string, stat: string) => ({
+          Metric: {
+            Namespace: 'AWS/ApiGateway',
+            MetricName: name,
+            Dimensions: [
+              { Name: 'ApiId', Value: { Ref: apiId } },
+              { Name: 'Method', Value: method },
+              { Name: 'Resource', Value: path },
+              { Name: 'Stage', Value: '$default' },
+            ],
+          },
+          Period: 300,
+          Stat: stat,
+        })
+        expect(alarmOf(full, prefix)).toMatchObject({
+          ComparisonOperator: 'GreaterThanThreshold',
+          Threshold: threshold,
+          EvaluationPeriods: 3,
+          DatapointsToAlarm: 2,
+          TreatMissingData: 'notBreaching',
+          Metrics: [
+            { Id: 'expr_1', Expression: 'IF(FILL(requests, 0) >= 50, latency, 0)', ReturnData: true },
+            { Id: 'latency', MetricStat: routeMetric('Latency', 'p99'), ReturnData: false },
+            { Id: 'requests', MetricStat: routeMetric('Count', 'Sum'), ReturnData: false },
+          ],
+        })
+        // The route's detailed metrics are on, at the stage's own throttling, after the route exists.
+        const [, stage] = onlyOf(full, 'AWS::ApiGatewayV2::Stage')
+        expect(stage.Properties.RouteSettings[`${method} ${path}`]).toEqual({
+          ThrottlingRateLimit: 50,
+          ThrottlingBurstLimit: 100,
+          DetailedMetricsEnabled: true,
+        })
+        const [routeId] = byType(full, 'AWS::ApiGatewayV2::Route').find(
+          ([, route]) => route.Properties.RouteKey === `${method} ${path}`,
+        ) as [string, Resource]
+        expect(stage.DependsOn).toContain(routeId)
+      }
+    })
+
+    it('page on a failed migrate, and stay raised until a run succeeds', () => {
+      expect(alarmOf(full, 'MigrateErrorsAlarm')).toMatchObject({
+        ...lambdaMetric(full, 'migrate', 'Errors'),
+        Period: 300,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Threshold: 1,
+        EvaluationPeriods: 1,
+        TreatMissingData: 'ignore',
+      })
+    })
+
+    it('page on a cleanup that failed in each of three hours in a row', () => {
+      expect(alarmOf(full, 'CleanupErrorsAlarm')).toMatchObject({
+        ...lambdaMetric(full, 'cleanup', 'Errors'),
+        Period: 3600,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Threshold: 1,
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 3,
+        TreatMissingData: 'notBreaching',
+      })
+    })
+  })
+
+  describe('a failed rotation of the signing keys', () => {
+    it('is Secrets Manager’s RotationFailed for the key set alone, sent to the topic in words', () => {
+      const [ruleId, rule] = onlyOfPrefix(full, 'AWS::Events::Rule', 'SigningKeysRotationFailed')
+      expect(rule.Properties.EventPattern).toEqual({
+        source: ['aws.secretsmanager'],
+        'detail-type': ['AWS Service Event via CloudTrail'],
+        detail: {
+          eventSource: ['secretsmanager.amazonaws.com'],
+          eventName: ['RotationFailed', 'TestRotationFailed'],
+          additionalEventData: { SecretId: [{ Ref: secretId(full, 'SigningKeys') }] },
+        },
+      })
+      const [target, ...others] = rule.Properties.Targets
+      expect(others).toEqual([])
+      expect(target).toMatchObject({ Arn: { Ref: alarmTopicOf(full) }, Id: 'Target0' })
+      // Published by the topic's policy (above), not a role, which would break delivery to an encrypted topic.
+      expect(target.RoleArn).toBeUndefined()
+      expect(target.InputTransformer.InputPathsMap).toEqual({
+        'detail-eventName': '$.detail.eventName',
+        time: '$.time',
+        'detail-additionalEventData-SecretId': '$.detail.additionalEventData.SecretId',
+      })
+      expect(JSON.parse(target.InputTransformer.InputTemplate)).toMatch(
+        /^papa-auth PapaAuth: a rotation of the signing keys failed \(<detail-eventName> at <time>, secret <detail-additionalEventData-SecretId>\)\./,
+      )
+      // An undelivered failure has an alarm of its own.
+      expect(alarmOf(full, 'SigningKeysRotationAlertUndeliveredAlarm')).toMatchObject({
+        Namespace: 'AWS/Events',
+        MetricName: 'FailedInvocations',
+        Dimensions: [{ Name: 'RuleName', Value: { Ref: ruleId } }],
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      })
+    })
+  })
+
+  describe('the dashboard', () => {
+    /** The dashboard's body, its references rendered `<LogicalId>` (`<LogicalId.Arn>`), parsed. */
+    const bodyOf = (synthesized: Synthesized) => {
+      const [id, dashboard] = onlyOf(synthesized, 'AWS::CloudWatch::Dashboard')
+      expect(synthesized.outputs.DashboardName?.Value).toEqual({ Ref: id })
+      return JSON.parse(render(dashboard.Properties.DashboardBody)) as {
+        widgets: {
+          properties: { title?: string; alarms?: string[]; metrics?: unknown[][]; annotations?: unknown }
+        }[]
+      }
+    }
+    const titled = (synthesized: Synthesized, title: string) => {
+      const widget = bodyOf(synthesized).widgets.find((each) => each.properties.title === title)
+      expect(widget, title).toBeDefined()
+      return widget?.properties ?? {}
+    }
+
+    it('is one, its name an output, and shows the state of every alarm', () => {
+      for (const synthesized of [bare, full])
+        expect(titled(synthesized, 'PapaAuth: alarms').alarms?.sort()).toEqual(
+          alarms(synthesized)
+            .map(([id]) => `<${id}.Arn>`)
+            .sort(),
+        )
+    })
+
+    it('graphs the counts: logins by outcome through login and token together, resets requested and confirmed', () => {
+      /** The widget's metric lines: `[namespace, name, dimension, value, …]`, their options last. */
+      const linesOf = (title: string) =>
+        (titled(full, title).metrics ?? []).map((line) => ({
+          metric: line.filter((part) => typeof part === 'string'),
+          options: line.find((part) => typeof part === 'object') as Record<string, unknown> | undefined,
+        }))
+      const logins = linesOf('Logins')
+      for (const outcome of ['succeeded', 'failed', 'locked']) {
+        expect(logins.map(({ options }) => options?.expression)).toContain(
+          `FILL(login_${outcome}, 0) + FILL(token_${outcome}, 0)`,
+        )
+        for (const name of ['login', 'token'])
+          expect(logins).toContainEqual({
+            metric: [
+              'PapaAuth',
+              'Logins',
+              'FunctionName',
+              `<${logicalIdOf(full, name)}>`,
+              'Outcome',
+              outcome,
+            ],
+            options: { id: `${name}_${outcome}`, visible: false, stat: 'Sum' },
+          })
+      }
+      const resets = linesOf('Password resets').map(({ metric }) => metric)
+      expect(resets).toEqual([
+        [
+          'PapaAuth',
+          'PasswordResets',
+          'FunctionName',
+          `<${logicalIdOf(full, 'password-reset')}>`,
+          'Outcome',
+          'requested',
+        ],
+        [
+          'PapaAuth',
+          'PasswordResets',
+          'FunctionName',
+          `<${logicalIdOf(full, 'password-reset-confirm')}>`,
+          'Outcome',
+          'confirmed',
+        ],
+      ])
+    })
+
+    it('graphs the login path’s provisioned concurrency when it has some', () => {
+      const metrics = JSON.stringify(titled(full, 'Login path: provisioned concurrency').metrics)
+      expect(metrics).toContain('ProvisionedConcurrencyUtilization')
+      expect(metrics).toContain('ProvisionedConcurrencySpilloverInvocations')
+      expect(bodyOf(bare).widgets.map((widget) => widget.properties.title)).not.toContain(
+        'Login path: provisioned concurrency',
+      )
+    })
+  })
+
+  it('passes cdk-nag with nothing more acknowledged, and each variant synthesizes', () => {
+    for (const synthesized of [bare, full, operators]) {
+      const report = new AwsSolutionsChecks(synthesized.stack).validateScope(synthesized.stack)
+      expect(report.violations).toEqual([])
+    }
+  })
+})
+
+/** The one resource of a type whose logical ID starts with `prefix`. */
+function onlyOfPrefix(synthesized: Synthesized, type: string, prefix: string): [string, Resource] {
+  const found = byType(synthesized, type).filter(([id]) => id.startsWith(prefix))
+  expect(found, prefix).toHaveLength(1)
+  return found[0] as [string, Resource]
+}

@@ -143,16 +143,19 @@ describe('no password, hash, token, secret or SQL in a log line or a response', 
       .map((line) => JSON.parse(line))
     expect(requests).toHaveLength(11)
     for (const entry of requests) {
-      expect(Object.keys(entry).sort()).toEqual([
-        'durationMs',
-        'level',
-        'message',
-        'requestId',
-        'route',
-        'status',
-        'time',
-      ])
+      // A login's line carries its count too (docs/deploying.md, Metrics): the EMF members, by a fixed outcome.
+      const counted = '_aws' in entry ? ['FunctionName', 'Logins', 'Outcome', '_aws'] : []
+      expect(Object.keys(entry).sort()).toEqual(
+        ['durationMs', 'level', 'message', 'requestId', 'route', 'status', 'time', ...counted].sort(),
+      )
     }
+    expect(requests.filter((entry) => '_aws' in entry).map((entry) => [entry.status, entry.Outcome])).toEqual(
+      [
+        [200, 'succeeded'],
+        [401, 'failed'],
+        [400, 'failed'],
+      ],
+    )
     const unexpected = lines
       .filter((line) => line.includes('unhandled error'))
       .map((line) => JSON.parse(line))

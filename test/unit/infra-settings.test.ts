@@ -49,6 +49,7 @@ const DEFAULTS: AuthStackSettings = {
   cleanupIntervalMinutes: 15,
   limits: {},
   mail: undefined,
+  alarms: { topic: 'created', email: undefined },
   database: {
     kind: 'neon',
     apiKeySecretName: 'papa-auth/neon-api-key',
@@ -85,6 +86,8 @@ const KEYS = [
   'accountDeletionUrl',
   'sesIdentity',
   'productName',
+  'alarmEmail',
+  'alarmTopicArn',
   'databaseSecretName',
   'neonApiKeySecretName',
   'neonProjectName',
@@ -472,6 +475,59 @@ describe('password reset mail', () => {
     )
     expect(refusal({ ...MAIL, passwordResetUrl: '/reset?token={token}' })).toMatch(
       /^context passwordResetUrl: PASSWORD_RESET_URL must be an absolute http\(s\) URL/,
+    )
+  })
+})
+
+describe('where the alarms go', () => {
+  const topicArn = 'arn:aws:sns:eu-central-1:123456789012:ops-alarms'
+
+  it('is a topic of the stack’s own, unsubscribed, unless context says otherwise', () => {
+    expect(readSettings({}).alarms).toEqual({ topic: 'created', email: undefined })
+  })
+
+  it('subscribes the alarmEmail address to that topic', () => {
+    expect(readSettings({ alarmEmail: ' ops@example.com ' }).alarms).toEqual({
+      topic: 'created',
+      email: 'ops@example.com',
+    })
+  })
+
+  it('is the operator’s topic with alarmTopicArn, in any partition and region', () => {
+    for (const arn of [
+      topicArn,
+      'arn:aws-us-gov:sns:us-gov-west-1:123456789012:alarms_1',
+      'arn:aws-cn:sns:cn-north-1:123456789012:alarms',
+    ])
+      expect(readSettings({ alarmTopicArn: arn }).alarms).toEqual({ topic: 'existing', topicArn: arn })
+  })
+
+  it('refuses both at once, naming what to do instead', () => {
+    expect(refusal({ alarmEmail: 'ops@example.com', alarmTopicArn: topicArn })).toBe(
+      'context alarmEmail and alarmTopicArn are both given: the address is subscribed to a topic the stack creates, and with alarmTopicArn it creates none. Subscribe the address to your topic instead, or drop alarmTopicArn.',
+    )
+  })
+
+  it('refuses an address that is not one address', () => {
+    for (const alarmEmail of ['ops', 'ops@localhost', 'a@example.com,b@example.com', 'Ops <ops@example.com>'])
+      expect(refusal({ alarmEmail })).toBe(
+        `context alarmEmail must be one email address, not ${JSON.stringify(alarmEmail)}`,
+      )
+  })
+
+  it('refuses anything but a standard topic’s ARN', () => {
+    for (const alarmTopicArn of [
+      'ops-alarms',
+      'arn:aws:sqs:eu-central-1:123456789012:ops-alarms',
+      'arn:aws:sns:eu-central-1:12345:ops-alarms',
+      'arn:aws:sns:eu-central-1:123456789012:ops alarms',
+      'arn:aws:sns:eu-central-1:123456789012:ops-alarms:1a2b3c4d-subscription',
+    ])
+      expect(refusal({ alarmTopicArn })).toBe(
+        `context alarmTopicArn must be an SNS topic's ARN, arn:<partition>:sns:<region>:<account>:<name>, not ${JSON.stringify(alarmTopicArn)}`,
+      )
+    expect(refusal({ alarmTopicArn: `${topicArn}.fifo` })).toMatch(
+      /^context alarmTopicArn must be a standard topic, not a FIFO one/,
     )
   })
 })
