@@ -148,8 +148,11 @@ export class AuthStack extends Stack {
     if (config.kind === 'existing') return { secret: importSecret(this, 'DatabaseSecret', config.secretName) }
     const secret = new secretsmanager.Secret(this, 'DatabaseSecret', {
       description: `${this.stackName}: {"pooledUrl","directUrl"} of the Neon database, written by the Neon project resource`,
-      // Kept with the project it points to, unless the engineer opted in to deleting both.
-      removalPolicy: config.deleteOnRemoval ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      // Kept with the project it points to, unless the engineer opted in to deleting both; deleted when its own
+      // create rolls back (RetainExceptOnCreate): a failed first deploy removes its project too, so it points nowhere.
+      removalPolicy: config.deleteOnRemoval
+        ? RemovalPolicy.DESTROY
+        : RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     })
     Validations.of(secret).acknowledge({
       id: 'AwsSolutions-SMG4',
@@ -168,6 +171,8 @@ export class AuthStack extends Stack {
       cleanupRoleName: DATABASE_CLEANUP_ROLE,
       orgId: config.orgId,
       compute: config.compute,
+      historyRetentionSeconds: config.historyRetentionSeconds,
+      adoptProjectId: config.adoptProjectId,
       deleteOnRemoval: config.deleteOnRemoval,
       logRetention: settings.logRetention,
       ...(config.apiUrl ? { apiUrl: config.apiUrl } : {}),

@@ -957,8 +957,57 @@ describe('the Neon database', () => {
     expect(DatabaseSecretArn).toEqual({ Ref: secretId(app, 'DatabaseSecret') })
     expect(render(ServiceToken)).toMatch(/^<NeonProviderframeworkonEvent\w+\.Arn>$/)
     expect(neon.DeletionPolicy).toBe('Delete')
-    expect(resource(app, secretId(app, 'DatabaseSecret')).DeletionPolicy).toBe('Retain')
+    // Kept with its project when the stack is deleted; deleted with the rollback of its own create (a failed first
+    // deploy), whose project the rollback removes too.
+    const secret = resource(app, secretId(app, 'DatabaseSecret'))
+    expect([secret.DeletionPolicy, secret.UpdateReplacePolicy]).toEqual(['RetainExceptOnCreate', 'Retain'])
     expect(render(app.outputs.NeonProjectId?.Value)).toMatch(/^<NeonProject\w+\.ProjectId>$/)
+  })
+
+  it('keeps the history window Neon’s plan gives unless context neonHistoryRetentionSeconds sets it', () => {
+    expect(onlyOf(app, 'Custom::NeonProject')[1].Properties.HistoryRetentionSeconds).toBeUndefined()
+    const week = synthesize({ context: { neonHistoryRetentionSeconds: '604800' } })
+    try {
+      const [id, neon] = onlyOf(week, 'Custom::NeonProject')
+      expect(neon.Properties.HistoryRetentionSeconds).toBe('604800')
+      // Set in place on the same resource: never a new project.
+      expect(id).toBe(onlyOf(app, 'Custom::NeonProject')[0])
+      expect(week.warnings().map((warning) => warning.id)).not.toContain('papa-auth:no-history')
+    } finally {
+      week.remove()
+    }
+    const none = synthesize({ context: { neonHistoryRetentionSeconds: 0 } })
+    try {
+      expect(onlyOf(none, 'Custom::NeonProject')[1].Properties.HistoryRetentionSeconds).toBe('0')
+      expect(none.warnings()).toContainEqual({
+        id: 'papa-auth:no-history',
+        message: expect.stringMatching(/^neonHistoryRetentionSeconds is 0: Neon keeps no history/),
+      })
+    } finally {
+      none.remove()
+    }
+    for (const value of ['2592001', '-1', '1.5', '1d'])
+      expect(() => synthesize({ context: { neonHistoryRetentionSeconds: value } }), value).toThrow(
+        /^context neonHistoryRetentionSeconds must be a whole number of seconds from 0 to 2592000 \(30 days\)/,
+      )
+  })
+
+  it('takes back a kept project on Create only when context neonAdoptProjectId names it', () => {
+    expect(onlyOf(app, 'Custom::NeonProject')[1].Properties.AdoptProjectId).toBeUndefined()
+    const again = synthesize({ context: { neonAdoptProjectId: 'quiet-bird-12345678' } })
+    try {
+      const [id, neon] = onlyOf(again, 'Custom::NeonProject')
+      expect(neon.Properties.AdoptProjectId).toBe('quiet-bird-12345678')
+      expect(id).toBe(onlyOf(app, 'Custom::NeonProject')[0])
+    } finally {
+      again.remove()
+    }
+    expect(() => synthesize({ context: { neonAdoptProjectId: 'Quiet Bird' } })).toThrow(
+      /^context neonAdoptProjectId must be a Neon project id/,
+    )
+    expect(() =>
+      synthesize({ context: { databaseSecretName: 'ops/db', neonAdoptProjectId: 'quiet-bird-1' } }),
+    ).toThrow(/^context neonAdoptProjectId given with databaseSecretName/)
   })
 
   it('takes its settings from context, and deletes the project and its secret only on opt-in', () => {
