@@ -128,8 +128,10 @@ export class AuthStack extends Stack {
       ...(mail ? [['send-mail', mail.sender] as const] : []),
     ])
 
+    // An ARN whichever way the secret was named: a secret given by name has no full ARN at synth, and its partial
+    // ARN (without Secrets Manager's six-character suffix) is what every `--secret-id` accepts.
     new CfnOutput(this, 'DatabaseSecretArn', {
-      value: database.secret.secretFullArn ?? database.secret.secretName,
+      value: database.secret.secretFullArn ?? database.secret.secretArn,
     })
     if (database.neon) new CfnOutput(this, 'NeonProjectId', { value: database.neon.projectId })
   }

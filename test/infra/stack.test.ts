@@ -1427,6 +1427,13 @@ describe('bring your own database', () => {
     expect(resource(own, logicalIdOf(own, 'login')).DependsOn).toContain(triggerId)
   })
 
+  it('names the secret by an ARN in the DatabaseSecretArn output, as every --secret-id takes it', () => {
+    // Given by name: its ARN without Secrets Manager's suffix, which CloudFormation cannot know at deploy.
+    expect(render(own.outputs.DatabaseSecretArn?.Value)).toBe(
+      'arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:prod/papa-auth/database',
+    )
+  })
+
   it('accepts the secret by full ARN too', () => {
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf'
     const byArn = synthesize({ context: { databaseSecretName: arn } })
@@ -1434,6 +1441,7 @@ describe('bring your own database', () => {
       const login = resource(byArn, logicalIdOf(byArn, 'login'))
       expect(login.Properties.Environment.Variables.DATABASE_SECRET_ARN).toBe(arn)
       expect(secretsReadBy(byArn, logicalIdOf(byArn, 'login'))).toContain(arn)
+      expect(byArn.outputs.DatabaseSecretArn?.Value).toBe(arn)
     } finally {
       byArn.remove()
     }
