@@ -992,6 +992,50 @@ describe('the signing keys rotation bundle', () => {
   })
 })
 
+describe('the signing keys rotation bundle, on a change of the schedule or its rollback', () => {
+  it('answers Secrets Manager’s configuration test right after a rotation, reading only, changing nothing', async () => {
+    const signingKeys = secretArn('SigningKeys')
+    const publicKeys = secretArn('PublicKeys')
+    const kept = [secretValues.get(signingKeys), secretValues.get(publicKeys)] as const
+    try {
+      secretValues.set(signingKeys, randomBytes(24).toString('base64url'))
+      secretValues.set(publicKeys, randomBytes(24).toString('base64url'))
+      const token = randomUUID()
+      secrets.startRotation(signingKeys, token)
+      for (const Step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret'])
+        await invokeBundle('rotate-signing-keys', { Step, SecretId: signingKeys, ClientRequestToken: token })
+      const rotated = [
+        secretValues.get(signingKeys),
+        secretValues.get(publicKeys),
+        secrets.stages(signingKeys),
+      ]
+
+      // The rollback of a deploy that changed signingKeyRotationDays: testSecret alone, minutes after that rotation.
+      const test = randomUUID()
+      secrets.startConfigurationTest(signingKeys, test, 'a copy of AWSCURRENT')
+      const from = secrets.calls.length
+      await invokeBundle('rotate-signing-keys', {
+        Step: 'testSecret',
+        SecretId: signingKeys,
+        ClientRequestToken: test,
+      })
+      expect([...new Set(secrets.calls.slice(from))].sort()).toEqual([
+        `DescribeSecret ${signingKeys}`,
+        `GetSecretValue ${signingKeys}`,
+      ])
+      secrets.endConfigurationTest(signingKeys, test)
+      expect([
+        secretValues.get(signingKeys),
+        secretValues.get(publicKeys),
+        secrets.stages(signingKeys),
+      ]).toEqual(rotated)
+    } finally {
+      secretValues.set(signingKeys, kept[0] ?? '')
+      secretValues.set(publicKeys, kept[1] ?? '')
+    }
+  })
+})
+
 describe('the Neon provider bundle', () => {
   it('loads and answers a Delete by keeping the project when Neon cannot be reached to tell whether it holds data', async () => {
     const { result, reads } = await invokeBundle('neon-project', {

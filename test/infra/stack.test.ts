@@ -728,6 +728,8 @@ describe('secrets', () => {
         app.stack.getLogicalId(fn.role.node.defaultChild as never),
       ),
       roleId,
+      // It may only start the signing keys' first rotation (checked with the rotation).
+      firstRotationRoleId(app),
     ])
     for (const [id] of byType(app, 'AWS::IAM::Role').filter(([id]) => !ours.has(id))) {
       const { statements, inline } = grantsOf(app, id)
@@ -735,6 +737,13 @@ describe('secrets', () => {
     }
   })
 })
+
+/** The role of CDK's AwsCustomResource function, which starts the signing keys' first rotation. */
+function firstRotationRoleId(synthesized: Synthesized): string {
+  const [, first] = onlyOf(synthesized, 'Custom::SigningKeysFirstRotation')
+  const functionId = render(first.Properties.ServiceToken).replace(/^<|\.Arn>$/g, '')
+  return render(resource(synthesized, functionId).Properties.Role).replace(/^<|\.Arn>$/g, '')
+}
 
 describe('the signing keys and their rotation', () => {
   const rotationId = () => logicalIdOf(app, 'rotate-signing-keys')
@@ -747,9 +756,10 @@ describe('the signing keys and their rotation', () => {
       SecretId: { Ref: signingId() },
       RotationLambdaARN: { 'Fn::GetAtt': [rotationId(), 'Arn'] },
       RotationRules: { ScheduleExpression: 'rate(90 days)' },
-      RotateImmediatelyOnUpdate: true,
+      // A change of the schedule, and its rollback, rotate nothing (docs/deploying.md, Rollbacks).
+      RotateImmediatelyOnUpdate: false,
     })
-    // Secrets Manager may invoke it (from this account only) before the schedule exists, which starts the first run.
+    // Secrets Manager may invoke it (from this account, for this secret only) before the schedule exists.
     const [permissionId, permission] = byType(app, 'AWS::Lambda::Permission').find(
       ([, candidate]) => candidate.Properties.Principal === 'secretsmanager.amazonaws.com',
     ) ?? ['', undefined]
@@ -758,6 +768,7 @@ describe('the signing keys and their rotation', () => {
       FunctionName: { 'Fn::GetAtt': [rotationId(), 'Arn'] },
       Principal: 'secretsmanager.amazonaws.com',
       SourceAccount: { Ref: 'AWS::AccountId' },
+      SourceArn: { Ref: signingId() },
     })
     expect(resource(app, scheduleId).DependsOn).toContain(permissionId)
     expect(lambdas['rotate-signing-keys'].invokedBy).toBe('rotation')
@@ -767,6 +778,37 @@ describe('the signing keys and their rotation', () => {
       NODE_OPTIONS: '--enable-source-maps',
       JWT_PUBLIC_KEYS_SECRET_ARN: { Ref: publishedId() },
     })
+  })
+
+  it('starts the first rotation once, when the stack is created: never on an update nor on a rollback', () => {
+    const [firstId, first] = onlyOf(app, 'Custom::SigningKeysFirstRotation')
+    const { ServiceToken, Create, ...rest } = first.Properties
+    // Create only: an AwsCustomResource makes no call on an Update (its rollback included) nor on a Delete.
+    expect(rest).toEqual({ InstallLatestAwsSdk: false })
+    expect(JSON.parse(render(Create))).toEqual({
+      service: 'SecretsManager',
+      action: 'RotateSecret',
+      parameters: { SecretId: `<${signingId()}>` },
+      physicalResourceId: { id: 'signing-keys-first-rotation' },
+    })
+    // After the schedule (and so the permission and the function's grants) exists.
+    const [scheduleId] = onlyOf(app, 'AWS::SecretsManager::RotationSchedule')
+    expect(resource(app, firstId).DependsOn).toContain(scheduleId)
+    const { statements, managed } = grantsOf(app, firstRotationRoleId(app))
+    expect(statements.map((statement) => [actions(statement), resources(statement)])).toEqual([
+      [['secretsmanager:RotateSecret'], [`<${signingId()}>`]],
+      [['lambda:InvokeFunction'], [`<${rotationId()}.Arn>`]],
+    ])
+    expect(managed.map(render)).toEqual([
+      'arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
+    ])
+    // Its function logs to a group of ours, with the stack's retention, not to one Lambda would make without any.
+    const functionId = render(ServiceToken).replace(/^<|\.Arn>$/g, '')
+    const logGroupId = render(resource(app, functionId).Properties.LoggingConfig.LogGroup).replace(
+      /^<|>$/g,
+      '',
+    )
+    expect(resource(app, logGroupId).Properties.RetentionInDays).toBe(30)
   })
 
   it('takes the rotation interval from the signingKeyRotationDays context, in whole days', () => {
@@ -822,7 +864,11 @@ describe('the signing keys and their rotation', () => {
     }
     const roleOf = (name: string) =>
       render(resource(app, logicalIdOf(app, name)).Properties.Role).replace(/\.Arn>$/, '>')
-    expect([...touching.keys()].sort()).toEqual([...SIGNERS, 'rotate-signing-keys'].map(roleOf).sort())
+    expect([...touching.keys()].sort()).toEqual(
+      [...[...SIGNERS, 'rotate-signing-keys'].map(roleOf), `<${firstRotationRoleId(app)}>`].sort(),
+    )
+    // The first rotation's function reads nothing: it only starts the rotation.
+    expect(touching.get(`<${firstRotationRoleId(app)}>`)).toEqual(['secretsmanager:RotateSecret'])
     for (const name of SIGNERS)
       expect(touching.get(roleOf(name))?.sort(), name).toEqual([
         'secretsmanager:DescribeSecret',
@@ -1877,6 +1923,8 @@ describe('cdk-nag', () => {
     visit(app.stack)
     expect(acknowledged.map(([id]) => id.replace(/^Annotation::/, '')).sort()).toEqual([
       'AwsSolutions-APIG4',
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      // CDK's AwsCustomResource function, which starts the signing keys' first rotation.
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<NeonHandler\w+\.Arn>:\*\]$/),
       'AwsSolutions-SMG4',
