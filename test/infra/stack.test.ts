@@ -554,7 +554,10 @@ describe('the functions', () => {
       'DATABASE_SECRET_ARN',
       'NODE_OPTIONS',
       'SECRETS_GENERATION',
+      'STACK_ID',
     ])
+    // Its own stack, whose status tells it a rollback is under way (then it does nothing).
+    expect(variables('migrate').STACK_ID).toEqual({ Ref: 'AWS::StackId' })
     expect(variables('seed-admin')).toMatchObject({
       ADMIN_EMAIL: 'admin@example.com',
     })
@@ -692,6 +695,13 @@ describe('secrets', () => {
           // A function that queues mail: the mail sender, and it alone (checked with the mail).
           expect([name, actions(statement)]).toEqual([name, ['lambda:InvokeFunction']])
           expect(mailQueuers).toContain(name)
+        } else if (actions(statement).includes('cloudformation:DescribeStacks')) {
+          // Migrate reads its own stack's status, to do nothing during a rollback.
+          expect([name, actions(statement), resources(statement)]).toEqual([
+            'migrate',
+            ['cloudformation:DescribeStacks'],
+            ['<AWS::StackId>'],
+          ])
         } else {
           expect(actions(statement).sort()).toEqual([
             'secretsmanager:DescribeSecret',
