@@ -17,7 +17,8 @@ if (!cfnLintBinary) process.stderr.write('cfn-lint not found: the template lint 
 let app: Synthesized
 beforeAll(() => {
   // Everything the stack can deploy: the documentation routes, CORS, the mail sender with its queue and alarms, the
-  // login path's provisioned concurrency (versions and aliases) and the Neon compute's settings.
+  // login path's provisioned concurrency (versions and aliases), the Neon compute's settings, its history window and
+  // a kept project taken back.
   app = synthesize({
     context: {
       docs: 'true',
@@ -27,6 +28,8 @@ beforeAll(() => {
       neonSuspendTimeoutSeconds: '-1',
       neonMinComputeUnits: '0.5',
       neonMaxComputeUnits: '2',
+      neonHistoryRetentionSeconds: '604800',
+      neonAdoptProjectId: 'quiet-bird-12345678',
     },
   })
 })
