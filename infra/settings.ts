@@ -6,6 +6,7 @@
 import * as logs from 'aws-cdk-lib/aws-logs'
 import addressparser from 'nodemailer/lib/addressparser'
 import { type ComputeSettings, computeUnitsProblem, suspendTimeoutProblem } from '#infra/neon/compute'
+import { historyRetentionProblem } from '#infra/neon/history'
 import { pgVersionProblem, regionProblem } from '#infra/neon/regions'
 import { parseCorsOrigins } from '#shared/http/cors'
 import { ConfigError, loadConfig } from '#shared/platform/config'
@@ -30,6 +31,10 @@ export type DatabaseSettings =
       readonly orgId: string | undefined
       /** The compute's suspend timeout and size (`neonSuspendTimeoutSeconds`, `neonMin/MaxComputeUnits`); unset: Neon's. */
       readonly compute?: ComputeSettings | undefined
+      /** How far back the project keeps its history (`neonHistoryRetentionSeconds`); unset: the plan's default. */
+      readonly historyRetentionSeconds?: number | undefined
+      /** The project a stack created again takes back instead of making one (`neonAdoptProjectId`). */
+      readonly adoptProjectId?: string | undefined
       readonly deleteOnRemoval: boolean
       readonly apiUrl?: string
     }
@@ -187,6 +192,8 @@ export function readSettings(context: Context): AuthStackSettings {
             pgVersion: neonPgVersion(get('neonPgVersion')),
             orgId: get('neonOrgId') ? String(get('neonOrgId')) : undefined,
             compute: neonCompute(get),
+            ...neonHistoryRetention(get('neonHistoryRetentionSeconds')),
+            ...neonAdoptProjectId(get('neonAdoptProjectId')),
             deleteOnRemoval: flag('neonDeleteOnRemoval', get('neonDeleteOnRemoval')),
           },
     loginProvisionedConcurrency: provisionedConcurrency(get('loginProvisionedConcurrency')),
@@ -487,7 +494,34 @@ function existingDatabase(get: (key: string) => unknown, secretName: string): st
     throw new Error(
       `context ${stray.join(' and ')} given with databaseSecretName: they set the compute of the Neon project the stack creates, and with your own database it creates none. Set them on your database instead.`,
     )
+  const project = ['neonHistoryRetentionSeconds', 'neonAdoptProjectId'].filter(
+    (key) => get(key) !== undefined,
+  )
+  if (project.length > 0)
+    throw new Error(
+      `context ${project.join(' and ')} given with databaseSecretName: they concern the Neon project the stack creates or takes back, and with your own database it has none.`,
+    )
   return secretName
+}
+
+/** Context `neonHistoryRetentionSeconds`, when set: 0 to 2592000 seconds (the plan may allow less). */
+function neonHistoryRetention(value: unknown): { historyRetentionSeconds?: number } {
+  if (value === undefined) return {}
+  const seconds = Number(value)
+  const problem = historyRetentionProblem(seconds, JSON.stringify(value))
+  if (problem) throw new Error(`context neonHistoryRetentionSeconds ${problem}`)
+  return { historyRetentionSeconds: seconds }
+}
+
+/** Context `neonAdoptProjectId`, when set: a Neon project id (lower-case letters, digits and hyphens). */
+function neonAdoptProjectId(value: unknown): { adoptProjectId?: string } {
+  if (value === undefined) return {}
+  const id = String(value)
+  if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(id) || id.length > 64)
+    throw new Error(
+      `context neonAdoptProjectId must be a Neon project id (as the Neon console shows it, e.g. quiet-bird-12345678), not ${JSON.stringify(value)}`,
+    )
+  return { adoptProjectId: id }
 }
 
 /** Context `neonRegion`, when set: one of the regions Neon serves. */

@@ -141,8 +141,10 @@ export class AuthStack extends Stack {
       ...(mail ? [['send-mail', mail.sender] as const] : []),
     ])
 
+    // An ARN whichever way the secret was named: a secret given by name has no full ARN at synth, and its partial
+    // ARN (without Secrets Manager's six-character suffix) is what every `--secret-id` accepts.
     new CfnOutput(this, 'DatabaseSecretArn', {
-      value: database.secret.secretFullArn ?? database.secret.secretName,
+      value: database.secret.secretFullArn ?? database.secret.secretArn,
     })
     if (database.neon) new CfnOutput(this, 'NeonProjectId', { value: database.neon.projectId })
   }
@@ -161,8 +163,11 @@ export class AuthStack extends Stack {
     if (config.kind === 'existing') return { secret: importSecret(this, 'DatabaseSecret', config.secretName) }
     const secret = new secretsmanager.Secret(this, 'DatabaseSecret', {
       description: `${this.stackName}: {"pooledUrl","directUrl"} of the Neon database, written by the Neon project resource`,
-      // Kept with the project it points to, unless the engineer opted in to deleting both.
-      removalPolicy: config.deleteOnRemoval ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      // Kept with the project it points to, unless the engineer opted in to deleting both; deleted when its own
+      // create rolls back (RetainExceptOnCreate): a failed first deploy removes its project too, so it points nowhere.
+      removalPolicy: config.deleteOnRemoval
+        ? RemovalPolicy.DESTROY
+        : RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     })
     Validations.of(secret).acknowledge({
       id: 'AwsSolutions-SMG4',
@@ -181,6 +186,8 @@ export class AuthStack extends Stack {
       cleanupRoleName: DATABASE_CLEANUP_ROLE,
       orgId: config.orgId,
       compute: config.compute,
+      historyRetentionSeconds: config.historyRetentionSeconds,
+      adoptProjectId: config.adoptProjectId,
       deleteOnRemoval: config.deleteOnRemoval,
       logRetention: settings.logRetention,
       ...(config.apiUrl ? { apiUrl: config.apiUrl } : {}),

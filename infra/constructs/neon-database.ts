@@ -1,4 +1,5 @@
 import {
+  Annotations,
   Aspects,
   Aws,
   CfnResource,
@@ -21,6 +22,7 @@ import { Construct, type IConstruct } from 'constructs'
 import { bundleEntry } from '#infra/bundling'
 import { NEON_API_URL } from '#infra/neon/api'
 import { type ComputeSettings, computeUnitsProblem, suspendTimeoutProblem } from '#infra/neon/compute'
+import { historyRetentionProblem } from '#infra/neon/history'
 import {
   IN_SERVICE_RESOURCE_TYPE,
   type InServiceProperties,
@@ -59,6 +61,16 @@ export interface NeonDatabaseProps {
    * Neon on update. A change is made in place on the existing compute, never by a new project.
    */
   readonly compute?: ComputeSettings | undefined
+  /**
+   * How far back the project keeps its history, in seconds (checked here): given at creation and set in place later.
+   * Unset: the plan's default (6 hours on Free, 1 day on paid plans), and left as it is.
+   */
+  readonly historyRetentionSeconds?: number | undefined
+  /**
+   * A project this stack put in service before and kept when it was deleted: its Create takes that one back (checked
+   * by the handler) instead of making one.
+   */
+  readonly adoptProjectId?: string | undefined
   readonly deleteOnRemoval: boolean
   readonly logRetention: logs.RetentionDays
   readonly apiUrl?: string
@@ -85,13 +97,22 @@ export class NeonDatabase extends Construct {
     const suspendProblem =
       suspendTimeoutSeconds === undefined ? undefined : suspendTimeoutProblem(suspendTimeoutSeconds)
     const unitsProblem = computeUnits && computeUnitsProblem(computeUnits.min, computeUnits.max)
+    const { historyRetentionSeconds: history } = props
+    const historyProblem = history === undefined ? undefined : historyRetentionProblem(history)
     const problems = [
       Token.isUnresolved(regionId) ? undefined : regionProblem(regionId),
       pgVersionProblem(props.pgVersion),
       suspendProblem && `suspend timeout ${suspendProblem}`,
       unitsProblem && `compute units: ${unitsProblem}`,
+      historyProblem && `history retention ${historyProblem}`,
     ].filter((problem) => problem !== undefined)
     if (problems.length > 0) throw new Error(`NeonDatabase ${this.node.path}: ${problems.join('; ')}`)
+    if (history === 0)
+      Annotations.of(this).addWarningV2(
+        'papa-auth:no-history',
+        'neonHistoryRetentionSeconds is 0: Neon keeps no history, so the database cannot be restored to an earlier ' +
+          'time (docs/deploying.md, Backups and restore).',
+      )
 
     this.handler = new AuthFunction(this, 'Handler', {
       name: 'neon-project',
@@ -101,7 +122,7 @@ export class NeonDatabase extends Construct {
       timeout: Duration.millis(NEON_HANDLER_TIMEOUT_MS),
       logRetention: props.logRetention,
       description:
-        "papa-auth: creates, renames, sets the compute's settings of, puts in service and (on opt-in, or when never in service) deletes the Neon project",
+        'papa-auth: creates (or takes back), renames, sets the history window and compute of, puts in service and (on opt-in, or when never in service) deletes the Neon project',
       bundle: {
         key: 'infra/neon/handler.ts',
         build: (outdir) => bundleEntry('infra/neon/handler.ts', outdir),
@@ -145,6 +166,8 @@ export class NeonDatabase extends Construct {
       ...(computeUnits
         ? { MinComputeUnits: String(computeUnits.min), MaxComputeUnits: String(computeUnits.max) }
         : {}),
+      ...(history === undefined ? {} : { HistoryRetentionSeconds: String(history) }),
+      ...(props.adoptProjectId ? { AdoptProjectId: props.adoptProjectId } : {}),
       DeleteOnRemoval: String(props.deleteOnRemoval),
     }
     // Deletion always reaches the handler, which keeps the project unless DeleteOnRemoval is true: so the choice

@@ -4,6 +4,7 @@ import { join, relative } from 'node:path'
 import { Aws, CfnOutput, CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib'
 import * as events from 'aws-cdk-lib/aws-events'
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets'
+import * as iam from 'aws-cdk-lib/aws-iam'
 import * as logs from 'aws-cdk-lib/aws-logs'
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import { InvocationType, Trigger } from 'aws-cdk-lib/triggers'
@@ -43,7 +44,9 @@ export class OperatorFunctions extends StackPart {
   /**
    * Runs the migrate function's current version whenever it changes (new migrations change its bundle and its
    * description), after the database exists; `executeBefore` each function that queries it. The migrate handler
-   * throws on failure, which fails the deploy and rolls it back with the old functions still in place.
+   * throws on failure, which fails the deploy and rolls it back with the old functions still in place. The rollback
+   * runs the previous version again (the Trigger's Update, invoked with no event), which finds its stack rolling back
+   * and does nothing.
    */
   readonly migration: Trigger
 
@@ -57,9 +60,13 @@ export class OperatorFunctions extends StackPart {
       logRetention,
       // The hash makes the migration set visible on the function, and a new set a new version (so a new run).
       description: `papa-auth migrate: applies migration set ${migrationSet}`,
-      environment: { SECRETS_GENERATION: secretsGeneration },
+      // Its stack, whose status it reads: while the stack rolls back, migrate does nothing and succeeds.
+      environment: { SECRETS_GENERATION: secretsGeneration, STACK_ID: Aws.STACK_ID },
       bundle: functionBundle('migrate', props.migrationsFolder),
     })
+    this.migrate.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['cloudformation:DescribeStacks'], resources: [Aws.STACK_ID] }),
+    )
 
     const adminPassword = new secretsmanager.Secret(this, 'AdminPassword', {
       description: `${Stack.of(this).stackName}: the password of the admin account that seed-admin creates (generated at deploy)`,

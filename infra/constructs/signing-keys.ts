@@ -1,10 +1,14 @@
-import { Aws, CfnOutput, Stack, Validations } from 'aws-cdk-lib'
+import { Aws, CfnOutput, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib'
 import * as iam from 'aws-cdk-lib/aws-iam'
-import type * as logs from 'aws-cdk-lib/aws-logs'
+import * as logs from 'aws-cdk-lib/aws-logs'
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
+import * as cr from 'aws-cdk-lib/custom-resources'
 import type { Construct } from 'constructs'
 import { type AuthFunction, declaredFunction } from './auth-function.ts'
 import { StackPart } from './stack-part.ts'
+
+/** The id of CDK's singleton function behind every AwsCustomResource of a stack. */
+const AWS_CUSTOM_RESOURCE_PROVIDER = 'AWS679f53fac002430cb0da5b7982bd2287'
 
 export interface SigningKeysProps {
   /** Days between two scheduled rotations (`signingKeyRotationDays`). */
@@ -14,9 +18,10 @@ export interface SigningKeysProps {
 
 /**
  * The access tokens' keys: the key set `{current, next, previous}` (the private keys of `current` and `next`), the
- * published keys (public only), and Secrets Manager's own rotation of the key set, every `rotationDays` and on demand
- * (`rotate-secret`): a function implementing the four steps (`shared/app/signing-key-rotation.ts`), allowed exactly
- * the protocol's calls on the key set and a write of the published keys.
+ * published keys (public only), and Secrets Manager's own rotation of the key set, every `rotationDays`, on demand
+ * (`rotate-secret`) and once when the stack is created: a function implementing the four steps
+ * (`shared/app/signing-key-rotation.ts`), allowed exactly the protocol's calls on the key set and a write of the
+ * published keys.
  */
 export class SigningKeys extends StackPart {
   /** Read only by the functions that sign, and by the rotation. */
@@ -70,6 +75,8 @@ export class SigningKeys extends StackPart {
     fn.addPermission('InvokedBySecretsManager', {
       principal: new iam.ServicePrincipal('secretsmanager.amazonaws.com'),
       sourceAccount: Stack.of(this).account,
+      // For this secret's rotation only: no other secret's may run it (the confused deputy).
+      sourceArn: this.signingKeys.secretArn,
     })
     const invoke = fn.permissionsNode.findChild('InvokedBySecretsManager')
     // CDK's `RotationSchedule` would also grant GetRandomPassword on every resource, which this function never calls,
@@ -78,11 +85,47 @@ export class SigningKeys extends StackPart {
       secretId: this.signingKeys.secretArn,
       rotationLambdaArn: fn.functionArn,
       rotationRules: { scheduleExpression: `rate(${props.rotationDays} days)` },
-      // At creation, the first rotation (placeholder to key set); after a change of the schedule, a rotation too.
-      rotateImmediatelyOnUpdate: true,
+      // A change of the schedule, and its rollback, start no rotation: Secrets Manager only runs its configuration
+      // test (testSecret on a version it makes and removes), which the function answers changing nothing. A rotation
+      // started there would make the rollback of a deploy that changed the schedule call RotateSecret while that
+      // rotation is pending, which Secrets Manager refuses: the stack would stay in UPDATE_ROLLBACK_FAILED.
+      rotateImmediatelyOnUpdate: false,
     })
     // Secrets Manager checks that it may invoke the function, and the function needs its grants, from the first call.
     schedule.node.addDependency(invoke, this.rotation.role)
+
+    // The first rotation (placeholder to key set), once, when the stack is created: a call on Create only, so no
+    // update or rollback ever makes it again, and a Delete does nothing.
+    const firstRotation = new cr.AwsCustomResource(this, 'SigningKeysFirstRotation', {
+      resourceType: 'Custom::SigningKeysFirstRotation',
+      onCreate: {
+        service: 'SecretsManager',
+        action: 'RotateSecret',
+        parameters: { SecretId: this.signingKeys.secretArn },
+        physicalResourceId: cr.PhysicalResourceId.of('signing-keys-first-rotation'),
+      },
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({
+          actions: ['secretsmanager:RotateSecret'],
+          resources: [this.signingKeys.secretArn],
+        }),
+        // RotateSecret asks its caller for the right to invoke the rotation function.
+        new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }),
+      ]),
+      installLatestAwsSdk: false,
+      logGroup: new logs.LogGroup(this, 'SigningKeysFirstRotationLogs', {
+        retention: props.logRetention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+    })
+    firstRotation.node.addDependency(schedule)
+    const provider = Stack.of(this).node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER)
+    if (!provider) throw new Error('the AwsCustomResource provider has moved: update SigningKeys')
+    Validations.of(provider).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason:
+        "CDK's AwsCustomResource function (CDK's code) uses AWSLambdaBasicExecutionRole for its logs; it makes one RotateSecret call on the signing keys, the only grant besides.",
+    })
 
     new CfnOutput(this, 'SigningKeysSecretArn', { value: this.signingKeys.secretArn })
     new CfnOutput(this, 'RotateSigningKeysCommand', {

@@ -267,6 +267,8 @@ async function setUp(
   }
   Object.assign(process.env, databaseEnv)
   const migrations = await (await import('#functions/migrate')).handler()
+  // Only a deploy's rollback skips migrate, and no stack is deployed here.
+  if ('skipped' in migrations) throw new Error(`migrate skipped: ${migrations.stackStatus}`)
   const seed = await (await import('#functions/seed-admin')).handler()
   return { migrations, seed }
 }

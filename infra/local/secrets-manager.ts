@@ -98,6 +98,8 @@ export async function startLocalSecretsManager(values: Map<string, string>) {
       attach(secret, addVersion(secret, `local-${clock + 1}`, value), CURRENT)
     return secret
   }
+  const versionOf = (secretId: string, versionId: string) =>
+    find(secretId).versions.find((version) => version.id === versionId)
   const syncCurrent = (secretId: string, secret: Secret) => {
     const value = holder(secret, CURRENT)?.value
     if (value !== undefined) values.set(secretId, value)
@@ -237,6 +239,25 @@ export async function startLocalSecretsManager(values: Map<string, string>) {
         throw new Error('A previous rotation isn’t complete. That rotation will be reattempted.')
       secret.rotationEnabled = true
       attach(secret, addVersion(secret, token, undefined), PENDING)
+    },
+    /**
+     * What Secrets Manager does when a rotation schedule changes without rotating (RotateImmediately false, as
+     * CloudFormation asks on an update of the schedule and on its rollback): refuses while a rotation is pending, as
+     * RotateSecret does; attaches AWSPENDING to a version it makes, then invokes testSecret alone, and takes the label
+     * off afterwards (`endConfigurationTest`). Its documentation does not say what that version holds: a copy of
+     * AWSCURRENT, or nothing (`holds`).
+     */
+    startConfigurationTest(secretId: string, token: string, holds: 'a copy of AWSCURRENT' | 'nothing') {
+      const secret = find(secretId)
+      const pending = holder(secret, PENDING)
+      if (pending && !pending.stages.has(CURRENT))
+        throw new Error('A previous rotation isn’t complete. That rotation will be reattempted.')
+      secret.rotationEnabled = true
+      const copy = holds === 'nothing' ? undefined : holder(secret, CURRENT)?.value
+      attach(secret, addVersion(secret, token, copy), PENDING)
+    },
+    endConfigurationTest(secretId: string, token: string) {
+      versionOf(secretId, token)?.stages.delete(PENDING)
     },
     /** The secret's versions that carry a stage, by id, as DescribeSecret lists them. */
     stages(secretId: string): Record<string, string[]> {

@@ -45,6 +45,8 @@ export interface Project {
   org_id?: string
   /** ISO 8601. */
   created_at: string
+  /** How far back the project's history reaches (the restore window), in seconds. */
+  history_retention_seconds?: number
 }
 
 /** A compute endpoint as Neon describes it (`GET /projects/{id}/endpoints`): the fields read here. */

@@ -94,10 +94,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * The Neon project resource's lifecycle. Create makes the project with its owner role under a provisional name, picks
  * the password of the API's role, and writes the connection strings into the stack's database secret (`directUrl` as
  * the owner, `pooledUrl` as the API's role); the in-service step, the last resource of the deploy, gives the project
- * its configured name. Update checks the request against the project as Neon has it, renames it, sets its compute's
- * suspend timeout and size where they differ from what is asked (in place, never a new project), and rewrites the
- * secret, keeping the API's password; Delete keeps the project unless the engineer opted in, or unless it never went
- * into service. The API's role is never made here: migrate creates it with SQL from `pooledUrl`, so it holds only
+ * its configured name. Update checks the request against the project as Neon has it, renames it, sets its history
+ * window and its compute's suspend timeout and size where they differ from what is asked (in place, never a new
+ * project), and rewrites the secret, keeping the API's password; Delete keeps the project unless the engineer opted
+ * in, or unless it never went into service. A stack created again after its deletion takes its kept project back
+ * when told which (`AdoptProjectId`), instead of making one. The API's role is never made here: migrate creates it with SQL from `pooledUrl`, so it holds only
  * `papa_auth_app`'s grants (a role made through Neon's API joins `neon_superuser`).
  *
  * A provisional name (`<name> (deploying <token>)`, the token a digest of the stack's name, account, region and the
@@ -107,7 +108,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * - Delete removes it even when DeleteOnRemoval is false: that Delete is the rollback of the deploy that created it;
  * - Create removes one it finds (a create of this stack that was cut off, or whose rollback could not remove it)
  *   before making a new one, and refuses when a project with the configured name, or another stack's provisional
- *   one, exists: one name, one project, and never one this stack did not create.
+ *   one, exists: one name, one project, and never one this stack did not create, unless told to take that one back
+ *   (its refusal names the key and the id).
  * Any failure throws with a readable reason, which the provider framework reports as a failed deploy.
  */
 export function createNeonHandler(options: NeonHandlerOptions) {
@@ -137,11 +139,13 @@ export function createNeonHandler(options: NeonHandlerOptions) {
     props: NeonProjectProperties,
     deadline: number,
   ): Promise<NeonResourceResult> {
+    if (props.AdoptProjectId) return adopt(event, props, props.AdoptProjectId, deadline)
     // The create's own steps end early enough to leave time for removing the project when one of them fails.
     const work = deadline - timing.cleanupReserveMs
     const neon = await apiFor(props, deadline)
     const provisional = provisionalName(props.ProjectName, event)
     const compute = wantedCompute(props)
+    const retention = wantedRetention(props)
     await clearTheWay(neon.by(work), props, provisional)
     let created: CreatedProject
     try {
@@ -154,6 +158,7 @@ export function createNeonHandler(options: NeonHandlerOptions) {
           branch: { database_name: props.DatabaseName, role_name: props.RoleName },
           // The project's first compute is made with these; the keys left out get Neon's defaults.
           ...(Object.keys(compute).length > 0 ? { default_endpoint_settings: compute } : {}),
+          ...(retention === undefined ? {} : { history_retention_seconds: retention }),
         },
       })
     } catch (error) {
@@ -198,16 +203,32 @@ export function createNeonHandler(options: NeonHandlerOptions) {
    * Before a create: removes what an earlier create of this stack left (its provisional name), and refuses when a
    * project of the configured name, or another stack's provisional one, is there.
    */
-  async function clearTheWay(neon: NeonApi, props: NeonProjectProperties, provisional: string) {
+  async function clearTheWay(
+    neon: NeonApi,
+    props: NeonProjectProperties,
+    provisional: string,
+    adopting?: string,
+  ) {
     const found = await projectsNamedLike(neon, props)
     const taken = found.filter(
-      (project) => project.name !== provisional && isNameOrProvisionalOf(project.name, props.ProjectName),
+      (project) =>
+        project.name !== provisional &&
+        project.id !== adopting &&
+        isNameOrProvisionalOf(project.name, props.ProjectName),
     )
     if (taken.length > 0) {
+      const inService = taken.filter((project) => project.name === props.ProjectName)
+      const takeBack =
+        inService.length === 1 && !adopting
+          ? ` If it is this stack's own, kept when the stack was deleted (cdk destroy keeps it, with its data), ` +
+            `take it back: deploy with -c neonAdoptProjectId=${inService[0]?.id} (docs/deploying.md, "Tearing ` +
+            'down and coming back").'
+          : ''
       throw new Error(
         `Neon already has a project named ${props.ProjectName} (${taken.map(describeProject).join('; ')}): this ` +
           'stack creates a project of its own and never takes over one it did not create. Delete that project in ' +
-          'the Neon console if nothing needs it, or give this stack another project name (context neonProjectName).',
+          'the Neon console if nothing needs it, or give this stack another project name (context neonProjectName).' +
+          takeBack,
       )
     }
     for (const leftover of found.filter((project) => project.name === provisional)) {
@@ -266,21 +287,18 @@ export function createNeonHandler(options: NeonHandlerOptions) {
     const cleanupRole = hasCleanupRole(props)
       ? roleLogin(stored, 'cleanupUrl', props.CleanupRoleName)
       : undefined
+    if (props.AdoptProjectId && props.AdoptProjectId !== projectId) {
+      throw new Error(
+        `neonAdoptProjectId names the Neon project ${props.AdoptProjectId}, but this stack's project is ` +
+          `${projectId}: a stack takes a project back only when the stack is created. Remove the context key.`,
+      )
+    }
     const neon = await apiFor(props, deadline)
     const project = await readProject(neon, projectId)
     const problems = fixedPropertyProblems(project, props)
     if (problems.length > 0) throw new Error(problems.join(' '))
     const { direct, pooled } = await ownerConnectionUris(neon, projectId, props)
-    if (props.ProjectName !== old.ProjectName) {
-      await neon.request('PATCH', `/projects/${projectId}`, { project: { name: props.ProjectName } })
-    }
-    await tuneCompute(
-      neon,
-      projectId,
-      wantedCompute(props, old),
-      direct,
-      deadline - timing.secretWriteReserveMs,
-    )
+    await configure(neon, project, props, old, direct, deadline - timing.secretWriteReserveMs)
     await writeConnectionStrings(
       options.secrets,
       props.DatabaseSecretArn,
@@ -293,6 +311,88 @@ export function createNeonHandler(options: NeonHandlerOptions) {
     )
     logger.info('neon project updated', { projectId })
     return { PhysicalResourceId: projectId, Data: { ProjectId: projectId } }
+  }
+
+  /**
+   * Create, taking back a project this stack put in service before (`AdoptProjectId`): `cdk destroy` keeps the project
+   * and its data, and the stack created again under the same name finds it there. Taken only when it carries the
+   * configured name (the name a project gets once its creating deploy completed: never another stack's, whose name
+   * differs, nor one still provisional) and the fixed properties, and holds the database and owner role asked for.
+   * Nothing is made or deleted but this stack's own provisional leftovers; the compute and history window are set as
+   * asked, and the secret (a new one) gets the owner's strings from Neon and new passwords for the API's and the
+   * cleanup's roles, which migrate, run by this same deploy, sets on the existing roles.
+   */
+  async function adopt(
+    event: CloudFormationCustomResourceEvent,
+    props: NeonProjectProperties,
+    projectId: string,
+    deadline: number,
+  ): Promise<NeonResourceResult> {
+    const neon = await apiFor(props, deadline)
+    let project: Project
+    try {
+      project = (await neon.request<{ project: Project }>('GET', `/projects/${projectId}`)).project
+    } catch (error) {
+      if (!(error instanceof NeonApiError && error.status === 404)) throw error
+      throw new Error(
+        `neonAdoptProjectId names no project Neon has (${projectId}): check the id in the Neon console, or ` +
+          `deploy without it to create a new project (${error.message})`,
+      )
+    }
+    const problems = adoptionProblems(project, props)
+    if (problems.length > 0) throw new Error(problems.join(' '))
+    await clearTheWay(neon, props, provisionalName(props.ProjectName, event), projectId)
+    const { direct, pooled } = await ownerConnectionUris(neon, projectId, props)
+    await configure(neon, project, props, undefined, direct, deadline - timing.secretWriteReserveMs)
+    const apiRole = hasApiRole(props) ? roleLogin(undefined, 'pooledUrl', props.ApiRoleName) : undefined
+    const cleanupRole = hasCleanupRole(props)
+      ? roleLogin(undefined, 'cleanupUrl', props.CleanupRoleName)
+      : undefined
+    await writeConnectionStrings(
+      options.secrets,
+      props.DatabaseSecretArn,
+      {
+        pooledUrl: pooledUrlFor(pooled, apiRole),
+        directUrl: direct,
+        ...(cleanupRole ? { cleanupUrl: pooledUrlFor(pooled, cleanupRole) } : {}),
+      },
+      deadline,
+    )
+    logger.warn('neon project taken back: kept by an earlier deletion of this stack, with its data', {
+      projectId,
+    })
+    return { PhysicalResourceId: projectId, Data: { ProjectId: projectId } }
+  }
+
+  /**
+   * Brings the project to what the resource asks, in place: its name (when the context changed it) and its history
+   * window, in one PATCH of what differs from Neon's answer; then its compute's settings.
+   */
+  async function configure(
+    neon: NeonApi,
+    project: Project,
+    props: NeonProjectProperties,
+    old: NeonProjectProperties | undefined,
+    directUri: string,
+    until: number,
+  ) {
+    const retention = wantedRetention(props)
+    const changes = {
+      ...(old && props.ProjectName !== old.ProjectName ? { name: props.ProjectName } : {}),
+      ...(retention !== undefined && retention !== project.history_retention_seconds
+        ? { history_retention_seconds: retention }
+        : {}),
+    }
+    if (Object.keys(changes).length > 0) {
+      const { operations } =
+        (await neon.request<{ operations?: Operation[] } | undefined>('PATCH', `/projects/${project.id}`, {
+          project: changes,
+        })) ?? {}
+      if (changes.history_retention_seconds !== undefined)
+        logger.info('neon history retention set', { projectId: project.id, seconds: retention })
+      await waitForOperations(neon, project.id, operations ?? [], until)
+    }
+    await tuneCompute(neon, project.id, wantedCompute(props, old), directUri, until)
   }
 
   async function remove(
@@ -469,6 +569,27 @@ export function wantedCompute(props: NeonProjectProperties, old?: NeonProjectPro
         }
       : {}),
   }
+}
+
+/** The history window the properties ask for, in seconds; none when they name none (Neon's plan decides). */
+export const wantedRetention = (props: NeonProjectProperties): number | undefined =>
+  props.HistoryRetentionSeconds === undefined ? undefined : Number(props.HistoryRetentionSeconds)
+
+/**
+ * Why a project may not be taken back by this stack; none when it may. Its name must be the configured one, which
+ * only a project put in service under it carries (another stack's has its own name, a failed create's a provisional
+ * one), and the fixed properties must be the project's; its database and owner are checked by asking Neon for them.
+ */
+export function adoptionProblems(project: Project, props: NeonProjectProperties): string[] {
+  if (project.name !== props.ProjectName) {
+    return [
+      `The Neon project ${project.id} is named "${project.name}", not ${props.ProjectName}: a stack takes back only ` +
+        'a project it put in service under its own project name (context neonProjectName), never another ' +
+        "stack's, nor one made by hand, nor one whose creating deploy never completed (it holds no data). Check " +
+        'neonAdoptProjectId.',
+    ]
+  }
+  return fixedPropertyProblems(project, props)
 }
 
 /** The characters of the configured name a provisional name keeps, so that it stays within Neon's name length. */

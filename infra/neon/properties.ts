@@ -1,4 +1,5 @@
 import { computeUnitsProblem, suspendTimeoutProblem } from './compute.ts'
+import { historyRetentionProblem } from './history.ts'
 
 /**
  * The Neon project resource's properties, shared by the construct that writes them and the handler that reads them.
@@ -49,6 +50,18 @@ export interface NeonProjectProperties {
    */
   MinComputeUnits?: string
   MaxComputeUnits?: string
+  /**
+   * The project's `history_retention_seconds` (0 to 2592000): how far back a branch can be made or restored. Given at
+   * creation, and set on the project by an update that finds it otherwise. Unset: the plan's default at creation, and
+   * an update leaves the project's window as it is (Neon has no value that means its default).
+   */
+  HistoryRetentionSeconds?: string
+  /**
+   * A project to take back on Create instead of making one: one this stack put in service under `ProjectName`, kept
+   * when the stack was deleted (DeleteOnRemoval false). Create checks that it carries that name and the fixed
+   * properties; an Update refuses any other project than its own.
+   */
+  AdoptProjectId?: string
   /**
    * `true` deletes the project (and every row in it) when the stack or the resource is deleted. Otherwise it is kept,
    * unless it never went into service (the rollback of the deploy that created it).
@@ -104,6 +117,8 @@ export function parseProperties(raw: Record<string, unknown>): NeonProjectProper
     ...optional(raw, 'CleanupRoleName'),
     ...optional(raw, 'OrgId'),
     ...computeProperties(raw),
+    ...historyProperty(raw),
+    ...optional(raw, 'AdoptProjectId'),
     DeleteOnRemoval: String(raw.DeleteOnRemoval ?? 'false'),
   }
 }
@@ -138,6 +153,17 @@ function computeProperties(raw: Record<string, unknown>) {
   }
 }
 
+/** The history retention, checked as the synth checks it. */
+function historyProperty(raw: Record<string, unknown>) {
+  const { HistoryRetentionSeconds } = optional(raw, 'HistoryRetentionSeconds')
+  if (HistoryRetentionSeconds === undefined) return {}
+  const problem = /^\d+$/.test(HistoryRetentionSeconds)
+    ? historyRetentionProblem(Number(HistoryRetentionSeconds))
+    : `must be a whole number of seconds, not ${JSON.stringify(HistoryRetentionSeconds)}`
+  if (problem) throw new Error(`Neon project resource: HistoryRetentionSeconds ${problem}`)
+  return { HistoryRetentionSeconds }
+}
+
 /** The in-service step's properties, checked like the project's. */
 export function parseInServiceProperties(raw: Record<string, unknown>): InServiceProperties {
   const keys = ['ApiUrl', 'ApiKeySecretId', 'ProjectId', 'ProjectName'] as const
@@ -160,6 +186,8 @@ type OptionalKey =
   | 'SuspendTimeoutSeconds'
   | 'MinComputeUnits'
   | 'MaxComputeUnits'
+  | 'HistoryRetentionSeconds'
+  | 'AdoptProjectId'
 
 const optional = <K extends OptionalKey>(raw: Record<string, unknown>, key: K): { [P in K]?: string } => {
   const value = raw[key]

@@ -22,8 +22,10 @@ import { SERVER_FIRST_GRACE_MS } from '#shared/platform/budget'
 import { type Config, ConfigError, loadConfig } from '#shared/platform/config'
 import { logger } from '#shared/platform/logger'
 import type { SecretReader } from '#shared/platform/secrets'
+import { isRollingBack, stackStatus } from '#shared/platform/stack-status'
 import {
   cleanupDatabaseUrl,
+  functionRole,
   inlineOrSecret,
   openDatabase,
   resolveDatabaseUrl,
@@ -87,12 +89,55 @@ export const migrationLimits = (config: Config, lockWaitMs = LOCAL_LOCK_WAIT_MS)
   statementLockTimeoutMs: config.MIGRATION_LOCK_TIMEOUT_MS,
 })
 
-/** The migrate function's work: reads only the database secret (its direct URL) and applies the migrations. */
+/** What migrate did: the migrations it applied, or nothing at all during a rollback of its stack. */
+export type MigrateOutcome = MigrationResult | { skipped: 'rollback'; stackStatus: string }
+
+/** Each attempt to read the stack's status, and how many: a few seconds in all, beside the migrations' time. */
+const STACK_STATUS_ATTEMPT_MS = 3000
+const STACK_STATUS_ATTEMPTS = 3
+
+/**
+ * The stack's status when migrate runs in a deploy of it (`STACK_ID`); undefined outside one (npm start, the tests, a
+ * machine) and when it cannot be read: migrate then does its work as ever, so a passing CloudFormation glitch never
+ * skips a deploy's migrations.
+ */
+async function deployingStackStatus(config: Config): Promise<string | undefined> {
+  if (!config.STACK_ID) return undefined
+  try {
+    return await stackStatus({
+      ...functionRole(config, "the stack's status"),
+      endpoint: config.AWS_ENDPOINT_URL_CLOUDFORMATION,
+      stackId: config.STACK_ID,
+      attemptTimeoutMs: STACK_STATUS_ATTEMPT_MS,
+      maxAttempts: STACK_STATUS_ATTEMPTS,
+    })
+  } catch (error) {
+    logger.warn('migrate could not read its stack’s status; it migrates as ever', {
+      error: error instanceof Error ? error.message : String(error),
+    })
+    return undefined
+  }
+}
+
+/**
+ * The migrate function's work: reads only the database secret (its direct URL) and applies the migrations. While its
+ * stack rolls back it does nothing and succeeds, without reaching the database: CloudFormation's Trigger runs the
+ * previous version of migrate on a rollback too, and the database already holds what the failed deploy applied (its
+ * migrations stay: expand, then contract), which that version's code runs on. A rollback that failed here would leave
+ * the stack in UPDATE_ROLLBACK_FAILED, as it would whenever Neon cannot be reached.
+ */
 export async function migrateFromEnvironment(
   options: { lockWaitMs?: number | undefined } = {},
-): Promise<MigrationResult> {
+): Promise<MigrateOutcome> {
   try {
     const config = loadConfig(process.env, ['database'])
+    const status = await deployingStackStatus(config)
+    if (status && isRollingBack(status)) {
+      logger.warn('migrate skipped: its stack is rolling back, and the database keeps what it holds', {
+        stackStatus: status,
+      })
+      return { skipped: 'rollback', stackStatus: status }
+    }
     const secrets = await secretReaderFor(config)
     const [url, roles] = await Promise.all([
       resolveDatabaseUrl(config, secrets, 'migrations'),

@@ -10,7 +10,8 @@
  *   `next` is published now and can sign only after the next rotation, which `rotateSigningKeys` refuses until it has
  *   been published for `MIN_PUBLICATION_MS`; the key that signs until this rotation ends stays published (`previous`).
  * - testSecret: every key of the pending set signs and verifies (node:crypto), and keeps the signing key published;
- *   the set holds the private keys of `current` and `next` and no other.
+ *   the set holds the private keys of `current` and `next` and no other. Invoked alone, on a version holding no new
+ *   set, it is Secrets Manager's test of the configuration (a schedule changed): answered, changing nothing.
  * - finishSecret: AWSCURRENT moves to the pending version, AWSPENDING comes off it, and so does AWSPREVIOUS off the
  *   version that was current: its set holds the private key of the key that has just stopped signing, which will
  *   never sign again. A version without a label is deprecated, and Secrets Manager deletes it in time (no call
@@ -58,7 +59,8 @@ export interface RotationEvent {
 /** What a step did, for the log: nothing secret, only the keys' ids. */
 export interface StepOutcome {
   step: RotationStep
-  outcome: 'done' | 'already done'
+  /** `configuration test`: Secrets Manager's own test of the rotation's configuration (not a rotation). */
+  outcome: 'done' | 'already done' | 'configuration test'
   /** The pending set's key ids, once there is one. */
   kids?: { current: string; next: string; previous: string | null }
 }
@@ -161,6 +163,8 @@ export function createSigningKeyRotation({
   }
 
   async function testSecret(secretId: string, token: string): Promise<StepOutcome> {
+    if (await isConfigurationTest(secretId, token))
+      return { step: 'testSecret', outcome: 'configuration test' }
     const { set: pending, text } = await pendingValue(secretId, token)
     assertKeyWorks(pending.current)
     assertKeyWorks(pending.next)
@@ -175,6 +179,25 @@ export function createSigningKeyRotation({
     if (signingNow && !kids.has(signingNow))
       throw new Error(`the pending key set does not publish the key that signs now (${signingNow})`)
     return { step: 'testSecret', outcome: 'done', kids: kidsOf(pending) }
+  }
+
+  /**
+   * Whether this testSecret is Secrets Manager's test of the rotation's configuration, not a step of a rotation: a
+   * change of the rotation schedule (a deploy that changes signingKeyRotationDays, and its rollback) starts no
+   * rotation (RotateImmediatelyOnUpdate false) but invokes testSecret alone, on an AWSPENDING version it "creates and
+   * then removes". The documentation does not say what that version holds: a copy of AWSCURRENT, or nothing (on
+   * AWSCURRENT's own version `rotate` answers already). A rotation's own testSecret always finds the set its
+   * createSecret wrote, which differs from AWSCURRENT's. The test changes nothing and is answered so whatever the key
+   * set is (the placeholder, or a next key too recent to rotate to): it fails neither the deploy nor its rollback.
+   */
+  async function isConfigurationTest(secretId: string, token: string): Promise<boolean> {
+    let pending: string | undefined
+    try {
+      pending = await getValue(secretId, PENDING, token)
+    } catch (error) {
+      if (!(error instanceof ResourceNotFoundException)) throw error
+    }
+    return pending === undefined || pending === (await getValue(secretId, CURRENT))
   }
 
   /** The id of the version a stage is on, if any. */

@@ -104,6 +104,10 @@ const EnvSchema = v.pipe(
     AWS_ENDPOINT_URL_LAMBDA: v.optional(text),
     /** Secrets Manager's own endpoint, for the local stand-in (as the AWS SDKs read it). */
     AWS_ENDPOINT_URL_SECRETS_MANAGER: v.optional(text),
+    /** CloudFormation's own endpoint, for a stand-in (as the AWS SDKs read it). */
+    AWS_ENDPOINT_URL_CLOUDFORMATION: v.optional(text),
+    /** The stack that deploys migrate (its ARN): migrate asks whether it is rolling back, and then does nothing. */
+    STACK_ID: v.optional(text),
     /** Set by Lambda: the region, and the function role's credentials (never logged, never echoed). */
     AWS_REGION: v.optional(text),
     AWS_ACCESS_KEY_ID: v.optional(text),

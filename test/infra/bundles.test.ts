@@ -56,17 +56,36 @@ interface AwsCall {
   body: Record<string, unknown>
 }
 
+/** The deployed stack's id, as its `AWS::StackId` resolves. */
+const STACK_ARN = `arn:aws:cloudformation:${REGION}:000000000000:stack/PapaAuth/0a1b2c3d-4e5f-6789-abcd-ef0123456789`
+
 /**
- * Lambda's Invoke and SES v2's SendEmail on one local port, as the bundles call them (`AWS_ENDPOINT_URL_LAMBDA`,
- * `AWS_ENDPOINT_URL_SESV2`): an asynchronous invocation is recorded and answered 202, a mail recorded and accepted.
+ * Lambda's Invoke, SES v2's SendEmail and CloudFormation's DescribeStacks on one local port, as the bundles call them
+ * (`AWS_ENDPOINT_URL_LAMBDA`, `AWS_ENDPOINT_URL_SESV2`, `AWS_ENDPOINT_URL_CLOUDFORMATION`): an asynchronous invocation
+ * is recorded and answered 202, a mail recorded and accepted, the stack's status answered as `stackStatus` says.
  */
 async function startFakeAws() {
   const invocations: AwsCall[] = []
   const mails: AwsCall[] = []
+  const stackQueries: URLSearchParams[] = []
+  const state = { stackStatus: 'UPDATE_IN_PROGRESS' }
   const server = createServer(async (request, response) => {
     const chunks: Buffer[] = []
     for await (const chunk of request) chunks.push(chunk as Buffer)
     const text = Buffer.concat(chunks).toString('utf8')
+    if (String(request.headers['content-type']).startsWith('application/x-www-form-urlencoded')) {
+      // CloudFormation's query API: form in, XML out.
+      const query = new URLSearchParams(text)
+      stackQueries.push(query)
+      const known = query.get('Action') === 'DescribeStacks' && query.get('StackName') === STACK_ARN
+      response.writeHead(known ? 200 : 400, { 'content-type': 'text/xml' })
+      response.end(
+        known
+          ? `<DescribeStacksResponse><DescribeStacksResult><Stacks><member><StackId>${STACK_ARN}</StackId><StackStatus>${state.stackStatus}</StackStatus></member></Stacks></DescribeStacksResult></DescribeStacksResponse>`
+          : '<ErrorResponse><Error><Code>ValidationError</Code></Error></ErrorResponse>',
+      )
+      return
+    }
     const call = { path: request.url ?? '', headers: request.headers, body: text ? JSON.parse(text) : {} }
     if (request.method === 'POST' && /^\/2015-03-31\/functions\/[^/]+\/invocations$/.test(call.path)) {
       invocations.push(call)
@@ -86,6 +105,8 @@ async function startFakeAws() {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     invocations,
     mails,
+    stackQueries,
+    state,
     close: () => new Promise((resolve) => server.close(resolve)),
   }
 }
@@ -210,6 +231,7 @@ function resolveValue(value: unknown, where: string): string {
   } = value as { Ref?: string; 'Fn::Join'?: [string, unknown[]]; 'Fn::GetAtt'?: [string, string] }
   if (attribute?.[1] === 'ApiEndpoint') return `https://abc123def4.execute-api.${REGION}.amazonaws.com`
   if (ref === 'AWS::Region') return REGION
+  if (ref === 'AWS::StackId') return STACK_ARN
   if (ref === 'AWS::URLSuffix') return 'amazonaws.com'
   if (ref?.match(/^(SigningKeys|PublicKeys|DatabaseSecret|AdminPassword)/)) return arnOf(ref)
   if (ref && synthesized.resources[ref]?.Type === 'AWS::ApiGatewayV2::Api') return 'abc123def4'
@@ -251,6 +273,7 @@ async function invokeBundle(name: string, event: unknown): Promise<Invocation> {
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
     AWS_ENDPOINT_URL_LAMBDA: aws.url,
     AWS_ENDPOINT_URL_SESV2: aws.url,
+    AWS_ENDPOINT_URL_CLOUDFORMATION: aws.url,
     AWS_LAMBDA_FUNCTION_NAME: name,
     // Local only: the Neon driver reaches the local PostgreSQL through the WebSocket proxy, as Neon's own.
     DATABASE_WS_PROXY: inject('wsProxy'),
@@ -389,6 +412,29 @@ describe('the migrate bundle', () => {
       await owners.close()
     }
     expect((await invokeBundle('migrate', {})).result).toEqual({ applied: 0, total })
+  })
+
+  it('does nothing and succeeds while its stack rolls back, the database out of reach; fails the same way forward', async () => {
+    // The Trigger's rollback runs the previous migrate, with no event, as on any deploy; Neon cannot be reached.
+    setDatabaseSecret('api')
+    aws.stackQueries.length = 0
+    aws.state.stackStatus = 'UPDATE_ROLLBACK_IN_PROGRESS'
+    try {
+      const rollback = await invokeBundle('migrate', {})
+      expect(rollback).toEqual({
+        result: { skipped: 'rollback', stackStatus: 'UPDATE_ROLLBACK_IN_PROGRESS' },
+        reads: [],
+      })
+      // It asked about its own stack, the one its role may describe.
+      expect(aws.stackQueries.map((query) => [query.get('Action'), query.get('StackName')])).toEqual([
+        ['DescribeStacks', STACK_ARN],
+      ])
+      // The same deploy going forward must fail: its migrations cannot be applied.
+      aws.state.stackStatus = 'UPDATE_IN_PROGRESS'
+      await expect(invokeBundle('migrate', {})).rejects.toThrow(/^migrate failed: migrate failed: /)
+    } finally {
+      aws.state.stackStatus = 'UPDATE_IN_PROGRESS'
+    }
   })
 })
 
@@ -985,6 +1031,50 @@ describe('the signing keys rotation bundle', () => {
       )
       expect(secretValues.get(signingKeys)).toBe(published)
       expect(Object.values(secrets.stages(signingKeys)).flat()).not.toContain('AWSPENDING')
+    } finally {
+      secretValues.set(signingKeys, kept[0] ?? '')
+      secretValues.set(publicKeys, kept[1] ?? '')
+    }
+  })
+})
+
+describe('the signing keys rotation bundle, on a change of the schedule or its rollback', () => {
+  it('answers Secrets Manager’s configuration test right after a rotation, reading only, changing nothing', async () => {
+    const signingKeys = secretArn('SigningKeys')
+    const publicKeys = secretArn('PublicKeys')
+    const kept = [secretValues.get(signingKeys), secretValues.get(publicKeys)] as const
+    try {
+      secretValues.set(signingKeys, randomBytes(24).toString('base64url'))
+      secretValues.set(publicKeys, randomBytes(24).toString('base64url'))
+      const token = randomUUID()
+      secrets.startRotation(signingKeys, token)
+      for (const Step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret'])
+        await invokeBundle('rotate-signing-keys', { Step, SecretId: signingKeys, ClientRequestToken: token })
+      const rotated = [
+        secretValues.get(signingKeys),
+        secretValues.get(publicKeys),
+        secrets.stages(signingKeys),
+      ]
+
+      // The rollback of a deploy that changed signingKeyRotationDays: testSecret alone, minutes after that rotation.
+      const test = randomUUID()
+      secrets.startConfigurationTest(signingKeys, test, 'a copy of AWSCURRENT')
+      const from = secrets.calls.length
+      await invokeBundle('rotate-signing-keys', {
+        Step: 'testSecret',
+        SecretId: signingKeys,
+        ClientRequestToken: test,
+      })
+      expect([...new Set(secrets.calls.slice(from))].sort()).toEqual([
+        `DescribeSecret ${signingKeys}`,
+        `GetSecretValue ${signingKeys}`,
+      ])
+      secrets.endConfigurationTest(signingKeys, test)
+      expect([
+        secretValues.get(signingKeys),
+        secretValues.get(publicKeys),
+        secrets.stages(signingKeys),
+      ]).toEqual(rotated)
     } finally {
       secretValues.set(signingKeys, kept[0] ?? '')
       secretValues.set(publicKeys, kept[1] ?? '')

@@ -19,8 +19,8 @@ let app: Synthesized
 const variants: Record<string, Synthesized> = {}
 beforeAll(() => {
   // Everything the stack can deploy: the documentation routes, CORS, the mail sender with its queue and alarms, the
-  // login path's provisioned concurrency (versions and aliases), the Neon compute's settings and an address the
-  // alarm topic mails.
+  // login path's provisioned concurrency (versions and aliases), the Neon compute's settings, its history window, a
+  // kept project taken back and an address the alarm topic mails.
   app = synthesize({
     context: {
       docs: 'true',
@@ -31,6 +31,8 @@ beforeAll(() => {
       neonMinComputeUnits: '0.5',
       neonMaxComputeUnits: '2',
       alarmEmail: 'ops@example.com',
+      neonHistoryRetentionSeconds: '604800',
+      neonAdoptProjectId: 'quiet-bird-12345678',
     },
   })
   variants.default = synthesize()

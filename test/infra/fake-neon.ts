@@ -23,6 +23,8 @@ interface Project {
   password: string
   /** The default branch's read-write compute, the one its connection URIs name. */
   compute: Compute
+  /** How far back its history reaches (`history_retention_seconds`). */
+  historyRetentionSeconds: number
 }
 
 /** A compute's settings, as Neon's endpoints API names them. */
@@ -38,6 +40,9 @@ export const DEFAULT_COMPUTE: Compute = {
   autoscaling_limit_min_cu: 0.25,
   autoscaling_limit_max_cu: 2,
 }
+
+/** A project's history window when its create names none: a paid plan's default, 1 day. */
+export const DEFAULT_HISTORY_RETENTION_SECONDS = 86_400
 
 /** The organization a project lands in when the request names none: the key's own, as with an organization key. */
 export const KEY_ORG_ID = 'org-key-own-42'
@@ -55,7 +60,8 @@ interface Override {
 /**
  * The few Neon API v2 endpoints the provider calls, served on 127.0.0.1 with the shapes Neon documents: list projects
  * (a `search` on the name, `org_id`, `limit`), create project (with its default branch, its compute made with the
- * `default_endpoint_settings` given, `connection_uris` and running operations), get project, get operation, rename,
+ * `default_endpoint_settings` and `history_retention_seconds` given, `connection_uris` and running operations), get
+ * project, get operation, update a project (its name, its history window, refused above the plan's limit),
  * connection URI, list computes, update a compute (checked as Neon checks it, with the operation that applies it) and
  * delete. A project has its owner role only: the API's role is made with SQL, never through Neon's API.
  */
@@ -68,6 +74,12 @@ export async function startFakeNeon() {
   let passwords = 0
   /** How long every answer waits, for a slow Neon. */
   let delayMs = 0
+  /** The longest history window the organization's plan allows (the Free plan's is 6 hours). */
+  let planHistoryLimit = 2_592_000
+  const historyProblem = (seconds: number) =>
+    seconds > planHistoryLimit
+      ? `history_retention_seconds ${seconds} exceeds the limit of your plan (${planHistoryLimit})`
+      : undefined
   const pending = new Set<NodeJS.Timeout>()
 
   let configChanges = 0
@@ -131,6 +143,7 @@ export async function startFakeNeon() {
       pg_version: project.pgVersion,
       org_id: project.orgId,
       created_at: project.createdAt,
+      history_retention_seconds: project.historyRetentionSeconds,
     })
     const override = overrideFor(`${method} ${path}`)
     if (override?.text !== undefined) return response.writeHead(override.status).end(override.text)
@@ -161,6 +174,7 @@ export async function startFakeNeon() {
             org_id?: string
             branch?: { database_name?: string; role_name?: string }
             default_endpoint_settings?: Partial<Compute>
+            history_retention_seconds?: number
           }
         }
       ).project
@@ -177,8 +191,9 @@ export async function startFakeNeon() {
         owner,
         password: newPassword(),
         compute: { ...DEFAULT_COMPUTE, ...input.default_endpoint_settings },
+        historyRetentionSeconds: input.history_retention_seconds ?? DEFAULT_HISTORY_RETENTION_SECONDS,
       }
-      const refused = computeProblem(project.compute)
+      const refused = computeProblem(project.compute) ?? historyProblem(project.historyRetentionSeconds)
       if (refused) return answer(400, { code: '', message: refused })
       projects.set(project.id, project)
       return answer(201, {
@@ -240,8 +255,17 @@ export async function startFakeNeon() {
       })
     }
     if (method === 'PATCH' && parts.length === 2) {
-      project.name = (JSON.parse(text) as { project: { name: string } }).project.name
-      return answer(200, { project: { id: project.id, name: project.name }, operations: [] })
+      const changes = (JSON.parse(text) as { project: { name?: string; history_retention_seconds?: number } })
+        .project
+      const refused =
+        changes.history_retention_seconds === undefined
+          ? undefined
+          : historyProblem(changes.history_retention_seconds)
+      if (refused) return answer(400, { code: '', message: refused })
+      if (changes.name !== undefined) project.name = changes.name
+      if (changes.history_retention_seconds !== undefined)
+        project.historyRetentionSeconds = changes.history_retention_seconds
+      return answer(200, { project: described(project), operations: [] })
     }
     if (method === 'DELETE' && parts.length === 2) {
       projects.delete(project.id)
@@ -289,13 +313,19 @@ export async function startFakeNeon() {
         owner: 'neondb_owner',
         password: newPassword(),
         compute: { ...DEFAULT_COMPUTE },
+        historyRetentionSeconds: DEFAULT_HISTORY_RETENTION_SECONDS,
       })
       return id
+    },
+    /** The organization's plan allows history windows up to this (21600 on the Free plan); refused above it. */
+    limitHistory(seconds: number) {
+      planHistoryLimit = seconds
     },
     reset() {
       requests.length = 0
       overrides.clear()
       delayMs = 0
+      planHistoryLimit = 2_592_000
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -13,9 +13,9 @@ import type {
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { freePort } from '#infra/local/postgres'
-import { type ConnectionStrings, createNeonHandler } from '#infra/neon/handler'
+import { type ConnectionStrings, createNeonHandler, provisionalName } from '#infra/neon/handler'
 import { IN_SERVICE_RESOURCE_TYPE, type NeonProjectProperties } from '#infra/neon/properties'
-import { DEFAULT_COMPUTE, KEY_ORG_ID, startFakeNeon } from './fake-neon.ts'
+import { DEFAULT_COMPUTE, DEFAULT_HISTORY_RETENTION_SECONDS, KEY_ORG_ID, startFakeNeon } from './fake-neon.ts'
 
 const API_KEY = 'napi_k3y0nlyth3t3stkn0ws'
 const API_KEY_SECRET = 'papa-auth/neon-api-key'
@@ -846,7 +846,9 @@ describe('a failed first deploy', () => {
     expect(error.message).toBe(
       `Neon already has a project named PapaAuth (${existing}, "PapaAuth", created 2026-01-02T03:04:05Z): this ` +
         'stack creates a project of its own and never takes over one it did not create. Delete that project in ' +
-        'the Neon console if nothing needs it, or give this stack another project name (context neonProjectName).',
+        'the Neon console if nothing needs it, or give this stack another project name (context neonProjectName). ' +
+        "If it is this stack's own, kept when the stack was deleted (cdk destroy keeps it, with its data), take it " +
+        `back: deploy with -c neonAdoptProjectId=${existing} (docs/deploying.md, "Tearing down and coming back").`,
     )
     expect(requestLines()).toEqual(['GET /projects'])
     expect(neon.projects.get(existing)?.name).toBe('PapaAuth')
@@ -872,6 +874,241 @@ describe('a failed first deploy', () => {
     )
     expect(result).toEqual({ PhysicalResourceId: 'quiet-bird-10000' })
     expect(output.join('')).toContain('neon project retained, unchecked')
+  })
+})
+
+describe('deploy after teardown: the stack created again takes its kept project back', () => {
+  /** A stack deployed, then destroyed: its project kept, in service, with its data (DeleteOnRemoval false). */
+  const destroyedStack = async () => {
+    const { projectId, written } = await createProject()
+    await handler(deleteEvent(projectId))
+    expect(neon.projects.get(projectId)?.name).toBe('PapaAuth')
+    neon.reset()
+    secretsManager.resetHistory()
+    // `cdk destroy` keeps the database secret too; the stack created again makes a new, empty one.
+    databaseSecret = undefined
+    return { projectId, written }
+  }
+  /** The Create of the stack deployed again under the same name, after its deletion. */
+  const createdAgain = (overrides: Partial<NeonProjectProperties> = {}) =>
+    handler({ ...createEvent(overrides), StackId: RECREATED_STACK })
+
+  it('is refused without neonAdoptProjectId, naming the project and the key that takes it back, changing nothing', async () => {
+    const { projectId } = await destroyedStack()
+
+    const error = await failureOf(createdAgain())
+
+    expect(error.message).toMatch(
+      new RegExp(
+        `^Neon already has a project named PapaAuth \\(${projectId}, "PapaAuth", created .*\\): this stack ` +
+          `creates a project of its own .* take it back: deploy with -c neonAdoptProjectId=${projectId} `,
+      ),
+    )
+    expect(requestLines()).toEqual(['GET /projects'])
+    expect([...neon.projects.keys()]).toEqual([projectId])
+    expect(writtenSecrets()).toEqual([])
+  })
+
+  it('takes it back with neonAdoptProjectId: the same database and owner, no second project, nothing deleted', async () => {
+    const { projectId, written: before } = await destroyedStack()
+
+    const result = await createdAgain({ AdoptProjectId: projectId, CleanupRoleName: CLEANUP_ROLE })
+
+    expect(result).toEqual({ PhysicalResourceId: projectId, Data: { ProjectId: projectId } })
+    // Read, checked, never made nor deleted: the project, a look for others of its name, its owner's strings.
+    expect(requestLines().sort()).toEqual(
+      [
+        `GET /projects/${projectId}`,
+        'GET /projects',
+        `GET /projects/${projectId}/connection_uri`,
+        `GET /projects/${projectId}/connection_uri`,
+      ].sort(),
+    )
+    expect([...neon.projects.keys()]).toEqual([projectId])
+    const [written] = writtenSecrets()
+    // The same database, as the same owner with the password Neon keeps: the data is where it was.
+    expect(written?.value.directUrl).toBe(before.value.directUrl)
+    expect(written?.value.directUrl).toBe(neon.ownerStrings(projectId).directUrl)
+    // The API's and the cleanup's roles exist in that database: new passwords, which this deploy's migrate sets.
+    const pooled = new URL(written?.value.pooledUrl ?? 'postgresql://nobody@nowhere')
+    expect([pooled.username, pooled.host]).toEqual([API_ROLE, new URL(before.value.pooledUrl).host])
+    expect(pooled.password).toMatch(NEW_PASSWORD)
+    expect(pooled.password).not.toBe(passwordIn(before.value.pooledUrl))
+    expect(new URL(written?.value.cleanupUrl ?? 'postgresql://nobody@nowhere').username).toBe(CLEANUP_ROLE)
+    expect(output.join('')).toContain('neon project taken back')
+
+    // The deploy completes: its in-service step leaves the name as it is; later deploys update it as ever.
+    await handler({ ...inServiceEvent(projectId), StackId: RECREATED_STACK })
+    expect(neon.projects.get(projectId)?.name).toBe('PapaAuth')
+    await expect(
+      handler({ ...updateEvent(projectId, { AdoptProjectId: projectId }), StackId: RECREATED_STACK }),
+    ).resolves.toEqual(result)
+  })
+
+  it('removes what a failed create of this stack left, and still makes no project', async () => {
+    const { projectId } = await destroyedStack()
+    // A create of the stack created again that was cut off after Neon made its project (never in service).
+    const cutOff = neon.addProject(
+      provisionalName('PapaAuth', { StackId: RECREATED_STACK, LogicalResourceId: common.LogicalResourceId }),
+    )
+    neon.reset()
+
+    await createdAgain({ AdoptProjectId: projectId })
+
+    expect(requestLines()).toContain(`DELETE /projects/${cutOff}`)
+    expect(requestLines()).not.toContain('POST /projects')
+    expect([...neon.projects.keys()]).toEqual([projectId])
+  })
+
+  it.each([
+    [
+      'another stack’s (its own name)',
+      { name: 'PapaAuthStaging' },
+      /is named "PapaAuthStaging", not PapaAuth/,
+    ],
+    [
+      'one whose creating deploy never completed',
+      { name: 'PapaAuth (deploying 0123abcd)' },
+      /is named "PapaAuth \(deploying 0123abcd\)", not PapaAuth: .* never completed \(it holds no data\)/,
+    ],
+    [
+      'one in another region',
+      { name: 'PapaAuth', regionId: 'aws-us-east-1' },
+      /^RegionId of the Neon project \S+ cannot change \(aws-us-east-1 to aws-eu-central-1\)/,
+    ],
+    [
+      'one in another organization',
+      { name: 'PapaAuth', orgId: 'org-someone-else-9' },
+      /^OrgId of the Neon project \S+ cannot change \(org-someone-else-9 to org-quiet-bird-123\)/,
+    ],
+    [
+      'one made by hand, without the service’s database and owner',
+      { name: 'PapaAuth' },
+      /^DatabaseName and RoleName of the Neon project \S+ cannot change: it has no database papa_auth with the role papa_auth_owner/,
+    ],
+  ])('refuses to take back %s, changing nothing', async (_what, project, reason) => {
+    const { name, ...overrides } = project
+    const theirs = neon.addProject(name, { orgId: 'org-quiet-bird-123', ...overrides })
+    const before = structuredClone(neon.projects.get(theirs))
+    neon.reset()
+
+    const error = await failureOf(createdAgain({ AdoptProjectId: theirs, OrgId: 'org-quiet-bird-123' }))
+
+    expect(error.message).toMatch(reason)
+    expect(neon.requests.filter((request) => request.method !== 'GET')).toEqual([])
+    expect(neon.projects.get(theirs)).toEqual(before)
+    expect(writtenSecrets()).toEqual([])
+  })
+
+  it('refuses an id Neon does not have, saying so', async () => {
+    const error = await failureOf(createdAgain({ AdoptProjectId: 'no-such-project-123' }))
+    expect(error.message).toMatch(
+      /^neonAdoptProjectId names no project Neon has \(no-such-project-123\): check the id in the Neon console/,
+    )
+    expect(requestLines()).toEqual(['GET /projects/no-such-project-123'])
+  })
+
+  it('refuses, on a later deploy, a key naming another project than the stack’s own', async () => {
+    const { projectId } = await createProject()
+    const other = neon.addProject('PapaAuth-other')
+    const error = await failureOf(handler(updateEvent(projectId, { AdoptProjectId: other })))
+    expect(error.message).toBe(
+      `neonAdoptProjectId names the Neon project ${other}, but this stack's project is ${projectId}: a stack ` +
+        'takes a project back only when the stack is created. Remove the context key.',
+    )
+    expect(neon.requests).toEqual([])
+  })
+})
+
+describe('the history window (point-in-time restore)', () => {
+  const retentionOf = (projectId: string) => neon.projects.get(projectId)?.historyRetentionSeconds
+  const patches = () =>
+    neon.requests
+      .filter((request) => request.method === 'PATCH')
+      .map((request) => [request.path, request.body])
+
+  it('is given to Neon with the new project', async () => {
+    const { PhysicalResourceId: projectId } = await handler(
+      createEvent({ HistoryRetentionSeconds: '604800' }),
+    )
+
+    const create = neon.requests.find((request) => request.method === 'POST')
+    expect(create?.body).toEqual({ project: expect.objectContaining({ history_retention_seconds: 604800 }) })
+    expect(retentionOf(projectId)).toBe(604800)
+  })
+
+  it('is the plan’s own when none is given: nothing is sent, at creation or on update', async () => {
+    const { projectId } = await createProject()
+    expect(retentionOf(projectId)).toBe(DEFAULT_HISTORY_RETENTION_SECONDS)
+    const create = neon.requests.find((request) => request.method === 'POST')
+    expect(create).toBeUndefined()
+
+    await handler(updateEvent(projectId, {}))
+
+    expect(patches()).toEqual([])
+  })
+
+  it('is set in place by an update, only when it differs, in the PATCH that renames', async () => {
+    const { projectId, written } = await createProject()
+
+    await handler(updateEvent(projectId, { HistoryRetentionSeconds: '21600', ProjectName: 'auth-prod' }))
+
+    expect(patches()).toEqual([
+      [`/projects/${projectId}`, { project: { name: 'auth-prod', history_retention_seconds: 21600 } }],
+    ])
+    expect(retentionOf(projectId)).toBe(21600)
+    expect(writtenSecrets()).toEqual([written])
+
+    neon.reset()
+    await handler(
+      updateEvent(
+        projectId,
+        { HistoryRetentionSeconds: '21600', ProjectName: 'auth-prod' },
+        { HistoryRetentionSeconds: '21600', ProjectName: 'auth-prod' },
+      ),
+    )
+    expect(patches()).toEqual([])
+  })
+
+  it('stays as it is when an update no longer gives it (its removal, or the rollback of the deploy that set it)', async () => {
+    const { projectId } = await createProject({ HistoryRetentionSeconds: '604800' })
+    await handler(updateEvent(projectId, {}, { HistoryRetentionSeconds: '604800' }))
+    expect(patches()).toEqual([])
+    expect(retentionOf(projectId)).toBe(604800)
+  })
+
+  it('fails the deploy with Neon’s reason when the plan does not allow it, writing nothing', async () => {
+    // The Free plan: 6 hours, its default and its limit; a day is asked for.
+    const { projectId } = await createProject({ HistoryRetentionSeconds: '21600' })
+    neon.limitHistory(21_600)
+
+    const error = await failureOf(
+      handler(
+        updateEvent(projectId, { HistoryRetentionSeconds: '86400' }, { HistoryRetentionSeconds: '21600' }),
+      ),
+    )
+
+    expect(error.message).toBe(
+      `Neon API PATCH /projects/${projectId} failed with 400: history_retention_seconds 86400 exceeds the limit of your plan (21600)`,
+    )
+    expect(retentionOf(projectId)).toBe(21600)
+    expect(writtenSecrets()).toEqual([])
+  })
+
+  it('is set on a project taken back after a teardown', async () => {
+    const { projectId } = await createProject()
+    await handler(deleteEvent(projectId))
+    neon.reset()
+
+    await handler({
+      ...createEvent({ AdoptProjectId: projectId, HistoryRetentionSeconds: '172800' }),
+      StackId: RECREATED_STACK,
+    })
+
+    expect(patches()).toEqual([
+      [`/projects/${projectId}`, { project: { history_retention_seconds: 172800 } }],
+    ])
+    expect(retentionOf(projectId)).toBe(172800)
   })
 })
 

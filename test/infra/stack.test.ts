@@ -563,7 +563,10 @@ describe('the functions', () => {
       'DATABASE_SECRET_ARN',
       'NODE_OPTIONS',
       'SECRETS_GENERATION',
+      'STACK_ID',
     ])
+    // Its own stack, whose status tells it a rollback is under way (then it does nothing).
+    expect(variables('migrate').STACK_ID).toEqual({ Ref: 'AWS::StackId' })
     expect(variables('seed-admin')).toMatchObject({
       ADMIN_EMAIL: 'admin@example.com',
     })
@@ -701,6 +704,13 @@ describe('secrets', () => {
           // A function that queues mail: the mail sender, and it alone (checked with the mail).
           expect([name, actions(statement)]).toEqual([name, ['lambda:InvokeFunction']])
           expect(mailQueuers).toContain(name)
+        } else if (actions(statement).includes('cloudformation:DescribeStacks')) {
+          // Migrate reads its own stack's status, to do nothing during a rollback.
+          expect([name, actions(statement), resources(statement)]).toEqual([
+            'migrate',
+            ['cloudformation:DescribeStacks'],
+            ['<AWS::StackId>'],
+          ])
         } else {
           expect(actions(statement).sort()).toEqual([
             'secretsmanager:DescribeSecret',
@@ -737,6 +747,8 @@ describe('secrets', () => {
         app.stack.getLogicalId(fn.role.node.defaultChild as never),
       ),
       roleId,
+      // It may only start the signing keys' first rotation (checked with the rotation).
+      firstRotationRoleId(app),
     ])
     for (const [id] of byType(app, 'AWS::IAM::Role').filter(([id]) => !ours.has(id))) {
       const { statements, inline } = grantsOf(app, id)
@@ -744,6 +756,13 @@ describe('secrets', () => {
     }
   })
 })
+
+/** The role of CDK's AwsCustomResource function, which starts the signing keys' first rotation. */
+function firstRotationRoleId(synthesized: Synthesized): string {
+  const [, first] = onlyOf(synthesized, 'Custom::SigningKeysFirstRotation')
+  const functionId = render(first.Properties.ServiceToken).replace(/^<|\.Arn>$/g, '')
+  return render(resource(synthesized, functionId).Properties.Role).replace(/^<|\.Arn>$/g, '')
+}
 
 describe('the signing keys and their rotation', () => {
   const rotationId = () => logicalIdOf(app, 'rotate-signing-keys')
@@ -756,9 +775,10 @@ describe('the signing keys and their rotation', () => {
       SecretId: { Ref: signingId() },
       RotationLambdaARN: { 'Fn::GetAtt': [rotationId(), 'Arn'] },
       RotationRules: { ScheduleExpression: 'rate(90 days)' },
-      RotateImmediatelyOnUpdate: true,
+      // A change of the schedule, and its rollback, rotate nothing (docs/deploying.md, Rollbacks).
+      RotateImmediatelyOnUpdate: false,
     })
-    // Secrets Manager may invoke it (from this account only) before the schedule exists, which starts the first run.
+    // Secrets Manager may invoke it (from this account, for this secret only) before the schedule exists.
     const [permissionId, permission] = byType(app, 'AWS::Lambda::Permission').find(
       ([, candidate]) => candidate.Properties.Principal === 'secretsmanager.amazonaws.com',
     ) ?? ['', undefined]
@@ -767,6 +787,7 @@ describe('the signing keys and their rotation', () => {
       FunctionName: { 'Fn::GetAtt': [rotationId(), 'Arn'] },
       Principal: 'secretsmanager.amazonaws.com',
       SourceAccount: { Ref: 'AWS::AccountId' },
+      SourceArn: { Ref: signingId() },
     })
     expect(resource(app, scheduleId).DependsOn).toContain(permissionId)
     expect(lambdas['rotate-signing-keys'].invokedBy).toBe('rotation')
@@ -776,6 +797,37 @@ describe('the signing keys and their rotation', () => {
       NODE_OPTIONS: '--enable-source-maps',
       JWT_PUBLIC_KEYS_SECRET_ARN: { Ref: publishedId() },
     })
+  })
+
+  it('starts the first rotation once, when the stack is created: never on an update nor on a rollback', () => {
+    const [firstId, first] = onlyOf(app, 'Custom::SigningKeysFirstRotation')
+    const { ServiceToken, Create, ...rest } = first.Properties
+    // Create only: an AwsCustomResource makes no call on an Update (its rollback included) nor on a Delete.
+    expect(rest).toEqual({ InstallLatestAwsSdk: false })
+    expect(JSON.parse(render(Create))).toEqual({
+      service: 'SecretsManager',
+      action: 'RotateSecret',
+      parameters: { SecretId: `<${signingId()}>` },
+      physicalResourceId: { id: 'signing-keys-first-rotation' },
+    })
+    // After the schedule (and so the permission and the function's grants) exists.
+    const [scheduleId] = onlyOf(app, 'AWS::SecretsManager::RotationSchedule')
+    expect(resource(app, firstId).DependsOn).toContain(scheduleId)
+    const { statements, managed } = grantsOf(app, firstRotationRoleId(app))
+    expect(statements.map((statement) => [actions(statement), resources(statement)])).toEqual([
+      [['secretsmanager:RotateSecret'], [`<${signingId()}>`]],
+      [['lambda:InvokeFunction'], [`<${rotationId()}.Arn>`]],
+    ])
+    expect(managed.map(render)).toEqual([
+      'arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
+    ])
+    // Its function logs to a group of ours, with the stack's retention, not to one Lambda would make without any.
+    const functionId = render(ServiceToken).replace(/^<|\.Arn>$/g, '')
+    const logGroupId = render(resource(app, functionId).Properties.LoggingConfig.LogGroup).replace(
+      /^<|>$/g,
+      '',
+    )
+    expect(resource(app, logGroupId).Properties.RetentionInDays).toBe(30)
   })
 
   it('takes the rotation interval from the signingKeyRotationDays context, in whole days', () => {
@@ -831,7 +883,11 @@ describe('the signing keys and their rotation', () => {
     }
     const roleOf = (name: string) =>
       render(resource(app, logicalIdOf(app, name)).Properties.Role).replace(/\.Arn>$/, '>')
-    expect([...touching.keys()].sort()).toEqual([...SIGNERS, 'rotate-signing-keys'].map(roleOf).sort())
+    expect([...touching.keys()].sort()).toEqual(
+      [...[...SIGNERS, 'rotate-signing-keys'].map(roleOf), `<${firstRotationRoleId(app)}>`].sort(),
+    )
+    // The first rotation's function reads nothing: it only starts the rotation.
+    expect(touching.get(`<${firstRotationRoleId(app)}>`)).toEqual(['secretsmanager:RotateSecret'])
     for (const name of SIGNERS)
       expect(touching.get(roleOf(name))?.sort(), name).toEqual([
         'secretsmanager:DescribeSecret',
@@ -970,8 +1026,57 @@ describe('the Neon database', () => {
     expect(DatabaseSecretArn).toEqual({ Ref: secretId(app, 'DatabaseSecret') })
     expect(render(ServiceToken)).toMatch(/^<NeonProviderframeworkonEvent\w+\.Arn>$/)
     expect(neon.DeletionPolicy).toBe('Delete')
-    expect(resource(app, secretId(app, 'DatabaseSecret')).DeletionPolicy).toBe('Retain')
+    // Kept with its project when the stack is deleted; deleted with the rollback of its own create (a failed first
+    // deploy), whose project the rollback removes too.
+    const secret = resource(app, secretId(app, 'DatabaseSecret'))
+    expect([secret.DeletionPolicy, secret.UpdateReplacePolicy]).toEqual(['RetainExceptOnCreate', 'Retain'])
     expect(render(app.outputs.NeonProjectId?.Value)).toMatch(/^<NeonProject\w+\.ProjectId>$/)
+  })
+
+  it('keeps the history window Neon’s plan gives unless context neonHistoryRetentionSeconds sets it', () => {
+    expect(onlyOf(app, 'Custom::NeonProject')[1].Properties.HistoryRetentionSeconds).toBeUndefined()
+    const week = synthesize({ context: { neonHistoryRetentionSeconds: '604800' } })
+    try {
+      const [id, neon] = onlyOf(week, 'Custom::NeonProject')
+      expect(neon.Properties.HistoryRetentionSeconds).toBe('604800')
+      // Set in place on the same resource: never a new project.
+      expect(id).toBe(onlyOf(app, 'Custom::NeonProject')[0])
+      expect(week.warnings().map((warning) => warning.id)).not.toContain('papa-auth:no-history')
+    } finally {
+      week.remove()
+    }
+    const none = synthesize({ context: { neonHistoryRetentionSeconds: 0 } })
+    try {
+      expect(onlyOf(none, 'Custom::NeonProject')[1].Properties.HistoryRetentionSeconds).toBe('0')
+      expect(none.warnings()).toContainEqual({
+        id: 'papa-auth:no-history',
+        message: expect.stringMatching(/^neonHistoryRetentionSeconds is 0: Neon keeps no history/),
+      })
+    } finally {
+      none.remove()
+    }
+    for (const value of ['2592001', '-1', '1.5', '1d'])
+      expect(() => synthesize({ context: { neonHistoryRetentionSeconds: value } }), value).toThrow(
+        /^context neonHistoryRetentionSeconds must be a whole number of seconds from 0 to 2592000 \(30 days\)/,
+      )
+  })
+
+  it('takes back a kept project on Create only when context neonAdoptProjectId names it', () => {
+    expect(onlyOf(app, 'Custom::NeonProject')[1].Properties.AdoptProjectId).toBeUndefined()
+    const again = synthesize({ context: { neonAdoptProjectId: 'quiet-bird-12345678' } })
+    try {
+      const [id, neon] = onlyOf(again, 'Custom::NeonProject')
+      expect(neon.Properties.AdoptProjectId).toBe('quiet-bird-12345678')
+      expect(id).toBe(onlyOf(app, 'Custom::NeonProject')[0])
+    } finally {
+      again.remove()
+    }
+    expect(() => synthesize({ context: { neonAdoptProjectId: 'Quiet Bird' } })).toThrow(
+      /^context neonAdoptProjectId must be a Neon project id/,
+    )
+    expect(() =>
+      synthesize({ context: { databaseSecretName: 'ops/db', neonAdoptProjectId: 'quiet-bird-1' } }),
+    ).toThrow(/^context neonAdoptProjectId given with databaseSecretName/)
   })
 
   it('takes its settings from context, and deletes the project and its secret only on opt-in', () => {
@@ -1391,6 +1496,13 @@ describe('bring your own database', () => {
     expect(resource(own, logicalIdOf(own, 'login')).DependsOn).toContain(triggerId)
   })
 
+  it('names the secret by an ARN in the DatabaseSecretArn output, as every --secret-id takes it', () => {
+    // Given by name: its ARN without Secrets Manager's suffix, which CloudFormation cannot know at deploy.
+    expect(render(own.outputs.DatabaseSecretArn?.Value)).toBe(
+      'arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:prod/papa-auth/database',
+    )
+  })
+
   it('accepts the secret by full ARN too', () => {
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf'
     const byArn = synthesize({ context: { databaseSecretName: arn } })
@@ -1398,6 +1510,7 @@ describe('bring your own database', () => {
       const login = resource(byArn, logicalIdOf(byArn, 'login'))
       expect(login.Properties.Environment.Variables.DATABASE_SECRET_ARN).toBe(arn)
       expect(secretsReadBy(byArn, logicalIdOf(byArn, 'login'))).toContain(arn)
+      expect(byArn.outputs.DatabaseSecretArn?.Value).toBe(arn)
     } finally {
       byArn.remove()
     }
@@ -1836,6 +1949,8 @@ describe('cdk-nag', () => {
     visit(app.stack)
     expect(acknowledged.map(([id]) => id.replace(/^Annotation::/, '')).sort()).toEqual([
       'AwsSolutions-APIG4',
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      // CDK's AwsCustomResource function, which starts the signing keys' first rotation.
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<NeonHandler\w+\.Arn>:\*\]$/),
       'AwsSolutions-SMG4',

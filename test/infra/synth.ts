@@ -27,6 +27,7 @@ export interface Resource {
   Properties: Record<string, any>
   DependsOn?: string[]
   DeletionPolicy?: string
+  UpdateReplacePolicy?: string
 }
 
 export interface Synthesized {

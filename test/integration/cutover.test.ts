@@ -591,8 +591,8 @@ describe('the cutover of the FastAPI database', () => {
       vi.stubEnv('DATABASE_MIGRATION_URL', database.ownerUrl)
       vi.stubEnv('DATABASE_URL', database.apiUrl)
       const result = await migrate()
-      expect(result.applied).toBe(0)
-      expect(result.total).toBeGreaterThan(0)
+      expect(result).toEqual({ applied: 0, total: expect.any(Number) })
+      expect('total' in result && result.total).toBeGreaterThan(0)
     })
 
     it('refuses to run again: the database is cut over', async () => {

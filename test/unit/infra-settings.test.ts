@@ -98,6 +98,8 @@ const KEYS = [
   'neonSuspendTimeoutSeconds',
   'neonMinComputeUnits',
   'neonMaxComputeUnits',
+  'neonHistoryRetentionSeconds',
+  'neonAdoptProjectId',
   'loginProvisionedConcurrency',
 ]
 
@@ -267,6 +269,15 @@ describe('number settings: the ends of each range pass, one step past them fails
         `context neonSuspendTimeoutSeconds must be 0 (Neon's default: suspend after 5 minutes idle), -1 (never suspend) or 60 to 604800 seconds, not "${value}" (https://neon.com/docs/manage/computes#scale-to-zero-configuration)`,
       ]),
     },
+    {
+      key: 'neonHistoryRetentionSeconds',
+      read: (settings) => neon(settings).historyRetentionSeconds,
+      accepted: [0, 21_600, 2_592_000],
+      refused: ['-1', '2592001', '1.5', '1d'].map((value) => [
+        value,
+        `context neonHistoryRetentionSeconds must be a whole number of seconds from 0 to 2592000 (30 days), not "${value}"; the Free plan allows 21600 (6 hours), Launch up to 604800 (7 days), Scale up to 2592000 (https://neon.com/docs/introduction/restore-window)`,
+      ]),
+    },
     ...Object.entries(LIMIT_CONTEXT).map(([key, name]): Case => {
       const { min, max } = INTEGER_SETTINGS[name]
       const message = `context ${key} must be a whole number from ${min} to ${max}`
@@ -382,6 +393,29 @@ describe('the database', () => {
       kind: 'existing',
       secretName: 'prod/papa-auth/database',
     })
+  })
+
+  it('takes back the Neon project context neonAdoptProjectId names, and refuses what is no project id', () => {
+    expect(neon(readSettings({ neonAdoptProjectId: 'quiet-bird-12345678' })).adoptProjectId).toBe(
+      'quiet-bird-12345678',
+    )
+    expect(neon(readSettings({})).adoptProjectId).toBeUndefined()
+    for (const value of ['Quiet-Bird', 'quiet bird', '-quiet', 'quiet--bird', 'x'.repeat(65)])
+      expect(refusal({ neonAdoptProjectId: value }), value).toBe(
+        `context neonAdoptProjectId must be a Neon project id (as the Neon console shows it, e.g. quiet-bird-12345678), not ${JSON.stringify(value)}`,
+      )
+  })
+
+  it('refuses the Neon project’s history window and its taking back with a database of the engineer’s', () => {
+    expect(
+      refusal({
+        databaseSecretName: 'ops/db',
+        neonHistoryRetentionSeconds: 86400,
+        neonAdoptProjectId: 'a-1',
+      }),
+    ).toBe(
+      'context neonHistoryRetentionSeconds and neonAdoptProjectId given with databaseSecretName: they concern the Neon project the stack creates or takes back, and with your own database it has none.',
+    )
   })
 
   it('refuses the Neon compute settings with a database of the engineer’s', () => {

@@ -240,6 +240,73 @@ describe('the signing keys rotation', () => {
   })
 })
 
+describe('a change of the rotation schedule, and its rollback: Secrets Manager’s configuration test', () => {
+  /** Everything a test could change: the two secrets' values and labels, and the writes made to them. */
+  const state = () => ({
+    signing: values.get(SIGNING),
+    published: values.get(PUBLIC),
+    signingStages: fake.stages(SIGNING),
+    publicStages: fake.stages(PUBLIC),
+    writes: ['PutSecretValue', 'UpdateSecretVersionStage'].flatMap((operation) =>
+      [SIGNING, PUBLIC].map((secret) => callsTo(operation, secret)),
+    ),
+  })
+  /** What CloudFormation's update of the schedule makes Secrets Manager do: testSecret alone, then the label off. */
+  async function configurationTest(holds: 'a copy of AWSCURRENT' | 'nothing') {
+    const token = randomUUID()
+    fake.startConfigurationTest(SIGNING, token, holds)
+    const outcome = await step('testSecret', token)
+    fake.endConfigurationTest(SIGNING, token)
+    return outcome
+  }
+
+  it.each(['a copy of AWSCURRENT', 'nothing'] as const)(
+    'is answered on the placeholder of a stack being created, changing nothing (its version holding %s)',
+    async (holds) => {
+      const before = state()
+      expect(await configurationTest(holds)).toEqual({ step: 'testSecret', outcome: 'configuration test' })
+      expect(state()).toEqual(before)
+    },
+  )
+
+  it.each(['a copy of AWSCURRENT', 'nothing'] as const)(
+    'is answered right after a rotation, when another would be refused, changing nothing (its version holding %s)',
+    async (holds) => {
+      // A deploy changed signingKeyRotationDays, then failed: its rollback changes the schedule back, minutes after the
+      // last rotation, whose next key is too recent to sign.
+      await rotate()
+      const before = state()
+      now = new Date(START.getTime() + 60_000)
+
+      expect(await configurationTest(holds)).toEqual({ step: 'testSecret', outcome: 'configuration test' })
+
+      expect(state()).toEqual(before)
+      expect(pendingVersions()).toEqual([])
+      // A rotation asked for now is still refused by the guard: the test rotated nothing.
+      const token = randomUUID()
+      fake.startRotation(SIGNING, token)
+      await expect(step('createSecret', token)).rejects.toThrow(/a cache may not have it yet/)
+    },
+  )
+
+  it('is answered when Secrets Manager puts AWSPENDING on the current version itself', async () => {
+    await rotate()
+    const [current] =
+      Object.entries(fake.stages(SIGNING)).find(([, stages]) => stages.includes('AWSCURRENT')) ?? []
+    const before = state()
+    expect(await step('testSecret', current ?? '')).toEqual({ step: 'testSecret', outcome: 'already done' })
+    expect(state()).toEqual(before)
+  })
+
+  it('cannot start while a rotation is pending: Secrets Manager refuses before the function runs', async () => {
+    // What remains for continue-update-rollback (docs/deploying.md, Rollbacks): a rotation that failed and waits.
+    fake.startRotation(SIGNING, randomUUID())
+    expect(() => fake.startConfigurationTest(SIGNING, randomUUID(), 'nothing')).toThrow(
+      'A previous rotation isn’t complete. That rotation will be reattempted.',
+    )
+  })
+})
+
 describe('the private keys the key set keeps', () => {
   const HOUR = 3600 * 1000
   const at = (ms: number) => new Date(START.getTime() + ms)
