@@ -104,6 +104,17 @@ const EnvSchema = v.pipe(
     AWS_ENDPOINT_URL_LAMBDA: v.optional(text),
     /** Secrets Manager's own endpoint, for the local stand-in (as the AWS SDKs read it). */
     AWS_ENDPOINT_URL_SECRETS_MANAGER: v.optional(text),
+    /**
+     * The AWS APIs' FIPS endpoints, as every AWS SDK reads the same variable (`true` or `false`): the hand-signed calls
+     * (`shared/platform/aws-endpoints.ts`) and the SDK clients then agree. Set on every function by context
+     * `useFipsEndpoints`.
+     */
+    AWS_USE_FIPS_ENDPOINT: v.optional(
+      v.pipe(
+        v.picklist(['true', 'false'], 'AWS_USE_FIPS_ENDPOINT must be true or false'),
+        v.transform((value) => value === 'true'),
+      ),
+    ),
     /** Set by Lambda: the region, and the function role's credentials (never logged, never echoed). */
     AWS_REGION: v.optional(text),
     AWS_ACCESS_KEY_ID: v.optional(text),
