@@ -17,7 +17,8 @@ if (!cfnLintBinary) process.stderr.write('cfn-lint not found: the template lint 
 let app: Synthesized
 beforeAll(() => {
   // Everything the stack can deploy: the documentation routes, CORS, the mail sender with its queue and alarms, the
-  // login path's provisioned concurrency (versions and aliases) and the Neon compute's settings.
+  // login path's provisioned concurrency (versions and aliases), the Neon compute's settings, the imported secrets' KMS
+  // key and the FIPS endpoints.
   app = synthesize({
     context: {
       docs: 'true',
@@ -27,12 +28,15 @@ beforeAll(() => {
       neonSuspendTimeoutSeconds: '-1',
       neonMinComputeUnits: '0.5',
       neonMaxComputeUnits: '2',
+      importedSecretsKmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      useFipsEndpoints: 'true',
     },
   })
 })
 afterAll(() => app?.remove())
 
 describe.runIf(cfnLintBinary !== undefined)('cfn-lint on the synthesized template', () => {
+  // cfn-lint takes some 15 s on this template alone, and more than 30 s beside the other suites.
   it('finds no error and no warning (but W3005, which CDK writes for every function)', () => {
     const template = join(app.outdir, `${app.stack.artifactId}.template.json`)
     // W3005: a function's explicit DependsOn on its role, which its GetAtt already implies; CDK emits it so the role's
@@ -46,7 +50,7 @@ describe.runIf(cfnLintBinary !== undefined)('cfn-lint on the synthesized templat
     )
     expect(result.stdout.trim().split('\n').filter(Boolean)).toEqual([])
     expect(result.status).toBe(0)
-  })
+  }, 120_000)
 
   it('would report a broken template (the check can fail)', () => {
     const broken = join(app.outdir, 'broken.template.json')
