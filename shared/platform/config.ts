@@ -191,6 +191,15 @@ export function loadConfig(
   return result.output
 }
 
+/**
+ * How Lambda started this execution environment (`AWS_LAMBDA_INITIALIZATION_TYPE`: `on-demand`,
+ * `provisioned-concurrency`, …; unset outside Lambda), read alone: the init of every function asks, and an on-demand
+ * cold start should not validate the whole environment one more time for it.
+ */
+export const initializationType = (
+  env: Record<string, string | undefined> = process.env,
+): string | undefined => env.AWS_LAMBDA_INITIALIZATION_TYPE
+
 /** The settings alone, requiring no secret: for what only states or tunes them (the OpenAPI document, tooling). */
 export const loadSettings = (): Config => loadConfig(process.env, [])
 
