@@ -27,6 +27,9 @@ import { secretReaderFor } from './resources.ts'
 /** Keys this old are read again in the background; the request that finds them so is answered with them. */
 export const KEYS_REFRESH_AFTER_MS = KEY_SET_MAX_AGE_MS / 2
 
+/** After a background reading failed, the next one waits this long (a request past `KEY_SET_MAX_AGE_MS` does not). */
+const FAILED_READING_PAUSE_MS = 30 * 1000
+
 /** The longest one reading of the keys takes: every attempt of the secret's read timing out, and the backoff. */
 const READ_BOUND_MS =
   SECRETS_MAX_ATTEMPTS * (SECRETS_CONNECT_TIMEOUT_MS + SECRETS_REQUEST_TIMEOUT_MS) +
@@ -85,6 +88,7 @@ export async function tokenKeySource(
   if (!config.JWT_SIGNING_KEYS_SECRET_ARN && !config.JWT_PUBLIC_KEYS_SECRET_ARN)
     return async () => current.keys
   let reading: { keys: Promise<TokenKeys>; sentAt: number } | undefined
+  let failedAt = Number.NEGATIVE_INFINITY
 
   const readAgain = (): Promise<TokenKeys> => {
     if (reading && Date.now() - reading.sentAt <= READ_BOUND_MS) return reading.keys
@@ -107,11 +111,14 @@ export async function tokenKeySource(
     const age = Date.now() - current.readAt
     if (age < KEYS_REFRESH_AFTER_MS) return current.keys
     if (age < KEY_SET_MAX_AGE_MS) {
-      readAgain().catch((error: unknown) => {
-        logger.warn('signing keys not read again', {
-          error: error instanceof Error ? error.name : typeof error,
+      // Not on every request while Secrets Manager refuses: a pause after each failure.
+      if (Date.now() - failedAt >= FAILED_READING_PAUSE_MS)
+        readAgain().catch((error: unknown) => {
+          failedAt = Date.now()
+          logger.warn('signing keys not read again', {
+            error: error instanceof Error ? error.name : typeof error,
+          })
         })
-      })
       return current.keys
     }
     try {

@@ -36,7 +36,7 @@ beforeAll(() => {
 afterAll(() => app?.remove())
 
 describe.runIf(cfnLintBinary !== undefined)('cfn-lint on the synthesized template', () => {
-  // cfn-lint takes some 15 s on this template alone, and more than 30 s beside the other suites.
+  // cfn-lint takes some 10 to 15 s on this template alone, and more than 30 s beside the other suites.
   it('finds no error and no warning (but W3005, which CDK writes for every function)', () => {
     const template = join(app.outdir, `${app.stack.artifactId}.template.json`)
     // W3005: a function's explicit DependsOn on its role, which its GetAtt already implies; CDK emits it so the role's
@@ -59,5 +59,5 @@ describe.runIf(cfnLintBinary !== undefined)('cfn-lint on the synthesized templat
     if (id) json.Resources[id].Type = 'AWS::Lambda::NoSuchThing'
     writeFileSync(broken, JSON.stringify(json))
     expect(spawnSync(cfnLintBinary as string, [broken], { encoding: 'utf8' }).status).not.toBe(0)
-  })
+  }, 120_000)
 })

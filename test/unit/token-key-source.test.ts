@@ -50,6 +50,21 @@ describe('the keys of a warm container', () => {
     expect(secrets.sent).toBe(2)
   })
 
+  it('pauses after a failed background reading, rather than trying again on every request', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const secrets = reader([() => Promise.reject(new Error('refused'))])
+    const keys = await tokenKeySource(config, secrets)
+    vi.setSystemTime(Date.now() + KEYS_REFRESH_AFTER_MS)
+    for (let request = 0; request < 5; request++) {
+      expect((await keys()).published).toEqual(JSON.parse(first).keys)
+      await Promise.resolve()
+    }
+    expect(secrets.sent).toBe(1)
+    vi.setSystemTime(Date.now() + 30_000)
+    await keys()
+    expect(secrets.sent).toBe(2)
+  })
+
   it('uses a copy until KEY_SET_MAX_AGE_MS, and after that only a new one', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     const secrets = reader([() => Promise.reject(new Error('unreachable'))])
