@@ -63,8 +63,11 @@ export interface DatabaseHandle {
   db: Database
   pool: Pool
   close(): Promise<void>
-  /** Starts opening a connection before any query needs it; a query that comes meanwhile waits for that one. */
-  warm(): void
+  /**
+   * Starts opening a connection before any query needs it; a query that comes meanwhile waits for that one. Settles
+   * (never rejects) once that connection is open, or could not be opened.
+   */
+  warm(): Promise<void>
 }
 
 /** Points the Neon driver at a local WebSocket proxy: plain `ws://`, no TLS inside, no pipelined startup. */
@@ -155,14 +158,19 @@ export function createDatabase(settings: DatabaseSettings): DatabaseHandle {
   // connection, so a query waits for this one instead, and shares its outcome: a failure to connect is reported
   // within one connect timeout, as if the query had tried itself.
   let opening: Promise<void> | undefined
-  const warm = () => {
-    if (opening) return
-    const attempt = pool.connect().then((client) => client.release())
-    opening = attempt
-    const settled = () => {
-      if (opening === attempt) opening = undefined
+  const warm = (): Promise<void> => {
+    const attempt = opening ?? pool.connect().then((client) => client.release())
+    if (!opening) {
+      opening = attempt
+      const settled = () => {
+        if (opening === attempt) opening = undefined
+      }
+      attempt.then(settled, settled)
     }
-    attempt.then(settled, settled)
+    return attempt.then(
+      () => {},
+      () => {},
+    )
   }
 
   // pool.query would release the client with the query's error, and pg-pool destroys any client released with an

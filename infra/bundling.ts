@@ -73,7 +73,7 @@ function extraFiles(
  * bundler: CDK's local bundling, the benchmark and the bundle tests all call it, so they measure what deploys.
  */
 export function bundleFunction(name: string, outdir: string, options: BundleOptions = {}): Bundle {
-  const bundle = bundleEntry(join('functions', `${name}.ts`), outdir)
+  const bundle = bundleEntry(join('functions', `${name}.ts`), outdir, { lambdaInit: true })
   const { sources } = JSON.parse(readFileSync(bundle.sourceMap, 'utf8')) as { sources: string[] }
   for (const extra of extraFiles(name, options, sources)) {
     cpSync(extra.from, join(outdir, extra.to), { recursive: true })
@@ -81,14 +81,34 @@ export function bundleFunction(name: string, outdir: string, options: BundleOpti
   return bundle
 }
 
-/** Bundles any TypeScript entry (a path from the repository root) the same way: the Neon provider's handler. */
-export function bundleEntry(entryPath: string, outdir: string): Bundle {
+/**
+ * The module Lambda loads for a function: the function's own, then, at the top level, the end of its init
+ * (`initialized`, shared/platform/init.ts), which in a provisioned environment waits for the work the function's
+ * module started (its secrets, its first connection) before Lambda freezes the environment. On demand it returns at
+ * once. Here, so that no function's file has to say it.
+ */
+const lambdaEntry = (entryPath: string) => ({
+  contents: [
+    `export * from ${JSON.stringify(`./${entryPath.split(sep).join('/')}`)}`,
+    "import { initialized } from '#shared/platform/init'",
+    'await initialized()',
+  ].join('\n'),
+  resolveDir: repositoryRoot,
+  sourcefile: 'papa-auth:lambda-entry',
+  loader: 'ts' as const,
+})
+
+/**
+ * Bundles any TypeScript entry (a path from the repository root) the same way: the Neon provider's handler. A
+ * function's (`lambdaInit`) ends its init as `lambdaEntry` says.
+ */
+export function bundleEntry(entryPath: string, outdir: string, { lambdaInit = false } = {}): Bundle {
   const entry = join(repositoryRoot, entryPath)
   if (!existsSync(entry)) throw new Error(`no entry ${entryPath} (expected ${entry})`)
   mkdirSync(outdir, { recursive: true })
   const file = join(outdir, 'index.mjs')
   const options: BuildOptions = {
-    entryPoints: [entry],
+    ...(lambdaInit ? { stdin: lambdaEntry(entryPath) } : { entryPoints: [entry] }),
     outfile: file,
     absWorkingDir: repositoryRoot,
     bundle: true,

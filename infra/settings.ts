@@ -10,6 +10,7 @@ import { historyRetentionProblem } from '#infra/neon/history'
 import { pgVersionProblem, regionProblem } from '#infra/neon/regions'
 import { parseCorsOrigins } from '#shared/http/cors'
 import { ConfigError, loadConfig } from '#shared/platform/config'
+import { rotationIntervalMs } from '#shared/platform/key-rotation-timing'
 import {
   CLEANUP_INTERVAL_MINUTES,
   EMAIL_VERIFICATION_MODES,
@@ -111,6 +112,17 @@ export interface AuthStackSettings {
    * through their `live` alias (`loginProvisionedConcurrency`). 0, the default: none, no alias, no version.
    */
   readonly loginProvisionedConcurrency?: number
+  /**
+   * The customer-managed KMS key of the secrets the stack imports (`databaseSecretName`, `neonApiKeySecretName`):
+   * whatever reads one of them may also decrypt with this key, through Secrets Manager only
+   * (`importedSecretsKmsKeyArn`). Unset: they are encrypted with `aws/secretsmanager`, which needs no grant.
+   */
+  readonly importedSecretsKmsKeyArn?: string | undefined
+  /**
+   * Every function calls the AWS APIs at their FIPS endpoints (`AWS_USE_FIPS_ENDPOINT`, context `useFipsEndpoints`):
+   * the SDK clients and the hand-signed calls alike.
+   */
+  readonly useFipsEndpoints?: boolean
   /** The migrations the migrate function carries; the committed ones unless a test says otherwise. */
   readonly migrationsFolder?: string
 }
@@ -176,7 +188,7 @@ export function readSettings(context: Context): AuthStackSettings {
     bcryptCost: bcryptCost(get('bcryptCost')),
     emailVerification: emailVerification(get('emailVerification')),
     secretsGeneration: text(context, 'secretsGeneration', '1'),
-    signingKeyRotationDays: rotationDays(get('signingKeyRotationDays')),
+    signingKeyRotationDays: rotationDays(get('signingKeyRotationDays'), limits(get).ACCESS_TOKEN_TTL_SECONDS),
     cleanupIntervalMinutes: cleanupInterval(get('cleanupIntervalMinutes')),
     limits: limits(get),
     mail: mailSettings(get),
@@ -197,6 +209,8 @@ export function readSettings(context: Context): AuthStackSettings {
             deleteOnRemoval: flag('neonDeleteOnRemoval', get('neonDeleteOnRemoval')),
           },
     loginProvisionedConcurrency: provisionedConcurrency(get('loginProvisionedConcurrency')),
+    importedSecretsKmsKeyArn: kmsKeyArn(get('importedSecretsKmsKeyArn')),
+    useFipsEndpoints: flag('useFipsEndpoints', get('useFipsEndpoints')),
   }
 }
 
@@ -327,12 +341,52 @@ function cleanupInterval(value: unknown): number {
   return minutes
 }
 
-/** Context `signingKeyRotationDays`: whole days, 1 to 1000 (Secrets Manager's range); 90 by default. */
-function rotationDays(value: unknown): number {
+/**
+ * Context `signingKeyRotationDays`: whole days, 1 to 1000 (Secrets Manager's range); 90 by default. Secrets Manager
+ * rotates at any time of the scheduled UTC day, so two scheduled rotations may be one day less apart than that: at
+ * least the wait the rotation keeps between two (`rotationIntervalMs`, longer with a long token lifetime), or every
+ * scheduled rotation could be refused.
+ */
+function rotationDays(value: unknown, accessTokenTtlSeconds: number | undefined): number {
   const days = positiveNumber('signingKeyRotationDays', value, 90)
   if (!Number.isInteger(days) || days > 1000)
     throw new Error('context signingKeyRotationDays must be a whole number of days from 1 to 1000')
+  const ttl = accessTokenTtlSeconds ?? INTEGER_SETTINGS.ACCESS_TOKEN_TTL_SECONDS.default
+  const wait = rotationIntervalMs(ttl)
+  const dayMs = 24 * 60 * 60 * 1000
+  if ((days - 1) * dayMs < wait) {
+    const least = 1 + Math.ceil(wait / dayMs)
+    throw new Error(
+      `context signingKeyRotationDays must be at least ${least} with access tokens of ${ttl} s: Secrets Manager ` +
+        `rotates at any time of the scheduled UTC day, so ${days} day(s) may leave ${(days - 1) * 24} h between two ` +
+        `rotations, and a rotation is refused until ${formatDuration(wait)} after the last (the caches, and the ` +
+        "retired key's last token; docs/deploying.md, Rotating the signing keys)",
+    )
+  }
   return days
+}
+
+const formatDuration = (ms: number) => {
+  const minutes = Math.round(ms / 60_000)
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`
+}
+
+/**
+ * Context `importedSecretsKmsKeyArn`: a KMS key's ARN (`arn:<partition>:kms:<region>:<account>:key/<id>`). An alias
+ * names no key an IAM grant can be scoped to, so it is refused, with the command that finds the key.
+ */
+function kmsKeyArn(value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  const arn = String(value).trim()
+  if (/^arn:aws[\w-]*:kms:[a-z0-9-]+:\d{12}:alias\//.test(arn))
+    throw new Error(
+      `context importedSecretsKmsKeyArn must be the key's ARN, not an alias's (${arn}): aws kms describe-key --key-id ${arn} --query KeyMetadata.Arn`,
+    )
+  if (!/^arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/.test(arn))
+    throw new Error(
+      `context importedSecretsKmsKeyArn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>), not ${JSON.stringify(arn)}`,
+    )
+  return arn
 }
 
 function limits(get: (key: string) => unknown): Partial<Record<LimitSetting, number>> {

@@ -1,6 +1,8 @@
 import {
   Annotations,
   type App,
+  Aspects,
+  Aws,
   type CfnElement,
   CfnOutput,
   RemovalPolicy,
@@ -8,6 +10,7 @@ import {
   type StackProps,
   Validations,
 } from 'aws-cdk-lib'
+import * as iam from 'aws-cdk-lib/aws-iam'
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import type { Trigger } from 'aws-cdk-lib/triggers'
 import { AwsSolutionsChecks } from 'cdk-nag'
@@ -15,6 +18,7 @@ import type { Construct } from 'constructs'
 import { type LambdaSpec, lambdas } from '#functions/routes'
 import { AlarmTopic } from '#infra/constructs/alarm-topic'
 import type { AuthFunction } from '#infra/constructs/auth-function'
+import { FipsEndpoints, requireSupportedPartition } from '#infra/constructs/aws-endpoints'
 import { AuthApi } from '#infra/constructs/http-api'
 import { MailSender } from '#infra/constructs/mail-sender'
 import { Monitoring } from '#infra/constructs/monitoring'
@@ -23,6 +27,7 @@ import { OperatorFunctions } from '#infra/constructs/operator-functions'
 import { SigningKeys } from '#infra/constructs/signing-keys'
 import { logicalIdWithoutParts } from '#infra/constructs/stack-part'
 import { type AuthStackSettings, type Context, readSettings, stackNameOf } from '#infra/settings'
+import { INTEGER_SETTINGS } from '#shared/platform/settings'
 
 export interface AuthStackProps extends StackProps {
   readonly settings: AuthStackSettings
@@ -52,10 +57,15 @@ export class AuthStack extends Stack {
     super(scope, id, props)
     const { settings } = props
     const { logRetention, secretsGeneration } = settings
+    // The functions' hand-signed AWS calls know the aws, aws-cn and aws-us-gov partitions; FIPS when asked.
+    requireSupportedPartition(this)
+    if (settings.useFipsEndpoints) Aspects.of(this).add(new FipsEndpoints())
 
     const database = this.database(settings)
     const keys = new SigningKeys(this, 'SigningKeys', {
       rotationDays: settings.signingKeyRotationDays,
+      accessTokenTtlSeconds:
+        settings.limits.ACCESS_TOKEN_TTL_SECONDS ?? INTEGER_SETTINGS.ACCESS_TOKEN_TTL_SECONDS.default,
       logRetention,
     })
 
@@ -160,7 +170,9 @@ export class AuthStack extends Stack {
   /** The database secret: the engineer's (`databaseSecretName`), or the one the stack's Neon project fills. */
   private database(settings: AuthStackSettings): { secret: secretsmanager.ISecret; neon?: NeonDatabase } {
     const config = settings.database
-    if (config.kind === 'existing') return { secret: importSecret(this, 'DatabaseSecret', config.secretName) }
+    const key = settings.importedSecretsKmsKeyArn
+    if (config.kind === 'existing')
+      return { secret: importSecret(this, 'DatabaseSecret', config.secretName, key) }
     const secret = new secretsmanager.Secret(this, 'DatabaseSecret', {
       description: `${this.stackName}: {"pooledUrl","directUrl"} of the Neon database, written by the Neon project resource`,
       // Kept with the project it points to, unless the engineer opted in to deleting both; deleted when its own
@@ -176,7 +188,7 @@ export class AuthStack extends Stack {
     })
     const neon = new NeonDatabase(this, 'Neon', {
       databaseSecret: secret,
-      apiKeySecret: importSecret(this, 'NeonApiKey', config.apiKeySecretName),
+      apiKeySecret: importSecret(this, 'NeonApiKey', config.apiKeySecretName, key),
       projectName: config.projectName,
       regionId: config.regionId,
       pgVersion: config.pgVersion,
@@ -211,8 +223,36 @@ export function defineApp(app: App, overrides: Partial<AuthStackSettings> = {}):
   return stack
 }
 
-function importSecret(scope: Construct, id: string, nameOrArn: string): secretsmanager.ISecret {
-  return nameOrArn.startsWith('arn:')
+function importSecret(
+  scope: Construct,
+  id: string,
+  nameOrArn: string,
+  encryptionKeyArn?: string,
+): secretsmanager.ISecret {
+  const secret = nameOrArn.startsWith('arn:')
     ? secretsmanager.Secret.fromSecretCompleteArn(scope, id, nameOrArn)
     : secretsmanager.Secret.fromSecretNameV2(scope, id, nameOrArn)
+  return encryptionKeyArn ? decryptedWith(secret, encryptionKeyArn) : secret
+}
+
+/**
+ * The same imported secret, whose `grantRead` also allows `kms:Decrypt` on its customer-managed key, through Secrets
+ * Manager only (`kms:ViaService`), wherever it is granted (`bindSecret`, the Neon provider). CDK's own way, an
+ * imported secret's `encryptionKey`, grants nothing for an imported key (it can only write a key policy it owns), and
+ * its import by attributes would read a name's last six characters after a hyphen as an ARN's suffix.
+ */
+function decryptedWith(secret: secretsmanager.ISecret, keyArn: string): secretsmanager.ISecret {
+  const grantRead: secretsmanager.ISecret['grantRead'] = (grantee, versionStages) => {
+    const grant = secret.grantRead(grantee, versionStages)
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [keyArn],
+        // Secrets Manager's endpoint name in the stack's partition (amazonaws.com.cn in China).
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Aws.REGION}.${Aws.URL_SUFFIX}` } },
+      }),
+    )
+    return grant
+  }
+  return Object.create(secret, { grantRead: { value: grantRead } }) as secretsmanager.ISecret
 }

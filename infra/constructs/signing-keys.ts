@@ -13,6 +13,11 @@ const AWS_CUSTOM_RESOURCE_PROVIDER = 'AWS679f53fac002430cb0da5b7982bd2287'
 export interface SigningKeysProps {
   /** Days between two scheduled rotations (`signingKeyRotationDays`). */
   readonly rotationDays: number
+  /**
+   * The access tokens' lifetime the API functions sign with (`ACCESS_TOKEN_TTL_SECONDS`): the rotation withdraws a
+   * retired key only once its last token has expired.
+   */
+  readonly accessTokenTtlSeconds: number
   readonly logRetention: logs.RetentionDays
 }
 
@@ -51,8 +56,12 @@ export class SigningKeys extends StackPart {
 
     this.rotation = declaredFunction(this, 'rotate-signing-keys', {
       logRetention: props.logRetention,
-      // The secret it writes; the key set's own id comes with each invocation.
-      environment: { JWT_PUBLIC_KEYS_SECRET_ARN: this.publicKeys.secretArn },
+      // The secret it writes (the key set's own id comes with each invocation), and the tokens' lifetime its guard
+      // waits out: the API functions' own, so the two cannot disagree.
+      environment: {
+        JWT_PUBLIC_KEYS_SECRET_ARN: this.publicKeys.secretArn,
+        ACCESS_TOKEN_TTL_SECONDS: String(props.accessTokenTtlSeconds),
+      },
     })
     const fn = this.rotation.function
     fn.addToRolePolicy(
@@ -130,7 +139,7 @@ export class SigningKeys extends StackPart {
     new CfnOutput(this, 'SigningKeysSecretArn', { value: this.signingKeys.secretArn })
     new CfnOutput(this, 'RotateSigningKeysCommand', {
       description:
-        'Rotates the signing keys now (docs/deploying.md): refused while the next key has been published for less than 2 h 15 min',
+        "Rotates the signing keys now (docs/deploying.md): refused until the next key has been published 2 h 20 min and the retired key's tokens have expired",
       value: `aws secretsmanager rotate-secret --secret-id ${this.signingKeys.secretArn} --region ${Aws.REGION}`,
     })
     new CfnOutput(this, 'RotateSigningKeysFunctionName', { value: fn.functionName })

@@ -58,6 +58,7 @@ export async function startLocalSecretsManager(values: Map<string, string>) {
   const calls: string[] = []
   const secrets = new Map<string, Secret>()
   let clock = 0
+  let latencyMs = 0
 
   const holder = (secret: Secret, stage: string) =>
     secret.versions.find((version) => version.stages.has(stage))
@@ -213,6 +214,7 @@ export async function startLocalSecretsManager(values: Map<string, string>) {
     }
     const secretId = input.SecretId ?? ''
     calls.push(`${name} ${secretId}`)
+    if (latencyMs > 0) await new Promise((done) => setTimeout(done, latencyMs))
     try {
       send(200, operation(input, secretId))
     } catch (error) {
@@ -267,6 +269,10 @@ export async function startLocalSecretsManager(values: Map<string, string>) {
           .filter((version) => version.stages.size > 0)
           .map((version) => [version.id, [...version.stages].sort()]),
       )
+    },
+    /** Answers every call this much later (a test that needs a call to be in flight when something happens). */
+    setLatency(ms: number) {
+      latencyMs = ms
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   }

@@ -27,6 +27,7 @@ import type { PasswordHasher, PasswordHasherSettings } from '#shared/domain/pass
 import type { SessionPrincipal } from '#shared/domain/principal'
 import { createTokenService, systemClock } from '#shared/domain/tokens'
 import { type Config, loadConfig, type Need } from '#shared/platform/config'
+import { duringInit } from '#shared/platform/init'
 import { tokenKeySource } from './keys.ts'
 import { mailQueue } from './mail-queue.ts'
 import { once } from './memo.ts'
@@ -96,10 +97,11 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
   // While the first secret is on its way, the database driver loads what its connection will need.
   const secrets = await secretReaderFor(config, preloadDriver)
   // The connection opens as soon as its string is known, while the keys may still be on their way: during init, it
-  // overlaps the rest of the cold start, and on Neon starts waking the compute.
+  // overlaps the rest of the cold start, and on Neon starts waking the compute. A provisioned environment's init
+  // waits for it to be open (`duringInit`).
   const opening = resolveDatabaseUrl(config, secrets).then((url) => {
     const opened = openDatabase(config, url)
-    opened.warm()
+    duringInit(opened.warm())
     return opened
   })
   const [keys, opened] = await Promise.allSettled([tokenKeySource(config, secrets), opening])

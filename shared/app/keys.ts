@@ -1,4 +1,7 @@
-/** The signing and published keys: read at cold start, and again in the background so a rotation reaches warm containers. */
+/**
+ * The signing and published keys: read at cold start, again in the background so a rotation reaches warm containers,
+ * and never used once older than `KEY_SET_MAX_AGE_MS`, the rotation's assumption (`shared/platform/key-rotation-timing.ts`).
+ */
 import { SigningKeysUnavailableError } from '#shared/domain/errors'
 import {
   type PublicJwk,
@@ -8,14 +11,29 @@ import {
   type SigningKeySet,
 } from '#shared/domain/signing-keys'
 import type { TokenKeys } from '#shared/domain/tokens'
+import {
+  SECRETS_CONNECT_TIMEOUT_MS,
+  SECRETS_MAX_ATTEMPTS,
+  SECRETS_MAX_BACKOFF_MS,
+  SECRETS_REQUEST_TIMEOUT_MS,
+} from '#shared/platform/budget'
 import { type Config, ConfigError, loadConfig } from '#shared/platform/config'
+import { KEY_SET_MAX_AGE_MS } from '#shared/platform/key-rotation-timing'
 import { logger } from '#shared/platform/logger'
 import type { SecretReader } from '#shared/platform/secrets'
 import { once } from './memo.ts'
 import { secretReaderFor } from './resources.ts'
 
-/** How long a container uses the keys it read before reading them again, so that a rotation reaches warm ones. */
-export const KEYS_MAX_AGE_MS = 10 * 60 * 1000
+/** Keys this old are read again in the background; the request that finds them so is answered with them. */
+export const KEYS_REFRESH_AFTER_MS = KEY_SET_MAX_AGE_MS / 2
+
+/** After a background reading failed, the next one waits this long (a request past `KEY_SET_MAX_AGE_MS` does not). */
+const FAILED_READING_PAUSE_MS = 30 * 1000
+
+/** The longest one reading of the keys takes: every attempt of the secret's read timing out, and the backoff. */
+const READ_BOUND_MS =
+  SECRETS_MAX_ATTEMPTS * (SECRETS_CONNECT_TIMEOUT_MS + SECRETS_REQUEST_TIMEOUT_MS) +
+  (SECRETS_MAX_ATTEMPTS - 1) * SECRETS_MAX_BACKOFF_MS
 
 /** The published keys, and the signing set when this function has one; as read now. */
 async function readTokenKeys(
@@ -54,34 +72,64 @@ async function readTokenKeys(
 }
 
 /**
- * The keys, read at cold start; when they come from Secrets Manager, read again in the background once they are
- * `KEYS_MAX_AGE_MS` old (the requests meanwhile use the last ones), so a container outlives any rotation.
+ * The keys, read at cold start. When they come from Secrets Manager: read again in the background once they are
+ * `KEYS_REFRESH_AFTER_MS` old (the requests meanwhile use the last ones), and never used once `KEY_SET_MAX_AGE_MS`
+ * old: a request that finds them so (a container frozen since, or one whose background reading failed) waits for a
+ * new reading, and fails as a cold start would (503) if there is none. A reading is dated from when it was sent, so
+ * the age is never understated; one still pending longer than a reading can take was frozen with the container, and
+ * is not waited for: a new one is sent.
  */
 export async function tokenKeySource(
   config: Config,
   secrets: SecretReader | undefined,
 ): Promise<() => Promise<TokenKeys>> {
-  let keys = await readTokenKeys(config, secrets, 'cached')
-  if (!config.JWT_SIGNING_KEYS_SECRET_ARN && !config.JWT_PUBLIC_KEYS_SECRET_ARN) return async () => keys
-  let readAt = Date.now()
-  let refreshing: Promise<void> | undefined
+  const firstSent = Date.now()
+  let current = { keys: await readTokenKeys(config, secrets, 'cached'), readAt: firstSent }
+  if (!config.JWT_SIGNING_KEYS_SECRET_ARN && !config.JWT_PUBLIC_KEYS_SECRET_ARN)
+    return async () => current.keys
+  let reading: { keys: Promise<TokenKeys>; sentAt: number } | undefined
+  let failedAt = Number.NEGATIVE_INFINITY
+
+  const readAgain = (): Promise<TokenKeys> => {
+    if (reading && Date.now() - reading.sentAt <= READ_BOUND_MS) return reading.keys
+    const sentAt = Date.now()
+    const keys = readTokenKeys(config, secrets, 'again').then((fresh) => {
+      // A reading that outlived a freeze may land after a later one: the newer stays.
+      if (sentAt > current.readAt) current = { keys: fresh, readAt: sentAt }
+      return current.keys
+    })
+    const pending = { keys, sentAt }
+    reading = pending
+    const settled = () => {
+      if (reading === pending) reading = undefined
+    }
+    keys.then(settled, settled)
+    return keys
+  }
+
   return async () => {
-    if (!refreshing && Date.now() - readAt >= KEYS_MAX_AGE_MS) {
-      refreshing = readTokenKeys(config, secrets, 'again')
-        .then((fresh) => {
-          keys = fresh
-        })
-        .catch((error: unknown) => {
+    const age = Date.now() - current.readAt
+    if (age < KEYS_REFRESH_AFTER_MS) return current.keys
+    if (age < KEY_SET_MAX_AGE_MS) {
+      // Not on every request while Secrets Manager refuses: a pause after each failure.
+      if (Date.now() - failedAt >= FAILED_READING_PAUSE_MS)
+        readAgain().catch((error: unknown) => {
+          failedAt = Date.now()
           logger.warn('signing keys not read again', {
             error: error instanceof Error ? error.name : typeof error,
           })
         })
-        .finally(() => {
-          readAt = Date.now()
-          refreshing = undefined
-        })
+      return current.keys
     }
-    return keys
+    try {
+      return await readAgain()
+    } catch (error) {
+      logger.error('signing keys too old to use, and not read again', {
+        ageMs: age,
+        error: error instanceof Error ? error.name : typeof error,
+      })
+      throw new SigningKeysUnavailableError()
+    }
   }
 }
 

@@ -14,11 +14,12 @@ import { functionRole } from './resources.ts'
 export function mailQueue(config: Config): MailQueue | undefined {
   const functionName = config.MAILER_FUNCTION_NAME
   if (!functionName) return undefined
-  const { region, credentials } = functionRole(config, 'MAILER_FUNCTION_NAME')
+  const { region, credentials, fips } = functionRole(config, 'MAILER_FUNCTION_NAME')
   const invoke = createAsyncInvoker({
     functionName,
     region,
     endpoint: config.AWS_ENDPOINT_URL_LAMBDA,
+    fips,
     credentials,
     timeoutMs: MAIL_QUEUE_TIMEOUT_MS,
   })

@@ -5,6 +5,7 @@ import type { AwsCredentials } from '#shared/platform/aws-client'
 import {
   SECRETS_CONNECT_TIMEOUT_MS,
   SECRETS_MAX_ATTEMPTS,
+  SECRETS_MAX_BACKOFF_MS,
   SECRETS_REQUEST_TIMEOUT_MS,
   SERVER_FIRST_GRACE_MS,
 } from '#shared/platform/budget'
@@ -19,8 +20,14 @@ import {
 
 export type { DatabaseHandle } from '#db/client'
 
-/** The region and the role's credentials Lambda gives a function, which a signed AWS call needs; `what` says why. */
-export function functionRole(config: Config, what: string): { region: string; credentials: AwsCredentials } {
+/**
+ * The region and the role's credentials Lambda gives a function, which a signed AWS call needs, and whether it goes to
+ * the FIPS endpoints; `what` says why.
+ */
+export function functionRole(
+  config: Config,
+  what: string,
+): { region: string; credentials: AwsCredentials; fips: boolean } {
   const {
     AWS_REGION: region,
     AWS_ACCESS_KEY_ID: accessKeyId,
@@ -29,7 +36,11 @@ export function functionRole(config: Config, what: string): { region: string; cr
   if (!region || !accessKeyId || !secretAccessKey) {
     throw new ConfigError([`${what} needs AWS_REGION and the function role’s credentials`])
   }
-  return { region, credentials: { accessKeyId, secretAccessKey, sessionToken: config.AWS_SESSION_TOKEN } }
+  return {
+    region,
+    credentials: { accessKeyId, secretAccessKey, sessionToken: config.AWS_SESSION_TOKEN },
+    fips: config.AWS_USE_FIPS_ENDPOINT ?? false,
+  }
 }
 
 /** A Secrets Manager reader, made only when some secret is configured by ARN (never locally). */
@@ -44,15 +55,17 @@ export async function secretReaderFor(
     !config.ADMIN_PASSWORD_SECRET_ARN
   )
     return undefined
-  const { region, credentials } = functionRole(config, 'a secret by ARN')
+  const { region, credentials, fips } = functionRole(config, 'a secret by ARN')
   // Bounded, as every wait of an invocation is: each attempt within the connect and request budgets.
   return createSecretReader(
     secretsManagerFetcher({
       region,
       credentials,
       endpoint: config.AWS_ENDPOINT_URL_SECRETS_MANAGER,
+      fips,
       attemptTimeoutMs: SECRETS_CONNECT_TIMEOUT_MS + SECRETS_REQUEST_TIMEOUT_MS,
       maxAttempts: SECRETS_MAX_ATTEMPTS,
+      maxBackoffMs: SECRETS_MAX_BACKOFF_MS,
       whileWaiting,
     }),
   )

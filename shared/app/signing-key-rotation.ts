@@ -8,7 +8,9 @@
  *   key that stops signing keeps its public half only, as `previous`.
  * - setSecret: publishes the pending set's public keys in the published-keys secret, before AWSCURRENT moves: the new
  *   `next` is published now and can sign only after the next rotation, which `rotateSigningKeys` refuses until it has
- *   been published for `MIN_PUBLICATION_MS`; the key that signs until this rotation ends stays published (`previous`).
+ *   been published for `MIN_PUBLICATION_MS` and the tokens of the key this one retires have expired
+ *   (`shared/platform/key-rotation-timing.ts`); the key that signs until this rotation ends stays published
+ *   (`previous`).
  * - testSecret: every key of the pending set signs and verifies (node:crypto), and keeps the signing key published;
  *   the set holds the private keys of `current` and `next` and no other. Invoked alone, on a version holding no new
  *   set, it is Secrets Manager's test of the configuration (a schedule changed): answered, changing nothing.
@@ -38,6 +40,7 @@ import {
 } from '#shared/domain/signing-keys'
 import { SECRETS_CONNECT_TIMEOUT_MS, SECRETS_REQUEST_TIMEOUT_MS } from '#shared/platform/budget'
 import { ConfigError, loadConfig } from '#shared/platform/config'
+import { MIN_PUBLICATION_MS, retiredKeyTokensLiveMs } from '#shared/platform/key-rotation-timing'
 import { logger } from '#shared/platform/logger'
 
 const CURRENT = 'AWSCURRENT'
@@ -69,8 +72,11 @@ export interface SigningKeyRotationDeps {
   client: SecretsManagerClient
   /** The secret the published keys are written to (`{"keys": [...]}`), read by every verifier and the JWKS. */
   publicKeysSecretId: string
-  /** A key withdrawn by a rotation must have stopped signing at least this long before (its tokens expired). */
-  accessTokenTtlSeconds?: number
+  /**
+   * The access tokens' lifetime (ACCESS_TOKEN_TTL_SECONDS, the API functions' own): a key a rotation withdraws must
+   * have stopped signing longer ago than its last token lives.
+   */
+  accessTokenTtlSeconds: number
   now?: () => Date
 }
 
@@ -78,9 +84,13 @@ export interface SigningKeyRotationDeps {
 export function createSigningKeyRotation({
   client,
   publicKeysSecretId,
-  accessTokenTtlSeconds = 0,
+  accessTokenTtlSeconds,
   now = () => new Date(),
 }: SigningKeyRotationDeps) {
+  const waits = {
+    publicationMs: MIN_PUBLICATION_MS,
+    retiredTokensMs: retiredKeyTokensLiveMs(accessTokenTtlSeconds),
+  }
   const describe = (secretId: string) => client.send(new DescribeSecretCommand({ SecretId: secretId }))
 
   const getValue = async (secretId: string, stage: string, versionId?: string) => {
@@ -124,7 +134,7 @@ export function createSigningKeyRotation({
     let pending: SigningKeySet
     try {
       // A placeholder (the secret as deployed) becomes the first set: a key that signs and the next, published.
-      pending = current ? rotateSigningKeys(current, now(), accessTokenTtlSeconds) : newSigningKeySet(now())
+      pending = current ? rotateSigningKeys(current, now(), waits) : newSigningKeySet(now())
     } catch (error) {
       if (!(error instanceof EarlyRotationError)) throw error
       // Refused: the set stays as it is, and AWSPENDING comes off the empty version Secrets Manager made, so no

@@ -134,8 +134,9 @@ export class DatabaseUnavailableError extends DomainError {
 }
 
 /**
- * The access tokens' key set is not there yet: its secret still holds the placeholder a deploy created, before the
- * first key set is written. Answered like an unreachable database (503, retried), never by signing with a default.
+ * The access tokens' key set is not there yet (its secret still holds the placeholder a deploy created, before the
+ * first key set is written), or the container's copy is too old to use and could not be read again. Answered like an
+ * unreachable database (503, retried), never by signing with a default or a stale key.
  */
 export class SigningKeysUnavailableError extends DomainError {
   readonly code = 'SIGNING_KEYS_UNAVAILABLE'

@@ -42,12 +42,6 @@ export interface SigningKeySet {
 /** A key's public half, field by field: whatever else the key holds (its private key) is left behind. */
 const retire = ({ kid, publicJwk, createdAt }: RetiredKey): RetiredKey => ({ kid, publicJwk, createdAt })
 
-/**
- * How long a new key is published before it may sign: API Gateway's JWT authorizer caches a key set for up to two
- * hours; a little more covers clocks and the cache's own refresh.
- */
-export const MIN_PUBLICATION_MS = 2 * 60 * 60 * 1000 + 15 * 60 * 1000
-
 /** A new RSA key; its id is its RFC 7638 thumbprint, so the same key always has the same id. */
 export function generateSigningKey(now: Date): SigningKey {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: MODULUS_BITS })
@@ -74,20 +68,33 @@ export class EarlyRotationError extends Error {
   override readonly name = 'EarlyRotationError'
 }
 
+/** What a rotation waits for, from the moment the last one made the next key (the timing is `shared/platform`'s). */
+export interface RotationWaits {
+  /** The next key must have been published this long before it signs: every cache of the published keys has it. */
+  readonly publicationMs: number
+  /** The key the last rotation retired may have live tokens this long after: it is withdrawn only then. */
+  readonly retiredTokensMs: number
+}
+
 /**
  * The set after one rotation: `next` signs, `current` stays published as `previous` (its public half: it will never
- * sign again, so its private key goes), a new `next` is made. Refused until `next` has been published for
- * `MIN_PUBLICATION_MS` (a cache may not know it yet) and for the access tokens' lifetime: `next` was made by the last
- * rotation, when `previous` stopped signing, and this one withdraws `previous`, whose last tokens must have expired
- * by then (two rotations in a row, on demand).
+ * sign again, so its private key goes), a new `next` is made, and the last `previous` is withdrawn. `next` was made
+ * by the last rotation, which retired `previous`; so this one is refused until `next` has been published for
+ * `waits.publicationMs` (a cache may not know it yet) and `previous`'s tokens have all expired (`waits.retiredTokensMs`).
  */
-export function rotateSigningKeys(set: SigningKeySet, now: Date, accessTokenTtlSeconds = 0): SigningKeySet {
-  const wait = Math.max(MIN_PUBLICATION_MS, accessTokenTtlSeconds * 1000 + 5 * 60 * 1000)
-  const publishedFor = now.getTime() - Date.parse(set.next.createdAt)
+export function rotateSigningKeys(set: SigningKeySet, now: Date, waits: RotationWaits): SigningKeySet {
+  const madeAt = Date.parse(set.next.createdAt)
+  const publishedFor = now.getTime() - madeAt
+  // Without a `previous` (the first set), no key is withdrawn, and no token outlives its key.
+  const wait = Math.max(waits.publicationMs, set.previous ? waits.retiredTokensMs : 0)
   if (publishedFor < wait) {
-    const ready = new Date(Date.parse(set.next.createdAt) + wait).toISOString()
+    const ready = new Date(madeAt + wait).toISOString()
+    const why =
+      publishedFor < waits.publicationMs
+        ? 'a cache may not have it yet'
+        : `tokens signed by the key it retired (${set.previous?.kid}) may still be live`
     throw new EarlyRotationError(
-      `the next signing key was published at ${set.next.createdAt}; a cache may not have it yet: rotate after ${ready}`,
+      `the next signing key was published at ${set.next.createdAt}; ${why}: rotate after ${ready}`,
     )
   }
   return { current: set.next, next: generateSigningKey(now), previous: retire(set.current) }

@@ -5,12 +5,16 @@
  */
 import type { PublicJwk } from '#shared/domain/signing-keys'
 import { ConfigError } from '#shared/platform/config'
+import { WELL_KNOWN_MAX_AGE_SECONDS } from '#shared/platform/key-rotation-timing'
 
 export const JWKS_PATH = '/.well-known/jwks.json'
 export const DISCOVERY_PATH = '/.well-known/openid-configuration'
 
-/** Caches may keep the keys and the document five minutes: a new key is published hours before it signs. */
-export const WELL_KNOWN_CACHE_CONTROL = 'public, max-age=300'
+/**
+ * Caches may keep the keys and the document five minutes: a new key is published hours before it signs, the five
+ * minutes included (`MIN_PUBLICATION_MS`).
+ */
+export const WELL_KNOWN_CACHE_CONTROL = `public, max-age=${WELL_KNOWN_MAX_AGE_SECONDS}`
 
 /** The JWK Set: public members only (`kty`, `n`, `e`, `kid`, `alg`, `use`), whatever the stored keys carry. */
 export const jwkSet = (keys: readonly PublicJwk[]) => ({

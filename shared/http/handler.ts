@@ -6,6 +6,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import type * as v from 'valibot'
 import type { RequestContext } from '#shared/domain/users'
 import { ANSWER_MARGIN_MS, withDeadline } from '#shared/platform/deadline'
+import { duringInit } from '#shared/platform/init'
 import { logger } from '#shared/platform/logger'
 import { type Authenticator, authenticate, type Callers, type PrincipalOf } from './authentication.ts'
 import { varyOnOrigin } from './cors.ts'
@@ -96,8 +97,9 @@ export function httpHandler<TDeps, C extends Callers, TSchema extends AnySchema 
 ): LambdaHandler {
   const { dependencies, callers } = options
   const schema = options.body ?? options.form
-  // Start building the dependencies during the init phase; a failure is retried by the first request.
-  dependencies?.().catch(() => {})
+  // Start building the dependencies during the init phase; a failure is retried by the first request. A provisioned
+  // environment's init waits for the build (shared/platform/init.ts).
+  if (dependencies) duringInit(dependencies())
   const principals = new WeakMap<HttpEvent, PrincipalOf<C>>()
 
   const stack = middy<HttpEvent, APIGatewayProxyStructuredResultV2, Error, Context>()

@@ -77,3 +77,20 @@ export function awsRequest(call: AwsCall): Promise<AwsAnswer> {
     outgoing.end(call.body)
   })
 }
+
+/** The AWS SDKs' standard retry mode: the base of its backoff, and the larger one after throttling. */
+const BACKOFF_BASE_MS = 100
+const THROTTLED_BACKOFF_BASE_MS = 500
+
+/**
+ * How long to wait before retry number `retry` (1 for the second attempt): exponential backoff with full jitter, a
+ * random time up to the base × 2^(retry − 1), as the AWS SDKs wait (standard mode: 100 ms, 500 ms after throttling),
+ * so the functions a throttled service turned away do not all come back at once; never more than `capMs`.
+ */
+export function backoffMs(retry: number, throttled: boolean, capMs = Number.POSITIVE_INFINITY): number {
+  const base = throttled ? THROTTLED_BACKOFF_BASE_MS : BACKOFF_BASE_MS
+  return Math.floor(Math.random() * Math.min(capMs, base * 2 ** (retry - 1)))
+}
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, Math.max(0, ms)))

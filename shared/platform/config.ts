@@ -108,6 +108,17 @@ const EnvSchema = v.pipe(
     AWS_ENDPOINT_URL_CLOUDFORMATION: v.optional(text),
     /** The stack that deploys migrate (its ARN): migrate asks whether it is rolling back, and then does nothing. */
     STACK_ID: v.optional(text),
+    /**
+     * The AWS APIs' FIPS endpoints, as every AWS SDK reads the same variable (`true` or `false`): the hand-signed calls
+     * (`shared/platform/aws-endpoints.ts`) and the SDK clients then agree. Set on every function by context
+     * `useFipsEndpoints`.
+     */
+    AWS_USE_FIPS_ENDPOINT: v.optional(
+      v.pipe(
+        v.picklist(['true', 'false'], 'AWS_USE_FIPS_ENDPOINT must be true or false'),
+        v.transform((value) => value === 'true'),
+      ),
+    ),
     /** Set by Lambda: the region, and the function role's credentials (never logged, never echoed). */
     AWS_REGION: v.optional(text),
     AWS_ACCESS_KEY_ID: v.optional(text),
@@ -183,6 +194,15 @@ export function loadConfig(
   if (problems.length > 0 || !result.success) throw new ConfigError(problems)
   return result.output
 }
+
+/**
+ * How Lambda started this execution environment (`AWS_LAMBDA_INITIALIZATION_TYPE`: `on-demand`,
+ * `provisioned-concurrency`, …; unset outside Lambda), read alone: the init of every function asks, and an on-demand
+ * cold start should not validate the whole environment one more time for it.
+ */
+export const initializationType = (
+  env: Record<string, string | undefined> = process.env,
+): string | undefined => env.AWS_LAMBDA_INITIALIZATION_TYPE
 
 /** The settings alone, requiring no secret: for what only states or tunes them (the OpenAPI document, tooling). */
 export const loadSettings = (): Config => loadConfig(process.env, [])

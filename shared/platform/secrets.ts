@@ -1,4 +1,5 @@
-import { type AwsCredentials, awsRequest } from './aws-client.ts'
+import { type AwsCredentials, awsRequest, backoffMs, sleep } from './aws-client.ts'
+import { serviceEndpoint } from './aws-endpoints.ts'
 
 /** Fetches one secret's current string value (one `GetSecretValue`). */
 export type SecretFetcher = (secretId: string) => Promise<string>
@@ -42,11 +43,17 @@ export class SecretsManagerError extends Error {
 export interface SecretsManagerSettings {
   region: string
   credentials: AwsCredentials
-  /** Secrets Manager's endpoint; the regional one by default (AWS_ENDPOINT_URL_SECRETS_MANAGER for a stand-in). */
+  /**
+   * Secrets Manager's endpoint (AWS_ENDPOINT_URL_SECRETS_MANAGER for a stand-in); by default the region's, in its
+   * partition, its FIPS one with `fips` (AWS_USE_FIPS_ENDPOINT).
+   */
   endpoint?: string | undefined
+  fips?: boolean | undefined
   /** Each attempt, connecting and answering together. */
   attemptTimeoutMs: number
   maxAttempts: number
+  /** The longest wait between two attempts (the jittered backoff is cut to it). */
+  maxBackoffMs: number
   /**
    * Work to do, once, while the first call is on its way: a cold start's other CPU work (loading the database
    * driver's WebSocket client) then overlaps the wait instead of following it.
@@ -57,10 +64,12 @@ export interface SecretsManagerSettings {
 /**
  * `GetSecretValue` as one signed POST to Secrets Manager's JSON API (AWS JSON 1.1): what the SDK's client sends, with
  * nothing of it evaluated at cold start. A throttled or failed call, a timeout or a dropped connection is tried
- * again, up to `maxAttempts`; a refusal (a 4xx: no such secret, no permission) is final.
+ * again, up to `maxAttempts`, after a jittered backoff (`backoffMs`); a refusal (a 4xx: no such secret, no
+ * permission) is final. Each attempt has a timeout of its own, so an attempt that a frozen container left hanging
+ * ends at the thaw and the next one starts afresh.
  */
 export function secretsManagerFetcher(settings: SecretsManagerSettings): SecretFetcher {
-  const endpoint = settings.endpoint ?? `https://secretsmanager.${settings.region}.amazonaws.com`
+  const endpoint = settings.endpoint ?? serviceEndpoint('secretsmanager', settings.region, settings.fips)
   let waiting = settings.whileWaiting
   const onSent = () => {
     const work = waiting
@@ -104,10 +113,11 @@ export function secretsManagerFetcher(settings: SecretsManagerSettings): SecretF
         return await attempt(secretId)
       } catch (error) {
         // Secrets Manager answers throttling with a 400 and its type, as the SDK knows.
-        const throttled = error instanceof SecretsManagerError && /Throttl/.test(error.type)
-        const final =
-          error instanceof SecretsManagerError && error.status < 500 && error.status !== 429 && !throttled
+        const throttled =
+          error instanceof SecretsManagerError && (/Throttl/.test(error.type) || error.status === 429)
+        const final = error instanceof SecretsManagerError && error.status < 500 && !throttled
         if (final || tries >= settings.maxAttempts) throw error
+        await sleep(backoffMs(tries, throttled, settings.maxBackoffMs))
       }
     }
   }

@@ -4,7 +4,9 @@ import { decodeProtectedHeader } from 'jose'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startLocalSecretsManager } from '#infra/local/secrets-manager'
 import { createSigningKeyRotation, ROTATION_STEPS } from '#shared/app/signing-key-rotation'
-import { MIN_PUBLICATION_MS, parseSigningKeySet } from '#shared/domain/signing-keys'
+import { parseSigningKeySet } from '#shared/domain/signing-keys'
+import { MIN_PUBLICATION_MS } from '#shared/platform/key-rotation-timing'
+import { INTEGER_SETTINGS } from '#shared/platform/settings'
 import { apiEvent, bearerEvent, invoke, jsonEvent } from '#test/helpers/events'
 
 /**
@@ -69,7 +71,12 @@ afterAll(async () => {
 
 /** One whole rotation, as Secrets Manager runs it: AWSPENDING on a new version, then the four steps in order. */
 async function rotate() {
-  const rotation = createSigningKeyRotation({ client, publicKeysSecretId: PUBLIC, now: () => rotationClock })
+  const rotation = createSigningKeyRotation({
+    client,
+    publicKeysSecretId: PUBLIC,
+    accessTokenTtlSeconds: INTEGER_SETTINGS.ACCESS_TOKEN_TTL_SECONDS.default,
+    now: () => rotationClock,
+  })
   const token = randomUUID()
   secrets.startRotation(SIGNING, token)
   for (const Step of ROTATION_STEPS)
@@ -89,8 +96,8 @@ const publishedKids = async () =>
 let aheadMs = 0
 
 /**
- * Lets the functions' keys age past their re-read (each function's container reads them again in the background once
- * they are ten minutes old, as in Lambda), then waits until the JWKS serves `kids`, login signs with `signingKid`,
+ * Lets the functions' keys age past the longest a container may use them (ten minutes: then it reads them again
+ * before it signs or verifies, as in Lambda), then waits until the JWKS serves `kids`, login signs with `signingKid`,
  * and `meSees` holds: `me` has its own container, which reads the keys on its own clock.
  */
 async function functionsSee(
@@ -154,8 +161,8 @@ describe('signing key rotation, end to end', () => {
       [third.previous?.kid ?? '', third.current.kid, third.next.kid],
       third.current.kid,
       signIn,
-      // Asks me once while its keys are aged, so it reads them again in the background (it answers from the old set
-      // meanwhile; A's token is expired on this clock anyway, so the refusal is checked below, on the real one).
+      // Asks me once while its keys are aged, so it reads them again (A's token is expired on this clock anyway, so
+      // the refusal is checked below, on the real one).
       async () => void (await me(tokenOfB)),
     )
     expect(await publishedKids()).not.toContain(first.current.kid)

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
+import { once } from 'node:events'
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import { isBuiltin } from 'node:module'
@@ -257,12 +258,9 @@ interface Invocation {
   reads: string[]
 }
 
-/** Runs the synthesized bundle of `name` in a child Node 24, alone, with its deployed environment, on one event. */
-async function invokeBundle(name: string, event: unknown): Promise<Invocation> {
-  const dir = isolatedBundle(name)
-  const resultFile = join(dir, 'result.json')
-  secrets.reads.length = 0
-  const env = {
+/** What Lambda gives the function in `dir` (its deployed variables, made-up credentials), every AWS API local. */
+function lambdaEnvironment(name: string, dir: string): Record<string, string> {
+  return {
     PATH: process.env.PATH ?? '',
     TZ: 'UTC',
     AWS_REGION: REGION,
@@ -278,9 +276,15 @@ async function invokeBundle(name: string, event: unknown): Promise<Invocation> {
     // Local only: the Neon driver reaches the local PostgreSQL through the WebSocket proxy, as Neon's own.
     DATABASE_WS_PROXY: inject('wsProxy'),
     ...deployedEnvironment(name),
-    TEST_EVENT: JSON.stringify(event),
-    TEST_RESULT: resultFile,
   }
+}
+
+/** Runs the synthesized bundle of `name` in a child Node 24, alone, with its deployed environment, on one event. */
+async function invokeBundle(name: string, event: unknown): Promise<Invocation> {
+  const dir = isolatedBundle(name)
+  const resultFile = join(dir, 'result.json')
+  secrets.reads.length = 0
+  const env = { ...lambdaEnvironment(name, dir), TEST_EVENT: JSON.stringify(event), TEST_RESULT: resultFile }
   const stderr: string[] = []
   const code = await new Promise<number | null>((resolve, reject) => {
     const child = spawn(NODE, ['--input-type=module', '-e', RUNNER], {
@@ -980,6 +984,149 @@ describe('password reset by mail: the bundles that queue it and the one that sen
     )
     expect(deleted.status).toBe(204)
     expect((await request('me', bearerEvent('/api/v1/users/me', access))).status).toBe(401)
+  })
+})
+
+/**
+ * Loads the bundle as Lambda does, then tells the test on fd 3 what its init left behind (the Secrets Manager answers
+ * it had, the WebSockets it opened), waits for a line on stdin, and only then invokes the handler once: the test
+ * freezes the process in between, as Lambda freezes a provisioned environment once its init has returned.
+ */
+const FROZEN_RUNNER = `
+import { subscribe } from 'node:diagnostics_channel'
+import { once } from 'node:events'
+import { writeFileSync, writeSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
+let secretAnswers = 0
+subscribe('http.client.response.finish', ({ request }) => {
+  if (/^secretsmanager\\./.test(String(request.getHeader('x-amz-target') ?? ''))) secretAnswers++
+})
+const Native = globalThis.WebSocket
+const sockets = []
+globalThis.WebSocket = class extends Native {
+  constructor(...args) {
+    super(...args)
+    const socket = { open: false }
+    sockets.push(socket)
+    this.addEventListener('open', () => { socket.open = true })
+  }
+}
+const { handler } = await import(pathToFileURL(process.cwd() + '/index.mjs').href)
+const atInitEnd = { secretAnswers, sockets: sockets.length, open: sockets.filter((s) => s.open).length }
+writeSync(3, JSON.stringify(atInitEnd) + '\\n')
+await once(process.stdin, 'data')
+const before = { secretAnswers, sockets: sockets.length }
+const context = { awsRequestId: 'frozen', callbackWaitsForEmptyEventLoop: true, getRemainingTimeInMillis: () => 10000 }
+const result = await handler(JSON.parse(process.env.TEST_EVENT), context)
+const duringInvoke = { secretAnswers: secretAnswers - before.secretAnswers, sockets: sockets.length - before.sockets }
+writeFileSync(process.env.TEST_RESULT, JSON.stringify({ result, atInitEnd, duringInvoke }))
+process.exit(0)
+`
+
+describe('a provisioned environment: init waits for its work, and the first request after a freeze finds it done', () => {
+  /** Longer than each timeout the work in flight has: a secret's attempt (3 s), the connection's and the query's. */
+  const FROZEN_MS = 3500
+  const TIMEOUTS = { DATABASE_CONNECT_TIMEOUT_MS: '1000', DATABASE_QUERY_TIMEOUT_MS: '1000' }
+  /** A round trip to Secrets Manager long enough that an init which does not wait returns with it in flight. */
+  const SECRETS_LATENCY_MS = 300
+
+  /**
+   * Runs `name`'s bundle with `initializationType` (unset: on demand), lets its init end, freezes the process
+   * (SIGSTOP) for `frozenMs`, thaws it (SIGCONT) and invokes it once.
+   */
+  async function invokeAfterFreeze(name: string, event: unknown, initializationType?: string, frozenMs = 0) {
+    const dir = isolatedBundle(name)
+    const resultFile = join(dir, 'result.json')
+    const env = {
+      ...lambdaEnvironment(name, dir),
+      ...TIMEOUTS,
+      ...(initializationType ? { AWS_LAMBDA_INITIALIZATION_TYPE: initializationType } : {}),
+      TEST_EVENT: JSON.stringify(event),
+      TEST_RESULT: resultFile,
+    }
+    const child = spawn(NODE, ['--input-type=module', '-e', FROZEN_RUNNER], {
+      cwd: dir,
+      env,
+      stdio: ['pipe', 'ignore', 'pipe', 'pipe'],
+    })
+    const stderr: string[] = []
+    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString('utf8')))
+    const exited = new Promise<number | null>((resolve, reject) => {
+      child.on('error', reject)
+      child.on('exit', resolve)
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000 + frozenMs)
+    try {
+      const [line] = (await once(child.stdio[3] as NodeJS.ReadableStream, 'data')) as [Buffer]
+      const readsAtInitEnd = [...secrets.reads]
+      if (frozenMs > 0) {
+        child.kill('SIGSTOP')
+        await new Promise((done) => setTimeout(done, frozenMs))
+        child.kill('SIGCONT')
+      }
+      const readsBeforeInvoke = secrets.reads.length
+      child.stdin?.end('invoke\n')
+      expect(await exited, stderr.join('')).toBe(0)
+      const { result, atInitEnd, duringInvoke } = JSON.parse(readFileSync(resultFile, 'utf8')) as {
+        result: APIGatewayProxyResultV2
+        atInitEnd: { secretAnswers: number; sockets: number; open: number }
+        duringInvoke: { secretAnswers: number; sockets: number }
+      }
+      expect(JSON.parse(line.toString('utf8'))).toEqual(atInitEnd)
+      run.add(name)
+      return {
+        status: fromApiGatewayResult(result).statusCode,
+        atInitEnd: { ...atInitEnd, reads: readsAtInitEnd },
+        duringInvoke: { ...duringInvoke, reads: secrets.reads.slice(readsBeforeInvoke) },
+      }
+    } finally {
+      clearTimeout(timer)
+      child.kill('SIGKILL')
+    }
+  }
+
+  const email = uniqueEmail('provisioned')
+  const password = 'a provisioned password'
+  const login = () => jsonEvent('/api/v1/auth/login', { email, password })
+
+  beforeAll(async () => {
+    setDatabaseSecret('api')
+    expect((await request('register', jsonEvent('/api/v1/auth/register', { email, password }))).status).toBe(
+      201,
+    )
+    secrets.setLatency(SECRETS_LATENCY_MS)
+  })
+  afterAll(() => secrets.setLatency(0))
+
+  it('login: the init reads its three secrets and opens its connection; frozen past every timeout, the first request reads and connects nothing, and answers 200', async () => {
+    secrets.reads.length = 0
+    const { status, atInitEnd, duringInvoke } = await invokeAfterFreeze(
+      'login',
+      login(),
+      'provisioned-concurrency',
+      FROZEN_MS,
+    )
+    expect(status).toBe(200)
+    expect(atInitEnd).toEqual({
+      secretAnswers: 3,
+      sockets: 1,
+      open: 1,
+      reads: expect.arrayContaining([
+        secretArn('DatabaseSecret'),
+        secretArn('SigningKeys'),
+        secretArn('PublicKeys'),
+      ]),
+    })
+    expect(atInitEnd.reads).toHaveLength(3)
+    // No retry of a secret, no new connection: the work was done before the freeze, nothing was cut by it.
+    expect(duringInvoke).toEqual({ secretAnswers: 0, sockets: 0, reads: [] })
+  })
+
+  it('login on demand: the init does not wait (the secrets still on their way, no connection yet), and the request finishes the work', async () => {
+    const { status, atInitEnd, duringInvoke } = await invokeAfterFreeze('login', login())
+    expect(status).toBe(200)
+    expect(atInitEnd).toMatchObject({ secretAnswers: 0, sockets: 0, open: 0 })
+    expect(duringInvoke).toMatchObject({ secretAnswers: 3, sockets: 1 })
   })
 })
 

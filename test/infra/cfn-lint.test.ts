@@ -20,7 +20,7 @@ const variants: Record<string, Synthesized> = {}
 beforeAll(() => {
   // Everything the stack can deploy: the documentation routes, CORS, the mail sender with its queue and alarms, the
   // login path's provisioned concurrency (versions and aliases), the Neon compute's settings, its history window, a
-  // kept project taken back and an address the alarm topic mails.
+  // kept project taken back, an address the alarm topic mails, the imported secrets' KMS key and the FIPS endpoints.
   app = synthesize({
     context: {
       docs: 'true',
@@ -33,6 +33,8 @@ beforeAll(() => {
       alarmEmail: 'ops@example.com',
       neonHistoryRetentionSeconds: '604800',
       neonAdoptProjectId: 'quiet-bird-12345678',
+      importedSecretsKmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      useFipsEndpoints: 'true',
     },
   })
   variants.default = synthesize()

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startLocalSecretsManager } from '#infra/local/secrets-manager'
-import { KEYS_MAX_AGE_MS } from '#shared/app/keys'
+import { KEYS_REFRESH_AFTER_MS } from '#shared/app/keys'
 import { generateSigningKey, publishedKeys } from '#shared/domain/signing-keys'
+import { KEY_SET_MAX_AGE_MS } from '#shared/platform/key-rotation-timing'
 import { apiEvent, bearerEvent, invoke, jsonEvent } from '#test/helpers/events'
 import { testSigningKeys } from '#test/helpers/keys'
 
@@ -80,18 +81,16 @@ describe('a key set not created yet (the secrets still hold their placeholder)',
     })
   })
 
-  it('reads the keys again once they are KEYS_MAX_AGE_MS old, so a rotation reaches a warm container', async () => {
+  it('reads the keys again in the background once they are KEYS_REFRESH_AFTER_MS old, so a rotation reaches a warm container', async () => {
     const keys = testSigningKeys()
     const rotated = { current: keys.next, next: generateSigningKey(new Date()), previous: keys.current }
     stored.set(PUBLIC, JSON.stringify({ keys: publishedKeys(rotated) }))
-    const served = async () =>
-      (await invoke(handlers.jwks, apiEvent('GET', '/.well-known/jwks.json'))).body as { keys: unknown }
     // Within the age, the keys read at the cold start.
     expect(await served()).toEqual({ keys: publishedKeys(keys) })
 
     vi.useFakeTimers({ toFake: ['Date'] })
     try {
-      vi.setSystemTime(Date.now() + KEYS_MAX_AGE_MS)
+      vi.setSystemTime(Date.now() + KEYS_REFRESH_AFTER_MS)
       // The request that finds them old is answered with them while they are read again in the background.
       expect(await served()).toEqual({ keys: publishedKeys(keys) })
       await vi.waitFor(async () => expect(await served()).toEqual({ keys: publishedKeys(rotated) }))
@@ -99,4 +98,35 @@ describe('a key set not created yet (the secrets still hold their placeholder)',
       vi.useRealTimers()
     }
   })
+
+  it('never answers with keys older than KEY_SET_MAX_AGE_MS: after a freeze, the first request waits for them', async () => {
+    const keys = testSigningKeys()
+    const again = { current: keys.next, next: generateSigningKey(new Date()), previous: keys.current }
+    const rotated = { current: again.next, next: generateSigningKey(new Date()), previous: again.current }
+    stored.set(PUBLIC, JSON.stringify({ keys: publishedKeys(rotated) }))
+    const reads = secretsManager.reads.length
+
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      // An hour frozen: the copy from before is past what the rotation counts on, so this answer is the new set's.
+      vi.setSystemTime(Date.now() + 60 * 60 * 1000)
+      expect(await served()).toEqual({ keys: publishedKeys(rotated) })
+      expect(secretsManager.reads.slice(reads)).toEqual([PUBLIC])
+      // Then every reading fails (the secret holds no key set): within the age, the copy serves; past it, 503 rather
+      // than a set the rotation no longer counts on.
+      stored.set(PUBLIC, PLACEHOLDER)
+      vi.setSystemTime(Date.now() + KEYS_REFRESH_AFTER_MS)
+      expect(await served()).toEqual({ keys: publishedKeys(rotated) })
+      vi.setSystemTime(Date.now() + KEY_SET_MAX_AGE_MS)
+      expect(await invoke(handlers.jwks, apiEvent('GET', '/.well-known/jwks.json'))).toMatchObject(
+        UNAVAILABLE,
+      )
+    } finally {
+      vi.useRealTimers()
+      stored.set(PUBLIC, JSON.stringify({ keys: publishedKeys(rotated) }))
+    }
+  })
 })
+
+const served = async () =>
+  (await invoke(handlers.jwks, apiEvent('GET', '/.well-known/jwks.json'))).body as { keys: unknown }

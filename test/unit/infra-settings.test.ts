@@ -61,6 +61,8 @@ const DEFAULTS: AuthStackSettings = {
     deleteOnRemoval: false,
   },
   loginProvisionedConcurrency: 0,
+  importedSecretsKmsKeyArn: undefined,
+  useFipsEndpoints: false,
 }
 
 /** Every context key the settings read. */
@@ -101,6 +103,8 @@ const KEYS = [
   'neonHistoryRetentionSeconds',
   'neonAdoptProjectId',
   'loginProvisionedConcurrency',
+  'importedSecretsKmsKeyArn',
+  'useFipsEndpoints',
 ]
 
 describe('the settings of an empty context', () => {
@@ -226,11 +230,34 @@ describe('number settings: the ends of each range pass, one step past them fails
     {
       key: 'signingKeyRotationDays',
       read: (settings) => settings.signingKeyRotationDays,
-      accepted: [1, 1000],
+      // From 2: Secrets Manager rotates at any time of the scheduled day, so 1 may leave no time between two.
+      accepted: [2, 1000],
       refused: [
+        [
+          '1',
+          "context signingKeyRotationDays must be at least 2 with access tokens of 900 s: Secrets Manager rotates at any time of the scheduled UTC day, so 1 day(s) may leave 0 h between two rotations, and a rotation is refused until 2 h 20 min after the last (the caches, and the retired key's last token; docs/deploying.md, Rotating the signing keys)",
+        ],
         ['0', 'context signingKeyRotationDays must be a positive number'],
         ['1001', 'context signingKeyRotationDays must be a whole number of days from 1 to 1000'],
         ['1.5', 'context signingKeyRotationDays must be a whole number of days from 1 to 1000'],
+      ],
+    },
+    {
+      key: 'importedSecretsKmsKeyArn',
+      read: (settings) => settings.importedSecretsKmsKeyArn,
+      accepted: [
+        'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+        'arn:aws-cn:kms:cn-north-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab',
+      ],
+      refused: [
+        [
+          'arn:aws:kms:eu-west-1:123456789012:alias/papa',
+          "context importedSecretsKmsKeyArn must be the key's ARN, not an alias's (arn:aws:kms:eu-west-1:123456789012:alias/papa): aws kms describe-key --key-id arn:aws:kms:eu-west-1:123456789012:alias/papa --query KeyMetadata.Arn",
+        ],
+        [
+          '1234abcd-12ab-34cd-56ef-1234567890ab',
+          'context importedSecretsKmsKeyArn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>), not "1234abcd-12ab-34cd-56ef-1234567890ab"',
+        ],
       ],
     },
     {
@@ -301,6 +328,19 @@ describe('number settings: the ends of each range pass, one step past them fails
       expect(read(readSettings({ [key]: value })), `${key}=${value}`).toBe(value)
     }
     for (const [value, message] of refused) expect(refusal({ [key]: value }), `${key}=${value}`).toBe(message)
+  })
+
+  it('refuses a rotation schedule shorter than the rotation’s wait with the given token lifetime', () => {
+    // 24 h tokens: the retired key's last token lives 24 h 15 min after a rotation, so three days at least.
+    expect(
+      readSettings({ accessTokenTtlSeconds: 86_400, signingKeyRotationDays: 3 }).signingKeyRotationDays,
+    ).toBe(3)
+    expect(refusal({ accessTokenTtlSeconds: 86_400, signingKeyRotationDays: 2 })).toMatch(
+      /^context signingKeyRotationDays must be at least 3 with access tokens of 86400 s: .* refused until 24 h 15 min after the last/,
+    )
+    expect(
+      readSettings({ accessTokenTtlSeconds: 60, signingKeyRotationDays: 2 }).signingKeyRotationDays,
+    ).toBe(2)
   })
 
   it('passes only the limits given, by setting name', () => {

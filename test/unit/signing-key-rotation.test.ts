@@ -11,12 +11,20 @@ import { createSigningKeyRotation, ROTATION_STEPS } from '#shared/app/signing-ke
 import {
   EarlyRotationError,
   generateSigningKey,
-  MIN_PUBLICATION_MS,
   newSigningKeySet,
   parseSigningKeySet,
   rotateSigningKeys,
   type SigningKeySet,
 } from '#shared/domain/signing-keys'
+import {
+  CLOCK_SKEW_MARGIN_MS,
+  GATEWAY_JWKS_CACHE_MS,
+  KEY_SET_MAX_AGE_MS,
+  MIN_PUBLICATION_MS,
+  retiredKeyTokensLiveMs,
+  WELL_KNOWN_MAX_AGE_SECONDS,
+} from '#shared/platform/key-rotation-timing'
+import { INTEGER_SETTINGS } from '#shared/platform/settings'
 
 /**
  * The rotation protocol against the local Secrets Manager (its real wire protocol, its staging-label rules), through
@@ -46,12 +54,21 @@ beforeEach(async () => {
     credentials: { accessKeyId: 'AKIDROTATIONTEST', secretAccessKey: 'rotation-test' },
   })
   now = START
-  rotation = createSigningKeyRotation({ client, publicKeysSecretId: PUBLIC, now: () => now })
+  rotation = rotationWithTtl(INTEGER_SETTINGS.ACCESS_TOKEN_TTL_SECONDS.default)
 })
 afterEach(async () => {
   client.destroy()
   await fake.close()
 })
+
+/** The rotation function as deployed with ACCESS_TOKEN_TTL_SECONDS set to `ttlSeconds`. */
+const rotationWithTtl = (ttlSeconds: number) =>
+  createSigningKeyRotation({
+    client,
+    publicKeysSecretId: PUBLIC,
+    accessTokenTtlSeconds: ttlSeconds,
+    now: () => now,
+  })
 
 const step = (Step: string, token: string) =>
   rotation.rotate({ Step, SecretId: SIGNING, ClientRequestToken: token })
@@ -330,16 +347,11 @@ describe('the private keys the key set keeps', () => {
 
   it('with a 24-hour access token: a retired key stays published, without its private key, until its tokens expired', async () => {
     const ttlSeconds = 24 * 3600
-    rotation = createSigningKeyRotation({
-      client,
-      publicKeysSecretId: PUBLIC,
-      accessTokenTtlSeconds: ttlSeconds,
-      now: () => now,
-    })
+    rotation = rotationWithTtl(ttlSeconds)
     await rotate()
     const first = currentSet()
     // The next key has waited out a token's lifetime and the caches: it signs, the first key retires.
-    const wait = ttlSeconds * 1000 + 5 * 60 * 1000
+    const wait = retiredKeyTokensLiveMs(ttlSeconds)
     now = at(wait)
     await rotate()
     const second = currentSet()
@@ -433,12 +445,17 @@ describe('the private keys the key set keeps', () => {
 })
 
 describe('rotateSigningKeys', () => {
+  const waits = (ttlSeconds: number) => ({
+    publicationMs: MIN_PUBLICATION_MS,
+    retiredTokensMs: retiredKeyTokensLiveMs(ttlSeconds),
+  })
+
   it('waits, besides the caches, for the last tokens of the key it withdraws to expire', () => {
     const made = new Date('2026-01-01T00:00:00Z')
-    const set = newSigningKeySet(made)
+    const set = { ...newSigningKeySet(made), previous: generateSigningKey(made) }
     const threeHours = new Date(made.getTime() + 3 * 3600 * 1000)
-    // Three hours: past the caches' two hours, so a 15-minute token lifetime allows it ...
-    const rotated = rotateSigningKeys(set, threeHours, 900)
+    // Three hours: past the caches' two hours and more, so a 15-minute token lifetime allows it ...
+    const rotated = rotateSigningKeys(set, threeHours, waits(900))
     expect(rotated.previous?.kid).toBe(set.current.kid)
     // ... and the key that stops signing keeps its public half only: it will never sign again.
     expect(rotated.previous).toEqual({
@@ -448,6 +465,58 @@ describe('rotateSigningKeys', () => {
     })
     expect(JSON.stringify(rotated)).not.toContain(JSON.stringify(set.current.privateKey))
     // ... but not a 24-hour lifetime: tokens the withdrawn key signed could still be valid.
-    expect(() => rotateSigningKeys(set, threeHours, 86_400)).toThrow(EarlyRotationError)
+    expect(() => rotateSigningKeys(set, threeHours, waits(86_400))).toThrow(
+      `tokens signed by the key it retired (${set.previous.kid}) may still be live: rotate after 2026-01-02T00:15:00.000Z`,
+    )
+    // The first set withdraws nothing: only the caches are waited for, whatever the lifetime.
+    expect(rotateSigningKeys({ ...set, previous: null }, threeHours, waits(86_400)).current.kid).toBe(
+      set.next.kid,
+    )
   })
+})
+
+describe('the rotation guard, at each end of ACCESS_TOKEN_TTL_SECONDS', () => {
+  const { min, max } = INTEGER_SETTINGS.ACCESS_TOKEN_TTL_SECONDS
+  /** The least time between the two rotations below, for each lifetime: 2 h 20 min (the caches), 24 h 15 min. */
+  const expected = { [min]: 2 * 3600_000 + 20 * 60_000, [max]: 24 * 3600_000 + 15 * 60_000 }
+
+  for (const ttlSeconds of [min, max]) {
+    it(`with ${ttlSeconds} s tokens, withdraws a retired key only once its last token expired, and signs with a key only once every cache has it`, async () => {
+      rotation = rotationWithTtl(ttlSeconds)
+      await rotate()
+      now = new Date(START.getTime() + MIN_PUBLICATION_MS)
+      await rotate()
+      // B signs from here; warm signers may still sign with A until they read the new set.
+      const second = currentSet()
+      const retiredAt = now.getTime()
+      const retired = second.previous?.kid ?? ''
+      const published = publishedKids()
+
+      // What the rotation must wait for, from the world's timings, not the guard's formula:
+      // A's last token: signed by a warm signer just before its copy of the keys ran out, alive for a lifetime.
+      const lastTokenOfRetiredExpires = retiredAt + KEY_SET_MAX_AGE_MS + ttlSeconds * 1000
+      // C, published now: known to API Gateway once the JWKS function's copy, a cache and the gateway's let go.
+      const gatewayKnowsNext =
+        retiredAt + KEY_SET_MAX_AGE_MS + WELL_KNOWN_MAX_AGE_SECONDS * 1000 + GATEWAY_JWKS_CACHE_MS
+      const earliest = retiredAt + (expected[ttlSeconds] ?? Number.NaN)
+      expect(earliest).toBeGreaterThanOrEqual(lastTokenOfRetiredExpires + CLOCK_SKEW_MARGIN_MS)
+      expect(earliest).toBeGreaterThanOrEqual(gatewayKnowsNext + CLOCK_SKEW_MARGIN_MS)
+
+      // A second before: refused, and nothing changes (A stays published, C does not sign).
+      now = new Date(earliest - 1000)
+      const early = randomUUID()
+      fake.startRotation(SIGNING, early)
+      await expect(step('createSecret', early)).rejects.toThrow(EarlyRotationError)
+      expect(currentSet()).toEqual(second)
+      expect(publishedKids()).toEqual(published)
+      expect(publishedKids()).toContain(retired)
+
+      // At the earliest: C signs, A is withdrawn.
+      now = new Date(earliest)
+      await rotate()
+      const third = currentSet()
+      expect(third.current.kid).toBe(second.next.kid)
+      expect(publishedKids()).not.toContain(retired)
+    })
+  }
 })
