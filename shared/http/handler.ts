@@ -9,7 +9,7 @@ import { ANSWER_MARGIN_MS, withDeadline } from '#shared/platform/deadline'
 import { logger } from '#shared/platform/logger'
 import { type Authenticator, authenticate, type Callers, type PrincipalOf } from './authentication.ts'
 import { varyOnOrigin } from './cors.ts'
-import { type ErrorStyle, errorResult, PayloadTooLargeError } from './errors.ts'
+import { type ErrorStyle, errorResult, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors.ts'
 import type { HttpResult } from './responses.ts'
 import { type AnySchema, validate } from './validation.ts'
 
@@ -23,6 +23,9 @@ export {
 } from './responses.ts'
 
 export const MAX_BODY_BYTES = 64 * 1024
+/** The media types of the bodies the functions take: JSON, and the token endpoint's form. */
+export const JSON_MEDIA_TYPE = 'application/json'
+export const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded'
 
 /** What a handler receives: the validated body, the caller, and the parts of the request a handler may use. */
 export interface ParsedEvent<TBody = undefined, TPrincipal = undefined> {
@@ -107,8 +110,8 @@ export function httpHandler<TDeps, C extends Callers, TSchema extends AnySchema 
         principals.set(event, principal as PrincipalOf<C>)
       },
     })
-  if (options.body) stack.use(httpJsonBodyParser())
-  if (options.form) stack.use(httpUrlencodeBodyParser())
+  if (options.body) stack.use(expects(JSON_MEDIA_TYPE)).use(httpJsonBodyParser())
+  if (options.form) stack.use(expects(FORM_MEDIA_TYPE)).use(httpUrlencodeBodyParser())
   if (schema) stack.use(validate(schema, options.form ? 'form' : 'body'))
 
   return stack.handler(async (event, context) => {
@@ -142,6 +145,19 @@ function bodyLimit(): MiddlewareObj<HttpEvent> {
       // Counted without decoding: a base64 length gives the decoded size arithmetically.
       const bytes = Buffer.byteLength(event.body, event.isBase64Encoded ? 'base64' : 'utf8')
       if (bytes > MAX_BODY_BYTES) throw new PayloadTooLargeError()
+    },
+  }
+}
+
+/**
+ * Names the media type the route takes in the 415 its parser throws for any other (the parser's own error says only
+ * "Unsupported Media Type"), so a client learns what to send. Its `onError` runs before the outer error mapping.
+ */
+function expects(mediaType: string): MiddlewareObj<HttpEvent> {
+  return {
+    onError: (request) => {
+      if ((request.error as { statusCode?: unknown } | undefined)?.statusCode === 415)
+        request.error = new UnsupportedMediaTypeError(mediaType)
     },
   }
 }

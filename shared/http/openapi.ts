@@ -48,7 +48,7 @@ import {
 } from '#shared/domain/schemas'
 import type { Config } from '#shared/platform/config'
 import type { Callers } from './authentication.ts'
-import { MAX_BODY_BYTES } from './handler.ts'
+import { FORM_MEDIA_TYPE, JSON_MEDIA_TYPE, MAX_BODY_BYTES } from './handler.ts'
 
 /*
  * The OpenAPI 3.1 document. Request bodies are converted from the very valibot schemas the functions validate
@@ -417,10 +417,7 @@ const componentResponses = (settings: OpenApiSettings): Record<string, OpenApiOb
     `A body over ${MAX_BODY_BYTES / 1024} KiB, refused without being parsed.`,
     json('HTTPError', { detail: 'Request body too large' }),
   ),
-  UnsupportedMediaType: response(
-    'The body was sent with another `Content-Type` than the one documented.',
-    json('HTTPError', { detail: 'Unsupported Media Type' }),
-  ),
+  UnsupportedMediaType: unsupportedMediaType(JSON_MEDIA_TYPE),
   TooManyAttempts: response(
     `${count(settings.LOGIN_MAX_FAILURES, 'consecutive failed login')} for this email within ` +
       `${duration(settings.LOGIN_WINDOW_SECONDS)}: refused, even with the right password, until \`Retry-After\` ` +
@@ -523,6 +520,13 @@ const componentResponses = (settings: OpenApiSettings): Record<string, OpenApiOb
     ['Allow'],
   ),
 })
+
+/** The 415 of a route that takes `mediaType`: its `detail` names the type to send, as `UnsupportedMediaTypeError` says. */
+const unsupportedMediaType = (mediaType: string) =>
+  response(
+    `The body was sent with another \`Content-Type\` than \`${mediaType}\` (or none): \`detail\` names the type to send.`,
+    json('HTTPError', { detail: `Unsupported Media Type: send ${mediaType}` }),
+  )
 
 /** What an admin route answers a superuser whose login is too old (RFC 9470 §3), as configured. */
 export const staleLoginChallenge = (settings: Pick<OpenApiSettings, 'ADMIN_MAX_AUTH_AGE_SECONDS'>) =>
@@ -743,7 +747,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         'UI’s Authorize button calls it. `Authorization: Basic` and the client fields are accepted and ignored.',
       requestBody: {
         required: true,
-        content: { 'application/x-www-form-urlencoded': { schema: ref('schemas', 'TokenForm') } },
+        content: { [FORM_MEDIA_TYPE]: { schema: ref('schemas', 'TokenForm') } },
       },
       responses: {
         '200': tokenResponse('A new token pair.'),
@@ -753,7 +757,8 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
           json('OAuthError', { error: 'invalid_grant', error_description: 'Incorrect email or password' }),
           ['Cache-Control', 'Pragma'],
         ),
-        ...errors('413', '415', '429', '500', '503'),
+        '415': unsupportedMediaType(FORM_MEDIA_TYPE),
+        ...errors('413', '429', '500', '503'),
       },
     },
     refresh: {

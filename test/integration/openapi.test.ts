@@ -2330,6 +2330,24 @@ describe('every documented response is what the handler answers', () => {
     expectMatchesDocumentation(document.components.responses.MethodNotAllowed as OpenApiObject, wrongMethod)
   })
 
+  it('names the type to send in every 415: the one its operation documents for the body, as its example says', async () => {
+    const refused = scenarios.filter(({ key }) => key.endsWith(' 415'))
+    const withBody = Object.values(document.paths).flatMap((item) =>
+      Object.values(item).filter((operation) => operation.requestBody),
+    )
+    expect(refused).toHaveLength(withBody.length)
+    for (const { key, run } of refused) {
+      const [method = '', path = ''] = key.split(' ')
+      const { content } = operationOf(document, path, method.toLowerCase()).requestBody as {
+        content: Record<string, unknown>
+      }
+      const expected = { detail: `Unsupported Media Type: send ${Object.keys(content)[0]}` }
+      expect(json(await run()), key).toEqual(expected)
+      const documented = documentedResponse(key).content as Record<string, { example?: unknown }>
+      expect(documented['application/json']?.example, key).toEqual(expected)
+    }
+  })
+
   it('documents no response that a scenario above does not produce', () => {
     const documented = Object.entries(document.paths).flatMap(([path, item]) =>
       Object.entries(item).flatMap(([method, operation]) =>
