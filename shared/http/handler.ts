@@ -169,7 +169,10 @@ const BASE_HEADERS = {
 } as const
 
 function serialize(result: HttpResult): APIGatewayProxyStructuredResultV2 {
-  const merged: Record<string, string> = { ...BASE_HEADERS, ...result.headers }
+  // An answer without content (a 204) has nothing to describe: no Content-Type (RFC 9110 §8.3).
+  const { 'content-type': _json, ...withoutContent } = BASE_HEADERS
+  const base = result.body === undefined && !result.raw ? withoutContent : BASE_HEADERS
+  const merged: Record<string, string> = { ...base, ...result.headers }
   // Every answer, whatever the origin or none: API Gateway's CORS headers depend on it (`shared/http/cors.ts`).
   const headers = { ...merged, vary: varyOnOrigin(merged.vary) }
   if (result.raw) return { statusCode: result.statusCode, headers, ...result.raw }
