@@ -778,7 +778,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
     },
     logout: {
       tag: 'auth',
-      summary: 'Revoke a refresh token and its whole family',
+      summary: 'Log out: end the session of a refresh token, every token of it',
       description: 'Idempotent: an unknown, retired or already revoked token is accepted too.',
       requestBody: jsonBody('RefreshTokenRequest'),
       responses: {
@@ -1582,8 +1582,8 @@ const reuseRule = (settings: OpenApiSettings) =>
     ? 'The token is single use, with a reuse interval: presented again within ' +
       `${duration(settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS)} of its first use while its session is live (two tabs ` +
       'refreshing at once, a retry after a lost answer), it answers a new pair of the same session; after that, ' +
-      'presenting it revokes its whole family. A logout ends every token of the session at once, whatever the interval.'
-    : 'The token is single use: presenting a retired one again revokes its whole family.'
+      'presenting it ends its whole session. A logout ends every token of the session at once, whatever the interval.'
+    : 'The token is single use: presenting a retired one again ends its whole session.'
 
 const infoDescription = (
   tokenPath: string,
