@@ -193,7 +193,7 @@ try {
       met: durability?.lost === 0,
     },
     {
-      guarantee: 'every 204 logout holds: no live token left in its family (database)',
+      guarantee: 'every 204 logout holds: no live token left in its session (database)',
       result: durability
         ? `${result.loggedOut.length} logouts, ${durability.found} of their tokens stored, ${durability.live} live`
         : 'not checked',
@@ -377,14 +377,14 @@ async function checkDurability(
       refreshTokenTtlSeconds: 3600,
       clock: systemClock,
     })
-    const families = await database.pool.query(
+    const ended = await database.pool.query(
       `select count(*) filter (where t.token_hash = any($1::text[]))::int as found,
               count(*) filter (where s.revoked_at is null and t.retired_at is null and t.expires_at > now())::int as live
        from refresh_tokens t join sessions s on s.id = t.session_id
        where t.session_id in (select session_id from refresh_tokens where token_hash = any($1::text[]))`,
       [loggedOut.map((token) => hasher.hashRefreshToken(token))],
     )
-    const { found, live } = families.rows[0] as { found: number; live: number }
+    const { found, live } = ended.rows[0] as { found: number; live: number }
     // After the database check: a token that was not revoked would be rotated by this one.
     const refused = await refusedAfterLogout(base, loggedOut, 10)
     return { lost, found, live, refused }

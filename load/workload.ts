@@ -308,7 +308,7 @@ async function useSession(run: Run, home: string, pair: Pair): Promise<boolean> 
   return true
 }
 
-/** Logs out with the last refresh token the session holds (any member revokes the family); retried on a 503. */
+/** Logs out with the last refresh token the session holds (any token of a session ends all of it); retried on a 503. */
 async function logOut(run: Run, home: string, pair: Pair): Promise<void> {
   for (let attempt = 0; attempt < LOGOUT_ATTEMPTS; attempt++) {
     const answer = await call(run, 'logout', () =>

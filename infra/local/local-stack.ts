@@ -371,7 +371,8 @@ async function startEmbeddedPostgres(
   }
 }
 
-const isRunning = (pid: number) => {
+/** Whether process `pid` runs (as any user). */
+export const isRunning = (pid: number) => {
   try {
     process.kill(pid, 0)
     return true
@@ -382,7 +383,7 @@ const isRunning = (pid: number) => {
 }
 
 /** A process's command line, from /proc where there is one, else from `ps`; undefined when neither can tell. */
-function commandLine(pid: number): string | undefined {
+export function commandLine(pid: number): string | undefined {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')
   } catch {
@@ -398,14 +399,8 @@ function commandLine(pid: number): string | undefined {
  * anything else has taken since is left alone, and PostgreSQL then says what holds the folder.
  */
 export async function stopStalePostgres(dataDir: string): Promise<void> {
-  // The lock file's first lines: the server's PID, then the data folder as the server was started on it.
-  const [pidLine = '', startedOn = ''] = (
-    await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')
-  ).split('\n')
-  const pid = Number(pidLine)
-  if (!Number.isInteger(pid) || pid <= 0 || !startedOn || !isRunning(pid)) return
-  const command = commandLine(pid)
-  if (!command?.includes('postgres') || !command.includes(startedOn)) return
+  const pid = await runningPostgres(dataDir)
+  if (pid === undefined) return
   try {
     process.kill(pid, 'SIGINT')
   } catch {
@@ -413,6 +408,21 @@ export async function stopStalePostgres(dataDir: string): Promise<void> {
     return
   }
   for (let i = 0; i < 100 && isRunning(pid); i++) await pause(100)
+}
+
+/**
+ * The PID of the PostgreSQL that runs on `dataDir`: the one its `postmaster.pid` names, if it runs and its command line
+ * names the folder the lock file names; undefined otherwise.
+ */
+export async function runningPostgres(dataDir: string): Promise<number | undefined> {
+  // The lock file's first lines: the server's PID, then the data folder as the server was started on it.
+  const [pidLine = '', startedOn = ''] = (
+    await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')
+  ).split('\n')
+  const pid = Number(pidLine)
+  if (!Number.isInteger(pid) || pid <= 0 || !startedOn || !isRunning(pid)) return undefined
+  const command = commandLine(pid)
+  return command?.includes('postgres') && command.includes(startedOn) ? pid : undefined
 }
 
 interface RunningProxy {

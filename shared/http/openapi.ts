@@ -48,7 +48,7 @@ import {
 } from '#shared/domain/schemas'
 import type { Config } from '#shared/platform/config'
 import type { Callers } from './authentication.ts'
-import { MAX_BODY_BYTES } from './handler.ts'
+import { FORM_MEDIA_TYPE, JSON_MEDIA_TYPE, MAX_BODY_BYTES } from './handler.ts'
 
 /*
  * The OpenAPI 3.1 document. Request bodies are converted from the very valibot schemas the functions validate
@@ -399,12 +399,189 @@ const EXAMPLE_EXPORT: AccountExport = {
   truncated: { sessions: false, security_events: false },
 }
 
+/** A refresh token's shape (256 random bits, base64url); no token of any deployment. */
+const EXAMPLE_REFRESH_TOKEN = 'k3JxQ8vN2mR5tW7yZ0aC4eG6iK9oS1uX3bD5fH7jL9n'
+
 const exampleTokens = (settings: OpenApiSettings) => ({
   access_token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.…',
-  refresh_token: 'k3Jx…',
+  refresh_token: EXAMPLE_REFRESH_TOKEN,
   token_type: 'bearer',
   expires_in: settings.ACCESS_TOKEN_TTL_SECONDS,
 })
+
+/**
+ * The example account every request body is filled in for: registered as it stands by `POST /auth/register`, then
+ * the credentials of Swagger UI's *Authorize*. Its passwords pass the length rule and the blocklist (the tests hold
+ * every example to the schema its function validates with).
+ */
+export const EXAMPLE_ACCOUNT = {
+  email: EXAMPLE_USER.email,
+  username: EXAMPLE_USER.username as string,
+  password: 'correct horse battery staple',
+  /** What the password change and the reset confirm set. */
+  newPassword: 'plum harbour lantern 42',
+  /** The address the email change moves to. */
+  newEmail: 'alice.new@example.com',
+} as const
+/** A mailed link's token or code cannot be known in advance: these are valid input that no link or code has. */
+const EXAMPLE_LINK_TOKEN = 'Hq4T0pW9xJ2cL7vB5nM8kR1sF6gD3aZ0yE4uI7oP2wQ'
+const EXAMPLE_CODE = '123456'
+
+/** A request body: the valibot schema its function validates with, the words for its fields, what Swagger UI fills in. */
+interface RequestBodySpec<S extends v.GenericSchema = v.GenericSchema> {
+  schema: S
+  /** Each field's description, by name. */
+  fields?: Record<string, string>
+  /** JSON Schema keywords the valibot schema cannot say. */
+  extra?: JsonSchema
+  /** A form (`application/x-www-form-urlencoded`), not JSON: Swagger UI fills a form field by field. */
+  form?: true
+  /** Valid input, filled in by Swagger UI so that Execute runs as it stands. */
+  example?: v.InferInput<S>
+  /** Named examples instead, the first filled in. */
+  examples?: Record<string, { summary: string; value: v.InferInput<S> }>
+}
+
+const body = <S extends v.GenericSchema>(spec: RequestBodySpec<S>) => spec
+
+/**
+ * Every request body the functions take, by its name in the document. Each example is valid input (the tests parse
+ * it with the function's own schema), so Execute never answers 422 for what Swagger UI filled in: a confirm whose
+ * token or code only a mail holds answers its documented 400 until the real one is pasted.
+ */
+export const REQUEST_BODIES = {
+  UserCreate: body({
+    schema: RegisterBodySchema,
+    fields: { email: EMAIL, password: NEW_PASSWORD, username: USERNAME },
+    example: {
+      email: EXAMPLE_ACCOUNT.email,
+      password: EXAMPLE_ACCOUNT.password,
+      username: EXAMPLE_ACCOUNT.username,
+    },
+  }),
+  UserLogin: body({
+    schema: LoginBodySchema,
+    fields: { email: 'The account’s email, in any case.', password: PASSWORD },
+    example: { email: EXAMPLE_ACCOUNT.email, password: EXAMPLE_ACCOUNT.password },
+  }),
+  TokenForm: body({
+    schema: TokenFormSchema,
+    form: true,
+    extra: { description: 'An empty value counts as missing; a repeated parameter is `invalid_request`.' },
+    fields: {
+      grant_type: '`password` (the default when absent) or `refresh_token`.',
+      username: 'The account’s email (`password` grant).',
+      password: 'The account’s password (`password` grant).',
+      refresh_token: 'A refresh token (`refresh_token` grant); empty for the `password` grant.',
+    },
+    example: { grant_type: 'password', username: EXAMPLE_ACCOUNT.email, password: EXAMPLE_ACCOUNT.password },
+  }),
+  RefreshTokenRequest: body({ schema: RefreshBodySchema, example: { refresh_token: EXAMPLE_REFRESH_TOKEN } }),
+  PasswordResetRequest: body({
+    schema: PasswordResetBodySchema,
+    fields: { email: `${EMAIL} Any valid address is accepted, with an account or not.` },
+    example: { email: EXAMPLE_ACCOUNT.email },
+  }),
+  PasswordResetConfirm: body({
+    schema: PasswordResetConfirmBodySchema,
+    fields: {
+      token: 'The token of the reset link, as the front-end’s page received it in its URL.',
+      new_password: NEW_PASSWORD,
+    },
+    example: { token: EXAMPLE_LINK_TOKEN, new_password: EXAMPLE_ACCOUNT.newPassword },
+  }),
+  AccountDeletion: body({
+    schema: DeleteAccountBodySchema,
+    fields: { current_password: 'The account’s password now.' },
+    example: { current_password: EXAMPLE_ACCOUNT.password },
+  }),
+  AccountDeletionRequest: body({
+    schema: AccountDeletionBodySchema,
+    fields: { email: `${EMAIL} Any valid address is accepted, with an account or not.` },
+    example: { email: EXAMPLE_ACCOUNT.email },
+  }),
+  AccountDeletionConfirm: body({
+    schema: AccountDeletionConfirmBodySchema,
+    fields: { token: 'The token of the deletion link, as the front-end’s page received it in its URL.' },
+    example: { token: EXAMPLE_LINK_TOKEN },
+  }),
+  EmailVerificationRequest: body({
+    schema: EmailVerificationBodySchema,
+    fields: { email: `${EMAIL} Any valid address is accepted, with an account or not.` },
+    example: { email: EXAMPLE_ACCOUNT.email },
+  }),
+  EmailVerificationConfirm: body({
+    schema: EmailVerificationConfirmBodySchema,
+    fields: { email: 'The account’s email, in any case.', code: 'The 6-digit code of the mail.' },
+    example: { email: EXAMPLE_ACCOUNT.email, code: EXAMPLE_CODE },
+  }),
+  EmailChange: body({
+    schema: EmailChangeBodySchema,
+    fields: {
+      new_email: `${EMAIL} The address to move the account to.`,
+      current_password: 'The account’s password now.',
+    },
+    example: { new_email: EXAMPLE_ACCOUNT.newEmail, current_password: EXAMPLE_ACCOUNT.password },
+  }),
+  EmailChangeConfirm: body({
+    schema: EmailChangeConfirmBodySchema,
+    fields: { code: 'The 6-digit code mailed to the new address.' },
+    example: { code: EXAMPLE_CODE },
+  }),
+  PasswordChange: body({
+    schema: ChangePasswordBodySchema,
+    fields: { current_password: 'The account’s password now.', new_password: NEW_PASSWORD },
+    example: { current_password: EXAMPLE_ACCOUNT.password, new_password: EXAMPLE_ACCOUNT.newPassword },
+  }),
+  AdminUserUpdate: body({
+    schema: AdminUserPatchSchema,
+    extra: { minProperties: 1, description: 'At least one of the two; any other field is refused (422).' },
+    fields: {
+      is_active:
+        '`false` deactivates: every session of the account ends at once and its logins are refused; ' +
+        '`true` reactivates.',
+      is_superuser: '`true` makes the account a superuser; `false` takes it away.',
+    },
+    examples: {
+      deactivate: { summary: 'Deactivate (every session ends at once)', value: { is_active: false } },
+      reactivate: { summary: 'Reactivate (the user logs in again)', value: { is_active: true } },
+      promote: { summary: 'Make a superuser', value: { is_superuser: true } },
+      demote: { summary: 'No longer a superuser', value: { is_superuser: false } },
+    },
+  }),
+} satisfies Record<string, RequestBodySpec>
+
+export type RequestBodyName = keyof typeof REQUEST_BODIES
+
+/**
+ * A request body's schema in the document. A form's fields each carry their example (Swagger UI fills a form from its
+ * fields' examples, not the body's; a field the example leaves out is filled in empty, which counts as missing).
+ */
+function requestBodySchema(spec: RequestBodySpec): OpenApiObject {
+  const schema = withPropertyDescriptions(jsonSchema(spec.schema, 'input', spec.extra), spec.fields ?? {})
+  if (spec.form) {
+    const example = (spec.example ?? {}) as Record<string, unknown>
+    for (const [name, property] of Object.entries(schema.properties as Record<string, OpenApiObject>))
+      property.example = example[name] ?? ''
+  }
+  return schema
+}
+
+/** The `requestBody` of an operation that takes the body `name`, with what Swagger UI fills in. */
+function requestBodyOf(name: RequestBodyName): OpenApiObject {
+  const spec: RequestBodySpec = REQUEST_BODIES[name]
+  const mediaType = spec.form ? FORM_MEDIA_TYPE : JSON_MEDIA_TYPE
+  return {
+    required: true,
+    content: {
+      [mediaType]: {
+        schema: ref('schemas', name),
+        ...(spec.form || spec.example === undefined ? {} : { example: spec.example }),
+        ...(spec.examples ? { examples: spec.examples } : {}),
+      },
+    },
+  }
+}
 
 const componentResponses = (settings: OpenApiSettings): Record<string, OpenApiObject> => ({
   ValidationFailed: response(
@@ -417,10 +594,7 @@ const componentResponses = (settings: OpenApiSettings): Record<string, OpenApiOb
     `A body over ${MAX_BODY_BYTES / 1024} KiB, refused without being parsed.`,
     json('HTTPError', { detail: 'Request body too large' }),
   ),
-  UnsupportedMediaType: response(
-    'The body was sent with another `Content-Type` than the one documented.',
-    json('HTTPError', { detail: 'Unsupported Media Type' }),
-  ),
+  UnsupportedMediaType: unsupportedMediaType(JSON_MEDIA_TYPE),
   TooManyAttempts: response(
     `${count(settings.LOGIN_MAX_FAILURES, 'consecutive failed login')} for this email within ` +
       `${duration(settings.LOGIN_WINDOW_SECONDS)}: refused, even with the right password, until \`Retry-After\` ` +
@@ -524,6 +698,13 @@ const componentResponses = (settings: OpenApiSettings): Record<string, OpenApiOb
   ),
 })
 
+/** The 415 of a route that takes `mediaType`: its `detail` names the type to send, as `UnsupportedMediaTypeError` says. */
+const unsupportedMediaType = (mediaType: string) =>
+  response(
+    `The body was sent with another \`Content-Type\` than \`${mediaType}\` (or none): \`detail\` names the type to send.`,
+    json('HTTPError', { detail: `Unsupported Media Type: send ${mediaType}` }),
+  )
+
 /** What an admin route answers a superuser whose login is too old (RFC 9470 §3), as configured. */
 export const staleLoginChallenge = (settings: Pick<OpenApiSettings, 'ADMIN_MAX_AUTH_AGE_SECONDS'>) =>
   'Bearer error="insufficient_user_authentication", error_description="A more recent login is required", ' +
@@ -560,11 +741,6 @@ const COMPONENT_HEADERS: Record<string, OpenApiObject> = {
   },
   Pragma: { description: 'As `Cache-Control`, for HTTP/1.0 caches.', schema: { const: 'no-cache' } },
 }
-
-const jsonBody = (schema: string): OpenApiObject => ({
-  required: true,
-  content: { 'application/json': { schema: ref('schemas', schema) } },
-})
 
 /**
  * A request that queues mail, when no mail is configured or the database or the queue cannot be reached; `feature` is
@@ -708,7 +884,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
       description:
         'Unknown fields are ignored: `is_superuser` in the body has no effect. The password is stored only as a ' +
         `bcrypt hash of cost ${settings.BCRYPT_COST}.`,
-      requestBody: jsonBody('UserCreate'),
+      requestBody: requestBodyOf('UserCreate'),
       responses: {
         '201': response('The new account.', json('User', EXAMPLE_USER)),
         '400': response(
@@ -724,7 +900,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
       tag: 'auth',
       summary: 'Log in with a JSON body',
       description: `For programs. Swagger UI and OAuth 2.0 clients use \`${tokenPath}\` instead.`,
-      requestBody: jsonBody('UserLogin'),
+      requestBody: requestBodyOf('UserLogin'),
       responses: {
         '200': tokenResponse('A new token pair.'),
         '401': response(
@@ -741,10 +917,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
       description:
         'RFC 6749 §4.3 and §6, as a form. This is the `tokenUrl` of the `OAuth2PasswordBearer` scheme: Swagger ' +
         'UI’s Authorize button calls it. `Authorization: Basic` and the client fields are accepted and ignored.',
-      requestBody: {
-        required: true,
-        content: { 'application/x-www-form-urlencoded': { schema: ref('schemas', 'TokenForm') } },
-      },
+      requestBody: requestBodyOf('TokenForm'),
       responses: {
         '200': tokenResponse('A new token pair.'),
         '400': response(
@@ -753,14 +926,15 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
           json('OAuthError', { error: 'invalid_grant', error_description: 'Incorrect email or password' }),
           ['Cache-Control', 'Pragma'],
         ),
-        ...errors('413', '415', '429', '500', '503'),
+        '415': unsupportedMediaType(FORM_MEDIA_TYPE),
+        ...errors('413', '429', '500', '503'),
       },
     },
     refresh: {
       tag: 'auth',
       summary: 'Exchange a refresh token for a new pair',
       description: reuseRule(settings),
-      requestBody: jsonBody('RefreshTokenRequest'),
+      requestBody: requestBodyOf('RefreshTokenRequest'),
       responses: {
         '200': tokenResponse('A new token pair; the refresh token sent is now retired.'),
         '401': response(
@@ -773,9 +947,9 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
     },
     logout: {
       tag: 'auth',
-      summary: 'Revoke a refresh token and its whole family',
+      summary: 'Log out: end the session of a refresh token, every token of it',
       description: 'Idempotent: an unknown, retired or already revoked token is accepted too.',
-      requestBody: jsonBody('RefreshTokenRequest'),
+      requestBody: requestBodyOf('RefreshTokenRequest'),
       responses: {
         '204': response('Revoked.'),
         ...errors(...BODY_ERRORS, '500', '503'),
@@ -792,7 +966,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         `${count(settings.PASSWORD_RESET_EMAIL_LIMIT, 'request')} per email and ` +
         `${count(settings.PASSWORD_RESET_IP_LIMIT, 'request')} per source address within ` +
         `${duration(settings.PASSWORD_RESET_WINDOW_SECONDS)}, counted for every email alike.`,
-      requestBody: jsonBody('PasswordResetRequest'),
+      requestBody: requestBodyOf('PasswordResetRequest'),
       responses: {
         '202': response(
           'Accepted: the same body for every email. The mail, if any, is sent after the answer.',
@@ -813,7 +987,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         'account is ended (its refresh and access tokens are refused from now on), the failed-login count is ' +
         'cleared and a notice is mailed; then log in with the new password. The new password follows the ' +
         'registration rules.',
-      requestBody: jsonBody('PasswordResetConfirm'),
+      requestBody: requestBodyOf('PasswordResetConfirm'),
       responses: {
         '204': response('The password is changed.'),
         '400': response(
@@ -832,7 +1006,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         'Answered with one fixed body (202) whether or not the address has an account, is active or is verified ' +
         'already, and in the same time; an active account with an unverified address is mailed a 6-digit code, ' +
         'valid a quarter of an hour; only the newest one works. No sign-in needed. Limited as the password reset is, counted apart.',
-      requestBody: jsonBody('EmailVerificationRequest'),
+      requestBody: requestBodyOf('EmailVerificationRequest'),
       responses: {
         '202': response(
           'Accepted: the same body for every email. The mail, if any, is sent after the answer.',
@@ -851,7 +1025,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
       description:
         'A wrong code counts a try; the fifth wrong one voids the code. The access tokens issued from now on ' +
         'carry `email_verified: true`.',
-      requestBody: jsonBody('EmailVerificationConfirm'),
+      requestBody: requestBodyOf('EmailVerificationConfirm'),
       responses: {
         '200': response('Verified: the account as it now is.', json('User', EXAMPLE_USER)),
         '400': ref('responses', 'InvalidEmailCode'),
@@ -865,7 +1039,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         'The current password is checked as a login checks it (a wrong one counts towards the failed-login lock). A ' +
         '6-digit code, valid a quarter of an hour, is mailed to the new address; nothing changes until it is confirmed: the ' +
         'old address still signs in and still gets reset mail. An address that is already an account’s gets no code.',
-      requestBody: jsonBody('EmailChange'),
+      requestBody: requestBodyOf('EmailChange'),
       responses: {
         '202': response(
           'Accepted: the code is on its way to the new address.',
@@ -887,7 +1061,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
       description:
         'The account moves to the new address, verified; the old address is mailed a notice and every other ' +
         'session is ended (the one of the access token sent is kept).',
-      requestBody: jsonBody('EmailChangeConfirm'),
+      requestBody: requestBodyOf('EmailChangeConfirm'),
       responses: {
         '200': response('Moved: the account as it now is.', json('User', EXAMPLE_USER)),
         '400': response(
@@ -910,7 +1084,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         'names: API Gateway passes it, and `fetch`, axios, OkHttp, URLSession and curl send it; a client library ' +
         'that cannot must set the body and its `Content-Length` by hand. The app-store rules (Apple 5.1.1(v), ' +
         'Google Play) ask for this inside the app; `POST /auth/account-deletion` serves the web page they also ask for.',
-      requestBody: jsonBody('AccountDeletion'),
+      requestBody: requestBodyOf('AccountDeletion'),
       responses: {
         '204': response('The account is gone; its tokens are refused from now on.'),
         '400': response(
@@ -933,7 +1107,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         'mailed a link to the front-end’s deletion page (the deployment’s `ACCOUNT_DELETION_URL`) carrying a ' +
         `single-use token, live for ${duration(settings.PASSWORD_RESET_TTL_SECONDS)}; only the newest one works, and ` +
         'a password change voids it. Limited as the reset is, counted apart.',
-      requestBody: jsonBody('AccountDeletionRequest'),
+      requestBody: requestBodyOf('AccountDeletionRequest'),
       responses: {
         '202': response(
           'Accepted: the same body for every email. The mail, if any, is sent after the answer.',
@@ -952,7 +1126,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
       description:
         'The token is the one the mailed link carries (its `{token}`). The account is erased as by ' +
         '`DELETE /users/me`, and a notice is mailed to the address it had. The link works once.',
-      requestBody: jsonBody('AccountDeletionConfirm'),
+      requestBody: requestBodyOf('AccountDeletionConfirm'),
       responses: {
         '204': response('The account is gone.'),
         '400': response(
@@ -1024,8 +1198,11 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
           name: 'id',
           in: 'path',
           required: true,
-          description: 'The session’s `id`, as listed by `GET /users/me/sessions`.',
+          description:
+            'The session’s `id`, as listed by `GET /users/me/sessions` (the example is no session’s: 404 until ' +
+            'you paste one).',
           schema: { type: 'string', format: 'uuid' },
+          example: EXAMPLE_SESSION.id,
         },
       ],
       responses: {
@@ -1052,7 +1229,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         'Every other session is ended; the one of the access token sent is kept. A wrong current password counts ' +
         `towards the failed-login lock exactly as a failed login does (${count(settings.LOGIN_MAX_FAILURES, 'failure')} ` +
         `within ${duration(settings.LOGIN_WINDOW_SECONDS)}, then 429).`,
-      requestBody: jsonBody('PasswordChange'),
+      requestBody: requestBodyOf('PasswordChange'),
       responses: {
         '204': response('Changed.'),
         '400': response(
@@ -1116,20 +1293,7 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         'or deactivation included. Setting a flag to the value it has is accepted and changes nothing. Every change ' +
         'is in the audit trail with the superuser who made it.',
       parameters: [userIdParameter()],
-      requestBody: {
-        required: true,
-        content: {
-          'application/json': {
-            schema: ref('schemas', 'AdminUserUpdate'),
-            examples: {
-              deactivate: { summary: 'Deactivate (every session ends at once)', value: { is_active: false } },
-              reactivate: { summary: 'Reactivate (the user logs in again)', value: { is_active: true } },
-              promote: { summary: 'Make a superuser', value: { is_superuser: true } },
-              demote: { summary: 'No longer a superuser', value: { is_superuser: false } },
-            },
-          },
-        },
-      },
+      requestBody: requestBodyOf('AdminUserUpdate'),
       responses: {
         '200': response('The account as it is now.', json('User', { ...EXAMPLE_USER, is_active: false })),
         '404': ref('responses', 'UserNotFound'),
@@ -1441,87 +1605,20 @@ export function buildOpenApiDocument(
       schemas: {
         User: jsonSchema(UserSchema, 'ignore'),
         Token: jsonSchema(TokenPairSchema, 'ignore'),
-        UserCreate: withPropertyDescriptions(jsonSchema(RegisterBodySchema, 'input'), {
-          email: EMAIL,
-          password: NEW_PASSWORD,
-          username: USERNAME,
-        }),
-        UserLogin: withPropertyDescriptions(jsonSchema(LoginBodySchema, 'input'), {
-          email: 'The account’s email, in any case.',
-          password: PASSWORD,
-        }),
-        RefreshTokenRequest: jsonSchema(RefreshBodySchema, 'input'),
-        PasswordResetRequest: withPropertyDescriptions(jsonSchema(PasswordResetBodySchema, 'input'), {
-          email: `${EMAIL} Any valid address is accepted, with an account or not.`,
-        }),
+        ...Object.fromEntries(
+          Object.entries(REQUEST_BODIES).map(([name, spec]) => [name, requestBodySchema(spec)]),
+        ),
         PasswordResetAccepted: jsonSchema(PasswordResetAcceptedSchema, 'ignore'),
-        PasswordResetConfirm: withPropertyDescriptions(jsonSchema(PasswordResetConfirmBodySchema, 'input'), {
-          token: 'The token of the reset link, as the front-end’s page received it in its URL.',
-          new_password: NEW_PASSWORD,
-        }),
-        AccountDeletion: withPropertyDescriptions(jsonSchema(DeleteAccountBodySchema, 'input'), {
-          current_password: 'The account’s password now.',
-        }),
-        AccountDeletionRequest: withPropertyDescriptions(jsonSchema(AccountDeletionBodySchema, 'input'), {
-          email: `${EMAIL} Any valid address is accepted, with an account or not.`,
-        }),
         AccountDeletionAccepted: jsonSchema(AccountDeletionAcceptedSchema, 'ignore'),
-        AccountDeletionConfirm: withPropertyDescriptions(
-          jsonSchema(AccountDeletionConfirmBodySchema, 'input'),
-          {
-            token: 'The token of the deletion link, as the front-end’s page received it in its URL.',
-          },
-        ),
-        EmailVerificationRequest: withPropertyDescriptions(jsonSchema(EmailVerificationBodySchema, 'input'), {
-          email: `${EMAIL} Any valid address is accepted, with an account or not.`,
-        }),
         EmailVerificationAccepted: jsonSchema(EmailVerificationAcceptedSchema, 'ignore'),
-        EmailVerificationConfirm: withPropertyDescriptions(
-          jsonSchema(EmailVerificationConfirmBodySchema, 'input'),
-          { email: 'The account’s email, in any case.', code: 'The 6-digit code of the mail.' },
-        ),
-        EmailChange: withPropertyDescriptions(jsonSchema(EmailChangeBodySchema, 'input'), {
-          new_email: `${EMAIL} The address to move the account to.`,
-          current_password: 'The account’s password now.',
-        }),
         EmailChangeAccepted: jsonSchema(EmailChangeAcceptedSchema, 'ignore'),
-        EmailChangeConfirm: withPropertyDescriptions(jsonSchema(EmailChangeConfirmBodySchema, 'input'), {
-          code: 'The 6-digit code mailed to the new address.',
-        }),
-        PasswordChange: withPropertyDescriptions(jsonSchema(ChangePasswordBodySchema, 'input'), {
-          current_password: 'The account’s password now.',
-          new_password: NEW_PASSWORD,
-        }),
         UserPage: userPageSchema(),
-        AdminUserUpdate: withPropertyDescriptions(
-          jsonSchema(AdminUserPatchSchema, 'input', {
-            minProperties: 1,
-            description: 'At least one of the two; any other field is refused (422).',
-          }),
-          {
-            is_active:
-              '`false` deactivates: every session of the account ends at once and its logins are refused; ' +
-              '`true` reactivates.',
-            is_superuser: '`true` makes the account a superuser; `false` takes it away.',
-          },
-        ),
         AdminPasswordResetAccepted: jsonSchema(AdminPasswordResetAcceptedSchema, 'ignore'),
         Session: jsonSchema(SessionSchema, 'ignore'),
         AccountExport: accountExportSchema(),
         ExportedSession: jsonSchema(ExportedSessionSchema, 'ignore'),
         ExportedSecurityEvent: jsonSchema(ExportedSecurityEventSchema, 'ignore'),
         SessionList: { type: 'array', items: ref('schemas', 'Session') },
-        TokenForm: withPropertyDescriptions(
-          jsonSchema(TokenFormSchema, 'input', {
-            description: 'An empty value counts as missing; a repeated parameter is `invalid_request`.',
-          }),
-          {
-            grant_type: '`password` (the default when absent) or `refresh_token`.',
-            username: 'The account’s email (`password` grant).',
-            password: 'The account’s password (`password` grant).',
-            refresh_token: 'A refresh token (`refresh_token` grant).',
-          },
-        ),
         HTTPError: jsonSchema(HttpErrorSchema, 'ignore'),
         ValidationError: jsonSchema(ValidationIssueSchema, 'ignore'),
         HTTPValidationError: {
@@ -1577,8 +1674,8 @@ const reuseRule = (settings: OpenApiSettings) =>
     ? 'The token is single use, with a reuse interval: presented again within ' +
       `${duration(settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS)} of its first use while its session is live (two tabs ` +
       'refreshing at once, a retry after a lost answer), it answers a new pair of the same session; after that, ' +
-      'presenting it revokes its whole family. A logout ends every token of the session at once, whatever the interval.'
-    : 'The token is single use: presenting a retired one again revokes its whole family.'
+      'presenting it ends its whole session. A logout ends every token of the session at once, whatever the interval.'
+    : 'The token is single use: presenting a retired one again ends its whole session.'
 
 const infoDescription = (
   tokenPath: string,
@@ -1588,6 +1685,12 @@ const infoDescription = (
 \`Authorization: Bearer <access_token>\`. Access tokens live \`expires_in\` seconds
 (${duration(settings.ACCESS_TOKEN_TTL_SECONDS)}); renew them with the refresh token, which is single use and lives
 ${duration(settings.REFRESH_TOKEN_TTL_SECONDS)}.
+
+**Trying it out.** Every request body is filled in with valid input for one example account: *Execute*
+\`POST /auth/register\` as it stands, then *Authorize* as \`${EXAMPLE_ACCOUNT.email}\` with the password
+\`${EXAMPLE_ACCOUNT.password}\`, and each operation runs as filled in. A confirm needs the token or code of a mail
+(\`npm start\`'s *Mail:* page locally), and answers its documented 400 until you paste it in; an admin route acts on
+the account whose \`id\` you type.
 
 **Errors.** Bodies are JSON: \`{"detail": "…"}\`, or \`{"detail": [{"loc", "msg", "type"}, …]}\` for invalid input
 (422), or \`{"error", "error_description"}\` from the token endpoint. Every path answers 404 (\`NotFound\`) when it is

@@ -235,7 +235,7 @@ export function sessionRepositoryContract(name: string, setup: ContractSetup) {
         expect(await isLive(subject, started)).toBe(true)
       })
 
-      it('revokes the session of any token of its family, retired, live or expired', async () => {
+      it('revokes the session of any of its tokens, retired, live or expired', async () => {
         const subject = setup()
         const user = await registered(subject)
         for (const member of ['retired', 'live', 'expired'] as const) {

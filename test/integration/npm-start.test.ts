@@ -1,13 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { stopStalePostgres } from '#infra/local/local-stack'
 import { freePort } from '#infra/local/postgres'
+import { type Started, startNpmStart, stopNpmStart } from '#test/helpers/npm-start'
 
-const root = resolve(import.meta.dirname, '../..')
 let dataDir: string
 const dataDirs: string[] = []
 const children: ChildProcess[] = []
@@ -53,48 +53,16 @@ function isRunning(pid: number): boolean {
   }
 }
 
-interface Started {
-  child: ChildProcess
-  output: () => string
-  base: string
-}
-
-/** Runs `npm start`'s script as a user would, with its own data folder, until it says where it listens. */
+/** Runs `npm start`'s script as a user would, with the test's data folder, until it says where it listens. */
 async function start(port: number): Promise<Started> {
-  const child = spawn(process.execPath, ['infra/local/start.ts'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      PORT: String(port),
-      LOCAL_DATA_DIR: dataDir,
-      ADMIN_EMAIL: 'root@example.com',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const started = startNpmStart(port, dataDir, { ADMIN_EMAIL: 'root@example.com' })
+  return started.then((running) => {
+    children.push(running.child)
+    return running
   })
-  children.push(child)
-  let output = ''
-  child.stdout?.on('data', (chunk) => (output += chunk))
-  child.stderr?.on('data', (chunk) => (output += chunk))
-  await new Promise<void>((resolveStart, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${output}`)), 90_000)
-    const check = () => {
-      if (output.includes('Ctrl-C stops')) {
-        clearTimeout(timer)
-        resolveStart()
-      }
-    }
-    child.stdout?.on('data', check)
-    child.on('exit', () => reject(new Error(`npm start exited:\n${output}`)))
-  })
-  return { child, output: () => output, base: `http://127.0.0.1:${port}/api/v1` }
 }
 
-async function stop({ child }: Started): Promise<number | null> {
-  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)))
-  child.kill('SIGINT')
-  return exited
-}
+const stop = (started: Started) => stopNpmStart(started)
 
 const post = (url: string, body: unknown) =>
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })

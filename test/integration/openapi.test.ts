@@ -78,6 +78,8 @@ import {
   type OpenApiDocument,
   type OpenApiObject,
   type PasswordResetAcceptedSchema,
+  REQUEST_BODIES,
+  type RequestBodyName,
   staleLoginChallenge,
   type UserPageSchema,
 } from '#shared/http/openapi'
@@ -564,6 +566,8 @@ function expectMatchesDocumentation(documented: OpenApiObject, reply: Reply) {
   const content = documented.content as Record<string, { schema: unknown }> | undefined
   if (!content) {
     expect(reply.raw.length).toBe(0)
+    // Nothing to describe: a Content-Type on an empty answer would claim a JSON body that is not there.
+    expect(reply.headers['content-type']).toBeUndefined()
   } else {
     const [mediaType, media] = Object.entries(content)[0] ?? []
     expect(reply.headers['content-type']?.split(';')[0]).toBe(mediaType)
@@ -2330,6 +2334,24 @@ describe('every documented response is what the handler answers', () => {
     expectMatchesDocumentation(document.components.responses.MethodNotAllowed as OpenApiObject, wrongMethod)
   })
 
+  it('names the type to send in every 415: the one its operation documents for the body, as its example says', async () => {
+    const refused = scenarios.filter(({ key }) => key.endsWith(' 415'))
+    const withBody = Object.values(document.paths).flatMap((item) =>
+      Object.values(item).filter((operation) => operation.requestBody),
+    )
+    expect(refused).toHaveLength(withBody.length)
+    for (const { key, run } of refused) {
+      const [method = '', path = ''] = key.split(' ')
+      const { content } = operationOf(document, path, method.toLowerCase()).requestBody as {
+        content: Record<string, unknown>
+      }
+      const expected = { detail: `Unsupported Media Type: send ${Object.keys(content)[0]}` }
+      expect(json(await run()), key).toEqual(expected)
+      const documented = documentedResponse(key).content as Record<string, { example?: unknown }>
+      expect(documented['application/json']?.example, key).toEqual(expected)
+    }
+  })
+
   it('documents no response that a scenario above does not produce', () => {
     const documented = Object.entries(document.paths).flatMap(([path, item]) =>
       Object.entries(item).flatMap(([method, operation]) =>
@@ -2340,6 +2362,96 @@ describe('every documented response is what the handler answers', () => {
     )
     expect([...new Set(scenarios.map((scenario) => scenario.key))].sort()).toEqual(documented.sort())
   })
+})
+
+/** What Swagger UI fills in for an operation's body: the JSON body's first example, or each form field's example. */
+function filledIn(operation: OpenApiObject): { name: RequestBodyName; mediaType: string; values: unknown[] } {
+  const [mediaType = '', media = {}] =
+    Object.entries((operation.requestBody as { content: Record<string, OpenApiObject> }).content)[0] ?? []
+  const name = String((media.schema as OpenApiObject).$ref)
+    .split('/')
+    .pop() as RequestBodyName
+  if (mediaType === 'application/x-www-form-urlencoded') {
+    const properties = document.components.schemas[name]?.properties as Record<string, OpenApiObject>
+    const fields = Object.entries(properties).map(([field, { example }]) => [field, example])
+    return { name, mediaType, values: [Object.fromEntries(fields)] }
+  }
+  const named = Object.values((media.examples ?? {}) as Record<string, { value: unknown }>)
+  return {
+    name,
+    mediaType,
+    values: [...(media.example === undefined ? [] : [media.example]), ...named.map(({ value }) => value)],
+  }
+}
+
+/** The examples of the document's request bodies that the schema their function validates with refuses. */
+function refusedRequestExamples(doc: OpenApiDocument): string[] {
+  return Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.entries(item)
+      .filter(([, operation]) => operation.requestBody)
+      .flatMap(([method, operation]) => {
+        const { name, values } = filledIn(operation)
+        const where = `${method.toUpperCase()} ${path}`
+        if (values.length === 0) return [`${where}: no example`]
+        return values.flatMap((value) => {
+          const parsed = v.safeParse(REQUEST_BODIES[name].schema, value)
+          return parsed.success ? [] : [`${where}: ${parsed.issues.map((issue) => issue.message).join('; ')}`]
+        })
+      }),
+  )
+}
+
+const operationsWithBodies = routes
+  .filter((route) => document.paths[route.path]?.[route.method.toLowerCase()]?.requestBody)
+  .map((route) => [`${route.method} ${route.path}`, route] as const)
+
+describe('Swagger UI’s Try it out on every request body', () => {
+  it('fills in every body with input its function accepts (a valid email, a password off the blocklist), by a check that does refuse', () => {
+    expect(operationsWithBodies.length).toBeGreaterThanOrEqual(16)
+    expect(refusedRequestExamples(document)).toEqual([])
+    const broken = structuredClone(document)
+    const register = operationOf(broken, REGISTER, 'post').requestBody as {
+      content: Record<string, OpenApiObject>
+    }
+    Object.assign(register.content['application/json'] ?? {}, {
+      example: { email: 'alice@example.com', password: 'password123' },
+    })
+    expect(refusedRequestExamples(broken)).toEqual([
+      `POST ${REGISTER}: This password is on a list of common and breached passwords, which attackers try first; choose another`,
+    ])
+  })
+
+  it.each(operationsWithBodies)(
+    '%s: Execute after Authorize, with what the page fills in, is never a 422',
+    async (_name, route) => {
+      const operation = operationOf(document, route.path, route.method.toLowerCase())
+      const { mediaType, values } = filledIn(operation)
+      const [body] = values
+      // Authorized as a user of its own (a superuser on the admin routes), whose password the examples do not know:
+      // a check of the current password answers its 400; an admin route acts on the id the operator typed.
+      const session = await freshSession()
+      const token = route.callers === 'superuser' ? admin.token : session.accessToken
+      const path = route.path.replace('{id}', String(session.id))
+      const raw =
+        mediaType === 'application/json'
+          ? JSON.stringify(body)
+          : new URLSearchParams(Object.entries(body as Record<string, string>)).toString()
+      const reply = await coldCall(route.function as keyof typeof freshHandlers, mailQueue(), () =>
+        toApiGatewayEvent(
+          {
+            method: route.method,
+            url: path,
+            headers: { 'content-type': mediaType, authorization: `Bearer ${token}` },
+            body: raw,
+          },
+          `${route.method} ${route.path}`,
+        ),
+      )
+      const documented = Object.keys(operation.responses as object)
+      expect(reply.status, reply.raw.toString('utf8')).not.toBe(422)
+      expect(documented, `${reply.status} ${reply.raw.toString('utf8')}`).toContain(String(reply.status))
+    },
+  )
 })
 
 describe('Swagger UI’s Try it out on the admin operations', () => {

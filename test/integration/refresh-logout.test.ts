@@ -57,17 +57,17 @@ describe('POST /auth/refresh', () => {
     expect(JSON.stringify(rows)).not.toContain(pair.refresh_token)
   })
 
-  it('revokes the whole family when a retired token is presented again', async () => {
+  it('ends the whole session when a retired token is presented again', async () => {
     const pair = await loggedIn(await registeredUser())
     const second = (await useRefresh(pair.refresh_token)).body as TokenPairBody
     const third = (await useRefresh(second.refresh_token)).body as TokenPairBody
 
     expect(await useRefresh(pair.refresh_token)).toMatchObject(INVALID)
-    // The live member of the family is now revoked too: whoever replayed the old token cannot continue.
+    // The session's live token is refused too: whoever replayed the old token cannot continue.
     expect(await useRefresh(third.refresh_token)).toMatchObject(INVALID)
   })
 
-  it('leaves other families of the same user alone when one is revoked', async () => {
+  it('leaves other sessions of the same user alone when one is ended', async () => {
     const user = await registeredUser()
     const phone = await loggedIn(user)
     const laptop = await loggedIn(user)
@@ -116,7 +116,7 @@ describe('POST /auth/refresh', () => {
 })
 
 describe('POST /auth/logout', () => {
-  it('answers 204 with no body and revokes the family; repeating it is harmless', async () => {
+  it('answers 204 with no body and ends the session; repeating it is harmless', async () => {
     const pair = await loggedIn(await registeredUser())
     const first = await useLogout(pair.refresh_token)
     expect(first).toMatchObject({ status: 204, raw: '' })
@@ -124,7 +124,7 @@ describe('POST /auth/logout', () => {
     expect((await useLogout(pair.refresh_token)).status).toBe(204)
   })
 
-  it('revokes the live member when given a retired member of the family', async () => {
+  it('ends the session’s live token when given a retired one of the same session', async () => {
     const pair = await loggedIn(await registeredUser())
     const next = (await useRefresh(pair.refresh_token)).body as TokenPairBody
     expect((await useLogout(pair.refresh_token)).status).toBe(204)

@@ -207,7 +207,10 @@ describe('POST /auth/register', () => {
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
         }),
       )
-      expect(form).toMatchObject({ status: 415, body: { detail: 'Unsupported Media Type' } })
+      expect(form).toMatchObject({
+        status: 415,
+        body: { detail: 'Unsupported Media Type: send application/json' },
+      })
       const big = `{"email":"${'a'.repeat(70_000)}`
       const tooLarge = await invoke(
         register,

@@ -143,7 +143,7 @@ describe('auth service', () => {
     await expect(auth.authenticate(pair.access_token)).rejects.toBeInstanceOf(InvalidTokenError)
   })
 
-  it('rotates refresh tokens and revokes the family on replay', async () => {
+  it('rotates refresh tokens and ends the session on replay', async () => {
     const { auth } = fakes()
     await auth.register({ email: 'a@example.com', password: 'correct horse', username: null }, CONTEXT)
     const first = await auth.login('a@example.com', 'correct horse', CONTEXT)

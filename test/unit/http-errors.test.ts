@@ -35,7 +35,13 @@ import {
   ValidationError,
   type ValidationIssue,
 } from '#shared/domain/errors'
-import { ERROR_TABLE, type ErrorCode, errorResult, PayloadTooLargeError } from '#shared/http/errors'
+import {
+  ERROR_TABLE,
+  type ErrorCode,
+  errorResult,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+} from '#shared/http/errors'
 import type { HttpResult } from '#shared/http/responses'
 
 const REQUEST_ID = 'request-1'
@@ -254,8 +260,8 @@ const CASES: Case[] = [
   },
   {
     code: 'UNSUPPORTED_MEDIA_TYPE',
-    error: createError(415, 'Unsupported Media Type', { cause: { package: '@middy/http-json-body-parser' } }),
-    detail: detail(415, 'Unsupported Media Type'),
+    error: new UnsupportedMediaTypeError('application/json'),
+    detail: detail(415, 'Unsupported Media Type: send application/json'),
   },
   {
     code: 'MALFORMED_BODY',
@@ -315,6 +321,13 @@ describe('errorResult', () => {
       expect(errorResult(new ValidationError(issues), 'oauth')).toEqual(oauth('invalid_request', description))
     },
   )
+
+  it('answers a parser’s own 415, which names no type, as 415 all the same', () => {
+    const parsers = createError(415, 'Unsupported Media Type', {
+      cause: { package: '@middy/http-json-body-parser', data: 'text/plain' },
+    })
+    expect(errorResult(parsers, 'detail', REQUEST_ID)).toEqual(detail(415, 'Unsupported Media Type'))
+  })
 
   describe('for an unexpected error', () => {
     const leaky = `${SQL} -- password_hash = '${FAKE_HASH}'`
