@@ -58,9 +58,9 @@ export interface AuthEvents {
 
 type Method = 'get' | 'post' | 'patch' | 'delete'
 
-/** The inputs an operation takes: `path` parameters, a `query`, a JSON `body` or a `form`. */
+/** The inputs an operation takes: `path` parameters, a `query` (an `undefined` value is left out), a JSON `body` or a `form`. */
 export type RequestInput<Operation> = (Operation extends { path: infer T } ? { path: T } : unknown) &
-  (Operation extends { query: infer T } ? { query?: T } : unknown) &
+  (Operation extends { query: infer T } ? { query?: { [K in keyof T]?: T[K] | undefined } } : unknown) &
   (Operation extends { body: infer T } ? { body: T } : unknown) &
   (Operation extends { form: infer T } ? { form: T } : unknown)
 

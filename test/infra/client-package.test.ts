@@ -44,7 +44,7 @@ export async function flow(): Promise<void> {
   if (first) await auth.endSession(first.id)
   const answer: Response = await auth.fetch('/api/notes', { method: 'POST', body: JSON.stringify({ me: me.id }) })
   await answer.json()
-  const page: UserPage = await auth.request('get', '/api/v1/admin/users', { query: { q: 'ali', is_active: 'true' } })
+  const page: UserPage = await auth.request('get', '/api/v1/admin/users', { query: { q: 'ali', is_active: 'true', cursor: undefined } })
   await auth.request('patch', '/api/v1/admin/users/{id}', { path: { id: page.items[0]?.id ?? 1 }, body: { is_active: false } })
   const health = await auth.request('get', '/api/v1/health')
   health.status satisfies 'ok'
