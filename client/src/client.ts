@@ -145,13 +145,23 @@ interface Session {
   refresh_at: number
 }
 
+/** What is stored once the session ended: why, so that every tab tells its app the same. */
+interface Ended {
+  ended: SignedOutReason
+}
+
 interface Locks {
   request<T>(name: string, task: () => Promise<T>): Promise<T>
+  request<T>(
+    name: string,
+    options: { ifAvailable: true },
+    task: (lock: object | null) => Promise<T>,
+  ): Promise<T>
 }
 
 interface Channel {
-  onmessage: ((event: { data: SignedOutReason }) => void) | null
-  postMessage(reason: SignedOutReason): void
+  onmessage: (() => void) | null
+  postMessage(message: number): void
   close(): void
   unref?(): void
 }
@@ -167,12 +177,14 @@ type Global = {
 const SECURED = /^\/api\/v1\/(users|admin)\/|\/claims$/
 const JSON_TYPE = { 'content-type': 'application/json' }
 
-const parameters = (values: object = {}) =>
-  new URLSearchParams(
-    Object.entries(values)
-      .filter(([, value]) => value !== undefined)
-      .map(([name, value]) => [name, String(value)]),
-  )
+// Encoded by hand: React Native's URLSearchParams takes no list of pairs.
+const encoded = (values: object = {}) =>
+  Object.entries(values)
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(String(value))}`)
+    .join('&')
+
+const pause = (milliseconds: number) => new Promise((done) => setTimeout(done, milliseconds))
 
 /** A client of the API that holds one session, shared by every tab of the origin that uses the same storage. */
 export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
@@ -211,34 +223,38 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
   }
 
   // Storage is the one source of truth, read before every use: another tab may have refreshed or ended the session.
-  const read = async (reason: SignedOutReason = 'logout'): Promise<Session | null> => {
-    let session: Session | null = null
+  const read = async (): Promise<Session | null> => {
+    let item: Partial<Session & Ended> | null = null
     try {
-      session = JSON.parse((await storage.getItem(key)) ?? 'null')
+      item = JSON.parse((await storage.getItem(key)) ?? 'null')
     } catch {
       // An unreadable item is no session.
     }
-    notice(session, reason)
+    const session = item?.refresh_token ? (item as Session) : null
+    notice(session, item?.ended ?? 'logout')
     return session
   }
 
-  // BroadcastChannel tells the other tabs to look at the storage; where it is missing, the storage event does.
+  // The other tabs look at the storage when it changes: localStorage's storage event says when a tab sees the change
+  // (a moment after the write), BroadcastChannel says so for a storage without events (an app's IndexedDB).
   const Broadcast = global.BroadcastChannel
   const channel = Broadcast ? new Broadcast(name) : undefined
   const onStorage = (event: { key: string | null }) => {
     if (event.key === key || event.key === null) void read()
   }
   if (channel) {
-    channel.onmessage = (event) => void read(event.data)
+    channel.onmessage = () => void read()
     // Node: the channel must not keep a script alive.
     channel.unref?.()
-  } else global.addEventListener?.('storage', onStorage)
+  }
+  global.addEventListener?.('storage', onStorage)
   void read()
 
   const save = async (session: Session | null, reason: SignedOutReason = 'logout') => {
-    await (session ? storage.setItem(key, JSON.stringify(session)) : storage.removeItem(key))
+    const ended: Ended = { ended: reason }
+    await storage.setItem(key, JSON.stringify(session ?? ended))
     notice(session, reason)
-    channel?.postMessage(reason)
+    channel?.postMessage(1)
     return session
   }
 
@@ -249,9 +265,18 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
       Date.now() + pair.expires_in * 1000 - Math.min(refreshMarginSeconds * 1000, pair.expires_in * 500),
   })
 
-  /** One task at a time across the tabs of the origin (Web Locks); only this page's single flight without them. */
-  const exclusive = <T>(task: () => Promise<T>): Promise<T> =>
-    locks ? locks.request(`${name}.refresh`, task) : task()
+  /**
+   * One task at a time across the tabs of the origin (Web Locks); only this page's single flight without them. The
+   * task is told whether another tab held the lock first.
+   */
+  const exclusive = <T>(task: (waited: boolean) => Promise<T>): Promise<T> => {
+    const lock = `${name}.refresh`
+    return locks
+      ? locks.request(lock, { ifAvailable: true }, (free) =>
+          free ? task(false) : locks.request(lock, () => task(true)),
+        )
+      : task(false)
+  }
 
   /**
    * Presents the refresh token. A lost answer (a network error, or no answer in half the interval) is sent again
@@ -267,9 +292,14 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
           method: 'POST',
           headers: JSON_TYPE,
           body: JSON.stringify({ refresh_token: refreshToken }),
-          ...(reuseMs > 0 ? { signal: AbortSignal.timeout(reuseMs / 2) } : {}),
+          // React Native has no AbortSignal.timeout: there, no attempt is cut short.
+          ...(reuseMs > 0 && 'timeout' in AbortSignal ? { signal: AbortSignal.timeout(reuseMs / 2) } : {}),
         })
-        if (answer.ok) return await save(sessionOf(await answer.json()))
+        if (answer.ok) {
+          const session = sessionOf(await answer.json())
+          // A tab without Web Locks may have logged out meanwhile: the new pair does not bring the session back.
+          return (await read()) ? await save(session) : null
+        }
         if (answer.status === 401) return await save(null, 'expired')
         failure = await errorOf(answer)
         if (answer.status < 500) throw failure
@@ -278,17 +308,23 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
         failure = error
       }
       if (Date.now() + wait > deadline) throw failure
-      await new Promise((done) => setTimeout(done, wait))
+      await pause(wait)
     }
   }
 
   /**
    * A newer pair than `from`: one refresh at a time in this page; across tabs, the one that waited for the lock finds
-   * the pair another tab stored meanwhile, and presents nothing.
+   * the pair another tab stored meanwhile, and presents nothing. localStorage shows another tab's write a moment
+   * after it (a storage event says when): a tab that waited for the lock looks again for up to a second before it
+   * presents the token itself (which, within the reuse interval, the API would answer all the same).
    */
   const refresh = (from: Session): Promise<Session | null> =>
-    (refreshing ??= exclusive(async () => {
-      const current = await read()
+    (refreshing ??= exclusive(async (waited) => {
+      let current = await read()
+      for (let look = 0; waited && look < 40 && current?.refresh_token === from.refresh_token; look++) {
+        await pause(25)
+        current = await read()
+      }
       return current?.refresh_token === from.refresh_token ? rotate(from.refresh_token) : current
     }).finally(() => {
       refreshing = undefined
@@ -321,13 +357,17 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     path: string,
     input: { path?: object; query?: object; body?: unknown; form?: object } = {},
   ): Promise<unknown> => {
-    const query = `${parameters(input.query)}`
+    const query = encoded(input.query)
     const url = `${baseUrl}${path.replace(/\{(\w+)\}/g, (_, name: string) =>
       encodeURIComponent(String((input.path as Record<string, unknown>)[name])),
     )}${query && `?${query}`}`
-    const headers: Record<string, string> = input.body === undefined ? {} : JSON_TYPE
+    const headers: Record<string, string> = input.form
+      ? { 'content-type': 'application/x-www-form-urlencoded' }
+      : input.body === undefined
+        ? {}
+        : JSON_TYPE
     const body = input.form
-      ? parameters(input.form)
+      ? encoded(input.form)
       : input.body === undefined
         ? undefined
         : JSON.stringify(input.body)

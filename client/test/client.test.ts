@@ -325,6 +325,48 @@ describe('two tabs sharing a session (Web Locks and BroadcastChannel, as Node ha
   })
 })
 
+describe("two tabs, one of which sees the other's writes late, as localStorage across processes does", () => {
+  /** The shared storage as a tab sees it `lag` ms late: each read gives what was there that long ago. */
+  function lagging(storage: ReturnType<typeof sharedStorage>, lag: number) {
+    const history: { at: number; key: string; value: string | null }[] = []
+    const write = (key: string, value: string | null) => history.push({ at: Date.now(), key, value })
+    return {
+      writer: {
+        getItem: storage.getItem,
+        setItem: (key: string, value: string) => {
+          storage.setItem(key, value)
+          write(key, value)
+        },
+        removeItem: (key: string) => {
+          storage.removeItem(key)
+          write(key, null)
+        },
+      },
+      reader: {
+        getItem: (key: string) => {
+          const seen = history.filter((entry) => entry.key === key && entry.at <= Date.now() - lag).at(-1)
+          return seen ? seen.value : null
+        },
+        setItem: storage.setItem,
+        removeItem: storage.removeItem,
+      },
+    }
+  }
+
+  it('send one refresh: the tab that waited for the lock looks again until the new pair shows', async () => {
+    const api = fakeApi()
+    const name = randomUUID()
+    const { writer, reader } = lagging(sharedStorage(), 150)
+    const a = clientOf(api, { storage: writer, name })
+    const b = clientOf(api, { storage: reader, name })
+    await a.client.login(CREDENTIALS)
+    await new Promise((done) => setTimeout(done, 200))
+    expect(await Promise.all([a.client.refresh(), b.client.refresh()])).toEqual([true, true])
+    expect(api.sent(REFRESH)).toHaveLength(1)
+    expect(await b.client.accessToken()).toBe('access-2')
+  })
+})
+
 describe('two tabs without Web Locks or BroadcastChannel', () => {
   /** A browser's `storage` event, which another tab's change of localStorage fires. */
   function withStorageEvents() {
@@ -362,6 +404,28 @@ describe('two tabs without Web Locks or BroadcastChannel', () => {
     ])
     expect(await a.client.me()).toEqual(USER)
     expect(await b.client.me()).toEqual(USER)
+  })
+
+  it('never bring a session back that a logout in the other tab ended during a refresh', async () => {
+    const storage = withStorageEvents()
+    const api = fakeApi()
+    const name = randomUUID()
+    const a = clientOf(api, { storage, name })
+    const b = clientOf(api, { storage, name })
+    await a.client.login(CREDENTIALS)
+    let logout: Promise<void> | undefined
+    // The refresh reaches the API; while its answer travels, the other tab logs out.
+    api.next(REFRESH, async (request) => {
+      const answer = await api.answer(request)
+      logout = a.client.logout()
+      await logout
+      return answer
+    })
+    expect(await b.client.refresh()).toBe(false)
+    await logout
+    expect(await a.client.isSignedIn()).toBe(false)
+    expect(await b.client.isSignedIn()).toBe(false)
+    expect(JSON.parse(storage.items.get(`${name}.session`) ?? '')).toEqual({ ended: 'logout' })
   })
 
   it("learn of a logout from the storage event, and the other tab's app is told", async () => {
@@ -413,7 +477,8 @@ describe('storage', () => {
     expect(await client.me()).toEqual(USER)
     expect(JSON.parse(items.get('native.session') ?? '')).toMatchObject({ refresh_token: 'refresh-2' })
     await client.logout()
-    expect(items.size).toBe(0)
+    // What is left says why the session ended, so that every tab tells its app the same; no token.
+    expect([...items.entries()]).toEqual([['native.session', '{"ended":"logout"}']])
   })
 
   it('holds nothing but the one item, and an unreadable item is no session', async () => {
@@ -540,7 +605,7 @@ describe('requests', () => {
     })
     await client.endSession('a/b')
     expect(calls.map(({ url, method }) => `${method} ${url}`)).toEqual([
-      'GET http://api.test/api/v1/admin/users?q=ali+ce&limit=20',
+      'GET http://api.test/api/v1/admin/users?q=ali%20ce&limit=20',
       'PATCH http://api.test/api/v1/admin/users/42',
       'DELETE http://api.test/api/v1/users/me/sessions/a%2Fb',
     ])
@@ -557,7 +622,7 @@ describe('requests', () => {
     await client.requestPasswordReset({ email: 'alice@example.com' })
     expect(calls[0]?.headers['content-type']).toMatch(/^application\/x-www-form-urlencoded/)
     expect(String(calls[0]?.body)).toBe(
-      'grant_type=password&username=alice%40example.com&password=correct+horse',
+      'grant_type=password&username=alice%40example.com&password=correct%20horse',
     )
     expect(calls.map((call) => call.headers.authorization)).toEqual([undefined, undefined])
   })

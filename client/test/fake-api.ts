@@ -125,6 +125,8 @@ export function fakeApi(options: { expiresIn?: number; reuseIntervalMs?: number;
 
   return {
     fetch,
+    /** The fake's own answer to a request, for an override that lets it through and then does more. */
+    answer: async (request: Request) => answer(request, await request.clone().text()),
     requests,
     /** The requests to a path, in order. */
     sent: (path: string) => requests.filter((request) => request.path === path),

@@ -16,7 +16,7 @@ const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
 )
 const secured = (operation: OpenApiObject) => (operation.security as unknown[]).length > 0
 
-/** A client whose every call is answered 200 (a token pair for a login) and recorded as the route it reached. */
+/** A client whose every call is answered 200 (a token pair where one is due) and recorded as the route it reached. */
 async function recordingClient() {
   const reached: { route: string; authorization: string | null }[] = []
   const client = createAuthClient({
@@ -31,7 +31,8 @@ async function recordingClient() {
         authorization: request.headers.get('authorization'),
       })
       const pair = { access_token: 'a', refresh_token: 'r', token_type: 'bearer', expires_in: 900 }
-      return new Response(JSON.stringify(pathname.endsWith('/login') ? pair : {}), { status: 200 })
+      const issuesPair = /\/auth\/(login|token|refresh)$/.test(pathname)
+      return new Response(JSON.stringify(issuesPair ? pair : {}), { status: 200 })
     },
   })
   await client.login({ email: 'alice@example.com', password: 'correct horse' })
