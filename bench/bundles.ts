@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
+import { measureClient } from '#client/scripts/build'
 import { fallbackRoute, operatorFunctions, routes } from '#functions/routes'
 import { bundleEntry, bundleFunction } from '#infra/bundling'
 import { packageSizesFromSourceMap } from './source-map-sizes.ts'
@@ -84,7 +85,8 @@ function timeProcess(args: string[], env: NodeJS.ProcessEnv): Timing {
 
 /**
  * Builds every function with the deploy's bundler, sizes it, and times a fresh process importing it; the runs are
- * interleaved (every bundle once, then again) so a change in the machine's load touches all of them alike.
+ * interleaved (every bundle once, then again) so a change in the machine's load touches all of them alike. Sizes the
+ * front end's client (client/) too.
  */
 export function measureBundles(options: {
   outRoot: string
@@ -148,5 +150,6 @@ export function measureBundles(options: {
       packages: packageSizesFromSourceMap(map, readFileSync(subject.bundle.file, 'utf8')),
     }
   })
-  return { node, bundles }
+  // The front end's client beside them: what an app ships of it, minified and gzipped.
+  return { node, bundles, client: measureClient() }
 }

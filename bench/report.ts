@@ -6,6 +6,8 @@ import type { ThroughputFigures } from './throughput.ts'
 
 export const TARGETS = {
   bundleBytes: 300_000,
+  /** The front end's client (client/), minified and gzipped, without its generated types (issue 26). */
+  clientGzipBytes: 5000,
   initOverNodeMs: 50,
   meOverSelect1: 1.5,
   loginOverCompare: 1.05,
@@ -17,7 +19,11 @@ export interface BenchRun {
   machine: { cpus: number; model: string; node: string; loadAtStart: number; loadAtEnd: number }
   settings: { calls: number; warmup: number; initRuns: number; coldRuns: number; bcryptCost: number }
   seconds: number
-  bundles: { node: BundleFigures; bundles: BundleFigures[] }
+  bundles: {
+    node: BundleFigures
+    bundles: BundleFigures[]
+    client: { minifiedBytes: number; gzipBytes: number }
+  }
   coldStarts: ColdStartFigures[]
   series: LatencySeries[]
   /** One bcrypt compare at the default cost (12), a few times. */
@@ -86,6 +92,14 @@ function bundleRows(run: BenchRun): Row[] {
       ratio: signed(hello.initMs - node.initMs),
     })
   }
+  const { client } = run.bundles
+  rows.push({
+    area: 'bundle',
+    subject: '`@papa-auth/client` (client/, for front ends)',
+    measured: `${kb(client.minifiedBytes)} minified (gzip ${kb(client.gzipBytes)}), every call; its generated types weigh nothing`,
+    target: `≤ ${TARGETS.clientGzipBytes / 1000} KB gzipped`,
+    met: client.gzipBytes <= TARGETS.clientGzipBytes,
+  })
   for (const bundle of bundles) {
     if (bundle.kind === 'baseline') continue
     const net = bundle.initMs - node.initMs
@@ -259,6 +273,13 @@ function closingNote(run: BenchRun, rows: Row[]): string[] {
     const example = api.find((bundle) => bundle.inline) ?? slow[0]
     notes.push(
       `- Init: ${slow.length} of ${api.length} API bundles took more than ${TARGETS.initOverNodeMs} ms over \`node -e 0\`. In \`${example?.name}\` the import itself took ${ms(example?.importMs ?? Number.NaN)} (hello-world's: ${ms(hello?.importMs ?? Number.NaN)}): V8 compiles all ${kb(example?.rawBytes ?? 0)}, and the container build that the import starts opens the first database connection, which loads Node's WebSocket client (undici, and the built-ins it needs: tls, http2, zlib, …).`,
+    )
+  }
+
+  const { client } = run.bundles
+  if (client.gzipBytes > TARGETS.clientGzipBytes) {
+    notes.push(
+      `- The client: ${kb(client.gzipBytes)} gzipped against ${TARGETS.clientGzipBytes / 1000} KB; \`npm run build\` in client/ writes the unminified bundle, to see what grew.`,
     )
   }
 

@@ -39,8 +39,11 @@ const ROOMS: readonly { room: string; may: readonly string[]; mayTypesOf?: reado
       'shared/platform/',
     ],
   },
-  { room: 'bench/', may: ['bench/', 'load/', 'infra/', 'functions/', 'shared/', 'db/'] },
+  { room: 'bench/', may: ['bench/', 'load/', 'infra/', 'functions/', 'shared/', 'db/', 'client/'] },
   { room: 'load/', may: ['load/', 'bench/', 'infra/', 'functions/', 'shared/', 'db/'] },
+  // The front end's client is a package of its own: nothing of the server reaches it, at build time either.
+  { room: 'client/src/', may: ['client/src/'] },
+  { room: 'client/', may: ['client/'] },
 ]
 
 /** Packages that one production module wraps; nothing else in the production rooms imports them. */
@@ -79,7 +82,9 @@ function importsOf(file: string): { target: string; own: boolean; typeOnly?: tru
   })
 }
 
-const files = [...new Set(['functions', 'shared', 'db', 'infra', 'bench', 'load'].flatMap(sourceFiles))]
+const files = [
+  ...new Set(['functions', 'shared', 'db', 'infra', 'bench', 'load', 'client'].flatMap(sourceFiles)),
+].filter((file) => !file.startsWith('client/dist/'))
 
 describe('the import rules of the rooms', () => {
   it('finds the imports it checks (the parser is not blind)', () => {
@@ -124,6 +129,17 @@ describe('the import rules of the rooms', () => {
       .filter((file) => !file.startsWith('db/cutover/'))
       .filter((file) => importsOf(file).some(({ target }) => target.startsWith('db/cutover/')))
     expect(reachers).toEqual(['shared/app/operations.ts'])
+  })
+
+  it('keeps the client free of packages and Node built-ins: what a browser and React Native have is all it uses', () => {
+    const imported = files
+      .filter((file) => file.startsWith('client/src/'))
+      .flatMap((file) =>
+        importsOf(file)
+          .filter(({ own }) => !own)
+          .map(({ target }) => `${file} → ${target}`),
+      )
+    expect(imported).toEqual([])
   })
 
   it.each(Object.entries(WRAPPED))('imports %s only in %s', (name, wrapper) => {
