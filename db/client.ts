@@ -36,7 +36,7 @@ const QUERY_CONFIG = {
  * rest with the driver's parsers.
  */
 const AS_TEXT = new Set([1082, 1114, 1184, 1186, 1182, 1115, 1185, 1187, 1231])
-const RESULT_TYPES = {
+export const RESULT_TYPES = {
   getTypeParser: ((typeId: number, format?: 'text' | 'binary') =>
     AS_TEXT.has(typeId)
       ? (value: string) => value
