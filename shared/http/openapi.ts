@@ -27,6 +27,7 @@ import {
   UserSchema,
   ValidationIssueSchema,
 } from '#shared/domain/contract'
+import { PreferencesBodySchema, PreferencesSchema } from '#shared/domain/preferences'
 import {
   AccountDeletionBodySchema,
   AccountDeletionConfirmBodySchema,
@@ -898,6 +899,44 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         ...errors(...BODY_ERRORS, '500', '503'),
       },
     },
+    'get-preferences': {
+      tag: 'users',
+      summary: 'The current user’s study preferences',
+      description:
+        'The exam board and subjects the student follows; the defaults (`null`, `[]`, `updated_at: null`) until ' +
+        'first saved. Read as the user behind row-level security: the database itself shows a student their own ' +
+        'row only.',
+      responses: {
+        '200': response(
+          'The preferences.',
+          json('Preferences', {
+            exam_board: 'WAEC',
+            subjects: ['Physics', 'Chemistry'],
+            updated_at: '2026-12-07T09:30:00.000Z',
+          }),
+        ),
+        ...errors('500', '503'),
+      },
+    },
+    'put-preferences': {
+      tag: 'users',
+      summary: 'Save the current user’s study preferences',
+      description:
+        'Replaces them whole (both fields required). Written as the user behind row-level security: the row is ' +
+        'the caller’s, whatever the body says (a `user_id` in it is ignored).',
+      requestBody: jsonBody('PreferencesUpdate'),
+      responses: {
+        '200': response(
+          'The preferences as saved.',
+          json('Preferences', {
+            exam_board: 'WAEC',
+            subjects: ['Physics', 'Chemistry'],
+            updated_at: '2026-12-07T09:30:00.000Z',
+          }),
+        ),
+        ...errors(...BODY_ERRORS, '500', '503'),
+      },
+    },
     'delete-account': {
       tag: 'users',
       summary: 'Delete the current user’s account',
@@ -1459,6 +1498,11 @@ export function buildOpenApiDocument(
           token: 'The token of the reset link, as the front-end’s page received it in its URL.',
           new_password: NEW_PASSWORD,
         }),
+        Preferences: jsonSchema(PreferencesSchema, 'ignore'),
+        PreferencesUpdate: {
+          ...jsonSchema(PreferencesBodySchema, 'input'),
+          example: { exam_board: 'WAEC', subjects: ['Physics', 'Chemistry'] },
+        },
         AccountDeletion: withPropertyDescriptions(jsonSchema(DeleteAccountBodySchema, 'input'), {
           current_password: 'The account’s password now.',
         }),
