@@ -23,6 +23,8 @@ export interface Database {
   execute<T extends QueryResultRow = QueryResultRow>(query: SQLWrapper): Promise<QueryResult<T>>
 }
 
+export type { QueryResult, QueryResultRow }
+
 /** drizzle's PostgreSQL quoting, so a statement reads exactly as drizzle's `execute` would send it. */
 const QUERY_CONFIG = {
   casing: new CasingCache(),

@@ -1,7 +1,12 @@
-import type { QueryResult, QueryResultRow } from '@neondatabase/serverless'
 import type { SQLWrapper } from 'drizzle-orm'
 import type { SessionPrincipal, TokenPrincipal } from '#shared/domain/principal'
-import { type DatabaseHandle, RESULT_TYPES, toStatement } from './client.ts'
+import {
+  type DatabaseHandle,
+  type QueryResult,
+  type QueryResultRow,
+  RESULT_TYPES,
+  toStatement,
+} from './client.ts'
 import { rethrowUnavailable } from './errors.ts'
 
 /** The role user-scoped work runs as (migration 0023): no BYPASSRLS, only row privileges on user-owned tables. */
