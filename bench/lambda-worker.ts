@@ -14,6 +14,7 @@ import { drizzle } from 'drizzle-orm/neon-serverless'
 import { decodeJwt, importJWK, jwtVerify } from 'jose'
 import { createSessionRepository } from '#db/repositories/sessions'
 import { users as usersTable } from '#db/schema'
+import { handler as getPreferences } from '#functions/get-preferences'
 import { handler as health } from '#functions/health'
 import { handler as login } from '#functions/login'
 import { handler as logout } from '#functions/logout'
@@ -227,6 +228,27 @@ async function latency(calls: number, warmup: number): Promise<LatencySeries[]> 
       calls,
       quickWarmup,
       parts,
+    )),
+  )
+  // A route behind row-level security: the session checked as `me` checks it, then the claims, the role and the
+  // read in one simple query (one implicit transaction). Beside `me` (its target) and SELECT 1 (a part, same rounds).
+  results.push(
+    ...(await series(
+      'preferences',
+      'me',
+      {
+        endpoint: () => {
+          const request = event('GET', '/api/v1/users/me/preferences', undefined, bearer)
+          return () => call(getPreferences, request, 200)
+        },
+        floor: () => {
+          const request = event('GET', '/api/v1/users/me', undefined, bearer)
+          return () => call(me, request, 200)
+        },
+      },
+      calls,
+      quickWarmup,
+      [['preferences: SELECT 1 (in the same rounds)', () => pool.query('select 1')]],
     )),
   )
   results.push(

@@ -10,6 +10,8 @@ export const TARGETS = {
   clientGzipBytes: 5000,
   initOverNodeMs: 50,
   meOverSelect1: 1.5,
+  /** `GET /users/me/preferences` (row-level security, issue 27) over `me`. */
+  preferencesOverMe: 1.5,
   loginOverCompare: 1.05,
   /** `me` over the local HTTP server, 10 at a time (issue 15: ≥ 10× the seed's FastAPI backend, 2 cores). */
   throughputPerSecond: 3400,
@@ -201,7 +203,11 @@ function latencyRows(run: BenchRun): Row[] {
     const p50 = quantile(item.endpointMs, 0.5)
     const floorP50 = quantile(item.floorMs, 0.5)
     const ratio = p50 / floorP50
-    const target = { me: TARGETS.meOverSelect1, login: TARGETS.loginOverCompare }[item.endpoint]
+    const target = {
+      me: TARGETS.meOverSelect1,
+      login: TARGETS.loginOverCompare,
+      preferences: TARGETS.preferencesOverMe,
+    }[item.endpoint]
     rows.push({
       area: 'warm',
       subject: `\`${item.endpoint}\` p50 / p99`,

@@ -23,6 +23,8 @@ export interface Database {
   execute<T extends QueryResultRow = QueryResultRow>(query: SQLWrapper): Promise<QueryResult<T>>
 }
 
+export type { QueryResult, QueryResultRow }
+
 /** drizzle's PostgreSQL quoting, so a statement reads exactly as drizzle's `execute` would send it. */
 const QUERY_CONFIG = {
   casing: new CasingCache(),
@@ -36,7 +38,7 @@ const QUERY_CONFIG = {
  * rest with the driver's parsers.
  */
 const AS_TEXT = new Set([1082, 1114, 1184, 1186, 1182, 1115, 1185, 1187, 1231])
-const RESULT_TYPES = {
+export const RESULT_TYPES = {
   getTypeParser: ((typeId: number, format?: 'text' | 'binary') =>
     AS_TEXT.has(typeId)
       ? (value: string) => value

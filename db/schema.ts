@@ -320,3 +320,20 @@ export const mailOutbox = pgTable(
     index('mail_outbox_created_at_idx').on(table.createdAt),
   ],
 )
+
+/**
+ * A student's study preferences (`GET`/`PUT /users/me/preferences`): the first user-owned table, and the model for
+ * the app's next ones. Row-level security is enabled and forced on it (migration 0023): a statement reaches it only as
+ * `papa_auth_user`, inside `runAsUser` (`db/user-scope.ts`), and sees the calling user's row alone, whatever its
+ * `where` says. The API's own role has no privilege on it at all.
+ */
+export const userPreferences = pgTable('user_preferences', {
+  userId: integer('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  /** The exam board the student sits (e.g. `WAEC`, `NECO`); null until chosen. */
+  examBoard: varchar('exam_board', { length: 40 }),
+  /** The subjects the student follows, as a JSON array of names. */
+  subjects: jsonb('subjects').notNull().default(sql`'[]'::jsonb`),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+})

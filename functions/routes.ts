@@ -9,7 +9,7 @@ import { swaggerUiPaths } from '#shared/http/swagger-ui'
 import { requestBudgetMs } from '#shared/platform/budget'
 import { INTEGER_SETTINGS } from '#shared/platform/settings'
 
-export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE'
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
 export interface LambdaSpec {
   /** Memory buys CPU as well on Lambda (linear; one full vCPU at 1769 MB). */
@@ -92,6 +92,9 @@ export const lambdas = {
   'account-deletion': apiFunction(LIGHT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
   /** One statement: the link checked under the account's lock, then the erasure; queues the notice. */
   'account-deletion-confirm': apiFunction(LIGHT_MEMORY_MB, VERIFIES, QUEUES_MAIL),
+  /** A student's study preferences: one statement each, run as the user behind row-level security. */
+  'get-preferences': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
+  'put-preferences': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
   health: apiFunction(LIGHT_MEMORY_MB, VERIFIES),
   /** The admin API: superusers find and act on accounts (one statement each, audited). */
   'admin-list-users': apiFunction(LIGHT_MEMORY_MB, VERIFIES),
@@ -188,6 +191,8 @@ const declared = [
   api('GET', '/users/me', 'me', 'session'),
   api('DELETE', '/users/me', 'delete-account', 'session'),
   api('POST', '/users/me/password', 'change-password', 'session'),
+  api('GET', '/users/me/preferences', 'get-preferences', 'session'),
+  api('PUT', '/users/me/preferences', 'put-preferences', 'session'),
   api('GET', '/users/me/sessions', 'list-sessions', 'session'),
   api('DELETE', '/users/me/sessions', 'end-all-sessions', 'session'),
   api('DELETE', '/users/me/sessions/{id}', 'end-one-session', 'session'),

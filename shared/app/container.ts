@@ -12,8 +12,10 @@ import { createErasureRepository } from '#db/repositories/erasure'
 import { createLoginRepository } from '#db/repositories/logins'
 import { createPasswordCostRepository } from '#db/repositories/password-costs'
 import { createPasswordResetRepository } from '#db/repositories/password-resets'
+import { createPreferencesRepository } from '#db/repositories/preferences'
 import { createSessionRepository } from '#db/repositories/sessions'
 import { createUserRepository } from '#db/repositories/users'
+import { createUserScope } from '#db/user-scope'
 import {
   type AccountDeletionService,
   createAccountDeletionService,
@@ -24,6 +26,7 @@ import { type AuthService, createAuthService } from '#shared/domain/auth-service
 import { createEmailCodeService, type EmailCodeService } from '#shared/domain/email-code-service'
 import { createPasswordResetService, type PasswordResetService } from '#shared/domain/password-reset-service'
 import type { PasswordHasher, PasswordHasherSettings } from '#shared/domain/passwords'
+import { createPreferencesService, type PreferencesService } from '#shared/domain/preferences'
 import type { SessionPrincipal } from '#shared/domain/principal'
 import { createTokenService, systemClock } from '#shared/domain/tokens'
 import { type Config, loadConfig, type Need } from '#shared/platform/config'
@@ -43,6 +46,8 @@ export interface Container {
   codes: EmailCodeService
   /** What operators do to accounts (the `/admin` routes). */
   admin: AdminService
+  /** A student's study preferences, reached only as the user (row-level security). */
+  preferences: PreferencesService
   /** A user deleting their own account, from the app or by a mailed link. */
   deletion: AccountDeletionService
   /** A user's copy of their own data. */
@@ -194,6 +199,9 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
     resets,
     codes,
     admin,
+    preferences: createPreferencesService({
+      preferences: createPreferencesRepository(createUserScope(database)),
+    }),
     deletion,
     exports,
     authenticate: auth.authenticate,

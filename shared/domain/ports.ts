@@ -2,6 +2,9 @@
  * The storage the domain needs, implemented by `db/repositories` and faked by the unit tests. Every write is keyed
  * by an id or hash the service made, so a statement resent after its answer was lost is applied once.
  */
+
+import type { Preferences, PreferencesBody } from './preferences.ts'
+import type { SessionPrincipal, TokenPrincipal } from './principal.ts'
 import type { NewUser, RequestContext, UserRecord } from './users.ts'
 
 /** The failed-login limits: per email (an exact bound on password checks) and per source IP (spraying). */
@@ -517,4 +520,18 @@ export interface AccountExportRepository {
     securityEvents: ExportedEventRecord[]
     more: { sessions: boolean; securityEvents: boolean }
   }>
+}
+
+/** Who user-scoped work runs as: the principal the HTTP layer authenticated (a session's, or the gateway's claims'). */
+export type ScopedPrincipalPort = SessionPrincipal | TokenPrincipal
+
+/**
+ * A student's preferences, in a user-owned table behind row-level security: each call runs as the principal's user
+ * (`db/user-scope.ts`), and the row is the one the database's policies let that user see.
+ */
+export interface UserPreferencesRepository {
+  /** The caller's preferences, or null when never saved. */
+  read(principal: ScopedPrincipalPort): Promise<Preferences | null>
+  /** Saves them whole (an upsert of the caller's row) and answers them as stored. */
+  write(principal: ScopedPrincipalPort, preferences: PreferencesBody): Promise<Preferences>
 }

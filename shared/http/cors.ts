@@ -21,7 +21,7 @@
  */
 export const CORS_POLICY = {
   allowHeaders: ['authorization', 'content-type'],
-  allowMethods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+  allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
   // Tokens travel in the Authorization header, never in cookies: the browser needs no credentials mode.
   allowCredentials: false,
   // So that a front end can read why it was refused and when to retry (429, 503, 401), and the name a download

@@ -10,7 +10,13 @@ import { duringInit } from '#shared/platform/init'
 import { logger } from '#shared/platform/logger'
 import { type Authenticator, authenticate, type Callers, type PrincipalOf } from './authentication.ts'
 import { varyOnOrigin } from './cors.ts'
-import { codeOf, type ErrorStyle, errorResult, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors.ts'
+import {
+  codeOf,
+  type ErrorStyle,
+  errorResult,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+} from './errors.ts'
 import { answerMetrics, type CountedAs } from './metrics.ts'
 import type { HttpResult } from './responses.ts'
 import { type AnySchema, validate } from './validation.ts'

@@ -27,6 +27,7 @@ import {
   UserSchema,
   ValidationIssueSchema,
 } from '#shared/domain/contract'
+import { PreferencesBodySchema, PreferencesSchema } from '#shared/domain/preferences'
 import {
   AccountDeletionBodySchema,
   AccountDeletionConfirmBodySchema,
@@ -489,6 +490,10 @@ export const REQUEST_BODIES = {
       new_password: NEW_PASSWORD,
     },
     example: { token: EXAMPLE_LINK_TOKEN, new_password: EXAMPLE_ACCOUNT.newPassword },
+  }),
+  PreferencesUpdate: body({
+    schema: PreferencesBodySchema,
+    example: { exam_board: 'WAEC', subjects: ['Physics', 'Chemistry'] },
   }),
   AccountDeletion: body({
     schema: DeleteAccountBodySchema,
@@ -1072,6 +1077,44 @@ function operations(tokenPath: string, settings: OpenApiSettings): Record<string
         ...errors(...BODY_ERRORS, '500', '503'),
       },
     },
+    'get-preferences': {
+      tag: 'users',
+      summary: 'The current user’s study preferences',
+      description:
+        'The exam board and subjects the student follows; the defaults (`null`, `[]`, `updated_at: null`) until ' +
+        'first saved. Read as the user behind row-level security: the database itself shows a student their own ' +
+        'row only.',
+      responses: {
+        '200': response(
+          'The preferences.',
+          json('Preferences', {
+            exam_board: 'WAEC',
+            subjects: ['Physics', 'Chemistry'],
+            updated_at: '2026-12-07T09:30:00.000Z',
+          }),
+        ),
+        ...errors('500', '503'),
+      },
+    },
+    'put-preferences': {
+      tag: 'users',
+      summary: 'Save the current user’s study preferences',
+      description:
+        'Replaces them whole (both fields required). Written as the user behind row-level security: the row is ' +
+        'the caller’s, whatever the body says (a `user_id` in it is ignored).',
+      requestBody: requestBodyOf('PreferencesUpdate'),
+      responses: {
+        '200': response(
+          'The preferences as saved.',
+          json('Preferences', {
+            exam_board: 'WAEC',
+            subjects: ['Physics', 'Chemistry'],
+            updated_at: '2026-12-07T09:30:00.000Z',
+          }),
+        ),
+        ...errors(...BODY_ERRORS, '500', '503'),
+      },
+    },
     'delete-account': {
       tag: 'users',
       summary: 'Delete the current user’s account',
@@ -1609,6 +1652,7 @@ export function buildOpenApiDocument(
           Object.entries(REQUEST_BODIES).map(([name, spec]) => [name, requestBodySchema(spec)]),
         ),
         PasswordResetAccepted: jsonSchema(PasswordResetAcceptedSchema, 'ignore'),
+        Preferences: jsonSchema(PreferencesSchema, 'ignore'),
         AccountDeletionAccepted: jsonSchema(AccountDeletionAcceptedSchema, 'ignore'),
         EmailVerificationAccepted: jsonSchema(EmailVerificationAcceptedSchema, 'ignore'),
         EmailChangeAccepted: jsonSchema(EmailChangeAcceptedSchema, 'ignore'),

@@ -561,6 +561,27 @@ describe('the API bundles', () => {
     tokens.refresh = body.refresh_token
   })
 
+  it('the preferences bundles save and read the caller’s own, as the user behind row-level security', async () => {
+    const saved = await request(
+      'put-preferences',
+      apiEvent(
+        'PUT',
+        '/api/v1/users/me/preferences',
+        JSON.stringify({ exam_board: 'WAEC', subjects: ['Physics'] }),
+        {
+          headers: { authorization: `Bearer ${tokens.access}`, 'content-type': 'application/json' },
+        },
+      ),
+    )
+    expect(saved).toMatchObject({ status: 200, body: { exam_board: 'WAEC', subjects: ['Physics'] } })
+    expect(
+      await request('get-preferences', bearerEvent('/api/v1/users/me/preferences', tokens.access)),
+    ).toMatchObject({
+      status: 200,
+      body: { exam_board: 'WAEC', subjects: ['Physics'] },
+    })
+  })
+
   it('me answers with the admin for its access token', async () => {
     const response = await request('me', bearerEvent('/api/v1/users/me', tokens.access))
     expect(response.status).toBe(200)

@@ -658,6 +658,8 @@ describe('secrets', () => {
       'email-change': [database, published],
       'email-change-confirm': [database, published],
       'delete-account': [database, published],
+      'get-preferences': [database, published],
+      'put-preferences': [database, published],
       'account-deletion': [database, published],
       'account-deletion-confirm': [database, published],
       health: [database, published],
@@ -1555,7 +1557,7 @@ describe('context', () => {
       const [, api] = onlyOf(custom, 'AWS::ApiGatewayV2::Api')
       expect(api.Properties.CorsConfiguration).toMatchObject({
         AllowOrigins: ['https://app.example.com', 'http://localhost:5173'],
-        AllowMethods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+        AllowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
         AllowHeaders: ['authorization', 'content-type'],
         ExposeHeaders: ['retry-after', 'www-authenticate', 'content-disposition'],
         AllowCredentials: false,

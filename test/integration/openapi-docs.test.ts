@@ -129,7 +129,7 @@ describe('CORS on the local server, as API Gateway applies it', () => {
     expect(response.status).toBe(204)
     expect(corsHeaders(response)).toEqual({
       'access-control-allow-origin': FRONT_END,
-      'access-control-allow-methods': 'GET,POST,PATCH,DELETE,OPTIONS',
+      'access-control-allow-methods': 'GET,POST,PUT,PATCH,DELETE,OPTIONS',
       'access-control-allow-headers': 'authorization,content-type',
       'access-control-max-age': String(CORS_POLICY.maxAgeSeconds),
       vary: 'origin',

@@ -32,6 +32,7 @@ import { handler as emailVerificationConfirm } from '#functions/email-verificati
 import { handler as endSessions } from '#functions/end-all-sessions'
 import { handler as endSession } from '#functions/end-one-session'
 import { handler as exportAccount } from '#functions/export-account'
+import { handler as getPreferences } from '#functions/get-preferences'
 import { handler as health } from '#functions/health'
 import { handler as jwks } from '#functions/jwks'
 import { handler as sessions } from '#functions/list-sessions'
@@ -43,6 +44,7 @@ import { handler as openapi } from '#functions/openapi'
 import { handler as openidConfiguration } from '#functions/openid-configuration'
 import { PASSWORD_RESET_ACCEPTED, handler as passwordReset } from '#functions/password-reset'
 import { handler as passwordResetConfirm } from '#functions/password-reset-confirm'
+import { handler as putPreferences } from '#functions/put-preferences'
 import { handler as refresh } from '#functions/refresh'
 import { handler as register } from '#functions/register'
 import { API_BASE_PATH, routes } from '#functions/routes'
@@ -114,6 +116,7 @@ const EMAIL_VERIFICATION = '/api/v1/auth/email-verification'
 const EMAIL_VERIFICATION_CONFIRM = '/api/v1/auth/email-verification/confirm'
 const EMAIL_CHANGE = '/api/v1/users/me/email'
 const EMAIL_CHANGE_CONFIRM = '/api/v1/users/me/email/confirm'
+const PREFERENCES = '/api/v1/users/me/preferences'
 const ACCOUNT_DELETION = '/api/v1/auth/account-deletion'
 const ACCOUNT_DELETION_CONFIRM = '/api/v1/auth/account-deletion/confirm'
 const PASSWORD = 'correct horse battery'
@@ -689,6 +692,8 @@ const freshHandlers = {
   'admin-password-reset': () => import('#functions/admin-password-reset'),
   'admin-delete-user': () => import('#functions/admin-delete-user'),
   'delete-account': () => import('#functions/delete-account'),
+  'get-preferences': () => import('#functions/get-preferences'),
+  'put-preferences': () => import('#functions/put-preferences'),
   'account-deletion': () => import('#functions/account-deletion'),
   'account-deletion-confirm': () => import('#functions/account-deletion-confirm'),
 }
@@ -854,6 +859,12 @@ const changePasswordEvent = (
   body: unknown = { current_password: PASSWORD, new_password: 'a new password' },
 ) => jsonEvent(CHANGE_PASSWORD, body, { headers: withToken(token) })
 const UNKNOWN_SESSION = '00000000-0000-4000-8000-000000000000'
+const preferencesEvent = (token: string) =>
+  apiEvent('GET', PREFERENCES, undefined, { headers: withToken(token) })
+const putPreferencesEvent = (token: string, body: unknown = { exam_board: 'WAEC', subjects: ['Physics'] }) =>
+  apiEvent('PUT', PREFERENCES, typeof body === 'string' ? body : JSON.stringify(body), {
+    headers: { 'content-type': 'application/json', ...withToken(token) },
+  })
 const deleteAccountEvent = (token: string, body: unknown = { current_password: PASSWORD }) =>
   apiEvent('DELETE', ME, typeof body === 'string' ? body : JSON.stringify(body), {
     headers: { 'content-type': 'application/json', ...withToken(token) },
@@ -1649,6 +1660,77 @@ const scenarios: Scenario[] = [
     label: 'database down',
     run: async () =>
       coldCall('change-password', await databaseDown(), () => changePasswordEvent(fixtures.accessToken)),
+  },
+
+  {
+    key: `GET ${PREFERENCES} 200`,
+    label: 'the defaults, never saved',
+    run: async () => call(getPreferences, preferencesEvent((await freshSession()).accessToken)),
+  },
+  {
+    key: `GET ${PREFERENCES} 401`,
+    label: 'no Authorization header',
+    run: () => call(getPreferences, apiEvent('GET', PREFERENCES)),
+  },
+  {
+    key: `GET ${PREFERENCES} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('get-preferences', brokenConfig, () => preferencesEvent(fixtures.accessToken)),
+  },
+  {
+    key: `GET ${PREFERENCES} 503`,
+    label: 'database down',
+    run: async () =>
+      coldCall('get-preferences', await databaseDown(), () => preferencesEvent(fixtures.accessToken)),
+  },
+  {
+    key: `PUT ${PREFERENCES} 200`,
+    label: 'saved',
+    run: async () => call(putPreferences, putPreferencesEvent((await freshSession()).accessToken)),
+  },
+  {
+    key: `PUT ${PREFERENCES} 401`,
+    label: 'no Authorization header',
+    run: () =>
+      call(
+        putPreferences,
+        apiEvent('PUT', PREFERENCES, '{"exam_board":null,"subjects":[]}', {
+          headers: { 'content-type': 'application/json' },
+        }),
+      ),
+  },
+  {
+    key: `PUT ${PREFERENCES} 413`,
+    label: 'body too large',
+    run: () =>
+      call(putPreferences, putPreferencesEvent(fixtures.accessToken, { exam_board: tooLarge, subjects: [] })),
+  },
+  {
+    key: `PUT ${PREFERENCES} 415`,
+    label: 'text body',
+    run: () =>
+      call(
+        putPreferences,
+        apiEvent('PUT', PREFERENCES, '{}', {
+          headers: { 'content-type': 'text/plain', ...withToken(fixtures.accessToken) },
+        }),
+      ),
+  },
+  {
+    key: `PUT ${PREFERENCES} 422`,
+    label: 'subjects missing',
+    run: () => call(putPreferences, putPreferencesEvent(fixtures.accessToken, { exam_board: 'WAEC' })),
+  },
+  {
+    key: `PUT ${PREFERENCES} 500`,
+    label: 'broken configuration',
+    run: () => coldCall('put-preferences', brokenConfig, () => putPreferencesEvent(fixtures.accessToken)),
+  },
+  {
+    key: `PUT ${PREFERENCES} 503`,
+    label: 'database down',
+    run: async () =>
+      coldCall('put-preferences', await databaseDown(), () => putPreferencesEvent(fixtures.accessToken)),
   },
 
   {

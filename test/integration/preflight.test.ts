@@ -44,7 +44,7 @@ function expectPreflightPasses(answer: Answer, origin: string, route: Route) {
   )
   expect(corsPart(answer.headers)).toEqual({
     'access-control-allow-origin': origin,
-    'access-control-allow-methods': 'GET,POST,PATCH,DELETE,OPTIONS',
+    'access-control-allow-methods': 'GET,POST,PUT,PATCH,DELETE,OPTIONS',
     'access-control-allow-headers': 'authorization,content-type',
     'access-control-max-age': '600',
     vary: 'origin',

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { handler as exportAccount } from '#functions/export-account'
+import { handler as getPreferences } from '#functions/get-preferences'
 import { handler as login } from '#functions/login'
 import { handler as logout } from '#functions/logout'
 import { handler as me } from '#functions/me'
@@ -106,6 +107,16 @@ describe('database round trips per request', () => {
       expect((await invoke(exportAccount, bearerEvent('/api/v1/users/me/export', access_token))).status).toBe(
         200,
       )
+    })
+    expect(trips).toBe(2)
+  })
+
+  it('preferences: 2, the caller’s session checked, then the claims, the role and the read in one simple query', async () => {
+    const { access_token } = await loggedIn(await registeredUser())
+    const trips = await countRoundTrips(async () => {
+      expect(
+        (await invoke(getPreferences, bearerEvent('/api/v1/users/me/preferences', access_token))).status,
+      ).toBe(200)
     })
     expect(trips).toBe(2)
   })
