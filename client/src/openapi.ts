@@ -28,18 +28,28 @@ export interface UserLogin {
   email: string
   password: string
 }
+export interface TokenForm {
+  grant_type?: string
+  username?: string
+  password?: string
+  refresh_token?: string
+  scope?: string
+  client_id?: string
+  client_secret?: string
+}
 export interface RefreshTokenRequest {
   refresh_token: string
 }
 export interface PasswordResetRequest {
   email: string
 }
-export interface PasswordResetAccepted {
-  detail: 'If an account with this email exists, a link to reset its password has been sent.'
-}
 export interface PasswordResetConfirm {
   token: string
   new_password: string
+}
+export interface PreferencesUpdate {
+  exam_board: string | null
+  subjects: string[]
 }
 export interface AccountDeletion {
   current_password: string
@@ -47,17 +57,11 @@ export interface AccountDeletion {
 export interface AccountDeletionRequest {
   email: string
 }
-export interface AccountDeletionAccepted {
-  detail: 'If an account with this email exists, a link to delete it has been sent.'
-}
 export interface AccountDeletionConfirm {
   token: string
 }
 export interface EmailVerificationRequest {
   email: string
-}
-export interface EmailVerificationAccepted {
-  detail: 'If an account with this email needs verifying, a code has been sent to it.'
 }
 export interface EmailVerificationConfirm {
   email: string
@@ -67,9 +71,6 @@ export interface EmailChange {
   new_email: string
   current_password: string
 }
-export interface EmailChangeAccepted {
-  detail: 'A code has been sent to the new address. The email changes once the code is confirmed.'
-}
 export interface EmailChangeConfirm {
   code: string
 }
@@ -77,13 +78,30 @@ export interface PasswordChange {
   current_password: string
   new_password: string
 }
-export interface UserPage {
-  items: User[]
-  next_cursor: string | null
-}
 export interface AdminUserUpdate {
   is_active?: boolean
   is_superuser?: boolean
+}
+export interface PasswordResetAccepted {
+  detail: 'If an account with this email exists, a link to reset its password has been sent.'
+}
+export interface Preferences {
+  exam_board: string | null
+  subjects: string[]
+  updated_at: string | null
+}
+export interface AccountDeletionAccepted {
+  detail: 'If an account with this email exists, a link to delete it has been sent.'
+}
+export interface EmailVerificationAccepted {
+  detail: 'If an account with this email needs verifying, a code has been sent to it.'
+}
+export interface EmailChangeAccepted {
+  detail: 'A code has been sent to the new address. The email changes once the code is confirmed.'
+}
+export interface UserPage {
+  items: User[]
+  next_cursor: string | null
 }
 export interface AdminPasswordResetAccepted {
   detail: 'A link to reset the password has been sent to the account.'
@@ -132,15 +150,6 @@ export interface ExportedSecurityEvent {
   } | null
 }
 export type SessionList = Session[]
-export interface TokenForm {
-  grant_type?: string
-  username?: string
-  password?: string
-  refresh_token?: string
-  scope?: string
-  client_id?: string
-  client_secret?: string
-}
 export interface HTTPError {
   detail: string
 }
@@ -409,6 +418,21 @@ export interface Paths {
         415: HTTPError
         422: HTTPValidationError
         429: HTTPError
+        500: HTTPError
+        503: HTTPError
+      }
+    }
+  }
+  '/api/v1/users/me/preferences': {
+    get: { responses: { 200: Preferences; 401: HTTPError; 500: HTTPError; 503: HTTPError } }
+    put: {
+      body: PreferencesUpdate
+      responses: {
+        200: Preferences
+        401: HTTPError
+        413: HTTPError
+        415: HTTPError
+        422: HTTPValidationError
         500: HTTPError
         503: HTTPError
       }
