@@ -16,6 +16,8 @@ import type {
   PasswordResetConfirm,
   PasswordResetRequest,
   Paths,
+  Preferences,
+  PreferencesUpdate,
   SessionList,
   Token,
   User,
@@ -56,7 +58,7 @@ export interface AuthEvents {
   signedOut: { reason: SignedOutReason }
 }
 
-type Method = 'get' | 'post' | 'patch' | 'delete'
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete'
 
 /** The inputs an operation takes: `path` parameters, a `query` (an `undefined` value is left out), a JSON `body` or a `form`. */
 export type RequestInput<Operation> = (Operation extends { path: infer T } ? { path: T } : unknown) &
@@ -113,6 +115,10 @@ export interface AuthClient {
   confirmAccountDeletion(body: AccountDeletionConfirm): Promise<void>
   /** `GET /users/me/export`: the account's data. */
   exportAccount(): Promise<AccountExport>
+  /** `GET /users/me/preferences`: the student's exam board and subjects (defaults until first saved). */
+  preferences(): Promise<Preferences>
+  /** `PUT /users/me/preferences`: replaces them whole. */
+  savePreferences(body: PreferencesUpdate): Promise<Preferences>
   /**
    * Any operation of the API, typed by the document: the admin routes, health, the keys. The access token goes with
    * `/users/...`, `/admin/...` and `/auth/claims`, as `fetch` sends it. An error status throws `ApiError`.
@@ -418,6 +424,8 @@ export function createAuthClient(options: AuthClientOptions = {}): AuthClient {
     requestAccountDeletion: (body) => request('post', '/api/v1/auth/account-deletion', { body }),
     confirmAccountDeletion: (body) => request('post', '/api/v1/auth/account-deletion/confirm', { body }),
     exportAccount: () => request('get', '/api/v1/users/me/export'),
+    preferences: () => request('get', '/api/v1/users/me/preferences'),
+    savePreferences: (body) => request('put', '/api/v1/users/me/preferences', { body }),
     request,
     fetch: (input, init) => {
       const original = new Request(input, init)

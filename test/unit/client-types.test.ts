@@ -103,6 +103,8 @@ describe('the client', () => {
       requestAccountDeletion: () => client.requestAccountDeletion({ email: 'a@b.co' }),
       confirmAccountDeletion: () => client.confirmAccountDeletion({ token: 't' }),
       exportAccount: () => client.exportAccount(),
+      preferences: () => client.preferences(),
+      savePreferences: () => client.savePreferences({ exam_board: 'WAEC', subjects: ['Physics'] }),
       endAllSessions: () => client.endAllSessions(),
     }
     for (const call of Object.values(calls)) await call?.()
