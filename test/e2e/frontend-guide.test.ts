@@ -87,6 +87,9 @@ let mail: string
 let issuer: string
 let dataDir: string
 const tarball = join(root, 'client/papa-auth-client-0.1.0.tgz')
+/** `npm pack` builds the client's dist/ in the repository: removed afterwards unless a build was there before. */
+const clientDist = join(root, 'client/dist')
+const distWasThere = existsSync(clientDist)
 
 /** A block as it runs here: the started API's addresses and issuer in place of the written ones. */
 const asRun = (block: Block) =>
@@ -184,6 +187,7 @@ afterAll(async () => {
   }
   if (dataDir) await stopStalePostgres(join(dataDir, 'pgdata'))
   rmSync(tarball, { force: true })
+  if (!distWasThere) rmSync(clientDist, { recursive: true, force: true })
   if (workDir) rmSync(workDir, { recursive: true, force: true })
 })
 
