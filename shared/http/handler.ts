@@ -184,10 +184,11 @@ const BASE_HEADERS = {
   'cache-control': 'no-store',
 } as const
 
+// An answer without content (a 204) has nothing to describe: no Content-Type (RFC 9110 §8.3).
+const { 'content-type': _json, ...NO_CONTENT_HEADERS } = BASE_HEADERS
+
 function serialize(result: HttpResult): APIGatewayProxyStructuredResultV2 {
-  // An answer without content (a 204) has nothing to describe: no Content-Type (RFC 9110 §8.3).
-  const { 'content-type': _json, ...withoutContent } = BASE_HEADERS
-  const base = result.body === undefined && !result.raw ? withoutContent : BASE_HEADERS
+  const base = result.body === undefined && !result.raw ? NO_CONTENT_HEADERS : BASE_HEADERS
   const merged: Record<string, string> = { ...base, ...result.headers }
   // Every answer, whatever the origin or none: API Gateway's CORS headers depend on it (`shared/http/cors.ts`).
   const headers = { ...merged, vary: varyOnOrigin(merged.vary) }
