@@ -118,6 +118,8 @@ describe.skipIf(!chromiumInstalled && !chromiumRequired)('Swagger UI, every oper
     expect(await status('users', 'me')).toBe(200)
     expect(await status('users', 'list-sessions')).toBe(200)
     expect(await status('users', 'export-account')).toBe(200)
+    expect(await status('users', 'put-preferences')).toBe(200)
+    expect(await status('users', 'get-preferences')).toBe(200)
     expect(await status('users', 'claims')).toBe(200)
     // Requests that mail a token or code, then confirms with one no mail holds.
     expect(await status('auth', 'email-verification')).toBe(202)
