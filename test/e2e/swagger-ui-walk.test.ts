@@ -160,7 +160,7 @@ describe.skipIf(!chromiumInstalled && !chromiumRequired)('Swagger UI, every oper
     )
     expect([...new Set(answered.map(({ operation }) => operation))].sort()).toEqual(operations.sort())
     expect(answered.filter(({ status }) => status === 422)).toEqual([])
-  }, 240_000)
+  }, 360_000)
 
   it('met no error in the page on the way but the documented 4xx answers, which Chromium reports', () => {
     const refused = /^Failed to load resource: the server responded with a status of (4\d\d) /
