@@ -5,19 +5,14 @@
  * a newer link, limited); and what is left of the account in the database: nothing with its email.
  */
 import { randomBytes } from 'node:crypto'
-import { request } from 'node:http'
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DatabaseHandle } from '#db/client'
 import { type LocalStack, startLocalStack } from '#infra/local/local-stack'
 import { type MailCatcher, startMailCatcher } from '#infra/local/mail-catcher'
+import { columnsHolding } from '#test/helpers/database'
 import { stackDatabase } from '#test/helpers/local-stack'
-
-interface Answer {
-  status: number
-  headers: Record<string, string | string[] | undefined>
-  body: unknown
-}
+import { type Answer, loopbackClient } from '#test/helpers/loopback-client'
 
 interface TokenPair {
   access_token: string
@@ -49,51 +44,7 @@ let port: number
 /** The cluster's superuser on the service's database: to look at what is left of an account. */
 let database: DatabaseHandle
 
-/** Each test its own loopback address (the local server's source IP), so one's per-IP limits are not another's. */
-let nextAddress = 10
-const newAddress = () => `127.0.${Math.floor(nextAddress / 250)}.${(nextAddress++ % 250) + 2}`
-
-/** An HTTP request from `from` (a loopback address), as a browser on that address would send it. */
-function call(
-  method: string,
-  path: string,
-  { body, token, from = '127.0.0.1' }: { body?: unknown; token?: string; from?: string } = {},
-): Promise<Answer> {
-  const payload = body === undefined ? undefined : JSON.stringify(body)
-  return new Promise((resolve, reject) => {
-    const outgoing = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method,
-        path: `/api/v1${path}`,
-        localAddress: from,
-        headers: {
-          // Its length said, as fetch says it: Node's client sends a DELETE's body unframed otherwise.
-          ...(payload
-            ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }
-            : {}),
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          'user-agent': 'account-deletion-test',
-        },
-      },
-      (response) => {
-        const chunks: Buffer[] = []
-        response.on('data', (chunk: Buffer) => chunks.push(chunk))
-        response.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8')
-          resolve({
-            status: response.statusCode ?? 0,
-            headers: response.headers,
-            body: text ? JSON.parse(text) : undefined,
-          })
-        })
-      },
-    )
-    outgoing.on('error', reject)
-    outgoing.end(payload)
-  })
-}
+const { call, newAddress } = loopbackClient(() => port, 'account-deletion-test')
 
 beforeAll(async () => {
   catcher = await startMailCatcher()
@@ -171,22 +122,6 @@ async function linkToken(to: string, page: 'delete-account' | 'reset-password', 
   return token
 }
 
-/** Every row of every table (and the old backend's, if any) whose text mentions `email`, as `table.column`. */
-async function rowsWith(email: string): Promise<string[]> {
-  const columns = await database.db.execute<{ table_name: string; column_name: string }>(sql`
-    select table_name, column_name from information_schema.columns
-    where table_schema = 'public' and data_type in ('character varying', 'text', 'jsonb')`)
-  const found: string[] = []
-  for (const { table_name, column_name } of columns.rows) {
-    const result = await database.db.execute<{ count: number }>(
-      sql`select count(*)::int as count from ${sql.identifier(table_name)}
-          where ${sql.identifier(column_name)}::text ilike ${`%${email}%`}`,
-    )
-    if ((result.rows[0]?.count ?? 0) > 0) found.push(`${table_name}.${column_name}`)
-  }
-  return found
-}
-
 describe('DELETE /users/me', () => {
   it('erases the account at once: every token, session, link and code refused, a notice mailed, the email free again', async () => {
     const { email, id } = await account()
@@ -233,7 +168,9 @@ describe('DELETE /users/me', () => {
     // Nothing of the account keeps its address, once the notice has gone (the failed-login counter of the address
     // just typed at the login form is the form's, not the account's: it ends with its window, as any address's).
     await stack.lambda?.idle()
-    expect((await rowsWith(email)).filter((where) => where !== 'login_attempts.email')).toEqual([])
+    expect(
+      (await columnsHolding(database.db, email)).filter((where) => where !== 'login_attempts.email'),
+    ).toEqual([])
     // Its events keep the id and what happened; the erasure is one of them.
     const events = await database.db.execute<{ type: string; email: string | null }>(
       sql`select type, email from security_events where user_id = ${id} order by id`,

@@ -5,7 +5,6 @@
  * changes nothing until its code is confirmed.
  */
 import { randomBytes } from 'node:crypto'
-import { request } from 'node:http'
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DatabaseHandle } from '#db/client'
@@ -13,12 +12,7 @@ import { type LocalStack, startLocalStack } from '#infra/local/local-stack'
 import { type MailCatcher, startMailCatcher } from '#infra/local/mail-catcher'
 import { uniqueEmail } from '#test/helpers/events'
 import { stackDatabase } from '#test/helpers/local-stack'
-
-interface Answer {
-  status: number
-  headers: Record<string, string | string[] | undefined>
-  body: unknown
-}
+import { type Answer, loopbackClient } from '#test/helpers/loopback-client'
 
 interface TokenPair {
   access_token: string
@@ -43,48 +37,7 @@ let port: number
 /** The cluster's superuser on the service's database: to look at rows and to age a link. */
 let database: DatabaseHandle
 
-/** Each test its own loopback address (the local server's source IP), so the per-IP limit of one is not another's. */
-let nextAddress = 10
-const newAddress = () => `127.0.${Math.floor(nextAddress / 250)}.${(nextAddress++ % 250) + 2}`
-
-/** An HTTP request from `from` (a loopback address), as a browser on that address would send it. */
-function call(
-  method: string,
-  path: string,
-  { body, token, from = '127.0.0.1' }: { body?: unknown; token?: string; from?: string } = {},
-): Promise<Answer> {
-  const payload = body === undefined ? undefined : JSON.stringify(body)
-  return new Promise((resolve, reject) => {
-    const outgoing = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method,
-        path: `/api/v1${path}`,
-        localAddress: from,
-        headers: {
-          ...(payload ? { 'content-type': 'application/json' } : {}),
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          'user-agent': 'email-verification-test',
-        },
-      },
-      (response) => {
-        const chunks: Buffer[] = []
-        response.on('data', (chunk: Buffer) => chunks.push(chunk))
-        response.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8')
-          resolve({
-            status: response.statusCode ?? 0,
-            headers: response.headers,
-            body: text ? JSON.parse(text) : undefined,
-          })
-        })
-      },
-    )
-    outgoing.on('error', reject)
-    outgoing.end(payload)
-  })
-}
+const { call, newAddress } = loopbackClient(() => port, 'email-verification-test')
 
 const register = async (email: string, password: string) => {
   const answer = await call('POST', '/auth/register', { body: { email, password }, from: newAddress() })

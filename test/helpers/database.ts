@@ -1,6 +1,7 @@
+import { sql } from 'drizzle-orm'
 import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless'
 import { inject } from 'vitest'
-import { createDatabase, type DatabaseHandle } from '#db/client'
+import { createDatabase, type Database, type DatabaseHandle } from '#db/client'
 import * as schema from '#db/schema'
 
 /** The service's handle, with drizzle's full database object on its pool: tests arrange rows with the query builder. */
@@ -24,4 +25,23 @@ export function superuserOn(database: string): string {
   const url = new URL(inject('superuserUrl'))
   url.pathname = `/${database}`
   return url.toString()
+}
+
+/**
+ * Every `table.column` of the service's schema whose text holds `needle` (case-insensitive), read as the cluster's
+ * superuser: what is left of an address anywhere, after an erasure.
+ */
+export async function columnsHolding(db: Database, needle: string): Promise<string[]> {
+  const columns = await db.execute<{ table_name: string; column_name: string }>(sql`
+    select table_name, column_name from information_schema.columns
+    where table_schema = 'public' and data_type in ('character varying', 'text', 'jsonb')`)
+  const found: string[] = []
+  for (const { table_name, column_name } of columns.rows) {
+    const result = await db.execute<{ count: number }>(
+      sql`select count(*)::int as count from ${sql.identifier(table_name)}
+          where ${sql.identifier(column_name)}::text ilike ${`%${needle}%`}`,
+    )
+    if ((result.rows[0]?.count ?? 0) > 0) found.push(`${table_name}.${column_name}`)
+  }
+  return found
 }

@@ -12,7 +12,7 @@ import { handler as deleteAccount } from '#functions/delete-account'
 import { handler as login } from '#functions/login'
 import { handler as me } from '#functions/me'
 import { handler as refresh } from '#functions/refresh'
-import { testDatabase } from '#test/helpers/database'
+import { columnsHolding, testDatabase } from '#test/helpers/database'
 import { apiEvent, bearerEvent, invoke, jsonEvent } from '#test/helpers/events'
 import { loggedIn, registeredUser, type TokenPairBody } from '#test/helpers/users'
 
@@ -28,22 +28,6 @@ const deleteEvent = (token: string, password: string) =>
   apiEvent('DELETE', '/api/v1/users/me', JSON.stringify({ current_password: password }), {
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
   })
-
-/** The tables and columns that hold `email` anywhere in the service's schema. */
-async function rowsWith(email: string): Promise<string[]> {
-  const columns = await database.db.execute<{ table_name: string; column_name: string }>(sql`
-    select table_name, column_name from information_schema.columns
-    where table_schema = 'public' and data_type in ('character varying', 'text', 'jsonb')`)
-  const found: string[] = []
-  for (const { table_name, column_name } of columns.rows) {
-    const result = await database.db.execute<{ count: number }>(
-      sql`select count(*)::int as count from ${sql.identifier(table_name)}
-          where ${sql.identifier(column_name)}::text ilike ${`%${email}%`}`,
-    )
-    if ((result.rows[0]?.count ?? 0) > 0) found.push(`${table_name}.${column_name}`)
-  }
-  return found
-}
 
 describe('a deletion racing a login, a refresh and a password change of the same account', () => {
   it('leaves nothing of a deleted account, and a whole one when the deletion lost', async () => {
@@ -97,7 +81,11 @@ describe('a deletion racing a login, a refresh and a password change of the same
         )
         expect(stored.rows[0]).toEqual({ users: 0, sessions: 0, tokens: 0 })
         // The failed-login counter of the address typed at the login form is the form's, and ends with its window.
-        expect((await rowsWith(user.email)).filter((where) => where !== 'login_attempts.email')).toEqual([])
+        expect(
+          (await columnsHolding(database.service, user.email)).filter(
+            (where) => where !== 'login_attempts.email',
+          ),
+        ).toEqual([])
         for (const pair of [tab, ...handedOut]) {
           expect((await invoke(me, bearerEvent('/api/v1/users/me', pair.access_token))).status).toBe(401)
           expect(
