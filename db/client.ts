@@ -25,6 +25,9 @@ export interface Database {
 
 export type { QueryResult, QueryResultRow }
 
+/** A string as an SQL literal, quoted by the driver's own `escapeLiteral` (node-postgres'; it reads no connection). */
+export const escapeLiteral = (text: string): string => Client.prototype.escapeLiteral.call(null, text)
+
 /** drizzle's PostgreSQL quoting, so a statement reads exactly as drizzle's `execute` would send it. */
 const QUERY_CONFIG = {
   casing: new CasingCache(),

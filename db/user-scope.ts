@@ -2,6 +2,7 @@ import type { SQLWrapper } from 'drizzle-orm'
 import type { SessionPrincipal, TokenPrincipal } from '#shared/domain/principal'
 import {
   type DatabaseHandle,
+  escapeLiteral,
   type QueryResult,
   type QueryResultRow,
   RESULT_TYPES,
@@ -27,10 +28,7 @@ export function claimsOf(principal: ScopedPrincipal): {
   return { sub: String(userId), sid: principal.sessionId, role: 'authenticated' }
 }
 
-/**
- * A value as an SQL literal, quoted as node-postgres' `escapeLiteral` quotes it (a quote doubled; a backslash doubled
- * under `E''`): what a parameter becomes in a script sent as one simple query.
- */
+/** A value as an SQL literal (strings quoted by the driver's `escapeLiteral`): a parameter of a one-query script. */
 export function sqlLiteral(value: unknown): string {
   if (value === null || value === undefined) return 'NULL'
   if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE'
@@ -42,8 +40,7 @@ export function sqlLiteral(value: unknown): string {
   if (value instanceof Date) return sqlLiteral(value.toISOString())
   const text = typeof value === 'string' ? value : JSON.stringify(value)
   if (text.includes('\u0000')) throw new Error('a text parameter cannot hold NUL')
-  const quoted = `'${text.replaceAll("'", "''").replaceAll('\\', '\\\\')}'`
-  return text.includes('\\') ? ` E${quoted}` : quoted
+  return escapeLiteral(text)
 }
 
 /** A drizzle statement with its parameters written in as literals (its own text holds no `$n` but its parameters). */
