@@ -33,8 +33,8 @@ export class SigningKeys extends StackPart {
   constructor(scope: Construct, id: string, props: SigningKeysProps) {
     super(scope, id)
     const { stackName } = Stack.of(this)
-    // Both made with a generated placeholder: the first rotation, which Secrets Manager runs as soon as the rotation
-    // schedule exists, writes the first key set and publishes its keys. No key is ever in the template.
+    // Both made with a generated placeholder: the rotation function, run by the deploy before the rotation schedule
+    // exists, writes the first key set and publishes its keys. No key is ever in the template.
     this.signingKeys = new secretsmanager.Secret(this, 'SigningKeys', {
       description: `${stackName}: the access tokens' RS256 signing key set {current, next, previous}, private keys included (made by its rotation function)`,
       generateSecretString: { passwordLength: 32, excludePunctuation: true },

@@ -596,7 +596,7 @@ describe('secrets', () => {
     for (const [id, secret] of byType(app, 'AWS::SecretsManager::Secret')) {
       expect(secret.Properties.SecretString, id).toBeUndefined()
     }
-    // The key set and its published keys start as placeholders; the first rotation writes both.
+    // The key set and its published keys start as placeholders; the deploy's first key set writes both.
     for (const prefix of ['SigningKeys', 'PublicKeys']) {
       expect(resource(app, secretId(app, prefix)).Properties.GenerateSecretString, prefix).toEqual({
         PasswordLength: 32,
