@@ -1,14 +1,12 @@
-import { Aws, CfnOutput, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib'
+import { Aws, CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib'
 import * as iam from 'aws-cdk-lib/aws-iam'
-import * as logs from 'aws-cdk-lib/aws-logs'
+import type * as logs from 'aws-cdk-lib/aws-logs'
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
-import * as cr from 'aws-cdk-lib/custom-resources'
+import { InvocationType, Trigger } from 'aws-cdk-lib/triggers'
 import type { Construct } from 'constructs'
+import { lambdas } from '#functions/routes'
 import { type AuthFunction, declaredFunction } from './auth-function.ts'
 import { StackPart } from './stack-part.ts'
-
-/** The id of CDK's singleton function behind every AwsCustomResource of a stack. */
-const AWS_CUSTOM_RESOURCE_PROVIDER = 'AWS679f53fac002430cb0da5b7982bd2287'
 
 export interface SigningKeysProps {
   /** Days between two scheduled rotations (`signingKeyRotationDays`). */
@@ -23,10 +21,10 @@ export interface SigningKeysProps {
 
 /**
  * The access tokens' keys: the key set `{current, next, previous}` (the private keys of `current` and `next`), the
- * published keys (public only), and Secrets Manager's own rotation of the key set, every `rotationDays`, on demand
- * (`rotate-secret`) and once when the stack is created: a function implementing the four steps
- * (`shared/app/signing-key-rotation.ts`), allowed exactly the protocol's calls on the key set and a write of the
- * published keys.
+ * published keys (public only), and Secrets Manager's own rotation of the key set, every `rotationDays` and on demand
+ * (`rotate-secret`): a function implementing the four steps (`shared/app/signing-key-rotation.ts`), allowed exactly
+ * the protocol's calls on the key set and a write of the published keys, which also makes the first key set when the
+ * stack is created (a Trigger, before the rotation schedule exists).
  */
 export class SigningKeys extends StackPart {
   /** Read only by the functions that sign, and by the rotation. */
@@ -34,12 +32,14 @@ export class SigningKeys extends StackPart {
   /** Read by every function that verifies a token, and served by `jwks`. */
   readonly publicKeys: secretsmanager.Secret
   readonly rotation: AuthFunction
+  /** Makes the first key set when the stack is created; a key set already there is left as it is. */
+  readonly firstKeySet: Trigger
 
   constructor(scope: Construct, id: string, props: SigningKeysProps) {
     super(scope, id)
     const { stackName } = Stack.of(this)
-    // Both made with a generated placeholder: the first rotation, which Secrets Manager runs as soon as the rotation
-    // schedule exists, writes the first key set and publishes its keys. No key is ever in the template.
+    // Both made with a generated placeholder: the rotation function, run by the deploy before the rotation schedule
+    // exists, writes the first key set and publishes its keys. No key is ever in the template.
     this.signingKeys = new secretsmanager.Secret(this, 'SigningKeys', {
       description: `${stackName}: the access tokens' RS256 signing key set {current, next, previous}, private keys included (made by its rotation function)`,
       generateSecretString: { passwordLength: 32, excludePunctuation: true },
@@ -56,10 +56,12 @@ export class SigningKeys extends StackPart {
 
     this.rotation = declaredFunction(this, 'rotate-signing-keys', {
       logRetention: props.logRetention,
-      // The secret it writes (the key set's own id comes with each invocation), and the tokens' lifetime its guard
-      // waits out: the API functions' own, so the two cannot disagree.
+      // The secret it writes (the key set's own id comes with each rotation's invocation, and is given here for the
+      // first key set, which the deploy asks for without an event), and the tokens' lifetime its guard waits out: the
+      // API functions' own, so the two cannot disagree.
       environment: {
         JWT_PUBLIC_KEYS_SECRET_ARN: this.publicKeys.secretArn,
+        JWT_SIGNING_KEYS_SECRET_ARN: this.signingKeys.secretArn,
         ACCESS_TOKEN_TTL_SECONDS: String(props.accessTokenTtlSeconds),
       },
     })
@@ -87,6 +89,11 @@ export class SigningKeys extends StackPart {
       // For this secret's rotation only: no other secret's may run it (the confused deputy).
       sourceArn: this.signingKeys.secretArn,
     })
+    Validations.of(fn).acknowledge({
+      id: '@aws-cdk/aws-lambda:addPermissionsToVersionOrAlias',
+      reason:
+        'Secrets Manager invokes the function itself (the schedule names its unqualified ARN), which the permission allows; its version is invoked only by the first key set Trigger, through that provider role’s own grant.',
+    })
     const invoke = fn.permissionsNode.findChild('InvokedBySecretsManager')
     // CDK's `RotationSchedule` would also grant GetRandomPassword on every resource, which this function never calls,
     // hence the schedule resource itself.
@@ -103,37 +110,16 @@ export class SigningKeys extends StackPart {
     // Secrets Manager checks that it may invoke the function, and the function needs its grants, from the first call.
     schedule.node.addDependency(invoke, this.rotation.role)
 
-    // The first rotation (placeholder to key set), once, when the stack is created: a call on Create only, so no
-    // update or rollback ever makes it again, and a Delete does nothing.
-    const firstRotation = new cr.AwsCustomResource(this, 'SigningKeysFirstRotation', {
-      resourceType: 'Custom::SigningKeysFirstRotation',
-      onCreate: {
-        service: 'SecretsManager',
-        action: 'RotateSecret',
-        parameters: { SecretId: this.signingKeys.secretArn },
-        physicalResourceId: cr.PhysicalResourceId.of('signing-keys-first-rotation'),
-      },
-      policy: cr.AwsCustomResourcePolicy.fromStatements([
-        new iam.PolicyStatement({
-          actions: ['secretsmanager:RotateSecret'],
-          resources: [this.signingKeys.secretArn],
-        }),
-        // RotateSecret asks its caller for the right to invoke the rotation function.
-        new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }),
-      ]),
-      installLatestAwsSdk: false,
-      logGroup: new logs.LogGroup(this, 'SigningKeysFirstRotationLogs', {
-        retention: props.logRetention,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
-    })
-    firstRotation.node.addDependency(schedule)
-    const provider = Stack.of(this).node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER)
-    if (!provider) throw new Error('the AwsCustomResource provider has moved: update SigningKeys')
-    Validations.of(provider).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason:
-        "CDK's AwsCustomResource function (CDK's code) uses AWSLambdaBasicExecutionRole for its logs; it makes one RotateSecret call on the signing keys, the only grant besides.",
+    // The first key set, made by the rotation function in the deploy, before the schedule exists: invoked with no
+    // event, it turns the placeholder into a key set, and finds one there on every later run (a deploy that changes
+    // the function, or the rollback of one), so it changes nothing then. No rotation is started for it, so none can be
+    // pending when the schedule is created, changed or rolled back.
+    this.firstKeySet = new Trigger(this, 'SigningKeysFirstSet', {
+      handler: fn,
+      invocationType: InvocationType.REQUEST_RESPONSE,
+      timeout: Duration.seconds(lambdas['rotate-signing-keys'].timeoutSeconds),
+      executeAfter: [this.rotation.role],
+      executeBefore: [schedule],
     })
 
     new CfnOutput(this, 'SigningKeysSecretArn', { value: this.signingKeys.secretArn })

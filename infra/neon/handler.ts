@@ -98,8 +98,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * window and its compute's suspend timeout and size where they differ from what is asked (in place, never a new
  * project), and rewrites the secret, keeping the API's password; Delete keeps the project unless the engineer opted
  * in, or unless it never went into service. A stack created again after its deletion takes its kept project back
- * when told which (`AdoptProjectId`), instead of making one. The API's role is never made here: migrate creates it with SQL from `pooledUrl`, so it holds only
- * `papa_auth_app`'s grants (a role made through Neon's API joins `neon_superuser`).
+ * when told which (`AdoptProjectId`), instead of making one. The API's role is never made here: migrate creates it
+ * with SQL from `pooledUrl`, so it holds only `papa_auth_app`'s grants (a role made through Neon's API joins
+ * `neon_superuser`).
  *
  * A provisional name (`<name> (deploying <token>)`, the token a digest of the stack's name, account, region and the
  * resource's logical id) marks a project whose creating deploy has not completed. Nothing but migrate (the schema)
@@ -279,6 +280,12 @@ export function createNeonHandler(options: NeonHandlerOptions) {
     old: NeonProjectProperties,
     deadline: number,
   ): Promise<NeonResourceResult> {
+    if (props.AdoptProjectId && props.AdoptProjectId !== projectId) {
+      throw new Error(
+        `neonAdoptProjectId names the Neon project ${props.AdoptProjectId}, but this stack's project is ` +
+          `${projectId}: a stack takes a project back only when the stack is created. Remove the context key.`,
+      )
+    }
     const stored =
       hasApiRole(props) || hasCleanupRole(props)
         ? await storedSecret(options.secrets, props.DatabaseSecretArn, deadline)
@@ -287,12 +294,6 @@ export function createNeonHandler(options: NeonHandlerOptions) {
     const cleanupRole = hasCleanupRole(props)
       ? roleLogin(stored, 'cleanupUrl', props.CleanupRoleName)
       : undefined
-    if (props.AdoptProjectId && props.AdoptProjectId !== projectId) {
-      throw new Error(
-        `neonAdoptProjectId names the Neon project ${props.AdoptProjectId}, but this stack's project is ` +
-          `${projectId}: a stack takes a project back only when the stack is created. Remove the context key.`,
-      )
-    }
     const neon = await apiFor(props, deadline)
     const project = await readProject(neon, projectId)
     const problems = fixedPropertyProblems(project, props)

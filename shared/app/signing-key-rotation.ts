@@ -68,6 +68,12 @@ export interface StepOutcome {
   kids?: { current: string; next: string; previous: string | null }
 }
 
+/** What the deploy's run of the function did: the first key set made, or one found there already. */
+export interface FirstKeySetOutcome {
+  outcome: 'done' | 'already done'
+  kids: { current: string; next: string; previous: string | null }
+}
+
 export interface SigningKeyRotationDeps {
   client: SecretsManagerClient
   /** The secret the published keys are written to (`{"keys": [...]}`), read by every verifier and the JWKS. */
@@ -248,6 +254,24 @@ export function createSigningKeyRotation({
     return { step: 'finishSecret', outcome: current === token ? 'already done' : 'done' }
   }
 
+  /**
+   * The first key set, when the key set is still the placeholder the stack created: published first, then stored as
+   * AWSCURRENT, so no function signs with a key not yet published. A key set already there is left as it is.
+   */
+  async function firstKeySet(secretId: string): Promise<FirstKeySetOutcome> {
+    const current = parseSigningKeySet(await getValue(secretId, CURRENT))
+    if (current) return { outcome: 'already done', kids: kidsOf(current) }
+    const set = newSigningKeySet(now())
+    await client.send(
+      new PutSecretValueCommand({
+        SecretId: publicKeysSecretId,
+        SecretString: JSON.stringify({ keys: publishedKeys(set) }),
+      }),
+    )
+    await client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(set) }))
+    return { outcome: 'done', kids: kidsOf(set) }
+  }
+
   const steps: Record<RotationStep, (secretId: string, token: string) => Promise<StepOutcome>> = {
     createSecret,
     setSecret,
@@ -272,6 +296,11 @@ export function createSigningKeyRotation({
         throw new Error(`version ${token} is not AWSPENDING for rotation of ${secretId}`)
       return steps[step](secretId, token)
     },
+    /**
+     * Makes the first key set of a stack being created (the deploy runs the function with no event, before the
+     * rotation schedule exists): nothing when a key set is there, so every later run changes nothing.
+     */
+    firstKeySet,
   }
 }
 
@@ -299,26 +328,31 @@ function assertKeyWorks(key: SigningKey): void {
 
 let rotation: ReturnType<typeof createSigningKeyRotation> | undefined
 
+/** The rotation made once per container from the environment, for a rotation step and for the first key set alike. */
+function rotationFromEnvironment(): ReturnType<typeof createSigningKeyRotation> {
+  if (rotation) return rotation
+  const config = loadConfig(process.env, [])
+  if (!config.JWT_PUBLIC_KEYS_SECRET_ARN) throw new ConfigError(['JWT_PUBLIC_KEYS_SECRET_ARN is required'])
+  rotation = createSigningKeyRotation({
+    client: new SecretsManagerClient({
+      requestHandler: {
+        connectionTimeout: SECRETS_CONNECT_TIMEOUT_MS,
+        requestTimeout: SECRETS_REQUEST_TIMEOUT_MS,
+      },
+    }),
+    publicKeysSecretId: config.JWT_PUBLIC_KEYS_SECRET_ARN,
+    accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+  })
+  return rotation
+}
+
 /**
  * The rotation function's work: one step, on the secret the event names, publishing into
  * JWT_PUBLIC_KEYS_SECRET_ARN. The client is made once per container. A refused or failed step throws a message that
  * names the cause and never a key.
  */
 export async function rotateSigningKeysFromEnvironment(event: RotationEvent): Promise<StepOutcome> {
-  if (!rotation) {
-    const config = loadConfig(process.env, [])
-    if (!config.JWT_PUBLIC_KEYS_SECRET_ARN) throw new ConfigError(['JWT_PUBLIC_KEYS_SECRET_ARN is required'])
-    rotation = createSigningKeyRotation({
-      client: new SecretsManagerClient({
-        requestHandler: {
-          connectionTimeout: SECRETS_CONNECT_TIMEOUT_MS,
-          requestTimeout: SECRETS_REQUEST_TIMEOUT_MS,
-        },
-      }),
-      publicKeysSecretId: config.JWT_PUBLIC_KEYS_SECRET_ARN,
-      accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
-    })
-  }
+  const rotation = rotationFromEnvironment()
   try {
     const outcome = await rotation.rotate(event)
     logger.info('signing keys rotation step', { ...flatten(outcome), token: event.ClientRequestToken })
@@ -332,6 +366,22 @@ export async function rotateSigningKeysFromEnvironment(event: RotationEvent): Pr
     })
     throw error
   }
+}
+
+/**
+ * The deploy's run of the rotation function (a Trigger, which sends no event): the first key set, on
+ * JWT_SIGNING_KEYS_SECRET_ARN, published into JWT_PUBLIC_KEYS_SECRET_ARN, when the key set is still the placeholder.
+ */
+export async function firstSigningKeySetFromEnvironment(): Promise<FirstKeySetOutcome> {
+  const signingKeys = loadConfig(process.env, []).JWT_SIGNING_KEYS_SECRET_ARN
+  if (!signingKeys) throw new ConfigError(['JWT_SIGNING_KEYS_SECRET_ARN is required'])
+  const outcome = await rotationFromEnvironment().firstKeySet(signingKeys)
+  logger.info('signing keys: first key set', {
+    outcome: outcome.outcome,
+    currentKid: outcome.kids.current,
+    nextKid: outcome.kids.next,
+  })
+  return outcome
 }
 
 const flatten = ({ kids, ...outcome }: StepOutcome) => ({

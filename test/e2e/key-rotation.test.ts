@@ -49,7 +49,7 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: 'AKIDROTATIONE2E',
     AWS_SECRET_ACCESS_KEY: 'rotation-e2e',
   })
-  await rotate() // the first rotation, which Secrets Manager runs as soon as rotation is set up
+  await rotate() // a first key set from the placeholder (the deploy makes it without a rotation, to the same effect)
   registeredUser = (await import('#test/helpers/users')).registeredUser
   handlers = {
     login: (await import('#functions/login')).handler,

@@ -1206,6 +1206,34 @@ describe('the signing keys rotation bundle', () => {
   })
 })
 
+describe('the signing keys rotation bundle, run by the deploy without an event', () => {
+  it('makes the first key set from the placeholder and publishes it, then finds it there and changes nothing', async () => {
+    const signingKeys = secretArn('SigningKeys')
+    const publicKeys = secretArn('PublicKeys')
+    const kept = [secretValues.get(signingKeys), secretValues.get(publicKeys)] as const
+    try {
+      secretValues.set(signingKeys, randomBytes(24).toString('base64url'))
+      secretValues.set(publicKeys, randomBytes(24).toString('base64url'))
+      const made = await invokeBundle('rotate-signing-keys', {})
+      const set = parseSigningKeySet(secretValues.get(signingKeys) ?? '')
+      expect(made.result).toEqual({
+        outcome: 'done',
+        kids: { current: set?.current.kid, next: set?.next.kid, previous: null },
+      })
+      expect(secretValues.get(publicKeys)).toBe(JSON.stringify({ keys: set ? publishedKeys(set) : [] }))
+
+      // What the Trigger sends may be no payload at all: the same, and now nothing to do.
+      const stored = [secretValues.get(signingKeys), secretValues.get(publicKeys)]
+      const again = await invokeBundle('rotate-signing-keys', null)
+      expect(again.result).toEqual({ ...(made.result as object), outcome: 'already done' })
+      expect([secretValues.get(signingKeys), secretValues.get(publicKeys)]).toEqual(stored)
+    } finally {
+      secretValues.set(signingKeys, kept[0] ?? '')
+      secretValues.set(publicKeys, kept[1] ?? '')
+    }
+  })
+})
+
 describe('the signing keys rotation bundle, on a change of the schedule or its rollback', () => {
   it('answers Secrets Manager’s configuration test right after a rotation, reading only, changing nothing', async () => {
     const signingKeys = secretArn('SigningKeys')

@@ -80,6 +80,12 @@ const onlyOf = (synthesized: Synthesized, type: string): [string, Resource] => {
 const logicalIdOf = (synthesized: Synthesized, name: string) =>
   synthesized.logicalId(functionNamed(synthesized, name))
 
+/** The Trigger that runs migrate on deploy (the other one makes the first signing key set). */
+const migrationTrigger = (synthesized: Synthesized): [string, Resource] => [
+  'MigrateOnDeploy',
+  resource(synthesized, 'MigrateOnDeploy'),
+]
+
 /** Renders a CloudFormation value with `<LogicalId>` for each Ref (`<Id.Attr>` for GetAtt), so ARNs compare as text. */
 function render(value: unknown): string {
   if (typeof value === 'string') return value
@@ -599,7 +605,7 @@ describe('secrets', () => {
     for (const [id, secret] of byType(app, 'AWS::SecretsManager::Secret')) {
       expect(secret.Properties.SecretString, id).toBeUndefined()
     }
-    // The key set and its published keys start as placeholders; the first rotation writes both.
+    // The key set and its published keys start as placeholders; the deploy's first key set writes both.
     for (const prefix of ['SigningKeys', 'PublicKeys']) {
       expect(resource(app, secretId(app, prefix)).Properties.GenerateSecretString, prefix).toEqual({
         PasswordLength: 32,
@@ -749,8 +755,6 @@ describe('secrets', () => {
         app.stack.getLogicalId(fn.role.node.defaultChild as never),
       ),
       roleId,
-      // It may only start the signing keys' first rotation (checked with the rotation).
-      firstRotationRoleId(app),
     ])
     for (const [id] of byType(app, 'AWS::IAM::Role').filter(([id]) => !ours.has(id))) {
       const { statements, inline } = grantsOf(app, id)
@@ -758,13 +762,6 @@ describe('secrets', () => {
     }
   })
 })
-
-/** The role of CDK's AwsCustomResource function, which starts the signing keys' first rotation. */
-function firstRotationRoleId(synthesized: Synthesized): string {
-  const [, first] = onlyOf(synthesized, 'Custom::SigningKeysFirstRotation')
-  const functionId = render(first.Properties.ServiceToken).replace(/^<|\.Arn>$/g, '')
-  return render(resource(synthesized, functionId).Properties.Role).replace(/^<|\.Arn>$/g, '')
-}
 
 describe('the signing keys and their rotation', () => {
   const rotationId = () => logicalIdOf(app, 'rotate-signing-keys')
@@ -799,38 +796,27 @@ describe('the signing keys and their rotation', () => {
       NODE_OPTIONS: '--enable-source-maps',
       JWT_PUBLIC_KEYS_SECRET_ARN: { Ref: publishedId() },
       ACCESS_TOKEN_TTL_SECONDS: '900',
+      // For the first key set, which the deploy asks for without an event.
+      JWT_SIGNING_KEYS_SECRET_ARN: { Ref: signingId() },
     })
   })
 
-  it('starts the first rotation once, when the stack is created: never on an update nor on a rollback', () => {
-    const [firstId, first] = onlyOf(app, 'Custom::SigningKeysFirstRotation')
-    const { ServiceToken, Create, ...rest } = first.Properties
-    // Create only: an AwsCustomResource makes no call on an Update (its rollback included) nor on a Delete.
-    expect(rest).toEqual({ InstallLatestAwsSdk: false })
-    expect(JSON.parse(render(Create))).toEqual({
-      service: 'SecretsManager',
-      action: 'RotateSecret',
-      parameters: { SecretId: `<${signingId()}>` },
-      physicalResourceId: { id: 'signing-keys-first-rotation' },
-    })
-    // After the schedule (and so the permission and the function's grants) exists.
-    const [scheduleId] = onlyOf(app, 'AWS::SecretsManager::RotationSchedule')
-    expect(resource(app, firstId).DependsOn).toContain(scheduleId)
-    const { statements, managed } = grantsOf(app, firstRotationRoleId(app))
-    expect(statements.map((statement) => [actions(statement), resources(statement)])).toEqual([
-      [['secretsmanager:RotateSecret'], [`<${signingId()}>`]],
-      [['lambda:InvokeFunction'], [`<${rotationId()}.Arn>`]],
-    ])
-    expect(managed.map(render)).toEqual([
-      'arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
-    ])
-    // Its function logs to a group of ours, with the stack's retention, not to one Lambda would make without any.
-    const functionId = render(ServiceToken).replace(/^<|\.Arn>$/g, '')
-    const logGroupId = render(resource(app, functionId).Properties.LoggingConfig.LogGroup).replace(
-      /^<|>$/g,
-      '',
-    )
-    expect(resource(app, logGroupId).Properties.RetentionInDays).toBe(30)
+  it('makes the first key set in the deploy, before the schedule exists, with the rotation function itself', () => {
+    const [firstId, first] =
+      byType(app, 'Custom::Trigger').find(([, trigger]) => {
+        const versionId = render(trigger.Properties.HandlerArn).replace(/^<|>$/g, '')
+        return render(resource(app, versionId).Properties.FunctionName) === `<${rotationId()}>`
+      }) ?? []
+    // The rotation function's current version, run with no event whenever it changes: a key set found there is
+    // left as it is, so a later deploy or a rollback changes nothing.
+    expect(first?.Properties).toMatchObject({ InvocationType: 'RequestResponse', Timeout: '30000' })
+    expect(first?.Properties.ExecuteOnHandlerChange).toBe(true)
+    // After the function's grants, before the schedule: no rotation is started for it, none is pending then.
+    const [scheduleId, schedule] = onlyOf(app, 'AWS::SecretsManager::RotationSchedule')
+    expect(schedule.DependsOn).toContain(firstId)
+    const roleId = render(resource(app, rotationId()).Properties.Role).replace(/^<|\.Arn>$/g, '')
+    expect(first?.DependsOn).toEqual(expect.arrayContaining([roleId]))
+    expect(resource(app, scheduleId).Properties.RotateImmediatelyOnUpdate).toBe(false)
   })
 
   it('gives the rotation function the access tokens’ lifetime the API functions sign with, so its guard waits it out', () => {
@@ -902,11 +888,7 @@ describe('the signing keys and their rotation', () => {
     }
     const roleOf = (name: string) =>
       render(resource(app, logicalIdOf(app, name)).Properties.Role).replace(/\.Arn>$/, '>')
-    expect([...touching.keys()].sort()).toEqual(
-      [...[...SIGNERS, 'rotate-signing-keys'].map(roleOf), `<${firstRotationRoleId(app)}>`].sort(),
-    )
-    // The first rotation's function reads nothing: it only starts the rotation.
-    expect(touching.get(`<${firstRotationRoleId(app)}>`)).toEqual(['secretsmanager:RotateSecret'])
+    expect([...touching.keys()].sort()).toEqual([...SIGNERS, 'rotate-signing-keys'].map(roleOf).sort())
     for (const name of SIGNERS)
       expect(touching.get(roleOf(name))?.sort(), name).toEqual([
         'secretsmanager:DescribeSecret',
@@ -973,7 +955,7 @@ describe('the cleanup', () => {
 })
 
 describe('migrations on deploy', () => {
-  const triggerOf = (synthesized: Synthesized) => onlyOf(synthesized, 'Custom::Trigger')
+  const triggerOf = migrationTrigger
 
   it('run the migrate function synchronously, after the database exists and before any function that queries it', () => {
     const [triggerId, trigger] = triggerOf(app)
@@ -1332,10 +1314,14 @@ describe('provisioned concurrency on the login path', () => {
     return seen
   }
 
-  it('is off by default: no alias, no version but migrate’s, and every route invokes its function', () => {
+  it('is off by default: no alias, no version but those the Triggers run, and every route invokes its function', () => {
     expect(byType(app, 'AWS::Lambda::Alias')).toEqual([])
-    const [, version] = onlyOf(app, 'AWS::Lambda::Version')
-    expect(version.Properties.FunctionName).toEqual({ Ref: logicalIdOf(app, 'migrate') })
+    // migrate's, and the signing keys rotation's (its first key set): the Triggers invoke a version.
+    expect(
+      byType(app, 'AWS::Lambda::Version')
+        .map(([, version]) => version.Properties.FunctionName.Ref)
+        .sort(),
+    ).toEqual(['migrate', 'rotate-signing-keys'].map((name) => logicalIdOf(app, name)).sort())
     for (const name of PROVISIONED_FUNCTIONS) {
       expect(invokedBy(app, routeOf(name)), name).toBe(`<${logicalIdOf(app, name)}.Arn>`)
     }
@@ -1363,7 +1349,9 @@ describe('provisioned concurrency on the login path', () => {
       ([, v]) => v.Properties.FunctionName.Ref,
     )
     expect(versioned.sort()).toEqual(
-      [...PROVISIONED_FUNCTIONS, 'migrate'].map((name) => logicalIdOf(provisioned, name)).sort(),
+      [...PROVISIONED_FUNCTIONS, 'migrate', 'rotate-signing-keys']
+        .map((name) => logicalIdOf(provisioned, name))
+        .sort(),
     )
   })
 
@@ -1393,7 +1381,7 @@ describe('provisioned concurrency on the login path', () => {
   })
 
   it('publishes each version, and moves each alias, only after the migrations ran', () => {
-    const [triggerId] = onlyOf(provisioned, 'Custom::Trigger')
+    const [triggerId] = migrationTrigger(provisioned)
     for (const [aliasId, alias] of byType(provisioned, 'AWS::Lambda::Alias')) {
       const versionId = render(alias.Properties.FunctionVersion).replace(/^<|\.Version>$/g, '')
       expect(resource(provisioned, versionId).DependsOn, versionId).toContain(triggerId)
@@ -1466,8 +1454,8 @@ describe('the cutover function', () => {
     const id = `<${logicalIdOf(app, 'cutover')}>`
     for (const [, permission] of byType(app, 'AWS::Lambda::Permission'))
       expect([arn, id]).not.toContain(render(permission.Properties.FunctionName))
-    const [, trigger] = onlyOf(app, 'Custom::Trigger')
-    expect(JSON.stringify(trigger.Properties)).not.toContain(logicalIdOf(app, 'cutover'))
+    for (const [, trigger] of byType(app, 'Custom::Trigger'))
+      expect(JSON.stringify(trigger.Properties)).not.toContain(logicalIdOf(app, 'cutover'))
     expect(lambdas.cutover.invokedBy).toBe('operator')
   })
 
@@ -1510,7 +1498,7 @@ describe('bring your own database', () => {
       expect(fn.Properties.Environment.Variables.DATABASE_SECRET_ARN).toBe('prod/papa-auth/database')
       expect(secretsReadBy(own, logicalIdOf(own, name))).toContain(arn)
     }
-    const [triggerId, trigger] = onlyOf(own, 'Custom::Trigger')
+    const [triggerId, trigger] = migrationTrigger(own)
     expect(trigger.DependsOn ?? []).toEqual([])
     expect(resource(own, logicalIdOf(own, 'login')).DependsOn).toContain(triggerId)
   })
@@ -1804,7 +1792,7 @@ describe('password reset mail', () => {
   })
 
   it('is updated only after the migrations, without a dependency cycle', () => {
-    const [triggerId] = onlyOf(app, 'Custom::Trigger')
+    const [triggerId] = migrationTrigger(app)
     expect(resource(app, sendMailId()).DependsOn).toContain(triggerId)
     expect(dependencyCycle(app)).toBeUndefined()
   })
@@ -1967,9 +1955,9 @@ describe('cdk-nag', () => {
     }
     visit(app.stack)
     expect(acknowledged.map(([id]) => id.replace(/^Annotation::/, '')).sort()).toEqual([
+      // The rotation function's permission is for Secrets Manager, which invokes it unqualified (not its version).
+      '@aws-cdk/aws-lambda:addPermissionsToVersionOrAlias',
       'AwsSolutions-APIG4',
-      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      // CDK's AwsCustomResource function, which starts the signing keys' first rotation.
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<NeonHandler\w+\.Arn>:\*\]$/),
       'AwsSolutions-SMG4',

@@ -257,6 +257,51 @@ describe('the signing keys rotation', () => {
   })
 })
 
+describe('the first key set, which the deploy asks the function for, without an event', () => {
+  const writes = () => fake.calls.filter((call) => call.startsWith('PutSecretValue'))
+
+  it('is made from the placeholder, published before it is stored, and a second run changes nothing', async () => {
+    const outcome = await rotation.firstKeySet(SIGNING)
+
+    const set = currentSet()
+    expect(outcome).toEqual({
+      outcome: 'done',
+      kids: { current: set.current.kid, next: set.next.kid, previous: null },
+    })
+    expect(publishedKids()).toEqual([set.current.kid, set.next.kid])
+    // Published first: no function can sign with a key that is not published yet.
+    expect(writes()).toEqual([`PutSecretValue ${PUBLIC}`, `PutSecretValue ${SIGNING}`])
+    expect(pendingVersions()).toEqual([])
+
+    const stored = [values.get(SIGNING), values.get(PUBLIC)]
+    expect((await rotation.firstKeySet(SIGNING)).outcome).toBe('already done')
+    expect([values.get(SIGNING), values.get(PUBLIC)]).toEqual(stored)
+    expect(writes()).toHaveLength(2)
+  })
+
+  it('leaves a key set as it is: a deploy that changes the function, or the rollback of one, rotates nothing', async () => {
+    await rotate()
+    const stored = [values.get(SIGNING), values.get(PUBLIC)]
+    const before = writes().length
+    const outcome = await rotation.firstKeySet(SIGNING)
+    expect(outcome).toEqual({
+      outcome: 'already done',
+      kids: expect.objectContaining({ current: currentSet().current.kid }),
+    })
+    expect([values.get(SIGNING), values.get(PUBLIC)]).toEqual(stored)
+    expect(writes()).toHaveLength(before)
+  })
+
+  it('is rotated as any key set, once its next key has been published long enough', async () => {
+    await rotation.firstKeySet(SIGNING)
+    const first = currentSet()
+    now = new Date(START.getTime() + MIN_PUBLICATION_MS)
+    await rotate()
+    expect(currentSet().current.kid).toBe(first.next.kid)
+    expect(currentSet().previous?.kid).toBe(first.current.kid)
+  })
+})
+
 describe('a change of the rotation schedule, and its rollback: Secrets Manager’s configuration test', () => {
   /** Everything a test could change: the two secrets' values and labels, and the writes made to them. */
   const state = () => ({
