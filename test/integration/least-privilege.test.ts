@@ -29,6 +29,160 @@ afterAll(async () => {
   await admin.close()
 })
 
+/**
+ * Every privilege `role` holds on this database, as it would use it (through the roles it inherits, and PUBLIC's):
+ * on each table, view and sequence outside PostgreSQL's own schemas, on single columns where not on a whole table,
+ * on each schema, function and the database itself, and the roles it may become. One line each, sorted: compared with
+ * an allowlist, so a grant no test names (ALL on a table, a default privilege, a function's EXECUTE to PUBLIC) fails.
+ */
+async function privilegesOf(role: string): Promise<string[]> {
+  const { rows } = await admin.db.execute<{ line: string }>(sql`
+    with objects as (
+      select c.oid, c.relkind, n.nspname || '.' || c.relname as name from pg_class c
+      join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'
+        and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
+    ), table_privileges as (
+      select 'table ' || o.name || ': ' || p as line, o.oid, p from objects o
+      cross join unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p
+      where o.relkind <> 'S' and has_table_privilege(${role}, o.oid, p)
+    )
+    select line from table_privileges
+    union all
+    select 'column ' || o.name || '.' || a.attname || ': ' || p from objects o
+    join pg_attribute a on a.attrelid = o.oid and a.attnum > 0 and not a.attisdropped
+    cross join unnest(array['SELECT', 'INSERT', 'UPDATE', 'REFERENCES']) p
+    where o.relkind <> 'S' and has_column_privilege(${role}, o.oid, a.attnum, p)
+      and not has_table_privilege(${role}, o.oid, p)
+    union all
+    select 'sequence ' || o.name || ': ' || p from objects o
+    cross join unnest(array['USAGE', 'SELECT', 'UPDATE']) p
+    where o.relkind = 'S' and has_sequence_privilege(${role}, o.oid, p)
+    union all
+    select 'schema ' || n.nspname || ': ' || p from pg_namespace n
+    cross join unnest(array['USAGE', 'CREATE']) p
+    where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'
+      and n.nspname not like 'pg_temp%' and has_schema_privilege(${role}, n.oid, p)
+    union all
+    select 'function ' || n.nspname || '.' || f.proname || '(' || pg_get_function_identity_arguments(f.oid) || ')'
+      || ': EXECUTE' from pg_proc f join pg_namespace n on n.oid = f.pronamespace
+    where n.nspname not in ('pg_catalog', 'information_schema') and has_function_privilege(${role}, f.oid, 'EXECUTE')
+      -- Extensions' functions are PostgreSQL's (pgcrypto and the like), executable by anyone.
+      and not exists (select 1 from pg_depend d where d.objid = f.oid and d.deptype = 'e')
+    union all
+    select 'database: ' || p from unnest(array['CREATE', 'TEMPORARY']) p
+    where has_database_privilege(${role}, current_database(), p)
+    union all
+    select 'role ' || r.rolname || ': ' || p from pg_roles r
+    cross join unnest(array['MEMBER', 'USAGE', 'SET']) p
+    where r.rolname <> ${role} and left(r.rolname, 3) <> 'pg_' and pg_has_role(${role}, r.oid, p)
+    union all
+    select 'attribute: ' || a from pg_roles r
+    cross join lateral (values ('SUPERUSER', r.rolsuper), ('CREATEROLE', r.rolcreaterole), ('CREATEDB', r.rolcreatedb),
+      ('REPLICATION', r.rolreplication), ('BYPASSRLS', r.rolbypassrls)) as attribute(a, held)
+    where r.rolname = ${role} and held
+    order by 1`)
+  return rows.map((row) => row.line)
+}
+
+/**
+ * The API role's privileges, each one used by a statement of `db/` (an upsert needs UPDATE with its INSERT). Nothing
+ * on `user_preferences` or any user-owned table: those are reached only as `papa_auth_user`, which the role may SET
+ * but does not inherit (migration 0023). No DELETE on sessions, refresh tokens, limit windows, mail jobs or the audit
+ * trail (the cleanup's), none on users (`erase_account` deletes, under its checks), no TRUNCATE, REFERENCES or
+ * TRIGGER anywhere, no CREATE on any schema.
+ */
+const API_PRIVILEGES = [
+  // PUBLIC's default on every database: a temporary table holds nothing of anyone's and ends with the session.
+  'database: TEMPORARY',
+  // The one user id a row-level policy compares with (migration 0023).
+  'function papa_auth.uid(): EXECUTE',
+  // The one way the API erases an account, with its checks (migration 0021); revoked from PUBLIC.
+  'function public.erase_account(p_user_id integer, p_actor_id integer, p_notice_id uuid, p_source_ip character varying, p_user_agent character varying, p_session_id uuid, p_credential_version integer, p_notify boolean): EXECUTE',
+  'function public.erase_account_by_link(p_token_hash text, p_notice_id uuid, p_source_ip character varying, p_user_agent character varying, p_notify boolean): EXECUTE',
+  // Trigger functions, PUBLIC's default: PostgreSQL runs them only as triggers, never when called.
+  'function public.security_events_forget_erased(): EXECUTE',
+  'function public.set_updated_at(): EXECUTE',
+  'function public.users_deactivation_voids(): EXECUTE',
+  // Its group, and the row-level-secured role it may become inside a user scope but does not inherit (no USAGE).
+  'role papa_auth_app: MEMBER',
+  'role papa_auth_app: SET',
+  'role papa_auth_app: USAGE',
+  'role papa_auth_user: MEMBER',
+  'role papa_auth_user: SET',
+  'schema papa_auth: USAGE',
+  'schema public: USAGE',
+  'sequence public.security_events_id_seq: USAGE',
+  'sequence public.users_id_seq: USAGE',
+  // Deletion links: issued (an upsert) by the mail sender, used up by erase_account_by_link.
+  'table public.account_deletion_tokens: DELETE',
+  'table public.account_deletion_tokens: INSERT',
+  'table public.account_deletion_tokens: SELECT',
+  'table public.account_deletion_tokens: UPDATE',
+  // Email codes: issued, tried (a counter), used up.
+  'table public.email_codes: DELETE',
+  'table public.email_codes: INSERT',
+  'table public.email_codes: SELECT',
+  'table public.email_codes: UPDATE',
+  // Failed-login counters: counted (an upsert), cleared by a success or a password change.
+  'table public.login_attempts: DELETE',
+  'table public.login_attempts: INSERT',
+  'table public.login_attempts: SELECT',
+  'table public.login_attempts: UPDATE',
+  // Mail jobs: queued, claimed and settled by the sender; deleted only by the cleanup.
+  'table public.mail_outbox: INSERT',
+  'table public.mail_outbox: SELECT',
+  'table public.mail_outbox: UPDATE',
+  // Reset links: issued (an upsert), used up by their confirmation, voided.
+  'table public.password_reset_tokens: DELETE',
+  'table public.password_reset_tokens: INSERT',
+  'table public.password_reset_tokens: SELECT',
+  'table public.password_reset_tokens: UPDATE',
+  // Limit windows and the login turn counter: upserts; expired windows are the cleanup's.
+  'table public.rate_limits: INSERT',
+  'table public.rate_limits: SELECT',
+  'table public.rate_limits: UPDATE',
+  // Refresh tokens: stored, retired on rotation.
+  'table public.refresh_tokens: INSERT',
+  'table public.refresh_tokens: SELECT',
+  'table public.refresh_tokens: UPDATE',
+  // The audit trail: appended to and read (the export, the admin's view); never rewritten.
+  'table public.security_events: INSERT',
+  'table public.security_events: SELECT',
+  // Sessions: started, touched, revoked (an update: the row stays for the audit).
+  'table public.sessions: INSERT',
+  'table public.sessions: SELECT',
+  'table public.sessions: UPDATE',
+  'table public.users: INSERT',
+  'table public.users: SELECT',
+  'table public.users: UPDATE',
+]
+
+/** The cleanup role's privileges: reading and deleting what has expired, and the one backfill of 0009. */
+const CLEANUP_PRIVILEGES = [
+  // Sessions from before the column get their expiry (migration 0009): that column only.
+  'column public.sessions.expires_at: UPDATE',
+  'database: TEMPORARY',
+  'function public.security_events_forget_erased(): EXECUTE',
+  'function public.set_updated_at(): EXECUTE',
+  'function public.users_deactivation_voids(): EXECUTE',
+  'role papa_auth_retention: MEMBER',
+  'role papa_auth_retention: SET',
+  'role papa_auth_retention: USAGE',
+  'schema public: USAGE',
+  ...[
+    'account_deletion_tokens',
+    'email_codes',
+    'login_attempts',
+    'mail_outbox',
+    'password_reset_tokens',
+    'rate_limits',
+    'refresh_tokens',
+    'security_events',
+    'sessions',
+  ].flatMap((table) => [`table public.${table}: DELETE`, `table public.${table}: SELECT`]),
+]
+
 const stateOf = (statement: ReturnType<typeof sql>) =>
   api.db.execute(statement).then(
     () => 'ok',
@@ -36,6 +190,10 @@ const stateOf = (statement: ReturnType<typeof sql>) =>
   )
 
 describe("the API's database role", () => {
+  it('holds exactly the privileges of its allowlist: each one a statement of the API needs', async () => {
+    expect(await privilegesOf('papa_auth_api')).toEqual(API_PRIVILEGES)
+  })
+
   it('is not the schema owner, and is no superuser', async () => {
     const { rows } = await api.db.execute<{ role: string; superuser: boolean; owner: string }>(sql`
       select current_user as role, (select rolsuper from pg_roles where rolname = current_user) as superuser,
@@ -71,7 +229,7 @@ describe("the API's database role", () => {
     // The one way it erases an account (migration 0017): the function, not a delete of its own.
     [
       'erase an account through erase_account',
-      sql`select erase_account(-1, null, gen_random_uuid(), null, null)`,
+      sql`select erase_account(-1, null, gen_random_uuid(), null, null, null, null, false)`,
     ],
   ])('may %s', async (_, statement) => {
     expect(await stateOf(statement)).toBe('ok')
@@ -92,6 +250,10 @@ describe("the API's database role", () => {
 })
 
 describe("the cleanup's database role", () => {
+  it('holds exactly the privileges of its allowlist: the deletes of the cleanup, and nothing else', async () => {
+    expect(await privilegesOf('papa_auth_cleanup')).toEqual(CLEANUP_PRIVILEGES)
+  })
+
   const stateOfCleanup = (statement: ReturnType<typeof sql>) =>
     cleanup.db.execute(statement).then(
       () => 'ok',
