@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto'
 import {
   createLocalJWKSet,
   decodeJwt,
@@ -89,6 +89,18 @@ function forge({ header, claims, without = [], key = KEYS.current }: Forgery = {
   return new SignJWT(payload)
     .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: key.kid, ...header })
     .sign(createPrivateKey(key.privateKey))
+}
+
+/**
+ * A token signed RS256 by the right key, whose header names another algorithm: its signature is one the verifier's
+ * RSA-SHA256 check accepts, so only the pin on `alg` refuses it (a forgery the header's algorithm would reject
+ * proves nothing about the pin).
+ */
+function rs256UnderAlg(alg: string): string {
+  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  const signingInput = `${encode({ alg, typ: 'at+jwt', kid: KEYS.current.kid })}.${encode(validClaims())}`
+  const signature = sign('sha256', Buffer.from(signingInput), createPrivateKey(KEYS.current.privateKey))
+  return `${signingInput}.${signature.toString('base64url')}`
 }
 
 /** A token whose payload was swapped for another after signing. */
@@ -209,6 +221,10 @@ describe('access tokens', () => {
     ['signed HS256 with the public key as the secret (algorithm confusion)', () => hs256(publicPem())],
     ['signed RS512 with the right key', () => forge({ header: { alg: 'RS512' } })],
     ['signed PS256 with the right key', () => forge({ header: { alg: 'PS256' } })],
+    ...['RS512', 'PS256', 'HS256', 'none', 'rs256'].map((alg): [string, () => Promise<string>] => [
+      `signed RS256 by the right key under a header that says ${alg}`,
+      () => Promise.resolve(rs256UnderAlg(alg)),
+    ]),
     ['typed as a plain JWT', () => forge({ header: { typ: 'JWT' } })],
     ['without a typ', () => forge({ header: { typ: undefined } })],
     ['without an expiry', () => forge({ without: ['exp'] })],
@@ -228,6 +244,10 @@ describe('access tokens', () => {
     ['that is a refresh token', () => Promise.resolve(tokenService().tokens.issueRefreshToken().token)],
   ])('refuses a token %s', async (_, token) => {
     await expect(tokenService().tokens.verifyAccessToken(await token())).rejects.toThrow(InvalidTokenError)
+  })
+
+  it('accepts the same hand-signed token under its true alg: the forged headers differ from it by their alg only', async () => {
+    expect(await tokenService().tokens.verifyAccessToken(rs256UnderAlg('RS256'))).toEqual(SUBJECT)
   })
 
   it('accepts an audience list that names ours, and typ in its media type form', async () => {
