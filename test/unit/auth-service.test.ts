@@ -22,7 +22,11 @@ const KEYS = newSigningKeySet(FROZEN)
  * checks per email (the one past it refused for the 60 s of its window), so the service's rules are tested in
  * isolation. `rows` are the stored accounts; `tokens` and `sessions` the stored refresh tokens and sessions.
  */
-function fakes(options: Omit<MemoryStoreOptions, 'clock' | 'state'> = {}) {
+function fakes(
+  options: Omit<MemoryStoreOptions, 'clock' | 'state'> = {},
+  /** Runs after each compare, before its answer: what commits while a password is being checked. */
+  afterCompare: () => void = () => {},
+) {
   const clock: Clock = { now: () => FROZEN }
   // The clock stands still, so a reuse interval would never pass: these cases hold single use strictly (interval 0;
   // test/contracts/session-repository.ts holds the interval).
@@ -43,6 +47,7 @@ function fakes(options: Omit<MemoryStoreOptions, 'clock' | 'state'> = {}) {
     verify: async (password, stored) => {
       compares.push(stored)
       const ok = stored === `hashed:${password}`
+      afterCompare()
       return { ok, needsRehash: ok }
     },
   }
@@ -162,6 +167,23 @@ describe('auth service', () => {
     await expect(
       auth.token({ grantType: 'refresh_token', refreshToken: pair.refresh_token }, CONTEXT),
     ).resolves.toMatchObject({ token_type: 'bearer' })
+  })
+
+  it('starts no session and answers 401 when the password is reset while it is being checked', async () => {
+    let reset = () => {}
+    const { auth, rows, sessions, tokens } = fakes({}, () => reset())
+    await auth.register({ email: 'a@example.com', password: 'correct horse', username: null }, CONTEXT)
+    // The reset commits between the compare and the session's start: the password checked is no longer the account's.
+    reset = () => {
+      const account = rows[0] as (typeof rows)[number]
+      account.hashedPassword = 'hashed:a new one'
+      account.credentialVersion += 1
+    }
+    await expect(auth.login('a@example.com', 'correct horse', CONTEXT)).rejects.toBeInstanceOf(
+      InvalidCredentialsError,
+    )
+    expect(sessions.size).toBe(0)
+    expect(tokens.size).toBe(0)
   })
 
   it('refuses an attempt past the limit before looking at its password', async () => {
