@@ -242,6 +242,17 @@ export function passwordResetRepositoryContract(name: string, setup: ContractSet
           })
         }
 
+        it('refuses a link put back by an issue that raced the change: its request predates the change', async () => {
+          const subject = setup()
+          const user = await registered(subject)
+          const link = await resetLink(subject, user)
+          const putBack = await subject.keepResetLink(user.id)
+          await voiders['a password change']?.(subject, user)
+          await putBack()
+          expect(await subject.resets.isLive(link)).toBe(false)
+          expect(await subject.resets.complete(completion(link), uniqueContext())).toBe(false)
+        })
+
         it('still issues and honours a link requested after the change', async () => {
           const subject = setup()
           const user = await registered(subject)

@@ -32,6 +32,12 @@ export interface ContractSubject {
   ageRetirement(refreshHash: string, seconds: number): Promise<void>
   /** A mail job's count of failed sends, as stored (no port reads it). */
   failedAttempts(jobId: string): Promise<number>
+  /**
+   * Takes the user's stored reset link as it is now, and gives a function that puts it back as it was: what a mail
+   * job leaves when its statement issuing that link raced a password change (its snapshot predates the change, its
+   * insert commits after the change deleted the links). Only the check at the link's use can refuse it then.
+   */
+  keepResetLink(userId: number): Promise<() => Promise<void>>
   /** The same storage through repositories built with other policies: a setting changed since. */
   withPolicies(overrides: PolicyOverrides): ContractSubject
 }

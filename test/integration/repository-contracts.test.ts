@@ -54,6 +54,19 @@ function postgres(policies: Policies): ContractSubject {
       )
       return rows[0]?.attempts ?? 0
     },
+    async keepResetLink(userId) {
+      const { rows } = await admin.db.execute<Record<string, unknown>>(
+        sql`select * from password_reset_tokens where user_id = ${userId}`,
+      )
+      const [kept] = rows
+      if (!kept) throw new Error(`user ${userId} has no reset link to keep`)
+      return async () => {
+        await admin.db.execute(sql`
+          insert into password_reset_tokens
+          select * from json_populate_record(null::password_reset_tokens, ${JSON.stringify(kept)}::json)
+          on conflict (user_id) do nothing`)
+      }
+    },
     withPolicies: (overrides) => postgres(mergePolicies(policies, overrides)),
   }
 }

@@ -38,6 +38,14 @@ function memory(policies: Policies, state?: MemoryState): ContractSubject {
     async failedAttempts(jobId) {
       return store.state.mailOutbox.get(jobId)?.attempts ?? 0
     },
+    async keepResetLink(userId) {
+      const kept = store.state.passwordResetTokens.get(userId)
+      if (!kept) throw new Error(`user ${userId} has no reset link to keep`)
+      const copy = { ...kept }
+      return async () => {
+        if (!store.state.passwordResetTokens.has(userId)) store.state.passwordResetTokens.set(userId, copy)
+      }
+    },
     withPolicies: (overrides) => memory(mergePolicies(policies, overrides), store.state),
   }
 }
