@@ -38,6 +38,11 @@ export interface ContractSubject {
    * insert commits after the change deleted the links). Only the check at the link's use can refuse it then.
    */
   keepResetLink(userId: number): Promise<() => Promise<void>>
+  /**
+   * Runs `runs` so that each has begun before any can commit: PostgreSQL holds the account's row locked until every
+   * one waits on a lock (seen in pg_stat_activity), so none can go first by being fast; the fake runs them as they come.
+   */
+  overlapping<T>(userId: number, runs: readonly (() => Promise<T>)[]): Promise<T[]>
   /** The same storage through repositories built with other policies: a setting changed since. */
   withPolicies(overrides: PolicyOverrides): ContractSubject
 }

@@ -28,6 +28,18 @@ const api = testDatabase(inject('databaseUrl'))
 const admin = testDatabase()
 afterAll(() => Promise.all([api.close(), admin.close()]))
 
+/** Until `count` of the API role's statements wait on a lock (a row lock held by a test, or by one another). */
+async function waitUntilWaiting(count: number) {
+  for (let tries = 0; tries < 200; tries++) {
+    const { rows } = await admin.db.execute<{ waiting: number }>(sql`
+      select count(*)::int as waiting from pg_stat_activity
+      where usename = 'papa_auth_api' and wait_event_type = 'Lock'`)
+    if ((rows[0]?.waiting ?? 0) >= count) return
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  throw new Error(`${count} statements never waited on a lock together`)
+}
+
 function postgres(policies: Policies): ContractSubject {
   const db = api.service
   return {
@@ -66,6 +78,15 @@ function postgres(policies: Policies): ContractSubject {
           select * from json_populate_record(null::password_reset_tokens, ${JSON.stringify(kept)}::json)
           on conflict (user_id) do nothing`)
       }
+    },
+    async overlapping(userId, runs) {
+      let started: Promise<unknown>[] = []
+      await admin.db.transaction(async (tx) => {
+        await tx.execute(sql`select 1 from users where id = ${userId} for update`)
+        started = runs.map((run) => run())
+        await waitUntilWaiting(runs.length)
+      })
+      return (await Promise.all(started)) as Awaited<ReturnType<(typeof runs)[number]>>[]
     },
     withPolicies: (overrides) => postgres(mergePolicies(policies, overrides)),
   }
