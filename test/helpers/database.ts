@@ -45,3 +45,35 @@ export async function columnsHolding(db: Database, needle: string): Promise<stri
   }
   return found
 }
+
+/**
+ * Waits until at least `count` other backends whose current statement's text contains `fragment` are waiting for a
+ * lock, as `pg_stat_activity` shows them (read as the cluster's superuser, who sees every backend). A race test's
+ * proof that a statement is queued behind the lock it claims, where a sleep would only assume it; it fails after
+ * `timeoutMs`, naming what those backends were doing instead.
+ */
+export async function waitUntilBlocked(
+  db: Database,
+  fragment: string,
+  { count = 1, timeoutMs = 10_000 }: { count?: number; timeoutMs?: number } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    // The fragment is a parameter, so this statement's own text never matches it.
+    const { rows } = await db.execute<{
+      state: string | null
+      wait_event_type: string | null
+      wait_event: string | null
+    }>(
+      sql`select state, wait_event_type, wait_event from pg_stat_activity
+          where pid <> pg_backend_pid() and strpos(query, ${fragment}) > 0`,
+    )
+    if (rows.filter((row) => row.state === 'active' && row.wait_event_type === 'Lock').length >= count) return
+    if (Date.now() > deadline) {
+      throw new Error(
+        `fewer than ${count} statements containing "${fragment}" waited for a lock within ${timeoutMs} ms: ${JSON.stringify(rows)}`,
+      )
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}

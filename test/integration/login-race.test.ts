@@ -14,7 +14,7 @@ import { handler as changePassword } from '#functions/change-password'
 import { handler as login } from '#functions/login'
 import { handler as me } from '#functions/me'
 import { hashResetToken, newResetToken } from '#shared/domain/password-reset-service'
-import { testDatabase } from '#test/helpers/database'
+import { testDatabase, waitUntilBlocked } from '#test/helpers/database'
 import { bearerEvent, invoke, jsonEvent, uniqueEmail } from '#test/helpers/events'
 import { loggedIn, registeredUser, type TestUser } from '#test/helpers/users'
 
@@ -43,6 +43,9 @@ const newSession = (user: Awaited<ReturnType<typeof userWithHash>>) => ({
   refreshTokenHash: `refresh-${randomUUID()}`,
   refreshTokenExpiresAt: new Date(Date.now() + 3_600_000),
 })
+
+/** Text only the reset's statement holds (db/repositories/password-resets.ts): its use of the link. */
+const RESET_STATEMENT = '"password_reset_tokens" t using "users" u'
 
 const sessionsOf = async (userId: number) =>
   (await database.db.execute(sql`select id from sessions where user_id = ${userId}`)).rows
@@ -109,7 +112,8 @@ describe('a login that committed while a reset waited for the user row', () => {
         { id: randomUUID(), tokenHash: hashResetToken(token), hash: 'new-hash', noticeId: randomUUID() },
         CONTEXT,
       )
-      await new Promise((done) => setTimeout(done, 300))
+      // The reset's statement is queued on the row before the login commits: its snapshot cannot hold the session.
+      await waitUntilBlocked(database.service, RESET_STATEMENT)
       await login.query('commit')
       expect(await completing).toBe(true)
     } finally {
