@@ -50,7 +50,8 @@ export async function columnsHolding(db: Database, needle: string): Promise<stri
  * Waits until at least `count` other backends whose current statement's text contains `fragment` are waiting for a
  * lock, as `pg_stat_activity` shows them (read as the cluster's superuser, who sees every backend). A race test's
  * proof that a statement is queued behind the lock it claims, where a sleep would only assume it; it fails after
- * `timeoutMs`, naming what those backends were doing instead.
+ * `timeoutMs`, naming what those backends were doing instead. The view keeps a statement's first 1024 bytes only
+ * (`track_activity_query_size`): the fragment must come early in it.
  */
 export async function waitUntilBlocked(
   db: Database,
@@ -70,8 +71,12 @@ export async function waitUntilBlocked(
     )
     if (rows.filter((row) => row.state === 'active' && row.wait_event_type === 'Lock').length >= count) return
     if (Date.now() > deadline) {
+      const busy = await db.execute(
+        sql`select pid, state, wait_event_type, wait_event, left(query, 200) as query from pg_stat_activity
+            where pid <> pg_backend_pid() and state <> 'idle' and backend_type = 'client backend'`,
+      )
       throw new Error(
-        `fewer than ${count} statements containing "${fragment}" waited for a lock within ${timeoutMs} ms: ${JSON.stringify(rows)}`,
+        `fewer than ${count} statements containing "${fragment}" waited for a lock within ${timeoutMs} ms: ${JSON.stringify(rows)}; busy: ${JSON.stringify(busy.rows)}`,
       )
     }
     await new Promise((resolve) => setTimeout(resolve, 10))
