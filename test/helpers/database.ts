@@ -82,3 +82,38 @@ export async function waitUntilBlocked(
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }
+
+/** A request of a race and the text of its statement that queues on the row (in its first 1 KB). */
+export interface Racer<T> {
+  run: () => Promise<T>
+  statement: string
+}
+
+/**
+ * Runs racers in a chosen order at one row's lock: `lock` (a `select … for update` of the row) is held by a
+ * transaction of the test, each racer starts once every one before it is proven queued (`waitUntilBlocked`), and then
+ * the lock is let go. PostgreSQL grants a row's waiters in the order they came, so each order can be made to happen,
+ * every racer still in flight at once. Answers each racer's result, in the order given.
+ */
+export async function inLockOrder<const R extends readonly Racer<unknown>[]>(
+  handle: { db: Database; pool: DatabaseHandle['pool'] },
+  lock: { text: string; values: unknown[] },
+  racers: R,
+): Promise<{ [K in keyof R]: Awaited<ReturnType<R[K]['run']>> }> {
+  const holder = await handle.pool.connect()
+  try {
+    await holder.query('begin')
+    await holder.query(lock.text, lock.values)
+    const answers: Promise<unknown>[] = []
+    for (const [index, racer] of racers.entries()) {
+      answers.push(racer.run())
+      const alike = racers.slice(0, index + 1).filter((other) => other.statement === racer.statement).length
+      await waitUntilBlocked(handle.db, racer.statement, { count: alike })
+    }
+    await holder.query('rollback')
+    // Promise.all keeps the order it was given, which is the racers' order: the mapped type says the same.
+    return (await Promise.all(answers)) as { [K in keyof R]: Awaited<ReturnType<R[K]['run']>> }
+  } finally {
+    holder.release()
+  }
+}

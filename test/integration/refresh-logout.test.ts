@@ -4,7 +4,7 @@ import { refreshTokens, sessions, users } from '#db/schema'
 import { handler as logout } from '#functions/logout'
 import { handler as me } from '#functions/me'
 import { handler as refresh } from '#functions/refresh'
-import { testDatabase, waitUntilBlocked } from '#test/helpers/database'
+import { inLockOrder, type Racer, testDatabase } from '#test/helpers/database'
 import { apiEvent, bearerEvent, invoke, jsonEvent, type TestResponse } from '#test/helpers/events'
 import { loggedIn, registeredUser, type TokenPairBody } from '#test/helpers/users'
 
@@ -151,36 +151,13 @@ describe('POST /auth/logout', () => {
 const ROTATION = 'set last_used_at = now()'
 const REVOCATION = 'revoke_event as ('
 
-interface Racer {
-  run: () => Promise<TestResponse>
-  /** Text of its statement that updates the session row, by which `pg_stat_activity` shows it queued. */
-  statement: string
-}
-
-/**
- * Runs two requests in a chosen order at the session row's lock: the row is held by a transaction of this test, each
- * request starts once the one before waits for it (proven by `pg_stat_activity`), and PostgreSQL grants a row's
- * waiters in the order they came. Both requests are then in flight at once, as a real race has them.
- */
-async function queuedOnSession(
-  sessionId: string,
-  first: Racer,
-  second: Racer,
-): Promise<[TestResponse, TestResponse]> {
-  const holder = await database.pool.connect()
-  try {
-    await holder.query('begin')
-    await holder.query('select 1 from sessions where id = $1 for update', [sessionId])
-    const firstAnswer = first.run()
-    await waitUntilBlocked(database.service, first.statement)
-    const secondAnswer = second.run()
-    await waitUntilBlocked(database.service, second.statement)
-    await holder.query('rollback')
-    return await Promise.all([firstAnswer, secondAnswer])
-  } finally {
-    holder.release()
-  }
-}
+/** Runs the requests in the order given at the session row's lock, all in flight at once. */
+const queuedOnSession = (sessionId: string, racers: readonly [Racer<TestResponse>, Racer<TestResponse>]) =>
+  inLockOrder(
+    { db: database.service, pool: database.pool },
+    { text: 'select 1 from sessions where id = $1 for update', values: [sessionId] },
+    racers,
+  )
 
 const sessionOf = async (userId: number) => {
   const { rows } = await database.db.execute<{ id: string }>(
@@ -207,11 +184,10 @@ describe('a refresh and a logout of one token, queued on the session in each ord
     const pair = await loggedIn(user)
     const sessionId = await sessionOf(user.id)
 
-    const [loggedOut, refreshed] = await queuedOnSession(
-      sessionId,
+    const [loggedOut, refreshed] = await queuedOnSession(sessionId, [
       { run: () => useLogout(pair.refresh_token), statement: REVOCATION },
       { run: () => useRefresh(pair.refresh_token), statement: ROTATION },
-    )
+    ])
 
     expect(loggedOut).toMatchObject({ status: 204, raw: '' })
     expect(refreshed).toMatchObject(INVALID)
@@ -225,11 +201,10 @@ describe('a refresh and a logout of one token, queued on the session in each ord
     const pair = await loggedIn(user)
     const sessionId = await sessionOf(user.id)
 
-    const [refreshed, loggedOut] = await queuedOnSession(
-      sessionId,
+    const [refreshed, loggedOut] = await queuedOnSession(sessionId, [
       { run: () => useRefresh(pair.refresh_token), statement: ROTATION },
       { run: () => useLogout(pair.refresh_token), statement: REVOCATION },
-    )
+    ])
 
     expect(refreshed).toMatchObject({ status: 200, body: { refresh_token: expect.any(String) } })
     expect(loggedOut).toMatchObject({ status: 204, raw: '' })
