@@ -115,6 +115,8 @@ export async function inLockOrder<const R extends readonly Racer<unknown>[]>(
     // Promise.all keeps the order it was given, which is the racers' order: the mapped type says the same.
     return (await Promise.all(answers)) as { [K in keyof R]: Awaited<ReturnType<R[K]['run']>> }
   } finally {
+    // A racer never proven queued leaves the transaction open: it must not go back to the pool holding the lock.
+    await holder.query('rollback').catch(() => undefined)
     holder.release()
   }
 }
