@@ -45,3 +45,78 @@ export async function columnsHolding(db: Database, needle: string): Promise<stri
   }
   return found
 }
+
+/**
+ * Waits until at least `count` other backends whose current statement's text contains `fragment` are waiting for a
+ * lock, as `pg_stat_activity` shows them (read as the cluster's superuser, who sees every backend). A race test's
+ * proof that a statement is queued behind the lock it claims, where a sleep would only assume it; it fails after
+ * `timeoutMs`, naming what those backends were doing instead. The view keeps a statement's first 1024 bytes only
+ * (`track_activity_query_size`): the fragment must come early in it.
+ */
+export async function waitUntilBlocked(
+  db: Database,
+  fragment: string,
+  { count = 1, timeoutMs = 10_000 }: { count?: number; timeoutMs?: number } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    // The fragment is a parameter, so this statement's own text never matches it.
+    const { rows } = await db.execute<{
+      state: string | null
+      wait_event_type: string | null
+      wait_event: string | null
+    }>(
+      sql`select state, wait_event_type, wait_event from pg_stat_activity
+          where pid <> pg_backend_pid() and strpos(query, ${fragment}) > 0`,
+    )
+    if (rows.filter((row) => row.state === 'active' && row.wait_event_type === 'Lock').length >= count) return
+    if (Date.now() > deadline) {
+      const busy = await db.execute(
+        sql`select pid, state, wait_event_type, wait_event, left(query, 200) as query from pg_stat_activity
+            where pid <> pg_backend_pid() and state <> 'idle' and backend_type = 'client backend'`,
+      )
+      throw new Error(
+        `fewer than ${count} statements containing "${fragment}" waited for a lock within ${timeoutMs} ms: ${JSON.stringify(rows)}; busy: ${JSON.stringify(busy.rows)}`,
+      )
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/** A request of a race and the text of its statement that queues on the row (in its first 1 KB). */
+export interface Racer<T> {
+  run: () => Promise<T>
+  statement: string
+}
+
+/**
+ * Runs racers in a chosen order at one row's lock: `lock` (a `select … for update` of the row) is held by a
+ * transaction of the test, each racer starts once every one before it is proven queued (`waitUntilBlocked`), and then
+ * the lock is let go. PostgreSQL grants a row's waiters in the order they came, so each order can be made to happen,
+ * every racer still in flight at once. Answers each racer's result, in the order given. The racers' statements must
+ * run on another pool than `handle`'s, which holds the lock and watches: on one pool they could take every connection.
+ */
+export async function inLockOrder<const R extends readonly Racer<unknown>[]>(
+  handle: { db: Database; pool: DatabaseHandle['pool'] },
+  lock: { text: string; values: unknown[] },
+  racers: R,
+): Promise<{ [K in keyof R]: Awaited<ReturnType<R[K]['run']>> }> {
+  const holder = await handle.pool.connect()
+  try {
+    await holder.query('begin')
+    await holder.query(lock.text, lock.values)
+    const answers: Promise<unknown>[] = []
+    for (const [index, racer] of racers.entries()) {
+      answers.push(racer.run())
+      const alike = racers.slice(0, index + 1).filter((other) => other.statement === racer.statement).length
+      await waitUntilBlocked(handle.db, racer.statement, { count: alike })
+    }
+    await holder.query('rollback')
+    // Promise.all keeps the order it was given, which is the racers' order: the mapped type says the same.
+    return (await Promise.all(answers)) as { [K in keyof R]: Awaited<ReturnType<R[K]['run']>> }
+  } finally {
+    // A racer never proven queued leaves the transaction open: it must not go back to the pool holding the lock.
+    await holder.query('rollback').catch(() => undefined)
+    holder.release()
+  }
+}

@@ -7,23 +7,25 @@
  */
 import { randomUUID } from 'node:crypto'
 import { sql } from 'drizzle-orm'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, inject, it } from 'vitest'
 import { createLoginRepository } from '#db/repositories/logins'
 import { createPasswordResetRepository } from '#db/repositories/password-resets'
 import { handler as changePassword } from '#functions/change-password'
 import { handler as login } from '#functions/login'
 import { handler as me } from '#functions/me'
 import { hashResetToken, newResetToken } from '#shared/domain/password-reset-service'
-import { testDatabase } from '#test/helpers/database'
+import { inLockOrder, testDatabase, waitUntilBlocked } from '#test/helpers/database'
 import { bearerEvent, invoke, jsonEvent, uniqueEmail } from '#test/helpers/events'
 import { loggedIn, registeredUser, type TestUser } from '#test/helpers/users'
 
 const database = testDatabase()
-afterAll(() => database.close())
+/** The API's own role, with its lock_timeout, on a pool of its own: the test's pool holds locks and watches. */
+const api = testDatabase(inject('databaseUrl'))
+afterAll(() => Promise.all([database.close(), api.close()]))
 
 const CONTEXT = { sourceIp: '192.0.2.201', userAgent: 'vitest' }
 const logins = createLoginRepository(
-  database.service,
+  api.service,
   { maxFailures: 10, windowSeconds: 900, ipMaxFailures: 300, ipWindowSeconds: 900 },
   { maxAgeSeconds: 86_400, reuseIntervalSeconds: 0, maxPerUser: 100 },
 )
@@ -43,6 +45,9 @@ const newSession = (user: Awaited<ReturnType<typeof userWithHash>>) => ({
   refreshTokenHash: `refresh-${randomUUID()}`,
   refreshTokenExpiresAt: new Date(Date.now() + 3_600_000),
 })
+
+/** Text only the reset's statement holds (db/repositories/password-resets.ts): its use of the link. */
+const RESET_STATEMENT = '"password_reset_tokens" t using "users" u'
 
 const sessionsOf = async (userId: number) =>
   (await database.db.execute(sql`select id from sessions where user_id = ${userId}`)).rows
@@ -109,7 +114,8 @@ describe('a login that committed while a reset waited for the user row', () => {
         { id: randomUUID(), tokenHash: hashResetToken(token), hash: 'new-hash', noticeId: randomUUID() },
         CONTEXT,
       )
-      await new Promise((done) => setTimeout(done, 300))
+      // The reset's statement is queued on the row before the login commits: its snapshot cannot hold the session.
+      await waitUntilBlocked(database.service, RESET_STATEMENT)
       await login.query('commit')
       expect(await completing).toBe(true)
     } finally {
@@ -121,6 +127,41 @@ describe('a login that committed while a reset waited for the user row', () => {
       )
     ).rows
     expect(row?.revoked_reason).toBe('password_reset')
+  })
+})
+
+/** Text only a login's session statement holds, and only its rehash (db/repositories/logins.ts), in their first 1 KB. */
+const SESSION_STATEMENT = 'insert into "sessions" (id, user_id'
+const REHASH_STATEMENT = 'update "users" set hashed_password'
+
+describe('two logins of one account, queued on its row', () => {
+  it('starts the second’s session after the first’s rehash, which kept the version, and lets one rehash write', async () => {
+    const first = await userWithHash('weaker-hash')
+    const second = (await logins.begin({ id: randomUUID(), email: first.email }, CONTEXT)).user
+    if (!second) throw new Error('no user')
+    expect(await logins.startSession(newSession(first), CONTEXT)).toBe(true)
+
+    // Both checked the password against the same version; the first's rehash takes the row before the second's
+    // session statement reads it.
+    const [rehashed, started] = await inLockOrder(
+      { db: database.service, pool: database.pool },
+      { text: 'select 1 from users where id = $1 for update', values: [first.id] },
+      [
+        {
+          run: () => logins.upgradeHash({ user: first, hash: 'stronger-hash', carriedOver: false }),
+          statement: REHASH_STATEMENT,
+        },
+        { run: () => logins.startSession(newSession(second), CONTEXT), statement: SESSION_STATEMENT },
+      ],
+    )
+
+    expect([rehashed, started]).toEqual([true, true])
+    expect(await sessionsOf(first.id)).toHaveLength(2)
+    // The second's rehash finds the hash it checked replaced: it writes nothing over the first's.
+    expect(
+      await logins.upgradeHash({ user: second, hash: 'another-stronger-hash', carriedOver: false }),
+    ).toBe(false)
+    expect(await storedHash(first.id)).toBe('stronger-hash')
   })
 })
 

@@ -5,8 +5,9 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import { decodeJwt } from 'jose'
-import { afterAll, describe, expect, it } from 'vitest'
-import { testDatabase } from '#test/helpers/database'
+import { afterAll, describe, expect, inject, it } from 'vitest'
+import { createLoginRepository } from '#db/repositories/logins'
+import { inLockOrder, testDatabase } from '#test/helpers/database'
 import { bearerEvent, invoke, jsonEvent } from '#test/helpers/events'
 
 // This file's own container (each test file runs in a process of its own): three sessions per user.
@@ -19,7 +20,9 @@ const { registeredUser } = await import('#test/helpers/users')
 type TestUser = Awaited<ReturnType<typeof registeredUser>>
 
 const database = testDatabase()
-afterAll(() => database.close())
+/** The API's own role, with its lock_timeout, on a pool of its own: the test's pool holds the lock and watches. */
+const api = testDatabase(inject('databaseUrl'))
+afterAll(() => Promise.all([database.close(), api.close()]))
 
 interface Pair {
   access_token: string
@@ -36,6 +39,16 @@ async function logIn(user: TestUser): Promise<Pair & { sid: string }> {
   const pair = answer.body as Pair
   return { ...pair, sid: String(decodeJwt(pair.access_token).sid) }
 }
+
+const CONTEXT = { sourceIp: '192.0.2.202', userAgent: 'vitest' }
+/** The repository a login's last statement runs in, with this file's cap; its turn row is `logins:<user id>`. */
+const logins = createLoginRepository(
+  api.service,
+  { maxFailures: 10, windowSeconds: 900, ipMaxFailures: 300, ipWindowSeconds: 900 },
+  { maxAgeSeconds: 86_400, reuseIntervalSeconds: 0, maxPerUser: CAP },
+)
+/** Text only a login's session statement holds (db/repositories/logins.ts `startSession`), in its first 1 KB. */
+const SESSION_STATEMENT = 'insert into "sessions" (id, user_id'
 
 const liveSessions = async (userId: number) =>
   (
@@ -85,8 +98,8 @@ describe('MAX_SESSIONS_PER_USER', () => {
     ).toBe(200)
   })
 
-  // In one process the logins' compares run one at a time, so their session statements rarely overlap: the race of
-  // two statements is proven by the repository's contract (test/contracts/login-repository.ts), against PostgreSQL.
+  // In one process the logins' compares run one at a time, so their session statements rarely overlap (this passes
+  // without the second statement a blind login runs): the next test makes them overlap.
   it('never leaves more than the cap after concurrent logins of one user, and keeps the newest', async () => {
     const user = await registeredUser()
     for (let index = 0; index < CAP; index++) await logIn(user)
@@ -95,6 +108,34 @@ describe('MAX_SESSIONS_PER_USER', () => {
       expect((await liveSessions(user.id)).sort()).toEqual(concurrent.map((pair) => pair.sid).sort())
     }
   }, 120_000)
+
+  it('ends what is past the cap after logins that queued on their turn at once, each blind to the others’ sessions', async () => {
+    const user = await registeredUser()
+    for (let index = 0; index < CAP; index++) await logIn(user)
+    const checked = (await logins.begin({ id: randomUUID(), email: user.email }, CONTEXT)).user
+    if (!checked) throw new Error('no user')
+    const sessions = Array.from({ length: CAP }, () => ({
+      id: randomUUID(),
+      user: checked,
+      reservation: null,
+      refreshTokenHash: `refresh-${randomUUID()}`,
+      refreshTokenExpiresAt: new Date(Date.now() + 3_600_000),
+    }))
+
+    // Every statement begins (and takes its snapshot) before any of them commits: each waits for the user's turn,
+    // which this test holds until all are queued on it.
+    const started = await inLockOrder(
+      { db: database.service, pool: database.pool },
+      { text: 'select 1 from rate_limits where key = $1 for update', values: [`logins:${user.id}`] },
+      sessions.map((session) => ({
+        run: () => logins.startSession(session, CONTEXT),
+        statement: SESSION_STATEMENT,
+      })),
+    )
+
+    expect(started).toEqual(sessions.map(() => true))
+    expect((await liveSessions(user.id)).sort()).toEqual(sessions.map((session) => session.id).sort())
+  })
 
   it('lists at most the cap, newest first, even while more sessions live (the cap lowered since they started)', async () => {
     const user = await registeredUser()

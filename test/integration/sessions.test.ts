@@ -12,7 +12,7 @@ import { handler as notFound } from '#functions/not-found'
 import { handler as refresh } from '#functions/refresh'
 import { allowedMethods, findRoute } from '#functions/routes'
 import type { PublicSession } from '#shared/domain/auth-service'
-import { testDatabase } from '#test/helpers/database'
+import { inLockOrder, testDatabase } from '#test/helpers/database'
 import { apiEvent, bearerEvent, invoke, jsonEvent } from '#test/helpers/events'
 import { loggedIn, registeredUser, type TestUser, type TokenPairBody } from '#test/helpers/users'
 
@@ -239,7 +239,7 @@ describe('POST /users/me/password', () => {
     expect((await loginWith(user.email, user.password)).status).toBe(200)
   })
 
-  it('of two concurrent changes, at most one succeeds and the password is the winner', async () => {
+  it('of two concurrent changes, exactly one succeeds and the password is the winner', async () => {
     const user = await registeredUser()
     const first = await loggedIn(user)
     const second = await loggedIn(user)
@@ -255,6 +255,49 @@ describe('POST /users/me/password', () => {
     const loser = statuses[0] === 204 ? 'second new password' : 'first new password'
     expect((await loginWith(user.email, winner)).status).toBe(200)
     expect((await loginWith(user.email, loser)).status).toBe(401)
+    expect(await eventsOf(user.id, 'password_changed')).toHaveLength(1)
+  })
+})
+
+/** Text a password change's statement begins with (db/repositories/sessions.ts `changePassword`). */
+const CHANGE_STATEMENT = 'credential_version = u.credential_version + 1'
+
+// Left to timing, the second change's statement starts after the first committed and fails on its session, ended by
+// the first; queued on the user's row, both statements begin with the other's change unseen, so only the
+// compare-and-set on the credential version stops the second.
+describe('two changes of one password queued on the account’s row', () => {
+  it('changes it once: the first to the row wins, the second is answered as a wrong password', async () => {
+    const user = await registeredUser()
+    const first = await loggedIn(user)
+    const second = await loggedIn(user)
+
+    const [won, lost] = await inLockOrder(
+      { db: database.service, pool: database.pool },
+      { text: 'select 1 from users where id = $1 for update', values: [user.id] },
+      [
+        {
+          run: () =>
+            change(first.access_token, {
+              current_password: user.password,
+              new_password: 'first new password',
+            }),
+          statement: CHANGE_STATEMENT,
+        },
+        {
+          run: () =>
+            change(second.access_token, {
+              current_password: user.password,
+              new_password: 'second new password',
+            }),
+          statement: CHANGE_STATEMENT,
+        },
+      ],
+    )
+
+    expect(won.status).toBe(204)
+    expect(lost).toMatchObject(INCORRECT)
+    expect((await loginWith(user.email, 'first new password')).status).toBe(200)
+    expect((await loginWith(user.email, 'second new password')).status).toBe(401)
     expect(await eventsOf(user.id, 'password_changed')).toHaveLength(1)
   })
 })
