@@ -40,9 +40,10 @@ export interface ContractSubject {
   keepResetLink(userId: number): Promise<() => Promise<void>>
   /**
    * Runs `runs` so that each has begun before any can commit: PostgreSQL holds the account's row locked until every
-   * one waits on a lock (seen in pg_stat_activity), so none can go first by being fast; the fake runs them as they come.
+   * one's statement (its text holding `statement`) is seen waiting on a lock, so none can go first by being fast; the
+   * fake runs them as they come.
    */
-  overlapping<T>(userId: number, runs: readonly (() => Promise<T>)[]): Promise<T[]>
+  overlapping<T>(userId: number, statement: string, runs: readonly (() => Promise<T>)[]): Promise<T[]>
   /** The same storage through repositories built with other policies: a setting changed since. */
   withPolicies(overrides: PolicyOverrides): ContractSubject
 }

@@ -22,23 +22,11 @@ import {
   type Policies,
 } from '#test/contracts/support'
 import { userRepositoryContract } from '#test/contracts/user-repository'
-import { testDatabase } from '#test/helpers/database'
+import { inLockOrder, testDatabase } from '#test/helpers/database'
 
 const api = testDatabase(inject('databaseUrl'))
 const admin = testDatabase()
 afterAll(() => Promise.all([api.close(), admin.close()]))
-
-/** Until `count` of the API role's statements wait on a lock (a row lock held by a test, or by one another). */
-async function waitUntilWaiting(count: number) {
-  for (let tries = 0; tries < 200; tries++) {
-    const { rows } = await admin.db.execute<{ waiting: number }>(sql`
-      select count(*)::int as waiting from pg_stat_activity
-      where usename = 'papa_auth_api' and wait_event_type = 'Lock'`)
-    if ((rows[0]?.waiting ?? 0) >= count) return
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  throw new Error(`${count} statements never waited on a lock together`)
-}
 
 function postgres(policies: Policies): ContractSubject {
   const db = api.service
@@ -79,15 +67,12 @@ function postgres(policies: Policies): ContractSubject {
           on conflict (user_id) do nothing`)
       }
     },
-    async overlapping(userId, runs) {
-      let started: Promise<unknown>[] = []
-      await admin.db.transaction(async (tx) => {
-        await tx.execute(sql`select 1 from users where id = ${userId} for update`)
-        started = runs.map((run) => run())
-        await waitUntilWaiting(runs.length)
-      })
-      return (await Promise.all(started)) as Awaited<ReturnType<(typeof runs)[number]>>[]
-    },
+    overlapping: (userId, statement, runs) =>
+      inLockOrder(
+        { db: admin.service, pool: admin.pool },
+        { text: 'select 1 from users where id = $1 for update', values: [userId] },
+        runs.map((run) => ({ run, statement })),
+      ),
     withPolicies: (overrides) => postgres(mergePolicies(policies, overrides)),
   }
 }

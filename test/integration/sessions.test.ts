@@ -302,6 +302,44 @@ describe('two changes of one password queued on the account’s row', () => {
   })
 })
 
+/** Text a login's session statement begins with (db/repositories/logins.ts `startSession`). */
+const SESSION_STATEMENT = 'seen_turn as ('
+
+// A login whose session statement commits while a change waits on the account: the change's statement began before
+// it, so that session is not among those its snapshot ends. The change's second statement ends what started before
+// it; without it the login's session, started on the old password, would outlive the change.
+describe('a login and a password change queued on the account’s row, the login first', () => {
+  it('ends the session the login started meanwhile: its refresh and access tokens are refused', async () => {
+    const user = await registeredUser()
+    const changer = await loggedIn(user)
+
+    const [loginAnswer, changed] = await inLockOrder(
+      { db: database.service, pool: database.pool },
+      { text: 'select 1 from users where id = $1 for update', values: [user.id] },
+      [
+        { run: () => loginWith(user.email, user.password), statement: SESSION_STATEMENT },
+        {
+          run: () =>
+            change(changer.access_token, {
+              current_password: user.password,
+              new_password: 'a changed password',
+            }),
+          statement: CHANGE_STATEMENT,
+        },
+      ],
+    )
+
+    // The login checked the old password and started its session before the change committed.
+    expect(loginAnswer.status).toBe(200)
+    expect(changed.status).toBe(204)
+    const started = loginAnswer.body as TokenPairBody
+    expect(await refreshWith(started.refresh_token)).toMatchObject(INVALID)
+    expect(await meWith(started.access_token)).toMatchObject(INVALID)
+    // The changing session goes on.
+    expect((await meWith(changer.access_token)).status).toBe(200)
+  })
+})
+
 describe('routing of /users/me/sessions/{id}', () => {
   it('matches one segment only, carries it as a path parameter, and answers 405 with Allow to another method', async () => {
     const id = randomUUID()

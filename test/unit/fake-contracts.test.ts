@@ -46,7 +46,7 @@ function memory(policies: Policies, state?: MemoryState): ContractSubject {
         if (!store.state.passwordResetTokens.has(userId)) store.state.passwordResetTokens.set(userId, copy)
       }
     },
-    overlapping: (_userId, runs) => Promise.all(runs.map((run) => run())),
+    overlapping: (_userId, _statement, runs) => Promise.all(runs.map((run) => run())),
     withPolicies: (overrides) => memory(mergePolicies(policies, overrides), store.state),
   }
 }
