@@ -18,9 +18,9 @@ export interface Tool {
 
 /**
  * Declares, where it is called, a test that `tool` is there, and answers whether the tests that need it run. Found,
- * the test passes and they run. Missing under CI, the test fails saying how to install the tool, and they run too (and
- * fail), so a CI run skips nothing. Missing elsewhere, the test is skipped under a name saying what to install, and
- * so are they.
+ * the test passes and they run. Missing under CI, the test fails saying how to install the tool, and they are
+ * attempted too (vitest lists them as skipped when their setup fails first): the run fails either way. Missing
+ * elsewhere, the test is skipped under a name saying what to install, and so are they.
  */
 export function requiredTool(tool: Tool): boolean {
   if (tool.found || toolsRequired) {
