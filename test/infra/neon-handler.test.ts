@@ -1196,7 +1196,7 @@ describe('fixed properties, checked against the project as Neon has it', () => {
 describe('time', () => {
   /**
    * What the handler keeps back to answer in: the margin by which "before its timeout" is met, when the handler ends
-   * its work on time. It overran its own deadline by at most 75 ms, 5 runs on a 2-core machine with a busy process
+   * its work on time. It overran its own deadline by at most 73 ms, 5 runs on a 2-core machine with a busy process
    * beside the suite (docs/reliability.md, "Timing assertions and their margins"): 1 s, over ten times that, so the
    * bounds below fail when the handler does not keep the margin (it would then answer past the invocation's end), not
    * when the machine is busy.
