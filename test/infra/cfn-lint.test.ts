@@ -20,7 +20,7 @@ const lints = requiredTool({
   found: cfnLintBinary !== undefined,
   install: 'pip install cfn-lint, then run the infra tests again to lint the synthesized templates',
 })
-// Without cfn-lint (under CI), the name the tests spawn: each then fails on its missing binary, never passes.
+// Without cfn-lint (under CI), the name the tests run: each then fails on its missing binary, never passes.
 const cfnLint = cfnLintBinary ?? 'cfn-lint'
 
 let app: Synthesized
@@ -56,14 +56,19 @@ afterAll(() => {
   for (const synthesized of Object.values(variants)) synthesized.remove()
 })
 
+/** cfn-lint's output and status; a cfn-lint that could not be started throws, saying so. */
+function cfnLintOn(args: string[]): { stdout: string; status: number | null } {
+  const result = spawnSync(cfnLint, args, { encoding: 'utf8' })
+  if (result.error) throw new Error(`${cfnLint} could not be run: ${result.error.message}`)
+  return { stdout: result.stdout, status: result.status }
+}
+
 /** cfn-lint's findings on a synthesized template, W3005 aside. */
 function findings(synthesized: Synthesized): { lines: string[]; status: number | null } {
   const template = join(synthesized.outdir, `${synthesized.stack.artifactId}.template.json`)
   // W3005: a function's explicit DependsOn on its role, which its GetAtt already implies; CDK emits it so the role's
   // policy exists before the function: a redundant dependency, not a fault.
-  const result = spawnSync(cfnLint, ['--format', 'parseable', '--ignore-checks', 'W3005', '--', template], {
-    encoding: 'utf8',
-  })
+  const result = cfnLintOn(['--format', 'parseable', '--ignore-checks', 'W3005', '--', template])
   return { lines: result.stdout.trim().split('\n').filter(Boolean), status: result.status }
 }
 
@@ -83,8 +88,8 @@ describe.runIf(lints)('cfn-lint on the synthesized template', { timeout: 120_000
     const [id] = Object.keys(json.Resources)
     if (id) json.Resources[id].Type = 'AWS::Lambda::NoSuchThing'
     writeFileSync(broken, JSON.stringify(json))
-    // The finding itself, not just a status other than 0: a missing binary has one too (null).
-    const result = spawnSync(cfnLint, ['--format', 'parseable', '--', broken], { encoding: 'utf8' })
+    // The finding itself, not just a status other than 0, which a crash has too.
+    const result = cfnLintOn(['--format', 'parseable', '--', broken])
     expect(result.stdout).toContain(`:E3006:Resource type 'AWS::Lambda::NoSuchThing' does not exist`)
     // cfn-lint's status is a bit mask: 2 says an error was found (4 a warning, 8 an informational finding).
     expect((result.status ?? 0) & 2).toBe(2)
