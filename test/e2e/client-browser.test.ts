@@ -5,7 +5,7 @@
  * browser sends it, and where the API received it (the account's own audit trail, in its export).
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, request as forward, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -15,12 +15,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { buildClient } from '#client/scripts/build'
 import type { AuthClient, SignedOutReason } from '#client/src/index'
 import { type LocalStack, startLocalStack } from '#infra/local/local-stack'
+import { CHROMIUM, chromiumInstalled, chromiumTests } from '#test/helpers/chromium'
 import { uniqueEmail } from '#test/helpers/events'
 
-/** Debian's Chromium (scripts/install-chromium.sh), driven by playwright-core. */
-const CHROMIUM = '/usr/bin/chromium'
-// Without the browser, a skip on a developer's machine, a failure in CI.
-const runs = existsSync(CHROMIUM) || process.env.CI === 'true'
 const PASSWORD = 'correct horse battery'
 
 /** What a call's promise came to, as the page's script saw it. */
@@ -105,7 +102,7 @@ async function refreshesRecorded(page: Page): Promise<{ refresh: number; reuse: 
   }
 }
 
-describe.skipIf(!runs)('the client in two tabs of Chromium', () => {
+describe.runIf(chromiumTests())('the client in two tabs of Chromium', () => {
   let stack: LocalStack
   let browser: Browser
   let app: { server: Server; origin: string }
@@ -114,7 +111,7 @@ describe.skipIf(!runs)('the client in two tabs of Chromium', () => {
   const problems: string[] = []
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/install-chromium.sh`)
+    if (!chromiumInstalled) throw new Error(`${CHROMIUM} is missing: run scripts/install-chromium.sh`)
     buildDir = mkdtempSync(join(tmpdir(), 'papa-auth-client-build-'))
     const { module } = buildClient(buildDir)
     // The functions read their settings once, at first use: all of it is set before the stack starts.

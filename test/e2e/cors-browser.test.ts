@@ -4,19 +4,14 @@
  * routes to `$default` as API Gateway does), and succeed only from the allowed origin.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { API_BASE_PATH } from '#functions/routes'
 import { type LocalStack, startLocalStack } from '#infra/local/local-stack'
+import { CHROMIUM, chromiumInstalled, chromiumTests } from '#test/helpers/chromium'
 import { uniqueEmail } from '#test/helpers/events'
-
-/** Debian's Chromium (scripts/install-chromium.sh), driven by playwright-core. */
-const CHROMIUM = '/usr/bin/chromium'
-// Without the browser, a skip on a developer's machine, a failure in CI.
-const runs = existsSync(CHROMIUM) || process.env.CI === 'true'
 
 /** What the page's script reports of one `fetch`: its outcome as the front end sees it. */
 type Outcome =
@@ -72,7 +67,7 @@ const postJson = (page: Page, url: string, body: unknown) =>
     body: JSON.stringify(body),
   })
 
-describe.skipIf(!runs)('a front end on another origin, in Chromium', () => {
+describe.runIf(chromiumTests())('a front end on another origin, in Chromium', () => {
   let stack: LocalStack
   let api: string
   let browser: Browser
@@ -93,7 +88,7 @@ describe.skipIf(!runs)('a front end on another origin, in Chromium', () => {
   }
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/install-chromium.sh`)
+    if (!chromiumInstalled) throw new Error(`${CHROMIUM} is missing: run scripts/install-chromium.sh`)
     const front = await servePage()
     const other = await servePage()
     pages.push(front.server, other.server)

@@ -12,16 +12,11 @@ import { type LocalStack, startLocalStack } from '#infra/local/local-stack'
 import { type MailCatcher, startMailCatcher } from '#infra/local/mail-catcher'
 import { buildOpenApiDocument, EXAMPLE_ACCOUNT } from '#shared/http/openapi'
 import { loadSettings } from '#shared/platform/config'
-import {
-  type BrowserPage,
-  chromiumInstalled,
-  chromiumRequired,
-  openChromiumPage,
-} from '#test/helpers/chromium'
+import { type BrowserPage, chromiumTests, openChromiumPage } from '#test/helpers/chromium'
 
 const ADMIN = { email: 'admin@example.com', password: randomBytes(18).toString('base64url') }
 
-describe.skipIf(!chromiumInstalled && !chromiumRequired)('Swagger UI, every operation as filled in', () => {
+describe.runIf(chromiumTests())('Swagger UI, every operation as filled in', () => {
   let catcher: MailCatcher
   let stack: LocalStack
   let browser: BrowserPage | undefined

@@ -6,16 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DOCS_PAGE_PATH } from '#functions/routes'
 import { createLocalServer } from '#infra/local/server'
 import { disposeAll } from '#shared/app/memo'
-import {
-  type BrowserPage,
-  chromiumInstalled as installed,
-  openChromiumPage,
-  chromiumRequired as required,
-} from '#test/helpers/chromium'
+import { type BrowserPage, chromiumTests, openChromiumPage } from '#test/helpers/chromium'
 import { testDatabase } from '#test/helpers/database'
 import { uniqueEmail } from '#test/helpers/events'
 
-describe.skipIf(!installed && !required)('Swagger UI on the local stack, in a browser', () => {
+describe.runIf(chromiumTests())('Swagger UI on the local stack, in a browser', () => {
   let server: Server
   let base: string
   let browser: BrowserPage | undefined

@@ -3,9 +3,14 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import { requiredTool } from './required-tool.ts'
 
-/** Debian's Chromium (scripts/install-chromium.sh); playwright-core drives it and downloads no browser of its own. */
-export const CHROMIUM = '/usr/bin/chromium'
+/**
+ * Debian's Chromium (scripts/install-chromium.sh), or the one CHROMIUM names (a developer's own elsewhere, or a path
+ * where there is none, to see the browser tests fail under CI=true); playwright-core drives it and downloads no
+ * browser of its own.
+ */
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium'
 const CHROMIUM_FLAGS = [
   '--headless',
   // Root in CI and containers: Chromium's sandbox needs user namespaces it does not get there.
@@ -18,8 +23,18 @@ const CHROMIUM_FLAGS = [
   '--disable-sync',
 ]
 export const chromiumInstalled = existsSync(CHROMIUM)
-/** In CI a missing browser is a failure, never a silent skip; on a developer's machine it is a skip. */
-export const chromiumRequired = process.env.CI === 'true'
+
+/**
+ * Declares the test that Chromium is there, and answers whether the browser tests run: in CI a missing browser is a
+ * failure, never a silent skip; on a developer's machine it is a skip that says what to install.
+ */
+export const chromiumTests = () =>
+  requiredTool({
+    name: 'Chromium',
+    where: `at ${CHROMIUM}`,
+    found: chromiumInstalled,
+    install: 'run scripts/install-chromium.sh',
+  })
 
 export interface BrowserPage {
   page: Page

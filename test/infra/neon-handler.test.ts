@@ -1194,12 +1194,25 @@ describe('fixed properties, checked against the project as Neon has it', () => {
 })
 
 describe('time', () => {
+  /**
+   * What the handler keeps back to answer in: the margin by which "before its timeout" is met, when the handler ends
+   * its work on time. It overran its own deadline by at most 73 ms, 5 runs on a 2-core machine with a busy process
+   * beside the suite (docs/reliability.md, "Timing assertions and their margins"): 1 s, over ten times that, so the
+   * bounds below fail when the handler does not keep the margin (it would then answer past the invocation's end), not
+   * when the machine is busy.
+   */
+  const ANSWER_MARGIN_MS = 1_000
   /** A handler whose margins fit a short invocation, so the tests need not wait minutes. */
   const timedHandler = createNeonHandler({
     secrets: new SecretsManagerClient({ region: 'eu-central-1' }),
     retryDelayMs: 1,
     pollIntervalMs: 20,
-    timing: { answerMarginMs: 300, cleanupReserveMs: 600, secretWriteReserveMs: 100, minAttemptMs: 100 },
+    timing: {
+      answerMarginMs: ANSWER_MARGIN_MS,
+      cleanupReserveMs: 600,
+      secretWriteReserveMs: 100,
+      minAttemptMs: 100,
+    },
   })
   /** Lambda's context, with this much time left for the invocation. */
   const invocation = (remainingMs: number) => {
@@ -1216,11 +1229,13 @@ describe('time', () => {
   it('answers before its timeout, with the reason, when Neon is too slow to answer', async () => {
     neon.slowDown(10_000)
 
-    const { error, tookMs } = await timedFailure(timedHandler(createEvent(), invocation(2_000)))
+    const { error, tookMs } = await timedFailure(timedHandler(createEvent(), invocation(3_000)))
 
-    expect(tookMs).toBeLessThan(2_000)
+    expect(tookMs).toBeLessThan(3_000)
+    // The time it waited is what was left of the create's share (1.4 s) once the API key was read: a busy machine
+    // takes longer to read it.
     expect(error.message).toMatch(
-      /^Neon API GET \/projects\?search=PapaAuth&limit=400 failed: Neon did not answer within 1\.\d s, all the time left before the handler must answer$/,
+      /^Neon API GET \/projects\?search=PapaAuth&limit=400 failed: Neon did not answer within \d\.\d s, all the time left before the handler must answer$/,
     )
     expect(neon.requests.filter((request) => request.method === 'POST')).toEqual([])
   })
@@ -1234,9 +1249,9 @@ describe('time', () => {
       })),
     )
 
-    const { error, tookMs } = await timedFailure(timedHandler(createEvent(), invocation(2_500)))
+    const { error, tookMs } = await timedFailure(timedHandler(createEvent(), invocation(3_500)))
 
-    expect(tookMs).toBeLessThan(2_500)
+    expect(tookMs).toBeLessThan(3_500)
     expect(error.message).toMatch(
       /^Neon project quiet-bird-\d+: operations still running after \d+(\.\d)? s, all the time left before the handler must answer$/,
     )
@@ -1250,11 +1265,11 @@ describe('time', () => {
     neon.slowDown(10_000)
     const started = Date.now()
 
-    await expect(timedHandler(deleteEvent(projectId), invocation(1_500))).resolves.toEqual({
+    await expect(timedHandler(deleteEvent(projectId), invocation(2_500))).resolves.toEqual({
       PhysicalResourceId: projectId,
     })
 
-    expect(Date.now() - started).toBeLessThan(1_500)
+    expect(Date.now() - started).toBeLessThan(2_500)
     expect(neon.projects.get(projectId)?.name).toBe('PapaAuth')
   })
 })

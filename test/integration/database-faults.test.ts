@@ -55,9 +55,10 @@ describe('an unreachable database', () => {
   })
 
   it('answers 503 within the connect timeout when the network swallows the connection, never hanging', async () => {
+    const connectTimeoutMs = 1000
     const { register } = await coldHandlers({
       DATABASE_WS_PROXY: `127.0.0.1:${blackHolePort}`,
-      DATABASE_CONNECT_TIMEOUT_MS: '1000',
+      DATABASE_CONNECT_TIMEOUT_MS: String(connectTimeoutMs),
     })
     const started = Date.now()
     const response = await invoke(
@@ -65,8 +66,10 @@ describe('an unreachable database', () => {
       jsonEvent('/api/v1/auth/register', { email: uniqueEmail(), password: 'correct horse' }),
     )
     expect(response).toMatchObject(UNAVAILABLE)
-    // A bound, not a benchmark: the request must end long before a Lambda timeout, not at it.
-    expect(Date.now() - started).toBeLessThan(8000)
+    // A bound, not a benchmark: the answer comes at the connect timeout, 61 ms after it at most in 5 runs on a loaded
+    // 2-core machine. 1.5 s after it is still under the 3 s default, so a handler ignoring the setting fails here, and
+    // long before a Lambda timeout.
+    expect(Date.now() - started).toBeLessThan(connectTimeoutMs + 1500)
   })
 
   it('leaks nothing about the failure in the response', async () => {

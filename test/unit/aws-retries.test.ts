@@ -42,7 +42,17 @@ const json =
 const secretValue = json(200, { SecretString: 'the value' })
 /** How Secrets Manager says it is throttling: a 400 with its error type. */
 const throttling = json(400, { __type: 'ThrottlingException', message: 'Rate exceeded' })
+/**
+ * The time between arrivals. Only ever compared with a lower bound, a few ms under the wait: however busy the machine,
+ * a timer fires no earlier than its wait after the loop's time when it was set, which is no earlier than the arrival
+ * before it; an upper bound would measure the machine's load.
+ */
 const gaps = (arrivals: number[]) => arrivals.slice(1).map((at, index) => at - (arrivals[index] as number))
+/** The waits the code asks for, in order: what an upper bound on a gap would have tried to see, without the load. */
+const requestedWaits = () => {
+  const timer = vi.spyOn(globalThis, 'setTimeout')
+  return () => timer.mock.calls.map(([, ms]) => ms)
+}
 
 const credentials = { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' }
 const fetcher = (url: string, maxAttempts = 2) =>
@@ -80,11 +90,12 @@ describe('a Secrets Manager read', () => {
   it('is tried again after a fault (503), after the shorter backoff', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(0.999)
     const stub = await endpoint([json(503, { __type: 'InternalServiceError' }), secretValue])
+    const waits = requestedWaits()
     expect(await fetcher(stub.url)('the-secret')).toBe('the value')
     expect(stub.arrivals).toHaveLength(2)
-    const [gap = 0] = gaps(stub.arrivals)
-    expect(gap).toBeGreaterThanOrEqual(95)
-    expect(gap).toBeLessThan(450)
+    // 0.999 × 100 ms, not the 499 ms a throttled retry waits.
+    expect(waits()).toEqual([99])
+    expect(gaps(stub.arrivals)[0]).toBeGreaterThanOrEqual(95)
   })
 
   it('gives up after its attempts with the last answer, and takes a refusal as final', async () => {
@@ -106,17 +117,20 @@ describe('an asynchronous Lambda invocation', () => {
       region: 'eu-west-1',
       endpoint: url,
       credentials,
-      timeoutMs: 1500,
+      // Half of what is left caps a wait: at 4 s in all, only a first attempt slower than 3 s would cut the 500 ms.
+      timeoutMs: 4000,
     })
   const accepted: Reply = (_, response) => response.writeHead(202).end()
 
   it('is tried again after a 429 and a 503, with a backoff that grows, and lands', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(0.999)
     const stub = await endpoint([json(429, {}), json(503, {}), accepted])
+    const waits = requestedWaits()
     await invoker(stub.url)({ job: 'a' })
     expect(stub.arrivals).toHaveLength(3)
+    // 0.999 × 500 ms after throttling, then 0.999 × 200 ms after the fault (the second retry's base doubled).
+    expect(waits()).toEqual([499, 199])
     const [afterThrottling = 0, afterFault = 0] = gaps(stub.arrivals)
-    // 500 ms after throttling, cut to half the time left (1.5 s in all); then 200 ms after the fault.
     expect(afterThrottling).toBeGreaterThanOrEqual(495)
     expect(afterFault).toBeGreaterThanOrEqual(195)
   })
@@ -124,8 +138,10 @@ describe('an asynchronous Lambda invocation', () => {
   it('spreads its retries at random (jitter), so throttled callers do not come back together', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(0)
     const stub = await endpoint([json(429, {}), json(429, {}), accepted])
+    const waits = requestedWaits()
     await invoker(stub.url)({ job: 'b' })
     expect(stub.arrivals).toHaveLength(3)
-    for (const gap of gaps(stub.arrivals)) expect(gap).toBeLessThan(100)
+    // The wait is the draw times the backoff: a draw of 0 waits nothing, so callers drawing apart come back apart.
+    expect(waits()).toEqual([0, 0])
   })
 })
