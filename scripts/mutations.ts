@@ -23,7 +23,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { MUTATIONS, type Mutation } from './mutation-list.ts'
 
@@ -177,7 +177,7 @@ function table(results: readonly Result[]): string {
   ].join('\n')
 }
 
-function writeDoc(results: readonly Result[], commit: string) {
+function writeDoc(results: readonly Result[], commit: string, load: string) {
   const doc = readFileSync(DOC, 'utf8')
   const begin = doc.indexOf(BEGIN)
   const end = doc.indexOf(END)
@@ -188,7 +188,8 @@ function writeDoc(results: readonly Result[], commit: string) {
     BEGIN,
     '',
     `Last run: ${new Date().toISOString().slice(0, 10)}, at \`${commit}\`, ${caught} of ${results.length} ` +
-      `mutations caught, ${minutes} min on ${process.env.MUTATIONS_MACHINE ?? 'this machine'}.`,
+      `mutations caught, ${minutes} min on ${availableParallelism()} cores (load ${load} at the start), Node ` +
+      `${process.versions.node}.`,
     '',
     table(results),
     '',
@@ -208,6 +209,7 @@ async function main() {
   }
   if (args.write && args.only) throw new Error('--write records a full run only')
 
+  const load = loadavg()[0]?.toFixed(1) ?? '?'
   const copy = copyOfWorkingTree()
   const stop = () => {
     rmSync(copy, { recursive: true, force: true })
@@ -234,7 +236,7 @@ async function main() {
         cwd: ROOT,
         encoding: 'utf8',
       }).trim()
-      writeDoc(results, commit)
+      writeDoc(results, commit, load)
     }
     const missed = results.filter((result) => result.outcome !== 'caught')
     console.log(`\n${results.length - missed.length} of ${results.length} caught`)
