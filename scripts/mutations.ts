@@ -177,18 +177,18 @@ function table(results: readonly Result[]): string {
   ].join('\n')
 }
 
-function writeDoc(results: readonly Result[], commit: string, load: string) {
+function writeDoc(results: readonly Result[], run: { commit: string; load: string; minutes: number }) {
   const doc = readFileSync(DOC, 'utf8')
   const begin = doc.indexOf(BEGIN)
   const end = doc.indexOf(END)
   if (begin === -1 || end < begin) throw new Error(`docs/reliability.md has no ${BEGIN} … ${END} block`)
   const caught = results.filter((result) => result.outcome === 'caught').length
-  const minutes = Math.round(results.reduce((sum, result) => sum + result.seconds, 0) / 60)
   const block = [
     BEGIN,
     '',
-    `Last run: ${new Date().toISOString().slice(0, 10)}, at \`${commit}\`, ${caught} of ${results.length} ` +
-      `mutations caught, ${minutes} min on ${availableParallelism()} cores (load ${load} at the start), Node ` +
+    `Last run: ${new Date().toISOString().slice(0, 10)}, at \`${run.commit}\`, ${caught} of ${results.length} ` +
+      `mutations caught, ${run.minutes} min in all (the unmutated run included) on ${availableParallelism()} cores ` +
+      `(load ${run.load} at the start), Node ` +
       `${process.versions.node}.`,
     '',
     table(results),
@@ -209,6 +209,7 @@ async function main() {
   }
   if (args.write && args.only) throw new Error('--write records a full run only')
 
+  const started = performance.now()
   const load = loadavg()[0]?.toFixed(1) ?? '?'
   const copy = copyOfWorkingTree()
   const stop = () => {
@@ -236,7 +237,7 @@ async function main() {
         cwd: ROOT,
         encoding: 'utf8',
       }).trim()
-      writeDoc(results, commit, load)
+      writeDoc(results, { commit, load, minutes: Math.round((performance.now() - started) / 60_000) })
     }
     const missed = results.filter((result) => result.outcome !== 'caught')
     console.log(`\n${results.length - missed.length} of ${results.length} caught`)
