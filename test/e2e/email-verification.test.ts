@@ -301,7 +301,7 @@ describe('codes die with the credential, as reset links do', () => {
     await newestCode(email)
     const [user] = await rows<{ id: number }>(sql`select id from users where email = ${email}`)
     await database.db.execute(
-      sql`select erase_account(${user?.id}::int, null, gen_random_uuid(), '127.0.0.1', 'test')`,
+      sql`select erase_account(${user?.id}::int, null, gen_random_uuid(), '127.0.0.1', 'test', null, null, false)`,
     )
     expect(await rows(sql`select 1 from email_codes where user_id = ${user?.id}`)).toEqual([])
   })
