@@ -1,4 +1,6 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { accountDeletion } from '#shared/app/features'
+import { mailQueue } from '#shared/app/mail-queue'
 import { type AccountDeletionConfirmBody, AccountDeletionConfirmBodySchema } from '#shared/domain/schemas'
 import { httpHandler, noContent, type ParsedEvent } from '#shared/http/handler'
 import { callersOf } from './routes.ts'
@@ -14,5 +16,5 @@ const confirmDeletion = async (
 export const handler = httpHandler(confirmDeletion, {
   callers: callersOf('account-deletion-confirm'),
   body: AccountDeletionConfirmBodySchema,
-  dependencies: apiContainer(),
+  dependencies: apiContainer({ mail: mailQueue, features: { deletion: accountDeletion } }),
 })

@@ -1,4 +1,6 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { accountDeletion } from '#shared/app/features'
+import { mailQueue } from '#shared/app/mail-queue'
 import { type AccountDeletionBody, AccountDeletionBodySchema } from '#shared/domain/schemas'
 import { accepted, httpHandler, type ParsedEvent } from '#shared/http/handler'
 import { callersOf } from './routes.ts'
@@ -19,5 +21,5 @@ const requestDeletion = async (
 export const handler = httpHandler(requestDeletion, {
   callers: callersOf('account-deletion'),
   body: AccountDeletionBodySchema,
-  dependencies: apiContainer(),
+  dependencies: apiContainer({ mail: mailQueue, features: { deletion: accountDeletion } }),
 })

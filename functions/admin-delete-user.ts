@@ -1,4 +1,6 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { adminActions } from '#shared/app/features'
+import { mailQueue } from '#shared/app/mail-queue'
 import { UserIdPathSchema } from '#shared/domain/admin-schemas'
 import type { SessionPrincipal } from '#shared/domain/principal'
 import { httpHandler, noContent, type ParsedEvent } from '#shared/http/handler'
@@ -15,5 +17,5 @@ const deleteUser = async (
 
 export const handler = httpHandler(deleteUser, {
   callers: callersOf('admin-delete-user'),
-  dependencies: apiContainer(),
+  dependencies: apiContainer({ mail: mailQueue, features: { admin: adminActions } }),
 })

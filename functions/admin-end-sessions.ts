@@ -1,4 +1,5 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { adminActions } from '#shared/app/features'
 import { UserIdPathSchema } from '#shared/domain/admin-schemas'
 import type { SessionPrincipal } from '#shared/domain/principal'
 import { httpHandler, noContent, type ParsedEvent } from '#shared/http/handler'
@@ -15,5 +16,5 @@ const endSessions = async (
 
 export const handler = httpHandler(endSessions, {
   callers: callersOf('admin-end-sessions'),
-  dependencies: apiContainer(),
+  dependencies: apiContainer({ features: { admin: adminActions } }),
 })

@@ -1,4 +1,5 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { adminActions } from '#shared/app/features'
 import { UserIdPathSchema } from '#shared/domain/admin-schemas'
 import type { SessionPrincipal } from '#shared/domain/principal'
 import { httpHandler, ok, type ParsedEvent } from '#shared/http/handler'
@@ -10,5 +11,5 @@ const getUser = async ({ pathParameters }: ParsedEvent<undefined, SessionPrincip
 
 export const handler = httpHandler(getUser, {
   callers: callersOf('admin-get-user'),
-  dependencies: apiContainer(),
+  dependencies: apiContainer({ features: { admin: adminActions } }),
 })

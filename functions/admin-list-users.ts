@@ -1,4 +1,5 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { adminActions } from '#shared/app/features'
 import { AdminUserListQuerySchema } from '#shared/domain/admin-schemas'
 import type { SessionPrincipal } from '#shared/domain/principal'
 import { httpHandler, ok, type ParsedEvent } from '#shared/http/handler'
@@ -12,5 +13,5 @@ const listUsers = async (
 
 export const handler = httpHandler(listUsers, {
   callers: callersOf('admin-list-users'),
-  dependencies: apiContainer(),
+  dependencies: apiContainer({ features: { admin: adminActions } }),
 })

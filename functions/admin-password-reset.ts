@@ -1,4 +1,6 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { adminActions } from '#shared/app/features'
+import { mailQueue } from '#shared/app/mail-queue'
 import { UserIdPathSchema } from '#shared/domain/admin-schemas'
 import type { SessionPrincipal } from '#shared/domain/principal'
 import { accepted, httpHandler, type ParsedEvent } from '#shared/http/handler'
@@ -20,5 +22,5 @@ const sendReset = async (
 
 export const handler = httpHandler(sendReset, {
   callers: callersOf('admin-password-reset'),
-  dependencies: apiContainer(),
+  dependencies: apiContainer({ mail: mailQueue, features: { admin: adminActions } }),
 })

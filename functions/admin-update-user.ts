@@ -1,4 +1,5 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { adminActions } from '#shared/app/features'
 import { type AdminUserPatch, AdminUserPatchSchema, UserIdPathSchema } from '#shared/domain/admin-schemas'
 import type { SessionPrincipal } from '#shared/domain/principal'
 import { httpHandler, ok, type ParsedEvent } from '#shared/http/handler'
@@ -16,5 +17,5 @@ const updateUser = async (
 export const handler = httpHandler(updateUser, {
   callers: callersOf('admin-update-user'),
   body: AdminUserPatchSchema,
-  dependencies: apiContainer(),
+  dependencies: apiContainer({ features: { admin: adminActions } }),
 })

@@ -1,4 +1,5 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { mailQueue } from '#shared/app/mail-queue'
 import { createPasswordHasher } from '#shared/domain/passwords'
 import type { SessionPrincipal } from '#shared/domain/principal'
 import { type ChangePasswordBody, ChangePasswordBodySchema } from '#shared/domain/schemas'
@@ -16,5 +17,5 @@ const changePassword = async (
 export const handler = httpHandler(changePassword, {
   callers: callersOf('change-password'),
   body: ChangePasswordBodySchema,
-  dependencies: apiContainer({ passwords: createPasswordHasher }),
+  dependencies: apiContainer({ passwords: createPasswordHasher, mail: mailQueue }),
 })

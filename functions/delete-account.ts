@@ -1,4 +1,6 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { accountDeletion } from '#shared/app/features'
+import { mailQueue } from '#shared/app/mail-queue'
 import { createPasswordHasher } from '#shared/domain/passwords'
 import type { SessionPrincipal } from '#shared/domain/principal'
 import { type DeleteAccountBody, DeleteAccountBodySchema } from '#shared/domain/schemas'
@@ -16,5 +18,9 @@ const deleteAccount = async (
 export const handler = httpHandler(deleteAccount, {
   callers: callersOf('delete-account'),
   body: DeleteAccountBodySchema,
-  dependencies: apiContainer({ passwords: createPasswordHasher }),
+  dependencies: apiContainer({
+    passwords: createPasswordHasher,
+    mail: mailQueue,
+    features: { deletion: accountDeletion },
+  }),
 })

@@ -1,4 +1,6 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { emailCodes } from '#shared/app/features'
+import { mailQueue } from '#shared/app/mail-queue'
 import type { SessionPrincipal } from '#shared/domain/principal'
 import { type EmailChangeConfirmBody, EmailChangeConfirmBodySchema } from '#shared/domain/schemas'
 import { httpHandler, ok, type ParsedEvent } from '#shared/http/handler'
@@ -12,5 +14,5 @@ const confirmChange = async (
 export const handler = httpHandler(confirmChange, {
   callers: callersOf('email-change-confirm'),
   body: EmailChangeConfirmBodySchema,
-  dependencies: apiContainer(),
+  dependencies: apiContainer({ mail: mailQueue, features: { codes: emailCodes } }),
 })

@@ -1,4 +1,6 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { emailCodes } from '#shared/app/features'
+import { mailQueue } from '#shared/app/mail-queue'
 import { createPasswordHasher } from '#shared/domain/passwords'
 import type { SessionPrincipal } from '#shared/domain/principal'
 import { type EmailChangeBody, EmailChangeBodySchema } from '#shared/domain/schemas'
@@ -21,5 +23,9 @@ const requestChange = async (
 export const handler = httpHandler(requestChange, {
   callers: callersOf('email-change'),
   body: EmailChangeBodySchema,
-  dependencies: apiContainer({ passwords: createPasswordHasher }),
+  dependencies: apiContainer({
+    passwords: createPasswordHasher,
+    mail: mailQueue,
+    features: { codes: emailCodes },
+  }),
 })

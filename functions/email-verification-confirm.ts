@@ -1,4 +1,5 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { emailCodes } from '#shared/app/features'
 import { type EmailVerificationConfirmBody, EmailVerificationConfirmBodySchema } from '#shared/domain/schemas'
 import { httpHandler, ok, type ParsedEvent } from '#shared/http/handler'
 import { callersOf } from './routes.ts'
@@ -11,5 +12,5 @@ const confirmVerification = async (
 export const handler = httpHandler(confirmVerification, {
   callers: callersOf('email-verification-confirm'),
   body: EmailVerificationConfirmBodySchema,
-  dependencies: apiContainer(),
+  dependencies: apiContainer({ features: { codes: emailCodes } }),
 })

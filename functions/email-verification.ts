@@ -1,4 +1,6 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { emailCodes } from '#shared/app/features'
+import { mailQueue } from '#shared/app/mail-queue'
 import { type EmailVerificationBody, EmailVerificationBodySchema } from '#shared/domain/schemas'
 import { accepted, httpHandler, type ParsedEvent } from '#shared/http/handler'
 import { callersOf } from './routes.ts'
@@ -19,5 +21,5 @@ const requestVerification = async (
 export const handler = httpHandler(requestVerification, {
   callers: callersOf('email-verification'),
   body: EmailVerificationBodySchema,
-  dependencies: apiContainer(),
+  dependencies: apiContainer({ mail: mailQueue, features: { codes: emailCodes } }),
 })

@@ -1,4 +1,5 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { accountExport } from '#shared/app/features'
 import type { SessionPrincipal } from '#shared/domain/principal'
 import { httpHandler, ok, type ParsedEvent } from '#shared/http/handler'
 import { callersOf } from './routes.ts'
@@ -17,5 +18,5 @@ const exportAccount = async (
 
 export const handler = httpHandler(exportAccount, {
   callers: callersOf('export-account'),
-  dependencies: apiContainer(),
+  dependencies: apiContainer({ features: { exports: accountExport } }),
 })

@@ -1,4 +1,5 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { userPreferences } from '#shared/app/features'
 import type { SessionPrincipal } from '#shared/domain/principal'
 import { httpHandler, ok, type ParsedEvent } from '#shared/http/handler'
 import { callersOf } from './routes.ts'
@@ -10,5 +11,5 @@ const getPreferences = async (
 
 export const handler = httpHandler(getPreferences, {
   callers: callersOf('get-preferences'),
-  dependencies: apiContainer(),
+  dependencies: apiContainer({ features: { preferences: userPreferences } }),
 })

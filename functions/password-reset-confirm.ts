@@ -1,4 +1,6 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { passwordResets } from '#shared/app/features'
+import { mailQueue } from '#shared/app/mail-queue'
 import { createPasswordHasher } from '#shared/domain/passwords'
 import { type PasswordResetConfirmBody, PasswordResetConfirmBodySchema } from '#shared/domain/schemas'
 import { httpHandler, noContent, type ParsedEvent } from '#shared/http/handler'
@@ -16,5 +18,9 @@ export const handler = httpHandler(confirmReset, {
   callers: callersOf('password-reset-confirm'),
   body: PasswordResetConfirmBodySchema,
   counts: 'password-reset-confirm',
-  dependencies: apiContainer({ passwords: createPasswordHasher }),
+  dependencies: apiContainer({
+    passwords: createPasswordHasher,
+    mail: mailQueue,
+    features: { resets: passwordResets },
+  }),
 })

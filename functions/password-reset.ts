@@ -1,4 +1,6 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { passwordResets } from '#shared/app/features'
+import { mailQueue } from '#shared/app/mail-queue'
 import { type PasswordResetBody, PasswordResetBodySchema } from '#shared/domain/schemas'
 import { accepted, httpHandler, type ParsedEvent } from '#shared/http/handler'
 import { callersOf } from './routes.ts'
@@ -17,5 +19,5 @@ export const handler = httpHandler(requestReset, {
   callers: callersOf('password-reset'),
   body: PasswordResetBodySchema,
   counts: 'password-reset',
-  dependencies: apiContainer(),
+  dependencies: apiContainer({ mail: mailQueue, features: { resets: passwordResets } }),
 })

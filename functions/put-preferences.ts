@@ -1,4 +1,5 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { userPreferences } from '#shared/app/features'
 import { type PreferencesBody, PreferencesBodySchema } from '#shared/domain/preferences'
 import type { SessionPrincipal } from '#shared/domain/principal'
 import { httpHandler, ok, type ParsedEvent } from '#shared/http/handler'
@@ -12,5 +13,5 @@ const putPreferences = async (
 export const handler = httpHandler(putPreferences, {
   callers: callersOf('put-preferences'),
   body: PreferencesBodySchema,
-  dependencies: apiContainer(),
+  dependencies: apiContainer({ features: { preferences: userPreferences } }),
 })

@@ -1,4 +1,6 @@
 import { apiContainer, type Container } from '#shared/app/container'
+import { emailCodes } from '#shared/app/features'
+import { mailQueue } from '#shared/app/mail-queue'
 import { createPasswordHasher } from '#shared/domain/passwords'
 import { type RegisterBody, RegisterBodySchema } from '#shared/domain/schemas'
 import { created, httpHandler, type ParsedEvent } from '#shared/http/handler'
@@ -16,5 +18,9 @@ const register = async ({ body, context }: ParsedEvent<RegisterBody>, { auth, co
 export const handler = httpHandler(register, {
   callers: callersOf('register'),
   body: RegisterBodySchema,
-  dependencies: apiContainer({ passwords: createPasswordHasher }),
+  dependencies: apiContainer({
+    passwords: createPasswordHasher,
+    mail: mailQueue,
+    features: { codes: emailCodes },
+  }),
 })

@@ -5,34 +5,24 @@
  */
 import { preloadDriver } from '#db/client'
 import { checkDatabase } from '#db/health'
-import { createAccountExportRepository } from '#db/repositories/account-export'
-import { createAdminRepository } from '#db/repositories/admin-users'
-import { createEmailCodeRepository } from '#db/repositories/email-codes'
-import { createErasureRepository } from '#db/repositories/erasure'
 import { createLoginRepository } from '#db/repositories/logins'
 import { createPasswordCostRepository } from '#db/repositories/password-costs'
-import { createPasswordResetRepository } from '#db/repositories/password-resets'
-import { createPreferencesRepository } from '#db/repositories/preferences'
 import { createSessionRepository } from '#db/repositories/sessions'
 import { createUserRepository } from '#db/repositories/users'
-import { createUserScope } from '#db/user-scope'
-import {
-  type AccountDeletionService,
-  createAccountDeletionService,
-} from '#shared/domain/account-deletion-service'
-import { type AccountExportService, createAccountExportService } from '#shared/domain/account-export'
-import { type AdminService, createAdminService } from '#shared/domain/admin-service'
+import type { AccountDeletionService } from '#shared/domain/account-deletion-service'
+import type { AccountExportService } from '#shared/domain/account-export'
+import type { AdminService } from '#shared/domain/admin-service'
 import { type AuthService, createAuthService } from '#shared/domain/auth-service'
-import { createEmailCodeService, type EmailCodeService } from '#shared/domain/email-code-service'
-import { createPasswordResetService, type PasswordResetService } from '#shared/domain/password-reset-service'
+import type { EmailCodeService } from '#shared/domain/email-code-service'
+import type { PasswordResetService } from '#shared/domain/password-reset-service'
 import type { PasswordHasher, PasswordHasherSettings } from '#shared/domain/passwords'
-import { createPreferencesService, type PreferencesService } from '#shared/domain/preferences'
+import type { MailQueue } from '#shared/domain/ports'
+import type { PreferencesService } from '#shared/domain/preferences'
 import type { SessionPrincipal } from '#shared/domain/principal'
 import { createTokenService, systemClock } from '#shared/domain/tokens'
 import { type Config, loadConfig, type Need } from '#shared/platform/config'
 import { duringInit } from '#shared/platform/init'
 import { tokenKeySource } from './keys.ts'
-import { mailQueue } from './mail-queue.ts'
 import { once } from './memo.ts'
 import { type DatabaseHandle, openDatabase, resolveDatabaseUrl, secretReaderFor } from './resources.ts'
 
@@ -60,6 +50,26 @@ export interface Container {
   databaseReachable(): Promise<boolean>
 }
 
+/** The services a function may name in `features` (shared/app/features.ts builds each). */
+interface Features {
+  resets: PasswordResetService
+  codes: EmailCodeService
+  admin: AdminService
+  preferences: PreferencesService
+  deletion: AccountDeletionService
+  exports: AccountExportService
+}
+
+/** What a feature is built from: the container's own parts. */
+export interface ContainerCore {
+  config: Config
+  database: DatabaseHandle
+  auth: AuthService
+  passwords: PasswordHasher
+  /** Absent when the deployment sends no mail. */
+  mail: MailQueue | undefined
+}
+
 /** What a function passes to build its container. */
 export interface ContainerOptions {
   /** It signs access tokens (login, token, refresh): the signing keys are then required. */
@@ -69,6 +79,14 @@ export interface ContainerOptions {
    * it, and the others' cold starts do not evaluate it.
    */
   passwords?: (settings: PasswordHasherSettings) => PasswordHasher
+  /**
+   * The mail queue (`mailQueue`, shared/app/mail-queue.ts), passed by exactly the functions the routes table says
+   * queue mail (`queuesMail`, which the stack lets invoke the mail sender): only their bundles carry the Lambda invoke
+   * and its request signing. Without it the function sends no mail, as a deployment without a mail sender.
+   */
+  mail?: (config: Config) => MailQueue | undefined
+  /** The services beyond sign-in it uses (shared/app/features.ts): only those are bundled and built. */
+  features?: { [K in keyof Features]?: (core: ContainerCore) => Features[K] }
 }
 
 const containers = new Set<Container>()
@@ -98,7 +116,7 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
   const needs: Need[] = ['database', 'publicKeys', ...(options.signs ? (['signingKeys'] as const) : [])]
   const config = loadConfig(process.env, needs)
   // Checked before anything is opened: a mail queue that cannot be made fails the build without a pool left behind.
-  const mail = mailQueue(config)
+  const mail = options.mail?.(config)
   // While the first secret is on its way, the database driver loads what its connection will need.
   const secrets = await secretReaderFor(config, preloadDriver)
   // The connection opens as soon as its string is known, while the keys may still be on their way: during init, it
@@ -157,57 +175,37 @@ async function buildContainer(options: ContainerOptions): Promise<Container> {
       clock: systemClock,
     }),
   })
-  const resets = createPasswordResetService({
-    resets: createPasswordResetRepository(database.db, {
-      emailLimit: config.PASSWORD_RESET_EMAIL_LIMIT,
-      ipLimit: config.PASSWORD_RESET_IP_LIMIT,
-      windowSeconds: config.PASSWORD_RESET_WINDOW_SECONDS,
-      tokenTtlSeconds: config.PASSWORD_RESET_TTL_SECONDS,
-    }),
-    passwords,
-    mail,
-  })
-  const codes = createEmailCodeService({
-    codes: createEmailCodeRepository(database.db, {
-      emailLimit: config.PASSWORD_RESET_EMAIL_LIMIT,
-      ipLimit: config.PASSWORD_RESET_IP_LIMIT,
-      windowSeconds: config.PASSWORD_RESET_WINDOW_SECONDS,
-    }),
-    mail,
-    checkOwnPassword: auth.verifyOwnPassword,
-  })
-  const erasure = createErasureRepository(database.db, {
-    emailLimit: config.PASSWORD_RESET_EMAIL_LIMIT,
-    ipLimit: config.PASSWORD_RESET_IP_LIMIT,
-    windowSeconds: config.PASSWORD_RESET_WINDOW_SECONDS,
-  })
-  const admin = createAdminService({ admin: createAdminRepository(database.db), erasure, mail })
-  const deletion = createAccountDeletionService({
-    erasure,
-    checkOwnPassword: auth.verifyOwnPassword,
-    mail,
-    linksEnabled: config.ACCOUNT_DELETION_URL !== undefined,
-  })
-  const exports = createAccountExportService({
-    exports: createAccountExportRepository(database.db),
-    clock: systemClock,
-  })
+  const core: ContainerCore = { config, database, auth, passwords, mail }
+  const feature = <K extends keyof Features>(name: K): Features[K] =>
+    options.features?.[name]?.(core) ?? notGiven<Features[K]>(name)
   return {
     config,
     database,
     auth,
-    resets,
-    codes,
-    admin,
-    preferences: createPreferencesService({
-      preferences: createPreferencesRepository(createUserScope(database)),
-    }),
-    deletion,
-    exports,
+    resets: feature('resets'),
+    codes: feature('codes'),
+    admin: feature('admin'),
+    preferences: feature('preferences'),
+    deletion: feature('deletion'),
+    exports: feature('exports'),
     authenticate: auth.authenticate,
     requireRecentLogin: auth.requireRecentLogin,
     databaseReachable: () => checkDatabase(database.db),
   }
+}
+
+/**
+ * A service a function was not given (`ContainerOptions.features`): its code paths never reach it, and say so if they
+ * do, naming the option, at the first use of any of its methods.
+ */
+function notGiven<T>(name: string): T {
+  return new Proxy({} as object, {
+    get(_, property) {
+      // Not a method: what a promise's resolution or a formatter looks for on any object.
+      if (typeof property === 'symbol' || property === 'then' || property === 'toJSON') return undefined
+      throw new Error(`this function was not given the ${name} feature (ContainerOptions.features)`)
+    },
+  }) as T
 }
 
 /** The hasher of a function that was given none: its code paths never reach a password, and say so if they do. */

@@ -11,7 +11,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda
 import { buildSync } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { committedMigrations } from '#db/migrate'
-import { DOCS_PAGE_PATH, OPENAPI_PATH, routes } from '#functions/routes'
+import { DOCS_PAGE_PATH, type FunctionName, lambdas, OPENAPI_PATH, routes } from '#functions/routes'
 import { bundleFunction, PASSWORD_BLOCKLIST, repositoryRoot } from '#infra/bundling'
 import { fromApiGatewayResult } from '#infra/local/event'
 import { API_ROLE, OWNER_ROLE } from '#infra/local/roles'
@@ -390,6 +390,59 @@ describe('the password blocklist', () => {
       ['change-password', 'openapi', 'password-reset-confirm', 'register', 'seed-admin'].sort(),
     )
   })
+})
+
+describe('what each bundle carries of the services beyond sign-in', () => {
+  /** A module only the functions that use it carry (ContainerOptions), and which of the API functions those are. */
+  const OWNED: Record<string, string[]> = {
+    'db/repositories/admin-users.ts': [
+      'admin-delete-user',
+      'admin-end-sessions',
+      'admin-get-user',
+      'admin-list-users',
+      'admin-password-reset',
+      'admin-update-user',
+    ],
+    'db/repositories/account-export.ts': ['export-account'],
+    'db/user-scope.ts': ['get-preferences', 'put-preferences'],
+    'db/repositories/email-codes.ts': [
+      'email-change',
+      'email-change-confirm',
+      'email-verification',
+      'email-verification-confirm',
+      'register',
+    ],
+    'db/repositories/erasure.ts': [
+      'account-deletion',
+      'account-deletion-confirm',
+      'delete-account',
+      'admin-delete-user',
+      'admin-end-sessions',
+      'admin-get-user',
+      'admin-list-users',
+      'admin-password-reset',
+      'admin-update-user',
+    ],
+    // The functions the routes table says queue mail, which the stack alone lets invoke the mail sender.
+    'shared/app/mail-queue.ts': Object.entries(lambdas)
+      .filter(([, spec]) => 'queuesMail' in spec && spec.queuesMail === true)
+      .map(([name]) => name),
+  }
+
+  it.each(Object.entries(OWNED))(
+    '%s is in the bundles of the functions that use it, and no other API function’s',
+    (module, users) => {
+      const carriers: string[] = []
+      for (const name of synthesized.stack.functions.keys()) {
+        if (!(name in lambdas) || lambdas[name as FunctionName].invokedBy !== 'api') continue
+        const { sources } = JSON.parse(readFileSync(join(isolatedBundle(name), 'index.mjs.map'), 'utf8')) as {
+          sources: string[]
+        }
+        if (sources.includes(module)) carriers.push(name)
+      }
+      expect(carriers.sort()).toEqual([...users].sort())
+    },
+  )
 })
 
 describe('the migrate bundle', () => {
