@@ -507,15 +507,19 @@ export function createNeonHandler(options: NeonHandlerOptions) {
     while (pending.length > 0) {
       const failed = pending.find((operation) => FAILED.has(operation.status))
       if (failed) throw new Error(`Neon project ${projectId}: operation ${failed.id} ${failed.status}`)
-      // Another poll needs its interval and then an attempt's worth of time.
-      if (Date.now() + pollIntervalMs + timing.minAttemptMs > deadline) {
+      const stillRunning = () => {
         const cut =
           deadline < started + operationsTimeoutMs ? ', all the time left before the handler must answer' : ''
-        throw new Error(
+        return new Error(
           `Neon project ${projectId}: operations still running after ${seconds(Date.now() - started)}${cut}`,
         )
       }
+      // Another poll needs its interval and then an attempt's worth of time.
+      if (Date.now() + pollIntervalMs + timing.minAttemptMs > deadline) throw stillRunning()
       await sleep(pollIntervalMs)
+      // A loaded machine wakes a timer late: checked again, so a poll with no time left for its attempt ends the wait
+      // as such, not as a request refused for want of time.
+      if (Date.now() + timing.minAttemptMs > deadline) throw stillRunning()
       pending = await Promise.all(
         pending.map(async (operation) => {
           const { operation: current } = await neon

@@ -47,16 +47,19 @@ export async function columnsHolding(db: Database, needle: string): Promise<stri
 }
 
 /**
- * Waits until at least `count` other backends whose current statement's text contains `fragment` are waiting for a
- * lock, as `pg_stat_activity` shows them (read as the cluster's superuser, who sees every backend). A race test's
- * proof that a statement is queued behind the lock it claims, where a sleep would only assume it; it fails after
- * `timeoutMs`, naming what those backends were doing instead. The view keeps a statement's first 1024 bytes only
- * (`track_activity_query_size`): the fragment must come early in it.
+ * Waits until at least `count` backends whose current statement's text contains `fragment` wait for a lock behind
+ * `behind` (the test's own backend holding it: directly, or behind another backend that waits behind it), as
+ * `pg_stat_activity` and `pg_blocking_pids` show them (read as the cluster's superuser, who sees every backend). A race
+ * test's proof that a statement is queued behind the lock it claims, where a sleep would only assume it. Only the
+ * queue behind `behind` counts: test files run in parallel on one cluster, and another file's statement of the same
+ * text, waiting on a lock of its own, must not stand in for this test's. It fails after `timeoutMs`, naming what
+ * those backends were doing instead. The view keeps a statement's first 1024 bytes only (`track_activity_query_size`):
+ * the fragment must come early in it.
  */
 export async function waitUntilBlocked(
   db: Database,
   fragment: string,
-  { count = 1, timeoutMs = 10_000 }: { count?: number; timeoutMs?: number } = {},
+  { behind, count = 1, timeoutMs = 10_000 }: { behind: number; count?: number; timeoutMs?: number },
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
@@ -66,8 +69,13 @@ export async function waitUntilBlocked(
       wait_event_type: string | null
       wait_event: string | null
     }>(
-      sql`select state, wait_event_type, wait_event from pg_stat_activity
-          where pid <> pg_backend_pid() and strpos(query, ${fragment}) > 0`,
+      sql`with recursive queue (pid) as (
+            select ${behind}::int
+            union
+            select a.pid from pg_stat_activity a join queue on queue.pid = any (pg_blocking_pids(a.pid))
+          )
+          select state, wait_event_type, wait_event from pg_stat_activity
+          where pid in (select pid from queue) and pid <> ${behind}::int and strpos(query, ${fragment}) > 0`,
     )
     if (rows.filter((row) => row.state === 'active' && row.wait_event_type === 'Lock').length >= count) return
     if (Date.now() > deadline) {
@@ -105,11 +113,13 @@ export async function inLockOrder<const R extends readonly Racer<unknown>[]>(
   try {
     await holder.query('begin')
     await holder.query(lock.text, lock.values)
+    const { rows } = await holder.query<{ pid: number }>('select pg_backend_pid() as pid')
+    const behind = Number(rows[0]?.pid)
     const answers: Promise<unknown>[] = []
     for (const [index, racer] of racers.entries()) {
       answers.push(racer.run())
       const alike = racers.slice(0, index + 1).filter((other) => other.statement === racer.statement).length
-      await waitUntilBlocked(handle.db, racer.statement, { count: alike })
+      await waitUntilBlocked(handle.db, racer.statement, { behind, count: alike })
     }
     await holder.query('rollback')
     // Promise.all keeps the order it was given, which is the racers' order: the mapped type says the same.

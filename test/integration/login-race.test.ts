@@ -109,13 +109,14 @@ describe('a login that committed while a reset waited for the user row', () => {
     try {
       await login.query('begin')
       await login.query('select id from users where id = $1 for share', [user.id])
+      const { rows } = await login.query<{ pid: number }>('select pg_backend_pid() as pid')
       await login.query('insert into sessions (id, user_id) values ($1, $2)', [sessionId, user.id])
       const completing = resets.complete(
         { id: randomUUID(), tokenHash: hashResetToken(token), hash: 'new-hash', noticeId: randomUUID() },
         CONTEXT,
       )
       // The reset's statement is queued on the row before the login commits: its snapshot cannot hold the session.
-      await waitUntilBlocked(database.service, RESET_STATEMENT)
+      await waitUntilBlocked(database.service, RESET_STATEMENT, { behind: Number(rows[0]?.pid) })
       await login.query('commit')
       expect(await completing).toBe(true)
     } finally {
