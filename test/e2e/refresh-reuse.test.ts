@@ -141,22 +141,20 @@ describe('within the reuse interval', () => {
   })
 })
 
-describe('a logout and two tabs refreshing within the interval, queued on the session in each order', () => {
+// Only the first to the session's row is forced: PostgreSQL grants the row to its first waiter, but once that one has
+// updated it the others race for the row's new version, whatever their order in the queue. So the logout is made to
+// come first, or a tab; the other two may then come in either order, and each answer is checked for the order it had.
+describe('a logout and two tabs refreshing within the interval, one of them queued first on the session', () => {
   const ORDERS = [
     {
-      name: 'refuses both tabs queued behind the logout',
+      name: 'refuses both tabs when the logout comes first',
       order: ['logout', 'tab', 'tab'],
-      statuses: [204, 401, 401],
+      statuses: [[204], [401], [401]],
     },
     {
-      name: 'answers the tab before the logout, refuses the one after, and its pair dies with the session',
+      name: 'answers the tab that comes first, and its pair dies with the session, as does the other tab’s if it got one',
       order: ['tab', 'logout', 'tab'],
-      statuses: [200, 204, 401],
-    },
-    {
-      name: 'answers both tabs before the logout, and both pairs die with the session',
-      order: ['tab', 'tab', 'logout'],
-      statuses: [200, 200, 204],
+      statuses: [[200], [204], [200, 401]],
     },
   ] as const
   for (const { name, order, statuses } of ORDERS)
@@ -175,7 +173,9 @@ describe('a logout and two tabs refreshing within the interval, queued on the se
         racers,
       )
 
-      expect(answers.map((answer) => answer.status)).toEqual(statuses)
+      answers.forEach((answer, index) => {
+        expect(statuses[index], `${order[index]} #${index}`).toContain(answer.status)
+      })
       for (const answer of answers.filter((candidate) => candidate.status === 200)) {
         const won = answer.body as TokenPair
         expect(await refresh(won.refresh_token)).toMatchObject(INVALID)

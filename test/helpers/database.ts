@@ -100,8 +100,10 @@ export interface Racer<T> {
 /**
  * Runs racers in a chosen order at one row's lock: `lock` (a `select … for update` of the row) is held by a
  * transaction of the test, each racer starts once every one before it is proven queued (`waitUntilBlocked`), and then
- * the lock is let go. PostgreSQL grants a row's waiters in the order they came, so each order can be made to happen,
- * every racer still in flight at once. Answers each racer's result, in the order given. The racers' statements must
+ * the lock is let go. PostgreSQL grants the row to the first racer queued, every racer still in flight at once: so
+ * which one comes first is forced. Of more than two, only the first: once it has updated the row, the others race for
+ * the row's new version whatever their order in the queue (a clean-clone CI run saw [tab, logout, tab] come as
+ * [tab, tab, logout]). Answers each racer's result, in the order given. The racers' statements must
  * run on another pool than `handle`'s, which holds the lock and watches: on one pool they could take every connection.
  */
 export async function inLockOrder<const R extends readonly Racer<unknown>[]>(
