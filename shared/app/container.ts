@@ -27,21 +27,10 @@ import { once } from './memo.ts'
 import { type DatabaseHandle, openDatabase, resolveDatabaseUrl, secretReaderFor } from './resources.ts'
 
 /** The dependencies of an API function. */
-export interface Container {
+export interface Container extends Features {
   config: Config
   database: DatabaseHandle
   auth: AuthService
-  /** Forgotten passwords: reset requests and their confirmation. */
-  resets: PasswordResetService
-  codes: EmailCodeService
-  /** What operators do to accounts (the `/admin` routes). */
-  admin: AdminService
-  /** A student's study preferences, reached only as the user (row-level security). */
-  preferences: PreferencesService
-  /** A user deleting their own account, from the app or by a mailed link. */
-  deletion: AccountDeletionService
-  /** A user's copy of their own data. */
-  exports: AccountExportService
   /** The principal of a bearer access token: what a `session` or `superuser` route's caller is. */
   authenticate(accessToken: string): Promise<SessionPrincipal>
   /** For a `superuser` route: refuses a login older than ADMIN_MAX_AUTH_AGE_SECONDS. */
@@ -52,11 +41,16 @@ export interface Container {
 
 /** The services a function may name in `features` (shared/app/features.ts builds each). */
 interface Features {
+  /** Forgotten passwords: reset requests and their confirmation. */
   resets: PasswordResetService
   codes: EmailCodeService
+  /** What operators do to accounts (the `/admin` routes). */
   admin: AdminService
+  /** A student's study preferences, reached only as the user (row-level security). */
   preferences: PreferencesService
+  /** A user deleting their own account, from the app or by a mailed link. */
   deletion: AccountDeletionService
+  /** A user's copy of their own data. */
   exports: AccountExportService
 }
 
